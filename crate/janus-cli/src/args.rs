@@ -1,0 +1,140 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "janus",
+    version,
+    about = "DeepSeek Janus: chat about images and generate images, from a local model folder"
+)]
+pub struct Cli {
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu, global = true)]
+    pub backend: Backend,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// burn's Flex CPU backend.
+    Cpu,
+    /// wgpu (Vulkan, Metal, DX12; lavapipe without a GPU).
+    Wgpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Roles {
+    /// `User:` / `Assistant:` (Janus-1.3B examples).
+    Plain,
+    /// `<|User|>:` / `<|Assistant|>:` (Janus-Pro, transformers).
+    Tagged,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Describe a checkpoint: format, parameters, tensors, skipped tensors.
+    Inspect {
+        #[command(flatten)]
+        model: ModelArg,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Chat: answer a prompt, optionally about images; the reply streams to stdout.
+    Chat(ChatArgs),
+    /// Generate images from a text prompt.
+    Imagine(ImagineArgs),
+    /// VQ-decode image codes (a JSON list, a list of lists, or `imagine --json` output) to PNG.
+    Decode {
+        #[command(flatten)]
+        model: ModelArg,
+        /// JSON file with the codes.
+        #[arg(long)]
+        codes: PathBuf,
+        /// Output PNG (several images: NAME-0.png, NAME-1.png, ...).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ModelArg {
+    /// Model folder: config.json, tokenizer.json, model.safetensors (or index + shards).
+    #[arg(long)]
+    pub model: PathBuf,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["prompt", "raw_prompt"])))]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// The user's message, rendered with the chat template.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// System prompt for --prompt (default: DeepSeek's assistant prompt; "" for none).
+    #[arg(long, requires = "prompt")]
+    pub system: Option<String>,
+    /// Text tokenised exactly as given (BOS added; each <image_placeholder> takes the next --image).
+    #[arg(long)]
+    pub raw_prompt: Option<String>,
+    /// Image file (PNG, JPEG, WebP, GIF); repeat for several.
+    #[arg(long)]
+    pub image: Vec<PathBuf>,
+    #[arg(long, default_value_t = 512)]
+    pub max_new_tokens: usize,
+    /// 0 = greedy.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Keep generating after the end-of-sentence token.
+    #[arg(long)]
+    pub ignore_eos: bool,
+    /// Role names in the template (default: tagged when the tokenizer has <|User|>).
+    #[arg(long, value_enum)]
+    pub roles: Option<Roles>,
+    /// Print one JSON object (prompt_ids, output_ids, text) instead of streaming.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["prompt", "raw_prompt"])))]
+pub struct ImagineArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// Description of the image, rendered with the generation template.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Text tokenised as given (BOS added; <begin_of_image> appended if missing).
+    #[arg(long)]
+    pub raw_prompt: Option<String>,
+    /// Classifier-free guidance weight.
+    #[arg(long, default_value_t = 5.0)]
+    pub cfg_weight: f32,
+    /// 0 = greedy.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Images generated in one batch.
+    #[arg(long, default_value_t = 1)]
+    pub count: usize,
+    /// Output PNG (several images: NAME-0.png, NAME-1.png, ...).
+    #[arg(long, default_value = "janus.png")]
+    pub out: PathBuf,
+    #[arg(long, value_enum)]
+    pub roles: Option<Roles>,
+    /// Print one JSON object (prompt_ids, codes, files).
+    #[arg(long)]
+    pub json: bool,
+}

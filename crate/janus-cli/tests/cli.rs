@@ -1,0 +1,351 @@
+//! The `janus` binary end to end on the committed fixtures: JSON outputs equal the reference
+//! goldens, and every bad input ends in one `error:` line with a non-zero status.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+fn model(name: &str) -> String {
+    fixtures().join("models").join(name).display().to_string()
+}
+
+fn golden(config: &str) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join(format!("goldens/{config}.json"))).unwrap(),
+    )
+    .unwrap()
+}
+
+fn janus(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_janus"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = janus(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A failure: status 1, exactly one stderr line starting with `error:`, no panic text.
+fn fails(args: &[&str]) -> String {
+    let out = janus(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+    stderr
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("janus-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn inspect_reports_format_counts_and_skips() {
+    let v = ok_json(&["inspect", "--model", &model("tiny-b-deepseek"), "--json"]);
+    assert_eq!(v["format"], "deepseek");
+    assert_eq!(v["shards"].as_array().unwrap().len(), 2);
+    let skipped: Vec<&str> = v["skipped_tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(skipped.iter().any(|s| s.contains("attn_pool")));
+    assert!(skipped.iter().any(|s| s.contains(".encoder.")));
+    assert_eq!(
+        v["parameters"].as_u64().unwrap(),
+        v["loaded_parameters"].as_u64().unwrap() + v["skipped_parameters"].as_u64().unwrap()
+    );
+    let hf = ok_json(&["inspect", "--model", &model("tiny-b-hf"), "--json"]);
+    assert_eq!(hf["format"], "huggingface");
+    assert_eq!(hf["loaded_parameters"], v["loaded_parameters"]);
+    let text = janus(&["inspect", "--model", &model("tiny-a-hf")]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("hugging-face"));
+}
+
+#[test]
+fn chat_raw_prompt_json_matches_reference() {
+    let g = golden("tiny-a");
+    let case = &g["cases"]["raw"];
+    let v = ok_json(&[
+        "chat",
+        "--model",
+        &model("tiny-a-deepseek"),
+        "--raw-prompt",
+        case["prompt"].as_str().unwrap(),
+        "--max-new-tokens",
+        "16",
+        "--json",
+    ]);
+    assert_eq!(v["prompt_ids"], case["prompt_ids"]);
+    assert_eq!(v["output_ids"], case["output_ids"]);
+    assert_eq!(v["text"], case["text"]);
+}
+
+#[test]
+fn chat_with_image_matches_reference() {
+    let g = golden("tiny-b");
+    let case = &g["cases"]["understand"];
+    let image = fixtures().join("images/photo.png").display().to_string();
+    let v = ok_json(&[
+        "chat",
+        "--model",
+        &model("tiny-b-hf"),
+        "--prompt",
+        case["question"].as_str().unwrap(),
+        "--system",
+        "",
+        "--image",
+        &image,
+        "--max-new-tokens",
+        "20",
+        "--json",
+    ]);
+    assert_eq!(v["prompt_ids"], case["prompt_ids"]);
+    assert_eq!(v["output_ids"], case["output_ids"]);
+    // Streaming mode prints the same text.
+    let out = janus(&[
+        "chat",
+        "--model",
+        &model("tiny-b-hf"),
+        "--prompt",
+        case["question"].as_str().unwrap(),
+        "--system",
+        "",
+        "--image",
+        &image,
+        "--max-new-tokens",
+        "20",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'),
+        case["text"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn imagine_and_decode_match_reference() {
+    let g = golden("tiny-a");
+    let case = &g["cases"]["imagine"];
+    let out = tmp("imagine.png");
+    let v = ok_json(&[
+        "imagine",
+        "--model",
+        &model("tiny-a-hf"),
+        "--prompt",
+        case["prompt"].as_str().unwrap(),
+        "--temperature",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(v["prompt_ids"], case["prompt_ids"]);
+    assert_eq!(v["codes"][0], case["codes"]);
+    let written = image::open(&out).unwrap().to_rgb8();
+    let reference = image::open(
+        fixtures()
+            .join("goldens")
+            .join(case["png"].as_str().unwrap()),
+    )
+    .unwrap()
+    .to_rgb8();
+    assert_eq!(written.dimensions(), reference.dimensions());
+
+    // decode reads the JSON imagine wrote.
+    let codes = tmp("codes.json");
+    std::fs::write(&codes, serde_json::to_string(&v).unwrap()).unwrap();
+    let decoded = tmp("decoded.png");
+    let o = janus(&[
+        "decode",
+        "--model",
+        &model("tiny-a-deepseek"),
+        "--codes",
+        codes.to_str().unwrap(),
+        "--out",
+        decoded.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        image::open(&decoded).unwrap().to_rgb8(),
+        written,
+        "decode == imagine's image"
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_1() {
+    let m = model("tiny-a-hf");
+    fails(&["inspect", "--model", "/nonexistent/model"]);
+    fails(&["chat", "--model", "/nonexistent/model", "--prompt", "hi"]);
+
+    // Corrupt safetensors.
+    let dir = tmp("corrupt-model");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = fixtures().join("models/tiny-a-deepseek");
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    let e = fails(&["chat", "--model", dir.to_str().unwrap(), "--prompt", "hi"]);
+    assert!(e.contains("model.safetensors"), "{e}");
+    fails(&["inspect", "--model", dir.to_str().unwrap()]);
+
+    // The wrong model's config.
+    std::fs::write(dir.join("model.safetensors"), &bytes).unwrap();
+    std::fs::copy(
+        fixtures().join("models/tiny-b-deepseek/config.json"),
+        dir.join("config.json"),
+    )
+    .unwrap();
+    fails(&["inspect", "--model", dir.to_str().unwrap()]);
+
+    // An unreadable image, a missing image, a placeholder mismatch.
+    let not_image = tmp("notes.txt");
+    std::fs::write(&not_image, "not an image").unwrap();
+    let e = fails(&[
+        "chat",
+        "--model",
+        &m,
+        "--prompt",
+        "what?",
+        "--image",
+        not_image.to_str().unwrap(),
+    ]);
+    assert!(e.contains("notes.txt"), "{e}");
+    fails(&[
+        "chat",
+        "--model",
+        &m,
+        "--prompt",
+        "what?",
+        "--image",
+        "/nonexistent.png",
+    ]);
+    fails(&[
+        "chat",
+        "--model",
+        &m,
+        "--raw-prompt",
+        "no placeholder",
+        "--image",
+        fixtures().join("images/photo.png").to_str().unwrap(),
+    ]);
+
+    // A prompt longer than the context.
+    let long = "the red cat ".repeat(2000);
+    let e = fails(&["chat", "--model", &m, "--raw-prompt", &long]);
+    assert!(e.contains("context"), "{e}");
+
+    // Bad settings and code files.
+    fails(&["chat", "--model", &m, "--prompt", "hi", "--top-p", "0"]);
+    fails(&["imagine", "--model", &m, "--prompt", "x", "--count", "0"]);
+    let codes = tmp("bad-codes.json");
+    std::fs::write(&codes, "[1, 2, 3]").unwrap();
+    fails(&[
+        "decode",
+        "--model",
+        &m,
+        "--codes",
+        codes.to_str().unwrap(),
+        "--out",
+        tmp("x.png").to_str().unwrap(),
+    ]);
+}
+
+/// The same engine on wgpu (lavapipe in CI: `.ci/run` installs Mesa's Vulkan CPU driver and sets
+/// `JANUS_WGPU_TESTS=1`). Image understanding and all 576 greedy-CFG codes equal the reference.
+#[test]
+fn wgpu_backend_matches_reference() {
+    if std::env::var("JANUS_WGPU_TESTS").as_deref() != Ok("1") {
+        eprintln!(
+            "wgpu test skipped: set JANUS_WGPU_TESTS=1 on a machine with a Vulkan/Metal/DX12 adapter"
+        );
+        return;
+    }
+    let g = golden("tiny-b");
+    let case = &g["cases"]["understand"];
+    let image = fixtures().join("images/photo.png").display().to_string();
+    let v = ok_json(&[
+        "--backend",
+        "wgpu",
+        "chat",
+        "--model",
+        &model("tiny-b-deepseek"),
+        "--prompt",
+        case["question"].as_str().unwrap(),
+        "--system",
+        "",
+        "--image",
+        &image,
+        "--max-new-tokens",
+        "20",
+        "--json",
+    ]);
+    assert_eq!(
+        v["output_ids"], case["output_ids"],
+        "wgpu understanding ids"
+    );
+
+    let g = golden("tiny-a");
+    let case = &g["cases"]["imagine"];
+    let out = tmp("wgpu.png");
+    let v = ok_json(&[
+        "--backend",
+        "wgpu",
+        "imagine",
+        "--model",
+        &model("tiny-a-hf"),
+        "--prompt",
+        case["prompt"].as_str().unwrap(),
+        "--temperature",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(v["codes"][0], case["codes"], "wgpu image codes");
+    let a = image::open(&out).unwrap().to_rgb8();
+    let b = image::open(
+        fixtures()
+            .join("goldens")
+            .join(case["png"].as_str().unwrap()),
+    )
+    .unwrap()
+    .to_rgb8();
+    let mse = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.as_raw().len() as f64;
+    let psnr = if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64.powi(2) / mse).log10()
+    };
+    assert!(psnr >= 40.0, "wgpu decoded PSNR {psnr:.1}");
+    eprintln!("wgpu: understanding ids equal, 576 codes equal, decoded PSNR {psnr:.1} dB");
+}

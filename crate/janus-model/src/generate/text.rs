@@ -1,0 +1,178 @@
+//! Text generation for chat and image understanding (janus-spec.md §6): embed the prompt, write
+//! SigLIP features over the image placeholders, prefill with a KV cache, then one token per step
+//! through `lm_head` until EOS, the token budget, the context end, or cancellation.
+
+use std::ops::ControlFlow;
+
+use burn::tensor::{Tensor, TensorData, s};
+
+use super::read_f32;
+use super::sampling::{Sampler, SamplingParams};
+use crate::error::{JanusError, PromptError};
+use crate::model::Janus;
+use crate::preprocess::image::PreparedImage;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct TextRequest {
+    /// Prompt ids with images already expanded (BOI, placeholders, EOI).
+    pub prompt_ids: Vec<u32>,
+    /// One per run of placeholders, in order.
+    pub images: Vec<PreparedImage>,
+    pub max_new_tokens: usize,
+    pub sampling: SamplingParams,
+    /// Stop when the model emits this id (EOS); `None` never stops early.
+    pub stop_token: Option<u32>,
+    /// Placeholder id whose positions receive image features.
+    pub image_token: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The stop token was generated (it is not part of the output).
+    Eos,
+    /// `max_new_tokens` reached.
+    MaxTokens,
+    /// The model's context is full.
+    Context,
+    /// The callback asked to stop.
+    Cancelled,
+}
+
+#[derive(Clone, Debug)]
+pub struct TextOutput {
+    pub ids: Vec<u32>,
+    pub stop: StopReason,
+    /// Logits of the first generated position (for reference checks).
+    pub first_logits: Vec<f32>,
+}
+
+/// Build the prompt's input embeddings `[1, T, H]`: token embeddings with every run of
+/// placeholder ids overwritten, in order, by the aligned features of the next image.
+pub fn prompt_embeddings(
+    model: &Janus,
+    ids: &[u32],
+    images: &[PreparedImage],
+    image_token: u32,
+) -> Result<Tensor<3>, JanusError> {
+    let per_image = model.config().image_tokens();
+    let placeholders = ids.iter().filter(|&&id| id == image_token).count();
+    if placeholders != images.len() * per_image {
+        return Err(PromptError::ImageCount {
+            placeholders: placeholders / per_image.max(1),
+            images: images.len(),
+        }
+        .into());
+    }
+    let mut x = model.embed_tokens(model.ids_tensor(&[ids.to_vec()]));
+    if images.is_empty() {
+        return Ok(x);
+    }
+    let size = model.config().vision.image_size;
+    let mut flat = Vec::with_capacity(images.len() * 3 * size * size);
+    for img in images {
+        if img.size != size {
+            return Err(PromptError::Setting(format!(
+                "image prepared at {} px, the model needs {size}",
+                img.size
+            ))
+            .into());
+        }
+        flat.extend_from_slice(&img.pixels);
+    }
+    let pixels = Tensor::<4>::from_data(
+        TensorData::new(flat, [images.len(), 3, size, size]),
+        model.device(),
+    );
+    let h = model.config().language.hidden_size;
+    // [N, 576, H] -> [N * 576, H]
+    let feats = model
+        .encode_images(pixels)
+        .reshape([images.len() * per_image, h]);
+    let mut used = 0;
+    let mut i = 0;
+    while i < ids.len() {
+        if ids[i] != image_token {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < ids.len() && ids[i] == image_token {
+            i += 1;
+        }
+        let n = i - start;
+        let part = feats
+            .clone()
+            .slice(s![used..used + n])
+            .reshape([1, n, h])
+            .cast(x.dtype());
+        x = x.slice_assign(s![.., start..i], part);
+        used += n;
+    }
+    Ok(x)
+}
+
+/// Generate text. `on_token` sees every new id (before the stop token) and may stop the loop.
+pub async fn generate_text(
+    model: &Janus,
+    req: &TextRequest,
+    mut on_token: impl FnMut(u32) -> ControlFlow<()>,
+) -> Result<TextOutput, JanusError> {
+    req.sampling.validate()?;
+    let context = model.config().language.max_position_embeddings;
+    let prompt_len = req.prompt_ids.len();
+    if prompt_len == 0 {
+        return Err(PromptError::Empty.into());
+    }
+    if prompt_len >= context {
+        return Err(PromptError::TooLong {
+            tokens: prompt_len,
+            reserved: 1,
+            context,
+        }
+        .into());
+    }
+    let vocab = model.config().language.vocab_size;
+    if let Some(&bad) = req.prompt_ids.iter().find(|&&id| id as usize >= vocab) {
+        return Err(PromptError::Setting(format!(
+            "token id {bad} is outside the vocabulary of {vocab}"
+        ))
+        .into());
+    }
+    let budget = req.max_new_tokens.min(context - prompt_len);
+    let mut sampler = Sampler::new(req.sampling.clone());
+    let mut cache = model.new_cache(prompt_len + budget);
+    let x = prompt_embeddings(model, &req.prompt_ids, &req.images, req.image_token)?;
+    let hidden = model.forward_embeds(x, &mut cache);
+    let mut logits = read_f32(model.text_logits(hidden)).await?;
+    let first_logits = logits.clone();
+    let mut ids = Vec::new();
+    let mut stop = if budget < req.max_new_tokens {
+        StopReason::Context
+    } else {
+        StopReason::MaxTokens
+    };
+    for step in 0..budget {
+        let next = sampler.sample(&logits) as u32;
+        if Some(next) == req.stop_token {
+            stop = StopReason::Eos;
+            break;
+        }
+        ids.push(next);
+        if on_token(next).is_break() {
+            stop = StopReason::Cancelled;
+            break;
+        }
+        if step + 1 == budget {
+            break;
+        }
+        let x = model.embed_tokens(model.ids_tensor(&[vec![next]]));
+        let hidden = model.forward_embeds(x, &mut cache);
+        logits = read_f32(model.text_logits(hidden)).await?;
+    }
+    Ok(TextOutput {
+        ids,
+        stop,
+        first_logits,
+    })
+}

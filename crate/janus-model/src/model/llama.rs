@@ -1,0 +1,211 @@
+//! The LLaMA decoder (DeepSeek-LLM): pre-norm blocks of causal self-attention with RoPE and a
+//! SwiGLU MLP, RMSNorm, no biases (janus-spec.md §2.1). Runs on input *embeddings* so text tokens,
+//! SigLIP features and generated image-token embeddings enter the same way.
+
+use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
+
+use super::kv_cache::KvCache;
+use super::nn::{Embedding, Linear, RmsNorm, silu, softmax_f32};
+use super::rope::Rope;
+use crate::config::LlamaConfig;
+use crate::error::WeightsError;
+use crate::weights::TensorStore;
+
+/// Multi-head (or grouped-query) causal self-attention.
+#[derive(Clone, Debug)]
+pub struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+}
+
+impl Attention {
+    fn load(store: &mut TensorStore, p: &str, c: &LlamaConfig) -> Result<Self, WeightsError> {
+        Ok(Self {
+            q_proj: Linear::load(store, &format!("{p}.q_proj"), false)?,
+            k_proj: Linear::load(store, &format!("{p}.k_proj"), false)?,
+            v_proj: Linear::load(store, &format!("{p}.v_proj"), false)?,
+            o_proj: Linear::load(store, &format!("{p}.o_proj"), false)?,
+            heads: c.num_heads,
+            kv_heads: c.num_kv_heads,
+            head_dim: c.head_dim,
+        })
+    }
+
+    /// `x: [B, T, H]` at positions `cache.len() ..`; returns `[B, T, H]`.
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: (&Tensor<2>, &Tensor<2>),
+        mask: Option<&Tensor<2, Bool>>,
+        cache: &mut KvCache,
+    ) -> Tensor<3> {
+        let [b, t, _] = x.dims();
+        let (nh, nkv, hd) = (self.heads, self.kv_heads, self.head_dim);
+        // [B, heads, T, head_dim]
+        let q = self
+            .q_proj
+            .forward(x.clone())
+            .reshape([b, t, nh, hd])
+            .swap_dims(1, 2);
+        let k = self
+            .k_proj
+            .forward(x.clone())
+            .reshape([b, t, nkv, hd])
+            .swap_dims(1, 2);
+        let v = self
+            .v_proj
+            .forward(x)
+            .reshape([b, t, nkv, hd])
+            .swap_dims(1, 2);
+        let q = Rope::apply(q, rope.0, rope.1);
+        let k = Rope::apply(k, rope.0, rope.1);
+        // [B, kv_heads, S, head_dim], S = all positions so far
+        let (k, v) = cache.append(k, v);
+        let s = k.dims()[2];
+        let (k, v) = if nkv == nh {
+            (k, v)
+        } else {
+            let rep = nh / nkv;
+            let expand = |x: Tensor<4>| {
+                x.unsqueeze_dim::<5>(2)
+                    .expand([b, nkv, rep, s, hd])
+                    .reshape([b, nh, s, hd])
+            };
+            (expand(k), expand(v))
+        };
+        let dtype = q.dtype();
+        let scale = (hd as f64).powf(-0.5);
+        // [B, heads, T, S], in f32
+        let mut scores = q
+            .cast(DType::F32)
+            .matmul(k.cast(DType::F32).swap_dims(2, 3))
+            .mul_scalar(scale);
+        if let Some(mask) = mask {
+            let mask = mask.clone().reshape([1, 1, t, s]).expand([b, nh, t, s]);
+            scores = scores.mask_fill(mask, f32::NEG_INFINITY);
+        }
+        let probs = softmax_f32(scores, 3).cast(dtype);
+        let out = probs.matmul(v).swap_dims(1, 2).reshape([b, t, nh * hd]);
+        self.o_proj.forward(out)
+    }
+}
+
+/// SwiGLU: `down(silu(gate x) * up x)`.
+#[derive(Clone, Debug)]
+pub struct Mlp {
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+impl Mlp {
+    fn load(store: &mut TensorStore, p: &str) -> Result<Self, WeightsError> {
+        Ok(Self {
+            gate: Linear::load(store, &format!("{p}.gate_proj"), false)?,
+            up: Linear::load(store, &format!("{p}.up_proj"), false)?,
+            down: Linear::load(store, &format!("{p}.down_proj"), false)?,
+        })
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.down
+            .forward(silu(self.gate.forward(x.clone())) * self.up.forward(x))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DecoderLayer {
+    input_norm: RmsNorm,
+    attn: Attention,
+    post_norm: RmsNorm,
+    mlp: Mlp,
+}
+
+/// The decoder stack with its embedding table and final norm (the heads live elsewhere).
+#[derive(Clone, Debug)]
+pub struct Llama {
+    pub embed: Embedding,
+    layers: Vec<DecoderLayer>,
+    norm: RmsNorm,
+    rope: Rope,
+    config: LlamaConfig,
+}
+
+impl Llama {
+    pub fn load(store: &mut TensorStore, c: &LlamaConfig) -> Result<Self, WeightsError> {
+        let root = "language_model.model";
+        let mut layers = Vec::with_capacity(c.num_layers);
+        for i in 0..c.num_layers {
+            let p = format!("{root}.layers.{i}");
+            layers.push(DecoderLayer {
+                input_norm: RmsNorm::load(
+                    store,
+                    &format!("{p}.input_layernorm.weight"),
+                    c.rms_norm_eps,
+                )?,
+                attn: Attention::load(store, &format!("{p}.self_attn"), c)?,
+                post_norm: RmsNorm::load(
+                    store,
+                    &format!("{p}.post_attention_layernorm.weight"),
+                    c.rms_norm_eps,
+                )?,
+                mlp: Mlp::load(store, &format!("{p}.mlp"))?,
+            });
+        }
+        Ok(Self {
+            embed: Embedding::load(store, &format!("{root}.embed_tokens.weight"))?,
+            layers,
+            norm: RmsNorm::load(store, &format!("{root}.norm.weight"), c.rms_norm_eps)?,
+            rope: Rope::new(c.head_dim, c.rope_theta),
+            config: c.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &LlamaConfig {
+        &self.config
+    }
+
+    /// One empty cache per layer.
+    pub fn new_cache(&self, capacity_hint: usize) -> Vec<KvCache> {
+        (0..self.layers.len())
+            .map(|_| KvCache::new(capacity_hint))
+            .collect()
+    }
+
+    /// Run `x: [B, T, H]` (embeddings at positions `cache.len() ..`) through every layer and the
+    /// final RMSNorm; returns `[B, T, H]` and extends the caches.
+    pub fn forward(&self, x: Tensor<3>, caches: &mut [KvCache]) -> Tensor<3> {
+        let [_, t, _] = x.dims();
+        let start = caches.first().map_or(0, KvCache::len);
+        let device = x.device();
+        let (cos, sin) = self.rope.tables(start, t, &device);
+        let mask = (t > 1).then(|| causal_mask(start, t, &device));
+        let mut h = x;
+        for (layer, cache) in self.layers.iter().zip(caches.iter_mut()) {
+            let a = layer.attn.forward(
+                layer.input_norm.forward(h.clone()),
+                (&cos, &sin),
+                mask.as_ref(),
+                cache,
+            );
+            h = h + a;
+            let m = layer.mlp.forward(layer.post_norm.forward(h.clone()));
+            h = h + m;
+        }
+        self.norm.forward(h)
+    }
+}
+
+/// `[T, start + T]`, true where query `i` (position `start + i`) must not see key `j`.
+fn causal_mask(start: usize, t: usize, device: &Device) -> Tensor<2, Bool> {
+    let s = start + t;
+    let values: Vec<bool> = (0..t)
+        .flat_map(|i| (0..s).map(move |j| j > start + i))
+        .collect();
+    Tensor::from_data(TensorData::new(values, [t, s]), device)
+}

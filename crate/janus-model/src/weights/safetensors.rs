@@ -1,0 +1,214 @@
+//! safetensors headers, read without the tensor data.
+//!
+//! A file is `u64 LE header length n` + `n bytes of JSON` + data. The JSON is parsed and validated
+//! by the `safetensors` crate's `Metadata` (sorted, contiguous, non-overlapping offsets whose
+//! lengths match dtype x shape); this module adds the checks that need the file length, so a
+//! truncated or padded file is rejected before any tensor is read.
+
+use safetensors::Dtype;
+use safetensors::tensor::Metadata;
+
+use crate::error::WeightsError;
+
+/// Length of the little-endian header-size prefix.
+pub const PREFIX_LEN: u64 = 8;
+/// Headers larger than this are refused (the safetensors crate's own limit).
+pub const MAX_HEADER_LEN: u64 = 100_000_000;
+
+/// The storage types Janus checkpoints use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredDtype {
+    BF16,
+    F16,
+    F32,
+}
+
+impl StoredDtype {
+    pub fn size(self) -> usize {
+        match self {
+            StoredDtype::BF16 | StoredDtype::F16 => 2,
+            StoredDtype::F32 => 4,
+        }
+    }
+}
+
+/// One tensor's entry in a header; offsets are absolute within the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeaderTensor {
+    pub name: String,
+    /// `Err(name)` for a dtype Janus cannot use (reported by the planner, which knows if it matters).
+    pub dtype: Result<StoredDtype, String>,
+    pub shape: Vec<usize>,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// The parsed header of one safetensors file.
+#[derive(Clone, Debug)]
+pub struct ShardHeader {
+    /// File name relative to the model root (`model.safetensors`, `model-00001-of-00002.safetensors`).
+    pub file: String,
+    pub file_len: u64,
+    /// Tensors in storage order.
+    pub tensors: Vec<HeaderTensor>,
+}
+
+/// Header length from the first 8 bytes, checked against the file length.
+pub fn header_len(file: &str, prefix: &[u8], file_len: u64) -> Result<u64, WeightsError> {
+    let bad = |reason: String| WeightsError::BadHeader {
+        file: file.to_string(),
+        reason,
+    };
+    let bytes: [u8; 8] = prefix.try_into().map_err(|_| {
+        bad(format!(
+            "file is {} bytes, too short for a header",
+            prefix.len()
+        ))
+    })?;
+    let n = u64::from_le_bytes(bytes);
+    if n > MAX_HEADER_LEN {
+        return Err(bad(format!(
+            "header length {n} exceeds {MAX_HEADER_LEN} bytes"
+        )));
+    }
+    if PREFIX_LEN + n > file_len {
+        return Err(bad(format!(
+            "header length {n} runs past the end of the {file_len}-byte file"
+        )));
+    }
+    Ok(n)
+}
+
+/// Parse and validate the JSON header; `file_len` must equal header + data exactly.
+pub fn parse_header(file: &str, header: &[u8], file_len: u64) -> Result<ShardHeader, WeightsError> {
+    let bad = |reason: String| WeightsError::BadHeader {
+        file: file.to_string(),
+        reason,
+    };
+    let text = std::str::from_utf8(header).map_err(|e| bad(format!("header is not UTF-8: {e}")))?;
+    // `Metadata`'s deserializer validates offsets against dtypes and shapes.
+    let metadata: Metadata =
+        serde_json::from_str(text).map_err(|e| bad(format!("header is invalid: {e}")))?;
+    let data_start = PREFIX_LEN + header.len() as u64;
+    let data_len = metadata.data_len() as u64;
+    if data_start + data_len != file_len {
+        return Err(bad(format!(
+            "header describes {data_len} data bytes after byte {data_start}, but the file is {file_len} bytes (truncated or padded)"
+        )));
+    }
+    let mut tensors: Vec<HeaderTensor> = metadata
+        .tensors()
+        .into_iter()
+        .map(|(name, info)| HeaderTensor {
+            dtype: match info.dtype {
+                Dtype::BF16 => Ok(StoredDtype::BF16),
+                Dtype::F16 => Ok(StoredDtype::F16),
+                Dtype::F32 => Ok(StoredDtype::F32),
+                other => Err(format!("{other:?}")),
+            },
+            shape: info.shape.clone(),
+            start: data_start + info.data_offsets.0 as u64,
+            end: data_start + info.data_offsets.1 as u64,
+            name,
+        })
+        .collect();
+    tensors.sort_by_key(|t| t.start);
+    Ok(ShardHeader {
+        file: file.to_string(),
+        file_len,
+        tensors,
+    })
+}
+
+/// Decode stored bytes into f32 values (little-endian, as safetensors stores them).
+pub fn decode_f32(dtype: StoredDtype, bytes: &[u8]) -> Vec<f32> {
+    match dtype {
+        StoredDtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
+            .collect(),
+        StoredDtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|b| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32())
+            .collect(),
+        StoredDtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut out = (header.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    fn parse(bytes: &[u8]) -> Result<ShardHeader, WeightsError> {
+        let n = header_len("f", &bytes[..8.min(bytes.len())], bytes.len() as u64)?;
+        parse_header("f", &bytes[8..8 + n as usize], bytes.len() as u64)
+    }
+
+    #[test]
+    fn reads_a_valid_header() {
+        let h = r#"{"__metadata__":{"format":"pt"},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}"#;
+        let bytes = file(h, &[0; 8]);
+        let header = parse(&bytes).unwrap();
+        assert_eq!(header.tensors.len(), 2);
+        assert_eq!(header.tensors[0].name, "a");
+        assert_eq!(header.tensors[0].dtype, Ok(StoredDtype::BF16));
+        assert_eq!(header.tensors[0].start, 8 + h.len() as u64);
+        assert_eq!(header.tensors[1].end, bytes.len() as u64);
+    }
+
+    #[test]
+    fn rejects_truncated_padded_and_overlapping_files() {
+        let h = r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+        assert!(parse(&file(h, &[0; 7])).is_err(), "truncated");
+        assert!(parse(&file(h, &[0; 9])).is_err(), "padded");
+        let overlap = r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#;
+        assert!(parse(&file(overlap, &[0; 8])).is_err(), "overlap");
+        let wrong_len = r#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#;
+        assert!(
+            parse(&file(wrong_len, &[0; 8])).is_err(),
+            "shape/length mismatch"
+        );
+    }
+
+    #[test]
+    fn rejects_garbage_prefixes() {
+        assert!(parse(b"abc").is_err(), "short file");
+        let mut huge = u64::MAX.to_le_bytes().to_vec();
+        huge.extend_from_slice(b"{}");
+        assert!(matches!(parse(&huge), Err(WeightsError::BadHeader { .. })));
+        let html = b"<!DOCTYPE html><html>not found</html>";
+        assert!(
+            parse(html).is_err(),
+            "an HTML error page is not a checkpoint"
+        );
+        assert!(parse(&file("{not json", &[])).is_err());
+        assert!(parse(&file("\u{0}\u{0}", &[])).is_err());
+    }
+
+    #[test]
+    fn marks_unusable_dtypes_without_failing_the_parse() {
+        let h = r#"{"i":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#;
+        let header = parse(&file(h, &[0; 8])).unwrap();
+        assert_eq!(header.tensors[0].dtype, Err("I64".to_string()));
+    }
+
+    #[test]
+    fn decodes_each_dtype() {
+        let bf16 = [0x80, 0x3f, 0x00, 0xc0]; // 1.0, -2.0
+        assert_eq!(decode_f32(StoredDtype::BF16, &bf16), vec![1.0, -2.0]);
+        let f16 = [0x00, 0x3c, 0x00, 0x38]; // 1.0, 0.5
+        assert_eq!(decode_f32(StoredDtype::F16, &f16), vec![1.0, 0.5]);
+        let f32b = 3.5f32.to_le_bytes();
+        assert_eq!(decode_f32(StoredDtype::F32, &f32b), vec![3.5]);
+    }
+}

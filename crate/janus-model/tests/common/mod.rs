@@ -1,0 +1,80 @@
+//! Shared helpers for the integration tests: fixture paths, goldens, comparisons.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+use janus_model::{DirSource, Loaded, WorkingDtype, load};
+use serde_json::Value;
+
+/// The committed fixtures (written by scripts/make_fixtures.py).
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+pub fn model_dir(name: &str) -> PathBuf {
+    fixtures().join("models").join(name)
+}
+
+pub fn golden(config: &str) -> Value {
+    let path = fixtures().join("goldens").join(format!("{config}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+pub fn device() -> Device {
+    Device::flex()
+}
+
+pub fn load_fixture(name: &str) -> Loaded {
+    load(
+        &DirSource::new(model_dir(name)),
+        &device(),
+        WorkingDtype::F32,
+    )
+    .unwrap_or_else(|e| panic!("loading {name}: {e}"))
+}
+
+pub fn u32s(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+pub fn f32s(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+/// `max |a - b| / max |b|`
+pub fn rel_err(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+}
+
+/// Peak signal-to-noise ratio of two 8-bit buffers, in dB (infinite when equal).
+pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
+}
+
+pub fn read_png(path: PathBuf) -> image::RgbImage {
+    image::open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8()
+}

@@ -1,0 +1,187 @@
+//! Generation controls beyond greedy decoding: seeded sampling, top-k / top-p, cancellation
+//! between steps (the engine stays usable), ignoring EOS, batched images, streaming text.
+
+mod common;
+
+use std::ops::ControlFlow;
+
+use common::*;
+use janus_model::Loaded;
+use janus_model::generate::image::{ImageRequest, decode_images, generate_image_codes};
+use janus_model::generate::sampling::SamplingParams;
+use janus_model::generate::text::{StopReason, TextRequest, generate_text};
+
+fn text_req(m: &Loaded, sampling: SamplingParams, max_new: usize) -> TextRequest {
+    let g = golden("tiny-b");
+    TextRequest {
+        prompt_ids: u32s(&g["cases"]["text"]["prompt_ids"]),
+        images: vec![],
+        max_new_tokens: max_new,
+        sampling,
+        stop_token: Some(m.tokenizer.special().eos),
+        image_token: m.tokenizer.special().image,
+    }
+}
+
+fn sampled(seed: u64) -> SamplingParams {
+    SamplingParams {
+        temperature: 1.0,
+        top_k: Some(40),
+        top_p: Some(0.9),
+        seed,
+    }
+}
+
+fn run(m: &Loaded, req: &TextRequest) -> janus_model::generate::text::TextOutput {
+    pollster::block_on(generate_text(&m.model, req, |_| ControlFlow::Continue(()))).unwrap()
+}
+
+#[test]
+fn seeded_sampling_is_reproducible_and_seed_dependent() {
+    let m = load_fixture("tiny-b-hf");
+    let a = run(&m, &text_req(&m, sampled(1), 24));
+    let b = run(&m, &text_req(&m, sampled(1), 24));
+    let c = run(&m, &text_req(&m, sampled(2), 24));
+    assert_eq!(a.ids, b.ids);
+    assert_ne!(a.ids, c.ids, "different seeds gave the same 24 tokens");
+    let greedy = run(&m, &text_req(&m, SamplingParams::greedy(), 24));
+    assert_ne!(a.ids, greedy.ids);
+}
+
+#[test]
+fn cancelling_text_stops_between_tokens_and_the_engine_stays_usable() {
+    let m = load_fixture("tiny-b-hf");
+    let req = text_req(&m, SamplingParams::greedy(), 24);
+    let mut seen = 0;
+    let out = pollster::block_on(generate_text(&m.model, &req, |_| {
+        seen += 1;
+        if seen == 5 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }))
+    .unwrap();
+    assert_eq!(out.stop, StopReason::Cancelled);
+    assert_eq!(out.ids.len(), 5);
+    let full = run(&m, &req);
+    assert_eq!(
+        &full.ids[..5],
+        &out.ids[..],
+        "a cancelled run is a prefix of the full run"
+    );
+    assert_eq!(
+        full.ids,
+        u32s(&golden("tiny-b")["cases"]["text"]["output_ids"])
+    );
+}
+
+#[test]
+fn eos_can_be_ignored() {
+    // tiny-a's chat case stops on EOS; ignoring it runs to the budget.
+    let m = load_fixture("tiny-a-hf");
+    let g = golden("tiny-a");
+    let case = &g["cases"]["text"];
+    assert!(case["stopped_on_eos"].as_bool().unwrap());
+    let golden_ids = u32s(&case["output_ids"]);
+    let req = TextRequest {
+        prompt_ids: u32s(&case["prompt_ids"]),
+        images: vec![],
+        max_new_tokens: golden_ids.len() + 3,
+        sampling: SamplingParams::greedy(),
+        stop_token: None,
+        image_token: m.tokenizer.special().image,
+    };
+    let out = run(&m, &req);
+    assert_eq!(out.stop, StopReason::MaxTokens);
+    assert_eq!(out.ids.len(), golden_ids.len() + 3);
+    assert_eq!(&out.ids[..golden_ids.len()], &golden_ids[..]);
+    assert_eq!(out.ids[golden_ids.len()], m.tokenizer.special().eos);
+}
+
+#[test]
+fn streamed_text_equals_decoded_text() {
+    let m = load_fixture("tiny-a-deepseek");
+    let req = text_req_for(&m, "tiny-a");
+    let mut stream = m.tokenizer.stream();
+    let mut streamed = String::new();
+    let out = pollster::block_on(generate_text(&m.model, &req, |id| {
+        if let Some(piece) = stream.push(id).unwrap() {
+            streamed.push_str(&piece);
+        }
+        ControlFlow::Continue(())
+    }))
+    .unwrap();
+    let decoded = m.tokenizer.decode(&out.ids).unwrap();
+    assert_eq!(streamed, decoded);
+    assert_eq!(
+        decoded,
+        golden("tiny-a")["cases"]["raw"]["text"].as_str().unwrap()
+    );
+}
+
+fn text_req_for(m: &Loaded, config: &str) -> TextRequest {
+    let g = golden(config);
+    let case = &g["cases"]["raw"];
+    TextRequest {
+        prompt_ids: u32s(&case["prompt_ids"]),
+        images: vec![],
+        max_new_tokens: case["max_new_tokens"].as_u64().unwrap() as usize,
+        sampling: SamplingParams::greedy(),
+        stop_token: Some(m.tokenizer.special().eos),
+        image_token: m.tokenizer.special().image,
+    }
+}
+
+#[test]
+fn image_sampling_cancellation_and_batches() {
+    let m = load_fixture("tiny-a-hf");
+    let g = golden("tiny-a");
+    let ids = u32s(&g["cases"]["imagine"]["prompt_ids"]);
+    let req = |count, seed| ImageRequest {
+        prompt_ids: ids.clone(),
+        count,
+        cfg_weight: 5.0,
+        sampling: SamplingParams {
+            temperature: 1.0,
+            top_k: None,
+            top_p: None,
+            seed,
+        },
+        pad_token: m.tokenizer.special().pad,
+    };
+    // Cancel after 10 steps.
+    let out = pollster::block_on(generate_image_codes(&m.model, &req(2, 3), |s| {
+        if s.step == 9 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }))
+    .unwrap();
+    assert!(out.cancelled);
+    assert!(out.codes.iter().all(|c| c.len() == 10));
+    // Sampled images of one batch differ from each other; the same seed repeats.
+    let a = pollster::block_on(generate_image_codes(&m.model, &req(2, 3), |_| {
+        ControlFlow::Continue(())
+    }))
+    .unwrap();
+    let b = pollster::block_on(generate_image_codes(&m.model, &req(2, 3), |_| {
+        ControlFlow::Continue(())
+    }))
+    .unwrap();
+    assert_eq!(a.codes, b.codes);
+    assert_ne!(a.codes[0], a.codes[1]);
+    assert_eq!(
+        &a.codes[0][..10],
+        &out.codes[0][..10],
+        "cancelled run is a prefix"
+    );
+    let images = pollster::block_on(decode_images(&m.model, &a.codes)).unwrap();
+    assert_eq!(images.len(), 2);
+    let size = m.model.config().gen_vision.image_size() as u32;
+    assert_eq!(images[0].dimensions(), (size, size));
+    // Invalid codes are refused, not decoded.
+    assert!(pollster::block_on(decode_images(&m.model, &[vec![0; 575]])).is_err());
+    assert!(pollster::block_on(decode_images(&m.model, &[vec![100_000; 576]])).is_err());
+}

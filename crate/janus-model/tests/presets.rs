@@ -1,0 +1,161 @@
+//! The real models' expected tensor lists, derived from their configs, against the published
+//! parameter counts (janus-spec.md §8): the loader accepts exactly the files that cannot be
+//! downloaded here.
+
+use janus_model::weights::spec::{TensorSpec, Usage, expected_tensors, hf_name, parameter_count};
+use janus_model::{CheckpointFormat, Preset};
+
+fn specs(p: Preset, f: CheckpointFormat) -> Vec<TensorSpec> {
+    expected_tensors(&p.config(f))
+}
+
+fn count(specs: &[TensorSpec], pred: impl Fn(&TensorSpec) -> bool) -> u64 {
+    specs
+        .iter()
+        .filter(|s| pred(s))
+        .map(TensorSpec::num_elements)
+        .sum()
+}
+
+#[test]
+fn janus_1_3b_has_2_089_297_547_parameters() {
+    let s = specs(Preset::Janus1_3B, CheckpointFormat::DeepSeek);
+    assert_eq!(parameter_count(&s), 2_089_297_547);
+    // Pro-1B shares the architecture.
+    assert_eq!(
+        parameter_count(&specs(Preset::JanusPro1B, CheckpointFormat::DeepSeek)),
+        2_089_297_547
+    );
+    // Per component (janus-spec.md §8.1).
+    let prefix = |p: &'static str| move |t: &TensorSpec| t.name.starts_with(p);
+    assert_eq!(
+        count(&s, prefix("language_model.model.layers.")),
+        1_233_223_680
+    );
+    assert_eq!(
+        count(&s, prefix("vision_model.vision_tower.attn_pool.")),
+        12_595_200
+    );
+    assert_eq!(
+        count(&s, |t| t.name.starts_with("vision_model.")
+            && !t.name.contains("attn_pool")),
+        303_688_704
+    );
+    assert_eq!(count(&s, prefix("aligner.")), 6_295_552);
+    assert_eq!(count(&s, prefix("gen_aligner.")), 4_214_784);
+    assert_eq!(count(&s, prefix("gen_head.")), 37_767_168);
+    assert_eq!(
+        count(&s, |t| t.name.starts_with("gen_vision_model.")
+            && t.usage != Usage::Unused),
+        42_583_171
+    );
+    assert_eq!(
+        count(&s, |t| t.name.starts_with("gen_vision_model.")
+            && t.usage == Usage::Unused),
+        29_365_768
+    );
+    // Everything needed for inference (janus-spec.md §8.2).
+    assert_eq!(count(&s, |t| t.usage != Usage::Unused), 2_047_336_579);
+}
+
+#[test]
+fn janus_pro_7b_has_7_420_434_059_parameters() {
+    let s = specs(Preset::JanusPro7B, CheckpointFormat::DeepSeek);
+    assert_eq!(parameter_count(&s), 7_420_434_059);
+    assert_eq!(count(&s, |t| t.usage != Usage::Unused), 7_378_473_091);
+    let layers: u64 = count(&s, |t| t.name.starts_with("language_model.model.layers."));
+    assert_eq!(layers, 6_071_500_800);
+}
+
+#[test]
+fn hf_layout_drops_attn_pool_and_codebook_used() {
+    let ds = specs(Preset::Janus1_3B, CheckpointFormat::DeepSeek);
+    let hf = specs(Preset::Janus1_3B, CheckpointFormat::HuggingFace);
+    assert_eq!(parameter_count(&hf), 2_089_297_547 - 12_595_200 - 65_536);
+    // Same parameters loaded, whatever the layout.
+    let used = |s: &[TensorSpec]| count(s, |t| t.usage != Usage::Unused);
+    assert_eq!(used(&ds), used(&hf));
+    // The fused SigLIP qkv is three tensors in HF, one in DeepSeek.
+    assert!(
+        ds.iter()
+            .any(|t| t.name == "vision_model.vision_tower.blocks.0.attn.qkv.weight")
+    );
+    assert!(
+        hf.iter()
+            .any(|t| t.name == "model.vision_model.encoder.layers.0.self_attn.k_proj.weight")
+    );
+    let pos = hf
+        .iter()
+        .find(|t| t.name == "model.vision_model.embeddings.position_embedding.weight")
+        .unwrap();
+    assert_eq!(pos.shape, vec![576, 1024]);
+    let pos = ds
+        .iter()
+        .find(|t| t.name == "vision_model.vision_tower.pos_embed")
+        .unwrap();
+    assert_eq!(pos.shape, vec![1, 576, 1024]);
+}
+
+#[test]
+fn every_name_is_unique_and_known_renames_hold() {
+    for p in Preset::ALL {
+        for f in [CheckpointFormat::DeepSeek, CheckpointFormat::HuggingFace] {
+            let s = specs(p, f);
+            let mut names: Vec<&str> = s.iter().map(|t| t.name.as_str()).collect();
+            names.sort();
+            let before = names.len();
+            names.dedup();
+            assert_eq!(before, names.len(), "{p:?} {f:?}: duplicate names");
+        }
+    }
+    // janus-spec.md §3.4
+    for (ds, hf) in [
+        (
+            "language_model.model.norm.weight",
+            "model.language_model.norm.weight",
+        ),
+        ("language_model.lm_head.weight", "lm_head.weight"),
+        (
+            "vision_model.vision_tower.blocks.3.attn.proj.bias",
+            "model.vision_model.encoder.layers.3.self_attn.projection_layer.bias",
+        ),
+        (
+            "vision_model.vision_tower.blocks.0.norm1.weight",
+            "model.vision_model.encoder.layers.0.layer_norm1.weight",
+        ),
+        (
+            "vision_model.vision_tower.norm.bias",
+            "model.vision_model.post_layernorm.bias",
+        ),
+        ("aligner.layers.0.weight", "model.aligner.fc1.weight"),
+        (
+            "aligner.layers.2.bias",
+            "model.aligner.hidden_layers.0.bias",
+        ),
+        (
+            "gen_aligner.layers.2.weight",
+            "model.generation_aligner.hidden_layers.0.weight",
+        ),
+        (
+            "gen_head.output_mlp_projector.weight",
+            "model.generation_head.proj_out.weight",
+        ),
+        ("gen_embed.weight", "model.generation_embeddings.weight"),
+        (
+            "gen_vision_model.decoder.conv_blocks.4.res.2.norm1.bias",
+            "model.vqmodel.decoder.up.4.block.2.norm1.bias",
+        ),
+        (
+            "gen_vision_model.decoder.mid.1.q.weight",
+            "model.vqmodel.decoder.mid.attn_1.q.weight",
+        ),
+        (
+            "gen_vision_model.encoder.conv_blocks.0.downsample.conv.weight",
+            "model.vqmodel.encoder.down.0.downsample.conv.weight",
+        ),
+    ] {
+        assert_eq!(hf_name(ds).as_deref(), Some(hf), "{ds}");
+    }
+    assert_eq!(hf_name("vision_model.vision_tower.attn_pool.latent"), None);
+    assert_eq!(hf_name("gen_vision_model.quantize.codebook_used"), None);
+}
