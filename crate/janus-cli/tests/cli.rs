@@ -101,54 +101,61 @@ fn chat_raw_prompt_json_matches_reference() {
     assert_eq!(v["text"], case["text"]);
 }
 
-#[test]
-fn chat_with_image_matches_reference() {
+/// `janus chat` about the test photo with tiny-b's understanding question.
+fn understanding_args(backend: &str, json: bool) -> Vec<String> {
     let g = golden("tiny-b");
-    let case = &g["cases"]["understand"];
+    let question = g["cases"]["understand"]["question"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let image = fixtures().join("images/photo.png").display().to_string();
-    let v = ok_json(&[
+    let mut args: Vec<String> = [
+        "--backend",
+        backend,
         "chat",
         "--model",
-        &model("tiny-b-hf"),
+        &model("tiny-b-deepseek"),
         "--prompt",
-        case["question"].as_str().unwrap(),
+        &question,
         "--system",
         "",
         "--image",
         &image,
         "--max-new-tokens",
         "20",
-        "--json",
-    ]);
-    assert_eq!(v["prompt_ids"], case["prompt_ids"]);
-    assert_eq!(v["output_ids"], case["output_ids"]);
-    // Streaming mode prints the same text.
-    let out = janus(&[
-        "chat",
-        "--model",
-        &model("tiny-b-hf"),
-        "--prompt",
-        case["question"].as_str().unwrap(),
-        "--system",
-        "",
-        "--image",
-        &image,
-        "--max-new-tokens",
-        "20",
-    ]);
-    assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'),
-        case["text"].as_str().unwrap()
-    );
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if json {
+        args.push("--json".into());
+    }
+    args
 }
 
-#[test]
-fn imagine_and_decode_match_reference() {
+/// Image understanding through the CLI on `backend`: ids equal the reference.
+fn understanding_matches(backend: &str) -> Value {
+    let g = golden("tiny-b");
+    let case = &g["cases"]["understand"];
+    let args = understanding_args(backend, true);
+    let v = ok_json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(v["prompt_ids"], case["prompt_ids"], "{backend}: prompt ids");
+    assert_eq!(
+        v["output_ids"], case["output_ids"],
+        "{backend}: understanding ids"
+    );
+    v
+}
+
+/// Greedy text-to-image through the CLI on `backend`: codes equal, written PNG within 40 dB.
+/// Returns the JSON output and the written image.
+fn imagine_matches(backend: &str) -> (Value, image::RgbImage) {
     let g = golden("tiny-a");
     let case = &g["cases"]["imagine"];
-    let out = tmp("imagine.png");
+    let out = tmp(&format!("imagine-{backend}.png"));
     let v = ok_json(&[
+        "--backend",
+        backend,
         "imagine",
         "--model",
         &model("tiny-a-hf"),
@@ -160,8 +167,8 @@ fn imagine_and_decode_match_reference() {
         out.to_str().unwrap(),
         "--json",
     ]);
-    assert_eq!(v["prompt_ids"], case["prompt_ids"]);
-    assert_eq!(v["codes"][0], case["codes"]);
+    assert_eq!(v["prompt_ids"], case["prompt_ids"], "{backend}: prompt ids");
+    assert_eq!(v["codes"][0], case["codes"], "{backend}: image codes");
     let written = image::open(&out).unwrap().to_rgb8();
     let reference = image::open(
         fixtures()
@@ -171,7 +178,44 @@ fn imagine_and_decode_match_reference() {
     .unwrap()
     .to_rgb8();
     assert_eq!(written.dimensions(), reference.dimensions());
+    let psnr = psnr(written.as_raw(), reference.as_raw());
+    assert!(psnr >= 40.0, "{backend}: decoded PSNR {psnr:.1}");
+    eprintln!("{backend}: 576 codes equal, decoded PSNR {psnr:.1} dB");
+    (v, written)
+}
 
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64.powi(2) / mse).log10()
+    }
+}
+
+#[test]
+fn chat_with_image_matches_reference() {
+    let v = understanding_matches("cpu");
+    // Streaming mode prints the same text.
+    let case = &golden("tiny-b")["cases"]["understand"];
+    let args = understanding_args("cpu", false);
+    let out = janus(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'),
+        v["text"].as_str().unwrap()
+    );
+    assert_eq!(v["text"], case["text"]);
+}
+
+#[test]
+fn imagine_and_decode_match_reference() {
+    let (v, written) = imagine_matches("cpu");
     // decode reads the JSON imagine wrote.
     let codes = tmp("codes.json");
     std::fs::write(&codes, serde_json::to_string(&v).unwrap()).unwrap();
@@ -284,68 +328,6 @@ fn wgpu_backend_matches_reference() {
         );
         return;
     }
-    let g = golden("tiny-b");
-    let case = &g["cases"]["understand"];
-    let image = fixtures().join("images/photo.png").display().to_string();
-    let v = ok_json(&[
-        "--backend",
-        "wgpu",
-        "chat",
-        "--model",
-        &model("tiny-b-deepseek"),
-        "--prompt",
-        case["question"].as_str().unwrap(),
-        "--system",
-        "",
-        "--image",
-        &image,
-        "--max-new-tokens",
-        "20",
-        "--json",
-    ]);
-    assert_eq!(
-        v["output_ids"], case["output_ids"],
-        "wgpu understanding ids"
-    );
-
-    let g = golden("tiny-a");
-    let case = &g["cases"]["imagine"];
-    let out = tmp("wgpu.png");
-    let v = ok_json(&[
-        "--backend",
-        "wgpu",
-        "imagine",
-        "--model",
-        &model("tiny-a-hf"),
-        "--prompt",
-        case["prompt"].as_str().unwrap(),
-        "--temperature",
-        "0",
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(v["codes"][0], case["codes"], "wgpu image codes");
-    let a = image::open(&out).unwrap().to_rgb8();
-    let b = image::open(
-        fixtures()
-            .join("goldens")
-            .join(case["png"].as_str().unwrap()),
-    )
-    .unwrap()
-    .to_rgb8();
-    let mse = a
-        .as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.as_raw().len() as f64;
-    let psnr = if mse == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (255.0f64.powi(2) / mse).log10()
-    };
-    assert!(psnr >= 40.0, "wgpu decoded PSNR {psnr:.1}");
-    eprintln!("wgpu: understanding ids equal, 576 codes equal, decoded PSNR {psnr:.1} dB");
+    understanding_matches("wgpu");
+    imagine_matches("wgpu");
 }

@@ -525,3 +525,43 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+#[test]
+fn tied_lm_head_uses_the_embedding() {
+    // A tied HF checkpoint has no lm_head tensor; the embedding matrix serves as the head.
+    let mut src = memory("tiny-b-hf");
+    let config = String::from_utf8(src.read_all("config.json").unwrap()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&config).unwrap();
+    v["text_config"]["tie_word_embeddings"] = serde_json::Value::Bool(true);
+    src.insert("config.json", v.to_string().into_bytes());
+    let mut embed = Vec::new();
+    rewrite(&mut src, FILE, |e| {
+        embed = e
+            .iter()
+            .find(|t| t.0 == "model.language_model.embed_tokens.weight")
+            .unwrap()
+            .3
+            .clone();
+        e.retain(|t| t.0 != "lm_head.weight");
+    });
+    let loaded = load(&src, &device(), WorkingDtype::F32).unwrap();
+    let head = loaded
+        .model
+        .lm_head
+        .weight
+        .clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let embed: Vec<f32> = embed
+        .chunks_exact(2)
+        .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
+        .collect();
+    assert_eq!(head, embed);
+    // Untied (the default) without lm_head is a missing tensor.
+    let mut src = memory("tiny-b-hf");
+    rewrite(&mut src, FILE, |e| e.retain(|t| t.0 != "lm_head.weight"));
+    assert!(
+        matches!(weights_err(&src), WeightsError::Missing { name } if name == "lm_head.weight")
+    );
+}

@@ -185,3 +185,42 @@ fn image_sampling_cancellation_and_batches() {
     assert!(pollster::block_on(decode_images(&m.model, &[vec![0; 575]])).is_err());
     assert!(pollster::block_on(decode_images(&m.model, &[vec![100_000; 576]])).is_err());
 }
+
+#[test]
+fn several_images_in_one_prompt() {
+    use janus_model::preprocess::image::preprocess;
+    use janus_model::preprocess::prompt::{Message, render_chat};
+    let m = load_fixture("tiny-a-hf");
+    let tok = &m.tokenizer;
+    let text = render_chat(
+        "",
+        &[Message::user_with_images(2, "Compare them.")],
+        &tok.default_roles(),
+    );
+    let (ids, n) = tok.expand_images(&tok.encode(&text).unwrap(), m.model.config().image_tokens());
+    assert_eq!(n, 2);
+    let read = |f: &str| {
+        preprocess(
+            &std::fs::read(fixtures().join("images").join(f)).unwrap(),
+            384,
+        )
+        .unwrap()
+    };
+    let (a, b) = (read("photo.png"), read("photo-portrait.png"));
+    let run = |images| {
+        let req = TextRequest {
+            prompt_ids: ids.clone(),
+            images,
+            max_new_tokens: 4,
+            sampling: SamplingParams::greedy(),
+            stop_token: None,
+            image_token: tok.special().image,
+        };
+        pollster::block_on(generate_text(&m.model, &req, |_| ControlFlow::Continue(()))).unwrap()
+    };
+    let ab = run(vec![a.clone(), b.clone()]);
+    let ba = run(vec![b, a]);
+    assert_eq!(ab.ids.len(), 4);
+    // Each placeholder run takes its own image, in order.
+    assert_ne!(ab.first_logits, ba.first_logits);
+}

@@ -9,8 +9,7 @@
 
 use super::json::Obj;
 use super::{
-    CheckpointFormat, GenHeadConfig, JanusConfig, LlamaConfig, ProjectorConfig, SiglipConfig,
-    VqConfig, llama_defaults as d,
+    CheckpointFormat, GenHeadConfig, JanusConfig, ProjectorConfig, SiglipConfig, VqConfig, llama,
 };
 use crate::error::ConfigError;
 
@@ -30,7 +29,7 @@ pub(crate) mod vq16 {
 }
 
 pub(super) fn parse(root: &Obj) -> Result<JanusConfig, ConfigError> {
-    let language = language(&root.obj("language_config")?)?;
+    let language = llama::parse(&root.obj("language_config")?)?;
     let vision = vision(&root.obj("vision_config")?.obj("params")?)?;
     let aligner = projector(&root.obj("aligner_config")?.obj("params")?)?;
     let gen_aligner = projector(&root.obj("gen_aligner_config")?.obj("params")?)?;
@@ -60,41 +59,6 @@ pub(super) fn parse(root: &Obj) -> Result<JanusConfig, ConfigError> {
         gen_aligner,
         gen_head,
         stored_dtype: root.opt_str("torch_dtype")?,
-    })
-}
-
-fn language(c: &Obj) -> Result<LlamaConfig, ConfigError> {
-    if let Some(act) = c.opt_str("hidden_act")?
-        && act != "silu"
-    {
-        return Err(c.unsupported("hidden_act", act, "Janus' LLaMA uses SiLU"));
-    }
-    for key in ["attention_bias", "mlp_bias"] {
-        if c.opt_bool(key)? == Some(true) {
-            return Err(c.unsupported(key, true, "Janus' LLaMA has no biases"));
-        }
-    }
-    if c.has("rope_scaling") {
-        return Err(c.unsupported("rope_scaling", "(set)", "Janus uses plain RoPE"));
-    }
-    let hidden = c.opt_usize("hidden_size")?.unwrap_or(d::HIDDEN);
-    let heads = c.opt_usize("num_attention_heads")?.unwrap_or(d::HEADS);
-    Ok(LlamaConfig {
-        vocab_size: c.opt_usize("vocab_size")?.unwrap_or(d::VOCAB),
-        hidden_size: hidden,
-        intermediate_size: c.opt_usize("intermediate_size")?.unwrap_or(d::INTERMEDIATE),
-        num_layers: c.opt_usize("num_hidden_layers")?.unwrap_or(d::LAYERS),
-        num_heads: heads,
-        num_kv_heads: c.opt_usize("num_key_value_heads")?.unwrap_or(heads),
-        head_dim: c
-            .opt_usize("head_dim")?
-            .unwrap_or(hidden.checked_div(heads).unwrap_or(0)),
-        rms_norm_eps: c.opt_f64("rms_norm_eps")?.unwrap_or(d::RMS_EPS),
-        rope_theta: c.opt_f64("rope_theta")?.unwrap_or(d::ROPE_THETA),
-        max_position_embeddings: c
-            .opt_usize("max_position_embeddings")?
-            .unwrap_or(d::MAX_POSITIONS),
-        tie_word_embeddings: c.opt_bool("tie_word_embeddings")?.unwrap_or(false),
     })
 }
 

@@ -6,14 +6,14 @@
 
 use super::json::Obj;
 use super::{
-    CheckpointFormat, GenHeadConfig, JanusConfig, LlamaConfig, ProjectorConfig, SiglipConfig,
-    VqConfig, deepseek::vq16, llama_defaults as d,
+    CheckpointFormat, GenHeadConfig, JanusConfig, ProjectorConfig, SiglipConfig, VqConfig,
+    deepseek::vq16, llama,
 };
 use crate::error::ConfigError;
 
 pub(super) fn parse(root: &Obj) -> Result<JanusConfig, ConfigError> {
     let text = root.obj("text_config")?;
-    let mut language = language(&text)?;
+    let mut language = llama::parse(&text)?;
     // Tying is read from text_config first, then the top level; absent means untied, which is
     // what every Janus checkpoint is (the loader also uses a stored `lm_head` when one exists).
     language.tie_word_embeddings = match text.opt_bool("tie_word_embeddings")? {
@@ -37,61 +37,6 @@ pub(super) fn parse(root: &Obj) -> Result<JanusConfig, ConfigError> {
         gen_aligner,
         gen_head,
         stored_dtype,
-    })
-}
-
-fn language(c: &Obj) -> Result<LlamaConfig, ConfigError> {
-    if let Some(kind) = c.opt_str("model_type")?
-        && kind != "llama"
-    {
-        return Err(c.unsupported("model_type", kind, "Janus' language model is LLaMA"));
-    }
-    if let Some(act) = c.opt_str("hidden_act")?
-        && act != "silu"
-    {
-        return Err(c.unsupported("hidden_act", act, "Janus' LLaMA uses SiLU"));
-    }
-    for key in ["attention_bias", "mlp_bias"] {
-        if c.opt_bool(key)? == Some(true) {
-            return Err(c.unsupported(key, true, "Janus' LLaMA has no biases"));
-        }
-    }
-    // transformers 5 keeps RoPE settings in `rope_parameters`; 4 in `rope_theta`/`rope_scaling`.
-    let mut rope_theta = c.opt_f64("rope_theta")?;
-    if let Some(rp) = c.opt_obj("rope_parameters")? {
-        if let Some(kind) = rp.opt_str("rope_type")?
-            && kind != "default"
-        {
-            return Err(rp.unsupported("rope_type", kind, "Janus uses plain RoPE"));
-        }
-        if let Some(theta) = rp.opt_f64("rope_theta")? {
-            rope_theta = Some(theta);
-        }
-    }
-    if let Some(rs) = c.opt_obj("rope_scaling")?
-        && let Some(kind) = rs.opt_str("rope_type")?.or(rs.opt_str("type")?)
-        && kind != "default"
-    {
-        return Err(rs.unsupported("rope_type", kind, "Janus uses plain RoPE"));
-    }
-    let hidden = c.opt_usize("hidden_size")?.unwrap_or(d::HIDDEN);
-    let heads = c.opt_usize("num_attention_heads")?.unwrap_or(d::HEADS);
-    Ok(LlamaConfig {
-        vocab_size: c.opt_usize("vocab_size")?.unwrap_or(d::VOCAB),
-        hidden_size: hidden,
-        intermediate_size: c.opt_usize("intermediate_size")?.unwrap_or(d::INTERMEDIATE),
-        num_layers: c.opt_usize("num_hidden_layers")?.unwrap_or(d::LAYERS),
-        num_heads: heads,
-        num_kv_heads: c.opt_usize("num_key_value_heads")?.unwrap_or(heads),
-        head_dim: c
-            .opt_usize("head_dim")?
-            .unwrap_or(hidden.checked_div(heads).unwrap_or(0)),
-        rms_norm_eps: c.opt_f64("rms_norm_eps")?.unwrap_or(d::RMS_EPS),
-        rope_theta: rope_theta.unwrap_or(d::ROPE_THETA),
-        max_position_embeddings: c
-            .opt_usize("max_position_embeddings")?
-            .unwrap_or(d::MAX_POSITIONS),
-        tie_word_embeddings: false,
     })
 }
 

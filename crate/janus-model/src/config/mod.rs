@@ -8,6 +8,7 @@
 mod deepseek;
 mod hf;
 mod json;
+mod llama;
 mod presets;
 
 use crate::error::ConfigError;
@@ -366,19 +367,6 @@ impl JanusConfig {
         }
         Ok(())
     }
-}
-
-/// LLaMA defaults (transformers' `LlamaConfig`), used where DeepSeek's `language_config` is silent
-/// (Janus-Pro-7B gives only layers, vocab and positions).
-pub(crate) mod llama_defaults {
-    pub const HIDDEN: usize = 4096;
-    pub const INTERMEDIATE: usize = 11008;
-    pub const LAYERS: usize = 32;
-    pub const HEADS: usize = 32;
-    pub const VOCAB: usize = 32000;
-    pub const MAX_POSITIONS: usize = 2048;
-    pub const RMS_EPS: f64 = 1e-6;
-    pub const ROPE_THETA: f64 = 10000.0;
 }
 
 #[cfg(test)]

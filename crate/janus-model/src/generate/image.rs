@@ -10,8 +10,8 @@ use std::ops::ControlFlow;
 use burn::tensor::{Int, Tensor, TensorData};
 use image::RgbImage;
 
-use super::read_f32;
 use super::sampling::{Sampler, SamplingParams};
+use super::{check_prompt, read_f32};
 use crate::error::{JanusError, PromptError};
 use crate::model::Janus;
 use crate::model::vq::to_rgb8;
@@ -83,22 +83,7 @@ pub async fn generate_image_codes(
         return Err(PromptError::Empty.into());
     }
     let tokens = model.config().gen_vision.tokens_per_image();
-    let context = model.config().language.max_position_embeddings;
-    if len + tokens > context {
-        return Err(PromptError::TooLong {
-            tokens: len,
-            reserved: tokens,
-            context,
-        }
-        .into());
-    }
-    let vocab = model.config().language.vocab_size;
-    if let Some(&bad) = req.prompt_ids.iter().find(|&&id| id as usize >= vocab) {
-        return Err(PromptError::Setting(format!(
-            "token id {bad} is outside the vocabulary of {vocab}"
-        ))
-        .into());
-    }
+    check_prompt(model, &req.prompt_ids, tokens)?;
     let n = req.count;
     let uncond = unconditional_ids(&req.prompt_ids, req.pad_token);
     // [2N, L]: even rows conditional, odd rows unconditional

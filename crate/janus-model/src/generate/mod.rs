@@ -14,3 +14,33 @@ pub(crate) async fn read_f32<const D: usize>(
     data.try_to_vec::<f32>()
         .map_err(|e| crate::error::JanusError::Device(format!("{e:?}")))
 }
+
+/// Refuse an empty prompt, ids outside the embedding, and prompts that leave fewer than
+/// `reserved` positions of the model's context.
+pub(crate) fn check_prompt(
+    model: &crate::model::Janus,
+    ids: &[u32],
+    reserved: usize,
+) -> Result<(), crate::error::JanusError> {
+    use crate::error::PromptError;
+    let lm = &model.config().language;
+    if ids.is_empty() {
+        return Err(PromptError::Empty.into());
+    }
+    if ids.len() + reserved > lm.max_position_embeddings {
+        return Err(PromptError::TooLong {
+            tokens: ids.len(),
+            reserved,
+            context: lm.max_position_embeddings,
+        }
+        .into());
+    }
+    if let Some(&bad) = ids.iter().find(|&&id| id as usize >= lm.vocab_size) {
+        return Err(PromptError::Setting(format!(
+            "token id {bad} is outside the vocabulary of {}",
+            lm.vocab_size
+        ))
+        .into());
+    }
+    Ok(())
+}

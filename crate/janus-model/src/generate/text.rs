@@ -6,8 +6,8 @@ use std::ops::ControlFlow;
 
 use burn::tensor::{Tensor, TensorData, s};
 
-use super::read_f32;
 use super::sampling::{Sampler, SamplingParams};
+use super::{check_prompt, read_f32};
 use crate::error::{JanusError, PromptError};
 use crate::model::Janus;
 use crate::preprocess::image::PreparedImage;
@@ -119,26 +119,9 @@ pub async fn generate_text(
     mut on_token: impl FnMut(u32) -> ControlFlow<()>,
 ) -> Result<TextOutput, JanusError> {
     req.sampling.validate()?;
+    check_prompt(model, &req.prompt_ids, 1)?;
     let context = model.config().language.max_position_embeddings;
     let prompt_len = req.prompt_ids.len();
-    if prompt_len == 0 {
-        return Err(PromptError::Empty.into());
-    }
-    if prompt_len >= context {
-        return Err(PromptError::TooLong {
-            tokens: prompt_len,
-            reserved: 1,
-            context,
-        }
-        .into());
-    }
-    let vocab = model.config().language.vocab_size;
-    if let Some(&bad) = req.prompt_ids.iter().find(|&&id| id as usize >= vocab) {
-        return Err(PromptError::Setting(format!(
-            "token id {bad} is outside the vocabulary of {vocab}"
-        ))
-        .into());
-    }
     let budget = req.max_new_tokens.min(context - prompt_len);
     let mut sampler = Sampler::new(req.sampling.clone());
     let mut cache = model.new_cache(prompt_len + budget);

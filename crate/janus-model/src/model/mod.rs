@@ -14,6 +14,9 @@ pub mod rope;
 pub mod siglip;
 pub mod vq;
 
+#[cfg(test)]
+mod tests;
+
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use self::gen_head::{GenHead, GenInput};

@@ -91,6 +91,13 @@ impl TensorStore {
         Tensor::from_data(data, (&self.device, self.dtype.dtype()))
     }
 
+    /// Add a weight directly (tests, synthetic models): `values` in row-major order of `shape`.
+    pub fn insert(&mut self, name: &str, values: &[f32], shape: &[usize]) {
+        let tensor = self.upload(values);
+        self.tensors
+            .insert(name.to_string(), (tensor, shape.to_vec()));
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }
