@@ -6,7 +6,7 @@
 #   BACKEND=wgpu npm start          # GPU through wgpu (Vulkan/Metal/DX12)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL="${MODEL:-tests/fixtures/models/tiny-b-hf}"
+MODEL="${MODEL:-tests/fixtures/models/tiny-a-hf}"
 BACKEND="${BACKEND:-cpu}"
 OUT="${OUT:-janus-start.png}"
 
