@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use janus_model::metrics::psnr;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -182,20 +183,6 @@ fn imagine_matches(backend: &str) -> (Value, image::RgbImage) {
     assert!(psnr >= 40.0, "{backend}: decoded PSNR {psnr:.1}");
     eprintln!("{backend}: 576 codes equal, decoded PSNR {psnr:.1} dB");
     (v, written)
-}
-
-fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    if mse == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (255.0f64.powi(2) / mse).log10()
-    }
 }
 
 #[test]

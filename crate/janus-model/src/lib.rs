@@ -19,6 +19,7 @@
 pub mod config;
 pub mod error;
 pub mod generate;
+pub mod metrics;
 pub mod model;
 pub mod preprocess;
 pub mod tokenizer;

@@ -13,6 +13,7 @@ use janus_model::generate::image::{ImageRequest, generate_image_codes};
 use janus_model::generate::sampling::SamplingParams;
 use janus_model::generate::text::{TextRequest, generate_text};
 use janus_model::preprocess::image::{decode_image, preprocess};
+use janus_model::weights::safetensors::{StoredDtype, decode_f32};
 use janus_model::weights::source::ByteSource;
 use janus_model::{MemorySource, WorkingDtype, load};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
@@ -125,10 +126,7 @@ fn f16_and_f32_sources_load_like_bf16() {
         let mut src = memory("tiny-a-deepseek");
         rewrite(&mut src, FILE, |e| {
             for t in e.iter_mut() {
-                let vals: Vec<f32> =
-                    t.3.chunks_exact(2)
-                        .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
-                        .collect();
+                let vals = decode_f32(StoredDtype::BF16, &t.3);
                 t.1 = target;
                 t.3 = match target {
                     Dtype::F32 => vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
@@ -553,11 +551,7 @@ fn tied_lm_head_uses_the_embedding() {
         .into_data()
         .try_to_vec::<f32>()
         .unwrap();
-    let embed: Vec<f32> = embed
-        .chunks_exact(2)
-        .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
-        .collect();
-    assert_eq!(head, embed);
+    assert_eq!(head, decode_f32(StoredDtype::BF16, &embed));
     // Untied (the default) without lm_head is a missing tensor.
     let mut src = memory("tiny-b-hf");
     rewrite(&mut src, FILE, |e| e.retain(|t| t.0 != "lm_head.weight"));

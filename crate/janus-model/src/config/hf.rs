@@ -14,12 +14,11 @@ use crate::error::ConfigError;
 pub(super) fn parse(root: &Obj) -> Result<JanusConfig, ConfigError> {
     let text = root.obj("text_config")?;
     let mut language = llama::parse(&text)?;
-    // Tying is read from text_config first, then the top level; absent means untied, which is
-    // what every Janus checkpoint is (the loader also uses a stored `lm_head` when one exists).
-    language.tie_word_embeddings = match text.opt_bool("tie_word_embeddings")? {
-        Some(t) => t,
-        None => root.opt_bool("tie_word_embeddings")?.unwrap_or(false),
-    };
+    // Tying comes from text_config (read above) or else the top level; absent means untied,
+    // which is what every Janus checkpoint is (the loader also uses a stored `lm_head`).
+    if !text.has("tie_word_embeddings") {
+        language.tie_word_embeddings = root.opt_bool("tie_word_embeddings")?.unwrap_or(false);
+    }
     let v = root.obj("vision_config")?;
     let (vision, aligner) = vision(&v, language.hidden_size)?;
     let q = root.obj("vq_config")?;

@@ -56,7 +56,7 @@ fn random_model(config: &JanusConfig, seed: u64) -> Janus {
                 // Norm scales near 1, as trained models have them.
                 let is_norm = p.shape.len() == 1
                     && p.target.ends_with(".weight")
-                    && (p.target.contains("norm") || p.target.contains("layernorm"));
+                    && p.target.contains("norm");
                 if is_norm {
                     v.iter_mut().for_each(|x| *x = 1.0 + *x * 0.2);
                 }

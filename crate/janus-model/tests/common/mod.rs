@@ -50,28 +50,8 @@ pub fn f32s(v: &Value) -> Vec<f32> {
         .collect()
 }
 
-/// `max |a - b| / max |b|`
-pub fn rel_err(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
-    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
-}
-
-/// Peak signal-to-noise ratio of two 8-bit buffers, in dB (infinite when equal).
-pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    if mse == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (255.0f64 * 255.0 / mse).log10()
-    }
-}
+#[allow(unused_imports)] // each test binary uses a subset
+pub use janus_model::metrics::{psnr, rel_err};
 
 pub fn read_png(path: PathBuf) -> image::RgbImage {
     image::open(&path)
