@@ -59,6 +59,30 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write a model folder with random bf16 weights for a config (load and speed tests at any
+    /// size, e.g. a full Janus-1.3B, without downloading one).
+    RandomModel(RandomModelArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RandomModelArgs {
+    /// A config.json file, or a preset: janus-1.3b, janus-pro-1b, janus-pro-7b.
+    #[arg(long)]
+    pub config: String,
+    /// tokenizer.json to copy into the folder (its ids must fit the config's vocabulary).
+    #[arg(long)]
+    pub tokenizer: PathBuf,
+    /// Output folder (created; existing model files in it are replaced).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Largest shard in MiB; more than one shard writes model.safetensors.index.json.
+    #[arg(long, default_value_t = 4096)]
+    pub shard_mib: u64,
+    /// Leave out the tensors inference never reads (VQ encoder, attention pooling).
+    #[arg(long)]
+    pub skip_unused: bool,
 }
 
 #[derive(Args, Debug)]

@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::RandomModel(args) => crate::random_model::run(&args),
     }
 }
 

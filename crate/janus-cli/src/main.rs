@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod device;
 mod output;
+mod random_model;
 
 use std::process::ExitCode;
 

@@ -84,6 +84,14 @@ pub enum WeightsError {
     },
     #[error("tensor `{name}` contains a non-finite value (NaN or infinity)")]
     NonFinite { name: String },
+    #[error(
+        "tensor `{name}` needs {bytes} bytes in one GPU buffer, more than this device allows ({limit} bytes)"
+    )]
+    TooLarge {
+        name: String,
+        bytes: u64,
+        limit: u64,
+    },
     #[error("{count} checkpoint problems, first: {first}")]
     Many {
         count: usize,

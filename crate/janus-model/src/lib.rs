@@ -31,7 +31,7 @@ pub use config::{CheckpointFormat, JanusConfig, Preset};
 pub use error::{JanusError, Result};
 pub use model::Janus;
 pub use tokenizer::JanusTokenizer;
-pub use weights::{ByteSource, DirSource, LoadPlan, MemorySource, WorkingDtype};
+pub use weights::{ByteSource, DirSource, LoadPlan, MemorySource, TensorStore, WorkingDtype};
 
 /// File names of a model repository.
 pub const CONFIG_FILE: &str = "config.json";
@@ -70,20 +70,29 @@ pub struct Loaded {
     pub model: Janus,
     pub tokenizer: JanusTokenizer,
     pub plan: LoadPlan,
+    /// Weights kept as several row blocks because they exceed one device buffer.
+    pub split_tensors: Vec<String>,
 }
 
 /// Load config, tokenizer and weights from `source` onto `device`.
 pub fn load(source: &dyn ByteSource, device: &Device, dtype: WorkingDtype) -> Result<Loaded> {
+    load_into(source, TensorStore::new(device, dtype))
+}
+
+/// [`load`] into a configured store (a device buffer limit, see [`TensorStore`]).
+pub fn load_into(source: &dyn ByteSource, store: TensorStore) -> Result<Loaded> {
     let config = read_config(source)?;
     let tokenizer = JanusTokenizer::from_bytes(
         &source.read_all(TOKENIZER_FILE)?,
         config.language.vocab_size,
     )?;
-    let (mut store, plan) = weights::load_weights(source, &config, device, dtype)?;
+    let (mut store, plan) = weights::load_weights(source, &config, store)?;
+    let split_tensors = store.split_tensors().to_vec();
     let model = Janus::from_store(&config, &mut store)?;
     Ok(Loaded {
         model,
         tokenizer,
         plan,
+        split_tensors,
     })
 }

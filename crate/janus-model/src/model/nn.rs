@@ -12,11 +12,101 @@ use burn::tensor::{DType, Int, Tensor};
 use crate::error::WeightsError;
 use crate::weights::TensorStore;
 
+/// A `[rows, cols]` matrix kept as consecutive row blocks `[rows_i, cols]`, each within one GPU
+/// buffer (see `weights::store`). Almost always one block; the vocabulary matrices of the real
+/// models are split on devices whose storage-binding limit is below 400–800 MiB.
+#[derive(Clone, Debug)]
+pub struct RowBlocks {
+    blocks: Vec<Tensor<2>>,
+}
+
+impl RowBlocks {
+    pub fn new(blocks: Vec<Tensor<2>>) -> Result<Self, WeightsError> {
+        let cols = blocks.first().map(|b| b.dims()[1]);
+        if cols.is_none() || blocks.iter().any(|b| Some(b.dims()[1]) != cols) {
+            return Err(WeightsError::Internal(
+                "row blocks must be non-empty and equally wide".into(),
+            ));
+        }
+        Ok(Self { blocks })
+    }
+
+    pub fn load(store: &mut TensorStore, name: &str) -> Result<Self, WeightsError> {
+        Self::new(store.take_blocks(name)?)
+    }
+
+    pub fn rows(&self) -> usize {
+        self.blocks.iter().map(|b| b.dims()[0]).sum()
+    }
+
+    pub fn cols(&self) -> usize {
+        self.blocks[0].dims()[1]
+    }
+
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The blocks, `[rows_i, cols]` each, top to bottom.
+    pub fn blocks(&self) -> &[Tensor<2>] {
+        &self.blocks
+    }
+
+    /// `x W^T (+ b)`: `[..., cols] -> [..., rows]`; a split matrix yields its output columns
+    /// block by block, concatenated.
+    pub fn linear<const D: usize>(&self, x: Tensor<D>, bias: Option<Tensor<1>>) -> Tensor<D> {
+        use burn::tensor::module::linear;
+        if let [w] = &self.blocks[..] {
+            return linear(x, w.clone().transpose(), bias);
+        }
+        let parts = self
+            .blocks
+            .iter()
+            .map(|w| linear(x.clone(), w.clone().transpose(), None))
+            .collect();
+        let y = Tensor::cat(parts, D - 1);
+        match bias {
+            Some(b) => y + b.unsqueeze(),
+            None => y,
+        }
+    }
+
+    /// Rows at `ids: [N]` -> `[N, cols]`. For a split matrix every block gathers with clamped
+    /// local ids and zeroes the rows it does not own; the sum is the lookup.
+    pub fn select(&self, ids: Tensor<1, Int>) -> Tensor<2> {
+        if let [w] = &self.blocks[..] {
+            return w.clone().select(0, ids);
+        }
+        let n = ids.dims()[0];
+        let cols = self.cols();
+        let mut start = 0i64;
+        let mut sum: Option<Tensor<2>> = None;
+        for w in &self.blocks {
+            let rows = w.dims()[0] as i64;
+            let local = ids.clone().sub_scalar(start);
+            let outside = local
+                .clone()
+                .lower_elem(0)
+                .bool_or(local.clone().greater_equal_elem(rows));
+            let picked = w
+                .clone()
+                .select(0, local.clamp(0, rows - 1))
+                .mask_fill(outside.unsqueeze_dim::<2>(1).expand([n, cols]), 0.0);
+            sum = Some(match sum {
+                Some(acc) => acc + picked,
+                None => picked,
+            });
+            start += rows;
+        }
+        sum.expect("at least one block (checked in new)")
+    }
+}
+
 /// `y = x W^T + b` with `W: [out, in]`.
 #[derive(Clone, Debug)]
 pub struct Linear {
-    /// `[out, in]`
-    pub weight: Tensor<2>,
+    /// `[out, in]`, possibly in row blocks
+    pub weight: RowBlocks,
     /// `[out]`
     pub bias: Option<Tensor<1>>,
 }
@@ -24,7 +114,7 @@ pub struct Linear {
 impl Linear {
     pub fn load(store: &mut TensorStore, prefix: &str, bias: bool) -> Result<Self, WeightsError> {
         Ok(Self {
-            weight: store.take(&format!("{prefix}.weight"))?,
+            weight: RowBlocks::load(store, &format!("{prefix}.weight"))?,
             bias: if bias {
                 Some(store.take(&format!("{prefix}.bias"))?)
             } else {
@@ -35,11 +125,11 @@ impl Linear {
 
     /// `[..., in] -> [..., out]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        burn::tensor::module::linear(x, self.weight.clone().transpose(), self.bias.clone())
+        self.weight.linear(x, self.bias.clone())
     }
 
     pub fn out_features(&self) -> usize {
-        self.weight.dims()[0]
+        self.weight.rows()
     }
 }
 
@@ -173,31 +263,30 @@ impl Conv2d {
     }
 }
 
-/// Row lookup in a `[rows, dim]` table.
+/// Row lookup in a `[rows, dim]` table (possibly in row blocks).
 #[derive(Clone, Debug)]
 pub struct Embedding {
-    pub weight: Tensor<2>,
+    pub weight: RowBlocks,
 }
 
 impl Embedding {
     pub fn load(store: &mut TensorStore, name: &str) -> Result<Self, WeightsError> {
         Ok(Self {
-            weight: store.take(name)?,
+            weight: RowBlocks::load(store, name)?,
         })
     }
 
     /// `[B, T]` ids -> `[B, T, dim]`
     pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let [b, t] = ids.dims();
-        let dim = self.weight.dims()[1];
+        let dim = self.weight.cols();
         self.weight
-            .clone()
-            .select(0, ids.reshape([b * t]))
+            .select(ids.reshape([b * t]))
             .reshape([b, t, dim])
     }
 
     pub fn rows(&self) -> usize {
-        self.weight.dims()[0]
+        self.weight.rows()
     }
 }
 

@@ -6,9 +6,10 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::Janus;
 use super::kv_cache::KvCache;
-use super::nn::{GroupNorm, Linear, RmsNorm};
+use super::nn::{GroupNorm, Linear, RmsNorm, RowBlocks};
 use super::vq::upsample_nearest_2x;
 use crate::config::JanusConfig;
+use crate::error::WeightsError;
 use crate::weights::spec::{Usage, expected_tensors};
 use crate::weights::{TensorStore, WorkingDtype};
 
@@ -60,7 +61,7 @@ fn random_model(config: &JanusConfig, seed: u64) -> Janus {
                 if is_norm {
                     v.iter_mut().for_each(|x| *x = 1.0 + *x * 0.2);
                 }
-                store.insert(&p.target, &v, &p.shape);
+                store.insert(&p.target, &v, &p.shape).unwrap();
             }
         }
     }
@@ -187,7 +188,11 @@ fn linear_uses_pytorch_layout() {
     let d = device();
     // W: [out 3, in 2]
     let l = Linear {
-        weight: Tensor::from_data(TensorData::new(vec![1f32, 2., 3., 4., 5., 6.], [3, 2]), &d),
+        weight: RowBlocks::new(vec![Tensor::from_data(
+            TensorData::new(vec![1f32, 2., 3., 4., 5., 6.], [3, 2]),
+            &d,
+        )])
+        .unwrap(),
         bias: Some(Tensor::from_data(
             TensorData::new(vec![0.5f32, 0., -1.], [3]),
             &d,
@@ -195,6 +200,82 @@ fn linear_uses_pytorch_layout() {
     };
     let x = Tensor::<2>::from_data(TensorData::new(vec![1f32, 1.], [1, 2]), &d);
     assert_eq!(values(l.forward(x)), vec![3.5, 7.0, 10.0]);
+}
+
+#[test]
+fn row_blocks_split_anywhere_equal_one_block() {
+    let d = device();
+    let (rows, cols) = (11, 5);
+    let w = random(rows * cols, 3, 1.0);
+    let whole = RowBlocks::new(vec![Tensor::from_data(
+        TensorData::new(w.clone(), [rows, cols]),
+        &d,
+    )])
+    .unwrap();
+    // Blocks of 4, 4 and 3 rows, as the store cuts a matrix over its buffer limit.
+    let split = RowBlocks::new(
+        w.chunks(4 * cols)
+            .map(|c| Tensor::from_data(TensorData::new(c.to_vec(), [c.len() / cols, cols]), &d))
+            .collect(),
+    )
+    .unwrap();
+    assert_eq!(split.block_count(), 3);
+    assert_eq!((split.rows(), split.cols()), (rows, cols));
+    let x = Tensor::<3>::from_data(
+        TensorData::new(random(2 * 3 * cols, 4, 1.0), [2, 3, cols]),
+        &d,
+    );
+    let bias = Tensor::<1>::from_data(TensorData::new(random(rows, 5, 1.0), [rows]), &d);
+    let a = values(whole.linear(x.clone(), Some(bias.clone())));
+    let b = values(split.linear(x, Some(bias)));
+    assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-6));
+    // Every row, including the first and last of each block, in any order and repeated.
+    let ids: Vec<i64> = vec![0, 3, 4, 7, 8, 10, 10, 0, 5];
+    let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [9]), &d);
+    assert_eq!(values(whole.select(ids.clone())), values(split.select(ids)));
+}
+
+#[test]
+fn store_splits_matrices_over_the_limit_and_refuses_the_rest() {
+    let d = device();
+    // 10 rows of 4 f32 = 160 bytes; a 48-byte limit keeps 3 rows per block.
+    let mut store = TensorStore::new(&d, WorkingDtype::F32).with_max_tensor_bytes(48);
+    let v: Vec<f32> = (0..40).map(|i| i as f32).collect();
+    store.insert("m", &v, &[10, 4]).unwrap();
+    assert_eq!(store.split_tensors(), ["m".to_string()]);
+    let blocks = store.take_blocks("m").unwrap();
+    let rows: Vec<usize> = blocks.iter().map(|b| b.dims()[0]).collect();
+    assert_eq!(rows, vec![3, 3, 3, 1]);
+    // A split matrix cannot be taken whole, and non-matrices or over-wide rows cannot split.
+    store.insert("m2", &v, &[10, 4]).unwrap();
+    assert!(matches!(
+        store.take::<2>("m2"),
+        Err(WeightsError::TooLarge { .. })
+    ));
+    let err = store.insert("conv", &v, &[10, 2, 2]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WeightsError::TooLarge {
+                bytes: 160,
+                limit: 48,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = store.insert("wide", &v, &[2, 20]).unwrap_err();
+    assert!(matches!(err, WeightsError::TooLarge { .. }), "{err}");
+    // The VQ decoder stays f32 in an f16 store.
+    let half = TensorStore::new(&d, WorkingDtype::F16);
+    assert_eq!(
+        half.dtype_for("gen_vision_model.decoder.conv_in.weight"),
+        WorkingDtype::F32
+    );
+    assert_eq!(
+        half.dtype_for("language_model.lm_head.weight"),
+        WorkingDtype::F16
+    );
 }
 
 #[test]

@@ -12,8 +12,6 @@ pub mod source;
 pub mod spec;
 pub mod store;
 
-use burn::tensor::Device;
-
 pub use self::index::{INDEX_FILE, SINGLE_FILE, ShardIndex};
 pub use self::plan::{LoadPlan, TensorRead, plan};
 pub use self::safetensors::{ShardHeader, StoredDtype};
@@ -77,16 +75,16 @@ pub fn read_checkpoint(source: &dyn ByteSource) -> Result<Checkpoint, WeightsErr
     Ok(Checkpoint { index, shards })
 }
 
-/// Check the checkpoint against `config` and read every used tensor onto `device`.
+/// Check the checkpoint against `config` and the store's device limit, then read every used
+/// tensor into `store`.
 pub fn load_weights(
     source: &dyn ByteSource,
     config: &JanusConfig,
-    device: &Device,
-    dtype: WorkingDtype,
+    mut store: TensorStore,
 ) -> Result<(TensorStore, LoadPlan), WeightsError> {
     let checkpoint = read_checkpoint(source)?;
     let plan = plan(config, &checkpoint.shards, checkpoint.index.as_ref())?;
-    let mut store = TensorStore::new(device, dtype);
+    store.check_plan(&plan)?;
     for read in &plan.reads {
         let bytes = source.read(&read.file, read.offset, read.len)?;
         store.accept(read, &bytes)?;

@@ -3,12 +3,18 @@
 //! Each read is decoded (bf16/f16/f32 -> working dtype), checked and uploaded immediately, so
 //! host memory never holds more than one tensor. Tensors are kept flat (rank 1) with their
 //! canonical shape; `take` reshapes, which costs nothing.
+//!
+//! A GPU binds at most `maxStorageBufferBindingSize` bytes per buffer (128 MiB by default on
+//! WebGPU, 1–4 GiB when the adapter's own limits are requested), and burn cannot allocate a tensor
+//! larger than that. The store is told the limit: matrices above it are kept as consecutive row
+//! blocks (the 102,400-row vocabulary embedding and `lm_head` are 400–800 MiB), and anything that
+//! cannot be split is refused by [`TensorStore::check`] before a byte of it is read.
 
 use std::collections::HashMap;
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
-use super::plan::TensorRead;
+use super::plan::{LoadPlan, TensorRead};
 use super::safetensors::decode_f32;
 use crate::error::WeightsError;
 
@@ -26,13 +32,41 @@ impl WorkingDtype {
             WorkingDtype::F16 => DType::F16,
         }
     }
+
+    pub fn size(self) -> u64 {
+        match self {
+            WorkingDtype::F32 => 4,
+            WorkingDtype::F16 => 2,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkingDtype::F32 => "f32",
+            WorkingDtype::F16 => "f16",
+        }
+    }
+}
+
+/// Tensors under this prefix (the VQ decoder) stay in f32 whatever the working dtype: its
+/// convolutions and GroupNorms overflow f16 (janus-spec.md §10).
+const F32_ONLY_PREFIX: &str = "gen_vision_model.";
+
+/// One weight on the device: its row blocks (one unless split) and canonical shape.
+struct Stored {
+    blocks: Vec<Tensor<1>>,
+    shape: Vec<usize>,
 }
 
 /// Loaded weights by canonical name.
 pub struct TensorStore {
     device: Device,
     dtype: WorkingDtype,
-    tensors: HashMap<String, (Tensor<1>, Vec<usize>)>,
+    /// Largest buffer one tensor (or row block) may occupy on the device.
+    max_tensor_bytes: u64,
+    tensors: HashMap<String, Stored>,
+    /// Canonical names stored as more than one row block.
+    split: Vec<String>,
 }
 
 impl TensorStore {
@@ -40,8 +74,76 @@ impl TensorStore {
         Self {
             device: device.clone(),
             dtype,
+            max_tensor_bytes: u64::MAX,
             tensors: HashMap::new(),
+            split: Vec::new(),
         }
+    }
+
+    /// Limit every device buffer to `bytes` (the device's storage-binding limit).
+    pub fn with_max_tensor_bytes(mut self, bytes: u64) -> Self {
+        self.max_tensor_bytes = bytes.max(1);
+        self
+    }
+
+    pub fn max_tensor_bytes(&self) -> u64 {
+        self.max_tensor_bytes
+    }
+
+    /// The dtype `name` is uploaded in.
+    pub fn dtype_for(&self, name: &str) -> WorkingDtype {
+        if name.starts_with(F32_ONLY_PREFIX) {
+            WorkingDtype::F32
+        } else {
+            self.dtype
+        }
+    }
+
+    /// Names of the tensors kept as several row blocks.
+    pub fn split_tensors(&self) -> &[String] {
+        &self.split
+    }
+
+    /// Rows per block for a placement of `shape` in `dtype`: `None` when it fits one buffer.
+    fn block_rows(
+        &self,
+        name: &str,
+        shape: &[usize],
+        dtype: WorkingDtype,
+    ) -> Result<Option<usize>, WeightsError> {
+        let elems: u64 = shape.iter().map(|&d| d as u64).product();
+        let bytes = elems * dtype.size();
+        if bytes <= self.max_tensor_bytes {
+            return Ok(None);
+        }
+        let too_large = || WeightsError::TooLarge {
+            name: name.to_string(),
+            bytes,
+            limit: self.max_tensor_bytes,
+        };
+        // Only matrices split: their consumers (linear layers, embeddings) work per row block.
+        if shape.len() != 2 {
+            return Err(too_large());
+        }
+        let row_bytes = shape[1] as u64 * dtype.size();
+        let rows = (self.max_tensor_bytes / row_bytes) as usize;
+        if rows == 0 {
+            return Err(too_large());
+        }
+        Ok(Some(rows))
+    }
+
+    /// Refuse a read whose tensors cannot fit the device, before its bytes are fetched.
+    pub fn check(&self, read: &TensorRead) -> Result<(), WeightsError> {
+        for p in &read.placements {
+            self.block_rows(&p.target, &p.shape, self.dtype_for(&p.target))?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::check`] for every read of a plan.
+    pub fn check_plan(&self, plan: &LoadPlan) -> Result<(), WeightsError> {
+        plan.reads.iter().try_for_each(|r| self.check(r))
     }
 
     pub fn device(&self) -> &Device {
@@ -63,23 +165,51 @@ impl TensorStore {
                 name: read.name.clone(),
             });
         }
+        // The common case (one placement, all rows) moves the decoded values to the device
+        // without another copy: peak host memory is the read plus its f32 decoding.
+        if let [p] = &read.placements[..]
+            && p.rows.is_none()
+        {
+            return self.place(&p.target, values, &p.shape);
+        }
         let row_len: usize = read.shape.iter().skip(1).product();
         for p in &read.placements {
             let part = match p.rows {
-                Some((start, end)) => &values[start * row_len..end * row_len],
-                None => &values[..],
+                Some((start, end)) => values[start * row_len..end * row_len].to_vec(),
+                None => values.clone(),
             };
-            let tensor = self.upload(part);
-            self.tensors
-                .insert(p.target.clone(), (tensor, p.shape.clone()));
+            self.place(&p.target, part, &p.shape)?;
         }
         Ok(())
     }
 
-    fn upload(&self, values: &[f32]) -> Tensor<1> {
+    /// Upload `values` (row-major `shape`) as `name`, in row blocks when over the limit.
+    fn place(&mut self, name: &str, values: Vec<f32>, shape: &[usize]) -> Result<(), WeightsError> {
+        let dtype = self.dtype_for(name);
+        let blocks = match self.block_rows(name, shape, dtype)? {
+            None => vec![self.upload(values, dtype)],
+            Some(rows) => {
+                self.split.push(name.to_string());
+                values
+                    .chunks(rows * shape[1])
+                    .map(|block| self.upload(block.to_vec(), dtype))
+                    .collect()
+            }
+        };
+        self.tensors.insert(
+            name.to_string(),
+            Stored {
+                blocks,
+                shape: shape.to_vec(),
+            },
+        );
+        Ok(())
+    }
+
+    fn upload(&self, values: Vec<f32>, dtype: WorkingDtype) -> Tensor<1> {
         let n = values.len();
-        let data = match self.dtype {
-            WorkingDtype::F32 => TensorData::new(values.to_vec(), [n]),
+        let data = match dtype {
+            WorkingDtype::F32 => TensorData::new(values, [n]),
             WorkingDtype::F16 => TensorData::new(
                 values
                     .iter()
@@ -88,26 +218,38 @@ impl TensorStore {
                 [n],
             ),
         };
-        Tensor::from_data(data, (&self.device, self.dtype.dtype()))
+        Tensor::from_data(data, (&self.device, dtype.dtype()))
     }
 
     /// Add a weight directly (tests, synthetic models): `values` in row-major order of `shape`.
-    pub fn insert(&mut self, name: &str, values: &[f32], shape: &[usize]) {
-        let tensor = self.upload(values);
-        self.tensors
-            .insert(name.to_string(), (tensor, shape.to_vec()));
+    pub fn insert(
+        &mut self,
+        name: &str,
+        values: &[f32],
+        shape: &[usize],
+    ) -> Result<(), WeightsError> {
+        self.place(name, values.to_vec(), shape)
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }
 
-    /// Remove a weight, reshaped to rank `D`.
+    /// Remove a weight that is a single buffer, reshaped to rank `D`.
     pub fn take<const D: usize>(&mut self, name: &str) -> Result<Tensor<D>, WeightsError> {
-        let (flat, shape) = self
+        let Stored { mut blocks, shape } = self
             .tensors
             .remove(name)
             .ok_or_else(|| WeightsError::Internal(name.to_string()))?;
+        if blocks.len() != 1 {
+            let elems: u64 = shape.iter().map(|&d| d as u64).product();
+            return Err(WeightsError::TooLarge {
+                name: name.to_string(),
+                bytes: elems * self.dtype_for(name).size(),
+                limit: self.max_tensor_bytes,
+            });
+        }
+        let flat = blocks.remove(0);
         if shape.len() != D {
             return Err(WeightsError::Internal(format!(
                 "{name}: rank {} requested for shape {shape:?}",
@@ -116,6 +258,26 @@ impl TensorStore {
         }
         let dims: [usize; D] = std::array::from_fn(|i| shape[i]);
         Ok(flat.reshape(dims))
+    }
+
+    /// Remove a matrix as its row blocks `[rows_i, cols]` (one block unless it was split).
+    pub fn take_blocks(&mut self, name: &str) -> Result<Vec<Tensor<2>>, WeightsError> {
+        let Stored { blocks, shape } = self
+            .tensors
+            .remove(name)
+            .ok_or_else(|| WeightsError::Internal(name.to_string()))?;
+        let [_, cols] = shape[..] else {
+            return Err(WeightsError::Internal(format!(
+                "{name}: a matrix was requested for shape {shape:?}"
+            )));
+        };
+        Ok(blocks
+            .into_iter()
+            .map(|b| {
+                let rows = b.dims()[0] / cols;
+                b.reshape([rows, cols])
+            })
+            .collect())
     }
 
     /// Names left over after the model was built (must be none).

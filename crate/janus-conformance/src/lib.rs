@@ -1,0 +1,36 @@
+//! The reference conformance suite, shared by every place the engine runs: the native tests
+//! (CPU and wgpu) and the browser tests (WebGPU in Chromium). One loaded model is checked against
+//! the goldens `scripts/make_fixtures.py` wrote with transformers' Janus:
+//!
+//! - special-token ids, rendered prompts and prompt ids equal;
+//! - first-step logits within a relative-error tolerance (1e-4 on the CPU, 1e-3 on GPUs);
+//! - greedy text ids identical — a two-turn chat with a system prompt, a raw prompt, and a
+//!   question about a non-square image;
+//! - all greedy classifier-free-guided image codes identical for a batch of two;
+//! - decoded images within PSNR 40 dB of the reference PNGs.
+//!
+//! Inputs are bytes (goldens JSON, image files), so the browser build can embed them. A failure
+//! is an `Err` naming the case and the numbers; success returns the measured figures.
+
+mod cases;
+
+pub use cases::{Figures, Goldens, check, check_text};
+
+use janus_model::LoadPlan;
+use janus_model::config::JanusConfig;
+
+/// A device buffer limit (bytes, f32 working dtype) that splits the vocabulary matrices
+/// (`embed_tokens`, `lm_head`) into at least two row blocks while every tensor that must stay
+/// whole (non-matrices, the VQ codebook) still fits: how the split path is forced in tests.
+pub fn vocabulary_split_limit(config: &JanusConfig, plan: &LoadPlan) -> u64 {
+    let vocab_bytes = (config.language.vocab_size * config.language.hidden_size * 4) as u64;
+    let whole = plan
+        .reads
+        .iter()
+        .flat_map(|r| &r.placements)
+        .filter(|p| p.shape.len() != 2 || p.target.starts_with("gen_vision_model."))
+        .map(|p| p.shape.iter().product::<usize>() as u64 * 4)
+        .max()
+        .unwrap_or(0);
+    (vocab_bytes / 3).max(whole)
+}

@@ -1,0 +1,421 @@
+//! `Engine`, the object JavaScript holds: one GPU device, at most one loaded model, and the three
+//! jobs — load, chat, generate images. Every method returns a Promise; work runs on the worker's
+//! event loop between GPU readbacks, so a cancel message can arrive mid-generation (callbacks
+//! return `false` to stop). One job at a time: a second call while one runs is refused (`busy`);
+//! the worker queues.
+
+use std::cell::{Cell, RefCell};
+use std::ops::ControlFlow;
+use std::rc::Rc;
+
+use janus_model::generate::image::{ImageRequest, decode_images, generate_image_codes};
+use janus_model::generate::text::{StopReason, TextRequest, generate_text};
+use janus_model::preprocess::prompt::{render_chat, render_image_prompt};
+use janus_model::weights::TensorStore;
+use janus_model::{CheckpointFormat, Loaded, MemorySource, WorkingDtype};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::device::{Gpu, open};
+use crate::error::{WebError, codes};
+use crate::loader::{LoadStats, load};
+use crate::request::{
+    ChatRequest, DEFAULT_CFG_WEIGHT, DEFAULT_MAX_NEW_TOKENS, EngineOptions, ImageGenRequest,
+    id_array, images, parse, parse_required,
+};
+use crate::source::{AsyncSource, HttpSource};
+
+/// The engine. Created by `Engine.create(options)`.
+#[wasm_bindgen]
+pub struct Engine {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    gpu: Rc<Gpu>,
+    dtype: WorkingDtype,
+    max_tensor_bytes: u64,
+    model: RefCell<Option<Rc<Loaded>>>,
+    busy: Cell<bool>,
+}
+
+/// Marks the engine busy for the life of one job.
+struct Job(Rc<Inner>);
+
+impl Job {
+    fn start(inner: &Rc<Inner>) -> Result<Self, WebError> {
+        if inner.busy.replace(true) {
+            return Err(WebError::new(
+                codes::BUSY,
+                "the engine is already running a job; wait for it or cancel it",
+            ));
+        }
+        inner.gpu.check_alive()?;
+        Ok(Job(inner.clone()))
+    }
+
+    fn model(&self) -> Result<Rc<Loaded>, WebError> {
+        self.0.model.borrow().clone().ok_or_else(|| {
+            WebError::new(codes::NOT_LOADED, "no model is loaded; call load() first")
+        })
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.0.busy.set(false);
+    }
+}
+
+fn promise<F>(job: F) -> Promise
+where
+    F: std::future::Future<Output = Result<JsValue, WebError>> + 'static,
+{
+    future_to_promise(async move { job.await.map_err(JsValue::from) })
+}
+
+fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+    // Setting a property on a plain object cannot fail.
+    let _ = Reflect::set(obj, &key.into(), &value.into());
+}
+
+fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, WebError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| WebError::new(codes::INTERNAL, e.to_string()))
+}
+
+/// Call a JS callback; `false` (strictly) stops the job, a throw stops it with an error.
+fn call_continue(f: &Function, args: &[JsValue]) -> Result<bool, WebError> {
+    let array: Array = args.iter().collect();
+    let r = f.apply(&JsValue::NULL, &array).map_err(|e| {
+        WebError::bad_request(format!("a callback threw: {}", crate::source::js_text(&e)))
+    })?;
+    Ok(r != JsValue::FALSE)
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// `Engine.create({dtype?: "auto"|"f32"|"f16", maxBindingBytes?})` -> `Promise<Engine>`.
+    pub fn create(options: JsValue) -> Promise {
+        crate::install_panic_hook();
+        promise(async move {
+            let options: EngineOptions = parse(options, "engine options")?;
+            let gpu = open().await?;
+            let dtype = gpu.info.working_dtype(options.dtype)?;
+            let mut max_tensor_bytes = gpu.info.max_tensor_bytes;
+            if let Some(cap) = options.max_binding_bytes {
+                if !(cap.is_finite() && cap >= 1.0) {
+                    return Err(WebError::bad_request(
+                        "maxBindingBytes must be a positive number",
+                    ));
+                }
+                max_tensor_bytes = max_tensor_bytes.min(cap as u64);
+            }
+            let engine = Engine {
+                inner: Rc::new(Inner {
+                    gpu,
+                    dtype,
+                    max_tensor_bytes,
+                    model: RefCell::new(None),
+                    busy: Cell::new(false),
+                }),
+            };
+            Ok(engine.into())
+        })
+    }
+
+    /// `{adapter, backend, shaderF16, dtype, maxBufferSize, maxStorageBufferBindingSize, maxTensorBytes}`
+    #[wasm_bindgen(js_name = deviceInfo)]
+    pub fn device_info(&self) -> Result<JsValue, JsValue> {
+        let info = to_js(&self.inner.gpu.info)?;
+        let obj: Object = info.unchecked_into();
+        set(&obj, "dtype", self.inner.dtype.name());
+        set(&obj, "maxTensorBytes", self.inner.max_tensor_bytes as f64);
+        Ok(obj.into())
+    }
+
+    #[wasm_bindgen(js_name = isLoaded)]
+    pub fn is_loaded(&self) -> bool {
+        self.inner.model.borrow().is_some()
+    }
+
+    /// Drop the loaded model and free its GPU memory.
+    pub fn unload(&self) -> Result<(), JsValue> {
+        if self.inner.busy.get() {
+            return Err(WebError::new(codes::BUSY, "cannot unload while a job runs").into());
+        }
+        self.inner.model.borrow_mut().take();
+        Ok(())
+    }
+
+    /// Load from a base URL in Hugging Face layout; `onProgress(progress)` after every step
+    /// (return `false` to cancel: the promise rejects with code `aborted`).
+    pub fn load(&self, base_url: String, on_progress: Function) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let job = Job::start(&inner)?;
+            let source = HttpSource::new(&base_url)?;
+            load_from(&job, &source, &on_progress).await
+        })
+    }
+
+    /// Load from in-memory files `{name: Uint8Array}` (tests; files the page already holds).
+    #[wasm_bindgen(js_name = loadFiles)]
+    pub fn load_files(&self, files: JsValue, on_progress: Function) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let job = Job::start(&inner)?;
+            let obj: Object = files
+                .dyn_into()
+                .map_err(|_| WebError::bad_request("files must be an object of Uint8Arrays"))?;
+            let mut source = MemorySource::new();
+            for entry in Object::entries(&obj).iter() {
+                let pair: Array = entry.unchecked_into();
+                let name = pair.get(0).as_string().unwrap_or_default();
+                let value = pair.get(1);
+                if !value.is_instance_of::<Uint8Array>() {
+                    return Err(WebError::bad_request(format!(
+                        "files[{name:?}] must be a Uint8Array"
+                    )));
+                }
+                source.insert(name, Uint8Array::new(&value).to_vec());
+            }
+            load_from(&job, &source, &on_progress).await
+        })
+    }
+
+    /// Chat. `request`: `{messages: [{role, content, images?}], system?, maxNewTokens?,
+    /// temperature?, topP?, topK?, seed?}`; `images`: the pictures of every message in order;
+    /// `onToken(piece, id)` per generated token — return `false` to stop.
+    /// Resolves `{text, ids, promptTokens, stop, seed}`.
+    pub fn chat(&self, request: JsValue, image_list: JsValue, on_token: Function) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let job = Job::start(&inner)?;
+            let loaded = job.model()?;
+            let req: ChatRequest = parse_required(request, "chat request")?;
+            let model = &loaded.model;
+            let tok = &loaded.tokenizer;
+            let prepared = images(&image_list, model.config().vision.image_size)?;
+            let messages = req.messages(prepared.len())?;
+            let sampling = req.sampling()?;
+            let text = render_chat(req.system(), &messages, &tok.default_roles());
+            let ids = tok.encode(&text).map_err(janus_model::JanusError::from)?;
+            let (prompt_ids, wanted) = tok.expand_images(&ids, model.config().image_tokens());
+            if wanted != prepared.len() {
+                return Err(WebError::new(
+                    codes::BAD_PROMPT,
+                    "the message text contains an image placeholder token; remove it",
+                ));
+            }
+            let prompt_tokens = prompt_ids.len();
+            let seed = sampling.seed;
+            let text_request = TextRequest {
+                prompt_ids,
+                images: prepared,
+                max_new_tokens: req.max_new_tokens.unwrap_or(DEFAULT_MAX_NEW_TOKENS),
+                sampling,
+                stop_token: Some(tok.special().eos),
+                image_token: tok.special().image,
+            };
+            let mut stream = tok.stream();
+            let mut callback_error = None;
+            let out = generate_text(model, &text_request, |id| {
+                let piece = stream.push(id).ok().flatten().unwrap_or_default();
+                match call_continue(&on_token, &[piece.into(), id.into()]) {
+                    Ok(true) => ControlFlow::Continue(()),
+                    Ok(false) => ControlFlow::Break(()),
+                    Err(e) => {
+                        callback_error = Some(e);
+                        ControlFlow::Break(())
+                    }
+                }
+            })
+            .await?;
+            inner.gpu.check_alive()?;
+            if let Some(e) = callback_error {
+                return Err(e);
+            }
+            let text = tok
+                .decode(&out.ids)
+                .map_err(janus_model::JanusError::from)?;
+            let result = Object::new();
+            set(&result, "text", text);
+            set(&result, "ids", id_array(&out.ids));
+            set(&result, "promptTokens", prompt_tokens as u32);
+            set(
+                &result,
+                "stop",
+                match out.stop {
+                    StopReason::Eos => "eos",
+                    StopReason::MaxTokens => "max_tokens",
+                    StopReason::Context => "context",
+                    StopReason::Cancelled => "cancelled",
+                },
+            );
+            set(&result, "seed", seed as f64);
+            Ok(result.into())
+        })
+    }
+
+    /// Text to image. `request`: `{prompt, count?, cfgWeight?, temperature?, topP?, topK?,
+    /// seed?}`; `onStep(step, total)` after every image token — return `false` to stop.
+    /// Resolves `{width, height, images: Uint8Array[] (RGBA), codes: number[][], cancelled, seed}`.
+    #[wasm_bindgen(js_name = generateImage)]
+    pub fn generate_image(&self, request: JsValue, on_step: Function) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let job = Job::start(&inner)?;
+            let loaded = job.model()?;
+            let req: ImageGenRequest = parse_required(request, "image request")?;
+            let model = &loaded.model;
+            let tok = &loaded.tokenizer;
+            if req.prompt.trim().is_empty() {
+                return Err(WebError::new(
+                    codes::BAD_PROMPT,
+                    "the image prompt is empty",
+                ));
+            }
+            let sampling = req.sampling()?;
+            let seed = sampling.seed;
+            let prompt = render_image_prompt(&req.prompt, &tok.default_roles());
+            let prompt_ids = tok.encode(&prompt).map_err(janus_model::JanusError::from)?;
+            let image_request = ImageRequest {
+                prompt_ids,
+                count: req.count.unwrap_or(1),
+                cfg_weight: req.cfg_weight.unwrap_or(DEFAULT_CFG_WEIGHT),
+                sampling,
+                pad_token: tok.special().pad,
+            };
+            let mut callback_error = None;
+            let out = generate_image_codes(model, &image_request, |s| {
+                match call_continue(
+                    &on_step,
+                    &[(s.step as u32 + 1).into(), (s.total as u32).into()],
+                ) {
+                    Ok(true) => ControlFlow::Continue(()),
+                    Ok(false) => ControlFlow::Break(()),
+                    Err(e) => {
+                        callback_error = Some(e);
+                        ControlFlow::Break(())
+                    }
+                }
+            })
+            .await?;
+            inner.gpu.check_alive()?;
+            if let Some(e) = callback_error {
+                return Err(e);
+            }
+            let size = model.config().gen_vision.image_size();
+            let result = Object::new();
+            set(&result, "width", size as u32);
+            set(&result, "height", size as u32);
+            let pictures = Array::new();
+            if !out.cancelled {
+                for rgb in decode_images(model, &out.codes).await? {
+                    let rgba: Vec<u8> =
+                        rgb.pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+                    pictures.push(&Uint8Array::from(&rgba[..]));
+                }
+            }
+            set(&result, "images", pictures);
+            let codes: Array = out
+                .codes
+                .iter()
+                .map(|c| JsValue::from(id_array(c)))
+                .collect();
+            set(&result, "codes", codes);
+            set(&result, "cancelled", out.cancelled);
+            set(&result, "seed", seed as f64);
+            Ok(result.into())
+        })
+    }
+}
+
+/// Load into the engine from any source, replacing the previous model.
+async fn load_from<S: AsyncSource>(
+    job: &Job,
+    source: &S,
+    on_progress: &Function,
+) -> Result<JsValue, WebError> {
+    let inner = &job.0;
+    // Free the old model's GPU memory before the new one arrives.
+    inner.model.borrow_mut().take();
+    let before = crate::wasm_memory_bytes();
+    let peak = Cell::new(before);
+    let store = TensorStore::new(&inner.gpu.device, inner.dtype)
+        .with_max_tensor_bytes(inner.max_tensor_bytes);
+    let mut progress_error = None;
+    let (loaded, stats) = load(
+        source,
+        store,
+        // `false` from onProgress cancels the load; a throw cancels it with that error.
+        |p| match to_js(p).and_then(|v| call_continue(on_progress, &[v])) {
+            Ok(true) => ControlFlow::Continue(()),
+            Ok(false) => ControlFlow::Break(()),
+            Err(e) => {
+                progress_error = Some(e);
+                ControlFlow::Break(())
+            }
+        },
+        || peak.set(peak.get().max(crate::wasm_memory_bytes())),
+    )
+    .await
+    .map_err(|e| progress_error.take().unwrap_or(e))?;
+    inner.gpu.check_alive()?;
+    let report = report(&loaded, &stats, inner.dtype, before, peak.get())?;
+    *inner.model.borrow_mut() = Some(Rc::new(loaded));
+    Ok(report)
+}
+
+fn report(
+    loaded: &Loaded,
+    stats: &LoadStats,
+    dtype: WorkingDtype,
+    before: u64,
+    peak: u64,
+) -> Result<JsValue, WebError> {
+    let c = loaded.model.config();
+    let p = &loaded.plan;
+    let r = Object::new();
+    set(
+        &r,
+        "format",
+        match c.format {
+            CheckpointFormat::DeepSeek => "deepseek",
+            CheckpointFormat::HuggingFace => "huggingface",
+        },
+    );
+    set(&r, "parameters", p.total_params() as f64);
+    set(&r, "loadedParameters", p.loaded_params as f64);
+    set(&r, "tensors", p.reads.len() as u32);
+    set(&r, "bytes", p.loaded_bytes as f64);
+    set(&r, "checkpointBytes", stats.checkpoint_bytes as f64);
+    set(&r, "largestTensorBytes", stats.largest_tensor_bytes as f64);
+    set(&r, "requests", stats.requests as u32);
+    set(
+        &r,
+        "largestRequestBytes",
+        stats.largest_request_bytes as f64,
+    );
+    let split: Array = loaded
+        .split_tensors
+        .iter()
+        .map(|s| JsValue::from(s.as_str()))
+        .collect();
+    set(&r, "splitTensors", split);
+    set(&r, "dtype", dtype.name());
+    set(
+        &r,
+        "contextLength",
+        c.language.max_position_embeddings as u32,
+    );
+    set(&r, "vocabSize", c.language.vocab_size as u32);
+    set(&r, "imageSize", c.gen_vision.image_size() as u32);
+    set(&r, "imageTokens", c.gen_vision.tokens_per_image() as u32);
+    set(&r, "wasmMemoryBefore", before as f64);
+    set(&r, "wasmMemoryPeak", peak as f64);
+    Ok(r.into())
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The browser tests: the test server's unit tests, then the client end to end in headless
+# Chromium (WebGPU on SwiftShader) against the tiny fixture model.
+#   npm run test:web       (or: bash scripts/test-web.sh)
+# Builds nothing: run `bash scripts/build-web.sh` first (wasm + web/dist).
+# CHROMIUM=/path/to/chromium overrides /usr/bin/chromium. Figures and screenshots: tests/artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+for built in web/dist/janus.js web/dist/worker.js web/dist/janus_web_bg.wasm; do
+  if [[ ! -f "$built" ]]; then
+    echo "test-web: $built is missing; build first: bash scripts/build-web.sh" >&2
+    exit 1
+  fi
+done
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$CHROMIUM" ]]; then
+  echo "test-web: no Chromium at $CHROMIUM (apt-get install -y chromium, or set CHROMIUM)" >&2
+  exit 1
+fi
+if [[ ! -d node_modules/playwright-core ]]; then
+  echo "test-web: node_modules is missing; run npm ci" >&2
+  exit 1
+fi
+export CHROMIUM
+
+step "a larger random-weight model for the memory-bound check (janus random-model)"
+# tiny-a's architecture with 12 layers of 16,384-wide MLPs: ~75 MiB of bf16 whose largest tensor
+# is 2 MiB, so a loader that held the checkpoint would blow the bound the e2e test asserts.
+BIG=tests/artifacts/models/tiny-a-wide
+mkdir -p "$BIG"
+node -e '
+  const fs = require("fs");
+  const c = JSON.parse(fs.readFileSync("tests/fixtures/models/tiny-a-hf/config.json", "utf8"));
+  c.text_config.num_hidden_layers = 12;
+  c.text_config.intermediate_size = 16384;
+  fs.writeFileSync(process.argv[1], JSON.stringify(c, null, 1));
+' "$BIG/source-config.json"
+cargo run --locked -q -p janus-cli -- random-model --config "$BIG/source-config.json" \
+  --tokenizer tests/fixtures/models/tiny-a-hf/tokenizer.json --out "$BIG" --shard-mib 40 --skip-unused
+
+step "test server (node --test)"
+node --test web/test/server.test.mjs
+
+step "client end to end in Chromium (WebGPU on SwiftShader; slow)"
+node web/test/e2e.mjs
+
+step "web tests passed"

@@ -1,0 +1,81 @@
+// Messages between JanusClient (page) and the engine worker (worker.ts).
+//
+// Page -> worker: a Request, each with an id chosen by the client (unique per worker). The worker
+// runs them one at a time, in arrival order, except 'cancel' and 'trap', which act at once.
+// Worker -> page: Responses carrying the id of the request they belong to; each request ends with
+// exactly one 'result' or 'error' (none if the worker dies first). 'fatal' has no id: the wasm
+// instance is dead and every pending request fails with it.
+
+import type { WireError } from './errors.js';
+import type {
+  ChatResult,
+  DeviceInfo,
+  EngineChatRequest,
+  EngineImageRequest,
+  EngineOptions,
+  LoadProgress,
+  LoadReport,
+} from './types.js';
+
+/** An image of a chat message, as the worker receives it (structured-cloned, not transferred). */
+export type ChatImage = Blob | ImageBitmap | ImageData;
+
+export type Request =
+  /** Instantiate the wasm (from `wasmUrl`, default: next to the worker script) and create the Engine. */
+  | { type: 'init'; id: number; options: EngineOptions; wasmUrl?: string }
+  /** `baseUrl` is absolute and ends with '/'. */
+  | { type: 'load'; id: number; baseUrl: string }
+  /** `images` in message order; `request.messages[i].images` says how many belong to message i. */
+  | { type: 'chat'; id: number; request: EngineChatRequest; images: ChatImage[] }
+  | { type: 'generateImage'; id: number; request: EngineImageRequest }
+  | { type: 'unload'; id: number }
+  /**
+   * Cancel request `id`: a queued one ends at once with error 'aborted'; a running chat or image
+   * generation stops at its next token/step and resolves normally (stop 'cancelled' /
+   * cancelled: true); a running load stops at its next step (or is unloaded if it had finished)
+   * and ends with 'aborted'.
+   */
+  | { type: 'cancel'; id: number }
+  /** Test hook: trap the wasm instance at once (worker then sends 'fatal'). */
+  | { type: 'trap'; id: number };
+
+export type RequestType = Request['type'];
+
+/** What the worker answers after 'init'. */
+export interface InitResult {
+  deviceInfo: DeviceInfo;
+  wasmMemoryBytes: number;
+}
+
+/** The engine's LoadReport plus the WebAssembly memory size once loaded. */
+export interface LoadResult extends LoadReport {
+  wasmMemoryBytes: number;
+}
+
+/** The image result as it crosses: pixels are transferred ArrayBuffers, RGBA, width*height*4. */
+export interface WireImageResult {
+  width: number;
+  height: number;
+  images: Uint8Array[];
+  codes: number[][];
+  cancelled: boolean;
+  seed: number;
+}
+
+/** The value of the 'result' message for each request type ('cancel' has none). */
+export interface Results {
+  init: InitResult;
+  load: LoadResult;
+  chat: ChatResult;
+  generateImage: WireImageResult;
+  unload: null;
+  trap: null;
+}
+
+export type Response =
+  | { type: 'progress'; id: number; progress: LoadProgress }
+  | { type: 'token'; id: number; piece: string; tokenId: number }
+  | { type: 'step'; id: number; step: number; total: number }
+  | { type: 'result'; id: number; value: Results[keyof Results] }
+  | { type: 'error'; id: number; error: WireError }
+  | { type: 'fatal'; error: WireError };

@@ -1,0 +1,76 @@
+// The client's arguments -> protocol request fields, and protocol results -> the client's values.
+// Validation that needs no engine happens here, so that a bad call fails before it is queued.
+
+import type { ChatMessage, ChatOptions, GeneratedImages, RgbaImage } from './client.js';
+import type { RequestFields } from './connection.js';
+import { JanusError } from './errors.js';
+import type { ChatImage, WireImageResult } from './protocol.js';
+import type { EngineMessage } from './types.js';
+
+/** An absolute URL ending with '/', so that `new URL('config.json', base)` stays inside it. */
+export function resolveBaseUrl(source: string): string {
+  let url: URL;
+  try {
+    url = new URL(source, pageUrl());
+  } catch (error) {
+    throw new JanusError('bad-request', `not a URL: ${JSON.stringify(source)}`, { cause: error });
+  }
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url.href;
+}
+
+export function pageUrl(): string | undefined {
+  return typeof location === 'undefined' ? undefined : location.href;
+}
+
+/** Validates the conversation and flattens its images, in message order. */
+export function chatFields(messages: readonly ChatMessage[], options: ChatOptions): RequestFields<'chat'> {
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw new JanusError('bad-request', 'chat needs at least one message');
+  }
+  const images: ChatImage[] = [];
+  const wireMessages = messages.map((message, i): EngineMessage => {
+    if (message.role !== 'user' && message.role !== 'assistant') {
+      throw new JanusError('bad-request', `message ${i}: role must be 'user' or 'assistant'`);
+    }
+    if (typeof message.content !== 'string') throw new JanusError('bad-request', `message ${i}: content must be a string`);
+    const own: readonly ChatImage[] = message.images ?? [];
+    own.forEach((image, j) => {
+      if (!isChatImage(image)) {
+        throw new JanusError('bad-image', `message ${i}, image ${j}: expected a Blob, ImageBitmap or ImageData`);
+      }
+    });
+    images.push(...own);
+    return own.length === 0 ? { role: message.role, content: message.content } : { role: message.role, content: message.content, images: own.length };
+  });
+  const { system, maxNewTokens, temperature, topP, topK, seed } = options;
+  const request = { messages: wireMessages, ...withoutUndefined({ system, maxNewTokens, temperature, topP, topK, seed }) };
+  return { request, images };
+}
+
+function isChatImage(value: unknown): value is ChatImage {
+  return (
+    value instanceof Blob ||
+    (typeof ImageBitmap !== 'undefined' && value instanceof ImageBitmap) ||
+    (typeof ImageData !== 'undefined' && value instanceof ImageData)
+  );
+}
+
+export function toGeneratedImages(raw: WireImageResult): GeneratedImages {
+  const images = raw.images.map((bytes): RgbaImage => {
+    const data = new Uint8ClampedArray(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+    return typeof ImageData === 'function'
+      ? new ImageData(data, raw.width, raw.height)
+      : { width: raw.width, height: raw.height, data };
+  });
+  return { width: raw.width, height: raw.height, images, codes: raw.codes, cancelled: raw.cancelled, seed: raw.seed };
+}
+
+/**
+ * `value` without its undefined properties: the engine deserialises requests with serde, and an
+ * absent field (default) is what is meant.
+ */
+type Defined<T> = { [K in keyof T]?: Exclude<T[K], undefined> };
+export function withoutUndefined<T extends object>(value: T): Defined<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Defined<T>;
+}

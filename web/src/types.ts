@@ -1,0 +1,141 @@
+// Data shapes exchanged with the wasm engine (`web/pkg/janus_web.js`, crate `janus-web`).
+//
+// wasm-bindgen types serde-converted values as `any`, so these interfaces are the contract the
+// TypeScript side relies on. They mirror the engine API documented in web/README.md; when the
+// crate changes a shape, change it here too.
+
+/** Which float type the weights and activations use on the GPU. */
+export type Dtype = 'f32' | 'f16';
+
+/** Options of `Engine.create`. */
+export interface EngineOptions {
+  /** Cap on one GPU storage binding, in bytes (default: the adapter's own limit). */
+  maxBindingBytes?: number;
+  /** 'auto' takes f16 when the adapter has `shader-f16`, else f32. */
+  dtype?: 'auto' | Dtype;
+}
+
+/** What `Engine.deviceInfo()` reports about the WebGPU device the engine created. */
+export interface DeviceInfo {
+  adapter: string;
+  backend: string;
+  shaderF16: boolean;
+  dtype: Dtype;
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+  /** Largest single tensor the engine can place on this device. */
+  maxTensorBytes: number;
+}
+
+/** One progress event of `Engine.load`; the engine calls it at least once per tensor. */
+export interface LoadProgress {
+  phase: 'config' | 'tokenizer' | 'headers' | 'weights';
+  /** The file being read, relative to the base URL. */
+  file: string;
+  tensorsDone: number;
+  tensorsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+/** What `Engine.load` resolves with. Sizes are in bytes. */
+export interface LoadReport {
+  format: 'huggingface' | 'deepseek';
+  parameters: number;
+  tensors: number;
+  bytes: number;
+  largestTensorBytes: number;
+  /** Tensors too large for one GPU binding, stored in several parts. */
+  splitTensors: string[];
+  dtype: Dtype;
+  contextLength: number;
+  imageSize: number;
+  /** WebAssembly memory size before the load started and at its highest during the load. */
+  wasmMemoryBefore: number;
+  wasmMemoryPeak: number;
+  /** Size of the checkpoint files (the tensors as stored, e.g. bf16). */
+  checkpointBytes: number;
+  /** Parameters actually loaded (the checkpoint may hold unused ones, e.g. a VQ encoder). */
+  loadedParameters?: number;
+  /** HTTP requests made for tensors (small neighbours share one), and the largest of them. */
+  requests?: number;
+  largestRequestBytes?: number;
+  vocabSize?: number;
+  /** Image tokens per generated image (576 for the real models). */
+  imageTokens?: number;
+}
+
+/** An image as the engine takes it: encoded file bytes (PNG/JPEG/WebP) or raw RGBA pixels. */
+export type EngineImage =
+  | { kind: 'encoded'; bytes: Uint8Array }
+  | { kind: 'rgba'; width: number; height: number; data: Uint8Array };
+
+/** One chat message as the engine takes it: `images` counts the request's images it owns. */
+export interface EngineMessage {
+  role: 'user' | 'assistant';
+  content: string;
+  images?: number;
+}
+
+/** Sampling options shared by the client API and the engine request. */
+export interface SamplingOptions {
+  /** Replaces DeepSeek's default system prompt; '' for none. */
+  system?: string;
+  maxNewTokens?: number;
+  /** 0 = greedy. */
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  /** A whole number from 0 to 2^53 (default: random). */
+  seed?: number;
+}
+
+/** `Engine.chat` request; images are passed separately, in message order. */
+export interface EngineChatRequest extends SamplingOptions {
+  messages: EngineMessage[];
+}
+
+/** Why generation stopped. 'context': the prompt plus reply reached the context length. */
+export type StopReason = 'eos' | 'max_tokens' | 'context' | 'cancelled';
+
+/** What a chat resolves with: the whole reply, its token ids and the prompt length in tokens. */
+export interface ChatResult {
+  text: string;
+  ids: number[];
+  promptTokens: number;
+  stop: StopReason;
+  /** The sampling seed used (given, or drawn at random): pass it again to reproduce the reply. */
+  seed: number;
+}
+
+/** Options of text-to-image generation. */
+export interface ImageOptions {
+  /** How many images to generate in one batch (default 1). */
+  count?: number;
+  /** Classifier-free guidance weight (default 5). */
+  cfgWeight?: number;
+  /** 0 = greedy (default 1). */
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  /** A whole number from 0 to 2^53 (default: random). */
+  seed?: number;
+}
+
+/** `Engine.generateImage` request. */
+export interface EngineImageRequest extends ImageOptions {
+  prompt: string;
+}
+
+/**
+ * `Engine.generateImage` result: `images[i]` is RGBA, width*height*4 bytes; `codes[i]` its VQ
+ * codes. A cancelled generation has no images and the codes generated so far.
+ */
+export interface EngineImageResult {
+  width: number;
+  height: number;
+  images: Uint8Array[];
+  codes: number[][];
+  cancelled: boolean;
+  seed: number;
+}

@@ -1,0 +1,573 @@
+// Browser end-to-end test of the client: headless Chromium (WebGPU on SwiftShader, a CPU
+// implementation) runs web/dist against the tiny fixture model and checks every result against the
+// PyTorch goldens of tests/fixtures/goldens/tiny-a.json.
+//
+//   bash scripts/test-web.sh        (expects web/dist built: bash scripts/build-web.sh)
+//
+// Env: CHROMIUM (default /usr/bin/chromium), JANUS_E2E_STEP_TIMEOUT_S (one step, default 1200),
+// JANUS_E2E_TIMEOUT_S (whole run, default 2700), JANUS_E2E_HEADFUL=1 (watch it).
+// Figures, page screenshots, generated images and the browser console go to
+// tests/artifacts/web-e2e*.
+
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { DEFAULT_MOUNTS, createServer } from './server.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const artifacts = path.join(root, 'tests/artifacts');
+const golden = JSON.parse(readFileSync(path.join(root, 'tests/fixtures/goldens/tiny-a.json'), 'utf8'));
+const MODEL = '/models/tiny-a-hf/';
+const MODEL_DIR = path.join(root, 'tests/fixtures/models/tiny-a-hf');
+const MODEL_INDEX = JSON.parse(readFileSync(path.join(MODEL_DIR, 'model.safetensors.index.json'), 'utf8'));
+/** Every file of the fixture the engine must read. */
+const MODEL_FILES = ['config.json', 'tokenizer.json', 'model.safetensors.index.json', ...new Set(Object.values(MODEL_INDEX.weight_map))];
+const MIB = 1024 * 1024;
+/** tiny-a with 12 layers of 16,384-wide MLPs in random bf16 (~75 MiB), written by scripts/test-web.sh. */
+const BIG_MODEL = '/artifact-models/tiny-a-wide/';
+// SwiftShader runs WebGPU on the CPU: the 576-step image generation alone takes minutes.
+const STEP_TIMEOUT_MS = Number(process.env.JANUS_E2E_STEP_TIMEOUT_S ?? 1200) * 1000;
+const RUN_TIMEOUT_MS = Number(process.env.JANUS_E2E_TIMEOUT_S ?? 2700) * 1000;
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  // Containers often have a 64 MiB /dev/shm; Chromium then crashes on big shared buffers.
+  '--disable-dev-shm-usage',
+];
+
+// The golden cases (see scripts/make_fixtures.py): prompts and the reference's greedy outputs.
+const text = golden.cases.text;
+const understand = golden.cases.understand;
+const imagine = golden.cases.imagine;
+const TEXT_MESSAGES = [
+  { role: 'user', content: text.turns[0] },
+  { role: 'assistant', content: text.turns[1] },
+  { role: 'user', content: text.turns[2] },
+];
+const TEXT_OPTIONS = { system: text.system, maxNewTokens: text.max_new_tokens, temperature: 0 };
+// The understanding golden has no system prompt ('User: <image_placeholder>...').
+const UNDERSTAND_OPTIONS = { system: '', maxNewTokens: understand.max_new_tokens, temperature: 0 };
+const IMAGE_URL = `/images/${understand.image}`;
+
+const figures = { timingsMs: {} };
+const consoleLines = [];
+
+class CheckFailed extends Error {}
+
+function check(condition, message) {
+  if (!condition) throw new CheckFailed(message);
+}
+
+/** Ids equal, or a message naming the first difference. */
+function checkIds(actual, expected, what) {
+  check(Array.isArray(actual), `${what}: ids missing (${JSON.stringify(actual)})`);
+  const n = Math.max(actual.length, expected.length);
+  for (let i = 0; i < n; i += 1) {
+    if (actual[i] !== expected[i]) {
+      throw new CheckFailed(
+        `${what}: ids differ from the golden at index ${i} (got ${actual[i]}, want ${expected[i]});\n` +
+          `  got  (${actual.length}) ${JSON.stringify(actual)}\n  want (${expected.length}) ${JSON.stringify(expected)}`,
+      );
+    }
+  }
+}
+
+function checkPrefix(actual, expected, what) {
+  checkIds(actual, expected.slice(0, actual.length), what);
+}
+
+function checkChat(got, what) {
+  check(got.error === null, `${what}: failed: ${JSON.stringify(got.error)}`);
+  check(got.result !== null, `${what}: no result`);
+  check(
+    got.pieces.join('') === got.result.text,
+    `${what}: streamed pieces ${JSON.stringify(got.pieces.join(''))} != result.text ${JSON.stringify(got.result.text)}`,
+  );
+}
+
+function checkError(got, codes, what) {
+  check(got.resolved === undefined, `${what}: expected a rejection (${codes.join(' or ')}), it resolved`);
+  check(codes.includes(got.code), `${what}: expected code ${codes.join(' or ')}, got ${got.code}: ${got.message}`);
+  check(got.name === 'JanusError', `${what}: expected a JanusError, got ${got.name}`);
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new CheckFailed(`${what}: timed out after ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function step(page, name, run) {
+  console.log(`-- ${name}`);
+  await page.evaluate((line) => window.t?.log(line), `-- ${name}`);
+  const started = performance.now();
+  const value = await withTimeout(run(), STEP_TIMEOUT_MS, name);
+  const ms = Math.round(performance.now() - started);
+  figures.timingsMs[name] = ms;
+  console.log(`   ok (${(ms / 1000).toFixed(1)} s)`);
+  return value;
+}
+
+function writeArtifacts() {
+  mkdirSync(artifacts, { recursive: true });
+  writeFileSync(path.join(artifacts, 'web-e2e.json'), `${JSON.stringify(figures, null, 2)}\n`);
+  writeFileSync(path.join(artifacts, 'web-e2e-console.log'), `${consoleLines.join('\n')}\n`);
+}
+
+function savePng(dataUrl, name) {
+  const file = path.join(artifacts, name);
+  writeFileSync(file, Buffer.from(dataUrl.replace(/^data:image\/png;base64,/, ''), 'base64'));
+  return path.relative(root, file);
+}
+
+async function main() {
+  mkdirSync(artifacts, { recursive: true });
+  // scripts/test-web.sh writes a larger random-weight model there (janus random-model).
+  const server = createServer({ root, mounts: { ...DEFAULT_MOUNTS, '/artifact-models/': 'tests/artifacts/models' } });
+  const { url } = await server.listen();
+  console.log(`server ${url}; chromium ${CHROMIUM}`);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: process.env.JANUS_E2E_HEADFUL !== '1',
+    args: CHROMIUM_ARGS,
+  });
+  const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+  page.on('console', (message) => consoleLines.push(`[${message.type()}] ${message.text()}`));
+  page.on('pageerror', (error) => consoleLines.push(`[pageerror] ${error.stack ?? error.message}`));
+  // The page reports progress of long steps through window.e2eProgress(line).
+  await page.exposeFunction('e2eProgress', (line) => console.log(`   .. ${line}`));
+  page.on('worker', (worker) => {
+    consoleLines.push(`[worker started] ${worker.url()}`);
+    worker.on('close', () => consoleLines.push(`[worker closed] ${worker.url()}`));
+  });
+  try {
+    await run(page, server, url, browser.version());
+    await page.screenshot({ path: path.join(artifacts, 'web-e2e.png'), fullPage: true });
+  } catch (error) {
+    await page.screenshot({ path: path.join(artifacts, 'web-e2e-failure.png'), fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    figures.serverStats = server.stats();
+    writeArtifacts();
+    await browser.close();
+    await server.close();
+  }
+}
+
+async function run(page, server, baseUrl, browserVersion) {
+  figures.browser = browserVersion;
+
+  await step(page, 'open the test page', async () => {
+    await page.goto(new URL('pages/client.html', baseUrl).href);
+    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
+  });
+
+  const info = await step(page, 'create: worker, wasm, WebGPU device', () =>
+    page.evaluate(async () => {
+      window.crashes = [];
+      window.crashEvents = 0;
+      window.client = await Janus.JanusClient.create();
+      client.onCrash = (e) => crashes.push({ code: e.code, message: e.message, panic: e.panic });
+      client.addEventListener('crash', () => (window.crashEvents += 1));
+      t.log(`device: ${JSON.stringify(client.deviceInfo)}`);
+      return client.deviceInfo;
+    }),
+  );
+  figures.deviceInfo = info;
+  console.log(`   device ${JSON.stringify(info)}`);
+  check(info.dtype === 'f32', `deviceInfo.dtype: SwiftShader has no shader-f16, expected 'f32', got ${info.dtype}`);
+  check(info.shaderF16 === false, `deviceInfo.shaderF16: expected false on SwiftShader, got ${info.shaderF16}`);
+
+  await step(page, 'load a missing model: typed error', async () => {
+    const got = await page.evaluate(() => t.rejection(client.load('/models/no-such-model/')));
+    console.log(`   ${got.code}: ${got.message}`);
+    checkError(got, ['not-found', 'http'], 'load(/models/no-such-model/)');
+  });
+
+  await step(page, 'abort a load: rejects at once, the worker drops it', async () => {
+    const got = await page.evaluate(async (model) => {
+      const controller = new AbortController();
+      const events = [];
+      const started = performance.now();
+      const error = await t.rejection(
+        client.load(model, {
+          signal: controller.signal,
+          onProgress: (p) => {
+            events.push(p);
+            if (p.phase === 'weights') controller.abort();
+          },
+        }),
+      );
+      const ms = performance.now() - started;
+      // Queued behind the load the worker is still finishing: resolves once it is dropped.
+      await client.unload();
+      return { error, events: events.length, ms, idleMs: performance.now() - started };
+    }, MODEL);
+    checkError(got.error, ['aborted'], 'aborted load');
+    console.log(
+      `   rejected after ${got.events} progress events, ${(got.ms / 1000).toFixed(1)} s; worker idle after ${(got.idleMs / 1000).toFixed(1)} s`,
+    );
+  });
+
+  await step(page, `load ${MODEL} with progress`, () => loadModel(page, server, 'load'));
+
+  await step(page, 'chat: two turns, streamed, greedy', async () => {
+    const got = await chat(page, TEXT_MESSAGES, TEXT_OPTIONS);
+    checkChat(got, 'text chat');
+    checkIds(got.result.ids, text.output_ids, 'text chat');
+    check(got.result.stop === 'eos', `text chat: stop should be 'eos' (the golden stopped on eos), got ${got.result.stop}`);
+    check(
+      got.result.promptTokens === text.prompt_ids.length,
+      `text chat: promptTokens ${got.result.promptTokens} != golden prompt length ${text.prompt_ids.length}`,
+    );
+    figures.textChat = {
+      ms: Math.round(got.ms),
+      pieces: got.pieces.length,
+      ids: got.result.ids.length,
+      promptTokens: got.result.promptTokens,
+    };
+    console.log(
+      `   ${got.pieces.length} pieces, ${got.result.ids.length} ids, stop ${got.result.stop}, ` +
+        `${(got.ms / 1000).toFixed(1)} s (${(got.ms / got.result.ids.length / 1000).toFixed(2)} s/token incl. the ${got.result.promptTokens}-token prompt)`,
+    );
+  });
+
+  // The Blob goes through the engine's own decoder (the reference's); ImageData and ImageBitmap
+  // through the worker's RGBA path: the same pixels, so the same prompt and first tokens.
+  for (const [kind, maxNewTokens] of [['Blob', understand.max_new_tokens], ['ImageData', 3], ['ImageBitmap', 3]]) {
+    await step(page, `chat with an image (${kind}, ${maxNewTokens} tokens)`, async () => {
+      const got = await page.evaluate(
+        async ({ kind, question, imageUrl, options }) => {
+          let image;
+          if (kind === 'Blob') image = await t.fetchBlob(imageUrl);
+          else if (kind === 'ImageData') image = await t.decodePixels(imageUrl);
+          else image = await createImageBitmap(await t.fetchBlob(imageUrl), { colorSpaceConversion: 'none' });
+          const stream = client.chat([{ role: 'user', content: question, images: [image] }], options);
+          return t.collect(stream);
+        },
+        { kind, question: understand.question, imageUrl: IMAGE_URL, options: { ...UNDERSTAND_OPTIONS, maxNewTokens } },
+      );
+      checkChat(got, `image chat (${kind})`);
+      checkIds(got.result.ids, understand.output_ids.slice(0, maxNewTokens), `image chat (${kind})`);
+      check(
+        got.result.promptTokens === understand.prompt_ids.length,
+        `image chat (${kind}): promptTokens ${got.result.promptTokens} != golden ${understand.prompt_ids.length}`,
+      );
+    });
+  }
+
+  await step(page, 'cancel a chat after 3 pieces, then the same chat again', async () => {
+    const got = await page.evaluate(
+      async ({ messages, options }) => {
+        const controller = new AbortController();
+        const stream = client.chat(messages, { ...options, signal: controller.signal });
+        return t.collect(stream, { controller, abortAfter: 3 });
+      },
+      { messages: TEXT_MESSAGES, options: TEXT_OPTIONS },
+    );
+    checkChat(got, 'cancelled chat');
+    check(got.result.stop === 'cancelled', `cancelled chat: stop should be 'cancelled', got ${got.result.stop}`);
+    check(
+      got.result.ids.length >= 3 && got.result.ids.length < text.output_ids.length,
+      `cancelled chat: expected 3..${text.output_ids.length - 1} ids, got ${got.result.ids.length}`,
+    );
+    checkPrefix(got.result.ids, text.output_ids, 'cancelled chat');
+    figures.cancelledChat = { pieces: got.pieces.length, ids: got.result.ids.length };
+    console.log(`   cancelled after ${got.result.ids.length} ids (abort sent after 3 pieces)`);
+
+    const again = await chat(page, TEXT_MESSAGES, TEXT_OPTIONS);
+    checkChat(again, 'chat after cancel');
+    checkIds(again.result.ids, text.output_ids, 'chat after cancel');
+  });
+
+  await step(page, 'generateImage: 2 images, CFG, greedy', async () => {
+    const got = await page.evaluate(
+      async ({ prompt, cfgWeight }) => {
+        const steps = [];
+        const started = performance.now();
+        const result = await client.generateImage(prompt, {
+          count: 2,
+          cfgWeight,
+          temperature: 0,
+          onStep: (step, total) => {
+            steps.push([step, total]);
+            if (step % 64 === 0 || step === total) {
+              const seconds = (performance.now() - started) / 1000;
+              window.e2eProgress(`step ${step}/${total}, ${seconds.toFixed(0)} s (${(seconds / step).toFixed(2)} s/step)`);
+            }
+          },
+        });
+        const ms = performance.now() - started;
+        const golden = await t.decodePixels('/goldens/tiny-a-imagine.png');
+        const images = result.images.map((image, i) => ({
+          width: image.width,
+          height: image.height,
+          bytes: image.data.length,
+          isImageData: image instanceof ImageData,
+          psnr: t.psnr(image, golden),
+          png: t.show(image, `imagine ${i}`),
+        }));
+        return { width: result.width, height: result.height, codes: result.codes, cancelled: result.cancelled, images, steps, ms };
+      },
+      { prompt: imagine.prompt, cfgWeight: imagine.cfg_weight },
+    );
+    check(got.cancelled === false, 'generateImage: cancelled should be false');
+    check(got.codes.length === 2, `generateImage: expected 2 code rows, got ${got.codes.length}`);
+    checkIds(got.codes[0], imagine.codes, 'generateImage codes[0]');
+    checkIds(got.codes[1], imagine.codes, 'generateImage codes[1]');
+    const [w, h] = imagine.image_size;
+    check(got.width === w && got.height === h, `generateImage: size ${got.width}x${got.height}, golden ${w}x${h}`);
+    check(got.images.length === 2, `generateImage: expected 2 images, got ${got.images.length}`);
+    for (const [i, image] of got.images.entries()) {
+      check(image.bytes === w * h * 4, `generateImage image ${i}: ${image.bytes} bytes, expected ${w}*${h}*4`);
+      check(image.isImageData, `generateImage image ${i}: expected an ImageData on the page`);
+      // The reference decoder's output in f32, quantised to 8 bits on both sides.
+      check(image.psnr >= 35, `generateImage image ${i}: PSNR ${image.psnr.toFixed(1)} dB vs tiny-a-imagine.png (< 35)`);
+    }
+    const last = got.steps.at(-1);
+    check(got.steps.length > 0, 'generateImage: onStep was never called');
+    check(
+      last[0] === last[1] && last[1] === imagine.codes.length,
+      `generateImage: last onStep (${last}) should be (${imagine.codes.length}, ${imagine.codes.length})`,
+    );
+    figures.imagine = {
+      ms: Math.round(got.ms),
+      steps: got.steps.length,
+      size: [got.width, got.height],
+      psnrDb: got.images.map((image) => image.psnr),
+      pngs: got.images.map((image, i) => savePng(image.png, `web-e2e-imagine-${i}.png`)),
+    };
+    console.log(
+      `   ${got.steps.length} steps in ${(got.ms / 1000).toFixed(1)} s; PSNR vs golden ${got.images
+        .map((image) => image.psnr.toFixed(1))
+        .join(', ')} dB; ${figures.imagine.pngs.join(', ')}`,
+    );
+  });
+
+  await step(page, 'cancel an image generation after 5 steps, then chat', async () => {
+    const got = await page.evaluate(async ({ prompt, cfgWeight }) => {
+      const controller = new AbortController();
+      const steps = [];
+      const result = await client.generateImage(prompt, {
+        cfgWeight,
+        temperature: 0,
+        signal: controller.signal,
+        onStep: (step, total) => {
+          steps.push([step, total]);
+          if (steps.length === 5) controller.abort();
+        },
+      });
+      return { cancelled: result.cancelled, steps, codes: result.codes.map((row) => row.length) };
+    }, { prompt: imagine.prompt, cfgWeight: imagine.cfg_weight });
+    check(got.cancelled === true, 'cancelled generateImage: cancelled should be true');
+    check(
+      got.steps.length >= 5 && got.steps.length < imagine.codes.length,
+      `cancelled generateImage: ${got.steps.length} steps, expected 5..${imagine.codes.length - 1}`,
+    );
+    figures.cancelledImagine = { steps: got.steps.length, codeRows: got.codes };
+    console.log(`   stopped after ${got.steps.length} steps`);
+    await shortChat(page, 'chat after a cancelled image');
+  });
+
+  await step(page, 'an already aborted signal rejects before sending', async () => {
+    const got = await page.evaluate(async ({ messages }) => {
+      const signal = AbortSignal.abort();
+      return {
+        chat: await t.rejection(client.chat(messages, { signal }).result),
+        image: await t.rejection(client.generateImage('x', { signal })),
+        load: await t.rejection(client.load('/models/tiny-a-hf/', { signal })),
+      };
+    }, { messages: TEXT_MESSAGES });
+    for (const [what, error] of Object.entries(got)) checkError(error, ['aborted'], `aborted ${what}`);
+  });
+
+  await step(page, 'crash: trap the wasm during a chat, restart, load, chat', async () => {
+    const got = await page.evaluate(
+      async ({ messages, options }) => {
+        const stream = client.chat(messages, options);
+        let trap = null;
+        const chat = await t.collect(stream, {
+          whenPieces: { count: 2, run: () => (trap = t.rejection(client._debugTrap())) },
+        });
+        return {
+          chat,
+          trap: await trap,
+          crashed: client.crashed,
+          crashes,
+          crashEvents,
+          next: await t.rejection(client.chat(messages, options).result),
+        };
+      },
+      { messages: TEXT_MESSAGES, options: TEXT_OPTIONS },
+    );
+    check(got.trap !== null, 'crash: the chat ended before 2 pieces; could not trap during it');
+    check(got.chat.error !== null, `crash: the pending chat should reject, it resolved (${got.chat.result?.stop})`);
+    check(got.chat.error.code === 'worker-crashed', `crash: pending chat rejected with ${got.chat.error.code}: ${got.chat.error.message}`);
+    checkError(got.trap, ['worker-crashed'], 'crash: _debugTrap()');
+    check(got.crashed === true, 'crash: client.crashed should be true');
+    check(got.crashes.length === 1 && got.crashEvents === 1, `crash: onCrash ${got.crashes.length}x, 'crash' event ${got.crashEvents}x (want 1, 1)`);
+    checkError(got.next, ['worker-crashed'], 'crash: a call after the crash');
+    figures.crash = { message: got.crashes[0].message, panic: got.crashes[0].panic ?? null };
+    console.log(`   crash: ${got.crashes[0].message}`);
+
+    const restarted = await page.evaluate(async () => {
+      const info = await client.restart();
+      return { dtype: info.dtype, crashed: client.crashed };
+    });
+    check(restarted.crashed === false, 'restart: client.crashed should be false');
+    await loadModel(page, server, 'reload after restart');
+    await shortChat(page, 'chat after restart');
+  });
+
+  await step(page, `load ${BIG_MODEL}: wasm memory bounded by the largest tensor, not the checkpoint`, async () => {
+    const got = await page.evaluate(async (model) => {
+      const started = performance.now();
+      const report = await client.load(model);
+      return { report, ms: performance.now() - started };
+    }, BIG_MODEL);
+    const { report } = got;
+    const growth = report.wasmMemoryPeak - report.wasmMemoryBefore;
+    // One request (at most 8 MiB of neighbouring tensors, or one larger tensor) in hand, the
+    // f32 decoding of its largest tensor and the upload copy, plus allocator slack.
+    const bound = report.largestRequestBytes + 4 * report.largestTensorBytes + 8 * MIB;
+    const mib = (n) => `${(n / MIB).toFixed(1)} MiB`;
+    console.log(
+      `   checkpoint ${mib(report.checkpointBytes)} in ${report.requests} requests (largest ${mib(report.largestRequestBytes)}), ` +
+        `largest tensor ${mib(report.largestTensorBytes)}; wasm memory ${mib(report.wasmMemoryBefore)} -> peak ${mib(report.wasmMemoryPeak)} ` +
+        `(growth ${mib(growth)}, bound ${mib(bound)}), ${(got.ms / 1000).toFixed(1)} s`,
+    );
+    figures.bigLoad = { ms: Math.round(got.ms), growth, bound, report };
+    check(bound < report.checkpointBytes / 2, `the memory bound ${bound} is not far below the checkpoint ${report.checkpointBytes}: the model is too small to prove anything`);
+    check(growth <= bound, `wasm memory grew by ${growth} bytes loading a ${report.checkpointBytes}-byte checkpoint; bound ${bound}`);
+  });
+
+  await step(page, 'dispose', async () => {
+    const got = await page.evaluate(async ({ messages }) => {
+      client.dispose();
+      return {
+        load: await t.rejection(client.load('/models/tiny-a-hf/')),
+        chat: await t.rejection(client.chat(messages).result),
+        restart: await t.rejection(client.restart()),
+        crashed: client.crashed,
+      };
+    }, { messages: TEXT_MESSAGES });
+    checkError(got.load, ['disposed'], 'load after dispose');
+    checkError(got.chat, ['disposed'], 'chat after dispose');
+    checkError(got.restart, ['disposed'], 'restart after dispose');
+  });
+}
+
+/** Streams one chat on the page; returns {pieces, result, error, ms}. */
+function chat(page, messages, options) {
+  return page.evaluate(
+    async ({ messages, options }) => {
+      const started = performance.now();
+      const got = await t.collect(client.chat(messages, options));
+      t.log(`chat -> ${JSON.stringify(got.result?.ids ?? got.error)}`);
+      return { ...got, ms: performance.now() - started };
+    },
+    { messages, options },
+  );
+}
+
+/** The text case with 4 new tokens: the engine still works and still matches the golden. */
+async function shortChat(page, what) {
+  const got = await chat(page, TEXT_MESSAGES, { ...TEXT_OPTIONS, maxNewTokens: 4 });
+  checkChat(got, what);
+  checkIds(got.result.ids, text.output_ids.slice(0, 4), what);
+  check(got.result.stop === 'max_tokens', `${what}: stop should be 'max_tokens', got ${got.result.stop}`);
+}
+
+/** Loads the tiny model, checks progress, the report, the memory growth and what was fetched. */
+async function loadModel(page, server, what) {
+  server.resetStats();
+  const got = await page.evaluate(async (model) => {
+    const events = [];
+    const started = performance.now();
+    const report = await client.load(model, { onProgress: (p) => events.push(p) });
+    return { report, events, ms: performance.now() - started };
+  }, MODEL);
+  const { report, events } = got;
+  check(events.length > 0, `${what}: no progress events`);
+  for (let i = 1; i < events.length; i += 1) {
+    check(
+      events[i].bytesDone >= events[i - 1].bytesDone,
+      `${what}: bytesDone went down at event ${i}: ${JSON.stringify(events[i - 1])} -> ${JSON.stringify(events[i])}`,
+    );
+  }
+  const last = events.at(-1);
+  check(
+    last.tensorsDone === last.tensorsTotal && last.tensorsTotal === report.tensors,
+    `${what}: last progress ${last.tensorsDone}/${last.tensorsTotal} tensors, report.tensors ${report.tensors}`,
+  );
+  check(report.format === 'huggingface', `${what}: format ${report.format}, expected huggingface`);
+  check(report.dtype === 'f32', `${what}: dtype ${report.dtype}, expected f32`);
+
+  // The loader streams tensor by tensor: wasm memory must not grow by the checkpoint's size.
+  const growth = report.wasmMemoryPeak - report.wasmMemoryBefore;
+  const bound = 4 * report.largestTensorBytes + 8 * MIB;
+  const stats = server.stats();
+  const fetched = Object.fromEntries(
+    Object.entries(stats.paths)
+      .filter(([p]) => p.startsWith(MODEL))
+      .map(([p, s]) => [p.slice(MODEL.length), { requests: s.requests, bytes: s.bytes, size: statSync(path.join(MODEL_DIR, p.slice(MODEL.length))).size }]),
+  );
+  const figure = {
+    ms: Math.round(got.ms),
+    progressEvents: events.length,
+    phases: [...new Set(events.map((e) => e.phase))],
+    report,
+    memory: { growth, bound, checkpointBytes: report.checkpointBytes, largestTensorBytes: report.largestTensorBytes },
+    fetched,
+  };
+  figures[what] = figure;
+  const mib = (n) => `${(n / MIB).toFixed(2)} MiB`;
+  console.log(
+    `   ${report.tensors} tensors, ${report.parameters} parameters, ${events.length} progress events (${figure.phases.join(' > ')}), ${(got.ms / 1000).toFixed(1)} s`,
+  );
+  console.log(
+    `   wasm memory ${mib(report.wasmMemoryBefore)} -> peak ${mib(report.wasmMemoryPeak)} (growth ${mib(growth)}, bound ${mib(bound)}); ` +
+      `checkpoint ${mib(report.checkpointBytes)}, largest tensor ${mib(report.largestTensorBytes)}, after load ${mib(report.wasmMemoryBytes)}`,
+  );
+  for (const [file, f] of Object.entries(fetched)) {
+    console.log(`   fetched ${file}: ${f.requests} requests, ${f.bytes} of ${f.size} bytes`);
+  }
+  check(growth <= bound, `${what}: wasm memory grew by ${growth} bytes during the load, more than 4*largestTensorBytes + 8 MiB = ${bound}`);
+  for (const file of MODEL_FILES) check(fetched[file] !== undefined, `${what}: ${file} was never fetched`);
+  return figure;
+}
+
+const watchdog = setTimeout(() => {
+  console.error(`FAIL: the whole run took longer than ${RUN_TIMEOUT_MS / 1000} s`);
+  writeArtifacts();
+  process.exit(1);
+}, RUN_TIMEOUT_MS);
+
+const started = performance.now();
+main().then(
+  () => {
+    clearTimeout(watchdog);
+    figures.totalMs = Math.round(performance.now() - started);
+    writeArtifacts();
+    console.log(`\nweb e2e passed in ${(figures.totalMs / 1000).toFixed(1)} s; figures in tests/artifacts/web-e2e.json`);
+  },
+  (error) => {
+    clearTimeout(watchdog);
+    console.error(`\nFAIL: ${error instanceof CheckFailed ? error.message : error.stack ?? error}`);
+    console.error(`(browser console: tests/artifacts/web-e2e-console.log; screenshot: tests/artifacts/web-e2e-failure.png)`);
+    const tail = consoleLines.slice(-20);
+    if (tail.length > 0) console.error(`last browser console lines:\n  ${tail.join('\n  ')}`);
+    process.exit(1);
+  },
+);
