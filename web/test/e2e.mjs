@@ -154,6 +154,7 @@ async function main() {
   try {
     await run(page, server, url, browser.version());
     await page.screenshot({ path: path.join(artifacts, 'web-e2e.png'), fullPage: true });
+    await withoutWebGpu(url);
   } catch (error) {
     await page.screenshot({ path: path.join(artifacts, 'web-e2e-failure.png'), fullPage: true }).catch(() => {});
     throw error;
@@ -162,6 +163,24 @@ async function main() {
     writeArtifacts();
     await browser.close();
     await server.close();
+  }
+}
+
+/** A browser without WebGPU (no adapter): create() rejects with the typed 'no-webgpu' error. */
+async function withoutWebGpu(baseUrl) {
+  const args = CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu' && !a.startsWith('--use-webgpu-adapter'));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args });
+  try {
+    const page = await browser.newPage();
+    await step(page, 'a browser without WebGPU: create() rejects with no-webgpu', async () => {
+      await page.goto(new URL('pages/client.html', baseUrl).href);
+      await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
+      const got = await page.evaluate(() => t.rejection(Janus.JanusClient.create()));
+      console.log(`   ${got.code}: ${got.message}`);
+      checkError(got, ['no-webgpu'], 'JanusClient.create() without WebGPU');
+    });
+  } finally {
+    await browser.close();
   }
 }
 

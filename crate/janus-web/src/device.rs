@@ -89,13 +89,18 @@ pub async fn open() -> Result<Rc<Gpu>, WebError> {
         .init_with_setup_async()
         .await
         .map_err(|e| {
-            let text = format!("{e}");
-            let code = if text.to_lowercase().contains("adapter") {
-                codes::NO_WEBGPU
-            } else {
-                codes::DEVICE
-            };
-            WebError::new(code, format!("the GPU could not be set up: {text}"))
+            use burn::tensor::wgpu::WgpuInitError;
+            match &e {
+                // Chrome without WebGPU enabled, or a machine whose GPU is blocklisted.
+                WgpuInitError::AdapterUnavailable { .. } => WebError::new(
+                    codes::NO_WEBGPU,
+                    format!(
+                        "WebGPU offers no GPU adapter here, so Janus cannot run on this browser or machine; \
+                         update the browser and graphics driver or enable WebGPU (details: {e})"
+                    ),
+                ),
+                _ => WebError::new(codes::DEVICE, format!("the GPU could not be set up: {e}")),
+            }
         })?;
     let limits = setup.device.limits();
     let adapter = setup.adapter.get_info();
