@@ -12,6 +12,7 @@ import type {
   DeviceInfo,
   EngineChatRequest,
   EngineImageRequest,
+  EngineImageResult,
   EngineOptions,
   LoadProgress,
   LoadReport,
@@ -52,15 +53,8 @@ export interface LoadResult extends LoadReport {
   wasmMemoryBytes: number;
 }
 
-/** The image result as it crosses: pixels are transferred ArrayBuffers, RGBA, width*height*4. */
-export interface WireImageResult {
-  width: number;
-  height: number;
-  images: Uint8Array[];
-  codes: number[][];
-  cancelled: boolean;
-  seed: number;
-}
+/** The image result as it crosses: the engine's, with the pixels' ArrayBuffers transferred. */
+export type WireImageResult = EngineImageResult;
 
 /** The value of the 'result' message for each request type ('cancel' has none). */
 export interface Results {

@@ -86,13 +86,37 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, WebError> {
         .map_err(|e| WebError::new(codes::INTERNAL, e.to_string()))
 }
 
-/// Call a JS callback; `false` (strictly) stops the job, a throw stops it with an error.
-fn call_continue(f: &Function, args: &[JsValue]) -> Result<bool, WebError> {
-    let array: Array = args.iter().collect();
-    let r = f.apply(&JsValue::NULL, &array).map_err(|e| {
-        WebError::bad_request(format!("a callback threw: {}", crate::source::js_text(&e)))
-    })?;
-    Ok(r != JsValue::FALSE)
+/// A JS callback that steers a job: `false` (strictly) stops it, a throw stops it and becomes the
+/// job's error.
+struct Steer<'a> {
+    f: &'a Function,
+    error: Option<WebError>,
+}
+
+impl<'a> Steer<'a> {
+    fn new(f: &'a Function) -> Self {
+        Self { f, error: None }
+    }
+
+    fn call(&mut self, args: &[JsValue]) -> ControlFlow<()> {
+        let array: Array = args.iter().collect();
+        match self.f.apply(&JsValue::NULL, &array) {
+            Ok(r) if r == JsValue::FALSE => ControlFlow::Break(()),
+            Ok(_) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.error = Some(WebError::bad_request(format!(
+                    "a callback threw: {}",
+                    crate::source::js_text(&e)
+                )));
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    /// The callback's error, if it threw.
+    fn finish(self) -> Result<(), WebError> {
+        self.error.map_or(Ok(()), Err)
+    }
 }
 
 #[wasm_bindgen]
@@ -221,23 +245,14 @@ impl Engine {
                 image_token: tok.special().image,
             };
             let mut stream = tok.stream();
-            let mut callback_error = None;
+            let mut steer = Steer::new(&on_token);
             let out = generate_text(model, &text_request, |id| {
                 let piece = stream.push(id).ok().flatten().unwrap_or_default();
-                match call_continue(&on_token, &[piece.into(), id.into()]) {
-                    Ok(true) => ControlFlow::Continue(()),
-                    Ok(false) => ControlFlow::Break(()),
-                    Err(e) => {
-                        callback_error = Some(e);
-                        ControlFlow::Break(())
-                    }
-                }
+                steer.call(&[piece.into(), id.into()])
             })
             .await?;
             inner.gpu.check_alive()?;
-            if let Some(e) = callback_error {
-                return Err(e);
-            }
+            steer.finish()?;
             let text = tok
                 .decode(&out.ids)
                 .map_err(janus_model::JanusError::from)?;
@@ -289,25 +304,13 @@ impl Engine {
                 sampling,
                 pad_token: tok.special().pad,
             };
-            let mut callback_error = None;
+            let mut steer = Steer::new(&on_step);
             let out = generate_image_codes(model, &image_request, |s| {
-                match call_continue(
-                    &on_step,
-                    &[(s.step as u32 + 1).into(), (s.total as u32).into()],
-                ) {
-                    Ok(true) => ControlFlow::Continue(()),
-                    Ok(false) => ControlFlow::Break(()),
-                    Err(e) => {
-                        callback_error = Some(e);
-                        ControlFlow::Break(())
-                    }
-                }
+                steer.call(&[(s.step as u32 + 1).into(), (s.total as u32).into()])
             })
             .await?;
             inner.gpu.check_alive()?;
-            if let Some(e) = callback_error {
-                return Err(e);
-            }
+            steer.finish()?;
             let size = model.config().gen_vision.image_size();
             let result = Object::new();
             set(&result, "width", size as u32);
@@ -347,23 +350,20 @@ async fn load_from<S: AsyncSource>(
     let peak = Cell::new(before);
     let store = TensorStore::new(&inner.gpu.device, inner.dtype)
         .with_max_tensor_bytes(inner.max_tensor_bytes);
-    let mut progress_error = None;
-    let (loaded, stats) = load(
+    // `false` from onProgress cancels the load (`aborted`); a throw cancels it with that error.
+    let mut steer = Steer::new(on_progress);
+    let loading = load(
         source,
         store,
-        // `false` from onProgress cancels the load; a throw cancels it with that error.
-        |p| match to_js(p).and_then(|v| call_continue(on_progress, &[v])) {
-            Ok(true) => ControlFlow::Continue(()),
-            Ok(false) => ControlFlow::Break(()),
-            Err(e) => {
-                progress_error = Some(e);
-                ControlFlow::Break(())
-            }
+        |p| match to_js(p) {
+            Ok(v) => steer.call(&[v]),
+            Err(_) => ControlFlow::Continue(()), // a plain struct always serialises
         },
         || peak.set(peak.get().max(crate::wasm_memory_bytes())),
     )
-    .await
-    .map_err(|e| progress_error.take().unwrap_or(e))?;
+    .await;
+    steer.finish()?;
+    let (loaded, stats) = loading?;
     inner.gpu.check_alive()?;
     let report = report(&loaded, &stats, inner.dtype, before, peak.get())?;
     *inner.model.borrow_mut() = Some(Rc::new(loaded));
