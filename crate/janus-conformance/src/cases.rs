@@ -58,28 +58,23 @@ fn ensure(ok: bool, what: impl FnOnce() -> String) -> Check {
     if ok { Ok(()) } else { Err(what()) }
 }
 
-fn u32s(v: &Value) -> Check<Vec<u32>> {
+/// A golden array of numbers, each converted by `get` (`None`: not that kind of number).
+fn numbers<T>(v: &Value, what: &str, get: impl Fn(&Value) -> Option<T>) -> Check<Vec<T>> {
     v.as_array()
-        .ok_or("golden: expected an array of ids")?
+        .ok_or_else(|| format!("golden: expected an array of {what}"))?
         .iter()
-        .map(|x| {
-            x.as_u64()
-                .map(|n| n as u32)
-                .ok_or_else(|| "golden: bad id".into())
-        })
+        .map(|x| get(x).ok_or_else(|| format!("golden: {x} is not one of the {what}")))
         .collect()
 }
 
-fn f32s(v: &Value) -> Check<Vec<f32>> {
-    v.as_array()
-        .ok_or("golden: expected an array of floats")?
-        .iter()
-        .map(|x| {
-            x.as_f64()
-                .map(|n| n as f32)
-                .ok_or_else(|| "golden: bad float".into())
-        })
-        .collect()
+/// Token ids or image codes of a golden.
+pub fn u32s(v: &Value) -> Check<Vec<u32>> {
+    numbers(v, "ids", |x| x.as_u64().map(|n| n as u32))
+}
+
+/// Logits or pixel values of a golden.
+pub fn f32s(v: &Value) -> Check<Vec<f32>> {
+    numbers(v, "floats", |x| x.as_f64().map(|n| n as f32))
 }
 
 fn text(v: &Value) -> Check<&str> {

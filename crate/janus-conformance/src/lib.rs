@@ -14,7 +14,7 @@
 
 mod cases;
 
-pub use cases::{Figures, Goldens, check, check_text};
+pub use cases::{Figures, Goldens, check, check_text, f32s, u32s};
 
 use janus_model::LoadPlan;
 use janus_model::config::JanusConfig;

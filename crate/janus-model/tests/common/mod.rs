@@ -34,20 +34,13 @@ pub fn load_fixture(name: &str) -> Loaded {
     .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
 
+/// Golden arrays, read by the conformance suite's readers.
 pub fn u32s(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
+    janus_conformance::u32s(v).unwrap()
 }
 
 pub fn f32s(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
+    janus_conformance::f32s(v).unwrap()
 }
 
 #[allow(unused_imports)] // each test binary uses a subset
