@@ -44,6 +44,9 @@ cargo run --locked -q -p janus-cli -- random-model --config "$BIG/source-config.
 step "test server (node --test)"
 node --test web/test/server.test.mjs
 
+step "weight store in Chromium: fault modes, resume, repair, two pages, quota, offline (web/test/store-e2e.mjs)"
+node web/test/store-e2e.mjs
+
 step "client end to end in Chromium (WebGPU on SwiftShader; slow)"
 node web/test/e2e.mjs
 

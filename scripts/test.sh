@@ -26,6 +26,9 @@ cargo test --workspace --exclude janus-web --locked -- --nocapture
 step "browser build: wasm engine, wasm-bindgen, TypeScript client (scripts/build-web.sh)"
 bash scripts/build-web.sh
 
+step "TypeScript unit tests in Node: weight store and downloader against the fault server (scripts/test-unit-ts.sh)"
+bash scripts/test-unit-ts.sh
+
 step "the engine on WebGPU in headless Chromium against the goldens (scripts/test-wasm.sh)"
 bash scripts/test-wasm.sh
 

@@ -15,8 +15,12 @@
 import { PieceStream, type ChatStream } from './chat-stream.js';
 import { WorkerConnection, type CallHandlers, type Called, type RequestFields } from './connection.js';
 import { JanusError, toJanusError } from './errors.js';
-import type { ChatImage, LoadResult, Results } from './protocol.js';
-import { chatFields, pageUrl, resolveBaseUrl, toGeneratedImages, withoutUndefined } from './requests.js';
+import type { ChatImage, LoadResult, Results, WireLoadOptions } from './protocol.js';
+import { chatFields, pageUrl, toGeneratedImages, withoutUndefined } from './requests.js';
+import type { RetryPolicy } from './store/http.js';
+import { IdbChunkStore } from './store/idb-store.js';
+import { cachedModels, deleteModel, type CachedModel, type DownloadProgress } from './store/model-cache.js';
+import { resolveModel, type ModelSource } from './store/registry.js';
 import type { DeviceInfo, EngineOptions, ImageOptions, LoadProgress, SamplingOptions } from './types.js';
 
 export interface CreateOptions extends EngineOptions {
@@ -27,10 +31,31 @@ export interface CreateOptions extends EngineOptions {
 }
 
 export interface LoadOptions {
-  /** Called at least once per tensor; `bytesDone` only grows. */
-  onProgress?: (progress: LoadProgress) => void;
-  /** Aborting rejects the load with 'aborted' at once; the engine stops at its next step. */
+  /**
+   * Download progress (`phase: 'download'`: bytes, total, rate, ETA, file) while the weights
+   * come into the cache, then the engine's progress, at least once per tensor.
+   */
+  onProgress?: (progress: LoadProgress | DownloadProgress) => void;
+  /**
+   * Aborting rejects the load with 'aborted' at once; the download stops (what is verified stays
+   * cached for next time) and the engine stops at its next step.
+   */
   signal?: AbortSignal;
+  /**
+   * true (default): download into IndexedDB first (verified, resumable; later loads need no
+   * network), then load from there. false: stream the tensors from the network, keep nothing.
+   */
+  cache?: boolean;
+  /** Hub root for registry ids (default https://huggingface.co/): a mirror in the same layout. */
+  hub?: string;
+  /** Size of one stored record (default 16 MiB, at most 64 MiB). */
+  chunkBytes?: number;
+  /** Retries of network failures, 429 and 5xx (default 6 attempts, 0.5 s doubling to 30 s). */
+  retry?: RetryPolicy;
+  /** A download request that brings no byte for this long is retried (default 60 s). */
+  idleTimeoutMs?: number;
+  /** Skip the storage-estimate check before downloading. */
+  skipSpaceCheck?: boolean;
 }
 
 export interface ChatMessage {
@@ -74,6 +99,21 @@ export interface GeneratedImages {
   seed: number;
 }
 
+/**
+ * Ask the browser to keep the weight cache under storage pressure (`navigator.storage.persist()`,
+ * page only). Best effort: Chromium grants it to sites the user engages with; the result is
+ * reported by `storage.persisted()`.
+ */
+async function requestPersistence(): Promise<boolean> {
+  try {
+    const storage = typeof navigator === 'undefined' ? undefined : navigator.storage;
+    if (storage?.persist === undefined) return false;
+    return (await storage.persisted()) || (await storage.persist());
+  } catch {
+    return false;
+  }
+}
+
 export class JanusClient extends EventTarget {
   /** Called once per crash, before the 'crash' event (CustomEvent<JanusError>). */
   onCrash: ((error: JanusError) => void) | null = null;
@@ -105,17 +145,57 @@ export class JanusClient extends EventTarget {
     return this.failure !== null && !this.disposed;
   }
 
-  /** Loads a model laid out like a Hugging Face repository (config.json, tokenizer.json, safetensors). */
-  load(source: string, options: LoadOptions = {}): Promise<LoadResult> {
-    let baseUrl: string;
+  /**
+   * Loads a model: a registry id (`janus-1.3b`, see MODELS), a hub repository
+   * (`deepseek-ai/Janus-1.3B`) or a base URL of files in Hugging Face layout (config.json,
+   * tokenizer.json, safetensors). By default the files are downloaded into the browser's cache
+   * once and verified; later loads read them from there, also offline.
+   */
+  load(model: string, options: LoadOptions = {}): Promise<LoadResult> {
+    let source: ModelSource;
     try {
-      baseUrl = resolveBaseUrl(source);
+      source = resolveModel(model, { hub: options.hub, relativeTo: pageUrl() });
     } catch (error) {
       return Promise.reject(error);
     }
+    const cache = options.cache ?? true;
+    const wire: WireLoadOptions = {
+      cache,
+      ...withoutUndefined({
+        chunkBytes: options.chunkBytes,
+      retry: options.retry,
+      idleTimeoutMs: options.idleTimeoutMs,
+        skipSpaceCheck: options.skipSpaceCheck,
+      }),
+    };
     const handlers: CallHandlers = {};
     if (options.onProgress !== undefined) handlers.onProgress = options.onProgress;
-    return this.call('load', { baseUrl }, handlers, options.signal);
+    if (cache) void requestPersistence();
+    return this.call('load', { source, options: wire }, handlers, options.signal);
+  }
+
+  /** The models in this origin's weight cache (complete or partial), with their sizes. */
+  static async cachedModels(): Promise<CachedModel[]> {
+    const store = await IdbChunkStore.open();
+    try {
+      return await cachedModels(store);
+    } finally {
+      store.close();
+    }
+  }
+
+  /**
+   * Deletes a cached model (a registry id, repository, URL, or a CachedModel's `key`);
+   * 'busy' while a load of it is downloading.
+   */
+  static async deleteCachedModel(model: string, options: { hub?: string } = {}): Promise<void> {
+    const key = resolveModel(model, { hub: options.hub, relativeTo: pageUrl() }).baseUrl;
+    const store = await IdbChunkStore.open();
+    try {
+      await deleteModel(store, key);
+    } finally {
+      store.close();
+    }
   }
 
   /** Frees the model's GPU memory; the engine stays ready for another load. */

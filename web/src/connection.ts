@@ -9,10 +9,11 @@
 
 import { JanusError, toJanusError } from './errors.js';
 import type { Request, RequestType, Response, Results } from './protocol.js';
+import type { DownloadProgress } from './store/model-cache.js';
 import type { LoadProgress } from './types.js';
 
 export interface CallHandlers {
-  onProgress?: (progress: LoadProgress) => void;
+  onProgress?: (progress: LoadProgress | DownloadProgress) => void;
   onToken?: (piece: string, tokenId: number) => void;
   onStep?: (step: number, total: number) => void;
 }

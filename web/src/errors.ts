@@ -21,6 +21,10 @@ export const ENGINE_CODES = [
   'bad-request', // an option out of range, or a call in the wrong state
   'too-large', // a tensor or batch beyond the device limits
   'not-loaded', // chat/generateImage before load
+  'integrity', // downloaded or stored weights failed their hash check (never kept; fetched again)
+  'storage', // IndexedDB failed (unavailable, disk error)
+  'quota', // not enough storage for the model (estimate) or the disk/quota filled up while writing
+  'bad-response', // the server sent something other than the file asked for (wrong range, web page, wrong size)
   'busy', // a second engine call while one runs (the worker queues, so the client never sees it)
   'internal', // a bug: anything else
 ] as const;

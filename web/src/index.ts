@@ -13,7 +13,12 @@ export type {
 export type { ChatStream } from './chat-stream.js';
 export { CLIENT_CODES, ENGINE_CODES, JanusError, isJanusErrorCode } from './errors.js';
 export type { ClientErrorCode, EngineErrorCode, JanusErrorCode } from './errors.js';
-export type { ChatImage, LoadResult } from './protocol.js';
+export type { ChatImage, DownloadReport, LoadResult } from './protocol.js';
+export { DEFAULT_HUB, MODELS, defaultModel, resolveModel } from './store/registry.js';
+export type { ModelSource, RegistryModel } from './store/registry.js';
+export { formatBytes } from './store/model-cache.js';
+export type { CachedModel, DownloadProgress } from './store/model-cache.js';
+export type { RetryPolicy } from './store/http.js';
 export type {
   ChatResult,
   DeviceInfo,

@@ -7,6 +7,9 @@
 // instance is dead and every pending request fails with it.
 
 import type { WireError } from './errors.js';
+import type { RetryPolicy } from './store/http.js';
+import type { DownloadProgress } from './store/model-cache.js';
+import type { ModelSource } from './store/registry.js';
 import type {
   ChatResult,
   DeviceInfo,
@@ -24,8 +27,8 @@ export type ChatImage = Blob | ImageBitmap | ImageData;
 export type Request =
   /** Instantiate the wasm (from `wasmUrl`, default: next to the worker script) and create the Engine. */
   | { type: 'init'; id: number; options: EngineOptions; wasmUrl?: string }
-  /** `baseUrl` is absolute and ends with '/'. */
-  | { type: 'load'; id: number; baseUrl: string }
+  /** `source.baseUrl` is absolute and ends with '/'. */
+  | { type: 'load'; id: number; source: ModelSource; options: WireLoadOptions }
   /** `images` in message order; `request.messages[i].images` says how many belong to message i. */
   | { type: 'chat'; id: number; request: EngineChatRequest; images: ChatImage[] }
   | { type: 'generateImage'; id: number; request: EngineImageRequest }
@@ -42,6 +45,31 @@ export type Request =
 
 export type RequestType = Request['type'];
 
+/** How a load gets its bytes (the client's LoadOptions without callbacks and signal). */
+export interface WireLoadOptions {
+  /** true: download into the IndexedDB cache first (resumable, verified, offline later) and load from it. */
+  cache: boolean;
+  chunkBytes?: number;
+  retry?: RetryPolicy;
+  idleTimeoutMs?: number;
+  skipSpaceCheck?: boolean;
+}
+
+/** What the download step of a cached load did. */
+export interface DownloadReport {
+  /** 'indexeddb', or 'none' when the load streamed from the network (cache: false, or no IndexedDB). */
+  cache: 'indexeddb' | 'none';
+  /** Why there is no cache although one was asked for. */
+  cacheError?: WireError;
+  fetchedBytes: number;
+  resumedBytes: number;
+  requests: number;
+  retries: number;
+  restarts: number;
+  /** Integrity repairs during the load (a damaged stored chunk fetched again). */
+  repairs: number;
+}
+
 /** What the worker answers after 'init'. */
 export interface InitResult {
   deviceInfo: DeviceInfo;
@@ -51,6 +79,7 @@ export interface InitResult {
 /** The engine's LoadReport plus the WebAssembly memory size once loaded. */
 export interface LoadResult extends LoadReport {
   wasmMemoryBytes: number;
+  download: DownloadReport;
 }
 
 /** The image result as it crosses: the engine's, with the pixels' ArrayBuffers transferred. */
@@ -67,7 +96,7 @@ export interface Results {
 }
 
 export type Response =
-  | { type: 'progress'; id: number; progress: LoadProgress }
+  | { type: 'progress'; id: number; progress: LoadProgress | DownloadProgress }
   | { type: 'token'; id: number; piece: string; tokenId: number }
   | { type: 'step'; id: number; step: number; total: number }
   | { type: 'result'; id: number; value: Results[keyof Results] }

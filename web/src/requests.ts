@@ -7,18 +7,7 @@ import { JanusError } from './errors.js';
 import type { ChatImage, WireImageResult } from './protocol.js';
 import type { EngineMessage } from './types.js';
 
-/** An absolute URL ending with '/', so that `new URL('config.json', base)` stays inside it. */
-export function resolveBaseUrl(source: string): string {
-  let url: URL;
-  try {
-    url = new URL(source, pageUrl());
-  } catch (error) {
-    throw new JanusError('bad-request', `not a URL: ${JSON.stringify(source)}`, { cause: error });
-  }
-  if (!url.pathname.endsWith('/')) url.pathname += '/';
-  return url.href;
-}
-
+/** The page's URL, which relative model URLs are resolved against. */
 export function pageUrl(): string | undefined {
   return typeof location === 'undefined' ? undefined : location.href;
 }

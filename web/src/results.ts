@@ -6,7 +6,7 @@
 // own their whole buffer, and id lists become plain number arrays.
 
 import { JanusError } from './errors.js';
-import type { LoadResult, WireImageResult } from './protocol.js';
+import type { DownloadReport, LoadResult, WireImageResult } from './protocol.js';
 import type { ChatResult, EngineImageResult, LoadReport } from './types.js';
 
 /** `value` as a number[] (from an Array or any typed array). */
@@ -43,8 +43,8 @@ export function chatResult(raw: ChatResult): ChatResult {
   };
 }
 
-export function loadResult(raw: LoadReport, wasmMemoryBytes: number): LoadResult {
-  return { ...raw, splitTensors: [...raw.splitTensors], wasmMemoryBytes };
+export function loadResult(raw: LoadReport, wasmMemoryBytes: number, download: DownloadReport): LoadResult {
+  return { ...raw, splitTensors: [...raw.splitTensors], wasmMemoryBytes, download };
 }
 
 /** The image result plus the buffers to transfer with it. */

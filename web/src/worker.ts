@@ -14,7 +14,8 @@ import { JanusError, isWasmTrap, toWireError, type WireError } from './errors.js
 import { toEngineImages } from './images.js';
 import type { Request, Response, Results } from './protocol.js';
 import { chatResult, imageResult, loadResult } from './results.js';
-import type { ChatResult, DeviceInfo, EngineImageResult, LoadProgress, LoadReport } from './types.js';
+import type { ChatResult, DeviceInfo, EngineImageResult } from './types.js';
+import { loadModel } from './worker-load.js';
 
 /** The members of DedicatedWorkerGlobalScope used here (the program is type-checked with the DOM lib). */
 interface WorkerScope {
@@ -37,6 +38,8 @@ const queue: Work[] = [];
 let running: number | null = null;
 /** Ids of running requests whose caller asked to stop. */
 const cancelled = new Set<number>();
+/** The running load's abort controller (stops its downloads at once). */
+let loadAbort: { id: number; controller: AbortController } | null = null;
 
 function post(message: Response, transfer: Transferable[] = []): void {
   scope.postMessage(message, { transfer });
@@ -71,6 +74,7 @@ function cancel(id: number): void {
     post({ type: 'error', id, error: { code: 'aborted', message: 'cancelled before it started' } });
   } else if (running === id) {
     cancelled.add(id);
+    if (loadAbort?.id === id) loadAbort.controller.abort();
   }
 }
 
@@ -146,16 +150,22 @@ async function execute(request: Work): Promise<Outcome> {
     }
     case 'load': {
       const current = loaded();
-      const report = (await current.load(request.baseUrl, (progress: LoadProgress) => {
-        post({ type: 'progress', id, progress });
-        return !cancelled.has(id); // false stops the load at its next step ('aborted')
-      })) as LoadReport;
-      // Cancelled after the engine's last progress step: undo the load.
-      if (cancelled.has(id)) {
-        if (current.isLoaded()) current.unload();
-        throw new JanusError('aborted', 'load cancelled');
+      const controller = new AbortController();
+      loadAbort = { id, controller };
+      try {
+        const { report, download } = await loadModel(current, request.source, request.options, controller.signal, (progress) => {
+          post({ type: 'progress', id, progress });
+          return !cancelled.has(id); // false stops the load at its next step ('aborted')
+        });
+        // Cancelled after the engine's last progress step: undo the load.
+        if (cancelled.has(id)) {
+          if (current.isLoaded()) current.unload();
+          throw new JanusError('aborted', 'load cancelled');
+        }
+        return { value: loadResult(report, wasmMemoryBytes(), download) };
+      } finally {
+        loadAbort = null;
       }
-      return { value: loadResult(report, wasmMemoryBytes()) };
     }
     case 'chat': {
       const current = loaded();

@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { BASE_ARGS, CHROMIUM, WEBGPU_ARGS } from './chromium.mjs';
 import { DEFAULT_MOUNTS, createServer } from './server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -29,20 +30,7 @@ const BIG_MODEL = '/artifact-models/tiny-a-wide/';
 // SwiftShader runs WebGPU on the CPU: the 576-step image generation alone takes minutes.
 const STEP_TIMEOUT_MS = Number(process.env.JANUS_E2E_STEP_TIMEOUT_S ?? 1200) * 1000;
 const RUN_TIMEOUT_MS = Number(process.env.JANUS_E2E_TIMEOUT_S ?? 2700) * 1000;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  // Containers often have a 64 MiB /dev/shm; Chromium then crashes on big shared buffers.
-  '--disable-dev-shm-usage',
-];
+const CHROMIUM_ARGS = [...BASE_ARGS, ...WEBGPU_ARGS];
 
 // The golden cases (see scripts/make_fixtures.py): prompts and the reference's greedy outputs.
 const text = golden.cases.text;
@@ -168,8 +156,7 @@ async function main() {
 
 /** A browser without WebGPU (no adapter): create() rejects with the typed 'no-webgpu' error. */
 async function withoutWebGpu(baseUrl) {
-  const args = CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu' && !a.startsWith('--use-webgpu-adapter'));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS] });
   try {
     const page = await browser.newPage();
     await step(page, 'a browser without WebGPU: create() rejects with no-webgpu', async () => {
@@ -214,7 +201,7 @@ async function run(page, server, baseUrl, browserVersion) {
     checkError(got, ['not-found', 'http'], 'load(/models/no-such-model/)');
   });
 
-  await step(page, 'abort a load: rejects at once, the worker drops it', async () => {
+  await step(page, 'abort a load: rejects at once, the worker drops it; deleteCachedModel clears it', async () => {
     const got = await page.evaluate(async (model) => {
       const controller = new AbortController();
       const events = [];
@@ -231,12 +218,20 @@ async function run(page, server, baseUrl, browserVersion) {
       const ms = performance.now() - started;
       // Queued behind the load the worker is still finishing: resolves once it is dropped.
       await client.unload();
-      return { error, events: events.length, ms, idleMs: performance.now() - started };
+      // The download had finished before the abort: the model is cached. Drop it, so the next
+      // load downloads.
+      const cached = await Janus.JanusClient.cachedModels();
+      await Janus.JanusClient.deleteCachedModel(model);
+      const after = await Janus.JanusClient.cachedModels();
+      return { error, events: events.length, ms, idleMs: performance.now() - started, cached, after };
     }, MODEL);
     checkError(got.error, ['aborted'], 'aborted load');
     console.log(
       `   rejected after ${got.events} progress events, ${(got.ms / 1000).toFixed(1)} s; worker idle after ${(got.idleMs / 1000).toFixed(1)} s`,
     );
+    console.log(`   cached: ${JSON.stringify(got.cached.map((m) => [m.name, m.complete, m.bytes]))}; after deleteCachedModel: ${got.after.length}`);
+    check(got.cached.length === 1 && got.cached[0].complete && got.cached[0].storedBytes === got.cached[0].bytes, `cachedModels: ${JSON.stringify(got.cached)}`);
+    check(got.after.length === 0, `deleteCachedModel left ${JSON.stringify(got.after)}`);
   });
 
   await step(page, `load ${MODEL} with progress`, () => loadModel(page, server, 'load'));
@@ -445,31 +440,34 @@ async function run(page, server, baseUrl, browserVersion) {
       return { dtype: info.dtype, crashed: client.crashed };
     });
     check(restarted.crashed === false, 'restart: client.crashed should be false');
-    await loadModel(page, server, 'reload after restart');
+    await loadModel(page, server, 'reload after restart', { cached: true });
     await shortChat(page, 'chat after restart');
   });
 
-  await step(page, `load ${BIG_MODEL}: wasm memory bounded by the largest tensor, not the checkpoint`, async () => {
-    const got = await page.evaluate(async (model) => {
-      const started = performance.now();
-      const report = await client.load(model);
-      return { report, ms: performance.now() - started };
-    }, BIG_MODEL);
-    const { report } = got;
-    const growth = report.wasmMemoryPeak - report.wasmMemoryBefore;
-    // One request (at most 8 MiB of neighbouring tensors, or one larger tensor) in hand, the
-    // f32 decoding of its largest tensor and the upload copy, plus allocator slack.
-    const bound = report.largestRequestBytes + 4 * report.largestTensorBytes + 8 * MIB;
-    const mib = (n) => `${(n / MIB).toFixed(1)} MiB`;
-    console.log(
-      `   checkpoint ${mib(report.checkpointBytes)} in ${report.requests} requests (largest ${mib(report.largestRequestBytes)}), ` +
-        `largest tensor ${mib(report.largestTensorBytes)}; wasm memory ${mib(report.wasmMemoryBefore)} -> peak ${mib(report.wasmMemoryPeak)} ` +
-        `(growth ${mib(growth)}, bound ${mib(bound)}), ${(got.ms / 1000).toFixed(1)} s`,
-    );
-    figures.bigLoad = { ms: Math.round(got.ms), growth, bound, report };
-    check(bound < report.checkpointBytes / 2, `the memory bound ${bound} is not far below the checkpoint ${report.checkpointBytes}: the model is too small to prove anything`);
-    check(growth <= bound, `wasm memory grew by ${growth} bytes loading a ${report.checkpointBytes}-byte checkpoint; bound ${bound}`);
-  });
+  for (const cache of [true, false]) {
+    await step(page, `load ${BIG_MODEL} (${cache ? 'into and from the cache' : 'streamed, cache: false'}): wasm memory bounded by the largest tensor, not the checkpoint`, async () => {
+      const got = await page.evaluate(async ({ model, cache }) => {
+        const started = performance.now();
+        const report = await client.load(model, { cache });
+        return { report, ms: performance.now() - started };
+      }, { model: BIG_MODEL, cache });
+      const { report } = got;
+      const growth = report.wasmMemoryPeak - report.wasmMemoryBefore;
+      // One request (at most 8 MiB of neighbouring tensors, or one larger tensor) in hand, the
+      // f32 decoding of its largest tensor and the upload copy, plus allocator slack.
+      const bound = report.largestRequestBytes + 4 * report.largestTensorBytes + 8 * MIB;
+      const mib = (n) => `${(n / MIB).toFixed(1)} MiB`;
+      console.log(
+        `   checkpoint ${mib(report.checkpointBytes)} in ${report.requests} requests (largest ${mib(report.largestRequestBytes)}), ` +
+          `largest tensor ${mib(report.largestTensorBytes)}; wasm memory ${mib(report.wasmMemoryBefore)} -> peak ${mib(report.wasmMemoryPeak)} ` +
+          `(growth ${mib(growth)}, bound ${mib(bound)}), ${(got.ms / 1000).toFixed(1)} s`,
+      );
+      figures[cache ? 'bigLoadCached' : 'bigLoadStreamed'] = { ms: Math.round(got.ms), growth, bound, report };
+      check(report.download.cache === (cache ? 'indexeddb' : 'none'), `big load: download ${JSON.stringify(report.download)}`);
+      check(bound < report.checkpointBytes / 2, `the memory bound ${bound} is not far below the checkpoint ${report.checkpointBytes}: the model is too small to prove anything`);
+      check(growth <= bound, `wasm memory grew by ${growth} bytes loading a ${report.checkpointBytes}-byte checkpoint; bound ${bound}`);
+    });
+  }
 
   await step(page, 'dispose', async () => {
     const got = await page.evaluate(async ({ messages }) => {
@@ -508,8 +506,12 @@ async function shortChat(page, what) {
   check(got.result.stop === 'max_tokens', `${what}: stop should be 'max_tokens', got ${got.result.stop}`);
 }
 
-/** Loads the tiny model, checks progress, the report, the memory growth and what was fetched. */
-async function loadModel(page, server, what) {
+/**
+ * Loads the tiny model, checks progress, the report, the memory growth and what was fetched:
+ * the first load downloads every file into the IndexedDB cache, a later one (`cached`) reads it
+ * from there without a request.
+ */
+async function loadModel(page, server, what, { cached = false } = {}) {
   server.resetStats();
   const got = await page.evaluate(async (model) => {
     const events = [];
@@ -517,13 +519,24 @@ async function loadModel(page, server, what) {
     const report = await client.load(model, { onProgress: (p) => events.push(p) });
     return { report, events, ms: performance.now() - started };
   }, MODEL);
-  const { report, events } = got;
+  const { report } = got;
+  const downloads = got.events.filter((e) => e.phase === 'download');
+  const events = got.events.filter((e) => e.phase !== 'download');
   check(events.length > 0, `${what}: no progress events`);
   for (let i = 1; i < events.length; i += 1) {
     check(
       events[i].bytesDone >= events[i - 1].bytesDone,
       `${what}: bytesDone went down at event ${i}: ${JSON.stringify(events[i - 1])} -> ${JSON.stringify(events[i])}`,
     );
+  }
+  for (let i = 1; i < downloads.length; i += 1) {
+    check(downloads[i].bytes >= downloads[i - 1].bytes, `${what}: download bytes went down at event ${i}`);
+  }
+  check(report.download.cache === 'indexeddb', `${what}: the load did not use the cache: ${JSON.stringify(report.download)}`);
+  if (cached) {
+    check(report.download.fetchedBytes === 0, `${what}: a cached model was fetched again: ${JSON.stringify(report.download)}`);
+  } else {
+    check(downloads.length > 0 && downloads.at(-1).bytes === downloads.at(-1).total, `${what}: download progress did not reach the total`);
   }
   const last = events.at(-1);
   check(
@@ -544,6 +557,8 @@ async function loadModel(page, server, what) {
   );
   const figure = {
     ms: Math.round(got.ms),
+    downloadEvents: downloads.length,
+    download: report.download,
     progressEvents: events.length,
     phases: [...new Set(events.map((e) => e.phase))],
     report,
@@ -563,7 +578,15 @@ async function loadModel(page, server, what) {
     console.log(`   fetched ${file}: ${f.requests} requests, ${f.bytes} of ${f.size} bytes`);
   }
   check(growth <= bound, `${what}: wasm memory grew by ${growth} bytes during the load, more than 4*largestTensorBytes + 8 MiB = ${bound}`);
-  for (const file of MODEL_FILES) check(fetched[file] !== undefined, `${what}: ${file} was never fetched`);
+  if (cached) {
+    check(Object.keys(fetched).length === 0, `${what}: the cached model made requests: ${JSON.stringify(fetched)}`);
+  } else {
+    // Each file once, plus the one-byte probe that gave its size and ETag (no hub listing here).
+    for (const file of MODEL_FILES) {
+      const f = fetched[file];
+      check(f?.bytes === f?.size + 1 && f?.requests === 2, `${what}: ${file} was not downloaded whole once: ${JSON.stringify(f)}`);
+    }
+  }
   return figure;
 }
 

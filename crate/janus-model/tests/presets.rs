@@ -159,3 +159,46 @@ fn every_name_is_unique_and_known_renames_hold() {
     assert_eq!(hf_name("vision_model.vision_tower.attn_pool.latent"), None);
     assert_eq!(hf_name("gen_vision_model.quantize.codebook_used"), None);
 }
+
+/// The web registry (`web/src/store/models.json`) states each model's parameters and GPU memory;
+/// they must be what the presets give, so the picker never promises what the engine cannot do.
+#[test]
+fn web_registry_figures_match_the_presets() {
+    use janus_model::WorkingDtype;
+    use janus_model::weights::gpu_budget;
+    let registry: serde_json::Value =
+        serde_json::from_str(include_str!("../../../web/src/store/models.json"))
+            .expect("models.json is JSON");
+    let models = registry["models"].as_array().expect("models is an array");
+    let mut seen = Vec::new();
+    for entry in models {
+        let Some(id) = entry["preset"].as_str() else {
+            continue; // a test model without a preset
+        };
+        let preset = Preset::ALL
+            .into_iter()
+            .find(|p| p.id() == id)
+            .unwrap_or_else(|| panic!("models.json: unknown preset {id}"));
+        let config = preset.config(CheckpointFormat::DeepSeek);
+        let params = parameter_count(&expected_tensors(&config));
+        let f16 = gpu_budget(&config, WorkingDtype::F16);
+        let f32 = gpu_budget(&config, WorkingDtype::F32);
+        let got = (
+            entry["parameters"].as_u64(),
+            entry["gpuBytes"]["f16"].as_u64(),
+            entry["gpuBytes"]["f32"].as_u64(),
+        );
+        let want = (Some(params), Some(f16.total()), Some(f32.total()));
+        assert_eq!(
+            got, want,
+            "models.json {id}: (parameters, gpuBytes.f16, gpuBytes.f32) should be {want:?} \
+             (f16 weights {} + KV {}, f32 weights {} + KV {})",
+            f16.weights, f16.kv_cache, f32.weights, f32.kv_cache
+        );
+        seen.push(id);
+    }
+    let mut all: Vec<_> = Preset::ALL.iter().map(|p| p.id()).collect();
+    all.sort_unstable();
+    seen.sort_unstable();
+    assert_eq!(seen, all, "models.json lists every preset once");
+}

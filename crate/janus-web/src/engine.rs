@@ -20,6 +20,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::device::{Gpu, open};
 use crate::error::{WebError, codes};
 use crate::loader::{LoadStats, load};
+use crate::reader::JsSource;
 use crate::request::{
     ChatRequest, DEFAULT_CFG_WEIGHT, DEFAULT_MAX_NEW_TOKENS, EngineOptions, ImageGenRequest,
     id_array, images, parse, parse_required,
@@ -181,6 +182,19 @@ impl Engine {
         promise(async move {
             let job = Job::start(&inner)?;
             let source = HttpSource::new(&base_url)?;
+            load_from(&job, &source, &on_progress).await
+        })
+    }
+
+    /// Load through a reader the page implements: `{describe(), size(path), read(path, offset,
+    /// length)}` (the IndexedDB cache, `web/src/store/store-reader.ts`). A rejection's `code`
+    /// (`integrity`, `storage`...) is kept.
+    #[wasm_bindgen(js_name = loadFrom)]
+    pub fn load_from_reader(&self, reader: JsValue, on_progress: Function) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let job = Job::start(&inner)?;
+            let source = JsSource::new(reader)?;
             load_from(&job, &source, &on_progress).await
         })
     }

@@ -43,7 +43,44 @@ pub mod codes {
     pub const BUSY: &str = "busy";
     /// Chat or image generation before a model was loaded.
     pub const NOT_LOADED: &str = "not-loaded";
+    /// Stored weights failed their hash check (the page's reader; removed for re-download).
+    pub const INTEGRITY: &str = "integrity";
+    /// The browser's storage failed or is full (the page's reader).
+    pub const STORAGE: &str = "storage";
+    pub const QUOTA: &str = "quota";
+    /// A server answered something that is not the file asked for.
+    pub const BAD_RESPONSE: &str = "bad-response";
     pub const INTERNAL: &str = "internal";
+
+    /// Every code, so a code coming back from JavaScript (a reader's error) keeps its identity.
+    pub const ALL: [&str; 21] = [
+        NO_WEBGPU,
+        DEVICE,
+        DEVICE_LOST,
+        NETWORK,
+        HTTP,
+        NOT_FOUND,
+        BAD_CHECKPOINT,
+        BAD_CONFIG,
+        BAD_TOKENIZER,
+        BAD_IMAGE,
+        BAD_PROMPT,
+        BAD_REQUEST,
+        TOO_LARGE,
+        ABORTED,
+        BUSY,
+        NOT_LOADED,
+        INTEGRITY,
+        STORAGE,
+        QUOTA,
+        BAD_RESPONSE,
+        INTERNAL,
+    ];
+
+    /// The static code equal to `code`, or [`INTERNAL`].
+    pub fn known(code: &str) -> &'static str {
+        ALL.into_iter().find(|&c| c == code).unwrap_or(INTERNAL)
+    }
 }
 
 impl WebError {

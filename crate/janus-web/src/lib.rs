@@ -16,6 +16,7 @@ pub mod device;
 pub mod engine;
 pub mod error;
 pub mod loader;
+pub mod reader;
 pub mod request;
 pub mod source;
 

@@ -5,6 +5,7 @@
 //! The planning steps are plain functions over bytes, so an asynchronous reader (the browser)
 //! drives the same plan with `await`s; [`load_weights`] is the synchronous driver.
 
+pub mod budget;
 pub mod index;
 pub mod plan;
 pub mod safetensors;
@@ -12,6 +13,7 @@ pub mod source;
 pub mod spec;
 pub mod store;
 
+pub use self::budget::{GpuBudget, gpu_budget};
 pub use self::index::{INDEX_FILE, SINGLE_FILE, ShardIndex};
 pub use self::plan::{LoadPlan, TensorRead, plan};
 pub use self::safetensors::{ShardHeader, StoredDtype};

@@ -50,7 +50,7 @@ impl WorkingDtype {
 
 /// Tensors under this prefix (the VQ decoder) stay in f32 whatever the working dtype: its
 /// convolutions and GroupNorms overflow f16 (janus-spec.md §10).
-const F32_ONLY_PREFIX: &str = "gen_vision_model.";
+pub(crate) const F32_ONLY_PREFIX: &str = "gen_vision_model.";
 
 /// One weight on the device: its row blocks (one unless split) and canonical shape.
 struct Stored {

@@ -1,0 +1,187 @@
+// The weight store in IndexedDB (through `idb`, a thin promise wrapper).
+//
+// Database `janus-weights`, version 1: object stores `models` and `files` (keyPath `key`) and
+// `chunks` (keyPath [file, index]). Every method is one short transaction that opens after its
+// data is in hand and awaits nothing but IndexedDB, so none can auto-commit early
+// (TransactionInactiveError). Chromium compresses values, so quota figures are for random bytes.
+
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { JanusError } from '../errors.js';
+import type { ChunkStore, FileRecord, ModelRecord, StoredChunk } from './records.js';
+
+export const DB_NAME = 'janus-weights';
+export const DB_VERSION = 1;
+
+interface ChunkRow {
+  file: string;
+  index: number;
+  bytes: Uint8Array;
+  sha256: string;
+}
+
+interface Schema extends DBSchema {
+  models: { key: string; value: ModelRecord };
+  files: { key: string; value: FileRecord; indexes: { model: string } };
+  chunks: { key: [string, number]; value: ChunkRow };
+}
+
+export class IdbChunkStore implements ChunkStore {
+  readonly kind = 'indexeddb' as const;
+  private db: IDBPDatabase<Schema> | null;
+  private readonly name: string;
+
+  private constructor(db: IDBPDatabase<Schema>, name: string) {
+    this.db = db;
+    this.name = name;
+  }
+
+  /** Opens (creating or upgrading) the database; 'storage' error when IndexedDB is unusable. */
+  static async open(name = DB_NAME): Promise<IdbChunkStore> {
+    if (typeof indexedDB === 'undefined') throw new JanusError('storage', 'this browser context has no IndexedDB');
+    let store: IdbChunkStore | null = null;
+    const db = await openDB<Schema>(name, DB_VERSION, {
+      upgrade(database, oldVersion) {
+        // Version 1 is the first schema; a later version migrates here from `oldVersion`.
+        if (oldVersion < 1) {
+          database.createObjectStore('models', { keyPath: 'key' });
+          const files = database.createObjectStore('files', { keyPath: 'key' });
+          files.createIndex('model', 'model');
+          database.createObjectStore('chunks', { keyPath: ['file', 'index'] });
+        }
+      },
+      blocking() {
+        // Another tab wants a newer schema: let it, and reopen on our next call.
+        store?.closeConnection();
+      },
+      terminated() {
+        // The browser closed the connection (storage cleared, disk error): reopen on next use.
+        if (store !== null) store.db = null;
+      },
+    }).catch((error: unknown) => {
+      throw storageError(error, 'could not open the weight store');
+    });
+    store = new IdbChunkStore(db, name);
+    return store;
+  }
+
+  private closeConnection(): void {
+    this.db?.close();
+    this.db = null;
+  }
+
+  private async database(): Promise<IDBPDatabase<Schema>> {
+    if (this.db === null) this.db = (await IdbChunkStore.open(this.name)).db;
+    if (this.db === null) throw new JanusError('storage', 'the weight store is closed');
+    return this.db;
+  }
+
+  private async run<T>(what: string, op: (db: IDBPDatabase<Schema>) => Promise<T>): Promise<T> {
+    const db = await this.database();
+    try {
+      return await op(db);
+    } catch (error) {
+      throw storageError(error, what);
+    }
+  }
+
+  getModel(key: string): Promise<ModelRecord | null> {
+    return this.run('could not read the model list', async (db) => (await db.get('models', key)) ?? null);
+  }
+
+  putModel(record: ModelRecord): Promise<void> {
+    return this.run('could not save the model record', async (db) => {
+      await db.put('models', record);
+    });
+  }
+
+  listModels(): Promise<ModelRecord[]> {
+    return this.run('could not read the model list', (db) => db.getAll('models'));
+  }
+
+  deleteModel(key: string): Promise<void> {
+    return this.run('could not delete the model', async (db) => {
+      const tx = db.transaction(['models', 'files', 'chunks'], 'readwrite');
+      const files = await tx.objectStore('files').index('model').getAllKeys(key);
+      for (const file of files) {
+        void tx.objectStore('chunks').delete(chunkRange(file, 0));
+        void tx.objectStore('files').delete(file);
+      }
+      void tx.objectStore('models').delete(key);
+      await tx.done;
+    });
+  }
+
+  getFile(key: string): Promise<FileRecord | null> {
+    return this.run('could not read a file record', async (db) => (await db.get('files', key)) ?? null);
+  }
+
+  putFile(record: FileRecord): Promise<void> {
+    return this.run('could not save a file record', async (db) => {
+      await db.put('files', record);
+    });
+  }
+
+  deleteFile(key: string): Promise<void> {
+    return this.run('could not delete a file', async (db) => {
+      const tx = db.transaction(['files', 'chunks'], 'readwrite');
+      void tx.objectStore('chunks').delete(chunkRange(key, 0));
+      void tx.objectStore('files').delete(key);
+      await tx.done;
+    });
+  }
+
+  chunkIndices(file: string): Promise<number[]> {
+    return this.run('could not list stored chunks', async (db) => {
+      const keys = await db.getAllKeys('chunks', chunkRange(file, 0));
+      return keys.map(([, index]) => index);
+    });
+  }
+
+  getChunk(file: string, index: number): Promise<StoredChunk | null> {
+    return this.run('could not read a stored chunk', async (db) => {
+      const row = await db.get('chunks', [file, index]);
+      return row === undefined ? null : { bytes: row.bytes, sha256: row.sha256 };
+    });
+  }
+
+  putChunk(file: string, index: number, chunk: StoredChunk): Promise<void> {
+    return this.run('could not store a downloaded chunk', async (db) => {
+      await db.put('chunks', { file, index, bytes: chunk.bytes, sha256: chunk.sha256 });
+    });
+  }
+
+  deleteChunks(file: string, from: number): Promise<void> {
+    return this.run('could not delete stored chunks', async (db) => {
+      await db.delete('chunks', chunkRange(file, from));
+    });
+  }
+
+  deleteChunk(file: string, index: number): Promise<void> {
+    return this.run('could not delete a stored chunk', async (db) => {
+      await db.delete('chunks', [file, index]);
+    });
+  }
+
+  close(): void {
+    this.closeConnection();
+  }
+}
+
+function chunkRange(file: string, from: number): IDBKeyRange {
+  return IDBKeyRange.bound([file, from], [file, Number.MAX_SAFE_INTEGER]);
+}
+
+/** A typed error for an IndexedDB failure: 'quota' when the disk or quota is full. */
+export function storageError(error: unknown, what: string): JanusError {
+  if (error instanceof JanusError) return error;
+  const name = error instanceof DOMException || error instanceof Error ? error.name : '';
+  const detail = error instanceof Error && error.message !== '' ? `: ${error.message}` : '';
+  if (name === 'QuotaExceededError') {
+    return new JanusError(
+      'quota',
+      `${what}: the browser's storage is full (QuotaExceededError). Free disk space or delete a cached model; the parts already downloaded are kept`,
+      { cause: error },
+    );
+  }
+  return new JanusError('storage', `${what} (${name || 'error'}${detail})`, { cause: error });
+}

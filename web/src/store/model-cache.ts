@@ -1,0 +1,459 @@
+// A whole model in the chunk store: find its files and their hashes, check there is room, fetch
+// what is missing under a lock shared by every tab, and mark it complete last.
+//
+// `ensureModel` is idempotent: on a complete model it only checks that every chunk is still there
+// (repairing a lost one alone) and makes no request otherwise, so a cached model loads offline.
+
+import { JanusError } from '../errors.js';
+import { downloadFile, type DownloadOptions, type DownloadOutcome, type FileTask } from './download.js';
+import { hashFromEtag, parseExpectedHash, type ExpectedHash } from './hash.js';
+import { judgeResponse, rangeHeader } from './http.js';
+import { chunkCount, fileKey, type ChunkStore, type FileRecord, type HashSource, type ModelRecord } from './records.js';
+import type { ModelSource } from './registry.js';
+
+export const INDEX_FILE = 'model.safetensors.index.json';
+export const SINGLE_FILE = 'model.safetensors';
+const DEFAULT_FILES = ['config.json', 'tokenizer.json'];
+
+/** Progress of getting a model into the store. Bytes count verified, stored bytes. */
+export interface DownloadProgress {
+  phase: 'download';
+  /** The file being fetched (relative to the base URL). */
+  file: string;
+  fileBytes: number;
+  fileTotal: number;
+  bytes: number;
+  /** Every file's size (known once the file list is; grows while shard sizes are learnt). */
+  total: number;
+  /** Network bytes per second over the last few seconds. */
+  rate: number;
+  /** Seconds left at `rate`, or null while unknown. */
+  etaSeconds: number | null;
+}
+
+export interface EnsureOptions extends Omit<DownloadOptions, 'onProgress'> {
+  onProgress?: ((progress: DownloadProgress) => void) | undefined;
+  /** Skip the `navigator.storage.estimate()` check (it can also understate). Default false. */
+  skipSpaceCheck?: boolean | undefined;
+}
+
+export interface EnsureReport {
+  model: ModelRecord;
+  /** Body bytes received over the network. */
+  fetchedBytes: number;
+  /** Bytes found already stored and verified. */
+  resumedBytes: number;
+  requests: number;
+  retries: number;
+  restarts: number;
+}
+
+/** Bring `source` into `store` completely (downloading, resuming or repairing as needed). */
+export async function ensureModel(store: ChunkStore, source: ModelSource, options: EnsureOptions = {}): Promise<EnsureReport> {
+  return withModelLock(source.baseUrl, options.signal, () => ensureLocked(store, source, options));
+}
+
+async function ensureLocked(store: ChunkStore, source: ModelSource, options: EnsureOptions): Promise<EnsureReport> {
+  const progress = new ProgressMeter(options.onProgress);
+  const outcomes: DownloadOutcome[] = [];
+  const report = (model: ModelRecord): EnsureReport => ({
+    model,
+    fetchedBytes: sum(outcomes, (o) => o.fetchedBytes),
+    resumedBytes: sum(outcomes, (o) => o.resumedBytes),
+    requests: sum(outcomes, (o) => o.requests),
+    retries: sum(outcomes, (o) => o.retries),
+    restarts: sum(outcomes, (o) => o.restarts),
+  });
+  const fetch = async (task: FileTask): Promise<void> => {
+    const outcome = await downloadFile(store, task, {
+      ...options,
+      onProgress: (file, done, total) => progress.file(file, done, total),
+    });
+    outcomes.push(outcome);
+    progress.fileDone(task.path, task.size);
+  };
+
+  const known = await store.getModel(source.baseUrl);
+  const stored = known === null ? null : await storedTasks(store, known);
+  if (known !== null && known.complete && stored !== null) {
+    // Cached: only repairs can need the network.
+    progress.total = known.bytes;
+    for (const task of stored) await fetch(task);
+    return report(known);
+  }
+
+  const plan = await planFiles(store, source, options, fetch);
+  const total = sum(plan.tasks, (t) => t.size) + plan.fetchedBytes;
+  progress.total = total;
+  if (options.skipSpaceCheck !== true) await checkSpace(store, plan.tasks);
+  const record: ModelRecord = {
+    key: source.baseUrl,
+    name: source.name,
+    files: [...plan.fetched, ...plan.tasks.map((t) => t.path)],
+    bytes: total,
+    complete: false,
+    createdAt: known?.createdAt ?? Date.now(),
+  };
+  await store.putModel(record);
+  for (const task of plan.tasks) await fetch(task);
+  const complete: ModelRecord = { ...record, complete: true, completedAt: Date.now() };
+  await store.putModel(complete);
+  return report(complete);
+}
+
+/** The stored files of a model as tasks, or null when a file record is gone (evicted). */
+async function storedTasks(store: ChunkStore, model: ModelRecord): Promise<FileTask[] | null> {
+  const tasks: FileTask[] = [];
+  for (const path of model.files) {
+    const record = await store.getFile(fileKey(model.key, path));
+    if (record === null || !record.complete) return null;
+    tasks.push({
+      model: model.key,
+      path,
+      url: record.url,
+      size: record.size,
+      expected: record.expected,
+      hashSource: record.hashSource,
+    });
+  }
+  return tasks;
+}
+
+interface Plan {
+  /** Files still to fetch, small ones first. */
+  tasks: FileTask[];
+  /** Files fetched while planning (the shard index), and their bytes. */
+  fetched: string[];
+  fetchedBytes: number;
+}
+
+/** What the hub's tree API says about one file. */
+interface TreeEntry {
+  size: number;
+  expected: ExpectedHash | null;
+}
+
+/**
+ * The files of the model with sizes and expected hashes: the hub's tree listing when there is
+ * one, else a one-byte probe per file. A shard index is fetched (into the store) to name its shards.
+ */
+async function planFiles(
+  store: ChunkStore,
+  source: ModelSource,
+  options: EnsureOptions,
+  fetchTask: (task: FileTask) => Promise<void>,
+): Promise<Plan> {
+  const tree = source.treeUrl === null ? null : await hubTree(source.treeUrl, options.signal);
+  const probes = new Map<string, Promise<Probe | null>>();
+  const probed = (path: string): Promise<Probe | null> => {
+    let result = probes.get(path);
+    if (result === undefined) {
+      result = probe(source.baseUrl + path, path, options.signal);
+      probes.set(path, result);
+    }
+    return result;
+  };
+  const exists = async (path: string): Promise<boolean> => {
+    if (tree !== null) return tree.has(path);
+    return (await probed(path)) !== null;
+  };
+  const task = async (path: string): Promise<FileTask> => {
+    const url = source.baseUrl + path;
+    const listed = tree?.get(path);
+    if (listed !== undefined) {
+      return { model: source.baseUrl, path, url, size: listed.size, expected: listed.expected, hashSource: listed.expected === null ? 'none' : 'hub' };
+    }
+    const found = await probed(path);
+    if (found === null) throw new JanusError('not-found', `${url}: not found; is this a Janus model in Hugging Face layout?`);
+    const stated = hashFromEtag(found.etag);
+    const hashSource: HashSource = stated === null ? 'none' : 'etag';
+    return { model: source.baseUrl, path, url, size: found.size, expected: stated, hashSource };
+  };
+
+  // The hub's listing decides single file or shards (a repository may have been re-sharded since
+  // the registry was written); without one, the registry's list, else a probe for the index.
+  let names = tree === null ? (source.entry?.files ?? null) : null;
+  if (names === null) {
+    names = [...DEFAULT_FILES, (await exists(INDEX_FILE)) ? INDEX_FILE : SINGLE_FILE];
+  }
+  const plan: Plan = { tasks: [], fetched: [], fetchedBytes: 0 };
+  for (const name of names) {
+    if (name !== INDEX_FILE) {
+      plan.tasks.push(await task(name));
+      continue;
+    }
+    // The index names the shards: fetch it now (it is part of the model), then list them.
+    const indexTask = await task(name);
+    await fetchTask(indexTask);
+    plan.fetched.push(name);
+    plan.fetchedBytes += indexTask.size;
+    for (const shard of await shardNames(store, indexTask)) plan.tasks.push(await task(shard));
+  }
+  plan.tasks.sort((a, b) => a.size - b.size);
+  return plan;
+}
+
+/** The shard files an index's weight_map names, in first-seen order. */
+async function shardNames(store: ChunkStore, task: FileTask): Promise<string[]> {
+  const record = await store.getFile(fileKey(task.model, task.path));
+  if (record === null) throw new JanusError('storage', `${task.path} vanished from the store`);
+  const bytes = await readWhole(store, record);
+  let index: unknown;
+  try {
+    index = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw new JanusError('bad-checkpoint', `${task.url}: not a JSON shard index (${(error as Error).message})`);
+  }
+  const map = (index as { weight_map?: unknown }).weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+    throw new JanusError('bad-checkpoint', `${task.url}: the shard index has no weight_map object`);
+  }
+  const names = [...new Set(Object.values(map as Record<string, unknown>))];
+  if (names.length === 0 || names.some((n) => typeof n !== 'string' || !/^[\w.-]+\.safetensors$/.test(n))) {
+    throw new JanusError('bad-checkpoint', `${task.url}: the shard index names no valid .safetensors files`);
+  }
+  return names as string[];
+}
+
+/** A whole small stored file. */
+export async function readWhole(store: ChunkStore, record: FileRecord): Promise<Uint8Array> {
+  const out = new Uint8Array(record.size);
+  const count = chunkCount(record.size, record.chunkSize);
+  for (let i = 0; i < count; i += 1) {
+    const chunk = await store.getChunk(record.key, i);
+    if (chunk === null) throw new JanusError('integrity', `${record.path}: stored chunk ${i} is missing`);
+    out.set(chunk.bytes, i * record.chunkSize);
+  }
+  return out;
+}
+
+/** The hub's listing: path -> size and hash (SHA-256 for LFS files, git blob SHA-1 otherwise). */
+async function hubTree(url: string, signal: AbortSignal | undefined): Promise<Map<string, TreeEntry> | null> {
+  let entries: unknown;
+  try {
+    const response = await fetch(url, { signal: signal ?? null, cache: 'no-store' });
+    if (!response.ok) return null;
+    entries = await response.json();
+  } catch (error) {
+    if (signal?.aborted) throw new JanusError('aborted', 'the download was cancelled');
+    void error; // no listing (offline, CORS, a mirror without the API): probe the files instead
+    return null;
+  }
+  if (!Array.isArray(entries)) return null;
+  const tree = new Map<string, TreeEntry>();
+  for (const entry of entries as Array<Record<string, unknown>>) {
+    if (entry.type !== 'file' || typeof entry.path !== 'string' || typeof entry.size !== 'number') continue;
+    const lfs = entry.lfs as { oid?: unknown; size?: unknown } | undefined;
+    const lfsHash = typeof lfs?.oid === 'string' ? parseExpectedHash(lfs.oid) : null;
+    const size = typeof lfs?.size === 'number' ? lfs.size : entry.size;
+    const expected = lfsHash?.kind === 'sha256' ? lfsHash : typeof entry.oid === 'string' && lfs === undefined ? parseExpectedHash(entry.oid) : null;
+    tree.set(entry.path, { size, expected });
+  }
+  return tree;
+}
+
+interface Probe {
+  size: number;
+  etag: string | null;
+}
+
+/** Size and ETag of a file from a one-byte ranged GET; null when it does not exist (404). */
+async function probe(url: string, path: string, signal: AbortSignal | undefined): Promise<Probe | null> {
+  for (let attempt = 1; ; attempt += 1) {
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: { Range: rangeHeader(0, 0) }, signal: signal ?? null, cache: 'no-store' });
+    } catch (error) {
+      if (signal?.aborted) throw new JanusError('aborted', 'the download was cancelled');
+      if (attempt >= 3) throw new JanusError('network', `${url}: the request failed (${(error as Error).message}); check the connection`);
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      continue;
+    }
+    await response.body?.cancel().catch(() => undefined);
+    if (response.status === 404 || response.status === 410) return null;
+    const range = response.headers.get('Content-Range');
+    const total = /\/(\d+)\s*$/.exec(range ?? '')?.[1];
+    const length = response.headers.get('Content-Length');
+    const size = response.status === 206 && total !== undefined ? Number(total) : response.status === 200 && length !== null ? Number(length) : NaN;
+    if (!Number.isSafeInteger(size)) {
+      const verdict = judgeResponse(response.status, response.headers, { url, file: path, offset: 0, size: 1, end: 0 });
+      if (verdict.kind === 'fail' && verdict.retry && attempt < 3) continue;
+      throw new JanusError(
+        verdict.kind === 'fail' ? verdict.code : 'bad-response',
+        verdict.kind === 'fail' ? verdict.message : `${url}: the server states no size for ${path} (${response.status})`,
+      );
+    }
+    if (/^\s*text\/html\b/i.test(response.headers.get('Content-Type') ?? '') && !/\.html?$/.test(path)) {
+      throw new JanusError('bad-response', `${url}: the server sent a web page instead of ${path} (an error or sign-in page, or a wrong URL)`);
+    }
+    return { size, etag: response.headers.get('ETag') };
+  }
+}
+
+/** Refuse before downloading when the browser says the rest cannot fit. */
+async function checkSpace(store: ChunkStore, tasks: FileTask[]): Promise<void> {
+  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+  if (store.kind !== 'indexeddb' || storage?.estimate === undefined) return;
+  let needed = 0;
+  for (const task of tasks) {
+    const record = await store.getFile(fileKey(task.model, task.path));
+    if (record?.complete === true) continue;
+    const have = record === null ? 0 : (await store.chunkIndices(record.key)).length * record.chunkSize;
+    needed += Math.max(0, task.size - have);
+  }
+  refuseIfNoRoom(needed, await storage.estimate());
+}
+
+/**
+ * Throws 'quota' when `needed` more bytes exceed what `estimate()` leaves. (The estimate can
+ * overstate the real free space: a write can still fail, which is handled where it happens.)
+ */
+export function refuseIfNoRoom(needed: number, estimate: { quota?: number | undefined; usage?: number | undefined }): void {
+  const { quota, usage } = estimate;
+  if (quota === undefined || usage === undefined) return;
+  const free = Math.max(0, quota - usage);
+  if (needed > free) {
+    throw new JanusError(
+      'quota',
+      `not enough storage for this model: it needs ${formatBytes(needed)} more, the browser allows ${formatBytes(free)} ` +
+        `(quota ${formatBytes(quota)}, in use ${formatBytes(usage)}). Free disk space or delete a cached model`,
+    );
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+
+/** The cached models with what they hold. */
+export interface CachedModel {
+  key: string;
+  name: string;
+  complete: boolean;
+  /** The model's size. */
+  bytes: number;
+  /** Bytes stored now (less than `bytes` while partial). */
+  storedBytes: number;
+  createdAt: number;
+  completedAt?: number;
+}
+
+export async function cachedModels(store: ChunkStore): Promise<CachedModel[]> {
+  const out: CachedModel[] = [];
+  for (const model of await store.listModels()) {
+    let storedBytes = 0;
+    for (const path of model.files) {
+      const record = await store.getFile(fileKey(model.key, path));
+      if (record === null) continue;
+      const chunks = await store.chunkIndices(record.key);
+      storedBytes += Math.min(record.size, chunks.length * record.chunkSize);
+    }
+    const entry: CachedModel = {
+      key: model.key,
+      name: model.name,
+      complete: model.complete,
+      bytes: model.bytes,
+      storedBytes,
+      createdAt: model.createdAt,
+    };
+    if (model.completedAt !== undefined) entry.completedAt = model.completedAt;
+    out.push(entry);
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Delete a cached model; 'busy' while a tab is downloading it. */
+export async function deleteModel(store: ChunkStore, key: string): Promise<void> {
+  const locks = webLocks();
+  if (locks === null) {
+    await store.deleteModel(key);
+    return;
+  }
+  await locks.request(lockName(key), { ifAvailable: true }, async (lock) => {
+    if (lock === null) throw new JanusError('busy', 'this model is being downloaded (maybe in another tab); cancel that first');
+    await store.deleteModel(key);
+  });
+}
+
+function lockName(key: string): string {
+  return `janus-weights ${key}`;
+}
+
+function webLocks(): LockManager | null {
+  return (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks ?? null;
+}
+
+/** Run `fn` holding the model's exclusive lock (every tab and worker of the origin shares it). */
+async function withModelLock<T>(key: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  const locks = webLocks();
+  if (locks === null) return fn();
+  try {
+    return await locks.request(lockName(key), signal === undefined ? {} : { signal }, fn);
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'AbortError') {
+      throw new JanusError('aborted', 'the download was cancelled');
+    }
+    throw error;
+  }
+}
+
+/** Aggregates per-file progress into model progress with a rate over the last seconds. */
+class ProgressMeter {
+  total = 0;
+  private doneFiles = 0;
+  private current = { file: '', done: 0, total: 0 };
+  private samples: Array<{ at: number; bytes: number }> = [];
+  private lastEmit = 0;
+
+  constructor(private readonly sink: ((progress: DownloadProgress) => void) | undefined) {}
+
+  file(file: string, done: number, total: number): void {
+    const fresh = file !== this.current.file;
+    this.current = { file, done, total };
+    const now = performance.now();
+    const bytes = this.doneFiles + done;
+    // The first report of a file is what was already stored: not network speed.
+    if (fresh) this.samples = [];
+    this.samples.push({ at: now, bytes });
+    while (this.samples.length > 2 && now - (this.samples[0]?.at ?? now) > 5000) this.samples.shift();
+    if (now - this.lastEmit >= 100 || done === total) this.emit(now);
+  }
+
+  fileDone(_file: string, size: number): void {
+    this.doneFiles += size;
+    this.current = { file: this.current.file, done: 0, total: 0 };
+  }
+
+  private emit(now: number): void {
+    if (this.sink === undefined) return;
+    this.lastEmit = now;
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    const seconds = first !== undefined && last !== undefined ? (last.at - first.at) / 1000 : 0;
+    const rate = seconds > 0.2 && first !== undefined && last !== undefined ? (last.bytes - first.bytes) / seconds : 0;
+    const bytes = this.doneFiles + this.current.done;
+    const total = Math.max(this.total, bytes);
+    this.sink({
+      phase: 'download',
+      file: this.current.file,
+      fileBytes: this.current.done,
+      fileTotal: this.current.total,
+      bytes,
+      total,
+      rate,
+      etaSeconds: rate > 0 ? (total - bytes) / rate : null,
+    });
+  }
+}
+
+function sum<T>(items: readonly T[], f: (item: T) => number): number {
+  return items.reduce((acc, item) => acc + f(item), 0);
+}

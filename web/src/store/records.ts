@@ -1,0 +1,94 @@
+// What the weight store keeps, and the interface both stores (IndexedDB, memory) implement.
+//
+// A model is a base URL and its files; a file is stored as numbered chunks (<= 64 MiB each, one
+// record per chunk, each with its own SHA-256). Records are written in this order, each in its own
+// short transaction with the bytes already in hand:
+//   1. ModelRecord (complete: false) and FileRecord (complete: false): what is being fetched;
+//   2. chunks 0, 1, 2, ... as they are verified to have arrived whole;
+//   3. FileRecord again with complete: true, the file's digest and every chunk's hash, only once
+//      the whole file's hash matched the expected one;
+//   4. ModelRecord with complete: true, once every file is.
+// A crash between any two writes leaves a state the next start resumes from (a chunk without a
+// complete FileRecord is a partial download; a complete FileRecord whose chunk is gone is repaired
+// by fetching that chunk alone and checking it against the hash recorded in step 3).
+
+import type { ExpectedHash } from './hash.js';
+
+/** Where a file's expected hash came from. */
+export type HashSource = 'pinned' | 'hub' | 'etag' | 'none';
+
+export interface ModelRecord {
+  /** The base URL, absolute, ending with '/': the identity of a cached model. */
+  key: string;
+  /** A registry id or the URL: for people. */
+  name: string;
+  /** Paths relative to the base URL, in download order. */
+  files: string[];
+  /** Sum of the files' sizes. */
+  bytes: number;
+  complete: boolean;
+  createdAt: number;
+  completedAt?: number;
+}
+
+export interface FileRecord {
+  /** `fileKey(model, path)`. */
+  key: string;
+  model: string;
+  path: string;
+  url: string;
+  size: number;
+  chunkSize: number;
+  /** The strong ETag of the bytes stored so far (sent as If-Range when resuming), if any. */
+  etag: string | null;
+  expected: ExpectedHash | null;
+  hashSource: HashSource;
+  complete: boolean;
+  /** Set when complete: the file's hash (of `expected.kind`, SHA-256 when none was known). */
+  digest?: ExpectedHash;
+  /** Set when complete: SHA-256 of chunk i, for repairing a lost chunk without the others. */
+  chunkHashes?: string[];
+  updatedAt: number;
+}
+
+export interface StoredChunk {
+  bytes: Uint8Array;
+  sha256: string;
+}
+
+export function fileKey(model: string, path: string): string {
+  return `${model}\n${path}`;
+}
+
+export function chunkCount(size: number, chunkSize: number): number {
+  return Math.ceil(size / chunkSize);
+}
+
+/** Byte length of chunk `index` of a file. */
+export function chunkLength(size: number, chunkSize: number, index: number): number {
+  return Math.min(chunkSize, size - index * chunkSize);
+}
+
+/** The weight store. Every method rejects with a JanusError ('storage' or 'quota') on failure. */
+export interface ChunkStore {
+  /** 'indexeddb' or 'memory' (private browsing, storage disabled, tests). */
+  readonly kind: 'indexeddb' | 'memory';
+  getModel(key: string): Promise<ModelRecord | null>;
+  putModel(record: ModelRecord): Promise<void>;
+  listModels(): Promise<ModelRecord[]>;
+  /** The model, its files and their chunks. */
+  deleteModel(key: string): Promise<void>;
+  getFile(key: string): Promise<FileRecord | null>;
+  putFile(record: FileRecord): Promise<void>;
+  /** The file record and its chunks. */
+  deleteFile(key: string): Promise<void>;
+  /** Indices of the chunks stored for a file, ascending. */
+  chunkIndices(file: string): Promise<number[]>;
+  getChunk(file: string, index: number): Promise<StoredChunk | null>;
+  putChunk(file: string, index: number, chunk: StoredChunk): Promise<void>;
+  /** Chunks `from`, `from + 1`, ... of a file. */
+  deleteChunks(file: string, from: number): Promise<void>;
+  /** One chunk of a file. */
+  deleteChunk(file: string, index: number): Promise<void>;
+  close(): void;
+}

@@ -1,0 +1,86 @@
+// The engine reads a cached model through this: byte ranges of stored files, chunk by chunk.
+//
+// The wasm loader asks for the config, the tokenizer, each shard's header and then its tensors in
+// file order, at most 8 MiB at a time; so one decoded chunk is kept and most reads are copies out
+// of it. Every chunk is checked against the SHA-256 recorded when its file was verified the first
+// time it is read: a damaged or missing chunk is deleted and the load fails with 'integrity', and
+// the next ensureModel fetches that chunk alone.
+
+import { JanusError } from '../errors.js';
+import { sha256Hex } from './hash.js';
+import { chunkLength, fileKey, type ChunkStore, type FileRecord, type ModelRecord } from './records.js';
+
+export class StoreReader {
+  private chunk: { file: string; index: number; bytes: Uint8Array } | null = null;
+
+  private constructor(
+    private readonly store: ChunkStore,
+    private readonly model: ModelRecord,
+    private readonly files: Map<string, FileRecord>,
+  ) {}
+
+  /** A reader over a complete cached model; 'not-found' when it is not (fully) cached. */
+  static async open(store: ChunkStore, key: string): Promise<StoreReader> {
+    const model = await store.getModel(key);
+    if (model === null || !model.complete) throw new JanusError('not-found', `${key} is not cached completely`);
+    const files = new Map<string, FileRecord>();
+    for (const path of model.files) {
+      const record = await store.getFile(fileKey(key, path));
+      if (record === null || !record.complete) throw new JanusError('not-found', `${key}${path} is not cached completely`);
+      files.set(path, record);
+    }
+    return new StoreReader(store, model, files);
+  }
+
+  /** For messages. */
+  describe(): string {
+    return `${this.model.key} (cached)`;
+  }
+
+  /** The file's size, or null when the model has no such file. */
+  async size(path: string): Promise<number | null> {
+    return this.files.get(path)?.size ?? null;
+  }
+
+  /** Exactly `length` bytes at `offset` of `path`. */
+  async read(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const record = this.files.get(path);
+    if (record === undefined) throw new JanusError('not-found', `${this.model.key}${path}: not part of the cached model`);
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > record.size) {
+      throw new JanusError('bad-checkpoint', `${path}: read of ${length} bytes at ${offset} is outside its ${record.size} bytes`);
+    }
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const at = offset + done;
+      const index = Math.floor(at / record.chunkSize);
+      const bytes = await this.chunkBytes(record, index);
+      const start = at - index * record.chunkSize;
+      const take = Math.min(length - done, bytes.length - start);
+      out.set(bytes.subarray(start, start + take), done);
+      done += take;
+    }
+    return out;
+  }
+
+  private async chunkBytes(record: FileRecord, index: number): Promise<Uint8Array> {
+    if (this.chunk !== null && this.chunk.file === record.key && this.chunk.index === index) return this.chunk.bytes;
+    this.chunk = null;
+    const stored = await this.store.getChunk(record.key, index);
+    const want = record.chunkHashes?.[index];
+    const ok =
+      stored !== null &&
+      stored.bytes.length === chunkLength(record.size, record.chunkSize, index) &&
+      want !== undefined &&
+      (await sha256Hex(stored.bytes)) === want;
+    if (!ok) {
+      await this.store.deleteChunk(record.key, index).catch(() => undefined);
+      throw new JanusError(
+        'integrity',
+        `${record.path}: stored chunk ${index} is ${stored === null ? 'missing' : 'damaged'}; it was removed and will be downloaded again`,
+      );
+    }
+    this.chunk = { file: record.key, index, bytes: stored.bytes };
+    return stored.bytes;
+  }
+}

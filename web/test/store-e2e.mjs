@@ -1,0 +1,563 @@
+// Browser tests of the weight store: headless Chromium (real IndexedDB, fetch, Web Locks, quota)
+// against the fault-injecting server (web/test/server.mjs).
+//
+//   node web/test/store-e2e.mjs        (scripts/test-web.sh runs it; needs web/dist built)
+//
+// 1. every fault mode of the server, each into IndexedDB, with the outcome and the store's state;
+// 2. a reload in the middle of a download resumes without re-fetching a verified chunk;
+// 3. a deleted chunk is fetched alone; a deleted database is noticed and refilled;
+// 4. two pages loading one model at once download it once;
+// 5. quota: a quota hit while writing keeps the verified chunks and resumes once there is room
+//    (CDP quota override), and a real full disk (a profile on a small tmpfs; root only) leaves a
+//    store that still works;
+// 6. the engine loads a cached model and chats; a damaged stored chunk is found while loading and
+//    fetched again; with the weights server stopped, after a reload, it loads and chats again.
+//
+// Env: CHROMIUM (default /usr/bin/chromium). Figures: tests/artifacts/store-e2e.json.
+
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import { BASE_ARGS, CHROMIUM, WEBGPU_ARGS } from './chromium.mjs';
+import { DEFAULT_MOUNTS, createServer } from './server.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const artifacts = path.join(root, 'tests/artifacts');
+const MIB = 1024 * 1024;
+const CHUNK = 64 * 1024;
+const FAST = { attempts: 4, baseMs: 5, maxMs: 20 };
+
+const SHARD = 'model-00001-of-00002.safetensors';
+const SHARD_BYTES = readFileSync(path.join(root, 'tests/fixtures/models/tiny-a-hf', SHARD));
+const SHARD_SHA = sha256(SHARD_BYTES);
+const SINGLE = path.join(root, 'tests/fixtures/models/tiny-b-hf/model.safetensors');
+const SINGLE_BYTES = readFileSync(SINGLE);
+/** tiny-a with 12 wide layers (~75 MiB of random bf16), written by scripts/test-web.sh. */
+const BIG = 'artifact-models/tiny-a-wide/';
+const golden = JSON.parse(readFileSync(path.join(root, 'tests/fixtures/goldens/tiny-a.json'), 'utf8'));
+
+const figures = { timingsMs: {} };
+
+class CheckFailed extends Error {}
+function check(condition, message) {
+  if (!condition) throw new CheckFailed(message);
+}
+
+function sha256(bytes) {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function step(name, run) {
+  console.log(`-- ${name}`);
+  const started = performance.now();
+  const value = await run();
+  const ms = Math.round(performance.now() - started);
+  figures.timingsMs[name] = ms;
+  console.log(`   ok (${(ms / 1000).toFixed(1)} s)`);
+  return value;
+}
+
+async function openStorePage(context, base) {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+  await page.goto(`${base}pages/store.html`);
+  await page.waitForFunction(() => window.storeReady === true, null, { timeout: 30_000 });
+  return page;
+}
+
+/** Bytes the server sent for a URL path (after settling: 'close' is counted a tick late). */
+async function served(server, urlPath) {
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return server.stats().paths[urlPath] ?? { requests: 0, bytes: 0, rangeRequests: 0, statuses: {} };
+}
+
+// ---- 1. fault modes ---------------------------------------------------------------------------
+
+/**
+ * One case per fault mode: `pre` drops a first download at a chunk boundary + a little, so the
+ * mode meets a resumed request; `expect` is 'ok' or an error code. Cuts come with a 2 MB/s drip:
+ * Chromium discards the part of a body it had not handed to the page yet when the connection
+ * fails, so an instant cut would leave nothing to resume from (also a real network's behaviour).
+ */
+function faultCases() {
+  const drop = (k, i) => `drip=2000000,drop-at=${k * CHUNK + 11 + i}`;
+  return [
+    { name: 'none', modes: null, expect: 'ok', hashSource: 'etag', restarts: 0 },
+    { name: 'ignore-range', pre: drop(4, 1), modes: 'ignore-range', expect: 'ok', restarts: 1, resumed: 4 },
+    { name: 'shift-range', pre: drop(4, 2), modes: 'shift-range=1000', expect: 'ok', restarts: 0, resumed: 4 },
+    { name: 'wrong-range', pre: drop(4, 3), modes: 'wrong-range', expect: 'bad-response', kept: 4 },
+    { name: 'wrong-total', modes: 'wrong-total', expect: 'bad-response', kept: 0 },
+    { name: '200-with-range', pre: drop(3, 4), modes: '200-with-range', expect: 'bad-response', kept: 3 },
+    { name: 'truncate', modes: 'drip=2000000,truncate=200000', expect: 'ok', attempts: 8, minRetries: 4 },
+    { name: 'drop-at', modes: `drip=2000000,drop-at=${7 * CHUNK + 123}`, expect: 'ok', retries: 1 },
+    { name: 'flip', modes: 'flip=400000', expect: 'integrity', kept: 0 },
+    { name: 'flip-once', modes: 'flip-once=400000', expect: 'ok', restarts: 1 },
+    { name: 'html', modes: 'html', expect: 'bad-response', kept: 0 },
+    { name: 'status-404', modes: 'status=404', expect: 'not-found' },
+    { name: 'status-403', modes: 'status=403', expect: 'http' },
+    { name: 'status-416', modes: 'status=416', expect: 'bad-response' },
+    { name: 'status-429x2', modes: 'status=429x2', expect: 'ok', retries: 2 },
+    { name: 'status-503x3', modes: 'status=503x3', expect: 'ok', retries: 3 },
+    { name: 'status-503', modes: 'status=503', expect: 'network' },
+    { name: 'etag-change', modes: `etag-change=1,drip=2000000,drop-at=${5 * CHUNK + 7}`, expect: 'ok', restarts: 1, changed: true },
+    { name: 'no-etag', modes: 'no-etag', expect: 'ok', hashSource: 'none' },
+    { name: 'no-length', modes: 'no-length', expect: 'ok' },
+    { name: 'drip-cancel', modes: 'drip=300000', expect: 'aborted', abortAt: 3 * CHUNK, minKept: 2 },
+  ];
+}
+
+async function faultModes(page, server, base) {
+  server.resetFaults();
+  const cases = faultCases();
+  const url = (modes) => `${base}${modes === null ? '' : `fault/${modes}/`}janus-web/tiny-a/resolve/main/${SHARD}`;
+  const results = await page.evaluate(
+    async ({ cases, base, size, chunk, fast, SHARD }) => {
+      const store = await S.IdbChunkStore.open();
+      const out = [];
+      for (const c of cases) {
+        const model = `${base}cases/${c.name}/`;
+        const task = (url) => ({ model, path: SHARD, url, size, expected: null, hashSource: 'none' });
+        if (c.preUrl !== undefined) {
+          await S.downloadFile(store, task(c.preUrl), { chunkBytes: chunk, retry: { ...fast, attempts: 1 } }).catch(() => undefined);
+        }
+        const controller = new AbortController();
+        let result = null;
+        let error = null;
+        const started = performance.now();
+        try {
+          const done = await S.downloadFile(store, task(c.url), {
+            chunkBytes: chunk,
+            retry: { ...fast, attempts: c.attempts ?? fast.attempts },
+            signal: controller.signal,
+            onProgress: (_file, bytes) => {
+              if (c.abortAt !== undefined && bytes >= c.abortAt) controller.abort();
+            },
+          });
+          result = {
+            restarts: done.restarts,
+            retries: done.retries,
+            requests: done.requests,
+            resumedBytes: done.resumedBytes,
+            hashSource: done.record.hashSource,
+            digest: done.record.digest?.hex ?? null,
+          };
+        } catch (e) {
+          error = S.plain(e);
+        }
+        const key = S.fileKey(model, SHARD);
+        const record = await store.getFile(key);
+        const chunks = await store.chunkIndices(key);
+        let sha = null;
+        if (record?.complete === true) {
+          const bytes = new Uint8Array(size);
+          for (const i of chunks) bytes.set((await store.getChunk(key, i)).bytes, i * chunk);
+          sha = await S.sha256Hex(bytes);
+        }
+        out.push({ name: c.name, result, error, complete: record?.complete ?? false, chunks: chunks.length, sha, ms: performance.now() - started });
+      }
+      store.close();
+      return out;
+    },
+    {
+      cases: cases.map((c) => ({ ...c, url: url(c.modes), preUrl: c.pre === undefined ? undefined : url(c.pre) })),
+      base,
+      size: SHARD_BYTES.length,
+      chunk: CHUNK,
+      fast: FAST,
+      SHARD,
+    },
+  );
+  const changed = Buffer.from(SHARD_BYTES);
+  changed[Math.floor(changed.length / 2)] ^= 0x5a;
+  const table = [];
+  for (const [i, c] of cases.entries()) {
+    const r = results[i];
+    const what = `fault ${c.name}`;
+    const outcome = r.error === null ? 'ok' : r.error.code;
+    table.push({ mode: c.modes ?? '(none)', outcome, complete: r.complete, chunksKept: r.chunks, ...(r.result ?? {}), message: r.error?.message });
+    console.log(`   ${c.name.padEnd(15)} ${outcome.padEnd(13)} ${r.error === null ? JSON.stringify(r.result) : r.error.message}`);
+    check(outcome === c.expect, `${what}: expected ${c.expect}, got ${outcome} ${r.error?.message ?? ''}`);
+    if (c.expect === 'ok') {
+      check(r.complete, `${what}: not marked complete`);
+      check(r.sha === (c.changed ? sha256(changed) : SHARD_SHA), `${what}: stored bytes hash to ${r.sha}`);
+      if (c.restarts !== undefined) check(r.result.restarts === c.restarts, `${what}: restarts ${r.result.restarts}, expected ${c.restarts}`);
+      if (c.retries !== undefined) check(r.result.retries === c.retries, `${what}: retries ${r.result.retries}, expected ${c.retries}`);
+      if (c.minRetries !== undefined) check(r.result.retries >= c.minRetries, `${what}: retries ${r.result.retries} < ${c.minRetries}`);
+      if (c.resumed !== undefined) check(r.result.resumedBytes === c.resumed * CHUNK, `${what}: resumed ${r.result.resumedBytes}`);
+      if (c.hashSource !== undefined) check(r.result.hashSource === c.hashSource, `${what}: hash source ${r.result.hashSource}`);
+    } else {
+      check(!r.complete, `${what}: marked complete after ${c.expect}`);
+      if (c.kept !== undefined) check(r.chunks === c.kept, `${what}: ${r.chunks} chunks kept, expected ${c.kept}`);
+      if (c.minKept !== undefined) check(r.chunks >= c.minKept, `${what}: ${r.chunks} chunks kept, expected >= ${c.minKept}`);
+    }
+  }
+  figures.faultModes = table;
+}
+
+// ---- 2. reload mid-download ---------------------------------------------------------------------
+
+async function reloadResumes(context, server, base) {
+  const page = await openStorePage(context, base);
+  const size = SINGLE_BYTES.length;
+  const chunk = 128 * 1024;
+  const dripPath = '/fault/drip=400000/models/tiny-b-hf/model.safetensors';
+  const plainPath = '/models/tiny-b-hf/model.safetensors';
+  const args = { model: `${base}reload-test/`, size, chunk };
+  server.resetStats();
+  await page.evaluate(
+    ({ model, size, chunk, url }) => {
+      window.progress = 0;
+      S.IdbChunkStore.open().then((store) =>
+        S.downloadFile(store, { model, path: 'model.safetensors', url, size, expected: null, hashSource: 'none' }, {
+          chunkBytes: chunk,
+          onProgress: (_f, done) => (window.progress = done),
+        }),
+      );
+    },
+    { ...args, url: `${base}${dripPath.slice(1)}` },
+  );
+  await page.waitForFunction((n) => window.progress >= n, 6 * chunk, { timeout: 60_000 });
+  await page.reload();
+  await page.waitForFunction(() => window.storeReady === true);
+  const before = await served(server, dripPath);
+  const out = await page.evaluate(
+    async ({ model, size, chunk, url }) => {
+      const store = await S.IdbChunkStore.open();
+      const done = await S.downloadFile(store, { model, path: 'model.safetensors', url, size, expected: null, hashSource: 'none' }, { chunkBytes: chunk });
+      store.close();
+      return { resumedBytes: done.resumedBytes, fetchedBytes: done.fetchedBytes, digest: done.record.digest.hex, requests: done.requests };
+    },
+    { ...args, url: `${base}${plainPath.slice(1)}` },
+  );
+  const after = await served(server, plainPath);
+  console.log(`   before the reload the server sent ${before.bytes} bytes; resumed ${out.resumedBytes} verified bytes, fetched ${out.fetchedBytes} (${after.requests} request)`);
+  check(out.resumedBytes >= 6 * chunk && out.resumedBytes % chunk === 0, `reload: resumed ${out.resumedBytes} bytes`);
+  check(after.bytes === size - out.resumedBytes, `reload: the server sent ${after.bytes} bytes after the reload; the missing part is ${size - out.resumedBytes}`);
+  check(out.digest === sha256(SINGLE_BYTES), 'reload: the resumed file does not hash right');
+  figures.reload = { sentBeforeReload: before.bytes, resumedBytes: out.resumedBytes, fetchedAfter: after.bytes, size };
+  await page.close();
+}
+
+// ---- 3. lost chunk, lost database ---------------------------------------------------------------
+
+async function repairAndEviction(context, server, base) {
+  const page = await openStorePage(context, base);
+  const ensure = (extra = {}) =>
+    page.evaluate(
+      async ({ hub, chunk, extra }) => {
+        const store = await S.IdbChunkStore.open();
+        try {
+          const r = await S.ensureModel(store, S.resolveModel('janus-web/tiny-a', { hub }), { chunkBytes: chunk, ...extra });
+          return { fetchedBytes: r.fetchedBytes, requests: r.requests, bytes: r.model.bytes, complete: r.model.complete };
+        } finally {
+          store.close();
+        }
+      },
+      { hub: base, chunk: CHUNK, extra },
+    );
+  const first = await ensure();
+  check(first.complete && first.fetchedBytes === first.bytes, `first download: ${JSON.stringify(first)}`);
+  const file = `${base}janus-web/tiny-a/resolve/main/\nmodel-00002-of-00002.safetensors`;
+  await page.evaluate(({ file }) => S.deleteChunkRecord(file, 3), { file });
+  server.resetStats();
+  const repaired = await ensure();
+  const stats = await served(server, '/janus-web/tiny-a/resolve/main/model-00002-of-00002.safetensors');
+  console.log(`   deleted chunk 3: repaired with ${repaired.requests} request of ${repaired.fetchedBytes} bytes; server saw ${server.stats().requests} requests`);
+  check(repaired.requests === 1 && repaired.fetchedBytes === CHUNK, `repair: ${JSON.stringify(repaired)}`);
+  check(server.stats().requests === 1 && stats.rangeRequests === 1 && stats.bytes === CHUNK, `repair: server stats ${JSON.stringify(server.stats())}`);
+
+  // The whole database gone (eviction, "clear site data"): noticed, downloaded again.
+  const listed = await page.evaluate(async () => {
+    await new Promise((resolve, reject) => {
+      const request = indexedDB.deleteDatabase(S.DB_NAME);
+      request.onsuccess = resolve;
+      request.onerror = () => reject(request.error);
+      request.onblocked = () => reject(new Error('deleteDatabase blocked'));
+    });
+    const store = await S.IdbChunkStore.open();
+    const models = await S.cachedModels(store);
+    store.close();
+    return models.length;
+  });
+  check(listed === 0, `after deleteDatabase the store lists ${listed} models`);
+  const again = await ensure();
+  check(again.complete && again.fetchedBytes === again.bytes, `after eviction: ${JSON.stringify(again)}`);
+  figures.repair = { repaired, afterEviction: again };
+  await page.close();
+}
+
+// ---- 4. two pages at once ---------------------------------------------------------------------
+
+async function twoPages(context, server, base) {
+  const pages = [await openStorePage(context, base), await openStorePage(context, base)];
+  server.resetStats();
+  const model = `${base}fault/drip=1500000/models/tiny-b-hf/`;
+  const results = await Promise.all(
+    pages.map((page) =>
+      page.evaluate(
+        async ({ model, chunk }) => {
+          const store = await S.IdbChunkStore.open();
+          try {
+            const r = await S.ensureModel(store, S.resolveModel(model), { chunkBytes: chunk });
+            return { fetchedBytes: r.fetchedBytes, requests: r.requests, complete: r.model.complete };
+          } catch (e) {
+            return { error: S.plain(e) };
+          } finally {
+            store.close();
+          }
+        },
+        { model, chunk: CHUNK },
+      ),
+    ),
+  );
+  const stats = await served(server, '/fault/drip=1500000/models/tiny-b-hf/model.safetensors');
+  console.log(`   page results ${JSON.stringify(results)}; the server sent ${stats.bytes} bytes of the ${SINGLE_BYTES.length}-byte shard`);
+  for (const r of results) check(r.complete === true, `two pages: ${JSON.stringify(r)}`);
+  check(results.filter((r) => r.fetchedBytes === 0).length === 1, 'two pages: exactly one of them should have found the model already cached');
+  // One probe byte plus the file once.
+  check(stats.bytes === SINGLE_BYTES.length + 1, `two pages: the shard was sent ${stats.bytes} bytes, expected once (${SINGLE_BYTES.length} + 1 probe byte)`);
+  figures.twoPages = { results, shardBytesSent: stats.bytes };
+  for (const page of pages) await page.close();
+}
+
+// ---- 5. quota ----------------------------------------------------------------------------------
+
+/**
+ * Quota exhausted while writing (CDP quota override; it needs a persistent profile and does not
+ * change what estimate() reports, so the up-front refusal is covered by the unit tests).
+ */
+async function quotaOverride(server, base) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'janus-quota-override-'));
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: [...BASE_ARGS] });
+  try {
+    const page = await openStorePage(context, base);
+    const cdp = await context.newCDPSession(page);
+    const origin = new URL(base).origin;
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 24 * MIB });
+    const run = () =>
+      page.evaluate(
+        async ({ model }) => {
+          const store = await S.IdbChunkStore.open();
+          try {
+            const r = await S.ensureModel(store, S.resolveModel(model), { chunkBytes: 4 * 1024 * 1024 });
+            return { complete: r.model.complete, resumedBytes: r.resumedBytes, fetchedBytes: r.fetchedBytes };
+          } catch (e) {
+            const models = await S.cachedModels(store);
+            return { error: S.plain(e), models };
+          } finally {
+            store.close();
+          }
+        },
+        { model: `${base}${BIG}` },
+      );
+    const hit = await run();
+    const partial = hit.models?.find((m) => m.key === `${base}${BIG}`);
+    console.log(`   writing past a 24 MiB quota: ${hit.error?.code}: ${hit.error?.message}; kept ${partial?.storedBytes} bytes`);
+    check(hit.error?.code === 'quota', `quota: expected QuotaExceededError as 'quota', got ${JSON.stringify(hit)}`);
+    check(partial !== undefined && !partial.complete && partial.storedBytes > 0, `quota: the verified part should be kept: ${JSON.stringify(hit.models)}`);
+
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+    server.resetStats();
+    const resumed = await run();
+    console.log(`   with room again: ${JSON.stringify(resumed)}`);
+    check(resumed.complete === true && resumed.resumedBytes > 0, `quota: resume after the quota error: ${JSON.stringify(resumed)}`);
+    figures.quotaOverride = { error: hit.error, keptBytes: partial.storedBytes, resumed };
+  } finally {
+    await context.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A real full disk: the profile on a 48 MiB tmpfs (root only), a 75 MiB model, random bytes. */
+async function quotaTmpfs(base) {
+  if (process.getuid?.() !== 0) {
+    console.log('   SKIPPED: mounting a tmpfs needs root (CI runs as root)');
+    figures.quotaTmpfs = 'skipped: not root';
+    return;
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'janus-quota-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (error) {
+    // Root without CAP_SYS_ADMIN (some containers): say so loudly, the CDP quota test still ran.
+    console.log(`   SKIPPED: cannot mount a tmpfs here (${String(error.stderr ?? error.message).trim()})`);
+    figures.quotaTmpfs = 'skipped: mount failed';
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  let context = null;
+  try {
+    context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: [...BASE_ARGS] });
+    const page = await openStorePage(context, base);
+    const got = await page.evaluate(
+      async ({ big, small }) => {
+        const store = await S.IdbChunkStore.open();
+        const out = {};
+        try {
+          await S.ensureModel(store, S.resolveModel(big), { chunkBytes: 4 * 1024 * 1024, skipSpaceCheck: true });
+          out.big = 'complete';
+        } catch (e) {
+          out.big = S.plain(e);
+        }
+        out.models = await S.cachedModels(store);
+        // The store still works: free the space, then a small model fits.
+        await S.deleteModel(store, S.resolveModel(big).baseUrl);
+        try {
+          const r = await S.ensureModel(store, S.resolveModel(small), { chunkBytes: 256 * 1024 });
+          out.small = r.model.complete;
+        } catch (e) {
+          out.small = S.plain(e);
+        }
+        store.close();
+        return out;
+      },
+      { big: `${base}${BIG}`, small: `${base}models/tiny-b-hf/` },
+    );
+    const partial = got.models.find((m) => m.name.endsWith(BIG));
+    console.log(`   full disk: ${JSON.stringify(got.big)}; kept ${partial?.storedBytes} bytes; afterwards a small model: ${JSON.stringify(got.small)}`);
+    check(got.big?.code === 'quota', `tmpfs: expected 'quota' when the disk fills, got ${JSON.stringify(got.big)}`);
+    check(partial !== undefined && partial.storedBytes > 0 && !partial.complete, `tmpfs: verified chunks should be kept: ${JSON.stringify(got.models)}`);
+    check(got.small === true, `tmpfs: the store should still work after the quota error: ${JSON.stringify(got.small)}`);
+    figures.quotaTmpfs = { error: got.big, keptBytes: partial.storedBytes, smallAfterwards: got.small };
+  } finally {
+    await context?.close().catch(() => undefined);
+    execFileSync('umount', ['-l', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- 6. offline ---------------------------------------------------------------------------------
+
+async function offlineLoad(appBase) {
+  const weights = createServer({ root });
+  const hub = (await weights.listen()).url;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  const text = golden.cases.text;
+  const messages = [
+    { role: 'user', content: text.turns[0] },
+    { role: 'assistant', content: text.turns[1] },
+    { role: 'user', content: text.turns[2] },
+  ];
+  const options = { system: text.system, maxNewTokens: 4, temperature: 0 };
+  const want = text.output_ids.slice(0, 4);
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+    const session = async () => {
+      await page.goto(`${appBase}pages/client.html`);
+      await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
+      return page.evaluate(
+        async ({ hub, messages, options }) => {
+          const client = await Janus.JanusClient.create();
+          try {
+            const report = await client.load('janus-web/tiny-a', { hub, chunkBytes: 256 * 1024 });
+            const chat = await t.collect(client.chat(messages, options));
+            return { download: report.download, ids: chat.result?.ids ?? null, error: chat.error };
+          } catch (e) {
+            return { error: { code: e.code, message: e.message } };
+          } finally {
+            client.dispose();
+          }
+        },
+        { hub, messages, options },
+      );
+    };
+    const online = await session();
+    console.log(`   online: ${JSON.stringify(online.download ?? online.error)}; ids ${JSON.stringify(online.ids)}`);
+    check(online.download?.cache === 'indexeddb' && online.download.fetchedBytes > 0, `offline test, first load: ${JSON.stringify(online)}`);
+    check(JSON.stringify(online.ids) === JSON.stringify(want), `offline test, first chat ids ${JSON.stringify(online.ids)} != golden ${JSON.stringify(want)}`);
+    // A stored chunk damaged on disk: the engine's read finds it, the worker fetches that chunk
+    // again and loads once more; the reply is unchanged.
+    await page.evaluate(
+      ({ key }) =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('janus-weights');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const tx = open.result.transaction('chunks', 'readwrite');
+            const chunks = tx.objectStore('chunks');
+            const get = chunks.get([key, 1]);
+            get.onsuccess = () => {
+              const row = get.result;
+              row.bytes[100] ^= 0xff;
+              chunks.put(row);
+            };
+            tx.oncomplete = () => {
+              open.result.close();
+              resolve();
+            };
+            tx.onerror = () => reject(tx.error);
+          };
+        }),
+      { key: `${hub}janus-web/tiny-a/resolve/main/\nmodel-00002-of-00002.safetensors` },
+    );
+    const repaired = await session();
+    console.log(`   a damaged stored chunk: ${JSON.stringify(repaired.download ?? repaired.error)}; ids ${JSON.stringify(repaired.ids)}`);
+    // Chunk 1 alone (256 KiB records) is fetched again.
+    check(repaired.download?.repairs === 1 && repaired.download.fetchedBytes === 256 * 1024, `repair during load: ${JSON.stringify(repaired)}`);
+    check(JSON.stringify(repaired.ids) === JSON.stringify(want), `chat after the repair: ids ${JSON.stringify(repaired.ids)}`);
+    await weights.close();
+    const offline = await session();
+    console.log(`   weights server stopped, page reloaded: ${JSON.stringify(offline.download ?? offline.error)}; ids ${JSON.stringify(offline.ids)}`);
+    check(offline.download?.fetchedBytes === 0 && offline.download.requests === 0, `offline load: ${JSON.stringify(offline)}`);
+    check(JSON.stringify(offline.ids) === JSON.stringify(want), `offline chat ids ${JSON.stringify(offline.ids)} != golden ${JSON.stringify(want)}`);
+    figures.offline = { online: online.download, repaired: repaired.download, offline: offline.download, ids: offline.ids };
+  } finally {
+    await browser.close();
+    await weights.close().catch(() => undefined);
+  }
+}
+
+async function main() {
+  mkdirSync(artifacts, { recursive: true });
+  check(statSync(path.join(root, 'web/dist/janus.js')).isFile(), 'web/dist is not built');
+  await build({
+    entryPoints: [path.join(root, 'web/test/pages/store-harness.ts')],
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    outfile: path.join(artifacts, 'test-dist/store-harness.js'),
+    logLevel: 'warning',
+  });
+  const server = createServer({
+    root,
+    mounts: { ...DEFAULT_MOUNTS, '/test-dist/': 'tests/artifacts/test-dist', '/artifact-models/': 'tests/artifacts/models' },
+  });
+  const { url } = await server.listen();
+  console.log(`server ${url}; chromium ${CHROMIUM}`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS] });
+  try {
+    const context = await browser.newContext();
+    const page = await openStorePage(context, url);
+    await step('every fault mode, into IndexedDB', () => faultModes(page, server, url));
+    await page.close();
+    await step('a reload mid-download resumes from the last verified chunk', () => reloadResumes(context, server, url));
+    await step('a deleted chunk is fetched alone; a deleted database is refilled', () => repairAndEviction(context, server, url));
+    await step('two pages load one model at once: downloaded once', () => twoPages(context, server, url));
+    await context.close();
+    await step('quota (CDP override): a write past it keeps the verified part; resumes with room', () => quotaOverride(server, url));
+    await step('quota (a real full disk: profile on a 48 MiB tmpfs)', () => quotaTmpfs(url));
+    await step('a cached model loads and chats with the weights server stopped, after a reload', () => offlineLoad(url));
+  } finally {
+    await browser.close();
+    figures.serverStats = { requests: server.stats().requests, bytes: server.stats().bytes };
+    writeFileSync(path.join(artifacts, 'store-e2e.json'), `${JSON.stringify(figures, null, 2)}\n`);
+    await server.close();
+  }
+}
+
+const started = performance.now();
+main().then(
+  () => {
+    console.log(`\nweight store e2e passed in ${((performance.now() - started) / 1000).toFixed(1)} s; figures in tests/artifacts/store-e2e.json`);
+  },
+  (error) => {
+    console.error(`\nFAIL: ${error instanceof CheckFailed ? error.message : error.stack ?? error}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,108 @@
+// A whole model into the store (web/src/store/model-cache.ts) from the hub layout of the test
+// server, read back through the engine's reader (store-reader.ts).
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { JanusError } from '../../src/errors.js';
+import { MemoryChunkStore } from '../../src/store/memory-store.js';
+import { cachedModels, deleteModel, ensureModel, formatBytes, refuseIfNoRoom } from '../../src/store/model-cache.js';
+import { fileKey } from '../../src/store/records.js';
+import { resolveModel } from '../../src/store/registry.js';
+import { StoreReader } from '../../src/store/store-reader.js';
+import { CHUNK, FAST_RETRY, FOLDER, REPO, settle, useServer } from './fixture-server.js';
+
+const { server, base } = useServer();
+const FILES = ['config.json', 'tokenizer.json', 'model.safetensors.index.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+const options = { chunkBytes: CHUNK, retry: FAST_RETRY };
+
+test('a sharded hub model: listed by the tree API, verified, complete; then no request at all', async () => {
+  server().resetStats();
+  const store = new MemoryChunkStore();
+  const source = resolveModel(REPO, { hub: base() });
+  const events: number[] = [];
+  const first = await ensureModel(store, source, { ...options, onProgress: (p) => events.push(p.bytes) });
+  assert.equal(first.model.complete, true);
+  assert.deepEqual([...first.model.files].sort(), [...FILES].sort());
+  const total = FILES.reduce((n, f) => n + readFileSync(path.join(FOLDER, f)).length, 0);
+  assert.equal(first.model.bytes, total);
+  assert.equal(first.fetchedBytes, total);
+  assert.equal(events.at(-1), total);
+  for (const file of FILES) {
+    const record = await store.getFile(fileKey(source.baseUrl, file));
+    assert.equal(record?.hashSource, 'hub', file);
+    assert.equal(record?.expected?.kind, file.endsWith('.safetensors') ? 'sha256' : 'git-sha1', file);
+  }
+  await settle();
+  server().resetStats();
+  const second = await ensureModel(store, source, options);
+  assert.equal(second.requests, 0);
+  assert.equal(server().stats().requests, 0);
+
+  const reader = await StoreReader.open(store, source.baseUrl);
+  for (const file of FILES) {
+    const bytes = readFileSync(path.join(FOLDER, file));
+    assert.equal(await reader.size(file), bytes.length);
+    assert.deepEqual(await reader.read(file, 0, bytes.length), new Uint8Array(bytes));
+    const mid = Math.floor(bytes.length / 3);
+    assert.deepEqual(await reader.read(file, mid, Math.min(CHUNK + 5, bytes.length - mid)), new Uint8Array(bytes.subarray(mid, mid + Math.min(CHUNK + 5, bytes.length - mid))));
+  }
+  assert.equal(await reader.size('missing.json'), null);
+
+  const listed = await cachedModels(store);
+  assert.deepEqual(listed.map((m) => [m.name, m.complete, m.bytes, m.storedBytes]), [[REPO, true, total, total]]);
+  await deleteModel(store, source.baseUrl);
+  assert.deepEqual(await cachedModels(store), []);
+});
+
+test('a plain folder without the hub API: files found by probing, hashes from ETags', async () => {
+  const store = new MemoryChunkStore();
+  const source = resolveModel(`${base()}models/tiny-b-hf/`);
+  const out = await ensureModel(store, source, options);
+  assert.deepEqual(out.model.files, ['config.json', 'tokenizer.json', 'model.safetensors'].sort((a, b) => sizeOf('tiny-b-hf', a) - sizeOf('tiny-b-hf', b)));
+  for (const file of out.model.files) {
+    assert.equal((await store.getFile(fileKey(source.baseUrl, file)))?.hashSource, 'etag');
+  }
+});
+
+test('a damaged stored chunk fails the read with integrity, and ensureModel repairs only it', async () => {
+  const store = new MemoryChunkStore();
+  const source = resolveModel(REPO, { hub: base() });
+  await ensureModel(store, source, options);
+  const key = fileKey(source.baseUrl, 'model-00002-of-00002.safetensors');
+  const chunk = (await store.getChunk(key, 9))!;
+  chunk.bytes[3] = (chunk.bytes[3] ?? 0) ^ 0x80;
+  await store.putChunk(key, 9, chunk);
+  const reader = await StoreReader.open(store, source.baseUrl);
+  const error = await reader.read('model-00002-of-00002.safetensors', 9 * CHUNK, 10).catch((e: unknown) => e);
+  assert.ok(error instanceof JanusError && error.code === 'integrity', String(error));
+  const repaired = await ensureModel(store, source, options);
+  // The reader dropped chunk 9; it alone is fetched again.
+  assert.equal(repaired.requests, 1);
+  assert.equal(repaired.fetchedBytes, CHUNK);
+  const again = await StoreReader.open(store, source.baseUrl);
+  const bytes = readFileSync(path.join(FOLDER, 'model-00002-of-00002.safetensors'));
+  assert.deepEqual(await again.read('model-00002-of-00002.safetensors', 0, bytes.length), new Uint8Array(bytes));
+});
+
+test('a missing model is a typed error naming the URL', async () => {
+  const source = resolveModel(`${base()}models/no-such-model/`);
+  await assert.rejects(ensureModel(new MemoryChunkStore(), source, options), (e: unknown) => e instanceof JanusError && e.code === 'not-found' && /no-such-model/.test(e.message));
+});
+
+function sizeOf(folder: string, file: string): number {
+  return readFileSync(path.join(path.dirname(FOLDER), folder, file)).length;
+}
+
+test('the space check refuses with the figures, and passes when unknown or enough', () => {
+  assert.throws(
+    () => refuseIfNoRoom(5 * 1024 ** 3, { quota: 6 * 1024 ** 3, usage: 2 * 1024 ** 3 }),
+    (e: unknown) => e instanceof JanusError && e.code === 'quota' && /needs 5\.00 GiB more, the browser allows 4\.00 GiB \(quota 6\.00 GiB, in use 2\.00 GiB\)/.test(e.message),
+  );
+  refuseIfNoRoom(4 * 1024 ** 3, { quota: 6 * 1024 ** 3, usage: 2 * 1024 ** 3 });
+  refuseIfNoRoom(1e12, {});
+  assert.equal(formatBytes(512), '512 B');
+  assert.equal(formatBytes(1536), '1.50 KiB');
+  assert.equal(formatBytes(4_183_300_000), '3.90 GiB');
+});
