@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The browser tests: the test server's unit tests, then the client end to end in headless
-# Chromium (WebGPU on SwiftShader) against the tiny fixture model.
+# The browser tests: the test server's unit tests, the weight store in headless Chromium against
+# the fault-injecting server (IndexedDB, resume, repair, two pages, quota, offline), then the
+# client end to end (WebGPU on SwiftShader) against the tiny fixture model.
 #   npm run test:web       (or: bash scripts/test-web.sh)
 # Builds nothing: run `bash scripts/build-web.sh` first (wasm + web/dist).
 # CHROMIUM=/path/to/chromium overrides /usr/bin/chromium. Figures and screenshots: tests/artifacts/.

@@ -19,6 +19,7 @@ import {
   type ChunkStore,
   type FileRecord,
   type HashSource,
+  type ResumePoint,
 } from './records.js';
 
 /** Records are at most this large (IndexedDB values past ~128 MB fail in some browsers). */
@@ -177,31 +178,49 @@ class Download {
   }
 
   /**
-   * The hasher fed with the stored prefix of the file: chunks 0..k-1 present, the right length and
-   * matching their own hash. Anything after the first gap or bad chunk is deleted.
+   * The hasher at the end of the stored prefix of the file: chunks 0..k-1 present. The last of them
+   * carries the hash state (checked against its own SHA-256 first); without a usable one, every
+   * stored chunk is read back, checked and hashed again. Anything after the first gap or bad
+   * chunk is deleted.
    */
   private async resume(): Promise<ChunkHasher> {
-    const { size, chunkSize } = this.record;
-    const hasher = new ChunkHasher(this.record.expected, size);
+    const { size, chunkSize, expected } = this.record;
     const indices = await this.store.chunkIndices(this.key);
     let next = 0;
-    while (next < indices.length && indices[next] === next) {
-      const chunk = await this.store.getChunk(this.key, next);
-      if (chunk === null || chunk.bytes.length !== chunkLength(size, chunkSize, next)) break;
-      if ((await sha256Hex(chunk.bytes)) !== chunk.sha256) break;
-      hasher.add(chunk.bytes, chunk.sha256);
-      next += 1;
-    }
+    while (next < indices.length && indices[next] === next) next += 1;
     if (next < indices.length) await this.store.deleteChunks(this.key, next);
-    this.resumedBytes = Math.min(size, next * chunkSize);
+    let hasher: ChunkHasher | null = null;
+    if (next > 0) {
+      const last = await this.store.getChunk(this.key, next - 1);
+      const sound =
+        last !== null &&
+        last.resume?.chunkHashes.length === next &&
+        last.bytes.length === chunkLength(size, chunkSize, next - 1) &&
+        (await sha256Hex(last.bytes)) === last.sha256;
+      if (sound && last?.resume !== undefined) {
+        hasher = await ChunkHasher.create(expected, size, last.resume).catch(() => null);
+      }
+    }
+    if (hasher === null) {
+      hasher = await ChunkHasher.create(expected, size);
+      for (let i = 0; i < next; i += 1) {
+        const chunk = await this.store.getChunk(this.key, i);
+        if (chunk === null || chunk.bytes.length !== chunkLength(size, chunkSize, i) || (await sha256Hex(chunk.bytes)) !== chunk.sha256) {
+          await this.store.deleteChunks(this.key, i);
+          break;
+        }
+        hasher.add(chunk.bytes, chunk.sha256);
+      }
+    }
+    this.resumedBytes = Math.min(size, hasher.index * chunkSize);
     this.options.onProgress?.(this.task.path, this.resumedBytes, size);
     return hasher;
   }
 
-  private restartFrom0(hasher: ChunkHasher): Promise<void> {
+  private async restartFrom0(hasher: ChunkHasher): Promise<void> {
     this.restarts += 1;
-    hasher.reset();
-    return this.store.deleteChunks(this.key, 0);
+    await hasher.reset();
+    await this.store.deleteChunks(this.key, 0);
   }
 
   private ifRange(): boolean {
@@ -332,9 +351,10 @@ class Download {
           filled += take;
           piece = piece.subarray(take);
           if (filled === buffer.length) {
+            const index = hasher.index;
             const sha = await sha256Hex(buffer);
-            await this.store.putChunk(this.key, hasher.index, { bytes: buffer, sha256: sha });
             hasher.add(buffer, sha);
+            await this.store.putChunk(this.key, index, { bytes: buffer, sha256: sha, resume: hasher.point() });
             landed += 1;
             filled = 0;
             if (hasher.index * chunkSize < size) buffer = new Uint8Array(chunkLength(size, chunkSize, hasher.index));
@@ -419,21 +439,21 @@ class Download {
 
 /** The file's running hash plus the hashes of the chunks fed to it, in order. */
 class ChunkHasher {
-  private sha256: FileHasher;
-  private gitSha1: FileHasher | null;
-  chunkHashes: string[] = [];
-
-  constructor(
-    private readonly expected: ExpectedHash | null,
+  private constructor(
     private readonly size: number,
-  ) {
-    this.sha256 = new FileHasher('sha256', size);
-    this.gitSha1 = this.wantsGit(expected) ? new FileHasher('git-sha1', size) : null;
-  }
+    private sha256: FileHasher,
+    /** While no hash is known the ETag may still state a git SHA-1: both are kept. */
+    private gitSha1: FileHasher | null,
+    public chunkHashes: string[],
+  ) {}
 
-  /** While no hash is known the ETag may still state a git SHA-1: keep both. */
-  private wantsGit(expected: ExpectedHash | null): boolean {
-    return expected === null || expected.kind === 'git-sha1';
+  /** Fresh, or continuing from a chunk's resume point (which must hold the states `expected` needs). */
+  static async create(expected: ExpectedHash | null, size: number, from?: ResumePoint): Promise<ChunkHasher> {
+    const wantsGit = expected === null || expected.kind === 'git-sha1';
+    if (from !== undefined && wantsGit && from.gitSha1 === undefined) throw new Error('the resume point has no git SHA-1 state');
+    const sha256 = await FileHasher.create('sha256', size, from?.sha256);
+    const gitSha1 = wantsGit ? await FileHasher.create('git-sha1', size, from?.gitSha1) : null;
+    return new ChunkHasher(size, sha256, gitSha1, [...(from?.chunkHashes ?? [])]);
   }
 
   /** The next chunk index to fetch. */
@@ -447,14 +467,21 @@ class ChunkHasher {
     this.chunkHashes.push(sha256);
   }
 
+  /** Where the hash stands now (stored with the chunk just added). */
+  point(): ResumePoint {
+    const point: ResumePoint = { sha256: this.sha256.save(), chunkHashes: [...this.chunkHashes] };
+    if (this.gitSha1 !== null) point.gitSha1 = this.gitSha1.save();
+    return point;
+  }
+
   /** Once the expected hash is known, stop computing the kind it is not. */
   settle(expected: ExpectedHash | null): void {
     if (expected?.kind === 'sha256') this.gitSha1 = null;
   }
 
-  reset(): void {
-    this.sha256 = new FileHasher('sha256', this.size);
-    this.gitSha1 = this.wantsGit(this.expected) ? new FileHasher('git-sha1', this.size) : null;
+  async reset(): Promise<void> {
+    this.sha256 = await FileHasher.create('sha256', this.size);
+    this.gitSha1 = this.gitSha1 === null ? null : await FileHasher.create('git-sha1', this.size);
     this.chunkHashes = [];
   }
 

@@ -7,7 +7,7 @@
 
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { JanusError } from '../errors.js';
-import type { ChunkStore, FileRecord, ModelRecord, StoredChunk } from './records.js';
+import type { ChunkStore, FileRecord, ModelRecord, ResumePoint, StoredChunk } from './records.js';
 
 export const DB_NAME = 'janus-weights';
 export const DB_VERSION = 1;
@@ -17,6 +17,7 @@ interface ChunkRow {
   index: number;
   bytes: Uint8Array;
   sha256: string;
+  resume?: ResumePoint;
 }
 
 interface Schema extends DBSchema {
@@ -140,13 +141,18 @@ export class IdbChunkStore implements ChunkStore {
   getChunk(file: string, index: number): Promise<StoredChunk | null> {
     return this.run('could not read a stored chunk', async (db) => {
       const row = await db.get('chunks', [file, index]);
-      return row === undefined ? null : { bytes: row.bytes, sha256: row.sha256 };
+      if (row === undefined) return null;
+      const chunk: StoredChunk = { bytes: row.bytes, sha256: row.sha256 };
+      if (row.resume !== undefined) chunk.resume = row.resume;
+      return chunk;
     });
   }
 
   putChunk(file: string, index: number, chunk: StoredChunk): Promise<void> {
     return this.run('could not store a downloaded chunk', async (db) => {
-      await db.put('chunks', { file, index, bytes: chunk.bytes, sha256: chunk.sha256 });
+      const row: ChunkRow = { file, index, bytes: chunk.bytes, sha256: chunk.sha256 };
+      if (chunk.resume !== undefined) row.resume = chunk.resume;
+      await db.put('chunks', row);
     });
   }
 

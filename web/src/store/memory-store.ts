@@ -47,7 +47,7 @@ export class MemoryChunkStore implements ChunkStore {
 
   async getChunk(file: string, index: number): Promise<StoredChunk | null> {
     const chunk = this.chunks.get(file)?.get(index);
-    return chunk === undefined ? null : { bytes: chunk.bytes.slice(), sha256: chunk.sha256 };
+    return chunk === undefined ? null : structuredClone(chunk);
   }
 
   async putChunk(file: string, index: number, chunk: StoredChunk): Promise<void> {
@@ -56,7 +56,7 @@ export class MemoryChunkStore implements ChunkStore {
       chunks = new Map();
       this.chunks.set(file, chunks);
     }
-    chunks.set(index, { bytes: chunk.bytes.slice(), sha256: chunk.sha256 });
+    chunks.set(index, structuredClone(chunk));
   }
 
   async deleteChunks(file: string, from: number): Promise<void> {

@@ -54,6 +54,16 @@ export interface FileRecord {
 export interface StoredChunk {
   bytes: Uint8Array;
   sha256: string;
+  /** Where the file's hash stood after this chunk, so a resumed download need not re-read. */
+  resume?: ResumePoint;
+}
+
+/** The file hashers' saved states after a chunk, and the hashes of every chunk so far. */
+export interface ResumePoint {
+  sha256: Uint8Array;
+  /** Kept while the file's expected hash may still turn out to be a git blob SHA-1. */
+  gitSha1?: Uint8Array;
+  chunkHashes: string[];
 }
 
 export function fileKey(model: string, path: string): string {

@@ -20,16 +20,27 @@ test('ETags that state a hash, and those that do not', () => {
   assert.equal(parseExpectedHash('xyz'), null);
 });
 
-test('incremental hashes equal one-shot ones, in any piece sizes', () => {
+test('incremental hashes equal one-shot ones, in any piece sizes', async () => {
   for (const piece of [1, 4096, 65_536, bytes.length]) {
-    const a = new FileHasher('sha256', bytes.length);
-    const b = new FileHasher('git-sha1', bytes.length);
+    const a = await FileHasher.create('sha256', bytes.length);
+    const b = await FileHasher.create('git-sha1', bytes.length);
     for (let at = 0; at < bytes.length; at += piece) {
       a.update(bytes.subarray(at, at + piece));
       b.update(bytes.subarray(at, at + piece));
     }
     assert.equal(a.hex(), sha256, `sha256, pieces of ${piece}`);
     assert.equal(b.hex(), gitSha1, `git sha1, pieces of ${piece}`);
+  }
+});
+
+test('a saved state continues the hash in a new hasher', async () => {
+  for (const kind of ['sha256', 'git-sha1'] as const) {
+    const first = await FileHasher.create(kind, bytes.length);
+    first.update(bytes.subarray(0, 40_000));
+    const state = structuredClone(first.save());
+    const second = await FileHasher.create(kind, bytes.length, state);
+    second.update(bytes.subarray(40_000));
+    assert.equal(second.hex(), kind === 'sha256' ? sha256 : gitSha1, kind);
   }
 });
 
