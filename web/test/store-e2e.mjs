@@ -309,9 +309,13 @@ async function twoPages(context, server, base) {
       page.evaluate(
         async ({ model, chunk }) => {
           const store = await S.IdbChunkStore.open();
+          let waited = false;
           try {
-            const r = await S.ensureModel(store, S.resolveModel(model), { chunkBytes: chunk });
-            return { fetchedBytes: r.fetchedBytes, requests: r.requests, complete: r.model.complete };
+            const r = await S.ensureModel(store, S.resolveModel(model), {
+              chunkBytes: chunk,
+              onProgress: (p) => (waited ||= p.waiting === true),
+            });
+            return { fetchedBytes: r.fetchedBytes, requests: r.requests, complete: r.model.complete, waited };
           } catch (e) {
             return { error: S.plain(e) };
           } finally {
@@ -326,6 +330,7 @@ async function twoPages(context, server, base) {
   console.log(`   page results ${JSON.stringify(results)}; the server sent ${stats.bytes} bytes of the ${SINGLE_BYTES.length}-byte shard`);
   for (const r of results) check(r.complete === true, `two pages: ${JSON.stringify(r)}`);
   check(results.filter((r) => r.fetchedBytes === 0).length === 1, 'two pages: exactly one of them should have found the model already cached');
+  check(results.filter((r) => r.waited).length === 1 && results.find((r) => r.waited)?.fetchedBytes === 0, 'two pages: the one that waited (and was told so) should have fetched nothing');
   // One probe byte plus the file once.
   check(stats.bytes === SINGLE_BYTES.length + 1, `two pages: the shard was sent ${stats.bytes} bytes, expected once (${SINGLE_BYTES.length} + 1 probe byte)`);
   figures.twoPages = { results, shardBytesSent: stats.bytes };
@@ -473,6 +478,67 @@ async function quotaTmpfs(base) {
   }
 }
 
+// ---- 5b. cancelling a download through the client, resuming it --------------------------------
+
+/** The worker's download stops at once on the caller's AbortSignal; the next load resumes. */
+async function clientCancelResume(appBase) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+    await page.goto(`${appBase}pages/client.html`);
+    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
+    const got = await page.evaluate(async (model) => {
+      const client = await Janus.JanusClient.create();
+      try {
+        const chunkBytes = 128 * 1024;
+        const controller = new AbortController();
+        let abortedAt = 0;
+        const events = [];
+        const error = await t.rejection(
+          client.load(model, {
+            chunkBytes,
+            signal: controller.signal,
+            onProgress: (p) => {
+              if (p.phase !== 'download') return;
+              events.push({ bytes: p.bytes, total: p.total, rate: p.rate, eta: p.etaSeconds, file: p.file });
+              if (p.bytes >= 4 * chunkBytes && abortedAt === 0) {
+                abortedAt = performance.now();
+                controller.abort();
+              }
+            },
+          }),
+        );
+        const rejectedMs = performance.now() - abortedAt;
+        await client.unload(); // queued behind the dropped load: resolves once the worker is idle
+        const idleMs = performance.now() - abortedAt;
+        const partial = (await Janus.JanusClient.cachedModels()).find((m) => m.key === model);
+        const report = await client.load(model, { chunkBytes });
+        const after = (await Janus.JanusClient.cachedModels()).find((m) => m.key === model);
+        await Janus.JanusClient.deleteCachedModel(model);
+        return { error, rejectedMs, idleMs, events, partial, download: report.download, after };
+      } finally {
+        client.dispose();
+      }
+    }, `${appBase}fault/drip=400000/models/tiny-b-hf/`);
+    const last = got.events.at(-1);
+    console.log(
+      `   aborted at ${last?.bytes} of ${last?.total} bytes (${(last?.rate / 1024).toFixed(0)} KiB/s, ETA ${last?.eta?.toFixed(1)} s): ` +
+        `${got.error.code} after ${got.rejectedMs.toFixed(0)} ms, worker idle after ${got.idleMs.toFixed(0)} ms; kept ${got.partial?.storedBytes} bytes; the next load resumed ${got.download.resumedBytes} and fetched ${got.download.fetchedBytes}`,
+    );
+    check(got.error.code === 'aborted' && got.rejectedMs < 1000, `cancel: ${JSON.stringify(got.error)} after ${got.rejectedMs} ms`);
+    // The download itself stops at once (fetch aborted), not after the 6 s the drip would take.
+    check(got.idleMs < 3000, `cancel: the worker was busy for ${got.idleMs} ms after the abort`);
+    check(got.events.some((e) => e.rate > 0 && e.eta !== null), 'cancel: download progress never reported a rate and an ETA');
+    check(got.partial !== undefined && !got.partial.complete && got.partial.storedBytes >= 3 * 128 * 1024, `cancel: partial ${JSON.stringify(got.partial)}`);
+    check(got.download.resumedBytes >= 3 * 128 * 1024, `resume after cancel: ${JSON.stringify(got.download)}`);
+    check(got.after?.complete === true, `resume after cancel: ${JSON.stringify(got.after)}`);
+    figures.clientCancel = { rejectedMs: Math.round(got.rejectedMs), idleMs: Math.round(got.idleMs), kept: got.partial.storedBytes, resumed: got.download };
+  } finally {
+    await browser.close();
+  }
+}
+
 // ---- 6. offline ---------------------------------------------------------------------------------
 
 async function offlineLoad(appBase) {
@@ -585,6 +651,7 @@ async function main() {
     await context.close();
     await step('quota (CDP override): a write past it keeps the verified part; resumes with room', () => quotaOverride(server, url));
     await step('quota (a real full disk: profile on a 48 MiB tmpfs)', () => quotaTmpfs(url));
+    await step('the client cancels a download at once; the next load resumes it', () => clientCancelResume(url));
     await step('a cached model loads and chats with the weights server stopped, after a reload', () => offlineLoad(url));
   } finally {
     await browser.close();

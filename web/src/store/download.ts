@@ -319,7 +319,8 @@ class Download {
 
   /**
    * Read the body into chunks: full chunks are hashed and stored as they fill; a partial last
-   * piece is dropped (the next request asks for it again). Returns the chunks stored.
+   * piece is dropped (the next request asks for it again). One chunk's write overlaps the reading
+   * and hashing of the next (at most one write in flight). Returns the chunks stored.
    */
   private async stream(response: Response, skip: number, hasher: ChunkHasher, idle: IdleTimer): Promise<number> {
     const { size, chunkSize } = this.record;
@@ -327,13 +328,18 @@ class Download {
     if (body === null) throw new Error('the response has no body');
     const reader = body.getReader();
     let landed = 0;
+    let writing: Promise<void> | null = null;
     let buffer = new Uint8Array(chunkLength(size, chunkSize, hasher.index));
     let filled = 0;
     let toSkip = skip;
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) return landed;
+        if (done) {
+          if (writing !== null) await writing;
+          writing = null;
+          return landed;
+        }
         idle.touch();
         this.fetchedBytes += value.length;
         let piece = value;
@@ -354,8 +360,13 @@ class Download {
             const index = hasher.index;
             const sha = await sha256Hex(buffer);
             hasher.add(buffer, sha);
-            await this.store.putChunk(this.key, index, { bytes: buffer, sha256: sha, resume: hasher.point() });
-            landed += 1;
+            const chunk = { bytes: buffer, sha256: sha, resume: hasher.point() };
+            if (writing !== null) await writing;
+            writing = this.store.putChunk(this.key, index, chunk).then(() => {
+              landed += 1;
+            });
+            // Observed by the next await of it; until then, not an unhandled rejection.
+            writing.catch(() => undefined);
             filled = 0;
             if (hasher.index * chunkSize < size) buffer = new Uint8Array(chunkLength(size, chunkSize, hasher.index));
           }
@@ -363,6 +374,9 @@ class Download {
         this.options.onProgress?.(this.task.path, Math.min(size, hasher.index * chunkSize + filled), size);
       }
     } finally {
+      // The chunk in flight lands before anything else happens; if its write failed (quota),
+      // that is the error to report, since the hasher already counts it.
+      if (writing !== null) await writing;
       await reader.cancel().catch(() => undefined);
     }
   }

@@ -29,6 +29,8 @@ export interface DownloadProgress {
   rate: number;
   /** Seconds left at `rate`, or null while unknown. */
   etaSeconds: number | null;
+  /** Set on the one event sent while another tab (or worker) is downloading this model first. */
+  waiting?: true;
 }
 
 export interface EnsureOptions extends Omit<DownloadOptions, 'onProgress'> {
@@ -50,7 +52,9 @@ export interface EnsureReport {
 
 /** Bring `source` into `store` completely (downloading, resuming or repairing as needed). */
 export async function ensureModel(store: ChunkStore, source: ModelSource, options: EnsureOptions = {}): Promise<EnsureReport> {
-  return withModelLock(source.baseUrl, options.signal, () => ensureLocked(store, source, options));
+  const onWait = (): void =>
+    options.onProgress?.({ phase: 'download', file: '', fileBytes: 0, fileTotal: 0, bytes: 0, total: 0, rate: 0, etaSeconds: null, waiting: true });
+  return withModelLock(source.baseUrl, options.signal, onWait, () => ensureLocked(store, source, options));
 }
 
 async function ensureLocked(store: ChunkStore, source: ModelSource, options: EnsureOptions): Promise<EnsureReport> {
@@ -275,6 +279,14 @@ async function probe(url: string, path: string, signal: AbortSignal | undefined)
     const total = /\/(\d+)\s*$/.exec(range ?? '')?.[1];
     const length = response.headers.get('Content-Length');
     const size = response.status === 206 && total !== undefined ? Number(total) : response.status === 200 && length !== null ? Number(length) : NaN;
+    if (response.status === 206 && range === null) {
+      // A cross-origin server that hides Content-Range (CORS): HEAD states the length.
+      const head = await fetch(url, { method: 'HEAD', signal: signal ?? null, cache: 'no-store' }).catch(() => null);
+      const headLength = Number(head?.headers.get('Content-Length') ?? NaN);
+      if (head?.ok === true && Number.isSafeInteger(headLength) && headLength > 0) {
+        return { size: headLength, etag: head.headers.get('ETag') ?? response.headers.get('ETag') };
+      }
+    }
     if (!Number.isSafeInteger(size)) {
       const verdict = judgeResponse(response.status, response.headers, { url, file: path, offset: 0, size: 1, end: 0 });
       if (verdict.kind === 'fail' && verdict.retry && attempt < 3) continue;
@@ -391,11 +403,19 @@ function webLocks(): LockManager | null {
   return (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks ?? null;
 }
 
-/** Run `fn` holding the model's exclusive lock (every tab and worker of the origin shares it). */
-async function withModelLock<T>(key: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+const NOT_HELD = Symbol('lock held elsewhere');
+
+/**
+ * Run `fn` holding the model's exclusive lock (every tab and worker of the origin shares it);
+ * `onWait` is called once if another holder makes it wait.
+ */
+async function withModelLock<T>(key: string, signal: AbortSignal | undefined, onWait: () => void, fn: () => Promise<T>): Promise<T> {
   const locks = webLocks();
   if (locks === null) return fn();
   try {
+    const now = await locks.request(lockName(key), { ifAvailable: true }, (lock) => (lock === null ? NOT_HELD : fn()));
+    if (now !== NOT_HELD) return now;
+    onWait();
     return await locks.request(lockName(key), signal === undefined ? {} : { signal }, fn);
   } catch (error) {
     if (error instanceof DOMException && error.name === 'AbortError') {

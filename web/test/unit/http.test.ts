@@ -45,6 +45,12 @@ test('a 206 that skips bytes, ends early, has another total or no Content-Range 
   assert.equal(mismatched.kind, 'fail');
 });
 
+test('a 206 whose Content-Range CORS hides is accepted only with the exact Content-Length', () => {
+  assert.deepEqual(judgeResponse(206, headers({ 'Content-Length': '900' }), ask(100)), { kind: 'partial', skip: 0, length: 900 });
+  assert.equal(judgeResponse(206, headers({ 'Content-Length': '899' }), ask(100)).kind, 'fail');
+  assert.equal(judgeResponse(206, headers({}), ask(100)).kind, 'fail');
+});
+
 test('200 is the whole file only (D1, D3)', () => {
   assert.deepEqual(judgeResponse(200, headers({ 'Content-Length': String(SIZE) }), ask(100)), { kind: 'whole', length: SIZE });
   assert.deepEqual(judgeResponse(200, headers({}), ask(0)), { kind: 'whole', length: SIZE });
