@@ -1,29 +1,11 @@
 #!/usr/bin/env bash
-# The main job: build the native `janus` CLI and run Janus end to end — a chat reply and an image —
-# on a model folder in Hugging Face layout.
-#   npm start                       # the committed tiny test model (random weights)
-#   MODEL=/path/to/Janus-1.3B npm start
-#   BACKEND=wgpu npm start          # GPU through wgpu (Vulkan/Metal/DX12)
+# The main job: build the browser engine and the page, then serve it on localhost.
+#   npm start                  # http://127.0.0.1:8080/ (PORT=... to change)
+# The page offers the registry's models (downloaded once from Hugging Face into the browser's
+# storage), the committed tiny test model (random weights: it runs offline in seconds, its output
+# is noise by design), and any model folder in Hugging Face layout placed under models/<name>/.
+# The native CLI demo is `npm run demo:cli`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL="${MODEL:-tests/fixtures/models/tiny-a-hf}"
-BACKEND="${BACKEND:-cpu}"
-OUT="${OUT:-janus-start.png}"
-
-cargo build --release --locked -p janus-cli
-JANUS="${CARGO_TARGET_DIR:-target}/release/janus"
-
-echo "== model"
-"$JANUS" inspect --model "$MODEL"
-echo
-echo "== chat (greedy, 32 tokens)"
-"$JANUS" --backend "$BACKEND" chat --model "$MODEL" --prompt "Describe this picture." \
-  --image tests/fixtures/images/photo.png --max-new-tokens 32
-echo
-echo "== imagine (CFG 5, seed 42)"
-"$JANUS" --backend "$BACKEND" imagine --model "$MODEL" --prompt "A red cat on a blue house at night." \
-  --seed 42 --out "$OUT"
-if [[ "$MODEL" == tests/fixtures/* ]]; then
-  echo
-  echo "(the tiny test model has random weights: the text and image are noise by design)"
-fi
+bash scripts/build-web.sh
+exec node web/dev-server.mjs "${PORT:-8080}"

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-for built in web/dist/janus.js web/dist/worker.js web/dist/janus_web_bg.wasm; do
+for built in web/dist/janus.js web/dist/worker.js web/dist/app.js web/dist/janus_web_bg.wasm; do
   if [[ ! -f "$built" ]]; then
     echo "test-web: $built is missing; build first: bash scripts/build-web.sh" >&2
     exit 1
@@ -47,6 +47,9 @@ node --test web/test/server.test.mjs
 
 step "weight store in Chromium: fault modes, resume, repair, two pages, quota, offline (web/test/store-e2e.mjs)"
 node web/test/store-e2e.mjs
+
+step "the page in Chromium: capability, models, download stopped and resumed, storage, reload, theme, phone width (web/test/page-e2e.mjs)"
+node web/test/page-e2e.mjs
 
 step "client end to end in Chromium (WebGPU on SwiftShader; slow)"
 node web/test/e2e.mjs

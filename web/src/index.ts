@@ -11,7 +11,7 @@ export type {
   RgbaImage,
 } from './client.js';
 export type { ChatStream } from './chat-stream.js';
-export { CLIENT_CODES, ENGINE_CODES, JanusError, isJanusErrorCode } from './errors.js';
+export { CLIENT_CODES, ENGINE_CODES, JanusError, isJanusErrorCode, toJanusError } from './errors.js';
 export type { ClientErrorCode, EngineErrorCode, JanusErrorCode } from './errors.js';
 export type { ChatImage, DownloadReport, LoadResult } from './protocol.js';
 export { DEFAULT_HUB, MODELS, defaultModel, resolveModel } from './store/registry.js';

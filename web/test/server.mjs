@@ -56,6 +56,9 @@
 // html and status apply to any path under the prefix (also the tree API), the others only to file
 // responses. Modes combine, e.g. /fault/drip=200000,drop-at=500000/models/....
 //
+// The dev server (web/dev-server.mjs) adds `index` (the file served for `/`) and `routes` ({path:
+// async (req, res) => ...}, answered before anything else).
+//
 // Every request is counted per path (requests, bytes of body sent, statuses, range requests):
 // GET /__stats returns that JSON, POST /__stats/reset clears it.
 
@@ -273,6 +276,8 @@ export function createServer({
   host = '127.0.0.1',
   port = 0,
   log = null,
+  index = null,
+  routes = {},
 } = {}) {
   if (typeof root !== 'string') throw new TypeError('createServer: root (the repository folder) is required');
   let counts = new Map();
@@ -598,6 +603,14 @@ export function createServer({
     const urlPath = url.pathname;
     if (req.method === 'OPTIONS') {
       send(res, 204, PREFLIGHT_HEADERS);
+      return;
+    }
+    if (Object.hasOwn(routes, urlPath)) {
+      await routes[urlPath](req, res);
+      return;
+    }
+    if (urlPath === '/' && index !== null && (req.method === 'GET' || req.method === 'HEAD')) {
+      await serveFile(req, res, urlPath, path.resolve(root, index), {});
       return;
     }
     if (urlPath === '/__stats' && req.method === 'GET') {

@@ -1,0 +1,241 @@
+// The page: what this machine can do, which model, its download, what is stored. Built on the
+// client library (web/src); every label and message here is what a person reads.
+
+import { JanusClient, JanusError, MODELS, resolveModel, toJanusError, type CachedModel, type DownloadProgress, type LoadProgress } from '../src/index.js';
+import { checkCapability, type Capability } from './capability.js';
+import { formatBytes, formatDuration, formatGB } from './format.js';
+import { humanError } from './messages.js';
+import { setupTheme } from './theme.js';
+
+/** One entry of the model picker. */
+interface Choice {
+  id: string;
+  name: string;
+  description: string;
+  /** What `client.load` takes: a registry id or a URL. */
+  source: string;
+  downloadBytes: number;
+  gpuBytes: { f16: number; f32: number } | null;
+}
+
+interface LocalModel {
+  id: string;
+  name: string;
+  url: string;
+  bytes: number;
+  test: boolean;
+}
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const element = document.getElementById(id);
+  if (element === null) throw new Error(`index.html has no #${id}`);
+  return element as T;
+};
+
+const state = {
+  capability: null as Capability | null,
+  choices: [] as Choice[],
+  cached: [] as CachedModel[],
+  client: null as JanusClient | null,
+  loading: null as AbortController | null,
+  loaded: null as Choice | null,
+};
+
+function keyOf(choice: Choice): string {
+  return resolveModel(choice.source, { relativeTo: location.href }).baseUrl;
+}
+
+async function localChoices(): Promise<Choice[]> {
+  try {
+    const response = await fetch('/__models', { cache: 'no-store' });
+    if (!response.ok) return [];
+    const models = (await response.json()) as LocalModel[];
+    return models.map((m) => ({
+      id: m.id,
+      name: m.name,
+      description: m.test
+        ? 'A tiny model with random weights that ships with janus-web: its replies and images are noise, but it exercises everything in seconds.'
+        : 'A model folder on this computer, served by the dev server.',
+      source: new URL(m.url, location.href).href,
+      downloadBytes: m.bytes,
+      gpuBytes: null,
+    }));
+  } catch {
+    return []; // a static host without the dev server's listing
+  }
+}
+
+function registryChoices(): Choice[] {
+  return MODELS.map((m) => ({ id: m.id, name: m.name, description: m.description, source: m.id, downloadBytes: m.downloadBytes, gpuBytes: m.gpuBytes }));
+}
+
+function renderCapability(capability: Capability): void {
+  const box = $('capability');
+  box.dataset.ok = String(capability.webgpu);
+  box.replaceChildren(...capability.notes.map((note) => Object.assign(document.createElement('p'), { textContent: note })));
+}
+
+function renderModels(): void {
+  const list = $<HTMLUListElement>('model-list');
+  const f16 = state.capability?.shaderF16 ?? false;
+  list.replaceChildren(
+    ...state.choices.map((choice) => {
+      const cached = state.cached.find((c) => c.key === keyOf(choice));
+      const item = document.createElement('li');
+      item.className = 'model';
+      item.dataset.model = choice.id;
+      const title = document.createElement('h3');
+      title.textContent = choice.name;
+      const description = document.createElement('p');
+      description.textContent = choice.description;
+      const facts = document.createElement('p');
+      facts.className = 'facts';
+      const parts = [`Download ${cached?.complete === true ? '(done) ' : ''}${choice.gpuBytes === null ? '' : '≈ '}${formatBytes(choice.downloadBytes)}`];
+      if (choice.gpuBytes !== null) parts.push(`GPU memory ${formatGB(f16 ? choice.gpuBytes.f16 : choice.gpuBytes.f32)}${f16 ? '' : ' (no shader-f16)'}`);
+      if (cached !== undefined) {
+        parts.push(cached.complete ? 'Stored on this computer' : `Partly stored: ${formatBytes(cached.storedBytes)} of ${formatBytes(cached.bytes)}`);
+      }
+      facts.textContent = parts.join(' · ');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = cached?.complete === true ? `Load ${choice.name}` : cached !== undefined ? `Resume download of ${choice.name}` : `Download and load ${choice.name}`;
+      button.disabled = state.loading !== null || state.capability?.webgpu !== true;
+      $<HTMLButtonElement>('custom-load').disabled = button.disabled;
+      button.addEventListener('click', () => void load(choice));
+      item.append(title, description, facts, button);
+      return item;
+    }),
+  );
+}
+
+async function renderStorage(): Promise<void> {
+  try {
+    state.cached = await JanusClient.cachedModels();
+  } catch (error) {
+    showError(error);
+    state.cached = [];
+  }
+  const list = $<HTMLUListElement>('storage-list');
+  list.replaceChildren(
+    ...state.cached.map((model) => {
+      const item = document.createElement('li');
+      const choice = state.choices.find((c) => keyOf(c) === model.key);
+      const label = document.createElement('span');
+      label.textContent = `${choice?.name ?? model.name}: ${formatBytes(model.storedBytes)}${model.complete ? '' : ` of ${formatBytes(model.bytes)} (partial)`}`;
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.textContent = 'Delete';
+      remove.setAttribute('aria-label', `Delete ${choice?.name ?? model.name} from this computer`);
+      remove.disabled = state.loading !== null;
+      remove.addEventListener('click', () => void removeModel(model));
+      item.append(label, remove);
+      return item;
+    }),
+  );
+  $('storage-empty').hidden = state.cached.length > 0;
+  const estimate = await navigator.storage?.estimate?.().catch(() => null);
+  const persisted = await navigator.storage?.persisted?.().catch(() => false);
+  $('storage-summary').textContent =
+    estimate?.usage !== undefined && estimate.quota !== undefined
+      ? `This site uses ${formatBytes(estimate.usage)}; the browser allows up to ${formatBytes(estimate.quota)}.${persisted === true ? ' Storage is persistent.' : ''}`
+      : 'The browser does not say how much storage this site may use.';
+  renderModels();
+}
+
+async function removeModel(model: CachedModel): Promise<void> {
+  try {
+    await JanusClient.deleteCachedModel(model.key);
+    if (state.loaded !== null && keyOf(state.loaded) === model.key) setStatus(`${state.loaded.name} stays loaded until the page closes; it is no longer stored.`);
+  } catch (error) {
+    showError(error);
+  }
+  await renderStorage();
+}
+
+function setStatus(text: string): void {
+  $('status').textContent = text;
+}
+
+function showError(error: unknown): void {
+  const { code } = toJanusError(error);
+  const { title, action } = humanError(code);
+  const box = $('error');
+  box.hidden = false;
+  $('error-title').textContent = title;
+  $('error-action').textContent = action;
+  $('error-detail').textContent = error instanceof Error ? `${code}: ${error.message}` : String(error);
+}
+
+function clearError(): void {
+  $('error').hidden = true;
+}
+
+function showProgress(progress: LoadProgress | DownloadProgress): void {
+  const bar = $<HTMLProgressElement>('progress-bar');
+  const text = $('progress-text');
+  if (progress.phase === 'download') {
+    if (progress.waiting === true) {
+      text.textContent = 'Waiting: another tab is downloading this model…';
+      bar.removeAttribute('value');
+      return;
+    }
+    bar.max = Math.max(1, progress.total);
+    bar.value = progress.bytes;
+    const rate = progress.rate > 0 ? ` at ${formatBytes(progress.rate)}/s, ${formatDuration(progress.etaSeconds)} left` : '';
+    text.textContent = `Downloading ${progress.file}: ${formatBytes(progress.bytes)} of ${formatBytes(progress.total)}${rate}`;
+  } else {
+    bar.max = Math.max(1, progress.bytesTotal);
+    bar.value = progress.bytesDone;
+    text.textContent = `Loading onto the GPU: ${progress.tensorsDone} of ${progress.tensorsTotal} weights`;
+  }
+}
+
+async function load(choice: Choice): Promise<void> {
+  clearError();
+  const controller = new AbortController();
+  state.loading = controller;
+  renderModels();
+  const panel = $('download');
+  panel.hidden = false;
+  $('progress-title').textContent = choice.name;
+  $('progress-text').textContent = 'Starting…';
+  $<HTMLProgressElement>('progress-bar').removeAttribute('value');
+  $('cancel').focus();
+  try {
+    if (state.client === null) state.client = await JanusClient.create();
+    const report = await state.client.load(choice.source, { signal: controller.signal, onProgress: showProgress });
+    state.loaded = choice;
+    const fetched = report.download.fetchedBytes;
+    setStatus(
+      `${choice.name} is ready (${report.dtype}, ${report.parameters.toLocaleString()} parameters). ` +
+        (fetched > 0 ? `Downloaded ${formatBytes(fetched)}; next time it loads from this computer, also offline.` : 'Loaded from this computer: no download needed.'),
+    );
+  } catch (error) {
+    if (error instanceof JanusError && error.code === 'aborted') setStatus('Download stopped. What arrived is kept: press the button again to resume.');
+    else showError(error);
+  } finally {
+    state.loading = null;
+    panel.hidden = true;
+    await renderStorage();
+    $('status').focus();
+  }
+}
+
+async function main(): Promise<void> {
+  setupTheme($('theme'));
+  $('cancel').addEventListener('click', () => state.loading?.abort());
+  $('custom-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = $<HTMLInputElement>('custom-url');
+    const url = input.value.trim();
+    if (url === '') return;
+    void load({ id: 'custom', name: url, description: '', source: url, downloadBytes: 0, gpuBytes: null });
+  });
+  state.choices = [...(await localChoices()), ...registryChoices()];
+  state.capability = await checkCapability();
+  renderCapability(state.capability);
+  await renderStorage();
+  document.body.dataset.ready = 'true';
+}
+
+void main().catch(showError);

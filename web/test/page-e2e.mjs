@@ -1,0 +1,154 @@
+// The page (index.html + web/app) in headless Chromium, served by the dev server of `npm start`:
+// what a person sees on a first visit, a download stopped and resumed from the page, the tiny
+// model loaded, the storage panel, a reload that loads from storage, the dark theme and a phone's
+// width. Asserts on visible text; screenshots of each state go to tests/artifacts/page-*.png.
+//
+//   node web/test/page-e2e.mjs       (scripts/test-web.sh runs it; needs web/dist built)
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { createDevServer } from '../dev-server.mjs';
+import { BASE_ARGS, CHROMIUM, WEBGPU_ARGS } from './chromium.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const artifacts = path.join(root, 'tests/artifacts');
+const TINY = 'Tiny test model (random weights)';
+const figures = { timingsMs: {}, screenshots: [] };
+
+class CheckFailed extends Error {}
+function check(condition, message) {
+  if (!condition) throw new CheckFailed(message);
+}
+
+async function step(name, run) {
+  console.log(`-- ${name}`);
+  const started = performance.now();
+  await run();
+  const ms = Math.round(performance.now() - started);
+  figures.timingsMs[name] = ms;
+  console.log(`   ok (${(ms / 1000).toFixed(1)} s)`);
+}
+
+async function shot(page, name) {
+  const file = path.join(artifacts, `page-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  figures.screenshots.push(path.relative(root, file));
+}
+
+/** The visible text of an element (throws if it is not visible). */
+async function visibleText(page, selector) {
+  const locator = page.locator(selector);
+  check(await locator.isVisible(), `${selector} is not visible`);
+  return (await locator.innerText()).trim();
+}
+
+async function waitText(page, selector, pattern, timeout = 120_000) {
+  await page.waitForFunction(
+    ({ selector, source }) => {
+      const element = document.querySelector(selector);
+      // Visible (not hidden, laid out) and saying what is expected.
+      return element !== null && element.checkVisibility() && new RegExp(source).test(element.textContent ?? '');
+    },
+    { selector, source: pattern.source },
+    { timeout },
+  );
+  return visibleText(page, selector);
+}
+
+function modelButton(page, name) {
+  return page.locator(`#model-list button`, { hasText: name });
+}
+
+async function main() {
+  mkdirSync(artifacts, { recursive: true });
+  const server = createDevServer();
+  const { url } = await server.listen();
+  console.log(`dev server ${url}; chromium ${CHROMIUM}`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+
+    await step('first visit: what this computer can do, the models with sizes and GPU memory', async () => {
+      await page.goto(url);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      const capability = await visibleText(page, '#capability');
+      console.log(`   ${capability.replace(/\n+/g, ' | ')}`);
+      check(/Janus will run on/.test(capability) && /no 16-bit float support/.test(capability), `capability: ${capability}`);
+      const models = await visibleText(page, '#model-list');
+      check(models.includes(TINY), `the tiny test model is not offered: ${models}`);
+      for (const name of ['Janus 1.3B', 'Janus-Pro 1B', 'Janus-Pro 7B']) check(models.includes(name), `${name} is not offered`);
+      // SwiftShader has no shader-f16: the f32 figures are shown.
+      check(/Janus 1\.3B[\s\S]*Download ≈ 3\.90 GiB · GPU memory 9\.80 GB \(no shader-f16\)/.test(models), `Janus 1.3B facts: ${models}`);
+      check((await visibleText(page, '#storage-empty')) === 'No model is stored on this computer yet.', 'storage should be empty');
+      await shot(page, '1-first-visit');
+    });
+
+    await step('a download shown with progress, stopped from the page, kept, resumed', async () => {
+      const slow = `${url}fault/drip=250000/models/tiny-test/`;
+      await page.fill('#custom-url', slow);
+      await page.click('#custom-form button[type="submit"]');
+      const progress = await waitText(page, '#progress-text', /Downloading .* of .* at .*\/s, .* left/);
+      console.log(`   ${progress}`);
+      check(await page.locator('#download').isVisible(), 'the download panel is not visible');
+      await shot(page, '2-downloading');
+      await page.click('#cancel');
+      const stopped = await waitText(page, '#status', /Download stopped/);
+      const stored = await waitText(page, '#storage-list', /partial/);
+      console.log(`   ${stopped} | ${stored}`);
+      await shot(page, '3-stopped');
+      await page.fill('#custom-url', slow);
+      await page.click('#custom-form button[type="submit"]');
+      const ready = await waitText(page, '#status', /is ready/);
+      console.log(`   ${ready}`);
+      await shot(page, '4-ready');
+      // Delete it again from the storage panel.
+      await page.click('#storage-list button');
+      await waitText(page, '#storage-empty', /No model is stored/);
+    });
+
+    await step('the tiny model from the list; after a reload it loads from storage', async () => {
+      await modelButton(page, `Download and load ${TINY}`).click();
+      const ready = await waitText(page, '#status', /is ready/);
+      check(/Downloaded/.test(ready), `first load: ${ready}`);
+      const stored = await visibleText(page, '#storage-list');
+      check(stored.startsWith(TINY) && !stored.includes('partial'), `storage: ${stored}`);
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]');
+      const facts = await visibleText(page, `#model-list li[data-model="tiny-test"] .facts`);
+      check(/Stored on this computer/.test(facts), `after reload: ${facts}`);
+      await modelButton(page, `Load ${TINY}`).click();
+      const again = await waitText(page, '#status', /is ready/);
+      console.log(`   ${again}`);
+      check(/no download needed/.test(again), `second load: ${again}`);
+      await shot(page, '5-loaded-from-storage');
+    });
+
+    await step('dark theme, and a phone-width screen without sideways scrolling', async () => {
+      await page.click('#theme');
+      check((await page.getAttribute('html', 'data-theme')) === 'dark', 'the theme button did not switch to dark');
+      check((await page.getAttribute('#theme', 'aria-pressed')) === 'true', 'the theme button does not say it is pressed');
+      await shot(page, '6-dark');
+      await page.setViewportSize({ width: 360, height: 740 });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      check(overflow <= 0, `the page scrolls sideways by ${overflow}px at 360px`);
+      await shot(page, '7-phone');
+    });
+  } finally {
+    await browser.close();
+    await server.close();
+    writeFileSync(path.join(artifacts, 'page-e2e.json'), `${JSON.stringify(figures, null, 2)}\n`);
+  }
+}
+
+const started = performance.now();
+main().then(
+  () => console.log(`\npage e2e passed in ${((performance.now() - started) / 1000).toFixed(1)} s; screenshots in tests/artifacts/page-*.png`),
+  (error) => {
+    console.error(`\nFAIL: ${error instanceof CheckFailed ? error.message : error.stack ?? error}`);
+    process.exit(1);
+  },
+);
