@@ -48,7 +48,7 @@ node --test web/test/server.test.mjs
 step "weight store in Chromium: fault modes, resume, repair, two pages, quota, offline (web/test/store-e2e.mjs)"
 node web/test/store-e2e.mjs
 
-step "the page in Chromium: capability, models, download stopped and resumed, storage, reload, theme, phone width (web/test/page-e2e.mjs)"
+step "the page in Chromium: capability, models, download stopped and resumed, storage, reload, chat, images, theme, phone width (web/test/page-e2e.mjs)"
 node web/test/page-e2e.mjs
 
 step "client end to end in Chromium (WebGPU on SwiftShader; slow)"

@@ -3,6 +3,8 @@
 
 import { JanusClient, JanusError, MODELS, resolveModel, toJanusError, type CachedModel, type DownloadProgress, type LoadProgress } from '../src/index.js';
 import { checkCapability, type Capability } from './capability.js';
+import { ChatView } from './chat.js';
+import { ImagineView } from './imagine.js';
 import { formatBytes, formatDuration, formatGB } from './format.js';
 import { humanError } from './messages.js';
 import { setupTheme } from './theme.js';
@@ -39,6 +41,8 @@ const state = {
   client: null as JanusClient | null,
   loading: null as AbortController | null,
   loaded: null as Choice | null,
+  chat: null as ChatView | null,
+  imagine: null as ImagineView | null,
 };
 
 function keyOf(choice: Choice): string {
@@ -205,6 +209,10 @@ async function load(choice: Choice): Promise<void> {
     if (state.client === null) state.client = await JanusClient.create();
     const report = await state.client.load(choice.source, { signal: controller.signal, onProgress: showProgress });
     state.loaded = choice;
+    state.chat ??= new ChatView(state.client, { onError: showError });
+    state.imagine ??= new ImagineView(state.client, { onError: showError });
+    $('chat').hidden = false;
+    $('imagine').hidden = false;
     const fetched = report.download.fetchedBytes;
     setStatus(
       `${choice.name} is ready (${report.dtype}, ${report.parameters.toLocaleString()} parameters). ` +

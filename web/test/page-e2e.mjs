@@ -5,7 +5,7 @@
 //
 //   node web/test/page-e2e.mjs       (scripts/test-web.sh runs it; needs web/dist built)
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -114,8 +114,8 @@ async function main() {
       await modelButton(page, `Download and load ${TINY}`).click();
       const ready = await waitText(page, '#status', /is ready/);
       check(/Downloaded/.test(ready), `first load: ${ready}`);
-      const stored = await visibleText(page, '#storage-list');
-      check(stored.startsWith(TINY) && !stored.includes('partial'), `storage: ${stored}`);
+      const stored = await waitText(page, '#storage-list', /^Tiny test model \(random weights\): /);
+      check(!stored.includes('partial'), `storage: ${stored}`);
       await page.reload();
       await page.waitForSelector('body[data-ready="true"]');
       const facts = await visibleText(page, `#model-list li[data-model="tiny-test"] .facts`);
@@ -127,15 +127,84 @@ async function main() {
       await shot(page, '5-loaded-from-storage');
     });
 
+    await step('chat: a picture attached, a streamed reply, stop, regenerate, clear', async () => {
+      check(await page.locator('#chat').isVisible(), 'the chat is not shown once a model is ready');
+      await page.click('.settings summary');
+      await page.fill('#max-tokens', '6');
+      await page.fill('#temperature', '0');
+      await page.fill('#message', 'What is in this picture?');
+      await page.setInputFiles('#attach', path.join(root, 'tests/fixtures/images/photo.png'));
+      check((await page.locator('#attachments img').count()) === 1, 'the attached picture has no thumbnail');
+      await page.click('#send');
+      await page.waitForSelector('.turn.assistant:not([aria-busy])', { timeout: 300_000 });
+      check(await page.locator('.turn.user img.thumbnail').isVisible(), 'the picture is not shown in the conversation');
+      const first = await visibleText(page, '.turn.assistant .content');
+      console.log(`   reply (random weights): ${JSON.stringify(first.slice(0, 80))}`);
+      check(first.length > 0, 'the reply is empty');
+      check((await page.locator('#attachments img').count()) === 0, 'the attachment was not cleared after sending');
+      await shot(page, '6-chat');
+
+      await page.fill('#max-tokens', '200');
+      await page.fill('#message', 'Tell me more.');
+      await page.click('#send');
+      await page.waitForFunction(() => (document.querySelectorAll('.turn.assistant')[1]?.textContent ?? '').replace(/^Janus/, '').replace(/Copy$/, '').trim().length > 0, null, { timeout: 300_000 });
+      check(await page.locator('#stop').isVisible(), 'no Stop button while replying');
+      await page.click('#stop');
+      await page.waitForSelector('.turn.assistant[data-stopped="true"]', { timeout: 60_000 });
+      check(!(await page.locator('#stop').isVisible()), 'Stop is still shown after stopping');
+      await shot(page, '7-chat-stopped');
+
+      await page.fill('#max-tokens', '4');
+      await page.click('#regenerate');
+      await page.waitForSelector('.turn.assistant:nth-of-type(4):not([aria-busy])', { timeout: 300_000 });
+      check((await page.locator('.turn.assistant').count()) === 2, 'regenerate should replace the last reply');
+      check((await page.locator('.turn.assistant[data-stopped="true"]').count()) === 0, 'the stopped reply should be gone after regenerate');
+      await page.click('#clear');
+      check((await page.locator('.turn').count()) === 0, 'clear left messages');
+    });
+
+    await step('images: two from one prompt with progress, download one as PNG, reuse its seed, stop one', async () => {
+      check(await page.locator('#imagine').isVisible(), 'the image section is not shown once a model is ready');
+      await page.fill('#prompt', 'A red cat on a blue house at night.');
+      await page.fill('#imagine-count', '2');
+      await page.fill('#imagine-seed', '7');
+      await page.click('#imagine-go');
+      const drawing = await waitText(page, '#imagine-progress', /Drawing: token \d+ of 576/);
+      console.log(`   ${drawing}`);
+      await shot(page, '8-drawing');
+      await page.waitForFunction(() => document.querySelectorAll('#gallery figure').length === 2, null, { timeout: 900_000 });
+      const done = await visibleText(page, '#imagine-progress');
+      console.log(`   ${done}`);
+      check(/2 images in \d+ s \(seed 7\)/.test(done), `after generating: ${done}`);
+      await shot(page, '9-images');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#gallery figure').first().getByText('Download PNG').click()]);
+      const file = path.join(artifacts, `page-${download.suggestedFilename()}`);
+      await download.saveAs(file);
+      const bytes = readFileSync(file);
+      check(/^janus-7-\d\.png$/.test(download.suggestedFilename()), `download name ${download.suggestedFilename()}`);
+      check(bytes.subarray(1, 4).toString() === 'PNG' && bytes.length > 1000, `the download is not a PNG (${bytes.length} bytes)`);
+      await page.fill('#imagine-seed', '');
+      await page.locator('#gallery figure').first().getByText('Reuse this seed').click();
+      check((await page.inputValue('#imagine-seed')) === '7', 'reuse this seed did not fill the seed');
+
+      await page.fill('#imagine-count', '1');
+      await page.click('#imagine-go');
+      await waitText(page, '#imagine-progress', /Drawing: token (1\d|[2-9]\d)\d* of 576/);
+      await page.click('#imagine-stop');
+      const stopped = await waitText(page, '#imagine-progress', /Stopped after/);
+      console.log(`   ${stopped}`);
+      check((await page.locator('#gallery figure').count()) === 2, 'a stopped generation added an image');
+    });
+
     await step('dark theme, and a phone-width screen without sideways scrolling', async () => {
       await page.click('#theme');
       check((await page.getAttribute('html', 'data-theme')) === 'dark', 'the theme button did not switch to dark');
       check((await page.getAttribute('#theme', 'aria-pressed')) === 'true', 'the theme button does not say it is pressed');
-      await shot(page, '6-dark');
+      await shot(page, '10-dark');
       await page.setViewportSize({ width: 360, height: 740 });
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       check(overflow <= 0, `the page scrolls sideways by ${overflow}px at 360px`);
-      await shot(page, '7-phone');
+      await shot(page, '11-phone');
     });
   } finally {
     await browser.close();

@@ -206,6 +206,46 @@ async function faultModes(page, server, base) {
   figures.faultModes = table;
 }
 
+// ---- the page's Markdown renderer against hostile replies ---------------------------------------
+
+async function markdownSanitised(page) {
+  const got = await page.evaluate(() => {
+    const hostile = [
+      '<script>window.pwned = 1</script>',
+      '<img src=x onerror="window.pwned = 2">',
+      '[click](javascript:window.pwned=3)',
+      '<a href="https://example.com" onclick="window.pwned=4">link</a>',
+      '<iframe src="https://example.com"></iframe>',
+      '<svg><script>window.pwned=5</script></svg>',
+      '![tracker](https://example.com/pixel.png)',
+      '<style>body{display:none}</style><p style="color:red" id="x">styled</p>',
+      '<form action="https://example.com"><input name="a"></form>',
+      '**bold** and `<b>code</b>`\n\n```js\nconst a = "<script>";\n```',
+    ].join('\n\n');
+    const html = S.renderMarkdown(hostile);
+    const box = document.createElement('div');
+    box.innerHTML = html;
+    document.body.append(box);
+    const all = [...box.querySelectorAll('*')];
+    return {
+      html,
+      tags: [...new Set(all.map((e) => e.tagName.toLowerCase()))].sort(),
+      handlers: all.flatMap((e) => [...e.attributes].filter((a) => a.name.startsWith('on') || a.name === 'style' || a.name === 'id').map((a) => a.name)),
+      badLinks: [...box.querySelectorAll('a')].filter((a) => !/^https?:/.test(a.getAttribute('href') ?? 'https:') || a.rel !== 'noopener noreferrer nofollow').length,
+      pwned: window.pwned ?? null,
+      bold: box.querySelector('strong')?.textContent ?? null,
+      code: box.querySelector('pre code')?.textContent ?? null,
+    };
+  });
+  console.log(`   tags kept: ${got.tags.join(' ')}`);
+  for (const tag of ['script', 'img', 'iframe', 'svg', 'style', 'form', 'input']) check(!got.tags.includes(tag), `markdown: <${tag}> survived: ${got.html}`);
+  check(got.handlers.length === 0, `markdown: attributes survived: ${got.handlers.join(', ')}`);
+  check(got.badLinks === 0, `markdown: an unsafe link survived: ${got.html}`);
+  check(got.pwned === null, `markdown: a script ran (${got.pwned})`);
+  check(got.bold === 'bold' && got.code === 'const a = "<script>";\n', `markdown: ordinary Markdown broke: ${got.html}`);
+  figures.markdown = { tags: got.tags };
+}
+
 // ---- 2. reload mid-download ---------------------------------------------------------------------
 
 async function reloadResumes(context, server, base) {
@@ -643,6 +683,7 @@ async function main() {
     const context = await browser.newContext();
     const page = await openStorePage(context, url);
     await step('every fault mode, into IndexedDB', () => faultModes(page, server, url));
+    await step("the page's Markdown renderer sanitises hostile replies", () => markdownSanitised(page));
     await page.close();
     await step('a reload mid-download resumes from the last verified chunk', () => reloadResumes(context, server, url));
     await step('a deleted chunk is fetched alone; a deleted database is refilled', () => repairAndEviction(context, server, url));

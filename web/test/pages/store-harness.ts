@@ -1,5 +1,6 @@
-// The weight store's modules for web/test/store-e2e.mjs, bundled by that script (esbuild) to
-// /test-dist/store-harness.js: real IndexedDB, fetch and Web Locks, no wasm.
+// The weight store's modules (and the page's Markdown renderer) for web/test/store-e2e.mjs, bundled
+// by that script (esbuild) to /test-dist/store-harness.js: real IndexedDB, fetch, Web Locks and
+// DOM, no wasm.
 
 export { JanusError } from '../../src/errors.js';
 export { downloadFile } from '../../src/store/download.js';
@@ -10,6 +11,7 @@ export { fileKey } from '../../src/store/records.js';
 export { resolveModel } from '../../src/store/registry.js';
 export { StoreReader } from '../../src/store/store-reader.js';
 export { sha256Hex } from '../../src/store/hash.js';
+export { renderMarkdown } from '../../app/markdown.js';
 
 /** An error as plain data for page.evaluate. */
 export function plain(error: unknown): { code: string; message: string } {

@@ -1,0 +1,232 @@
+// The conversation: messages with pictures, a streamed Markdown reply, stop, regenerate, copy,
+// clear; pictures attached by button, drag-and-drop or paste; sampling settings.
+
+import type { ChatMessage, JanusClient } from '../src/index.js';
+import { renderMarkdown } from './markdown.js';
+
+interface Turn {
+  role: 'user' | 'assistant';
+  content: string;
+  images: Blob[];
+  element: HTMLLIElement;
+}
+
+export interface ChatHooks {
+  onError(error: unknown): void;
+}
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const element = document.getElementById(id);
+  if (element === null) throw new Error(`index.html has no #${id}`);
+  return element as T;
+};
+
+export class ChatView {
+  private turns: Turn[] = [];
+  private pending: Blob[] = [];
+  private stop: AbortController | null = null;
+
+  constructor(
+    private readonly client: JanusClient,
+    private readonly hooks: ChatHooks,
+  ) {
+    const form = $<HTMLFormElement>('composer');
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void this.send();
+    });
+    $('message').addEventListener('keydown', (event) => {
+      // Enter sends, Shift+Enter is a new line.
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        void this.send();
+      }
+    });
+    $<HTMLInputElement>('attach').addEventListener('change', (event) => {
+      const input = event.target as HTMLInputElement;
+      this.attach([...(input.files ?? [])]);
+      input.value = '';
+    });
+    form.addEventListener('dragover', (event) => {
+      event.preventDefault();
+      form.classList.add('dropping');
+    });
+    form.addEventListener('dragleave', () => form.classList.remove('dropping'));
+    form.addEventListener('drop', (event) => {
+      event.preventDefault();
+      form.classList.remove('dropping');
+      this.attach([...(event.dataTransfer?.files ?? [])]);
+    });
+    $('message').addEventListener('paste', (event) => {
+      const files = [...(event.clipboardData?.files ?? [])];
+      if (files.length > 0) {
+        event.preventDefault();
+        this.attach(files);
+      }
+    });
+    $('stop').addEventListener('click', () => this.stop?.abort());
+    $('regenerate').addEventListener('click', () => void this.regenerate());
+    $('clear').addEventListener('click', () => this.clear());
+    this.update();
+  }
+
+  private attach(files: File[]): void {
+    for (const file of files) if (file.type.startsWith('image/')) this.pending.push(file);
+    this.renderPending();
+  }
+
+  private renderPending(): void {
+    const list = $<HTMLUListElement>('attachments');
+    list.replaceChildren(
+      ...this.pending.map((blob, i) => {
+        const item = document.createElement('li');
+        item.append(thumbnail(blob, `attached picture ${i + 1}`));
+        const remove = document.createElement('button');
+        remove.type = 'button';
+        remove.textContent = '×';
+        remove.setAttribute('aria-label', `Remove attached picture ${i + 1}`);
+        remove.addEventListener('click', () => {
+          this.pending.splice(i, 1);
+          this.renderPending();
+        });
+        item.append(remove);
+        return item;
+      }),
+    );
+  }
+
+  private settings(): { temperature: number; topP: number; maxNewTokens: number; seed?: number } {
+    const number = (id: string, fallback: number): number => {
+      const value = Number($<HTMLInputElement>(id).value);
+      return Number.isFinite(value) && $<HTMLInputElement>(id).value !== '' ? value : fallback;
+    };
+    const settings: { temperature: number; topP: number; maxNewTokens: number; seed?: number } = {
+      temperature: number('temperature', 0.7),
+      topP: number('top-p', 0.95),
+      maxNewTokens: Math.round(number('max-tokens', 512)),
+    };
+    const seed = $<HTMLInputElement>('seed').value.trim();
+    if (seed !== '') settings.seed = Number(seed);
+    return settings;
+  }
+
+  private async send(): Promise<void> {
+    if (this.stop !== null) return;
+    const input = $<HTMLTextAreaElement>('message');
+    const text = input.value.trim();
+    if (text === '' && this.pending.length === 0) return;
+    this.push('user', text, this.pending);
+    this.pending = [];
+    this.renderPending();
+    input.value = '';
+    await this.reply();
+  }
+
+  private async regenerate(): Promise<void> {
+    if (this.stop !== null) return;
+    const last = this.turns.at(-1);
+    if (last?.role === 'assistant') {
+      last.element.remove();
+      this.turns.pop();
+    }
+    if (this.turns.length > 0) await this.reply();
+  }
+
+  private clear(): void {
+    this.stop?.abort();
+    this.turns = [];
+    $('messages').replaceChildren();
+    this.update();
+  }
+
+  /** Streams the assistant's answer to the conversation so far. */
+  private async reply(): Promise<void> {
+    const history: ChatMessage[] = this.turns.map((t) => ({ role: t.role, content: t.content, images: t.images }));
+    const turn = this.push('assistant', '', []);
+    const body = turn.element.querySelector<HTMLElement>('.content');
+    if (body === null) return;
+    turn.element.setAttribute('aria-busy', 'true');
+    this.stop = new AbortController();
+    this.update();
+    let frame = 0;
+    try {
+      const stream = this.client.chat(history, { ...this.settings(), signal: this.stop.signal });
+      for await (const piece of stream) {
+        turn.content += piece;
+        if (frame === 0) {
+          frame = requestAnimationFrame(() => {
+            frame = 0;
+            body.innerHTML = renderMarkdown(turn.content);
+          });
+        }
+      }
+      const result = await stream.result;
+      turn.content = result.text;
+      if (result.stop === 'cancelled') turn.element.dataset.stopped = 'true';
+    } catch (error) {
+      this.hooks.onError(error);
+      turn.element.dataset.failed = 'true';
+    } finally {
+      cancelAnimationFrame(frame);
+      body.innerHTML = renderMarkdown(turn.content);
+      turn.element.removeAttribute('aria-busy');
+      this.stop = null;
+      this.update();
+    }
+  }
+
+  private push(role: Turn['role'], content: string, images: Blob[]): Turn {
+    const element = document.createElement('li');
+    element.className = `turn ${role}`;
+    const who = document.createElement('p');
+    who.className = 'who';
+    who.textContent = role === 'user' ? 'You' : 'Janus';
+    element.append(who);
+    if (images.length > 0) {
+      const pictures = document.createElement('div');
+      pictures.className = 'pictures';
+      images.forEach((blob, i) => pictures.append(thumbnail(blob, `picture ${i + 1} of this message`)));
+      element.append(pictures);
+    }
+    const body = document.createElement('div');
+    body.className = 'content';
+    if (role === 'user') body.textContent = content;
+    else body.innerHTML = renderMarkdown(content);
+    element.append(body);
+    const turn: Turn = { role, content, images, element };
+    if (role === 'assistant') {
+      const copy = document.createElement('button');
+      copy.type = 'button';
+      copy.className = 'copy';
+      copy.textContent = 'Copy';
+      copy.setAttribute('aria-label', 'Copy this reply');
+      copy.addEventListener('click', () => {
+        void navigator.clipboard?.writeText(turn.content).then(
+          () => (copy.textContent = 'Copied'),
+          () => (copy.textContent = 'Copy failed'),
+        );
+      });
+      element.append(copy);
+    }
+    $('messages').append(element);
+    this.turns.push(turn);
+    element.scrollIntoView({ block: 'end' });
+    return turn;
+  }
+
+  private update(): void {
+    const busy = this.stop !== null;
+    $<HTMLButtonElement>('send').disabled = busy;
+    $('stop').hidden = !busy;
+    $<HTMLButtonElement>('regenerate').disabled = busy || this.turns.length === 0;
+    $<HTMLButtonElement>('clear').disabled = this.turns.length === 0;
+  }
+}
+
+function thumbnail(blob: Blob, alt: string): HTMLImageElement {
+  const image = document.createElement('img');
+  image.className = 'thumbnail';
+  image.alt = alt;
+  image.src = URL.createObjectURL(blob);
+  return image;
+}
