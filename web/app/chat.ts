@@ -3,6 +3,7 @@
 
 import type { ChatMessage, JanusClient } from '../src/index.js';
 import { renderMarkdown } from './markdown.js';
+import { byId } from './dom.js';
 
 interface Turn {
   role: 'user' | 'assistant';
@@ -15,11 +16,7 @@ export interface ChatHooks {
   onError(error: unknown): void;
 }
 
-const $ = <T extends HTMLElement>(id: string): T => {
-  const element = document.getElementById(id);
-  if (element === null) throw new Error(`index.html has no #${id}`);
-  return element as T;
-};
+const $ = byId;
 
 export class ChatView {
   private turns: Turn[] = [];

@@ -2,16 +2,13 @@
 // a gallery of results with PNG download and "reuse this seed"; cancel.
 
 import type { JanusClient } from '../src/index.js';
+import { byId } from './dom.js';
 
 export interface ImagineHooks {
   onError(error: unknown): void;
 }
 
-const $ = <T extends HTMLElement>(id: string): T => {
-  const element = document.getElementById(id);
-  if (element === null) throw new Error(`index.html has no #${id}`);
-  return element as T;
-};
+const $ = byId;
 
 export class ImagineView {
   private stop: AbortController | null = null;

@@ -8,6 +8,7 @@ import { ImagineView } from './imagine.js';
 import { formatBytes, formatDuration, formatGB } from './format.js';
 import { humanError } from './messages.js';
 import { setupTheme } from './theme.js';
+import { byId } from './dom.js';
 
 /** One entry of the model picker. */
 interface Choice {
@@ -28,11 +29,7 @@ interface LocalModel {
   test: boolean;
 }
 
-const $ = <T extends HTMLElement>(id: string): T => {
-  const element = document.getElementById(id);
-  if (element === null) throw new Error(`index.html has no #${id}`);
-  return element as T;
-};
+const $ = byId;
 
 const state = {
   capability: null as Capability | null,
@@ -162,6 +159,7 @@ function setStatus(text: string): void {
 
 function showError(error: unknown): void {
   const { code } = toJanusError(error);
+  if (code === 'device-lost' || code === 'worker-crashed') void recover();
   const { title, action } = humanError(code);
   const box = $('error');
   box.hidden = false;
@@ -194,6 +192,33 @@ function showProgress(progress: LoadProgress | DownloadProgress): void {
   }
 }
 
+let recovering = false;
+
+/**
+ * A lost GPU device or a dead worker: start a fresh engine and load the same model again, without
+ * reloading the page (the conversation and the gallery stay).
+ */
+async function recover(): Promise<void> {
+  const client = state.client;
+  if (recovering || client === null || state.loading !== null) return;
+  recovering = true;
+  try {
+    setStatus('The engine stopped working; restarting it…');
+    await client.restart();
+    if (state.loaded !== null) {
+      await client.load(state.loaded.source);
+      setStatus(`The engine was restarted and ${state.loaded.name} is loaded again.`);
+    } else {
+      setStatus('The engine was restarted.');
+    }
+  } catch (error) {
+    setStatus('The engine could not be restarted: reload the page.');
+    $('error-detail').textContent = toJanusError(error).message;
+  } finally {
+    recovering = false;
+  }
+}
+
 async function load(choice: Choice): Promise<void> {
   clearError();
   const controller = new AbortController();
@@ -206,7 +231,12 @@ async function load(choice: Choice): Promise<void> {
   $<HTMLProgressElement>('progress-bar').removeAttribute('value');
   $('cancel').focus();
   try {
-    if (state.client === null) state.client = await JanusClient.create();
+    if (state.client === null) {
+      state.client = await JanusClient.create();
+      state.client.addEventListener('crash', (event) => showError((event as CustomEvent<JanusError>).detail));
+      // Test hook (?debug): the page's state, to trap the engine from a test.
+      if (new URLSearchParams(location.search).has('debug')) (window as { janusPage?: unknown }).janusPage = state;
+    }
     const report = await state.client.load(choice.source, { signal: controller.signal, onProgress: showProgress });
     state.loaded = choice;
     state.chat ??= new ChatView(state.client, { onError: showError });

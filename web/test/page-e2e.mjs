@@ -196,15 +196,33 @@ async function main() {
       check((await page.locator('#gallery figure').count()) === 2, 'a stopped generation added an image');
     });
 
+    await step('the engine crashes: the page says so, restarts it and loads the model again', async () => {
+      await page.goto(`${url}?debug`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await modelButton(page, `Load ${TINY}`).click();
+      await waitText(page, '#status', /is ready/);
+      await page.evaluate(() => window.janusPage.client._debugTrap().catch(() => undefined));
+      const error = await waitText(page, '#error-title', /The engine crashed/);
+      const status = await waitText(page, '#status', /restarted and .* is loaded again/, 120_000);
+      console.log(`   ${error} | ${status}`);
+      await shot(page, '10-recovered');
+      await page.click('.settings summary');
+      await page.fill('#max-tokens', '3');
+      await page.fill('#message', 'Still there?');
+      await page.click('#send');
+      await page.waitForSelector('.turn.assistant:not([aria-busy])', { timeout: 300_000 });
+      check((await page.locator('.turn.assistant[data-failed]').count()) === 0, 'the chat after the restart failed');
+    });
+
     await step('dark theme, and a phone-width screen without sideways scrolling', async () => {
       await page.click('#theme');
       check((await page.getAttribute('html', 'data-theme')) === 'dark', 'the theme button did not switch to dark');
       check((await page.getAttribute('#theme', 'aria-pressed')) === 'true', 'the theme button does not say it is pressed');
-      await shot(page, '10-dark');
+      await shot(page, '11-dark');
       await page.setViewportSize({ width: 360, height: 740 });
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       check(overflow <= 0, `the page scrolls sideways by ${overflow}px at 360px`);
-      await shot(page, '11-phone');
+      await shot(page, '12-phone');
     });
   } finally {
     await browser.close();
