@@ -17,16 +17,14 @@ interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string };
 }
 
+function unavailable(note: string): Capability {
+  return { webgpu: false, adapter: null, shaderF16: false, maxBufferBytes: 0, notes: [note] };
+}
+
 export async function checkCapability(): Promise<Capability> {
   const gpu = (navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
   if (gpu === undefined) {
-    return {
-      webgpu: false,
-      adapter: null,
-      shaderF16: false,
-      maxBufferBytes: 0,
-      notes: ['This browser has no WebGPU, so Janus cannot run here. Chrome and Edge 113+, and Safari 26, have it.'],
-    };
+    return unavailable('This browser has no WebGPU, so Janus cannot run here. Chrome and Edge 113+, and Safari 26, have it.');
   }
   let adapter: GpuAdapterLike | null = null;
   try {
@@ -35,13 +33,7 @@ export async function checkCapability(): Promise<Capability> {
     adapter = null;
   }
   if (adapter === null) {
-    return {
-      webgpu: false,
-      adapter: null,
-      shaderF16: false,
-      maxBufferBytes: 0,
-      notes: ['WebGPU is present but offers no graphics adapter: hardware acceleration may be off, or the GPU is blocked. Janus cannot run here.'],
-    };
+    return unavailable('WebGPU is present but offers no graphics adapter: hardware acceleration may be off, or the GPU is blocked. Janus cannot run here.');
   }
   const info = adapter.info;
   const name = [info?.vendor, info?.architecture, info?.description].filter((s) => s !== undefined && s !== '').join(' ') || 'a WebGPU adapter';

@@ -52,8 +52,6 @@ export interface DownloadOptions {
   onProgress?: ((file: string, done: number, total: number) => void) | undefined;
   /** A request that brings no byte for this long is abandoned and retried (default 60 s). */
   idleTimeoutMs?: number | undefined;
-  /** Tests: the clock for backoff pauses. */
-  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
 }
 
 /** What a finished download did, for reports and tests. */
@@ -84,7 +82,6 @@ class Download {
   private record!: FileRecord;
   private readonly key: string;
   private readonly retry: RetryPolicy;
-  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private fetchedBytes = 0;
   private resumedBytes = 0;
   private requests = 0;
@@ -99,7 +96,6 @@ class Download {
   ) {
     this.key = fileKey(task.model, task.path);
     this.retry = options.retry ?? DEFAULT_RETRY;
-    this.sleep = options.sleep ?? abortableSleep;
   }
 
   outcome(): DownloadOutcome {
@@ -299,7 +295,7 @@ class Download {
       throw new JanusError(code, `${message} (gave up after ${count} attempt${count === 1 ? '' : 's'}; the parts already downloaded are kept)`);
     }
     this.retries += 1;
-    await this.sleep(backoffMs(this.retry, count, Math.random(), retryAfter), this.options.signal);
+    await abortableSleep(backoffMs(this.retry, count, Math.random(), retryAfter), this.options.signal);
     return count;
   }
 

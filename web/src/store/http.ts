@@ -73,10 +73,7 @@ export function judgeResponse(
   if (status !== 200 && status !== 206) {
     return fail(false, 'http', `${url}: the server answered ${status}`);
   }
-  const type = headers.get('Content-Type') ?? '';
-  if (/^\s*text\/html\b/i.test(type) && !/\.html?$/i.test(file)) {
-    return fail(false, 'bad-response', `${url}: the server sent a web page instead of ${file} (an error or sign-in page, or a wrong URL)`);
-  }
+  if (isWebPageInstead(headers, file)) return fail(false, 'bad-response', webPageMessage(url, file));
   const range = headers.get('Content-Range');
   const parsed = parseContentRange(range);
   const encoded = (headers.get('Content-Encoding') ?? 'identity').trim().toLowerCase() !== 'identity';
@@ -109,6 +106,15 @@ export function judgeResponse(
     return fail(false, 'bad-response', `${url}: the server sent ${length} bytes as the whole file, expected ${size}`);
   }
   return { kind: 'whole', length: size };
+}
+
+/** A `text/html` answer for a file that is not HTML: an error or sign-in page, not the file. */
+export function isWebPageInstead(headers: HeaderSource, file: string): boolean {
+  return /^\s*text\/html\b/i.test(headers.get('Content-Type') ?? '') && !/\.html?$/i.test(file);
+}
+
+export function webPageMessage(url: string, file: string): string {
+  return `${url}: the server sent a web page instead of ${file} (an error or sign-in page, or a wrong URL)`;
 }
 
 function fail(retry: boolean, code: JanusErrorCode, message: string): Extract<Verdict, { kind: 'fail' }> {

@@ -7,7 +7,7 @@
 import { JanusError } from '../errors.js';
 import { downloadFile, type DownloadOptions, type DownloadOutcome, type FileTask } from './download.js';
 import { hashFromEtag, parseExpectedHash, type ExpectedHash } from './hash.js';
-import { judgeResponse, rangeHeader } from './http.js';
+import { isWebPageInstead, judgeResponse, parseContentRange, rangeHeader, webPageMessage } from './http.js';
 import { chunkCount, fileKey, type ChunkStore, type FileRecord, type HashSource, type ModelRecord } from './records.js';
 import type { ModelSource } from './registry.js';
 
@@ -276,9 +276,9 @@ async function probe(url: string, path: string, signal: AbortSignal | undefined)
     await response.body?.cancel().catch(() => undefined);
     if (response.status === 404 || response.status === 410) return null;
     const range = response.headers.get('Content-Range');
-    const total = /\/(\d+)\s*$/.exec(range ?? '')?.[1];
+    const total = parseContentRange(range)?.total ?? null;
     const length = response.headers.get('Content-Length');
-    const size = response.status === 206 && total !== undefined ? Number(total) : response.status === 200 && length !== null ? Number(length) : NaN;
+    const size = response.status === 206 && total !== null ? total : response.status === 200 && length !== null ? Number(length) : NaN;
     if (response.status === 206 && range === null) {
       // A cross-origin server that hides Content-Range (CORS): HEAD states the length.
       const head = await fetch(url, { method: 'HEAD', signal: signal ?? null, cache: 'no-store' }).catch(() => null);
@@ -295,9 +295,7 @@ async function probe(url: string, path: string, signal: AbortSignal | undefined)
         verdict.kind === 'fail' ? verdict.message : `${url}: the server states no size for ${path} (${response.status})`,
       );
     }
-    if (/^\s*text\/html\b/i.test(response.headers.get('Content-Type') ?? '') && !/\.html?$/.test(path)) {
-      throw new JanusError('bad-response', `${url}: the server sent a web page instead of ${path} (an error or sign-in page, or a wrong URL)`);
-    }
+    if (isWebPageInstead(response.headers, path)) throw new JanusError('bad-response', webPageMessage(url, path));
     return { size, etag: response.headers.get('ETag') };
   }
 }

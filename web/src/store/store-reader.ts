@@ -49,6 +49,13 @@ export class StoreReader {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > record.size) {
       throw new JanusError('bad-checkpoint', `${path}: read of ${length} bytes at ${offset} is outside its ${record.size} bytes`);
     }
+    if (length === 0) return new Uint8Array(0);
+    const first = Math.floor(offset / record.chunkSize);
+    if (Math.floor((offset + length - 1) / record.chunkSize) === first) {
+      // Inside one chunk (most reads): a view of it, no copy; the engine copies it into wasm.
+      const start = offset - first * record.chunkSize;
+      return (await this.chunkBytes(record, first)).subarray(start, start + length);
+    }
     const out = new Uint8Array(length);
     let done = 0;
     while (done < length) {
