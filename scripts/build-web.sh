@@ -25,7 +25,11 @@ WASM="$TARGET_DIR/wasm32-unknown-unknown/release/janus_web.wasm"
 
 step "wasm-bindgen -> web/pkg"
 rm -rf web/pkg
-wasm-bindgen --target web --typescript --out-dir web/pkg "$WASM"
+# Without the name section (function names for stack traces: 6 of 37 MB). Panics keep their
+# messages; set JANUS_WASM_NAMES=1 to keep the names when debugging a trap.
+NAMES=(--remove-name-section)
+[[ "${JANUS_WASM_NAMES:-}" == 1 ]] && NAMES=()
+wasm-bindgen --target web --typescript "${NAMES[@]}" --out-dir web/pkg "$WASM"
 ls -l web/pkg
 
 if [[ "${1:-}" != "--wasm-only" ]]; then

@@ -3,6 +3,8 @@
 //   node web/dev-server.mjs [port]          (npm start builds first, then runs this)
 //
 // /                       index.html
+// /sw.js                  the page's service worker (web/dist/sw.js; at the root so that its scope
+//                         is the whole site)
 // /dist/                  web/dist (app.js, janus.js, worker.js, the wasm)
 // /app/                   web/app (the page's stylesheet)
 // /models/tiny-test/      the committed tiny test model (random weights: noise by design)
@@ -50,6 +52,7 @@ export function createDevServer({ port = 0, log = null } = {}) {
     log,
     index: 'index.html',
     mounts: {
+      '/sw.js': 'web/dist/sw.js', // a one-file mount
       '/dist/': 'web/dist',
       '/app/': 'web/app',
       '/models/tiny-test/': TINY,

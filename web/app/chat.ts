@@ -2,7 +2,7 @@
 // clear; pictures attached by button, drag-and-drop or paste; sampling settings.
 
 import type { ChatMessage, JanusClient } from '../src/index.js';
-import { renderMarkdown } from './markdown.js';
+import { renderMarkdown } from '../src/markdown.js';
 import { byId } from './dom.js';
 
 interface Turn {

@@ -1,7 +1,7 @@
 // Text to image: prompt, how many, guidance, temperature and seed; a progress bar per image token;
 // a gallery of results with PNG download and "reuse this seed"; cancel.
 
-import type { JanusClient } from '../src/index.js';
+import type { ImagePreview, JanusClient } from '../src/index.js';
 import { byId } from './dom.js';
 
 export interface ImagineHooks {
@@ -53,6 +53,8 @@ export class ImagineView {
     const text = $('imagine-progress');
     bar.removeAttribute('value');
     text.textContent = 'Starting…';
+    const preview = $('imagine-preview');
+    preview.replaceChildren();
     const started = performance.now();
     try {
       const result = await this.client.generateImage(prompt, {
@@ -66,6 +68,7 @@ export class ImagineView {
           // The first steps include reading the prompt: no estimate until the pace settles.
           text.textContent = `Drawing: token ${step} of ${total}${step >= 8 ? ` (${Math.round(left)} s left)` : ''}`;
         },
+        onPreview: (partial) => showPreview(preview, partial),
       });
       if (result.cancelled) {
         text.textContent = `Stopped after ${result.codes[0]?.length ?? 0} of the image tokens.`;
@@ -81,6 +84,7 @@ export class ImagineView {
       text.textContent = '';
       this.hooks.onError(error);
     } finally {
+      preview.replaceChildren();
       this.stop = null;
       this.update();
     }
@@ -128,4 +132,22 @@ export class ImagineView {
     $('imagine-stop').hidden = !busy;
     $('imagine-status').hidden = !busy && $('imagine-progress').textContent === '';
   }
+}
+
+/**
+ * Draw a progressive preview: one square canvas per image (the final size), the rows decoded so
+ * far at the top, the rest left as the placeholder pattern behind the canvas.
+ */
+function showPreview(area: HTMLElement, preview: ImagePreview): void {
+  preview.images.forEach((image, i) => {
+    let canvas = area.children[i] as HTMLCanvasElement | undefined;
+    if (canvas === undefined) {
+      canvas = document.createElement('canvas');
+      canvas.width = preview.width;
+      canvas.height = preview.width;
+      area.append(canvas);
+    }
+    canvas.dataset.rows = String(preview.height);
+    canvas.getContext('2d')?.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
+  });
 }

@@ -1,33 +1,16 @@
 // The page: what this machine can do, which model, its download, what is stored. Built on the
 // client library (web/src); every label and message here is what a person reads.
 
-import { JanusClient, JanusError, MODELS, resolveModel, toJanusError, type CachedModel, type DownloadProgress, type LoadProgress } from '../src/index.js';
+import { JanusClient, JanusError, toJanusError, type CachedModel, type DownloadProgress, type LoadProgress } from '../src/index.js';
 import { checkCapability, type Capability } from './capability.js';
 import { ChatView } from './chat.js';
+import { describeChoice, keyOf as keyOfChoice, localChoice, registryChoices, storedChoices, storedLine, type Choice, type LocalModel } from './choices.js';
 import { ImagineView } from './imagine.js';
-import { formatBytes, formatDuration, formatGB } from './format.js';
+import { formatBytes, formatDuration } from './format.js';
 import { humanError } from './messages.js';
+import { setupOffline } from './offline.js';
 import { setupTheme } from './theme.js';
 import { byId } from './dom.js';
-
-/** One entry of the model picker. */
-interface Choice {
-  id: string;
-  name: string;
-  description: string;
-  /** What `client.load` takes: a registry id or a URL. */
-  source: string;
-  downloadBytes: number;
-  gpuBytes: { f16: number; f32: number } | null;
-}
-
-interface LocalModel {
-  id: string;
-  name: string;
-  url: string;
-  bytes: number;
-  test: boolean;
-}
 
 const $ = byId;
 
@@ -43,31 +26,32 @@ const state = {
 };
 
 function keyOf(choice: Choice): string {
-  return resolveModel(choice.source, { relativeTo: location.href }).baseUrl;
+  return keyOfChoice(choice, location.href);
 }
 
-async function localChoices(): Promise<Choice[]> {
+/** The dev server's list, remembered for offline visits (the stored ones then still show). */
+const LOCAL_MODELS_KEY = 'janus-local-models';
+
+async function fetchLocalModels(): Promise<LocalModel[]> {
+  let models: LocalModel[];
   try {
     const response = await fetch('/__models', { cache: 'no-store' });
     if (!response.ok) return [];
-    const models = (await response.json()) as LocalModel[];
-    return models.map((m) => ({
-      id: m.id,
-      name: m.name,
-      description: m.test
-        ? 'A tiny model with random weights that ships with janus-web: its replies and images are noise, but it exercises everything in seconds.'
-        : 'A model folder on this computer, served by the dev server.',
-      source: new URL(m.url, location.href).href,
-      downloadBytes: m.bytes,
-      gpuBytes: null,
-    }));
+    models = (await response.json()) as LocalModel[];
   } catch {
-    return []; // a static host without the dev server's listing
+    // Offline (or a static host without the dev server's listing): the list seen last time.
+    try {
+      return JSON.parse(localStorage.getItem(LOCAL_MODELS_KEY) ?? '[]') as LocalModel[];
+    } catch {
+      return [];
+    }
   }
-}
-
-function registryChoices(): Choice[] {
-  return MODELS.map((m) => ({ id: m.id, name: m.name, description: m.description, source: m.id, downloadBytes: m.downloadBytes, gpuBytes: m.gpuBytes }));
+  try {
+    localStorage.setItem(LOCAL_MODELS_KEY, JSON.stringify(models));
+  } catch {
+    // Storage refused (private mode, full): offline visits just lack the list.
+  }
+  return models;
 }
 
 function renderCapability(capability: Capability): void {
@@ -89,17 +73,13 @@ function renderModels(): void {
       title.textContent = choice.name;
       const description = document.createElement('p');
       description.textContent = choice.description;
+      const { facts: factsText, action } = describeChoice(choice, cached, f16);
       const facts = document.createElement('p');
       facts.className = 'facts';
-      const parts = [`Download ${cached?.complete === true ? '(done) ' : ''}${choice.gpuBytes === null ? '' : '≈ '}${formatBytes(choice.downloadBytes)}`];
-      if (choice.gpuBytes !== null) parts.push(`GPU memory ${formatGB(f16 ? choice.gpuBytes.f16 : choice.gpuBytes.f32)}${f16 ? '' : ' (no shader-f16)'}`);
-      if (cached !== undefined) {
-        parts.push(cached.complete ? 'Stored on this computer' : `Partly stored: ${formatBytes(cached.storedBytes)} of ${formatBytes(cached.bytes)}`);
-      }
-      facts.textContent = parts.join(' · ');
+      facts.textContent = factsText;
       const button = document.createElement('button');
       button.type = 'button';
-      button.textContent = cached?.complete === true ? `Load ${choice.name}` : cached !== undefined ? `Resume download of ${choice.name}` : `Download and load ${choice.name}`;
+      button.textContent = action;
       button.disabled = state.loading !== null || state.capability?.webgpu !== true;
       $<HTMLButtonElement>('custom-load').disabled = button.disabled;
       button.addEventListener('click', () => void load(choice));
@@ -116,13 +96,14 @@ async function renderStorage(): Promise<void> {
     showError(error);
     state.cached = [];
   }
+  state.choices.push(...storedChoices(state.cached, state.choices, location.href));
   const list = $<HTMLUListElement>('storage-list');
   list.replaceChildren(
     ...state.cached.map((model) => {
       const item = document.createElement('li');
       const choice = state.choices.find((c) => keyOf(c) === model.key);
       const label = document.createElement('span');
-      label.textContent = `${choice?.name ?? model.name}: ${formatBytes(model.storedBytes)}${model.complete ? '' : ` of ${formatBytes(model.bytes)} (partial)`}`;
+      label.textContent = storedLine(model, choice);
       const remove = document.createElement('button');
       remove.type = 'button';
       remove.textContent = 'Delete';
@@ -269,7 +250,16 @@ async function main(): Promise<void> {
     if (url === '') return;
     void load({ id: 'custom', name: url, description: '', source: url, downloadBytes: 0, gpuBytes: null });
   });
-  state.choices = [...(await localChoices()), ...registryChoices()];
+  void setupOffline((apply) => {
+    $('update').hidden = false;
+    $('update-apply').addEventListener('click', apply, { once: true });
+  }).then((offline) => {
+    $('offline').textContent =
+      offline.kind === 'ready'
+        ? 'This page works offline: it is kept by the browser, and stored models load with no network.'
+        : `This page needs the network to open: ${offline.reason}. Stored models still load from this computer.`;
+  });
+  state.choices = [...(await fetchLocalModels()).map((m) => localChoice(m, location.href)), ...registryChoices()];
   state.capability = await checkCapability();
   renderCapability(state.capability);
   await renderStorage();

@@ -16,7 +16,7 @@ import { PieceStream, type ChatStream } from './chat-stream.js';
 import { WorkerConnection, type CallHandlers, type Called, type RequestFields } from './connection.js';
 import { JanusError, toJanusError } from './errors.js';
 import type { ChatImage, LoadResult, Results, WireLoadOptions } from './protocol.js';
-import { chatFields, pageUrl, toGeneratedImages, withoutUndefined } from './requests.js';
+import { chatFields, pageUrl, toGeneratedImages, toPreview, withoutUndefined } from './requests.js';
 import type { RetryPolicy } from './store/http.js';
 import { IdbChunkStore } from './store/idb-store.js';
 import { cachedModels, deleteModel, type CachedModel, type DownloadProgress } from './store/model-cache.js';
@@ -26,7 +26,7 @@ import type { DeviceInfo, EngineOptions, ImageOptions, LoadProgress, SamplingOpt
 export interface CreateOptions extends EngineOptions {
   /** The worker script (default: worker.js next to this module). */
   workerUrl?: URL | string;
-  /** The wasm binary (default: janus_web_bg.wasm next to the worker script). */
+  /** The wasm binary (default: janus_web_bg.wasm next to this module). */
   wasmUrl?: URL | string;
 }
 
@@ -73,9 +73,19 @@ export interface ChatOptions extends SamplingOptions {
   signal?: AbortSignal;
 }
 
+/** Image tokens between progressive previews when `onPreview` is given (576 tokens: five previews). */
+export const DEFAULT_PREVIEW_EVERY = 96;
+
 export interface GenerateImageOptions extends ImageOptions {
   /** Called after every image token: step 1..total. */
   onStep?: (step: number, total: number) => void;
+  /**
+   * Called with a progressive preview every `previewEvery` image tokens: the rows of tokens complete
+   * so far, decoded (each costs one small VQ decode on the GPU).
+   */
+  onPreview?: (preview: ImagePreview) => void;
+  /** Image tokens between previews when `onPreview` is given (default 96: five previews of 576). */
+  previewEvery?: number;
   /** Aborting stops between image tokens; the result then has `cancelled: true`. */
   signal?: AbortSignal;
 }
@@ -85,6 +95,16 @@ export interface RgbaImage {
   width: number;
   height: number;
   data: Uint8ClampedArray;
+}
+
+/** A partial image during generation: the top `height` pixel rows of each image, full width. */
+export interface ImagePreview {
+  /** Image tokens generated so far, and of the whole image. */
+  step: number;
+  total: number;
+  width: number;
+  height: number;
+  images: RgbaImage[];
 }
 
 export interface GeneratedImages {
@@ -229,10 +249,16 @@ export class JanusClient extends EventTarget {
 
   /** Text to image: `count` images for `prompt`, with classifier-free guidance. */
   async generateImage(prompt: string, options: GenerateImageOptions = {}): Promise<GeneratedImages> {
-    const { onStep, signal, ...imageOptions } = options;
+    const { onStep, onPreview, previewEvery, signal, ...imageOptions } = options;
     const handlers: CallHandlers = {};
-    if (onStep !== undefined) handlers.onStep = onStep;
-    const request = { prompt, ...withoutUndefined(imageOptions) };
+    if (onStep !== undefined || onPreview !== undefined) {
+      handlers.onStep = (step, total, preview) => {
+        if (preview !== undefined) onPreview?.(toPreview(preview, step, total));
+        onStep?.(step, total);
+      };
+    }
+    const every = onPreview === undefined ? 0 : (previewEvery ?? DEFAULT_PREVIEW_EVERY);
+    const request = { prompt, ...withoutUndefined(imageOptions), ...(every > 0 ? { previewEvery: every } : {}) };
     const raw = await this.call('generateImage', { request }, handlers, signal);
     return toGeneratedImages(raw);
   }
@@ -264,6 +290,9 @@ export class JanusClient extends EventTarget {
   private async start(): Promise<DeviceInfo> {
     this.failure = null;
     this.info = null;
+    // Both default URLs are written `new URL('./file', import.meta.url)` here, in the module the
+    // page imports, so that bundlers (Vite, webpack, Parcel) see them and emit the two files as
+    // assets; served as plain files they resolve next to this module.
     const workerUrl = this.options.workerUrl ?? new URL('./worker.js', import.meta.url);
     let connection: WorkerConnection;
     try {
@@ -278,8 +307,8 @@ export class JanusClient extends EventTarget {
     this.connection = connection;
     const options = withoutUndefined({ dtype: this.options.dtype, maxBindingBytes: this.options.maxBindingBytes });
     try {
-      const wasmUrl = this.options.wasmUrl === undefined ? undefined : new URL(this.options.wasmUrl, pageUrl()).href;
-      const init = await this.call('init', wasmUrl === undefined ? { options } : { options, wasmUrl });
+      const wasmUrl = new URL(this.options.wasmUrl ?? new URL('./janus_web_bg.wasm', import.meta.url), pageUrl()).href;
+      const init = await this.call('init', { options, wasmUrl });
       this.info = init.deviceInfo;
       return init.deviceInfo;
     } catch (error) {

@@ -10,12 +10,12 @@
 import { JanusError, toJanusError } from './errors.js';
 import type { Request, RequestType, Response, Results } from './protocol.js';
 import type { DownloadProgress } from './store/model-cache.js';
-import type { LoadProgress } from './types.js';
+import type { EnginePreview, LoadProgress } from './types.js';
 
 export interface CallHandlers {
   onProgress?: (progress: LoadProgress | DownloadProgress) => void;
   onToken?: (piece: string, tokenId: number) => void;
-  onStep?: (step: number, total: number) => void;
+  onStep?: (step: number, total: number, preview?: EnginePreview) => void;
 }
 
 /** Request types that are calls (everything but 'cancel', which is sent by an AbortSignal). */
@@ -143,7 +143,7 @@ export class WorkerConnection {
         guard(() => call.handlers.onToken?.(message.piece, message.tokenId));
         return;
       case 'step':
-        guard(() => call.handlers.onStep?.(message.step, message.total));
+        guard(() => call.handlers.onStep?.(message.step, message.total, message.preview));
         return;
       case 'result':
         this.settle(message.id, { value: message.value });

@@ -1,12 +1,13 @@
 // janus-web client: DeepSeek Janus on WebGPU, in a Web Worker. The public API of web/dist/janus.js.
 
-export { JanusClient } from './client.js';
+export { DEFAULT_PREVIEW_EVERY, JanusClient } from './client.js';
 export type {
   ChatMessage,
   ChatOptions,
   CreateOptions,
   GenerateImageOptions,
   GeneratedImages,
+  ImagePreview,
   LoadOptions,
   RgbaImage,
 } from './client.js';

@@ -17,6 +17,7 @@ import type {
   EngineImageRequest,
   EngineImageResult,
   EngineOptions,
+  EnginePreview,
   LoadProgress,
   LoadReport,
 } from './types.js';
@@ -98,7 +99,8 @@ export interface Results {
 export type Response =
   | { type: 'progress'; id: number; progress: LoadProgress | DownloadProgress }
   | { type: 'token'; id: number; piece: string; tokenId: number }
-  | { type: 'step'; id: number; step: number; total: number }
+  /** After each image token; `preview` on preview steps (its pixels' buffers transferred). */
+  | { type: 'step'; id: number; step: number; total: number; preview?: EnginePreview }
   | { type: 'result'; id: number; value: Results[keyof Results] }
   | { type: 'error'; id: number; error: WireError }
   | { type: 'fatal'; error: WireError };

@@ -1,11 +1,11 @@
 // The client's arguments -> protocol request fields, and protocol results -> the client's values.
 // Validation that needs no engine happens here, so that a bad call fails before it is queued.
 
-import type { ChatMessage, ChatOptions, GeneratedImages, RgbaImage } from './client.js';
+import type { ChatMessage, ChatOptions, GeneratedImages, ImagePreview, RgbaImage } from './client.js';
 import type { RequestFields } from './connection.js';
 import { JanusError } from './errors.js';
 import type { ChatImage, WireImageResult } from './protocol.js';
-import type { EngineMessage } from './types.js';
+import type { EngineMessage, EnginePreview } from './types.js';
 
 /** The page's URL, which relative model URLs are resolved against. */
 export function pageUrl(): string | undefined {
@@ -45,13 +45,19 @@ function isChatImage(value: unknown): value is ChatImage {
   );
 }
 
+/** RGBA bytes -> an ImageData where the constructor exists (no copy), else a plain object. */
+function rgba(bytes: Uint8Array, width: number, height: number): RgbaImage {
+  const data = new Uint8ClampedArray(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+  return typeof ImageData === 'function' ? new ImageData(data, width, height) : { width, height, data };
+}
+
+export function toPreview(preview: EnginePreview, step: number, total: number): ImagePreview {
+  const { width, height } = preview;
+  return { step, total, width, height, images: preview.images.map((bytes) => rgba(bytes, width, height)) };
+}
+
 export function toGeneratedImages(raw: WireImageResult): GeneratedImages {
-  const images = raw.images.map((bytes): RgbaImage => {
-    const data = new Uint8ClampedArray(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
-    return typeof ImageData === 'function'
-      ? new ImageData(data, raw.width, raw.height)
-      : { width: raw.width, height: raw.height, data };
-  });
+  const images = raw.images.map((bytes) => rgba(bytes, raw.width, raw.height));
   return { width: raw.width, height: raw.height, images, codes: raw.codes, cancelled: raw.cancelled, seed: raw.seed };
 }
 

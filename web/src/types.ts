@@ -125,6 +125,19 @@ export interface ImageOptions {
 /** `Engine.generateImage` request. */
 export interface EngineImageRequest extends ImageOptions {
   prompt: string;
+  /** Steps between progressive previews (0 or absent: none). */
+  previewEvery?: number;
+}
+
+/**
+ * A progressive preview as the engine hands it to `onStep`: the rows of image tokens complete so
+ * far, VQ-decoded, one RGBA buffer per image (`width * height * 4` bytes, `height` below the final
+ * image's).
+ */
+export interface EnginePreview {
+  width: number;
+  height: number;
+  images: Uint8Array[];
 }
 
 /**

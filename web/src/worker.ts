@@ -14,7 +14,7 @@ import { JanusError, isWasmTrap, toWireError, type WireError } from './errors.js
 import { toEngineImages } from './images.js';
 import type { Request, Response, Results } from './protocol.js';
 import { chatResult, imageResult, loadResult } from './results.js';
-import type { ChatResult, DeviceInfo, EngineImageResult } from './types.js';
+import type { ChatResult, DeviceInfo, EngineImageResult, EnginePreview } from './types.js';
 import { loadModel } from './worker-load.js';
 
 /** The members of DedicatedWorkerGlobalScope used here (the program is type-checked with the DOM lib). */
@@ -178,8 +178,9 @@ async function execute(request: Work): Promise<Outcome> {
     }
     case 'generateImage': {
       const current = loaded();
-      const raw = (await current.generateImage(request.request, (step: number, total: number) => {
-        post({ type: 'step', id, step, total });
+      const raw = (await current.generateImage(request.request, (step: number, total: number, preview?: EnginePreview) => {
+        if (preview === undefined) post({ type: 'step', id, step, total });
+        else post({ type: 'step', id, step, total, preview }, preview.images.map((bytes) => bytes.buffer));
         return !cancelled.has(id);
       })) as EngineImageResult;
       if (memory === null) throw new JanusError('internal', 'wasm memory unknown');

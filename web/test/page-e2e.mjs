@@ -1,7 +1,11 @@
-// The page (index.html + web/app) in headless Chromium, served by the dev server of `npm start`:
-// what a person sees on a first visit, a download stopped and resumed from the page, the tiny
-// model loaded, the storage panel, a reload that loads from storage, the dark theme and a phone's
-// width. Asserts on visible text; screenshots of each state go to tests/artifacts/page-*.png.
+// The page (index.html + web/app) in headless Chromium, served by the dev server of `npm start`,
+// walked through as a person would: the first visit (what this computer can do, the models), a
+// download with progress stopped and resumed, the tiny model loaded and loaded again from storage,
+// a two-turn chat with a picture and a reply stopped midway, two images drawn with a progressive
+// preview and one downloaded as PNG, then the server stopped: the page reloads from its service
+// worker and chats offline; a crashed engine recovers; the cached model is deleted; the dark theme
+// and a phone's width. Asserts on what is visible; screenshots of each state go to
+// tests/artifacts/page-*.png.
 //
 //   node web/test/page-e2e.mjs       (scripts/test-web.sh runs it; needs web/dist built)
 
@@ -10,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createDevServer } from '../dev-server.mjs';
+import { audit, tabThrough } from './a11y.mjs';
 import { BASE_ARGS, CHROMIUM, WEBGPU_ARGS } from './chromium.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -84,6 +89,8 @@ async function main() {
       // SwiftShader has no shader-f16: the f32 figures are shown.
       check(/Janus 1\.3B[\s\S]*Download ≈ 3\.90 GiB · GPU memory 9\.80 GB \(no shader-f16\)/.test(models), `Janus 1.3B facts: ${models}`);
       check((await visibleText(page, '#storage-empty')) === 'No model is stored on this computer yet.', 'storage should be empty');
+      const offline = await waitText(page, '#offline', /works offline/, 60_000);
+      console.log(`   ${offline}`);
       await shot(page, '1-first-visit');
     });
 
@@ -171,12 +178,28 @@ async function main() {
       await page.click('#imagine-go');
       const drawing = await waitText(page, '#imagine-progress', /Drawing: token \d+ of 576/);
       console.log(`   ${drawing}`);
+      // The progressive preview: one canvas per image, the rows drawn so far at the top (opaque)
+      // and the rest still empty (transparent, the placeholder pattern shows).
+      await page.waitForSelector('#imagine-preview canvas[data-rows]', { timeout: 300_000 });
+      const preview = await page.evaluate(() =>
+        [...document.querySelectorAll('#imagine-preview canvas')].map((canvas) => {
+          const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+          const rows = Number(canvas.dataset.rows);
+          const alpha = (y) => data[(y * canvas.width + Math.floor(canvas.width / 2)) * 4 + 3];
+          return { size: canvas.width, rows, top: alpha(0), drawn: alpha(rows - 1), below: alpha(Math.min(canvas.height - 1, rows)), visible: canvas.checkVisibility() };
+        }),
+      );
+      console.log(`   preview: ${JSON.stringify(preview)}`);
+      check(preview.length === 2 && preview.every((p) => p.visible && p.rows > 0 && p.rows < p.size), `preview canvases: ${JSON.stringify(preview)}`);
+      check(preview.every((p) => p.top === 255 && p.drawn === 255 && p.below === 0), `the preview should show the rows drawn so far: ${JSON.stringify(preview)}`);
       await shot(page, '8-drawing');
       await page.waitForFunction(() => document.querySelectorAll('#gallery figure').length === 2, null, { timeout: 900_000 });
       const done = await visibleText(page, '#imagine-progress');
       console.log(`   ${done}`);
       check(/2 images in \d+ s \(seed 7\)/.test(done), `after generating: ${done}`);
       await shot(page, '9-images');
+      const gallery = await audit(page);
+      check(gallery.pictures >= 2 && gallery.noAlt.length === 0, `gallery pictures without a text alternative: ${gallery.noAlt.join('; ')}`);
       const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#gallery figure').first().getByText('Download PNG').click()]);
       const file = path.join(artifacts, `page-${download.suggestedFilename()}`);
       await download.saveAs(file);
@@ -194,6 +217,32 @@ async function main() {
       const stopped = await waitText(page, '#imagine-progress', /Stopped after/);
       console.log(`   ${stopped}`);
       check((await page.locator('#gallery figure').count()) === 2, 'a stopped generation added an image');
+      check((await page.locator('#imagine-preview canvas').count()) === 0, 'the preview stays after the generation ended');
+    });
+
+    await step('offline: the server stopped, the page reloads from its service worker, loads the model from storage and chats', async () => {
+      await server.close();
+      check(await page.evaluate(() => fetch('/__models').then(() => false, () => true)), 'the server still answers');
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      const failed = [];
+      page.on('requestfailed', (request) => failed.push(request.url()));
+      await waitText(page, '#offline', /works offline/, 30_000);
+      const facts = await visibleText(page, `#model-list li[data-model="tiny-test"] .facts`);
+      check(/Stored on this computer/.test(facts), `offline, the tiny model: ${facts}`);
+      await modelButton(page, `Load ${TINY}`).click();
+      const ready = await waitText(page, '#status', /is ready/);
+      check(/no download needed/.test(ready), `offline load: ${ready}`);
+      await page.click('.settings summary');
+      await page.fill('#max-tokens', '4');
+      await page.fill('#message', 'Are you offline?');
+      await page.click('#send');
+      await page.waitForSelector('.turn.assistant:not([aria-busy])', { timeout: 300_000 });
+      const reply = await visibleText(page, '.turn.assistant .content');
+      check(reply.length > 0 && (await page.locator('.turn.assistant[data-failed]').count()) === 0, `offline chat: ${reply}`);
+      check(failed.length === 0, `requests failed offline after the page started: ${failed.join(', ')}`);
+      console.log(`   ${ready} | reply ${JSON.stringify(reply.slice(0, 40))}`);
+      await shot(page, '10-offline');
     });
 
     await step('the engine crashes: the page says so, restarts it and loads the model again', async () => {
@@ -205,7 +254,7 @@ async function main() {
       const error = await waitText(page, '#error-title', /The engine crashed/);
       const status = await waitText(page, '#status', /restarted and .* is loaded again/, 120_000);
       console.log(`   ${error} | ${status}`);
-      await shot(page, '10-recovered');
+      await shot(page, '11-recovered');
       await page.click('.settings summary');
       await page.fill('#max-tokens', '3');
       await page.fill('#message', 'Still there?');
@@ -214,15 +263,49 @@ async function main() {
       check((await page.locator('.turn.assistant[data-failed]').count()) === 0, 'the chat after the restart failed');
     });
 
+    await step('accessibility: names, text alternatives, contrast, the keyboard with a visible focus', async () => {
+      const light = await audit(page);
+      console.log(`   light: ${light.controls} controls, ${light.texts} texts, ${light.pictures} pictures checked`);
+      check(light.unnamed.length === 0, `controls without a name: ${light.unnamed.join('; ')}`);
+      check(light.noAlt.length === 0, `pictures without a text alternative: ${light.noAlt.join('; ')}`);
+      check(light.lowContrast.length === 0, `text below WCAG AA contrast (light): ${light.lowContrast.join('; ')}`);
+      const { reached, noRing } = await tabThrough(page, 60);
+      console.log(`   Tab reaches ${reached.length} stops: ${reached.slice(0, 12).join(', ')}, …`);
+      check(reached[0] === 'a "Skip to the models"', `the first Tab stop should be the skip link, not ${reached[0]}`);
+      for (const id of ['theme', 'message', 'attach', 'send', 'prompt', 'imagine-go', 'custom-url']) check(reached.includes(id), `Tab never reaches #${id}`);
+      check(noRing.length === 0, `focused without a visible ring: ${noRing.join(', ')}`);
+      // Enter in the message box sends (Shift+Enter is a new line).
+      const turns = await page.locator('.turn').count();
+      await page.focus('#message');
+      await page.keyboard.type('Hi');
+      await page.keyboard.press('Shift+Enter');
+      await page.keyboard.type('there');
+      check((await page.inputValue('#message')) === 'Hi\nthere', 'Shift+Enter should add a line');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction((n) => document.querySelectorAll('.turn').length >= n + 2 && document.querySelector('.turn.assistant:last-child:not([aria-busy])') !== null, turns, { timeout: 300_000 });
+    });
+
     await step('dark theme, and a phone-width screen without sideways scrolling', async () => {
       await page.click('#theme');
       check((await page.getAttribute('html', 'data-theme')) === 'dark', 'the theme button did not switch to dark');
       check((await page.getAttribute('#theme', 'aria-pressed')) === 'true', 'the theme button does not say it is pressed');
-      await shot(page, '11-dark');
+      const dark = await audit(page);
+      check(dark.lowContrast.length === 0, `text below WCAG AA contrast (dark): ${dark.lowContrast.join('; ')}`);
+      await shot(page, '12-dark');
       await page.setViewportSize({ width: 360, height: 740 });
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       check(overflow <= 0, `the page scrolls sideways by ${overflow}px at 360px`);
-      await shot(page, '12-phone');
+      await shot(page, '13-phone');
+    });
+
+    await step('the stored model deleted from the storage panel', async () => {
+      await page.setViewportSize({ width: 1000, height: 800 });
+      await page.locator('#storage-list button', { hasText: 'Delete' }).first().click();
+      await waitText(page, '#storage-empty', /No model is stored/);
+      const facts = await visibleText(page, `#model-list li[data-model="tiny-test"] .facts`);
+      check(!/Stored/.test(facts), `after delete: ${facts}`);
+      check(await modelButton(page, `Download and load ${TINY}`).isVisible(), 'after delete the tiny model should offer a download');
+      await shot(page, '14-deleted');
     });
   } finally {
     await browser.close();

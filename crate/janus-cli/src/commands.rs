@@ -246,6 +246,7 @@ fn imagine(loaded: &Loaded, args: &ImagineArgs) -> Result<(), String> {
             seed: args.seed,
         },
         pad_token: tok.special().pad,
+        preview_every: 0,
     };
     let quiet = args.json;
     let out = pollster::block_on(generate_image_codes(&loaded.model, &req, |step| {

@@ -281,6 +281,7 @@ async fn imagine(
         cfg_weight: case["cfg_weight"].as_f64().ok_or("golden: cfg_weight")? as f32,
         sampling: SamplingParams::greedy(),
         pad_token: tok.special().pad,
+        preview_every: 0,
     };
     let mut steps = 0;
     let out = generate_image_codes(&m.model, &req, |s| {

@@ -432,6 +432,7 @@ fn prompt_and_image_errors() {
         cfg_weight: 5.0,
         sampling: SamplingParams::greedy(),
         pad_token: tok.special().pad,
+        preview_every: 0,
     };
     let err = pollster::block_on(generate_image_codes(&m.model, &ireq, |_| {
         ControlFlow::Continue(())

@@ -149,6 +149,7 @@ fn image_sampling_cancellation_and_batches() {
             seed,
         },
         pad_token: m.tokenizer.special().pad,
+        preview_every: 0,
     };
     // Cancel after 10 steps.
     let out = pollster::block_on(generate_image_codes(&m.model, &req(2, 3), |s| {
@@ -181,6 +182,39 @@ fn image_sampling_cancellation_and_batches() {
     assert_eq!(images.len(), 2);
     let size = m.model.config().gen_vision.image_size() as u32;
     assert_eq!(images[0].dimensions(), (size, size));
+    // Previews every 96 steps: the rows complete so far at full width, one per image, and the
+    // codes are the same as without them.
+    let mut previews = Vec::new();
+    let with = pollster::block_on(generate_image_codes(
+        &m.model,
+        &ImageRequest {
+            preview_every: 96,
+            ..req(2, 3)
+        },
+        |s| {
+            if let Some(p) = s.preview {
+                previews.push((s.step + 1, p.to_vec()));
+            }
+            ControlFlow::Continue(())
+        },
+    ))
+    .unwrap();
+    assert_eq!(with.codes, a.codes);
+    let q = &m.model.config().gen_vision;
+    let expected: Vec<usize> = (1..)
+        .map(|k| 96 * k)
+        .take_while(|&s| s < q.tokens_per_image())
+        .collect();
+    assert_eq!(
+        previews.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        expected
+    );
+    for (done, p) in &previews {
+        assert_eq!(p.len(), 2);
+        let height = done / q.grid * q.image_size() / q.grid;
+        assert_eq!(p[0].dimensions(), (size, height as u32));
+        assert_ne!(p[0], p[1], "each image has its own preview");
+    }
     // Invalid codes are refused, not decoded.
     assert!(pollster::block_on(decode_images(&m.model, &[vec![0; 575]])).is_err());
     assert!(pollster::block_on(decode_images(&m.model, &[vec![100_000; 576]])).is_err());

@@ -161,6 +161,7 @@ fn f16_working_dtype_stays_close_to_reference() {
         cfg_weight: case["cfg_weight"].as_f64().unwrap() as f32,
         sampling: SamplingParams::greedy(),
         pad_token: m.tokenizer.special().pad,
+        preview_every: 0,
     };
     let out = pollster::block_on(generate_image_codes(&m.model, &req, |s| {
         if s.step >= 3 {

@@ -8,6 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 use std::rc::Rc;
 
+use image::RgbImage;
 use janus_model::generate::image::{ImageRequest, decode_images, generate_image_codes};
 use janus_model::generate::text::{StopReason, TextRequest, generate_text};
 use janus_model::preprocess::prompt::{render_chat, render_image_prompt};
@@ -290,7 +291,9 @@ impl Engine {
     }
 
     /// Text to image. `request`: `{prompt, count?, cfgWeight?, temperature?, topP?, topK?,
-    /// seed?}`; `onStep(step, total)` after every image token — return `false` to stop.
+    /// seed?, previewEvery?}`; `onStep(step, total, preview?)` after every image token — return
+    /// `false` to stop. Every `previewEvery` steps `preview` is `{width, height, images:
+    /// Uint8Array[] (RGBA)}`: the rows complete so far, decoded (`height` < the image's).
     /// Resolves `{width, height, images: Uint8Array[] (RGBA), codes: number[][], cancelled, seed}`.
     #[wasm_bindgen(js_name = generateImage)]
     pub fn generate_image(&self, request: JsValue, on_step: Function) -> Promise {
@@ -317,10 +320,12 @@ impl Engine {
                 cfg_weight: req.cfg_weight.unwrap_or(DEFAULT_CFG_WEIGHT),
                 sampling,
                 pad_token: tok.special().pad,
+                preview_every: req.preview_every.unwrap_or(0),
             };
             let mut steer = Steer::new(&on_step);
             let out = generate_image_codes(model, &image_request, |s| {
-                steer.call(&[(s.step as u32 + 1).into(), (s.total as u32).into()])
+                let preview = s.preview.map_or(JsValue::UNDEFINED, rgba_images);
+                steer.call(&[(s.step as u32 + 1).into(), (s.total as u32).into(), preview])
             })
             .await?;
             inner.gpu.check_alive()?;
@@ -329,14 +334,11 @@ impl Engine {
             let result = Object::new();
             set(&result, "width", size as u32);
             set(&result, "height", size as u32);
-            let pictures = Array::new();
-            if !out.cancelled {
-                for rgb in decode_images(model, &out.codes).await? {
-                    let rgba: Vec<u8> =
-                        rgb.pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect();
-                    pictures.push(&Uint8Array::from(&rgba[..]));
-                }
-            }
+            let pictures = if out.cancelled {
+                Array::new()
+            } else {
+                rgba_arrays(&decode_images(model, &out.codes).await?)
+            };
             set(&result, "images", pictures);
             let codes: Array = out
                 .codes
@@ -349,6 +351,27 @@ impl Engine {
             Ok(result.into())
         })
     }
+}
+
+/// RGB images -> one RGBA `Uint8Array` each (opaque), ready for `ImageData`.
+fn rgba_arrays(images: &[RgbImage]) -> Array {
+    images
+        .iter()
+        .map(|rgb| {
+            let rgba: Vec<u8> = rgb.pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+            JsValue::from(Uint8Array::from(&rgba[..]))
+        })
+        .collect()
+}
+
+/// A preview for `onStep`: `{width, height, images}` (all images share one size).
+fn rgba_images(images: &[RgbImage]) -> JsValue {
+    let (width, height) = images.first().map_or((0, 0), |i| i.dimensions());
+    let preview = Object::new();
+    set(&preview, "width", width);
+    set(&preview, "height", height);
+    set(&preview, "images", rgba_arrays(images));
+    preview.into()
 }
 
 /// Load into the engine from any source, replacing the previous model.

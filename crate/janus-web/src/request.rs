@@ -52,6 +52,8 @@ pub struct ImageGenRequest {
     pub top_p: Option<f32>,
     pub top_k: Option<usize>,
     pub seed: Option<f64>,
+    /// Steps between progressive previews (absent or 0: none).
+    pub preview_every: Option<usize>,
 }
 
 /// Engine options of `Engine.create`.

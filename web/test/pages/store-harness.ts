@@ -11,7 +11,7 @@ export { fileKey } from '../../src/store/records.js';
 export { resolveModel } from '../../src/store/registry.js';
 export { StoreReader } from '../../src/store/store-reader.js';
 export { sha256Hex } from '../../src/store/hash.js';
-export { renderMarkdown } from '../../app/markdown.js';
+export { renderMarkdown } from '../../src/markdown.js';
 
 /** An error as plain data for page.evaluate. */
 export function plain(error: unknown): { code: string; message: string } {

@@ -29,6 +29,10 @@ pub struct ImageRequest {
     pub sampling: SamplingParams,
     /// Pad id for the unconditional rows.
     pub pad_token: u32,
+    /// Decode a preview of the rows complete so far every this many steps (0: never). Each costs
+    /// one VQ decode of those rows and one readback, so a few per image (every 96 of 576 tokens)
+    /// keep it cheap.
+    pub preview_every: usize,
 }
 
 /// Progress of one step: the codes just chosen, one per image.
@@ -37,6 +41,9 @@ pub struct ImageStep<'a> {
     pub step: usize,
     pub total: usize,
     pub codes: &'a [u32],
+    /// On preview steps (see [`ImageRequest::preview_every`]), one image per batch entry: the full
+    /// width and the rows of codes complete so far (`rows * S / grid` pixels high).
+    pub preview: Option<&'a [RgbImage]>,
 }
 
 #[derive(Clone, Debug)]
@@ -119,10 +126,22 @@ pub async fn generate_image_codes(
             *code = sampler.sample(&g) as u32;
             codes[i].push(*code);
         }
+        let done = step + 1;
+        let grid = model.config().gen_vision.grid;
+        let preview = if req.preview_every > 0
+            && done.is_multiple_of(req.preview_every)
+            && done < tokens
+            && done >= grid
+        {
+            Some(decode_rows(model, &codes, done / grid).await?)
+        } else {
+            None
+        };
         let flow = on_step(ImageStep {
             step,
             total: tokens,
             codes: &step_codes,
+            preview: preview.as_deref(),
         });
         if flow.is_break() {
             cancelled = true;
@@ -168,14 +187,31 @@ pub async fn decode_images(model: &Janus, codes: &[Vec<u32>]) -> Result<Vec<RgbI
             .into());
         }
     }
-    let flat: Vec<i64> = codes.iter().flatten().map(|&c| c as i64).collect();
+    decode_rows(model, codes, q.grid).await
+}
+
+/// VQ-decode the first `rows` rows of each image's codes (the caller has checked them): images
+/// of width `S` and height `rows * S / grid`. With every row, the finished images.
+async fn decode_rows(
+    model: &Janus,
+    codes: &[Vec<u32>],
+    rows: usize,
+) -> Result<Vec<RgbImage>, JanusError> {
+    let q = &model.config().gen_vision;
+    let take = rows * q.grid;
+    let flat: Vec<i64> = codes
+        .iter()
+        .flat_map(|c| &c[..take])
+        .map(|&c| c as i64)
+        .collect();
     let ids =
-        Tensor::<2, Int>::from_data(TensorData::new(flat, [codes.len(), tokens]), model.device());
-    let size = q.image_size();
+        Tensor::<2, Int>::from_data(TensorData::new(flat, [codes.len(), take]), model.device());
+    let width = q.image_size();
+    let height = rows * width / q.grid;
     let pixels = read_f32(model.decode_codes(ids)).await?;
-    Ok(to_rgb8(&pixels, codes.len(), size)
+    Ok(to_rgb8(&pixels, codes.len(), height, width)
         .into_iter()
-        .filter_map(|buf| RgbImage::from_raw(size as u32, size as u32, buf))
+        .filter_map(|buf| RgbImage::from_raw(width as u32, height as u32, buf))
         .collect())
 }
 

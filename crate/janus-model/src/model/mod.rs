@@ -136,7 +136,7 @@ impl Janus {
         self.gen_input.forward(codes)
     }
 
-    /// VQ-decode code grids: `codes: [N, 576]` -> `[N, 3, S, S]` f32.
+    /// VQ-decode code rows: `codes: [N, rows*grid]` -> `[N, 3, rows*S/grid, S]` f32 (576 codes: whole images).
     pub fn decode_codes(&self, codes: Tensor<2, Int>) -> Tensor<4> {
         self.vq.decode(codes)
     }

@@ -36,11 +36,19 @@ impl VqModel {
         })
     }
 
-    /// `codes: [N, grid*grid]` (raster order) -> `[N, 3, S, S]` f32, roughly in [-1, 1].
+    /// `codes: [N, rows*grid]` (raster order, the first `rows` rows of the grid) ->
+    /// `[N, 3, rows*f, grid*f]` f32, roughly in [-1, 1], where `f = S / grid`. A whole grid gives
+    /// the image; fewer rows give the progressive preview of a generation under way (the decoder is
+    /// convolutions and one attention block, so any height works).
     pub fn decode(&self, codes: Tensor<2, Int>) -> Tensor<4> {
         let [n, p] = codes.dims();
         let d = self.codebook.dims()[1];
         let g = self.grid;
+        debug_assert!(
+            p.is_multiple_of(g),
+            "{p} codes is not a whole number of rows"
+        );
+        let rows = p / g;
         let z = self
             .codebook
             .clone()
@@ -48,7 +56,7 @@ impl VqModel {
             .select(0, codes.reshape([n * p]));
         // F.normalize: x / max(||x||, 1e-12)
         let norm = z.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
-        let z = (z / norm).reshape([n, g, g, d]).permute([0, 3, 1, 2]);
+        let z = (z / norm).reshape([n, rows, g, d]).permute([0, 3, 1, 2]);
         let dtype = self.codebook.dtype();
         self.decoder
             .forward(self.post_quant_conv.forward(z.cast(dtype)))
@@ -56,10 +64,10 @@ impl VqModel {
     }
 }
 
-/// DeepSeek's post-processing: `clip((x + 1) / 2 * 255, 0, 255)` then truncation to u8, NCHW ->
-/// one interleaved RGB buffer per image.
-pub fn to_rgb8(pixels: &[f32], n: usize, size: usize) -> Vec<Vec<u8>> {
-    let plane = size * size;
+/// DeepSeek's post-processing: `clip((x + 1) / 2 * 255, 0, 255)` then truncation to u8, NCHW
+/// (`[n, 3, height, width]`) -> one interleaved RGB buffer per image.
+pub fn to_rgb8(pixels: &[f32], n: usize, height: usize, width: usize) -> Vec<Vec<u8>> {
+    let plane = height * width;
     (0..n)
         .map(|i| {
             let img = &pixels[i * 3 * plane..(i + 1) * 3 * plane];
