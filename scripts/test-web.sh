@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser tests: the test server's unit tests, the weight store in headless Chromium against
-# the fault-injecting server (IndexedDB, resume, repair, two pages, quota, offline), then the
-# client end to end (WebGPU on SwiftShader) against the tiny fixture model.
+# the fault-injecting server (IndexedDB, resume, repair, two pages, quota, offline), the page, the
+# npm package in example apps under a strict CSP, then the client end to end (WebGPU on
+# SwiftShader) against the tiny fixture model.
 #   npm run test:web       (or: bash scripts/test-web.sh)
 # Builds nothing: run `bash scripts/build-web.sh` first (wasm + web/dist).
 # CHROMIUM=/path/to/chromium overrides /usr/bin/chromium. Figures and screenshots: tests/artifacts/.
@@ -48,8 +49,11 @@ node --test web/test/server.test.mjs
 step "weight store in Chromium: fault modes, resume, repair, two pages, quota, offline (web/test/store-e2e.mjs)"
 node web/test/store-e2e.mjs
 
-step "the page in Chromium: capability, models, download stopped and resumed, storage, reload, chat, images, theme, phone width (web/test/page-e2e.mjs)"
+step "the page in Chromium: capability, models, download stopped and resumed, chat, images with a preview, offline through the service worker, crash recovery, accessibility, delete (web/test/page-e2e.mjs)"
 node web/test/page-e2e.mjs
+
+step "the npm package: npm pack, installed into example apps (plain HTML elements, Vite + API, strict TypeScript), under a strict CSP (web/test/package-e2e.mjs)"
+node web/test/package-e2e.mjs
 
 step "client end to end in Chromium (WebGPU on SwiftShader; slow)"
 node web/test/e2e.mjs

@@ -7,7 +7,7 @@ import { ChatView } from './chat.js';
 import { describeChoice, keyOf as keyOfChoice, localChoice, registryChoices, storedChoices, storedLine, type Choice, type LocalModel } from './choices.js';
 import { ImagineView } from './imagine.js';
 import { formatBytes, formatDuration } from './format.js';
-import { humanError } from './messages.js';
+import { humanError } from '../src/messages.js';
 import { setupOffline } from './offline.js';
 import { setupTheme } from './theme.js';
 import { byId } from './dom.js';

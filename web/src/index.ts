@@ -15,6 +15,7 @@ export type { ChatStream } from './chat-stream.js';
 export { CLIENT_CODES, ENGINE_CODES, JanusError, isJanusErrorCode, toJanusError } from './errors.js';
 export type { ClientErrorCode, EngineErrorCode, JanusErrorCode } from './errors.js';
 export type { ChatImage, DownloadReport, LoadResult } from './protocol.js';
+export { humanError, type HumanError } from './messages.js';
 export { DEFAULT_HUB, MODELS, defaultModel, resolveModel } from './store/registry.js';
 export type { ModelSource, RegistryModel } from './store/registry.js';
 export { formatBytes } from './store/model-cache.js';

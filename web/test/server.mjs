@@ -57,7 +57,8 @@
 // responses. Modes combine, e.g. /fault/drip=200000,drop-at=500000/models/....
 //
 // The dev server (web/dev-server.mjs) adds `index` (the file served for `/`) and `routes` ({path:
-// async (req, res) => ...}, answered before anything else).
+// async (req, res) => ...}, answered before anything else); the package test (web/test/package-e2e.mjs)
+// adds `headers` (sent with every response: its Content-Security-Policy).
 //
 // Every request is counted per path (requests, bytes of body sent, statuses, range requests):
 // GET /__stats returns that JSON, POST /__stats/reset clears it.
@@ -278,6 +279,7 @@ export function createServer({
   log = null,
   index = null,
   routes = {},
+  headers = {},
 } = {}) {
   if (typeof root !== 'string') throw new TypeError('createServer: root (the repository folder) is required');
   let counts = new Map();
@@ -678,7 +680,7 @@ export function createServer({
 
   const server = http.createServer((req, res) => {
     const started = Date.now();
-    for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
+    for (const [name, value] of Object.entries({ ...CORS_HEADERS, ...headers })) res.setHeader(name, value);
     if (log !== null) res.on('finish', () => log(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - started}ms`));
     handle(req, res).catch((error) => {
       if (!res.headersSent) send(res, 500, { 'Content-Type': TEXT }, `${error}\n`);

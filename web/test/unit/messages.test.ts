@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MESSAGE_CODES, humanError } from '../../app/messages.js';
+import { MESSAGE_CODES, humanError } from '../../src/messages.js';
 import { CLIENT_CODES, ENGINE_CODES } from '../../src/errors.js';
 import { formatDuration, formatGB } from '../../app/format.js';
 

@@ -1,6 +1,6 @@
 // Every error code as a sentence a person can act on. The page shows `title`, then `action`.
 
-import type { JanusErrorCode } from '../src/index.js';
+import type { JanusErrorCode } from './errors.js';
 
 export interface HumanError {
   title: string;

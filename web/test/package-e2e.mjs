@@ -1,0 +1,214 @@
+// The npm package as a web developer meets it: `npm pack` makes the tarball; it is installed into
+// fresh copies of the example apps (examples/): a plain HTML page with <janus-chat> and
+// <janus-image>, a Vite-built page using the API, and a strict TypeScript consumer of the
+// declarations. Each page is served on loopback under a strict Content-Security-Policy (no
+// 'unsafe-eval', no inline script or style, same-origin workers and connections) and, in headless
+// Chromium, loads the tiny fixture, chats and generates an image. No CSP violation, no request
+// to another origin, one engine for the two elements.
+//
+//   node web/test/package-e2e.mjs     (scripts/test-web.sh runs it; needs the wasm in web/pkg)
+
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { createServer } from './server.mjs';
+import { BASE_ARGS, CHROMIUM, WEBGPU_ARGS } from './chromium.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const artifacts = path.join(root, 'tests/artifacts');
+const work = path.join(artifacts, 'package');
+const TINY = path.join(root, 'tests/fixtures/models/tiny-a-hf');
+const NODE_BIN = path.join(root, 'node_modules/.bin');
+
+/** What a host page needs for janus-web, and nothing more (README, "Content-Security-Policy"). */
+export const CSP = [
+  "default-src 'none'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' blob:",
+  "style-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const figures = {};
+
+class CheckFailed extends Error {}
+function check(condition, message) {
+  if (!condition) throw new CheckFailed(message);
+}
+
+async function step(name, run) {
+  console.log(`-- ${name}`);
+  const started = performance.now();
+  await run();
+  console.log(`   ok (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+function sh(command, args, cwd) {
+  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A fresh copy of examples/<name> with the tarball installed (offline: the package has no dependencies). */
+function consumer(name, tarball) {
+  const dir = path.join(work, name);
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(path.join(root, 'examples', name), dir, { recursive: true });
+  sh('npm', ['install', '--no-audit', '--no-fund', '--offline', '--no-package-lock', tarball], dir);
+  return dir;
+}
+
+/** Serves `dir` with the tiny model at /models/tiny-test/, every response under the CSP. */
+async function serve(dir) {
+  const server = createServer({ root: dir, mounts: { '/models/tiny-test/': TINY, '/': '.' }, index: 'index.html', headers: { 'Content-Security-Policy': CSP } });
+  const { url } = await server.listen();
+  return { server, url };
+}
+
+/** A page that records CSP violations, console errors and every request's origin. */
+async function openPage(browser, url) {
+  const page = await browser.newPage();
+  const seen = { violations: [], errors: [], origins: new Set() };
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    // The elements' events do not bubble; a capturing listener on the document still sees them.
+    window.__events = {};
+    for (const type of ['progress', 'ready', 'message', 'image', 'error']) {
+      document.addEventListener(
+        type,
+        (e) => {
+          const tag = e.target?.tagName?.toLowerCase();
+          if (tag !== 'janus-chat' && tag !== 'janus-image') return;
+          const key = `${tag} ${type}`;
+          window.__events[key] = (window.__events[key] ?? 0) + 1;
+        },
+        true,
+      );
+    }
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') seen.errors.push(m.text());
+  });
+  page.on('pageerror', (e) => seen.errors.push(e.message));
+  page.on('request', (r) => seen.origins.add(new URL(r.url()).origin));
+  await page.goto(url);
+  return { page, seen };
+}
+
+async function checkClean(page, seen, url) {
+  const violations = await page.evaluate(() => window.__violations);
+  check(violations.length === 0, `CSP violations: ${violations.join('; ')}`);
+  const csp = seen.errors.filter((e) => /Content Security Policy/i.test(e));
+  check(csp.length === 0, `CSP errors in the console: ${csp.join('; ')}`);
+  const foreign = [...seen.origins].filter((o) => o !== new URL(url).origin && o !== 'null' && !o.startsWith('blob:') && o !== 'data:');
+  check(foreign.length === 0, `requests to other origins: ${foreign.join(', ')}`);
+}
+
+async function main() {
+  mkdirSync(work, { recursive: true });
+  let tarball;
+  await step('npm pack: the tarball holds the modules, the declarations, the worker and the wasm', async () => {
+    const out = JSON.parse(sh('npm', ['pack', '--json', '--pack-destination', work], root));
+    const info = out[0];
+    tarball = path.join(work, info.filename);
+    const files = info.files.map((f) => f.path);
+    console.log(`   ${info.filename}: ${(info.size / 2 ** 20).toFixed(1)} MiB packed, ${(info.unpackedSize / 2 ** 20).toFixed(1)} MiB unpacked, ${files.length} files`);
+    for (const needed of ['package.json', 'dist/janus.js', 'dist/elements.js', 'dist/worker.js', 'dist/janus_web_bg.wasm', 'dist/types/index.d.ts', 'dist/types/elements/index.d.ts']) {
+      check(files.includes(needed), `the tarball lacks ${needed}`);
+    }
+    check(!files.some((f) => f.startsWith('web/') || f.startsWith('crate/') || f.startsWith('tests/')), 'the tarball carries sources or tests');
+    figures.tarball = { file: info.filename, packedBytes: info.size, unpackedBytes: info.unpackedSize, files: files.length };
+  });
+
+  await step('a strict TypeScript consumer compiles against the declarations', async () => {
+    const dir = consumer('typescript', tarball);
+    sh(path.join(NODE_BIN, 'tsc'), ['-p', dir], root);
+  });
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  try {
+    await step('plain HTML: <janus-chat> and <janus-image> from the installed files, one shared engine', async () => {
+      const { server, url } = await serve(consumer('plain', tarball));
+      try {
+        const { page, seen } = await openPage(browser, url);
+        await page.waitForFunction(() => document.querySelector('janus-chat')?.shadowRoot?.querySelector('[part~="status"]')?.textContent === 'Ready.', null, { timeout: 120_000 });
+        await page.waitForFunction(() => document.querySelector('janus-image')?.shadowRoot?.querySelector('[part~="status"]')?.textContent === 'Ready.', null, { timeout: 30_000 });
+        check(page.workers().length === 1, `two elements on one model should share one engine worker, found ${page.workers().length}`);
+        const reply = page.evaluate(() => new Promise((resolve) => document.querySelector('janus-chat').addEventListener('message', (e) => e.detail.role === 'assistant' && resolve(e.detail))));
+        await page.locator('janus-chat [part~="input"]').fill('Hello there');
+        await page.locator('janus-chat [part~="input"]').press('Enter');
+        const message = await reply;
+        const text = (await page.locator('janus-chat [part~="assistant"]').innerText()).trim();
+        console.log(`   reply: stop ${message.stop}, ${JSON.stringify(text.slice(0, 30))}`);
+        check(text.length > 0 && message.stop === 'max_tokens', `the chat reply: ${JSON.stringify(message)}`);
+        check(await page.locator('janus-chat [part~="user"]', { hasText: 'Hello there' }).isVisible(), 'the question is not shown');
+
+        const created = page.evaluate(() => new Promise((resolve) => document.querySelector('janus-image').addEventListener('image', (e) => resolve({ seed: e.detail.seed, count: e.detail.images.length, width: e.detail.width }))));
+        await page.locator('janus-image [part~="create"]').click();
+        await page.waitForSelector('janus-image [part~="preview"] canvas', { timeout: 300_000 });
+        const image = await created;
+        console.log(`   image: ${JSON.stringify(image)}`);
+        check(image.seed === 3 && image.count === 1, `the image event: ${JSON.stringify(image)}`);
+        check(await page.locator('janus-image [part~="image"]').isVisible(), 'the image is not shown');
+        // The host page's ::part rule reached into the shadow tree.
+        const shadow = await page.locator('janus-image [part~="image"]').evaluate((e) => getComputedStyle(e).boxShadow);
+        check(shadow !== 'none', 'the page\'s ::part(image) style did not apply');
+        const events = await page.evaluate(() => window.__events);
+        console.log(`   events: ${JSON.stringify(events)}`);
+        for (const key of ['janus-chat progress', 'janus-chat ready', 'janus-image ready', 'janus-image progress', 'janus-chat message', 'janus-image image']) {
+          check((events[key] ?? 0) > 0, `no '${key}' event`);
+        }
+        check(events['janus-chat error'] === undefined && events['janus-image error'] === undefined, `error events: ${JSON.stringify(events)}`);
+        check(events['janus-chat message'] === 2, 'one message event for the question, one for the reply');
+        await page.screenshot({ path: path.join(artifacts, 'package-plain.png'), fullPage: true });
+        await checkClean(page, seen, url);
+        await page.close();
+      } finally {
+        await server.close();
+      }
+    });
+
+    await step('Vite: a page built with the API, worker and wasm emitted as assets', async () => {
+      const dir = consumer('vite', tarball);
+      const out = sh(path.join(NODE_BIN, 'vite'), ['build', '--logLevel', 'warn'], dir);
+      if (out.trim() !== '') console.log(out.trim().replace(/^/gm, '   '));
+      const assets = readdirSync(path.join(dir, 'dist/assets'));
+      console.log(`   dist/assets: ${assets.map((a) => `${a} (${(statSync(path.join(dir, 'dist/assets', a)).size / 1024).toFixed(0)} KiB)`).join(', ')}`);
+      check(assets.some((a) => /\.wasm$/.test(a)) && assets.some((a) => /^worker.*\.js$/.test(a)), `Vite did not emit the worker and the wasm: ${assets.join(', ')}`);
+      const { server, url } = await serve(path.join(dir, 'dist'));
+      try {
+        const { page, seen } = await openPage(browser, url);
+        await page.waitForFunction(() => document.body.dataset.done !== undefined || document.body.dataset.failed !== undefined, null, { timeout: 400_000 });
+        const failed = await page.evaluate(() => document.body.dataset.failed);
+        check(failed === undefined, `the Vite page failed: ${failed}`);
+        const done = JSON.parse(await page.evaluate(() => document.body.dataset.done));
+        console.log(`   ${JSON.stringify(done)} | ${await page.locator('#status').innerText()}`);
+        check(done.tokens > 0 && done.seed === 3 && done.previews >= 1, `the Vite page's results: ${JSON.stringify(done)}`);
+        await page.screenshot({ path: path.join(artifacts, 'package-vite.png'), fullPage: true });
+        await checkClean(page, seen, url);
+        await page.close();
+      } finally {
+        await server.close();
+      }
+    });
+  } finally {
+    await browser.close();
+    writeFileSync(path.join(artifacts, 'package-e2e.json'), `${JSON.stringify(figures, null, 2)}\n`);
+  }
+}
+
+const started = performance.now();
+main().then(
+  () => console.log(`\npackage e2e passed in ${((performance.now() - started) / 1000).toFixed(1)} s`),
+  (error) => {
+    console.error(`\nFAIL: ${error instanceof CheckFailed ? error.message : error.stack ?? error}`);
+    if (error.stderr) console.error(String(error.stderr));
+    if (error.stdout) console.error(String(error.stdout));
+    process.exit(1);
+  },
+);
