@@ -2,6 +2,7 @@
 // a gallery of results with PNG download and "reuse this seed"; cancel.
 
 import type { ImagePreview, JanusClient } from '../src/index.js';
+import { saveCanvasAsPng } from '../src/save-png.js';
 import { byId } from './dom.js';
 
 export interface ImagineHooks {
@@ -104,16 +105,7 @@ export class ImagineView {
     const download = document.createElement('button');
     download.type = 'button';
     download.textContent = 'Download PNG';
-    download.addEventListener('click', () => {
-      canvas.toBlob((blob) => {
-        if (blob === null) return;
-        const link = document.createElement('a');
-        link.href = URL.createObjectURL(blob);
-        link.download = `janus-${seed}-${index + 1}.png`;
-        link.click();
-        setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
-      }, 'image/png');
-    });
+    download.addEventListener('click', () => saveCanvasAsPng(canvas, `janus-${seed}-${index + 1}.png`));
     const reuse = document.createElement('button');
     reuse.type = 'button';
     reuse.className = 'secondary';

@@ -13,6 +13,7 @@ import { cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { check, finish, stepper } from './harness.mjs';
 import { createServer } from './server.mjs';
 import { BASE_ARGS, CHROMIUM, WEBGPU_ARGS } from './chromium.mjs';
 
@@ -37,17 +38,7 @@ export const CSP = [
 
 const figures = {};
 
-class CheckFailed extends Error {}
-function check(condition, message) {
-  if (!condition) throw new CheckFailed(message);
-}
-
-async function step(name, run) {
-  console.log(`-- ${name}`);
-  const started = performance.now();
-  await run();
-  console.log(`   ok (${((performance.now() - started) / 1000).toFixed(1)} s)`);
-}
+const step = stepper();
 
 function sh(command, args, cwd) {
   return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -202,13 +193,4 @@ async function main() {
   }
 }
 
-const started = performance.now();
-main().then(
-  () => console.log(`\npackage e2e passed in ${((performance.now() - started) / 1000).toFixed(1)} s`),
-  (error) => {
-    console.error(`\nFAIL: ${error instanceof CheckFailed ? error.message : error.stack ?? error}`);
-    if (error.stderr) console.error(String(error.stderr));
-    if (error.stdout) console.error(String(error.stdout));
-    process.exit(1);
-  },
-);
+finish('package e2e', main);

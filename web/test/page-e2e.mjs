@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createDevServer } from '../dev-server.mjs';
 import { audit, tabThrough } from './a11y.mjs';
+import { check, finish, stepper } from './harness.mjs';
 import { BASE_ARGS, CHROMIUM, WEBGPU_ARGS } from './chromium.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -22,19 +23,7 @@ const artifacts = path.join(root, 'tests/artifacts');
 const TINY = 'Tiny test model (random weights)';
 const figures = { timingsMs: {}, screenshots: [] };
 
-class CheckFailed extends Error {}
-function check(condition, message) {
-  if (!condition) throw new CheckFailed(message);
-}
-
-async function step(name, run) {
-  console.log(`-- ${name}`);
-  const started = performance.now();
-  await run();
-  const ms = Math.round(performance.now() - started);
-  figures.timingsMs[name] = ms;
-  console.log(`   ok (${(ms / 1000).toFixed(1)} s)`);
-}
+const step = stepper(figures.timingsMs);
 
 async function shot(page, name) {
   const file = path.join(artifacts, `page-${name}.png`);
@@ -314,11 +303,4 @@ async function main() {
   }
 }
 
-const started = performance.now();
-main().then(
-  () => console.log(`\npage e2e passed in ${((performance.now() - started) / 1000).toFixed(1)} s; screenshots in tests/artifacts/page-*.png`),
-  (error) => {
-    console.error(`\nFAIL: ${error instanceof CheckFailed ? error.message : error.stack ?? error}`);
-    process.exit(1);
-  },
-);
+finish('page e2e', main, '; screenshots in tests/artifacts/page-*.png');

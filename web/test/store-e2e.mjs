@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { BASE_ARGS, CHROMIUM, WEBGPU_ARGS } from './chromium.mjs';
+import { check, finish, stepper } from './harness.mjs';
 import { DEFAULT_MOUNTS, createServer } from './server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -43,24 +44,11 @@ const golden = JSON.parse(readFileSync(path.join(root, 'tests/fixtures/goldens/t
 
 const figures = { timingsMs: {} };
 
-class CheckFailed extends Error {}
-function check(condition, message) {
-  if (!condition) throw new CheckFailed(message);
-}
-
 function sha256(bytes) {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-async function step(name, run) {
-  console.log(`-- ${name}`);
-  const started = performance.now();
-  const value = await run();
-  const ms = Math.round(performance.now() - started);
-  figures.timingsMs[name] = ms;
-  console.log(`   ok (${(ms / 1000).toFixed(1)} s)`);
-  return value;
-}
+const step = stepper(figures.timingsMs);
 
 async function openStorePage(context, base) {
   const page = await context.newPage();
@@ -702,13 +690,4 @@ async function main() {
   }
 }
 
-const started = performance.now();
-main().then(
-  () => {
-    console.log(`\nweight store e2e passed in ${((performance.now() - started) / 1000).toFixed(1)} s; figures in tests/artifacts/store-e2e.json`);
-  },
-  (error) => {
-    console.error(`\nFAIL: ${error instanceof CheckFailed ? error.message : error.stack ?? error}`);
-    process.exit(1);
-  },
-);
+finish('weight store e2e', main, '; figures in tests/artifacts/store-e2e.json');

@@ -13,6 +13,8 @@
 //! is an `Err` naming the case and the numbers; success returns the measured figures.
 
 mod cases;
+#[cfg(feature = "wgpu-kernels")]
+pub mod kernels;
 
 pub use cases::{Figures, Goldens, check, check_text, f32s, u32s};
 

@@ -19,9 +19,12 @@
 pub mod config;
 pub mod error;
 pub mod generate;
+#[cfg(feature = "wgpu-kernels")]
+pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod preprocess;
+pub mod quant;
 pub mod tokenizer;
 pub mod weights;
 
@@ -72,6 +75,8 @@ pub struct Loaded {
     pub plan: LoadPlan,
     /// Weights kept as several row blocks because they exceed one device buffer.
     pub split_tensors: Vec<String>,
+    /// Weights stored block-quantised (see [`quant`]); empty without a quantised format.
+    pub quantized_tensors: Vec<String>,
 }
 
 /// Load config, tokenizer and weights from `source` onto `device`.
@@ -88,11 +93,13 @@ pub fn load_into(source: &dyn ByteSource, store: TensorStore) -> Result<Loaded> 
     )?;
     let (mut store, plan) = weights::load_weights(source, &config, store)?;
     let split_tensors = store.split_tensors().to_vec();
+    let quantized_tensors = store.quantized_tensors().to_vec();
     let model = Janus::from_store(&config, &mut store)?;
     Ok(Loaded {
         model,
         tokenizer,
         plan,
         split_tensors,
+        quantized_tensors,
     })
 }

@@ -202,3 +202,31 @@ fn web_registry_figures_match_the_presets() {
     seen.sort_unstable();
     assert_eq!(seen, all, "models.json lists every preset once");
 }
+
+/// The real models' weights on the GPU with the quantisable matrices packed (codes plus f16
+/// block scales): the figures issue 7's memory targets are judged on, printed for BENCHMARKS.md.
+#[test]
+fn quantised_weight_budgets_of_the_presets() {
+    use janus_model::WorkingDtype;
+    use janus_model::quant::QuantFormat;
+    use janus_model::weights::gpu_budget_quantized;
+    for preset in Preset::ALL {
+        let config = preset.config(CheckpointFormat::DeepSeek);
+        let f16 = gpu_budget_quantized(&config, WorkingDtype::F16, None);
+        let q8 = gpu_budget_quantized(&config, WorkingDtype::F16, Some(QuantFormat::Q8));
+        let q4 = gpu_budget_quantized(&config, WorkingDtype::F16, Some(QuantFormat::Q4));
+        let gb = |b: u64| b as f64 / 1e9;
+        println!(
+            "{}: weights f16 {:.2} GB, q8 {:.2} GB, q4 {:.2} GB (KV cache for 2 x 2048 tokens {:.2} GB)",
+            preset.id(),
+            gb(f16.weights),
+            gb(q8.weights),
+            gb(q4.weights),
+            gb(f16.kv_cache)
+        );
+        // The quantisable matrices are most of each model (not the embedding, nor the VQ decoder).
+        assert!(q8.weights < f16.weights * 2 / 3, "{}", preset.id());
+        assert!(q4.weights < f16.weights * 2 / 5, "{}", preset.id());
+        assert_eq!(q4.kv_cache, f16.kv_cache);
+    }
+}

@@ -162,6 +162,7 @@ pub async fn load<S: AsyncSource>(
         progress(&report)?;
     }
     let split_tensors = store.split_tensors().to_vec();
+    let quantized_tensors = store.quantized_tensors().to_vec();
     let model = Janus::from_store(&config, &mut store)?;
     Ok((
         Loaded {
@@ -169,6 +170,7 @@ pub async fn load<S: AsyncSource>(
             tokenizer,
             plan,
             split_tensors,
+            quantized_tensors,
         },
         stats,
     ))

@@ -241,3 +241,16 @@ async fn missing_and_corrupt_files_are_typed_errors() {
         .unwrap();
     assert_eq!(err.code, codes::BAD_CHECKPOINT, "{err}");
 }
+
+/// The WGSL block-quantised matrix-vector kernel on WebGPU (SwiftShader) against its plain-burn
+/// reference and the host, on the conformance suite's awkward sizes.
+#[wasm_bindgen_test]
+async fn qmatvec_kernel_matches_reference_on_webgpu() {
+    let gpu = open().await.expect("a WebGPU device");
+    let report = janus_conformance::kernels::qmatvec_matches_reference(&gpu.device)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for line in report {
+        console_log!("{line}");
+    }
+}

@@ -9,6 +9,7 @@
 // Methods: generate(prompt?) as if Create was pressed; resolves with the GeneratedImages.
 
 import type { GeneratedImages, GenerateImageOptions, RgbaImage } from '../client.js';
+import { saveCanvasAsPng } from '../save-png.js';
 import { JanusElement } from './base.js';
 import { styles } from './styles.js';
 
@@ -129,16 +130,7 @@ export class JanusImageElement extends JanusElement {
     download.type = 'button';
     download.className = 'secondary';
     download.textContent = 'Download PNG';
-    download.addEventListener('click', () => {
-      canvas.toBlob((blob) => {
-        if (blob === null) return;
-        const link = document.createElement('a');
-        link.href = URL.createObjectURL(blob);
-        link.download = `janus-${seed}-${index + 1}.png`;
-        link.click();
-        setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
-      }, 'image/png');
-    });
+    download.addEventListener('click', () => saveCanvasAsPng(canvas, `janus-${seed}-${index + 1}.png`));
     figure.append(canvas, caption, download);
     this.gallery.prepend(figure);
   }

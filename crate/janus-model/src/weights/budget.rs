@@ -4,6 +4,7 @@
 use super::spec::{Usage, expected_tensors};
 use super::store::{F32_ONLY_PREFIX, WorkingDtype};
 use crate::config::JanusConfig;
+use crate::quant::{QuantFormat, quantizable};
 
 /// Sequences and tokens the registry budgets the KV cache for: the conditional/unconditional
 /// pair of one image generation, each up to 2,048 tokens (prompt plus the 576 image tokens),
@@ -28,12 +29,28 @@ impl GpuBudget {
 
 /// The budget of `config` in `dtype` for [`BUDGET_SEQUENCES`] x [`BUDGET_TOKENS`] positions.
 pub fn gpu_budget(config: &JanusConfig, dtype: WorkingDtype) -> GpuBudget {
+    gpu_budget_quantized(config, dtype, None)
+}
+
+/// [`gpu_budget`] with the quantisable matrices stored packed in `quant` (codes and f16 block
+/// scales, [`QuantFormat::bytes`]); everything else as in `dtype`.
+pub fn gpu_budget_quantized(
+    config: &JanusConfig,
+    dtype: WorkingDtype,
+    quant: Option<QuantFormat>,
+) -> GpuBudget {
     let mut weights = 0u64;
     for spec in expected_tensors(config) {
         let Usage::Load(placements) = spec.usage else {
             continue;
         };
         for p in placements {
+            if let Some(format) = quant
+                && quantizable(&p.target, &p.shape)
+            {
+                weights += format.bytes(p.shape[0], p.shape[1]);
+                continue;
+            }
             let elems: u64 = p.shape.iter().map(|&d| d as u64).product();
             let size = if p.target.starts_with(F32_ONLY_PREFIX) {
                 WorkingDtype::F32.size()

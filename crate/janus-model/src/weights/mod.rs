@@ -13,7 +13,7 @@ pub mod source;
 pub mod spec;
 pub mod store;
 
-pub use self::budget::{GpuBudget, gpu_budget};
+pub use self::budget::{GpuBudget, gpu_budget, gpu_budget_quantized};
 pub use self::index::{INDEX_FILE, SINGLE_FILE, ShardIndex};
 pub use self::plan::{LoadPlan, TensorRead, plan};
 pub use self::safetensors::{ShardHeader, StoredDtype};

@@ -17,6 +17,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use super::plan::{LoadPlan, TensorRead};
 use super::safetensors::decode_f32;
 use crate::error::WeightsError;
+use crate::quant::{QuantFormat, quantizable, round_trip};
 
 /// Float type weights are converted to on upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +68,10 @@ pub struct TensorStore {
     tensors: HashMap<String, Stored>,
     /// Canonical names stored as more than one row block.
     split: Vec<String>,
+    /// Block quantisation of the quantisable matrices (`quant::quantizable`), if any.
+    quant: Option<QuantFormat>,
+    /// Canonical names stored quantised.
+    quantized: Vec<String>,
 }
 
 impl TensorStore {
@@ -77,7 +82,22 @@ impl TensorStore {
             max_tensor_bytes: u64::MAX,
             tensors: HashMap::new(),
             split: Vec::new(),
+            quant: None,
+            quantized: Vec::new(),
         }
+    }
+
+    /// Store the quantisable matrices in `format`. For now the weights are quantised and
+    /// dequantised on the host (exactly the numbers the format computes with) and uploaded in
+    /// the working dtype; the packed upload with its GPU kernels replaces this step.
+    pub fn with_quant(mut self, format: Option<QuantFormat>) -> Self {
+        self.quant = format;
+        self
+    }
+
+    /// Names of the tensors stored quantised.
+    pub fn quantized_tensors(&self) -> &[String] {
+        &self.quantized
     }
 
     /// Limit every device buffer to `bytes` (the device's storage-binding limit).
@@ -184,7 +204,18 @@ impl TensorStore {
     }
 
     /// Upload `values` (row-major `shape`) as `name`, in row blocks when over the limit.
-    fn place(&mut self, name: &str, values: Vec<f32>, shape: &[usize]) -> Result<(), WeightsError> {
+    fn place(
+        &mut self,
+        name: &str,
+        mut values: Vec<f32>,
+        shape: &[usize],
+    ) -> Result<(), WeightsError> {
+        if let Some(format) = self.quant
+            && quantizable(name, shape)
+        {
+            round_trip(&mut values, shape[1], format);
+            self.quantized.push(name.to_string());
+        }
         let dtype = self.dtype_for(name);
         let blocks = match self.block_rows(name, shape, dtype)? {
             None => vec![self.upload(values, dtype)],

@@ -1,0 +1,111 @@
+//! The packed form of a block-quantised matrix, as the GPU will read it.
+//!
+//! - `codes: Vec<u32>`, row-major, each row `cols / 32` blocks: Q8 holds four codes per word
+//!   (two's-complement bytes, element `4w + k` in byte `k`, little-endian), eight words a block;
+//!   Q4 holds eight codes per word (element `8w + k` in bits `4k..4k+4`, stored as `q + 8`),
+//!   four words a block.
+//! - `scales: Vec<u16>`: one f16 (bits) per block in the same order; two to a `u32` on the GPU,
+//!   read with WGSL's `unpack2x16float` (no `shader-f16` needed).
+
+use half::f16;
+
+use super::{BLOCK, QuantFormat};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PackedMatrix {
+    pub format: QuantFormat,
+    pub rows: usize,
+    pub cols: usize,
+    pub codes: Vec<u32>,
+    /// f16 bits, one per block.
+    pub scales: Vec<u16>,
+}
+
+impl PackedMatrix {
+    /// Bytes as stored (codes + scales).
+    pub fn bytes(&self) -> u64 {
+        (self.codes.len() * 4 + self.scales.len() * 2) as u64
+    }
+}
+
+/// Quantise row-major `[rows, cols]` values; `cols` must be a multiple of [`BLOCK`].
+pub fn quantize(values: &[f32], cols: usize, format: QuantFormat) -> PackedMatrix {
+    assert!(
+        cols > 0 && cols.is_multiple_of(BLOCK) && values.len().is_multiple_of(cols),
+        "quantize: {} values are not rows of {cols} (a multiple of {BLOCK})",
+        values.len()
+    );
+    let rows = values.len() / cols;
+    let words_per_block = BLOCK * format.bits() / 32;
+    let mut codes = Vec::with_capacity(values.len() / BLOCK * words_per_block);
+    let mut scales = Vec::with_capacity(values.len() / BLOCK);
+    for block in values.chunks_exact(BLOCK) {
+        let (scale, q) = match format {
+            QuantFormat::Q8 => quantize_q8(block),
+            QuantFormat::Q4 => quantize_q4(block),
+        };
+        scales.push(scale.to_bits());
+        let per_word = 32 / format.bits();
+        for word in q.chunks_exact(per_word) {
+            let mut w = 0u32;
+            for (k, &c) in word.iter().enumerate() {
+                w |= (c as u32) << (k * format.bits());
+            }
+            codes.push(w);
+        }
+    }
+    PackedMatrix {
+        format,
+        rows,
+        cols,
+        codes,
+        scales,
+    }
+}
+
+/// Unpack into `out` (row-major `[rows, cols]`).
+pub fn dequantize(m: &PackedMatrix, out: &mut [f32]) {
+    assert_eq!(out.len(), m.rows * m.cols, "dequantize: wrong output size");
+    let bits = m.format.bits();
+    let per_word = 32 / bits;
+    let mask = (1u32 << bits) - 1;
+    for (i, x) in out.iter_mut().enumerate() {
+        let scale = f16::from_bits(m.scales[i / BLOCK]).to_f32();
+        let raw = (m.codes[i / per_word] >> ((i % per_word) * bits)) & mask;
+        let q = match m.format {
+            QuantFormat::Q8 => raw as u8 as i8 as i32,
+            QuantFormat::Q4 => raw as i32 - 8,
+        };
+        *x = scale * q as f32;
+    }
+}
+
+/// Codes as raw `bits`-wide values (Q8: the byte of an i8; Q4: `q + 8`).
+fn quantize_q8(block: &[f32]) -> (f16, [u8; BLOCK]) {
+    let max = block.iter().fold(0f32, |m, &x| m.max(x.abs()));
+    let scale = f16::from_f32(max / 127.0);
+    let s = scale.to_f32();
+    let mut q = [0u8; BLOCK];
+    if s > 0.0 {
+        for (c, &x) in q.iter_mut().zip(block) {
+            *c = ((x / s).round().clamp(-127.0, 127.0) as i8) as u8;
+        }
+    }
+    (scale, q)
+}
+
+fn quantize_q4(block: &[f32]) -> (f16, [u8; BLOCK]) {
+    // The element of largest magnitude, with its sign: it maps to code 0 (-8).
+    let extreme = block
+        .iter()
+        .fold(0f32, |m, &x| if x.abs() > m.abs() { x } else { m });
+    let scale = f16::from_f32(extreme / -8.0);
+    let d = scale.to_f32();
+    let mut q = [8u8; BLOCK];
+    if d != 0.0 {
+        for (c, &x) in q.iter_mut().zip(block) {
+            *c = ((x / d).round() + 8.0).clamp(0.0, 15.0) as u8;
+        }
+    }
+    (scale, q)
+}
