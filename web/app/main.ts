@@ -188,6 +188,7 @@ async function recover(): Promise<void> {
     await client.restart();
     if (state.loaded !== null) {
       await client.load(state.loaded.source);
+      clearError(); // fixed: the status says what happened
       setStatus(`The engine was restarted and ${state.loaded.name} is loaded again.`);
     } else {
       setStatus('The engine was restarted.');

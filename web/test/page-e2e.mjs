@@ -83,6 +83,33 @@ async function main() {
       await shot(page, '1-first-visit');
     });
 
+    await step('a new build of the page: installed beside the running one, offered, switched to when asked', async () => {
+      const swFile = path.join(root, 'web/dist/sw.js');
+      const original = readFileSync(swFile, 'utf8');
+      const version = original.match(/version: "([0-9a-f]+)"/)?.[1];
+      check(version !== undefined, 'web/dist/sw.js states no shell version');
+      const shells = () => page.evaluate(() => caches.keys().then((keys) => keys.filter((k) => k.startsWith('janus-shell-')).sort()));
+      check(JSON.stringify(await shells()) === JSON.stringify([`janus-shell-${version}`]), `shell caches: ${await shells()}`);
+      // A build whose shell differs is a different sw.js; the browser installs it and it waits.
+      const switchTo = async (text, expected) => {
+        writeFileSync(swFile, text);
+        await page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r?.update()));
+        await waitText(page, '#update', /new version of this page has been installed/, 60_000);
+        await Promise.all([page.waitForEvent('domcontentloaded', { timeout: 60_000 }), page.click('#update-apply')]);
+        await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+        await page.waitForFunction((name) => caches.keys().then((keys) => keys.filter((k) => k.startsWith('janus-shell-')).join() === name), `janus-shell-${expected}`, { timeout: 30_000 });
+        check(await page.locator('#update').isHidden(), 'the update offer stays after switching');
+      };
+      try {
+        await switchTo(original.replace(`version: "${version}"`, `version: "${version}0"`), `${version}0`);
+        console.log(`   switched to shell ${version}0; the old cache is gone`);
+        await shot(page, '1b-updated');
+      } finally {
+        writeFileSync(swFile, original);
+      }
+      await switchTo(original, version); // and back to the build on disk
+    });
+
     await step('a download shown with progress, stopped from the page, kept, resumed', async () => {
       const slow = `${url}fault/drip=250000/models/tiny-test/`;
       await page.fill('#custom-url', slow);
@@ -243,6 +270,7 @@ async function main() {
       const error = await waitText(page, '#error-title', /The engine crashed/);
       const status = await waitText(page, '#status', /restarted and .* is loaded again/, 120_000);
       console.log(`   ${error} | ${status}`);
+      check(await page.locator('#error').isHidden(), 'the error stays shown after the engine recovered');
       await shot(page, '11-recovered');
       await page.click('.settings summary');
       await page.fill('#max-tokens', '3');
