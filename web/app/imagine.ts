@@ -2,7 +2,7 @@
 // a gallery of results with PNG download and "reuse this seed"; cancel.
 
 import type { ImagePreview, JanusClient } from '../src/index.js';
-import { saveCanvasAsPng } from '../src/save-png.js';
+import { drawRgba, saveCanvasAsPng } from '../src/canvas.js';
 import { byId } from './dom.js';
 
 export interface ImagineHooks {
@@ -99,7 +99,7 @@ export class ImagineView {
     canvas.height = image.height;
     canvas.setAttribute('role', 'img');
     canvas.setAttribute('aria-label', `Generated image ${index + 1} for “${prompt}”`);
-    canvas.getContext('2d')?.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
+    drawRgba(canvas, image);
     const caption = document.createElement('figcaption');
     caption.textContent = `${prompt} · seed ${seed}${index > 0 ? ` · #${index + 1}` : ''}`;
     const download = document.createElement('button');
@@ -140,6 +140,6 @@ function showPreview(area: HTMLElement, preview: ImagePreview): void {
       area.append(canvas);
     }
     canvas.dataset.rows = String(preview.height);
-    canvas.getContext('2d')?.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
+    drawRgba(canvas, image);
   });
 }

@@ -106,6 +106,16 @@ export abstract class JanusElement extends HTMLElement {
     return element;
   }
 
+  /** A button of the shadow tree: `submit` submits its form, `secondary` is the quiet style. */
+  protected button(part: string, text: string, { submit = false, secondary = false, hidden = false } = {}): HTMLButtonElement {
+    const button = this.make('button', part);
+    button.type = submit ? 'submit' : 'button';
+    if (secondary) button.className = 'secondary';
+    button.textContent = text;
+    button.hidden = hidden;
+    return button;
+  }
+
   protected say(text: string): void {
     this.status.textContent = text;
     delete this.status.dataset.error;

@@ -58,14 +58,8 @@ export class JanusChatElement extends JanusElement {
     file.accept = 'image/png,image/jpeg,image/webp';
     file.multiple = true;
     attach.append(file);
-    this.sendButton = this.make('button', 'send');
-    this.sendButton.type = 'submit';
-    this.sendButton.textContent = 'Send';
-    this.stopButton = this.make('button', 'stop');
-    this.stopButton.type = 'button';
-    this.stopButton.className = 'secondary';
-    this.stopButton.textContent = 'Stop';
-    this.stopButton.hidden = true;
+    this.sendButton = this.button('send', 'Send', { submit: true });
+    this.stopButton = this.button('stop', 'Stop', { secondary: true, hidden: true });
     form.append(this.input, this.attachments, attach, this.sendButton, this.stopButton);
     this.root.append(this.log, form);
 

@@ -9,7 +9,7 @@
 // Methods: generate(prompt?) as if Create was pressed; resolves with the GeneratedImages.
 
 import type { GeneratedImages, GenerateImageOptions, RgbaImage } from '../client.js';
-import { saveCanvasAsPng } from '../save-png.js';
+import { drawRgba, saveCanvasAsPng } from '../canvas.js';
 import { JanusElement } from './base.js';
 import { styles } from './styles.js';
 
@@ -36,14 +36,8 @@ export class JanusImageElement extends JanusElement {
     this.input.setAttribute('aria-label', 'Describe the picture');
     this.input.placeholder = this.getAttribute('placeholder') ?? 'A red fox in the snow, watercolor';
     this.input.value = this.getAttribute('prompt') ?? '';
-    this.createButton = this.make('button', 'create');
-    this.createButton.type = 'submit';
-    this.createButton.textContent = 'Create';
-    this.stopButton = this.make('button', 'stop');
-    this.stopButton.type = 'button';
-    this.stopButton.className = 'secondary';
-    this.stopButton.textContent = 'Stop';
-    this.stopButton.hidden = true;
+    this.createButton = this.button('create', 'Create', { submit: true });
+    this.stopButton = this.button('stop', 'Stop', { secondary: true, hidden: true });
     form.append(this.input, this.createButton, this.stopButton);
     this.steps = this.make('progress', 'steps');
     this.steps.setAttribute('aria-label', 'Image tokens drawn');
@@ -88,7 +82,7 @@ export class JanusImageElement extends JanusElement {
           this.steps.value = step;
           this.say(`Drawing: token ${step} of ${total}`);
         },
-        onPreview: (preview) => preview.images.forEach((image, i) => draw(this.canvasAt(this.preview, i, preview.width), image)),
+        onPreview: (preview) => preview.images.forEach((image, i) => drawRgba(this.canvasAt(this.preview, i, preview.width), image)),
       });
       this.say(result.cancelled ? 'Stopped.' : `Seed ${result.seed}.`);
       result.images.forEach((image, i) => this.addResult(image, prompt, result.seed, i));
@@ -123,13 +117,10 @@ export class JanusImageElement extends JanusElement {
     canvas.height = image.height;
     canvas.setAttribute('role', 'img');
     canvas.setAttribute('aria-label', `Created image ${index + 1}: ${prompt}`);
-    draw(canvas, image);
+    drawRgba(canvas, image);
     const caption = document.createElement('figcaption');
     caption.textContent = `Seed ${seed}${index > 0 ? ` · #${index + 1}` : ''}`;
-    const download = this.make('button', 'download');
-    download.type = 'button';
-    download.className = 'secondary';
-    download.textContent = 'Download PNG';
+    const download = this.button('download', 'Download PNG', { secondary: true });
     download.addEventListener('click', () => saveCanvasAsPng(canvas, `janus-${seed}-${index + 1}.png`));
     figure.append(canvas, caption, download);
     this.gallery.prepend(figure);
@@ -147,10 +138,4 @@ export class JanusImageElement extends JanusElement {
     if (seed !== undefined) options.seed = seed;
     return options;
   }
-}
-
-/** Draws RGBA pixels at the canvas' top left (a preview covers only the rows drawn so far). */
-function draw(canvas: HTMLCanvasElement, image: RgbaImage): void {
-  const pixels = image instanceof ImageData ? image : new ImageData(new Uint8ClampedArray(image.data), image.width, image.height);
-  canvas.getContext('2d')?.putImageData(pixels, 0, 0);
 }
