@@ -305,7 +305,11 @@ export class JanusClient extends EventTarget {
       throw this.failure;
     }
     this.connection = connection;
-    const options = withoutUndefined({ dtype: this.options.dtype, maxBindingBytes: this.options.maxBindingBytes });
+    const options = withoutUndefined({
+      dtype: this.options.dtype,
+      quant: this.options.quant,
+      maxBindingBytes: this.options.maxBindingBytes,
+    });
     try {
       const wasmUrl = new URL(this.options.wasmUrl ?? new URL('./janus_web_bg.wasm', import.meta.url), pageUrl()).href;
       const init = await this.call('init', { options, wasmUrl });

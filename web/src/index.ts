@@ -25,6 +25,7 @@ export type {
   ChatResult,
   DeviceInfo,
   Dtype,
+  Quant,
   ImageOptions,
   LoadProgress,
   LoadReport,

@@ -62,6 +62,39 @@ pub enum Command {
     /// Write a model folder with random bf16 weights for a config (load and speed tests at any
     /// size, e.g. a full Janus-1.3B, without downloading one).
     RandomModel(RandomModelArgs),
+    /// Measure a full-size model with random weights (the real shapes of a preset): load time,
+    /// GPU memory, prefill and decode speed, image steps, VQ decode, and decode bandwidth as a
+    /// fraction of the adapter's WGSL copy bandwidth. Use --backend wgpu.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Preset whose shapes to build (janus-1.3b, janus-pro-1b, janus-pro-7b) or a config.json.
+    #[arg(long, default_value = "janus-1.3b")]
+    pub preset: String,
+    /// Weight format of the quantisable matrices: none, q8, q4.
+    #[arg(long, default_value = "q4")]
+    pub quant: String,
+    /// Working dtype: f16 or f32 (default: f16 where the adapter has shader-f16).
+    #[arg(long)]
+    pub dtype: Option<String>,
+    #[arg(long, default_value_t = 64)]
+    pub prompt_tokens: usize,
+    #[arg(long, default_value_t = 16)]
+    pub decode_tokens: usize,
+    /// Image steps measured (0: none); a whole image (576) is extrapolated.
+    #[arg(long, default_value_t = 8)]
+    pub image_steps: usize,
+    /// Skip the VQ decode of a whole image (slow on CPU adapters).
+    #[arg(long)]
+    pub no_vq: bool,
+    /// Size of each buffer of the copy-bandwidth kernel, MiB.
+    #[arg(long, default_value_t = 256)]
+    pub copy_mib: usize,
+    /// Print the report as JSON (after the Markdown row).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -90,6 +123,9 @@ pub struct ModelArg {
     /// Model folder: config.json, tokenizer.json, model.safetensors (or index + shards).
     #[arg(long)]
     pub model: PathBuf,
+    /// Block-quantise the large matrices while loading: none, q8 or q4 (packed on wgpu).
+    #[arg(long, default_value = "none")]
+    pub quant: String,
 }
 
 #[derive(Args, Debug)]

@@ -10,8 +10,9 @@ use janus_model::preprocess::image::preprocess;
 use janus_model::preprocess::prompt::{
     DEFAULT_SYSTEM_PROMPT, Message, render_chat, render_image_prompt,
 };
+use janus_model::quant::QuantFormat;
 use janus_model::tokenizer::{BEGIN_OF_IMAGE, JanusTokenizer, RoleNames};
-use janus_model::{DirSource, Loaded, WorkingDtype, inspect, load};
+use janus_model::{DirSource, Loaded, TensorStore, WorkingDtype, inspect, load_into};
 use serde_json::json;
 
 use crate::args::{ChatArgs, Cli, Command, ImagineArgs, ModelArg, Roles};
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::RandomModel(args) => crate::random_model::run(&args),
+        Command::Bench(args) => crate::bench::run(&args, cli.backend),
     }
 }
 
@@ -54,7 +56,12 @@ fn source(model: &ModelArg) -> Result<DirSource, String> {
 fn open(model: &ModelArg, backend: crate::args::Backend) -> Result<Loaded, String> {
     let source = source(model)?;
     let device = crate::device::open(backend)?;
-    load(&source, &device, WorkingDtype::F32).map_err(|e| e.to_string())
+    let quant = match model.quant.as_str() {
+        "none" => None,
+        q => Some(QuantFormat::parse(q).ok_or_else(|| format!("unknown --quant {q}"))?),
+    };
+    let store = TensorStore::new(&device, WorkingDtype::F32).with_quant(quant);
+    load_into(&source, store).map_err(|e| e.to_string())
 }
 
 fn inspect_cmd(model: &ModelArg, as_json: bool) -> Result<(), String> {

@@ -18,6 +18,56 @@ fn wgpu() -> Result<Device, String> {
         .map_err(|e| format!("no usable wgpu adapter: {e}"))
 }
 
+/// The device and what the benchmarks say about it.
+pub struct Opened {
+    pub device: Device,
+    /// Adapter name and graphics API, or "CPU (burn flex)".
+    pub adapter: String,
+    pub wgpu: bool,
+    pub shader_f16: bool,
+    /// Largest buffer one tensor may use.
+    pub max_tensor_bytes: u64,
+}
+
+pub fn open_described(backend: Backend) -> Result<Opened, String> {
+    match backend {
+        Backend::Cpu => Ok(Opened {
+            device: Device::flex(),
+            adapter: "CPU (burn flex)".into(),
+            wgpu: false,
+            shader_f16: false,
+            max_tensor_bytes: u64::MAX,
+        }),
+        Backend::Wgpu => wgpu_described(),
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_described() -> Result<Opened, String> {
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup()
+        .map_err(|e| format!("no usable wgpu adapter: {e}"))?;
+    let info = setup.adapter.get_info();
+    let limits = setup.device.limits();
+    Ok(Opened {
+        device,
+        adapter: format!("{} ({:?}, {})", info.name, setup.backend, info.driver),
+        wgpu: true,
+        shader_f16: setup
+            .device
+            .features()
+            .contains(burn::tensor::wgpu::wgpu::Features::SHADER_F16),
+        max_tensor_bytes: limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size),
+    })
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_described() -> Result<Opened, String> {
+    wgpu().map(|_| unreachable!())
+}
+
 #[cfg(not(feature = "wgpu"))]
 fn wgpu() -> Result<Device, String> {
     Err("this build has no wgpu backend (rebuild with --features wgpu)".into())

@@ -4,6 +4,7 @@
 //! backtrace.
 
 mod args;
+mod bench;
 mod commands;
 mod device;
 mod output;

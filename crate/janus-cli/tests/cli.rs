@@ -374,3 +374,49 @@ fn random_model_writes_a_loadable_checkpoint() {
         &dir,
     ]);
 }
+
+/// `bench` builds a model of a config with random weights and reports every figure: the
+/// BENCHMARKS.md row and, with --json, the report (here a tiny config on the CPU, q4 round trip).
+#[test]
+fn bench_reports_every_figure() {
+    let config = format!("{}/config.json", model("tiny-a-hf"));
+    let out = janus(&[
+        "bench",
+        "--preset",
+        &config,
+        "--quant",
+        "q4",
+        "--prompt-tokens",
+        "4",
+        "--decode-tokens",
+        "3",
+        "--image-steps",
+        "32",
+        "--json",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("| adapter |"), "{stdout}");
+    assert!(lines[2].starts_with("| CPU (burn flex) |"), "{stdout}");
+    let report: Value = serde_json::from_str(lines[3]).unwrap();
+    assert_eq!(report["weights"], "f32 + q4");
+    for key in [
+        "load_s",
+        "prefill_s",
+        "decode_s",
+        "image_step_s",
+        "image_s",
+        "vq_decode_s",
+    ] {
+        let v = report[key].as_f64().unwrap_or(-1.0);
+        assert!(v > 0.0, "{key}: {v} in {report}");
+    }
+    assert!(report["decode_bytes"].as_u64().unwrap() > 0);
+    // The CPU device has no copy kernel or memory pools to report.
+    assert!(report["copy_gbps"].is_null() && report["gpu_bytes_loaded"].is_null());
+}

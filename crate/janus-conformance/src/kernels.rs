@@ -3,18 +3,21 @@
 //! (`crate/janus-web/tests/browser.rs`). Random inputs of awkward sizes; every product is also
 //! checked against the host's f64 product of the dequantised weights.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use janus_model::quant::device::QuantMatrix;
 use janus_model::quant::{QuantFormat, dequantize, quantize};
 
 /// (rows, cols, batch): one row; rows not a multiple of the workgroup; a batch of three; a
-/// Janus-wide row; more rows than one grid dimension holds (65,535).
-pub const QMATVEC_CASES: [(usize, usize, usize); 5] = [
+/// Janus-wide row; more rows than one grid dimension holds (65,535); the kernel's largest batch;
+/// a batch past it (the dequantise-and-matmul path).
+pub const QMATVEC_CASES: [(usize, usize, usize); 7] = [
     (1, 32, 1),
     (7, 96, 1),
     (65, 160, 3),
     (300, 2048, 2),
     (65_537, 32, 1),
+    (33, 64, 8),
+    (40, 96, 13),
 ];
 
 /// Relative tolerance against the host's f64 product (f32 accumulation in another order).
@@ -97,13 +100,233 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                 &read(kernel.matmul_t(xt.clone())).await?,
                 &want,
             )?;
+            // The dequantisation kernel computes exactly the host's values (scale * code).
+            let dense = read(kernel.dense(DType::F32)).await?;
+            if dense != w {
+                return Err(format!(
+                    "dequantisation kernel {name}: values differ from the host"
+                ));
+            }
             let r = compare(
                 &format!("reference {name}"),
-                &read(reference.matmul_t(xt)).await?,
+                &read(reference.matmul_t(xt.clone())).await?,
                 &want,
             )?;
+            // The fused gate/up product (decode batches only) against its two products.
+            if m <= 8 {
+                let up = QuantMatrix::upload_as(
+                    &quantize(&random(rows * cols, 50 + i as u64), cols, format),
+                    device,
+                    true,
+                );
+                let fused = kernel
+                    .swiglu_with(&up, &xt)
+                    .ok_or("swiglu_with declined a packed pair")?;
+                let want = read(
+                    burn::tensor::activation::silu(kernel.matvec(xt.clone()))
+                        * up.matvec(xt.clone()),
+                )
+                .await?;
+                compare(&format!("swiglu {name}"), &read(fused).await?, &want)?;
+            }
             report.push(format!("{name}: kernel {k:.1e}, reference {r:.1e}"));
         }
     }
+    Ok(report)
+}
+
+/// Row lookups in a quantised table (the token embedding's path: only the selected rows are
+/// unpacked) equal the host's dequantised rows, for both formats.
+pub async fn quant_lookup_matches_host(device: &Device) -> Result<(), String> {
+    let (rows, cols) = (37, 96);
+    for format in [QuantFormat::Q8, QuantFormat::Q4] {
+        let packed = quantize(&random(rows * cols, 7), cols, format);
+        let mut w = vec![0f32; rows * cols];
+        dequantize(&packed, &mut w);
+        let ids = [36i64, 0, 5, 5, 17];
+        let table = QuantMatrix::upload_as(&packed, device, false);
+        let got = read(table.select(Tensor::<1, Int>::from_data(
+            TensorData::new(ids.to_vec(), [ids.len()]),
+            device,
+        )))
+        .await?;
+        let want: Vec<f32> = ids
+            .iter()
+            .flat_map(|&i| w[i as usize * cols..(i as usize + 1) * cols].to_vec())
+            .collect();
+        if got != want {
+            return Err(format!(
+                "{} lookup: rows differ from the host",
+                format.name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn read_ids(t: Tensor<2, Int>) -> Result<Vec<i64>, String> {
+    Ok(t.into_data_async()
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .iter::<i64>()
+        .collect())
+}
+
+/// `shaders/sample.wgsl` against the host: greedy picks the host's argmax of the guided
+/// logits; draws follow softmax(g / T) restricted by top-k and top-p (frequencies over 4,000
+/// sequences); both rows of a guided pair get one id; a seed repeats and another differs.
+pub async fn sampler_matches_host(device: &Device) -> Result<Vec<String>, String> {
+    use janus_model::generate::sampling::argmax;
+    use janus_model::kernels::sample::{SampleStep, sample};
+    let mut report = Vec::new();
+    let step = |cfg_weight, temperature, top_k, top_p, seed| SampleStep {
+        cfg_weight,
+        temperature,
+        top_k,
+        top_p,
+        seed,
+        step: 3,
+    };
+    // Greedy with guidance over an awkward vocabulary: pairs of rows.
+    let (pairs, k) = (3, 1003);
+    let logits = random(2 * pairs * k, 11);
+    let t = Tensor::<2>::from_data(TensorData::new(logits.clone(), [2 * pairs, k]), device);
+    let ids = read_ids(sample(t, &step(Some(5.0), 0.0, 0, 1.0, 1))).await?;
+    for p in 0..pairs {
+        let (c, u) = (
+            &logits[2 * p * k..(2 * p + 1) * k],
+            &logits[(2 * p + 1) * k..(2 * p + 2) * k],
+        );
+        let g: Vec<f32> = c.iter().zip(u).map(|(&c, &u)| u + 5.0 * (c - u)).collect();
+        let want = argmax(&g) as i64;
+        if ids[2 * p] != want || ids[2 * p + 1] != want {
+            return Err(format!(
+                "greedy pair {p}: {:?}, host argmax {want}",
+                &ids[2 * p..2 * p + 2]
+            ));
+        }
+    }
+    report.push(format!(
+        "greedy with guidance: {pairs} pairs of {k} logits match the host"
+    ));
+    // Draws: 4,000 sequences of the same four logits, probabilities 0.5, 0.3, 0.15, 0.05 at T = 1.
+    let probs = [0.5f64, 0.3, 0.15, 0.05];
+    let n = 4000;
+    let row: Vec<f32> = probs.iter().map(|p| p.ln() as f32).collect();
+    let rows = Tensor::<2>::from_data(TensorData::new(row.repeat(n), [n, probs.len()]), device);
+    let cases: [(&str, u32, f32, [f64; 4]); 3] = [
+        ("T = 1", 0, 1.0, [0.5, 0.3, 0.15, 0.05]),
+        ("top-k 2", 2, 1.0, [0.625, 0.375, 0.0, 0.0]),
+        ("top-p 0.7", 0, 0.7, [0.625, 0.375, 0.0, 0.0]),
+    ];
+    for (name, top_k, top_p, want) in cases {
+        let ids = read_ids(sample(rows.clone(), &step(None, 1.0, top_k, top_p, 42))).await?;
+        let mut freq = [0f64; 4];
+        for &i in &ids {
+            freq[i as usize] += 1.0 / n as f64;
+        }
+        // 4,000 draws: a standard error of at most 0.008; 0.035 is over 4 of them.
+        if freq
+            .iter()
+            .zip(&want)
+            .any(|(f, w)| (f - w).abs() > 0.035 || (*w == 0.0 && *f > 0.0))
+        {
+            return Err(format!("{name}: frequencies {freq:?}, expected {want:?}"));
+        }
+        report.push(format!(
+            "{name}: frequencies {freq:.3?} (expected {want:?})"
+        ));
+    }
+    // Seeds: the same seed and step repeat; another seed gives other draws.
+    let a = read_ids(sample(rows.clone(), &step(None, 1.0, 0, 1.0, 7))).await?;
+    let b = read_ids(sample(rows.clone(), &step(None, 1.0, 0, 1.0, 7))).await?;
+    let c = read_ids(sample(rows, &step(None, 1.0, 0, 1.0, 8))).await?;
+    if a != b || a == c {
+        return Err("draws must repeat for a seed and differ for another".into());
+    }
+    Ok(report)
+}
+
+async fn read_any<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
+    t.cast(DType::F32)
+        .into_data_async()
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("{e:?}"))
+}
+
+fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// The decoder's fused kernels (`rms_norm.wgsl`, `rope.wgsl`, `attn_decode.wgsl`) against the
+/// generic burn ops they replace, on awkward sizes: rows past a grid dimension, odd widths,
+/// grouped-query heads, a cache longer than its filled prefix.
+pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>, String> {
+    use janus_model::kernels::{attention, rms_norm, rope, swiglu};
+    use janus_model::model::nn::RmsNorm;
+    use janus_model::model::rope::Rope;
+    let mut report = Vec::new();
+    // RMSNorm: [3, 5, 96] and 70,000 rows of 32 (more rows than one grid dimension).
+    for (shape, seed) in [([3usize, 5, 96], 1u64), ([1, 70_000, 32], 2)] {
+        let n: usize = shape.iter().product();
+        let x = tensor(random(n, seed), shape, device);
+        let w: Vec<f32> = random(shape[2], seed + 10)
+            .iter()
+            .map(|v| 1.0 + v)
+            .collect();
+        let norm = RmsNorm {
+            weight: tensor(w, [shape[2]], device),
+            eps: 1e-6,
+        };
+        let want = read_any(norm.forward(x.clone())).await?;
+        let got = read_any(rms_norm::rms_norm(x, &norm.weight, norm.eps)).await?;
+        let e = compare(&format!("rms_norm {shape:?}"), &got, &want)?;
+        report.push(format!("rms_norm {shape:?}: {e:.1e}"));
+    }
+    // SwiGLU gate over an odd number of values.
+    let (g, u) = (
+        tensor(random(3 * 333, 20), [3, 333], device),
+        tensor(random(3 * 333, 21), [3, 333], device),
+    );
+    let want = read_any(burn::tensor::activation::silu(g.clone()) * u.clone()).await?;
+    let got = read_any(swiglu::swiglu(g, u)).await?;
+    let e = compare("swiglu", &got, &want)?;
+    report.push(format!("swiglu [3, 333]: {e:.1e}"));
+    // Rotary embedding: [B=2, T=3, H=5, D=64] at positions 7.., against Rope::apply on
+    // [B, H, T, D].
+    let (b, t, h, d) = (2, 3, 5, 64);
+    let x = tensor(random(b * t * h * d, 3), [b, t, h, d], device);
+    let (cos, sin) = Rope::new(d, 10_000.0).tables(7, t, device);
+    let want = read_any(Rope::apply(x.clone().swap_dims(1, 2), &cos, &sin).swap_dims(1, 2)).await?;
+    let got = read_any(rope::rope(x, &cos, &sin)).await?;
+    let e = compare("rope", &got, &want)?;
+    report.push(format!("rope [2, 3, 5, 64]: {e:.1e}"));
+    // Decode attention: B=2, heads 4 over kv_heads 2, D=40, capacity 50, 37 positions filled.
+    let (b, nh, nkv, d, cap, len) = (2, 4, 2, 40, 50, 37);
+    let q = tensor(random(b * nh * d, 4), [b, nh, d], device);
+    let k = tensor(random(b * nkv * cap * d, 5), [b, nkv, cap, d], device);
+    let v = tensor(random(b * nkv * cap * d, 6), [b, nkv, cap, d], device);
+    let scale = (d as f32).powf(-0.5);
+    let got = read_any(attention::attention_decode(q.clone(), &k, &v, len, scale)).await?;
+    // Generic: each head against its KV head's filled prefix.
+    let rep = nh / nkv;
+    let expand = |x: Tensor<4>| {
+        x.slice([0..b, 0..nkv, 0..len, 0..d])
+            .unsqueeze_dim::<5>(2)
+            .expand([b, nkv, rep, len, d])
+            .reshape([b, nh, len, d])
+    };
+    let scores = q
+        .reshape([b, nh, 1, d])
+        .matmul(expand(k).swap_dims(2, 3))
+        .mul_scalar(scale);
+    let probs = burn::tensor::activation::softmax(scores, 3);
+    let want = read_any(probs.matmul(expand(v)).reshape([b, nh, d])).await?;
+    let e = compare("attention decode", &got, &want)?;
+    report.push(format!(
+        "attention decode (4 heads over 2, 37 of 50 positions): {e:.1e}"
+    ));
     Ok(report)
 }

@@ -12,10 +12,12 @@
 //!   preprocessing.
 //! - [`model`]: LLaMA + KV cache, SigLIP, aligners, generation head, VQ decoder.
 //! - [`generate`]: text generation and classifier-free-guided image generation.
+//! - [`bench`]: speed and memory of a full-size model with random weights.
 //!
 //! Does not do: training, the VQ *encoder* (never used at inference), PyTorch `.bin` checkpoints,
 //! networking or storage (the web crate owns those).
 
+pub mod bench;
 pub mod config;
 pub mod error;
 pub mod generate;

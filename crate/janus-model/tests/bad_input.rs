@@ -544,7 +544,7 @@ fn tied_lm_head_uses_the_embedding() {
         e.retain(|t| t.0 != "lm_head.weight");
     });
     let loaded = load(&src, &device(), WorkingDtype::F32).unwrap();
-    let head = loaded.model.lm_head.weight.blocks()[0]
+    let head = loaded.model.lm_head.weight.dense_blocks()[0]
         .clone()
         .into_data()
         .try_to_vec::<f32>()

@@ -1,20 +1,36 @@
 //! The WGSL kernels against their plain-burn references on a native wgpu device (lavapipe in
 //! CI: `.ci/run` sets `JANUS_WGPU_TESTS=1`); the cases live in the conformance suite, which the
-//! browser tests run on SwiftShader too.
+//! browser tests run on SwiftShader too. Then a whole model with its matrices packed on the
+//! device (the kernels in every product) against the same numbers dequantised on the host.
 #![cfg(feature = "wgpu-kernels")]
 
+mod common;
+
 use burn::tensor::Device;
+use burn::tensor::Tensor;
+use common::{first_logits, golden, model_dir, u32s};
 use janus_model::quant::QuantFormat;
 use janus_model::quant::device::QuantMatrix;
 use janus_model::quant::quantize;
+use janus_model::{DirSource, Loaded, TensorStore, WorkingDtype, load_into};
+
+fn wgpu() -> Option<Device> {
+    if std::env::var("JANUS_WGPU_TESTS").as_deref() != Ok("1") {
+        eprintln!("kernel test skipped: set JANUS_WGPU_TESTS=1 where a wgpu adapter exists");
+        return None;
+    }
+    // The wgpu service starts once per process: the tests share one device.
+    static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    Some(
+        DEVICE
+            .get_or_init(|| Device::wgpu_options().init().expect("a wgpu adapter"))
+            .clone(),
+    )
+}
 
 #[test]
 fn qmatvec_matches_the_reference_on_awkward_sizes() {
-    if std::env::var("JANUS_WGPU_TESTS").as_deref() != Ok("1") {
-        eprintln!("kernel test skipped: set JANUS_WGPU_TESTS=1 where a wgpu adapter exists");
-        return;
-    }
-    let device = Device::wgpu_options().init().expect("a wgpu adapter");
+    let Some(device) = wgpu() else { return };
     let report = pollster::block_on(janus_conformance::kernels::qmatvec_matches_reference(
         &device,
     ))
@@ -22,7 +38,149 @@ fn qmatvec_matches_the_reference_on_awkward_sizes() {
     for line in report {
         println!("{line}");
     }
+    pollster::block_on(janus_conformance::kernels::quant_lookup_matches_host(
+        &device,
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     // upload() picks the kernel on wgpu.
     let packed = quantize(&[0.5; 64], 32, QuantFormat::Q4);
     assert!(QuantMatrix::upload(&packed, &device).uses_kernel());
+}
+
+#[test]
+fn the_gpu_sampler_matches_the_host() {
+    let Some(device) = wgpu() else { return };
+    let report = pollster::block_on(janus_conformance::kernels::sampler_matches_host(&device))
+        .unwrap_or_else(|e| panic!("{e}"));
+    for line in report {
+        println!("{line}");
+    }
+}
+
+#[test]
+fn fused_decoder_kernels_match_the_generic_ops() {
+    let Some(device) = wgpu() else { return };
+    let report = pollster::block_on(janus_conformance::kernels::fused_kernels_match_generic(
+        &device,
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    for line in report {
+        println!("{line}");
+    }
+    // A whole model: decode steps with the fused kernels and with the generic ops.
+    let load = || {
+        load_into(
+            &DirSource::new(model_dir("tiny-a-hf")),
+            TensorStore::new(&device, WorkingDtype::F32),
+        )
+        .unwrap()
+    };
+    let fused = load();
+    let mut generic = load();
+    generic.model.llm.set_kernels(false);
+    let (a, b) = (decode_logits(&fused), decode_logits(&generic));
+    let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    println!("tiny-a decode, fused vs generic: max |diff| {worst:.2e} (logits up to {scale:.2})");
+    assert!(worst <= 1e-4 * scale, "{worst}");
+}
+
+/// The whole model on wgpu — fused kernels, GPU token choice — against the PyTorch goldens.
+#[test]
+fn tiny_a_on_wgpu_matches_the_reference() {
+    let Some(device) = wgpu() else { return };
+    let m = load_into(
+        &DirSource::new(model_dir("tiny-a-hf")),
+        TensorStore::new(&device, WorkingDtype::F32),
+    )
+    .unwrap();
+    let fixture = |p: &str| std::fs::read(common::fixtures().join(p)).unwrap();
+    let json = std::fs::read_to_string(common::fixtures().join("goldens/tiny-a.json")).unwrap();
+    let (photo, imagine, decode) = (
+        fixture("images/photo.png"),
+        fixture("goldens/tiny-a-imagine.png"),
+        fixture("goldens/tiny-a-decode.png"),
+    );
+    let goldens = janus_conformance::Goldens {
+        json: &json,
+        question_image: &photo,
+        imagine_png: &imagine,
+        decode_png: &decode,
+    };
+    match pollster::block_on(janus_conformance::check(&m, &goldens, 1e-3)) {
+        Ok(figures) => println!("tiny-a-hf on native wgpu: {figures}"),
+        Err(e) => panic!("tiny-a-hf on native wgpu: {e}"),
+    }
+}
+
+#[test]
+fn a_packed_model_computes_what_the_host_round_trip_does() {
+    let Some(device) = wgpu() else { return };
+    for format in [QuantFormat::Q8, QuantFormat::Q4] {
+        let load = |packed: bool| {
+            let store = TensorStore::new(&device, WorkingDtype::F32)
+                .with_quant(Some(format))
+                .with_packed(packed);
+            load_into(&DirSource::new(model_dir("tiny-a-hf")), store).unwrap()
+        };
+        let (packed, host) = (load(true), load(false));
+        assert!(packed.model.lm_head.weight.is_quantized());
+        assert!(packed.model.llm.embed.weight.is_quantized());
+        assert!(!host.model.lm_head.weight.is_quantized());
+        // Prefill (dense products after the dequantisation kernel) ...
+        let (pt, pi) = first_logits(&packed, "tiny-a");
+        let (ht, hi) = first_logits(&host, "tiny-a");
+        // ... and decode steps of a batch of two (the matrix-vector kernel).
+        let (pd, hd) = (decode_logits(&packed), decode_logits(&host));
+        for (what, a, b) in [
+            ("prefill text", &pt, &ht),
+            ("prefill image", &pi, &hi),
+            ("decode", &pd, &hd),
+        ] {
+            let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+            let worst = a
+                .iter()
+                .zip(b.iter())
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            println!(
+                "tiny-a {} {what}: packed vs host round trip, max |diff| {worst:.2e} (logits up to {scale:.2})",
+                format.name()
+            );
+            // Same weights, f32 sums in another order.
+            assert!(worst <= 1e-3 * scale, "{what}: {worst}");
+        }
+    }
+}
+
+/// Text and image logits of two decode steps after a two-row prefill: `[2 x 2 x (vocab + codebook)]`.
+fn decode_logits(m: &Loaded) -> Vec<f32> {
+    let model = &m.model;
+    let ids = u32s(&golden("tiny-a")["cases"]["text"]["prompt_ids"]);
+    let reversed: Vec<u32> = ids.iter().rev().copied().collect();
+    let mut cache = model.new_cache(ids.len() + 2);
+    model.forward_embeds(
+        model.embed_tokens(model.ids_tensor(&[ids.clone(), reversed])),
+        &mut cache,
+    );
+    let mut out = Vec::new();
+    for step in 0..2 {
+        let next = vec![vec![ids[step]], vec![ids[step + 1]]];
+        let hidden = model.forward_embeds(model.embed_tokens(model.ids_tensor(&next)), &mut cache);
+        for logits in [
+            model.text_logits(hidden.clone()),
+            model.image_logits(hidden.clone()),
+        ] {
+            out.extend(read(logits));
+        }
+    }
+    out
+}
+
+fn read(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
 }

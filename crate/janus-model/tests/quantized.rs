@@ -9,12 +9,7 @@
 
 mod common;
 
-use std::ops::ControlFlow;
-
 use common::*;
-use janus_model::generate::image::{ImageRequest, generate_image_codes};
-use janus_model::generate::sampling::SamplingParams;
-use janus_model::generate::text::{TextRequest, generate_text};
 use janus_model::quant::QuantFormat;
 use janus_model::{DirSource, Loaded, TensorStore, WorkingDtype, load_into};
 
@@ -45,39 +40,6 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .zip(b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
-}
-
-/// First-step logits: the golden text prompt's next token, and the guided image token.
-fn first_logits(m: &Loaded, config: &str) -> (Vec<f32>, Vec<f32>) {
-    let g = golden(config);
-    let text = pollster::block_on(generate_text(
-        &m.model,
-        &TextRequest {
-            prompt_ids: u32s(&g["cases"]["text"]["prompt_ids"]),
-            images: vec![],
-            max_new_tokens: 1,
-            sampling: SamplingParams::greedy(),
-            stop_token: None,
-            image_token: m.tokenizer.special().image,
-        },
-        |_| ControlFlow::Continue(()),
-    ))
-    .unwrap();
-    let image = pollster::block_on(generate_image_codes(
-        &m.model,
-        &ImageRequest {
-            prompt_ids: u32s(&g["cases"]["imagine"]["prompt_ids"]),
-            count: 1,
-            cfg_weight: 5.0,
-            sampling: SamplingParams::greedy(),
-            pad_token: m.tokenizer.special().pad,
-            preview_every: 0,
-        },
-        |_| ControlFlow::Break(()),
-    ))
-    .unwrap();
-    let [_, _, guided] = image.first_logits;
-    (text.first_logits, guided)
 }
 
 #[test]

@@ -12,6 +12,7 @@ use image::RgbImage;
 use janus_model::generate::image::{ImageRequest, decode_images, generate_image_codes};
 use janus_model::generate::text::{StopReason, TextRequest, generate_text};
 use janus_model::preprocess::prompt::{render_chat, render_image_prompt};
+use janus_model::quant::QuantFormat;
 use janus_model::weights::TensorStore;
 use janus_model::{CheckpointFormat, Loaded, MemorySource, WorkingDtype};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
@@ -37,6 +38,7 @@ pub struct Engine {
 struct Inner {
     gpu: Rc<Gpu>,
     dtype: WorkingDtype,
+    quant: Option<QuantFormat>,
     max_tensor_bytes: u64,
     model: RefCell<Option<Rc<Loaded>>>,
     busy: Cell<bool>,
@@ -123,13 +125,21 @@ impl<'a> Steer<'a> {
 
 #[wasm_bindgen]
 impl Engine {
-    /// `Engine.create({dtype?: "auto"|"f32"|"f16", maxBindingBytes?})` -> `Promise<Engine>`.
+    /// `Engine.create({dtype?: "auto"|"f32"|"f16", quant?: "none"|"q8"|"q4", maxBindingBytes?})`
+    /// -> `Promise<Engine>`. With `quant`, the large matrices stay packed on the GPU (8.5 or
+    /// 4.5 bits a weight) and the WGSL kernels read them.
     pub fn create(options: JsValue) -> Promise {
         crate::install_panic_hook();
         promise(async move {
             let options: EngineOptions = parse(options, "engine options")?;
             let gpu = open().await?;
             let dtype = gpu.info.working_dtype(options.dtype)?;
+            let quant = match options.quant.as_deref() {
+                None | Some("none") => None,
+                Some(q) => Some(QuantFormat::parse(q).ok_or_else(|| {
+                    WebError::bad_request(format!("quant must be none, q8 or q4, not {q:?}"))
+                })?),
+            };
             let mut max_tensor_bytes = gpu.info.max_tensor_bytes;
             if let Some(cap) = options.max_binding_bytes {
                 if !(cap.is_finite() && cap >= 1.0) {
@@ -143,6 +153,7 @@ impl Engine {
                 inner: Rc::new(Inner {
                     gpu,
                     dtype,
+                    quant,
                     max_tensor_bytes,
                     model: RefCell::new(None),
                     busy: Cell::new(false),
@@ -158,6 +169,11 @@ impl Engine {
         let info = to_js(&self.inner.gpu.info)?;
         let obj: Object = info.unchecked_into();
         set(&obj, "dtype", self.inner.dtype.name());
+        set(
+            &obj,
+            "quant",
+            self.inner.quant.map_or("none", QuantFormat::name),
+        );
         set(&obj, "maxTensorBytes", self.inner.max_tensor_bytes as f64);
         Ok(obj.into())
     }
@@ -386,7 +402,8 @@ async fn load_from<S: AsyncSource>(
     let before = crate::wasm_memory_bytes();
     let peak = Cell::new(before);
     let store = TensorStore::new(&inner.gpu.device, inner.dtype)
-        .with_max_tensor_bytes(inner.max_tensor_bytes);
+        .with_max_tensor_bytes(inner.max_tensor_bytes)
+        .with_quant(inner.quant);
     // `false` from onProgress cancels the load (`aborted`); a throw cancels it with that error.
     let mut steer = Steer::new(on_progress);
     let loading = load(
@@ -444,6 +461,11 @@ fn report(
         .collect();
     set(&r, "splitTensors", split);
     set(&r, "dtype", dtype.name());
+    set(
+        &r,
+        "quantizedTensors",
+        loaded.quantized_tensors.len() as u32,
+    );
     set(
         &r,
         "contextLength",

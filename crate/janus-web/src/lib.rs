@@ -12,6 +12,7 @@
 //! - [`engine`]: the `Engine` class JavaScript calls (load, chat, generateImage).
 //! - [`error`]: typed errors with stable codes.
 
+pub mod bench;
 pub mod device;
 pub mod engine;
 pub mod error;

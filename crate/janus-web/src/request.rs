@@ -64,6 +64,8 @@ pub struct EngineOptions {
     pub max_binding_bytes: Option<f64>,
     #[serde(default)]
     pub dtype: crate::device::DtypeChoice,
+    /// Block quantisation of the large matrices: "none" (default), "q8" or "q4".
+    pub quant: Option<String>,
 }
 
 /// Parse a plain JS object (or `undefined` for the defaults).

@@ -242,15 +242,74 @@ async fn missing_and_corrupt_files_are_typed_errors() {
     assert_eq!(err.code, codes::BAD_CHECKPOINT, "{err}");
 }
 
-/// The WGSL block-quantised matrix-vector kernel on WebGPU (SwiftShader) against its plain-burn
-/// reference and the host, on the conformance suite's awkward sizes.
+/// Every WGSL kernel on WebGPU (SwiftShader) against its plain-burn reference and the host, on
+/// the conformance suite's awkward sizes: the quantised products and lookups, the GPU sampler,
+/// and the decoder's fused kernels.
 #[wasm_bindgen_test]
-async fn qmatvec_kernel_matches_reference_on_webgpu() {
+async fn wgsl_kernels_match_their_references_on_webgpu() {
+    use janus_conformance::kernels as k;
     let gpu = open().await.expect("a WebGPU device");
-    let report = janus_conformance::kernels::qmatvec_matches_reference(&gpu.device)
+    let device = &gpu.device;
+    let mut report = k::qmatvec_matches_reference(device)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    k::quant_lookup_matches_host(device)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    report.extend(
+        k::sampler_matches_host(device)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    report.extend(
+        k::fused_kernels_match_generic(device)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
     for line in report {
         console_log!("{line}");
     }
+}
+
+/// A Q4 model packed on WebGPU (the WGSL kernels in every product, the embedding unpacked on
+/// lookup) computes what the same Q4 weights dequantised on the host compute: first-step logits
+/// close, and the same greedy tokens.
+#[wasm_bindgen_test]
+async fn a_packed_q4_model_on_webgpu_matches_the_host_round_trip() {
+    use janus_model::generate::sampling::SamplingParams;
+    use janus_model::generate::text::{TextRequest, generate_text};
+    use janus_model::quant::QuantFormat;
+    let gpu = open().await.unwrap();
+    let mut outputs = Vec::new();
+    for packed in [true, false] {
+        let store = TensorStore::new(&gpu.device, WorkingDtype::F32)
+            .with_quant(Some(QuantFormat::Q4))
+            .with_packed(packed);
+        let (m, _) = load(&tiny_a_hf(), store, |_| ControlFlow::Continue(()), || {})
+            .await
+            .unwrap();
+        assert_eq!(m.model.lm_head.weight.is_quantized(), packed);
+        let special = m.tokenizer.special();
+        let req = TextRequest {
+            prompt_ids: vec![special.bos, 5, 6, 7, 8, 9],
+            images: vec![],
+            max_new_tokens: 8,
+            sampling: SamplingParams::greedy(),
+            stop_token: None,
+            image_token: special.image,
+        };
+        let out = generate_text(&m.model, &req, |_| ControlFlow::Continue(()))
+            .await
+            .unwrap();
+        outputs.push((out.ids, out.first_logits));
+    }
+    let ((ids_p, logits_p), (ids_h, logits_h)) = (&outputs[0], &outputs[1]);
+    let worst = logits_p
+        .iter()
+        .zip(logits_h)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    console_log!("q4 packed vs host round trip on WebGPU: ids {ids_p:?}, max |dlogit| {worst:.2e}");
+    assert!(worst < 1e-3, "{worst}");
+    assert_eq!(ids_p, ids_h);
 }

@@ -4,12 +4,18 @@
 //! together; then per step `g = u + w (c - u)` on the `gen_head` logits, a code chosen from
 //! `softmax(g / T)` (argmax when T = 0), and its `gen_embed` + `gen_aligner` embedding fed to both
 //! rows. Codes come out in raster order and are decoded by the VQ model.
+//!
+//! Where the GPU chooses the codes (`on_device`), the loop reads nothing back per step: the
+//! chosen ids feed `gen_embed` directly, and codes come back every
+//! [`IMAGE_READBACK_EVERY`] steps (and for previews) for progress; `on_step` then runs for each
+//! step of the batch. Elsewhere the host samples every step.
 
 use std::ops::ControlFlow;
 
 use burn::tensor::{Int, Tensor, TensorData};
 use image::RgbImage;
 
+use super::on_device::{self, IMAGE_READBACK_EVERY};
 use super::sampling::{Sampler, SamplingParams};
 use super::{check_prompt, read_f32};
 use crate::error::{JanusError, PromptError};
@@ -106,63 +112,130 @@ pub async fn generate_image_codes(
     let mut cache = model.new_cache(len + tokens);
     let x = model.embed_tokens(model.ids_tensor(&rows));
     let mut hidden = model.forward_embeds(x, &mut cache);
-    let mut sampler = Sampler::new(req.sampling.clone());
-    let mut codes: Vec<Vec<u32>> = vec![Vec::with_capacity(tokens); n];
+    let mut loop_state = Progress {
+        codes: vec![Vec::with_capacity(tokens); n],
+        cancelled: false,
+    };
     let mut first_logits: [Vec<f32>; 3] = Default::default();
     let w = req.cfg_weight;
-    let mut cancelled = false;
-    let mut step_codes = vec![0u32; n];
+    let on_gpu = on_device::available(model.device());
+    let mut sampler = Sampler::new(req.sampling.clone());
+    // Chosen on the GPU and not yet read back: one [2N, 1] tensor per step.
+    let mut pending: Vec<Tensor<2, Int>> = Vec::new();
     for step in 0..tokens {
-        // [2N, K] on the host
-        let logits = read_f32(model.image_logits(hidden)).await?;
-        let k = logits.len() / (2 * n);
-        for (i, code) in step_codes.iter_mut().enumerate() {
-            let c = &logits[(2 * i) * k..(2 * i + 1) * k];
-            let u = &logits[(2 * i + 1) * k..(2 * i + 2) * k];
-            let g: Vec<f32> = c.iter().zip(u).map(|(&c, &u)| u + w * (c - u)).collect();
-            if step == 0 && i == 0 {
-                first_logits = [c.to_vec(), u.to_vec(), g.clone()];
+        let logits = model.image_logits(hidden);
+        let next = if on_gpu {
+            if step == 0 {
+                // The one logits readback of the GPU loop (callers compare it with references).
+                first_logits = guided_first(&read_f32(logits.clone()).await?, n, w);
             }
-            *code = sampler.sample(&g) as u32;
-            codes[i].push(*code);
+            let next = on_device::choose(logits, Some(w), &req.sampling, step);
+            pending.push(next.clone());
+            let done = step + 1;
+            let due = done.is_multiple_of(IMAGE_READBACK_EVERY)
+                || done == tokens
+                || preview_due(req, model, done, tokens);
+            if due {
+                // [2N, P] -> each step's codes (even rows), in order.
+                let ids = on_device::read_ids(Tensor::cat(std::mem::take(&mut pending), 1)).await?;
+                let p = ids.len() / (2 * n);
+                for j in 0..p {
+                    let codes: Vec<u32> = (0..n).map(|i| ids[(2 * i) * p + j]).collect();
+                    loop_state
+                        .report(model, req, done - p + j, tokens, codes, &mut on_step)
+                        .await?;
+                    if loop_state.cancelled {
+                        break;
+                    }
+                }
+            }
+            next
+        } else {
+            // [2N, K] on the host
+            let logits = read_f32(logits).await?;
+            if step == 0 {
+                first_logits = guided_first(&logits, n, w);
+            }
+            let k = logits.len() / (2 * n);
+            let codes: Vec<u32> = (0..n)
+                .map(|i| {
+                    let c = &logits[(2 * i) * k..(2 * i + 1) * k];
+                    let u = &logits[(2 * i + 1) * k..(2 * i + 2) * k];
+                    let g: Vec<f32> = c.iter().zip(u).map(|(&c, &u)| u + w * (c - u)).collect();
+                    sampler.sample(&g) as u32
+                })
+                .collect();
+            // Both rows of a pair continue with the same code: [2N, 1]
+            let next: Vec<i64> = codes.iter().flat_map(|&c| [c as i64, c as i64]).collect();
+            loop_state
+                .report(model, req, step, tokens, codes, &mut on_step)
+                .await?;
+            Tensor::<2, Int>::from_data(TensorData::new(next, [2 * n, 1]), model.device())
+        };
+        if loop_state.cancelled || step + 1 == tokens {
+            break;
+        }
+        hidden = model.forward_embeds(model.image_code_embeds(next), &mut cache);
+    }
+    Ok(ImageOutput {
+        codes: loop_state.codes,
+        cancelled: loop_state.cancelled,
+        first_logits,
+    })
+}
+
+/// The codes so far, and whether the caller stopped the loop.
+struct Progress {
+    codes: Vec<Vec<u32>>,
+    cancelled: bool,
+}
+
+impl Progress {
+    /// Record step `step`'s codes and tell the caller (with a preview when one is due).
+    async fn report(
+        &mut self,
+        model: &Janus,
+        req: &ImageRequest,
+        step: usize,
+        total: usize,
+        step_codes: Vec<u32>,
+        on_step: &mut impl FnMut(ImageStep<'_>) -> ControlFlow<()>,
+    ) -> Result<(), JanusError> {
+        for (image, &code) in self.codes.iter_mut().zip(&step_codes) {
+            image.push(code);
         }
         let done = step + 1;
-        let grid = model.config().gen_vision.grid;
-        let preview = if req.preview_every > 0
-            && done.is_multiple_of(req.preview_every)
-            && done < tokens
-            && done >= grid
-        {
-            Some(decode_rows(model, &codes, done / grid).await?)
+        let preview = if preview_due(req, model, done, total) {
+            let grid = model.config().gen_vision.grid;
+            Some(decode_rows(model, &self.codes, done / grid).await?)
         } else {
             None
         };
         let flow = on_step(ImageStep {
             step,
-            total: tokens,
+            total,
             codes: &step_codes,
             preview: preview.as_deref(),
         });
-        if flow.is_break() {
-            cancelled = true;
-            break;
-        }
-        if step + 1 == tokens {
-            break;
-        }
-        // Both rows of a pair continue with the same code: [2N, 1]
-        let next: Vec<i64> = step_codes
-            .iter()
-            .flat_map(|&c| [c as i64, c as i64])
-            .collect();
-        let next = Tensor::<2, Int>::from_data(TensorData::new(next, [2 * n, 1]), model.device());
-        hidden = model.forward_embeds(model.image_code_embeds(next), &mut cache);
+        self.cancelled = flow.is_break();
+        Ok(())
     }
-    Ok(ImageOutput {
-        codes,
-        cancelled,
-        first_logits,
-    })
+}
+
+/// A preview is drawn after `done` steps.
+fn preview_due(req: &ImageRequest, model: &Janus, done: usize, total: usize) -> bool {
+    req.preview_every > 0
+        && done.is_multiple_of(req.preview_every)
+        && done < total
+        && done >= model.config().gen_vision.grid
+}
+
+/// Image 0's first-step logits: conditional, unconditional, guided (`logits`: `[2N, K]` flat).
+fn guided_first(logits: &[f32], n: usize, w: f32) -> [Vec<f32>; 3] {
+    let k = logits.len() / (2 * n);
+    let (c, u) = (&logits[..k], &logits[k..2 * k]);
+    let g = c.iter().zip(u).map(|(&c, &u)| u + w * (c - u)).collect();
+    [c.to_vec(), u.to_vec(), g]
 }
 
 /// VQ-decode complete code grids into RGB8 images (DeepSeek's post-processing).

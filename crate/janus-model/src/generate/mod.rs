@@ -3,6 +3,7 @@
 //! tensor is asynchronous on WebGPU; natively they run under any executor (`pollster`).
 
 pub mod image;
+pub mod on_device;
 pub mod sampling;
 pub mod text;
 

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use burn::tensor::{Tensor, TensorData, s};
 
 use super::sampling::{Sampler, SamplingParams};
-use super::{check_prompt, read_f32};
+use super::{check_prompt, on_device, read_f32};
 use crate::error::{JanusError, PromptError};
 use crate::model::Janus;
 use crate::preprocess::image::PreparedImage;
@@ -127,8 +127,12 @@ pub async fn generate_text(
     let mut cache = model.new_cache(prompt_len + budget);
     let x = prompt_embeddings(model, &req.prompt_ids, &req.images, req.image_token)?;
     let hidden = model.forward_embeds(x, &mut cache);
-    let mut logits = read_f32(model.text_logits(hidden)).await?;
-    let first_logits = logits.clone();
+    // Where the GPU chooses (`on_device`), a step reads back the chosen id and nothing else;
+    // the prompt's logits are read once (callers compare them with references).
+    let on_gpu = on_device::available(model.device());
+    let mut logits = model.text_logits(hidden);
+    let first_logits = read_f32(logits.clone()).await?;
+    let mut host_logits = Some(first_logits.clone());
     let mut ids = Vec::new();
     let mut stop = if budget < req.max_new_tokens {
         StopReason::Context
@@ -136,7 +140,17 @@ pub async fn generate_text(
         StopReason::MaxTokens
     };
     for step in 0..budget {
-        let next = sampler.sample(&logits) as u32;
+        let (next, next_tensor) = if on_gpu {
+            let chosen = on_device::choose(logits, None, &req.sampling, step);
+            let id = on_device::read_ids(chosen.clone()).await?[0];
+            (id, chosen)
+        } else {
+            let host = host_logits
+                .take()
+                .expect("read at the end of the previous step");
+            let id = sampler.sample(&host) as u32;
+            (id, model.ids_tensor(&[vec![id]]))
+        };
         if Some(next) == req.stop_token {
             stop = StopReason::Eos;
             break;
@@ -149,9 +163,11 @@ pub async fn generate_text(
         if step + 1 == budget {
             break;
         }
-        let x = model.embed_tokens(model.ids_tensor(&[vec![next]]));
-        let hidden = model.forward_embeds(x, &mut cache);
-        logits = read_f32(model.text_logits(hidden)).await?;
+        let hidden = model.forward_embeds(model.embed_tokens(next_tensor), &mut cache);
+        logits = model.text_logits(hidden);
+        if !on_gpu {
+            host_logits = Some(read_f32(logits.clone()).await?);
+        }
     }
     Ok(TextOutput {
         ids,

@@ -1,9 +1,19 @@
 //! Hand-written WGSL kernels (`shaders/`), launched through burn's kernel extension on the wgpu
 //! backend (feature `wgpu-kernels`). Each has a plain-burn reference that runs on every device
-//! (see [`crate::quant::device`]) and a test comparing the two (`tests/kernels.rs`).
+//! (see [`crate::quant::device`]) and a test comparing the two (`janus_conformance::kernels`).
 //! How the launch works in burn 0.22: docs/burn-0.22-kernels.md.
 
+pub mod attention;
+pub mod copy;
+pub mod dequant;
+pub mod kv_write;
+mod launch;
+pub mod memory;
 pub mod qmatvec;
+pub mod rms_norm;
+pub mod rope;
+pub mod sample;
+pub mod swiglu;
 
 use burn::backend::{CubeDevice, DispatchDevice};
 use burn::tensor::Device;

@@ -1,53 +1,28 @@
-//! `shaders/qmatvec.wgsl`: `y = x W^T` with `W` block-quantised (Q8 or Q4), one workgroup per
-//! output value, dequantising in registers. The decode step's matrix products: every weight is
-//! read once, at 4.5 or 8.5 bits instead of 16 or 32.
+//! `shaders/qmatvec.wgsl`: `y = x W^T` with `W` block-quantised (Q8 or Q4) for up to
+//! [`MAX_BATCH`] rows of `x`: one workgroup per output row, 16-byte loads dequantised in
+//! registers and used for every batch row. The decode step's matrix products: every weight is
+//! read once per step, at 4.5 or 8.5 bits instead of 16 or 32.
 
 use burn::backend::Cube;
-use burn::backend::wgpu::{
-    CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous,
-};
+use burn::backend::wgpu::{CubeTensor, SourceKernel};
 use burn::cubecl::ir::attributes::BufferIOAttr;
-use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
-use burn::tensor::{DType, Int, Shape, Tensor};
+use burn::tensor::{Int, Shape, Tensor};
 
+use super::launch::{QuantSource, float_handle, grid, int_handle, params};
 use crate::quant::QuantFormat;
 
 const WGSL: &str = include_str!("../../../../shaders/qmatvec.wgsl");
+const WGSL_SWIGLU: &str = include_str!("../../../../shaders/qmatvec_swiglu.wgsl");
 /// Invocations per workgroup (a power of two, at most WebGPU's 256).
 const WORKGROUP: u32 = 64;
-/// WebGPU's limit on workgroups per grid dimension.
-const MAX_GRID: usize = 65_535;
+/// Rows of `x` one launch takes (the shader's `MAX_BATCH`).
+pub const MAX_BATCH: usize = 8;
 
-#[derive(Debug)]
-struct QMatVec {
-    elem: DType,
-    format: QuantFormat,
-}
-
-impl KernelSource for QMatVec {
-    fn source(&self) -> SourceTemplate {
-        let f16 = self.elem == DType::F16;
-        SourceTemplate::new(WGSL)
-            .register("enable_f16", if f16 { "enable f16;" } else { "" })
-            .register("elem", if f16 { "f16" } else { "f32" })
-            .register("wg", WORKGROUP.to_string())
-            .register("bits", self.format.bits().to_string())
-    }
-
-    fn id(&self) -> KernelId {
-        // The pipeline cache key: every template input.
-        KernelId::new::<Self>().info((self.elem == DType::F16, self.format.bits(), WORKGROUP))
-    }
-
-    fn lang(&self) -> &'static str {
-        "wgsl"
-    }
-}
-
-/// `x: [m, cols]` (f32 or f16, on wgpu) times the packed matrix (`codes`: the words as i32 bits,
-/// `scales`: f16 pairs as i32 bits; [`crate::quant::device::QuantMatrix`]) -> `[m, rows]`.
+/// `x: [m, cols]` (f32 or f16, on wgpu, `m <= MAX_BATCH`) times the packed matrix (`codes`: the
+/// words as i32 bits, `scales`: f16 pairs as i32 bits; [`crate::quant::device::QuantMatrix`])
+/// -> `[m, rows]`.
 pub fn qmatvec(
     x: Tensor<2>,
     codes: &Tensor<1, Int>,
@@ -55,16 +30,35 @@ pub fn qmatvec(
     rows: usize,
     format: QuantFormat,
 ) -> Tensor<2> {
+    launch(WGSL, x, (codes, scales), None, rows, format)
+}
+
+/// `silu(x Gᵀ) * (x Uᵀ)` for gate and up matrices packed alike (`shaders/qmatvec_swiglu.wgsl`).
+pub fn qmatvec_swiglu(
+    x: Tensor<2>,
+    gate: (&Tensor<1, Int>, &Tensor<1, Int>),
+    up: (&Tensor<1, Int>, &Tensor<1, Int>),
+    rows: usize,
+    format: QuantFormat,
+) -> Tensor<2> {
+    launch(WGSL_SWIGLU, x, gate, Some(up), rows, format)
+}
+
+fn launch(
+    wgsl: &'static str,
+    x: Tensor<2>,
+    (codes, scales): (&Tensor<1, Int>, &Tensor<1, Int>),
+    second: Option<(&Tensor<1, Int>, &Tensor<1, Int>)>,
+    rows: usize,
+    format: QuantFormat,
+) -> Tensor<2> {
     let [m, cols] = x.dims();
-    let primitive = |t: Tensor<1, Int>| -> CubeTensor {
-        t.try_into_primitive::<Cube>()
-            .expect("qmatvec: the packed weights are on the wgpu device (checked by the caller)")
-    };
-    let x = into_contiguous(
-        x.try_into_primitive::<Cube>()
-            .expect("qmatvec: x is on the wgpu device (checked by the caller)"),
+    assert!(
+        (1..=MAX_BATCH).contains(&m),
+        "qmatvec: {m} rows of x (1..={MAX_BATCH}; larger batches dequantise and use matmul)"
     );
-    let (codes, scales) = (primitive(codes.clone()), primitive(scales.clone()));
+    let x = float_handle(x);
+    let (codes, scales) = (int_handle(codes), int_handle(scales));
     let client = x.client.clone();
     let dtype = x.dtype;
     let out = CubeTensor::new_contiguous(
@@ -74,29 +68,33 @@ pub fn qmatvec(
         client.empty(m * rows * dtype.size()),
         dtype,
     );
-    let grid_x = rows.clamp(1, MAX_GRID);
-    let grid_y = rows.div_ceil(grid_x).max(1);
-    let params: Vec<u8> = [m, rows, cols, grid_x]
-        .iter()
-        .flat_map(|&v| (v as u32).to_le_bytes())
-        .collect();
-    let params = client.create_from_slice(&params);
+    let (gx, gy) = grid(rows);
+    let params = client.create_from_slice(&params(&[m, rows, cols, gx as usize]));
+    // Inputs declared read-only: a failed launch then cannot mark the weights as written.
+    let mut args = KernelArguments::new()
+        .with_buffer_io(codes.handle.clone().binding(), BufferIOAttr::ReadOnly)
+        .with_buffer_io(scales.handle.clone().binding(), BufferIOAttr::ReadOnly)
+        .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)
+        .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
+        .with_buffer_io(params.binding(), BufferIOAttr::ReadOnly);
+    if let Some((codes2, scales2)) = second {
+        let (codes2, scales2) = (int_handle(codes2), int_handle(scales2));
+        args = args
+            .with_buffer_io(codes2.handle.clone().binding(), BufferIOAttr::ReadOnly)
+            .with_buffer_io(scales2.handle.clone().binding(), BufferIOAttr::ReadOnly);
+    }
     client.launch(
         Box::new(SourceKernel::new(
-            QMatVec {
+            QuantSource {
+                wgsl,
                 elem: dtype,
                 format,
+                workgroup: WORKGROUP,
             },
             CubeDim::new_1d(WORKGROUP),
         )),
-        CubeCount::Static(grid_x as u32, grid_y as u32, m as u32),
-        // Inputs declared read-only: a failed launch then cannot mark the weights as written.
-        KernelArguments::new()
-            .with_buffer_io(codes.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_buffer_io(scales.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(params.binding(), BufferIOAttr::ReadOnly),
+        CubeCount::Static(gx, gy, 1),
+        args,
     );
     Tensor::<2>::from_primitive::<Cube>(out)
 }

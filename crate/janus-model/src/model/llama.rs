@@ -1,9 +1,11 @@
 //! The LLaMA decoder (DeepSeek-LLM): pre-norm blocks of causal self-attention with RoPE and a
 //! SwiGLU MLP, RMSNorm, no biases (janus-spec.md §2.1). Runs on input *embeddings* so text tokens,
-//! SigLIP features and generated image-token embeddings enter the same way.
+//! SigLIP features and generated image-token embeddings enter the same way. On wgpu the norms,
+//! the rotation, the decode attention and the SwiGLU gate run as fused WGSL kernels (`fused`).
 
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 
+use super::fused;
 use super::kv_cache::KvCache;
 use super::nn::{Embedding, Linear, RmsNorm, silu, softmax_f32};
 use super::rope::Rope;
@@ -36,34 +38,53 @@ impl Attention {
         })
     }
 
-    /// `x: [B, T, H]` at positions `cache.len() ..`; returns `[B, T, H]`.
+    /// `x: [B, T, H]` at positions `cache.len() ..`; returns `[B, T, H]`. With `kernels`, the
+    /// rotation runs fused, and a single new position (decode) attends in one fused kernel.
     fn forward(
         &self,
         x: Tensor<3>,
         rope: (&Tensor<2>, &Tensor<2>),
         mask: Option<&Tensor<2, Bool>>,
         cache: &mut KvCache,
+        kernels: bool,
     ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let (nh, nkv, hd) = (self.heads, self.kv_heads, self.head_dim);
+        // [B, T, heads, head_dim]
+        let q = self.q_proj.forward(x.clone()).reshape([b, t, nh, hd]);
+        let k = self.k_proj.forward(x.clone()).reshape([b, t, nkv, hd]);
+        let v = self.v_proj.forward(x).reshape([b, t, nkv, hd]);
+        if kernels && t == 1 && mask.is_none() {
+            // With one position, [B, 1, heads, D] is [B, heads, 1, D] in memory.
+            let q = fused::rope(q, rope.0, rope.1).reshape([b, nh, hd]);
+            let pos = cache.len();
+            cache.reserve([b, nkv, 1, hd], &q.device(), q.dtype());
+            let (kc, vc) = cache.buffers().expect("reserved above");
+            fused::kv_write(
+                k.reshape([b, nkv, hd]),
+                v.reshape([b, nkv, hd]),
+                rope,
+                (kc, vc),
+                pos,
+            );
+            let scale = (hd as f64).powf(-0.5) as f32;
+            let out = fused::attention_decode(q, kc, vc, pos + 1, scale);
+            cache.advance(1);
+            return self.o_proj.forward(out.reshape([b, 1, nh * hd]));
+        }
         // [B, heads, T, head_dim]
-        let q = self
-            .q_proj
-            .forward(x.clone())
-            .reshape([b, t, nh, hd])
-            .swap_dims(1, 2);
-        let k = self
-            .k_proj
-            .forward(x.clone())
-            .reshape([b, t, nkv, hd])
-            .swap_dims(1, 2);
-        let v = self
-            .v_proj
-            .forward(x)
-            .reshape([b, t, nkv, hd])
-            .swap_dims(1, 2);
-        let q = Rope::apply(q, rope.0, rope.1);
-        let k = Rope::apply(k, rope.0, rope.1);
+        let (q, k) = if kernels {
+            (
+                fused::rope(q, rope.0, rope.1).swap_dims(1, 2),
+                fused::rope(k, rope.0, rope.1).swap_dims(1, 2),
+            )
+        } else {
+            (
+                Rope::apply(q.swap_dims(1, 2), rope.0, rope.1),
+                Rope::apply(k.swap_dims(1, 2), rope.0, rope.1),
+            )
+        };
+        let v = v.swap_dims(1, 2);
         // [B, kv_heads, S, head_dim], S = all positions so far
         let (k, v) = cache.append(k, v);
         let s = k.dims()[2];
@@ -112,9 +133,26 @@ impl Mlp {
         })
     }
 
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.down
-            .forward(silu(self.gate.forward(x.clone())) * self.up.forward(x))
+    fn forward(&self, x: Tensor<3>, kernels: bool) -> Tensor<3> {
+        // Decode with packed weights: both products and the gate in one kernel.
+        if kernels
+            && let (Some(g), Some(u)) = (
+                self.gate.weight.single_quant(),
+                self.up.weight.single_quant(),
+            )
+        {
+            let [b, t, cols] = x.dims();
+            if let Some(h) = g.swiglu_with(u, &x.clone().reshape([b * t, cols])) {
+                return self.down.forward(h.reshape([b, t, g.rows]));
+            }
+        }
+        let (gate, up) = (self.gate.forward(x.clone()), self.up.forward(x));
+        let h = if kernels {
+            fused::swiglu(gate, up)
+        } else {
+            silu(gate) * up
+        };
+        self.down.forward(h)
     }
 }
 
@@ -134,6 +172,8 @@ pub struct Llama {
     norm: RmsNorm,
     rope: Rope,
     config: LlamaConfig,
+    /// Use the fused WGSL kernels (norms, rotation, decode attention).
+    kernels: bool,
 }
 
 impl Llama {
@@ -163,7 +203,18 @@ impl Llama {
             norm: RmsNorm::load(store, &format!("{root}.norm.weight"), c.rms_norm_eps)?,
             rope: Rope::new(c.head_dim, c.rope_theta),
             config: c.clone(),
+            kernels: crate::quant::device::kernel_available(store.device()),
         })
+    }
+
+    /// Use the fused kernels where they run (the default there), or the generic ops (tests
+    /// compare the two on one device).
+    pub fn set_kernels(&mut self, on: bool) {
+        self.kernels = on && crate::quant::device::kernel_available(&self.embed_device());
+    }
+
+    fn embed_device(&self) -> Device {
+        self.norm.weight.device()
     }
 
     pub fn config(&self) -> &LlamaConfig {
@@ -185,19 +236,29 @@ impl Llama {
         let device = x.device();
         let (cos, sin) = self.rope.tables(start, t, &device);
         let mask = (t > 1).then(|| causal_mask(start, t, &device));
+        let norm = |n: &RmsNorm, x: Tensor<3>| {
+            if self.kernels {
+                fused::rms_norm(x, &n.weight, n.eps)
+            } else {
+                n.forward(x)
+            }
+        };
         let mut h = x;
         for (layer, cache) in self.layers.iter().zip(caches.iter_mut()) {
             let a = layer.attn.forward(
-                layer.input_norm.forward(h.clone()),
+                norm(&layer.input_norm, h.clone()),
                 (&cos, &sin),
                 mask.as_ref(),
                 cache,
+                self.kernels,
             );
             h = h + a;
-            let m = layer.mlp.forward(layer.post_norm.forward(h.clone()));
+            let m = layer
+                .mlp
+                .forward(norm(&layer.post_norm, h.clone()), self.kernels);
             h = h + m;
         }
-        self.norm.forward(h)
+        norm(&self.norm, h)
     }
 }
 

@@ -10,87 +10,169 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Int, Tensor};
 
 use crate::error::WeightsError;
+use crate::quant::device::QuantMatrix;
 use crate::weights::TensorStore;
 
+/// One row block of a matrix: working-dtype values, or block-quantised (`quant`).
+#[derive(Clone, Debug)]
+// A matrix has one block, rarely a few: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+enum Block {
+    Dense(Tensor<2>),
+    Quant(QuantMatrix),
+}
+
+impl Block {
+    fn rows(&self) -> usize {
+        match self {
+            Block::Dense(w) => w.dims()[0],
+            Block::Quant(q) => q.rows,
+        }
+    }
+
+    fn cols(&self) -> usize {
+        match self {
+            Block::Dense(w) => w.dims()[1],
+            Block::Quant(q) => q.cols,
+        }
+    }
+
+    /// `[m, cols] -> [m, rows]`
+    fn matmul_t(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Block::Dense(w) => x.matmul(w.clone().transpose()),
+            Block::Quant(q) => q.matmul_t(x),
+        }
+    }
+
+    /// Rows at `ids` (in range) -> `[N, cols]` in `dtype`.
+    fn select(&self, ids: Tensor<1, Int>, dtype: DType) -> Tensor<2> {
+        match self {
+            Block::Dense(w) => w.clone().select(0, ids),
+            Block::Quant(q) => q.select(ids).cast(dtype),
+        }
+    }
+}
+
 /// A `[rows, cols]` matrix kept as consecutive row blocks `[rows_i, cols]`, each within one GPU
-/// buffer (see `weights::store`). Almost always one block; the vocabulary matrices of the real
-/// models are split on devices whose storage-binding limit is below 400–800 MiB.
+/// buffer (see `weights::store`), in the working dtype or block-quantised. Almost always one
+/// block; the vocabulary matrices of the real models are split on devices whose storage-binding
+/// limit is below their 100–800 MiB.
 #[derive(Clone, Debug)]
 pub struct RowBlocks {
-    blocks: Vec<Tensor<2>>,
+    blocks: Vec<Block>,
+    /// The working dtype: what lookups in quantised blocks return.
+    dtype: DType,
 }
 
 impl RowBlocks {
+    /// Dense blocks (their dtype is the working dtype).
     pub fn new(blocks: Vec<Tensor<2>>) -> Result<Self, WeightsError> {
-        let cols = blocks.first().map(|b| b.dims()[1]);
-        if cols.is_none() || blocks.iter().any(|b| Some(b.dims()[1]) != cols) {
+        let dtype = blocks.first().map_or(DType::F32, |b| b.dtype());
+        Self::checked(blocks.into_iter().map(Block::Dense).collect(), dtype)
+    }
+
+    /// Quantised blocks; lookups return `dtype`.
+    pub fn quantized(blocks: Vec<QuantMatrix>, dtype: DType) -> Result<Self, WeightsError> {
+        Self::checked(blocks.into_iter().map(Block::Quant).collect(), dtype)
+    }
+
+    fn checked(blocks: Vec<Block>, dtype: DType) -> Result<Self, WeightsError> {
+        let cols = blocks.first().map(Block::cols);
+        if cols.is_none() || blocks.iter().any(|b| Some(b.cols()) != cols) {
             return Err(WeightsError::Internal(
                 "row blocks must be non-empty and equally wide".into(),
             ));
         }
-        Ok(Self { blocks })
+        Ok(Self { blocks, dtype })
     }
 
     pub fn load(store: &mut TensorStore, name: &str) -> Result<Self, WeightsError> {
-        Self::new(store.take_blocks(name)?)
+        store.take_matrix(name)
     }
 
     pub fn rows(&self) -> usize {
-        self.blocks.iter().map(|b| b.dims()[0]).sum()
+        self.blocks.iter().map(Block::rows).sum()
     }
 
     pub fn cols(&self) -> usize {
-        self.blocks[0].dims()[1]
+        self.blocks[0].cols()
     }
 
     pub fn block_count(&self) -> usize {
         self.blocks.len()
     }
 
-    /// The blocks, `[rows_i, cols]` each, top to bottom.
-    pub fn blocks(&self) -> &[Tensor<2>] {
-        &self.blocks
+    /// The matrix when it is one block-quantised block.
+    pub fn single_quant(&self) -> Option<&QuantMatrix> {
+        match &self.blocks[..] {
+            [Block::Quant(q)] => Some(q),
+            _ => None,
+        }
+    }
+
+    /// True when the blocks are block-quantised.
+    pub fn is_quantized(&self) -> bool {
+        matches!(self.blocks[0], Block::Quant(_))
+    }
+
+    /// The blocks as dense `[rows_i, cols]` values, top to bottom (dequantised if need be).
+    pub fn dense_blocks(&self) -> Vec<Tensor<2>> {
+        self.blocks
+            .iter()
+            .map(|b| match b {
+                Block::Dense(w) => w.clone(),
+                Block::Quant(q) => q.dense(self.dtype),
+            })
+            .collect()
     }
 
     /// `x W^T (+ b)`: `[..., cols] -> [..., rows]`; a split matrix yields its output columns
     /// block by block, concatenated.
     pub fn linear<const D: usize>(&self, x: Tensor<D>, bias: Option<Tensor<1>>) -> Tensor<D> {
         use burn::tensor::module::linear;
-        if let [w] = &self.blocks[..] {
+        if let [Block::Dense(w)] = &self.blocks[..] {
             return linear(x, w.clone().transpose(), bias);
         }
-        let parts = self
-            .blocks
-            .iter()
-            .map(|w| linear(x.clone(), w.clone().transpose(), None))
-            .collect();
-        let y = Tensor::cat(parts, D - 1);
-        match bias {
+        // [m, cols] with m = the product of the leading dims.
+        let dims = x.dims();
+        let cols = dims[D - 1];
+        let m = dims[..D - 1].iter().product::<usize>();
+        let x = x.reshape([m, cols]);
+        let parts: Vec<Tensor<2>> = self.blocks.iter().map(|b| b.matmul_t(x.clone())).collect();
+        let y = if parts.len() == 1 {
+            parts.into_iter().next().expect("one part")
+        } else {
+            Tensor::cat(parts, 1)
+        };
+        let y = match bias {
             Some(b) => y + b.unsqueeze(),
             None => y,
-        }
+        };
+        let mut out = dims;
+        out[D - 1] = self.rows();
+        y.reshape(out)
     }
 
     /// Rows at `ids: [N]` -> `[N, cols]`. For a split matrix every block gathers with clamped
     /// local ids and zeroes the rows it does not own; the sum is the lookup.
     pub fn select(&self, ids: Tensor<1, Int>) -> Tensor<2> {
         if let [w] = &self.blocks[..] {
-            return w.clone().select(0, ids);
+            return w.select(ids, self.dtype);
         }
         let n = ids.dims()[0];
         let cols = self.cols();
         let mut start = 0i64;
         let mut sum: Option<Tensor<2>> = None;
         for w in &self.blocks {
-            let rows = w.dims()[0] as i64;
+            let rows = w.rows() as i64;
             let local = ids.clone().sub_scalar(start);
             let outside = local
                 .clone()
                 .lower_elem(0)
                 .bool_or(local.clone().greater_equal_elem(rows));
             let picked = w
-                .clone()
-                .select(0, local.clamp(0, rows - 1))
+                .select(local.clamp(0, rows - 1), self.dtype)
                 .mask_fill(outside.unsqueeze_dim::<2>(1).expand([n, cols]), 0.0);
             sum = Some(match sum {
                 Some(acc) => acc + picked,

@@ -243,7 +243,7 @@ fn store_splits_matrices_over_the_limit_and_refuses_the_rest() {
     let v: Vec<f32> = (0..40).map(|i| i as f32).collect();
     store.insert("m", &v, &[10, 4]).unwrap();
     assert_eq!(store.split_tensors(), ["m".to_string()]);
-    let blocks = store.take_blocks("m").unwrap();
+    let blocks = store.take_matrix("m").unwrap().dense_blocks();
     let rows: Vec<usize> = blocks.iter().map(|b| b.dims()[0]).collect();
     assert_eq!(rows, vec![3, 3, 3, 1]);
     // A split matrix cannot be taken whole, and non-matrices or over-wide rows cannot split.

@@ -1,17 +1,22 @@
 //! A block-quantised matrix on a device, and its products. On burn's wgpu backend (feature
-//! `wgpu-kernels`) the packed words stay packed and `shaders/qmatvec.wgsl` reads them; on every
-//! other device, and as the reference the kernel is tested against, plain burn ops unpack the
-//! codes (shifts and masks on Int tensors) and multiply by the scales.
+//! `wgpu-kernels`) the packed words stay packed: `shaders/qmatvec.wgsl` reads them for products
+//! with a few rows (decode), `shaders/dequant.wgsl` unpacks them for a product with many rows
+//! (prefill). Everywhere else, and as the reference the kernels are tested against, plain burn
+//! ops unpack the codes (shifts and masks on Int tensors) and multiply by the scales.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use half::f16;
 
 use super::{BLOCK, PackedMatrix, QuantFormat};
 
+/// Rows of `x` up to which a product reads the packed weights directly (the kernel's batch
+/// limit: a decode step, or the CFG pairs of up to four images).
+pub const MATVEC_MAX_ROWS: usize = 8;
+
 /// The scales as the chosen path reads them.
 #[derive(Clone, Debug)]
 enum Scales {
-    /// f16 bits two to a word (as i32), for the WGSL kernel.
+    /// f16 bits two to a word (as i32), for the WGSL kernels.
     Packed(Tensor<1, Int>),
     /// One f32 per block, for the reference (burn has no int-to-float bit cast).
     F32(Tensor<1>),
@@ -28,13 +33,13 @@ pub struct QuantMatrix {
 }
 
 impl QuantMatrix {
-    /// Upload `m` for the WGSL kernel when `device` is wgpu with the kernels built in, for the
+    /// Upload `m` for the WGSL kernels when `device` is wgpu with the kernels built in, for the
     /// reference otherwise.
     pub fn upload(m: &PackedMatrix, device: &Device) -> Self {
         Self::upload_as(m, device, kernel_available(device))
     }
 
-    /// Upload `m` for the kernel (`kernel`) or for the reference path.
+    /// Upload `m` for the kernels (`kernel`) or for the reference path.
     pub fn upload_as(m: &PackedMatrix, device: &Device, kernel: bool) -> Self {
         let words: Vec<i32> = m.codes.iter().map(|&w| w as i32).collect();
         let codes = Tensor::from_data(TensorData::new(words, [m.codes.len()]), device);
@@ -64,13 +69,30 @@ impl QuantMatrix {
         }
     }
 
-    /// True when products run in the WGSL kernel.
+    /// True when products run in the WGSL kernels.
     pub fn uses_kernel(&self) -> bool {
         matches!(self.scales, Scales::Packed(_))
     }
 
-    /// `x W^T`: `[m, cols] -> [m, rows]`.
+    /// Bytes on the device (codes and scales).
+    pub fn bytes(&self) -> u64 {
+        self.format.bytes(self.rows, self.cols)
+    }
+
+    /// `x W^T`: `[m, cols] -> [m, rows]`. Few rows read the packed weights in the matrix-vector
+    /// kernel; more rows multiply a dense copy that lives for this product only.
     pub fn matmul_t(&self, x: Tensor<2>) -> Tensor<2> {
+        let m = x.dims()[0];
+        if self.uses_kernel() && (1..=MATVEC_MAX_ROWS).contains(&m) {
+            return self.matvec(x);
+        }
+        let dtype = x.dtype();
+        x.matmul(self.dense(dtype).transpose())
+    }
+
+    /// The matrix-vector kernel itself (`1 <= m <= MATVEC_MAX_ROWS`); the reference path
+    /// multiplies the dequantised matrix.
+    pub fn matvec(&self, x: Tensor<2>) -> Tensor<2> {
         match &self.scales {
             #[cfg(feature = "wgpu-kernels")]
             Scales::Packed(scales) => {
@@ -85,40 +107,111 @@ impl QuantMatrix {
         }
     }
 
+    /// `silu(x Gᵀ) * (x Uᵀ)` with `self` as G and `up` as U in one kernel, when both are packed
+    /// alike for the kernels and `x: [m, cols]` has at most [`MATVEC_MAX_ROWS`] rows; `None`
+    /// otherwise (the caller takes the two products).
+    pub fn swiglu_with(&self, up: &QuantMatrix, x: &Tensor<2>) -> Option<Tensor<2>> {
+        let m = x.dims()[0];
+        let alike = self.format == up.format && self.rows == up.rows && self.cols == up.cols;
+        match (&self.scales, &up.scales) {
+            #[cfg(feature = "wgpu-kernels")]
+            (Scales::Packed(sg), Scales::Packed(su))
+                if alike && (1..=MATVEC_MAX_ROWS).contains(&m) =>
+            {
+                Some(crate::kernels::qmatvec::qmatvec_swiglu(
+                    x.clone(),
+                    (&self.codes, sg),
+                    (&up.codes, su),
+                    self.rows,
+                    self.format,
+                ))
+            }
+            _ => {
+                let _ = (alike, m);
+                None
+            }
+        }
+    }
+
+    /// The dense `[rows, cols]` weights in `dtype`: the dequantisation kernel, or the reference.
+    pub fn dense(&self, dtype: DType) -> Tensor<2> {
+        match &self.scales {
+            #[cfg(feature = "wgpu-kernels")]
+            Scales::Packed(scales) => crate::kernels::dequant::dequantize(
+                &self.codes,
+                scales,
+                self.rows,
+                self.cols,
+                self.format,
+                dtype,
+            ),
+            #[cfg(not(feature = "wgpu-kernels"))]
+            Scales::Packed(_) => unreachable!("packed scales are only uploaded with the kernels"),
+            Scales::F32(_) => self.dequantize().cast(dtype),
+        }
+    }
+
+    /// Rows at `ids: [N]` -> `[N, cols]` f32 (an embedding lookup): only those rows are
+    /// unpacked on the reference path.
+    pub fn select(&self, ids: Tensor<1, Int>) -> Tensor<2> {
+        let Scales::F32(scales) = &self.scales else {
+            return self.dense(DType::F32).select(0, ids);
+        };
+        let n = ids.dims()[0];
+        let words_per_row = self.cols * self.format.bits() / 32;
+        let blocks_per_row = self.cols / BLOCK;
+        let codes = self
+            .codes
+            .clone()
+            .reshape([self.rows, words_per_row])
+            .select(0, ids.clone())
+            .reshape([n * words_per_row]);
+        let scales = scales
+            .clone()
+            .reshape([self.rows, blocks_per_row])
+            .select(0, ids)
+            .reshape([n * blocks_per_row]);
+        unpack(codes, scales, self.format).reshape([n, self.cols])
+    }
+
     /// The reference: the dense `[rows, cols]` f32 weights, unpacked with plain burn ops.
     pub fn dequantize(&self) -> Tensor<2> {
         let Scales::F32(scales) = &self.scales else {
             panic!("dequantize: uploaded for the kernel (use upload_as(.., false))");
         };
-        let words = self.codes.dims()[0];
-        let bits = self.format.bits();
-        let per_word = 32 / bits;
-        // [words, per_word]: code k of each word, sign-extended (Q8) or re-centred (Q4).
-        let parts: Vec<Tensor<2, Int>> = (0..per_word)
-            .map(|k| {
-                let c = self.codes.clone();
-                let q = match self.format {
-                    // Byte k to the top, then an arithmetic shift back down.
-                    QuantFormat::Q8 => c
-                        .bitwise_left_shift_scalar((24 - 8 * k) as i32)
-                        .bitwise_right_shift_scalar(24),
-                    QuantFormat::Q4 => c
-                        .bitwise_right_shift_scalar((4 * k) as i32)
-                        .bitwise_and_scalar(0xF)
-                        .sub_scalar(8),
-                };
-                q.reshape([words, 1])
-            })
-            .collect();
-        let q = Tensor::cat(parts, 1).float(); // [words, per_word] in element order
-        let blocks = self.rows * self.cols / BLOCK;
-        let values = q.reshape([blocks, BLOCK]) * scales.clone().reshape([blocks, 1]);
-        values.reshape([self.rows, self.cols])
+        unpack(self.codes.clone(), scales.clone(), self.format).reshape([self.rows, self.cols])
     }
 }
 
-/// The WGSL kernel runs here.
-fn kernel_available(device: &Device) -> bool {
+/// Code words and their blocks' f32 scales -> the values, flat, in element order.
+fn unpack(codes: Tensor<1, Int>, scales: Tensor<1>, format: QuantFormat) -> Tensor<1> {
+    let words = codes.dims()[0];
+    let blocks = scales.dims()[0];
+    let per_word = 32 / format.bits();
+    // [words, per_word]: code k of each word, sign-extended (Q8) or re-centred (Q4).
+    let parts: Vec<Tensor<2, Int>> = (0..per_word)
+        .map(|k| {
+            let c = codes.clone();
+            let q = match format {
+                // Byte k to the top, then an arithmetic shift back down.
+                QuantFormat::Q8 => c
+                    .bitwise_left_shift_scalar((24 - 8 * k) as i32)
+                    .bitwise_right_shift_scalar(24),
+                QuantFormat::Q4 => c
+                    .bitwise_right_shift_scalar((4 * k) as i32)
+                    .bitwise_and_scalar(0xF)
+                    .sub_scalar(8),
+            };
+            q.reshape([words, 1])
+        })
+        .collect();
+    let q = Tensor::cat(parts, 1).float(); // [words, per_word] in element order
+    let values = q.reshape([blocks, BLOCK]) * scales.reshape([blocks, 1]);
+    values.reshape([blocks * BLOCK])
+}
+
+/// True when the WGSL kernels run on `device` (wgpu, feature `wgpu-kernels`).
+pub fn kernel_available(device: &Device) -> bool {
     #[cfg(feature = "wgpu-kernels")]
     {
         crate::kernels::on_wgpu(device)

@@ -21,7 +21,7 @@ pub mod pack;
 pub mod select;
 
 pub use pack::{PackedMatrix, dequantize, quantize};
-pub use select::quantizable;
+pub use select::{is_lookup, quantizable};
 
 /// Weights per block (one scale each).
 pub const BLOCK: usize = 32;

@@ -26,6 +26,19 @@ impl PackedMatrix {
     pub fn bytes(&self) -> u64 {
         (self.codes.len() * 4 + self.scales.len() * 2) as u64
     }
+
+    /// Rows `start..end` as a matrix of their own (rows are whole blocks, so this is a slice).
+    pub fn row_range(&self, start: usize, end: usize) -> PackedMatrix {
+        let words = self.cols * self.format.bits() / 32;
+        let blocks = self.cols / BLOCK;
+        PackedMatrix {
+            format: self.format,
+            rows: end - start,
+            cols: self.cols,
+            codes: self.codes[start * words..end * words].to_vec(),
+            scales: self.scales[start * blocks..end * blocks].to_vec(),
+        }
+    }
 }
 
 /// Quantise row-major `[rows, cols]` values; `cols` must be a multiple of [`BLOCK`].

@@ -14,10 +14,13 @@ use std::collections::HashMap;
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
+use super::incoming::{Buffer, Incoming};
 use super::plan::{LoadPlan, TensorRead};
 use super::safetensors::decode_f32;
 use crate::error::WeightsError;
-use crate::quant::{QuantFormat, quantizable, round_trip};
+use crate::model::nn::RowBlocks;
+use crate::quant::device::{QuantMatrix, kernel_available};
+use crate::quant::{QuantFormat, is_lookup, quantizable};
 
 /// Float type weights are converted to on upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,8 +58,15 @@ pub(crate) const F32_ONLY_PREFIX: &str = "gen_vision_model.";
 
 /// One weight on the device: its row blocks (one unless split) and canonical shape.
 struct Stored {
-    blocks: Vec<Tensor<1>>,
+    blocks: Blocks,
     shape: Vec<usize>,
+}
+
+enum Blocks {
+    /// Flat values in the working dtype.
+    Dense(Vec<Tensor<1>>),
+    /// Packed codes and scales.
+    Quant(Vec<QuantMatrix>),
 }
 
 /// Loaded weights by canonical name.
@@ -72,6 +82,9 @@ pub struct TensorStore {
     quant: Option<QuantFormat>,
     /// Canonical names stored quantised.
     quantized: Vec<String>,
+    /// Keep quantised matrices packed on the device (the WGSL kernels read them); otherwise
+    /// they are dequantised once on the host and stored dense.
+    packed: bool,
 }
 
 impl TensorStore {
@@ -84,15 +97,28 @@ impl TensorStore {
             split: Vec::new(),
             quant: None,
             quantized: Vec::new(),
+            packed: kernel_available(device),
         }
     }
 
-    /// Store the quantisable matrices in `format`. For now the weights are quantised and
-    /// dequantised on the host (exactly the numbers the format computes with) and uploaded in
-    /// the working dtype; the packed upload with its GPU kernels replaces this step.
+    /// Store the quantisable matrices (`quant::quantizable`) in `format`. On wgpu with the
+    /// kernels they stay packed on the device (4.5 or 8.5 bits a weight); elsewhere they are
+    /// quantised and dequantised once on the host, the same numbers in the working dtype.
     pub fn with_quant(mut self, format: Option<QuantFormat>) -> Self {
         self.quant = format;
         self
+    }
+
+    /// Choose packed storage (`true`, the default where the kernels run) or the host round trip
+    /// for quantised matrices: tests compare the two.
+    pub fn with_packed(mut self, packed: bool) -> Self {
+        self.packed = packed;
+        self
+    }
+
+    /// The quantisation format in use, if any.
+    pub fn quant(&self) -> Option<QuantFormat> {
+        self.quant
     }
 
     /// Names of the tensors stored quantised.
@@ -124,15 +150,22 @@ impl TensorStore {
         &self.split
     }
 
-    /// Rows per block for a placement of `shape` in `dtype`: `None` when it fits one buffer.
-    fn block_rows(
-        &self,
-        name: &str,
-        shape: &[usize],
-        dtype: WorkingDtype,
-    ) -> Result<Option<usize>, WeightsError> {
+    /// The packed format `name` is stored in, when it is stored packed.
+    fn packed_format(&self, name: &str, shape: &[usize]) -> Option<QuantFormat> {
+        self.quant
+            .filter(|_| self.packed && quantizable(name, shape))
+    }
+
+    /// Rows per block for a placement of `name`: `None` when it fits one buffer. Packed
+    /// matrices are limited by their code buffer.
+    fn block_rows(&self, name: &str, shape: &[usize]) -> Result<Option<usize>, WeightsError> {
         let elems: u64 = shape.iter().map(|&d| d as u64).product();
-        let bytes = elems * dtype.size();
+        // Bytes per element, in eighths (4-bit codes are half a byte).
+        let eighths = match self.packed_format(name, shape) {
+            Some(format) => format.bits() as u64,
+            None => self.dtype_for(name).size() * 8,
+        };
+        let bytes = elems * eighths / 8;
         if bytes <= self.max_tensor_bytes {
             return Ok(None);
         }
@@ -145,7 +178,7 @@ impl TensorStore {
         if shape.len() != 2 {
             return Err(too_large());
         }
-        let row_bytes = shape[1] as u64 * dtype.size();
+        let row_bytes = shape[1] as u64 * eighths / 8;
         let rows = (self.max_tensor_bytes / row_bytes) as usize;
         if rows == 0 {
             return Err(too_large());
@@ -156,7 +189,7 @@ impl TensorStore {
     /// Refuse a read whose tensors cannot fit the device, before its bytes are fetched.
     pub fn check(&self, read: &TensorRead) -> Result<(), WeightsError> {
         for p in &read.placements {
-            self.block_rows(&p.target, &p.shape, self.dtype_for(&p.target))?;
+            self.block_rows(&p.target, &p.shape)?;
         }
         Ok(())
     }
@@ -170,7 +203,8 @@ impl TensorStore {
         &self.device
     }
 
-    /// Decode, check and upload the bytes of one planned read.
+    /// Decode, check and upload the bytes of one planned read, a chunk of rows at a time (see
+    /// [`super::incoming`]): host memory holds the read, one chunk, and the stored form.
     pub fn accept(&mut self, read: &TensorRead, bytes: &[u8]) -> Result<(), WeightsError> {
         if bytes.len() as u64 != read.len {
             return Err(WeightsError::ShortRead {
@@ -179,77 +213,97 @@ impl TensorStore {
                 got: bytes.len(),
             });
         }
-        let values = decode_f32(read.dtype, bytes);
-        if values.iter().any(|v| !v.is_finite()) {
-            return Err(WeightsError::NonFinite {
-                name: read.name.clone(),
-            });
-        }
-        // The common case (one placement, all rows) moves the decoded values to the device
-        // without another copy: peak host memory is the read plus its f32 decoding.
-        if let [p] = &read.placements[..]
-            && p.rows.is_none()
-        {
-            return self.place(&p.target, values, &p.shape);
-        }
         let row_len: usize = read.shape.iter().skip(1).product();
+        let row_bytes = row_len * read.dtype.size();
         for p in &read.placements {
-            let part = match p.rows {
-                Some((start, end)) => values[start * row_len..end * row_len].to_vec(),
-                None => values.clone(),
-            };
-            self.place(&p.target, part, &p.shape)?;
-        }
-        Ok(())
-    }
-
-    /// Upload `values` (row-major `shape`) as `name`, in row blocks when over the limit.
-    fn place(
-        &mut self,
-        name: &str,
-        mut values: Vec<f32>,
-        shape: &[usize],
-    ) -> Result<(), WeightsError> {
-        if let Some(format) = self.quant
-            && quantizable(name, shape)
-        {
-            round_trip(&mut values, shape[1], format);
-            self.quantized.push(name.to_string());
-        }
-        let dtype = self.dtype_for(name);
-        let blocks = match self.block_rows(name, shape, dtype)? {
-            None => vec![self.upload(values, dtype)],
-            Some(rows) => {
-                self.split.push(name.to_string());
-                values
-                    .chunks(rows * shape[1])
-                    .map(|block| self.upload(block.to_vec(), dtype))
-                    .collect()
+            let (start, end) = p
+                .rows
+                .unwrap_or((0, read.shape.first().copied().unwrap_or(1)));
+            let mut incoming = self.begin(&p.target, &p.shape);
+            let step = incoming.chunk_rows();
+            let mut row = start;
+            // A scalar (shape []) is one row of one value.
+            let end = end.max(start + usize::from(read.shape.is_empty()));
+            while row < end {
+                let next = (row + step).min(end);
+                let part = &bytes[row * row_bytes..next * row_bytes];
+                incoming.push(decode_f32(read.dtype, part), &read.name)?;
+                row = next;
             }
-        };
-        self.tensors.insert(
-            name.to_string(),
-            Stored {
-                blocks,
-                shape: shape.to_vec(),
-            },
-        );
+            self.finish(incoming)?;
+        }
         Ok(())
     }
 
-    fn upload(&self, values: Vec<f32>, dtype: WorkingDtype) -> Tensor<1> {
-        let n = values.len();
-        let data = match dtype {
-            WorkingDtype::F32 => TensorData::new(values, [n]),
-            WorkingDtype::F16 => TensorData::new(
-                values
-                    .iter()
-                    .map(|&v| half::f16::from_f32(v))
-                    .collect::<Vec<_>>(),
-                [n],
-            ),
+    /// Start receiving `name` (row-major `shape`) in row chunks.
+    pub(crate) fn begin(&self, name: &str, shape: &[usize]) -> Incoming {
+        let quantised = self.quant.filter(|_| quantizable(name, shape));
+        let packed = quantised.filter(|_| self.packed);
+        let round_trip = quantised.filter(|_| !self.packed);
+        Incoming::new(name, shape, self.dtype_for(name), packed, round_trip)
+    }
+
+    /// Upload a complete tensor, in row blocks when over the limit.
+    pub(crate) fn finish(&mut self, incoming: Incoming) -> Result<(), WeightsError> {
+        let Incoming {
+            name,
+            shape,
+            row_len,
+            round_trip,
+            buffer,
+            ..
+        } = incoming;
+        let split = self.block_rows(&name, &shape)?;
+        if split.is_some() {
+            self.split.push(name.clone());
+        }
+        let quantised = round_trip.is_some() || matches!(buffer, Buffer::Packed(_));
+        if quantised {
+            self.quantized.push(name.clone());
+        }
+        let blocks = match buffer {
+            Buffer::Packed(packed) => {
+                // Lookup tables keep f32 scales: a gather unpacks its rows with plain burn ops.
+                let kernel = !is_lookup(&name);
+                let rows = split.unwrap_or(packed.rows).max(1);
+                Blocks::Quant(
+                    (0..packed.rows)
+                        .step_by(rows)
+                        .map(|start| {
+                            let part = packed.row_range(start, (start + rows).min(packed.rows));
+                            QuantMatrix::upload_as(&part, &self.device, kernel)
+                        })
+                        .collect(),
+                )
+            }
+            Buffer::F32(values) => Blocks::Dense(self.dense(values, row_len, split)),
+            Buffer::F16(values) => Blocks::Dense(self.dense(values, row_len, split)),
         };
-        Tensor::from_data(data, (&self.device, dtype.dtype()))
+        self.tensors.insert(name, Stored { blocks, shape });
+        Ok(())
+    }
+
+    /// Upload values of one float type, `split` rows per block if given.
+    fn dense<E: burn::tensor::Element>(
+        &self,
+        values: Vec<E>,
+        row_len: usize,
+        split: Option<usize>,
+    ) -> Vec<Tensor<1>> {
+        match split {
+            None => vec![self.upload(values)],
+            Some(rows) => values
+                .chunks(rows * row_len)
+                .map(|block| self.upload(block.to_vec()))
+                .collect(),
+        }
+    }
+
+    fn upload<E: burn::tensor::Element>(&self, values: Vec<E>) -> Tensor<1> {
+        let n = values.len();
+        let data = TensorData::new(values, [n]);
+        let dtype = data.dtype();
+        Tensor::from_data(data, (&self.device, dtype))
     }
 
     /// Add a weight directly (tests, synthetic models): `values` in row-major order of `shape`.
@@ -259,19 +313,38 @@ impl TensorStore {
         values: &[f32],
         shape: &[usize],
     ) -> Result<(), WeightsError> {
-        self.place(name, values.to_vec(), shape)
+        let mut incoming = self.begin(name, shape);
+        let chunk = incoming.chunk_rows() * incoming.row_len.max(1);
+        for part in values.chunks(chunk.max(1)) {
+            incoming.push(part.to_vec(), name)?;
+        }
+        if !incoming.is_complete() {
+            return Err(WeightsError::Internal(format!(
+                "{name}: {} values for shape {shape:?}",
+                values.len()
+            )));
+        }
+        self.finish(incoming)
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }
 
-    /// Remove a weight that is a single buffer, reshaped to rank `D`.
-    pub fn take<const D: usize>(&mut self, name: &str) -> Result<Tensor<D>, WeightsError> {
-        let Stored { mut blocks, shape } = self
-            .tensors
+    fn remove(&mut self, name: &str) -> Result<Stored, WeightsError> {
+        self.tensors
             .remove(name)
-            .ok_or_else(|| WeightsError::Internal(name.to_string()))?;
+            .ok_or_else(|| WeightsError::Internal(name.to_string()))
+    }
+
+    /// Remove a weight that is a single dense buffer, reshaped to rank `D`.
+    pub fn take<const D: usize>(&mut self, name: &str) -> Result<Tensor<D>, WeightsError> {
+        let Stored { blocks, shape } = self.remove(name)?;
+        let Blocks::Dense(mut blocks) = blocks else {
+            return Err(WeightsError::Internal(format!(
+                "{name} is stored quantised; its consumer must take it as a matrix"
+            )));
+        };
         if blocks.len() != 1 {
             let elems: u64 = shape.iter().map(|&d| d as u64).product();
             return Err(WeightsError::TooLarge {
@@ -291,24 +364,27 @@ impl TensorStore {
         Ok(flat.reshape(dims))
     }
 
-    /// Remove a matrix as its row blocks `[rows_i, cols]` (one block unless it was split).
-    pub fn take_blocks(&mut self, name: &str) -> Result<Vec<Tensor<2>>, WeightsError> {
-        let Stored { blocks, shape } = self
-            .tensors
-            .remove(name)
-            .ok_or_else(|| WeightsError::Internal(name.to_string()))?;
+    /// Remove a matrix as its row blocks (one block unless it was split), dense or quantised.
+    pub fn take_matrix(&mut self, name: &str) -> Result<RowBlocks, WeightsError> {
+        let dtype = self.dtype_for(name).dtype();
+        let Stored { blocks, shape } = self.remove(name)?;
         let [_, cols] = shape[..] else {
             return Err(WeightsError::Internal(format!(
                 "{name}: a matrix was requested for shape {shape:?}"
             )));
         };
-        Ok(blocks
-            .into_iter()
-            .map(|b| {
-                let rows = b.dims()[0] / cols;
-                b.reshape([rows, cols])
-            })
-            .collect())
+        match blocks {
+            Blocks::Dense(blocks) => RowBlocks::new(
+                blocks
+                    .into_iter()
+                    .map(|b| {
+                        let rows = b.dims()[0] / cols;
+                        b.reshape([rows, cols])
+                    })
+                    .collect(),
+            ),
+            Blocks::Quant(blocks) => RowBlocks::quantized(blocks, dtype),
+        }
     }
 
     /// Names left over after the model was built (must be none).

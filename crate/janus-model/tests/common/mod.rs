@@ -1,9 +1,13 @@
 //! Shared helpers for the integration tests: fixture paths, goldens, comparisons.
 #![allow(dead_code)]
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use burn::tensor::Device;
+use janus_model::generate::image::{ImageRequest, generate_image_codes};
+use janus_model::generate::sampling::SamplingParams;
+use janus_model::generate::text::{TextRequest, generate_text};
 use janus_model::{DirSource, Loaded, WorkingDtype, load};
 use serde_json::Value;
 
@@ -50,4 +54,37 @@ pub fn read_png(path: PathBuf) -> image::RgbImage {
     image::open(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .to_rgb8()
+}
+
+/// First-step logits: the golden text prompt's next token, and the guided image token.
+pub fn first_logits(m: &Loaded, config: &str) -> (Vec<f32>, Vec<f32>) {
+    let g = golden(config);
+    let text = pollster::block_on(generate_text(
+        &m.model,
+        &TextRequest {
+            prompt_ids: u32s(&g["cases"]["text"]["prompt_ids"]),
+            images: vec![],
+            max_new_tokens: 1,
+            sampling: SamplingParams::greedy(),
+            stop_token: None,
+            image_token: m.tokenizer.special().image,
+        },
+        |_| ControlFlow::Continue(()),
+    ))
+    .unwrap();
+    let image = pollster::block_on(generate_image_codes(
+        &m.model,
+        &ImageRequest {
+            prompt_ids: u32s(&g["cases"]["imagine"]["prompt_ids"]),
+            count: 1,
+            cfg_weight: 5.0,
+            sampling: SamplingParams::greedy(),
+            pad_token: m.tokenizer.special().pad,
+            preview_every: 0,
+        },
+        |_| ControlFlow::Break(()),
+    ))
+    .unwrap();
+    let [_, _, guided] = image.first_logits;
+    (text.first_logits, guided)
 }

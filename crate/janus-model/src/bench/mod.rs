@@ -1,0 +1,199 @@
+//! Speed and memory of a full-size model with random weights (issue 7's benchmarks): the same
+//! measurements natively (`janus bench`) and in the browser (`npm run bench`). Nothing here is
+//! asserted; the figures are printed and recorded in BENCHMARKS.md with the adapter they ran on.
+//!
+//! The caller supplies the clock (seconds; `std::time::Instant` does not exist on wasm) and,
+//! on wgpu, the adapter's copy bandwidth and memory figures ([`crate::kernels`]).
+
+mod random;
+mod report;
+
+pub use random::random_model;
+pub use report::{BenchReport, decode_bytes_per_token};
+
+use std::ops::ControlFlow;
+
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::Janus;
+use crate::error::JanusError;
+use crate::generate::image::{ImageRequest, generate_image_codes};
+use crate::generate::on_device::IMAGE_READBACK_EVERY;
+use crate::generate::sampling::SamplingParams;
+use crate::generate::text::{TextRequest, generate_text};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchPlan {
+    /// Prompt length of the measured prefill.
+    pub prompt_tokens: usize,
+    /// Decode steps measured after it (the first generated token is the prefill's).
+    pub decode_tokens: usize,
+    /// Image steps measured (one image, CFG pair); a whole image is extrapolated from them.
+    /// 0 skips images (slow CPU adapters).
+    pub image_steps: usize,
+    /// VQ-decode a whole image.
+    pub vq_decode: bool,
+}
+
+/// Times of the text path: prefill of `prompt_tokens`, then `decode_tokens` steps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextTimes {
+    pub prefill_s: f64,
+    pub decode_s: f64,
+}
+
+/// Deterministic token ids below `vocab` (not special; random weights give them no meaning).
+fn prompt(len: usize, vocab: usize) -> Vec<u32> {
+    (0..len)
+        .map(|i| (1 + (i * 7919) % (vocab - 2)) as u32)
+        .collect()
+}
+
+/// Prefill `prompt_tokens`, then greedy decode `decode_tokens` more, with the library's text
+/// loop (its per-step readback included). Prefill time is the time to the first token.
+pub async fn text(
+    model: &Janus,
+    prompt_tokens: usize,
+    decode_tokens: usize,
+    clock: &dyn Fn() -> f64,
+) -> Result<TextTimes, JanusError> {
+    let vocab = model.config().language.vocab_size;
+    let req = TextRequest {
+        prompt_ids: prompt(prompt_tokens, vocab),
+        images: vec![],
+        max_new_tokens: decode_tokens + 1,
+        sampling: SamplingParams::greedy(),
+        stop_token: None,
+        // No image placeholders in the prompt: an id the prompt never uses.
+        image_token: (vocab - 1) as u32,
+    };
+    let start = clock();
+    let mut stamps = Vec::with_capacity(decode_tokens + 1);
+    generate_text(model, &req, |_| {
+        stamps.push(clock());
+        ControlFlow::Continue(())
+    })
+    .await?;
+    let first = stamps.first().copied().unwrap_or(start);
+    let last = stamps.last().copied().unwrap_or(first);
+    Ok(TextTimes {
+        prefill_s: first - start,
+        decode_s: last - first,
+    })
+}
+
+/// Seconds per image step (CFG pair, temperature 1) and seconds for a whole image
+/// (extrapolated), from `steps` steps (rounded up to whole readback batches, at least two).
+///
+/// Where the GPU chooses codes, the host sees them in batches of
+/// [`IMAGE_READBACK_EVERY`] steps, so the rate is taken between the ends of batches (the same
+/// points on the host path, where every step is read back).
+pub async fn image_steps(
+    model: &Janus,
+    steps: usize,
+    clock: &dyn Fn() -> f64,
+) -> Result<(f64, f64), JanusError> {
+    let batch = IMAGE_READBACK_EVERY;
+    let steps = steps.max(2 * batch).div_ceil(batch) * batch;
+    let req = image_request(model.config().language.vocab_size);
+    let start = clock();
+    // (steps done, time) at the end of each batch.
+    let mut ends: Vec<(usize, f64)> = Vec::new();
+    generate_image_codes(model, &req, |s| {
+        let done = s.step + 1;
+        if done.is_multiple_of(batch) {
+            ends.push((done, clock()));
+        }
+        if done >= steps {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .await?;
+    let (&(d0, t0), &(d1, t1)) = match (ends.first(), ends.last()) {
+        (Some(a), Some(b)) if b.0 > a.0 => (a, b),
+        _ => return Err(JanusError::Device("the image loop ended early".into())),
+    };
+    let per_step = (t1 - t0) / (d1 - d0) as f64;
+    let total = model.config().gen_vision.tokens_per_image();
+    Ok((
+        per_step,
+        t0 - start + per_step * total.saturating_sub(d0) as f64,
+    ))
+}
+
+/// One image, a 24-token prompt, CFG 5, temperature 1.
+fn image_request(vocab: usize) -> ImageRequest {
+    ImageRequest {
+        prompt_ids: prompt(24, vocab),
+        count: 1,
+        cfg_weight: 5.0,
+        sampling: SamplingParams {
+            temperature: 1.0,
+            top_k: None,
+            top_p: None,
+            seed: 1,
+        },
+        pad_token: 0,
+        preview_every: 0,
+    }
+}
+
+/// Seconds to VQ-decode `rows` rows of codes of one image (all rows: a whole image).
+pub async fn vq_decode(
+    model: &Janus,
+    rows: usize,
+    clock: &dyn Fn() -> f64,
+) -> Result<f64, JanusError> {
+    let q = &model.config().gen_vision;
+    let n = rows * q.grid;
+    let codes: Vec<i64> = (0..n)
+        .map(|i| ((i * 131) % q.codebook_size) as i64)
+        .collect();
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(codes, [1, n]), model.device());
+    let start = clock();
+    crate::generate::read_f32(model.decode_codes(ids)).await?;
+    Ok(clock() - start)
+}
+
+/// Warm every pipeline the measured runs use (shader compilation is paid here), then measure.
+/// The copy bandwidth and memory figures are the caller's (see the module docs).
+pub async fn run(
+    model: &Janus,
+    plan: &BenchPlan,
+    clock: &dyn Fn() -> f64,
+) -> Result<BenchReport, JanusError> {
+    let vocab = model.config().language.vocab_size;
+    // The measured shapes, once: pipelines are compiled per shape.
+    text(model, plan.prompt_tokens, 2, clock).await?;
+    if plan.image_steps > 0 {
+        generate_image_codes(model, &image_request(vocab), |_| ControlFlow::Break(())).await?;
+    }
+    if plan.vq_decode {
+        vq_decode(model, 1, clock).await?;
+    }
+    let text_times = text(model, plan.prompt_tokens, plan.decode_tokens, clock).await?;
+    let image = if plan.image_steps > 0 {
+        Some(image_steps(model, plan.image_steps, clock).await?)
+    } else {
+        None
+    };
+    let vq_s = if plan.vq_decode {
+        Some(vq_decode(model, model.config().gen_vision.grid, clock).await?)
+    } else {
+        None
+    };
+    Ok(BenchReport {
+        prompt_tokens: plan.prompt_tokens,
+        prefill_s: text_times.prefill_s,
+        decode_tokens: plan.decode_tokens,
+        decode_s: text_times.decode_s,
+        image_steps: plan.image_steps,
+        image_step_s: image.map(|i| i.0),
+        image_s: image.map(|i| i.1),
+        vq_decode_s: vq_s,
+        ..BenchReport::default()
+    })
+}

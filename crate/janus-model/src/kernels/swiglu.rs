@@ -1,0 +1,41 @@
+//! `shaders/swiglu.wgsl`: `silu(gate) * up` in one launch (reference: `model::llama::Mlp`).
+
+use burn::backend::Cube;
+use burn::backend::wgpu::SourceKernel;
+use burn::cubecl::ir::attributes::BufferIOAttr;
+use burn::cubecl::server::KernelArguments;
+use burn::cubecl::{CubeCount, CubeDim};
+use burn::tensor::Tensor;
+
+use super::launch::{ElemSource, empty_like, float_handle, grid, params};
+
+const WGSL: &str = include_str!("../../../../shaders/swiglu.wgsl");
+const WORKGROUP: u32 = 256;
+
+/// `silu(gate) * up` for two tensors of one shape and dtype.
+pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
+    let dims = gate.dims();
+    let (g, u) = (float_handle(gate), float_handle(up));
+    let out = empty_like(&g, dims.to_vec(), g.dtype);
+    let client = g.client.clone();
+    let total: usize = dims.iter().product();
+    let (gx, gy) = grid(total.div_ceil(WORKGROUP as usize));
+    let params = client.create_from_slice(&params(&[total, gx as usize]));
+    client.launch(
+        Box::new(SourceKernel::new(
+            ElemSource {
+                wgsl: WGSL,
+                elem: g.dtype,
+                workgroup: WORKGROUP,
+            },
+            CubeDim::new_1d(WORKGROUP),
+        )),
+        CubeCount::Static(gx, gy, 1),
+        KernelArguments::new()
+            .with_buffer_io(g.handle.clone().binding(), BufferIOAttr::ReadOnly)
+            .with_buffer_io(u.handle.clone().binding(), BufferIOAttr::ReadOnly)
+            .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
+            .with_buffer_io(params.binding(), BufferIOAttr::ReadOnly),
+    );
+    Tensor::<D>::from_primitive::<Cube>(out)
+}

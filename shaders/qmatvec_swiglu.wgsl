@@ -1,0 +1,93 @@
+// The SwiGLU MLP's first half for decode in one launch: y[b, r] = silu(x[b] . G[r]) * (x[b] . U[r])
+// with G (gate) and U (up) packed alike (crate/janus-model/src/quant/pack.rs). The same walk as
+// qmatvec.wgsl over both matrices at once: one workgroup per output row, 16-byte loads
+// dequantised in registers, up to MAX_BATCH rows of x, f32 accumulation. Replaces three launches
+// (two products and the gate) per layer. Template values (kernels/qmatvec.rs): elem, enable_f16,
+// wg, bits, quant. All bindings read_write (see qmatvec.wgsl).
+{{ enable_f16 }}
+
+@group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> scales: array<u32>;
+@group(0) @binding(2) var<storage, read_write> x: array<vec4<{{ elem }}>>;
+@group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
+// batch, rows, cols, rows per grid row.
+@group(0) @binding(4) var<storage, read_write> params: array<u32>;
+// The up matrix: codes and scales laid out as the gate's.
+@group(0) @binding(5) var<storage, read_write> codes_up: array<vec4<u32>>;
+@group(0) @binding(6) var<storage, read_write> scales_up: array<u32>;
+
+const WG: u32 = {{ wg }}u;
+const BITS: u32 = {{ bits }}u;
+const MAX_BATCH: u32 = 8u;
+
+{{ quant }}
+
+const PER_LOAD: u32 = 4u * PER_WORD;
+const VECS: u32 = PER_LOAD / 4u;
+
+var<workgroup> partial: array<f32, WG * MAX_BATCH * 2u>;
+
+fn scale_up(block: u32) -> f32 {
+    let pair = unpack2x16float(scales_up[block / 2u]);
+    return select(pair.x, pair.y, (block & 1u) == 1u);
+}
+
+@compute @workgroup_size({{ wg }}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let batch = params[0];
+    let rows = params[1];
+    let cols = params[2];
+    let row = wid.y * params[3] + wid.x;
+    let loads_per_row = cols / PER_LOAD;
+    var acc_g: array<f32, MAX_BATCH>;
+    var acc_u: array<f32, MAX_BATCH>;
+    if (row < rows) {
+        for (var l = lid; l < loads_per_row; l += WG) {
+            let index = row * loads_per_row + l;
+            let wg_words = codes[index];
+            let wu_words = codes_up[index];
+            let block = index * 4u / WORDS_PER_BLOCK;
+            let sg = scale(block);
+            let su = scale_up(block);
+            var wg_v: array<vec4<f32>, VECS>;
+            var wu_v: array<vec4<f32>, VECS>;
+            for (var k = 0u; k < 4u; k++) {
+                for (var j = 0u; j < PER_WORD; j += 4u) {
+                    wg_v[(k * PER_WORD + j) / 4u] = codes4(wg_words[k], j);
+                    wu_v[(k * PER_WORD + j) / 4u] = codes4(wu_words[k], j);
+                }
+            }
+            for (var b = 0u; b < batch; b++) {
+                let xs = (b * cols + l * PER_LOAD) / 4u;
+                var dg = 0.0;
+                var du = 0.0;
+                for (var v = 0u; v < VECS; v++) {
+                    let xv = vec4<f32>(x[xs + v]);
+                    dg += dot(wg_v[v], xv);
+                    du += dot(wu_v[v], xv);
+                }
+                acc_g[b] += sg * dg;
+                acc_u[b] += su * du;
+            }
+        }
+    }
+    for (var b = 0u; b < MAX_BATCH; b++) {
+        partial[b * WG + lid] = acc_g[b];
+        partial[(MAX_BATCH + b) * WG + lid] = acc_u[b];
+    }
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s /= 2u) {
+        if (lid < s) {
+            for (var b = 0u; b < 2u * MAX_BATCH; b++) {
+                partial[b * WG + lid] += partial[b * WG + lid + s];
+            }
+        }
+        workgroupBarrier();
+    }
+    if (lid < batch && row < rows) {
+        // As the reference: each product rounded to the working type, silu(gate) too.
+        let g = f32({{ elem }}(partial[lid * WG]));
+        let u = {{ elem }}(partial[(MAX_BATCH + lid) * WG]);
+        y[lid * rows + row] = {{ elem }}(g / (1.0 + exp(-g))) * u;
+    }
+}
