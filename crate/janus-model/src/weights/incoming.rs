@@ -49,8 +49,9 @@ impl Incoming {
                 codes: Vec::with_capacity(elems * format.bits() / 32),
                 scales: Vec::with_capacity(elems / BLOCK),
             }),
-            (None, WorkingDtype::F32) => Buffer::F32(Vec::with_capacity(elems)),
-            (None, WorkingDtype::F16) => Buffer::F16(Vec::with_capacity(elems)),
+            // Reserved at the first chunk: a tensor that is one chunk moves in without a copy.
+            (None, WorkingDtype::F32) => Buffer::F32(Vec::new()),
+            (None, WorkingDtype::F16) => Buffer::F16(Vec::new()),
         };
         Self {
             name: name.to_string(),
@@ -85,9 +86,17 @@ impl Incoming {
         if let Some(format) = self.round_trip {
             round_trip(&mut values, self.row_len, format);
         }
+        let total = self.total_rows() * self.row_len;
         match &mut self.buffer {
-            Buffer::F32(b) => b.extend_from_slice(&values),
-            Buffer::F16(b) => b.extend(values.iter().map(|&v| f16::from_f32(v))),
+            Buffer::F32(b) if b.is_empty() && values.len() == total => *b = values,
+            Buffer::F32(b) => {
+                b.reserve_exact(total - b.len());
+                b.extend_from_slice(&values);
+            }
+            Buffer::F16(b) => {
+                b.reserve_exact(total - b.len());
+                b.extend(values.iter().map(|&v| f16::from_f32(v)));
+            }
             Buffer::Packed(p) => {
                 // Blocks lie within rows, so quantising row chunks is quantising the whole.
                 let part = quantize(&values, self.row_len, p.format);
