@@ -60,6 +60,8 @@ export interface LoadReport {
   dtype: Dtype;
   /** Tensors stored block-quantised (0 without `quant`). */
   quantizedTensors: number;
+  /** The model was a pack (`janus pack`) in this format, which then applies whatever `quant` asked. */
+  pack?: Quant | null;
   contextLength: number;
   imageSize: number;
   /** WebAssembly memory size before the load started and at its highest during the load. */

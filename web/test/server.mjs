@@ -82,6 +82,7 @@ export const DEFAULT_MOUNTS = Object.freeze({
 export const DEFAULT_HUB = Object.freeze({
   'janus-web/tiny-a': 'tests/fixtures/models/tiny-a-hf',
   'janus-web/tiny-b': 'tests/fixtures/models/tiny-b-hf',
+  'janus-web/tiny-a-q4': 'tests/fixtures/models/tiny-a-q4-pack',
 });
 
 const CONTENT_TYPES = {

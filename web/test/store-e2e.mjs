@@ -11,7 +11,8 @@
 //    (CDP quota override), and a real full disk (a profile on a small tmpfs; root only) leaves a
 //    store that still works;
 // 6. the engine loads a cached model and chats; a damaged stored chunk is found while loading and
-//    fetched again; with the weights server stopped, after a reload, it loads and chats again.
+//    fetched again; with the weights server stopped, after a reload, it loads and chats again;
+// 7. a pack (janus pack) is verified file by file against its manifest and chats as its source.
 //
 // Env: CHROMIUM (default /usr/bin/chromium). Figures: tests/artifacts/store-e2e.json.
 
@@ -649,6 +650,73 @@ async function offlineLoad(appBase) {
   }
 }
 
+// ---- 7. a pack ---------------------------------------------------------------------------------
+
+/**
+ * `janus pack`'s q4 pack of tiny-a (tests/fixtures/models/tiny-a-q4-pack, 19 shards with row
+ * parts) into IndexedDB, each file verified against the manifest's SHA-256, loaded and chatted
+ * with: the same tokens as tiny-a loaded with `quant: 'q4'` (the same packed weights), in fewer
+ * downloaded bytes.
+ */
+async function packLoad(appBase) {
+  const weights = createServer({ root });
+  const hub = (await weights.listen()).url;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  const text = golden.cases.text;
+  const messages = [{ role: 'user', content: text.turns[0] }];
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+    await page.goto(`${appBase}pages/client.html`);
+    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
+    const run = (model, quant) =>
+      page.evaluate(
+        async ({ hub, model, quant, messages, system }) => {
+          const client = await Janus.JanusClient.create(quant === null ? {} : { quant });
+          try {
+            const report = await client.load(model, { hub });
+            const chat = await t.collect(client.chat(messages, { system, maxNewTokens: 6, temperature: 0 }));
+            return { pack: report.pack ?? null, quantized: report.quantizedTensors, download: report.download, ids: chat.result?.ids ?? null, error: chat.error };
+          } catch (e) {
+            return { error: { code: e.code, message: e.message } };
+          } finally {
+            client.dispose();
+          }
+        },
+        { hub, model, quant, messages, system: text.system },
+      );
+    const source = await run('janus-web/tiny-a', 'q4');
+    const pack = await run('janus-web/tiny-a-q4', null);
+    console.log(`   tiny-a at q4: ${source.quantized} quantised, ${source.download?.fetchedBytes} bytes fetched; ids ${JSON.stringify(source.ids)}`);
+    console.log(`   its pack: format ${pack.pack}, ${pack.quantized} quantised, ${pack.download?.fetchedBytes} bytes fetched; ids ${JSON.stringify(pack.ids ?? pack.error)}`);
+    check(pack.pack === 'q4' && pack.quantized === source.quantized && source.quantized > 0, `pack load: ${JSON.stringify(pack)}`);
+    check(Array.isArray(pack.ids) && JSON.stringify(pack.ids) === JSON.stringify(source.ids), `pack chat ids ${JSON.stringify(pack.ids)} != tiny-a at q4 ${JSON.stringify(source.ids)}`);
+    check(pack.download.fetchedBytes < source.download.fetchedBytes, 'the pack downloads fewer bytes than its source');
+    const hashes = await page.evaluate(
+      (prefix) =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('janus-weights');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const all = open.result.transaction('files').objectStore('files').getAll();
+            all.onsuccess = () => {
+              open.result.close();
+              resolve(all.result.filter((f) => f.key.startsWith(prefix)).map((f) => [f.path, f.hashSource, f.complete]));
+            };
+            all.onerror = () => reject(all.error);
+          };
+        }),
+      `${hub}janus-web/tiny-a-q4/`,
+    );
+    const unverified = hashes.filter(([file, source, complete]) => file !== 'janus-pack.json' && (source !== 'manifest' || !complete));
+    check(hashes.length === 23 && unverified.length === 0, `pack files in the store: ${JSON.stringify(hashes)}`);
+    figures.pack = { source: source.download, pack: pack.download, ids: pack.ids, files: hashes.length };
+  } finally {
+    await browser.close();
+    await weights.close().catch(() => undefined);
+  }
+}
+
 async function main() {
   mkdirSync(artifacts, { recursive: true });
   check(statSync(path.join(root, 'web/dist/janus.js')).isFile(), 'web/dist is not built');
@@ -682,6 +750,7 @@ async function main() {
     await step('quota (a real full disk: profile on a 48 MiB tmpfs)', () => quotaTmpfs(url));
     await step('the client cancels a download at once; the next load resumes it', () => clientCancelResume(url));
     await step('a cached model loads and chats with the weights server stopped, after a reload', () => offlineLoad(url));
+    await step('a q4 pack: verified by its manifest, loads and chats as its source at q4', () => packLoad(url));
   } finally {
     await browser.close();
     figures.serverStats = { requests: server.stats().requests, bytes: server.stats().bytes };

@@ -66,6 +66,29 @@ pub enum Command {
     /// GPU memory, prefill and decode speed, image steps, VQ decode, and decode bandwidth as a
     /// fraction of the adapter's WGSL copy bandwidth. Use --backend wgpu.
     Bench(BenchArgs),
+    /// Write a quantised copy of a model as a static folder a page can load from any server:
+    /// safetensors shards of at most --shard-mib with an index, and janus-pack.json listing
+    /// every file's size and SHA-256. A q4 pack of Janus-1.3B is about 1.2 GB.
+    Pack(PackArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PackArgs {
+    /// Model folder to pack (Hugging Face layout, DeepSeek or transformers format).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// q4 or q8.
+    #[arg(long, default_value = "q4")]
+    pub quant: String,
+    /// Output folder (created; a pack already there is replaced).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Largest shard in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub shard_mib: u64,
+    /// Largest shard in KiB instead (small packs for tests).
+    #[arg(long, conflicts_with = "shard_mib", hide = true)]
+    pub shard_kib: Option<u64>,
 }
 
 #[derive(Args, Debug)]

@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::RandomModel(args) => crate::random_model::run(&args),
         Command::Bench(args) => crate::bench::run(&args, cli.backend),
+        Command::Pack(args) => crate::pack::run(&args),
     }
 }
 
@@ -89,10 +90,14 @@ fn inspect_cmd(model: &ModelArg, as_json: bool) -> Result<(), String> {
             "codebook_size": c.gen_vision.codebook_size,
             "image_size": c.gen_vision.image_size(),
             "stored_dtype": c.stored_dtype,
+            "pack": p.pack.map(|f| f.name()),
         });
         println!("{out}");
     } else {
         println!("format:      {}", c.format.name());
+        if let Some(format) = p.pack {
+            println!("pack:        {} (janus pack)", format.name());
+        }
         println!(
             "parameters:  {} ({} loaded, {} skipped)",
             p.total_params(),

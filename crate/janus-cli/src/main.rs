@@ -8,6 +8,7 @@ mod bench;
 mod commands;
 mod device;
 mod output;
+mod pack;
 mod random_model;
 
 use std::process::ExitCode;

@@ -420,3 +420,53 @@ fn bench_reports_every_figure() {
     // The CPU device has no copy kernel or memory pools to report.
     assert!(report["copy_gbps"].is_null() && report["gpu_bytes_loaded"].is_null());
 }
+
+#[test]
+fn pack_writes_a_folder_that_chats_as_its_source_at_that_quant() {
+    let out = tmp("pack-q8");
+    let _ = std::fs::remove_dir_all(&out);
+    let dir = out.display().to_string();
+    let src = model("tiny-a-hf");
+    let done = janus(&["pack", "--model", &src, "--quant", "q8", "--out", &dir]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let summary = String::from_utf8_lossy(&done.stdout);
+    assert!(summary.contains("q8 pack"), "{summary}");
+    // No temporary file is left; the manifest is there.
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".partial")), "{names:?}");
+    assert!(names.contains(&"janus-pack.json".to_string()));
+    let info = ok_json(&["inspect", "--model", &dir, "--json"]);
+    assert_eq!(info["pack"], "q8");
+    let chat = |model: &str, quant: &str| {
+        ok_json(&[
+            "chat",
+            "--model",
+            model,
+            "--quant",
+            quant,
+            "--prompt",
+            "hello",
+            "--max-new-tokens",
+            "6",
+            "--ignore-eos",
+            "--json",
+        ])["output_ids"]
+            .clone()
+    };
+    assert_eq!(chat(&dir, "none"), chat(&src, "q8"));
+
+    // A shard lost from the folder: one error line naming it.
+    let shard = names.iter().find(|n| n.ends_with(".safetensors")).unwrap();
+    std::fs::remove_file(out.join(shard)).unwrap();
+    let err = fails(&["inspect", "--model", &dir]);
+    assert!(err.contains(shard.as_str()), "{err}");
+    // A format that does not exist is refused.
+    assert!(fails(&["pack", "--model", &src, "--quant", "q3", "--out", &dir]).contains("q4 or q8"));
+}

@@ -92,6 +92,8 @@ pub enum WeightsError {
         bytes: u64,
         limit: u64,
     },
+    #[error("{file}: not a valid Janus pack: {reason}")]
+    Pack { file: String, reason: String },
     #[error("{count} checkpoint problems, first: {first}")]
     Many {
         count: usize,

@@ -157,6 +157,33 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
     }
 }
 
+#[test]
+fn a_pack_loads_onto_the_gpu_as_the_same_packed_matrices() {
+    let Some(device) = wgpu() else { return };
+    let format = QuantFormat::Q4;
+    let store = || TensorStore::new(&device, WorkingDtype::F32);
+    let from_source = load_into(
+        &DirSource::new(model_dir("tiny-a-hf")),
+        store().with_quant(Some(format)),
+    )
+    .unwrap();
+    // Small shards: the vocabulary matrices arrive in row parts.
+    let pack = common::pack_fixture("tiny-a-hf", format, 64 << 10);
+    let from_pack = load_into(&pack, store()).unwrap();
+    assert!(from_pack.model.lm_head.weight.is_quantized());
+    let sorted = |l: &Loaded| {
+        let mut names = l.quantized_tensors.clone();
+        names.sort();
+        names
+    };
+    assert_eq!(sorted(&from_pack), sorted(&from_source));
+    assert_eq!(decode_logits(&from_pack), decode_logits(&from_source));
+    assert_eq!(
+        first_logits(&from_pack, "tiny-a"),
+        first_logits(&from_source, "tiny-a")
+    );
+}
+
 /// Text and image logits of two decode steps after a two-row prefill: `[2 x 2 x (vocab + codebook)]`.
 fn decode_logits(m: &Loaded) -> Vec<f32> {
     let model = &m.model;

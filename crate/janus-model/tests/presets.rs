@@ -230,3 +230,33 @@ fn quantised_weight_budgets_of_the_presets() {
         assert_eq!(q4.kv_cache, f16.kv_cache);
     }
 }
+
+#[test]
+fn packs_of_the_presets_fit_the_download_budget() {
+    use janus_model::quant::QuantFormat;
+    use janus_model::weights::{expected_tensors, pack_bytes};
+    for preset in Preset::ALL {
+        let config = preset.config(CheckpointFormat::DeepSeek);
+        // The bf16 checkpoint's tensors that inference reads.
+        let source: u64 = expected_tensors(&config)
+            .iter()
+            .filter(|s| matches!(s.usage, janus_model::weights::Usage::Load(_)))
+            .map(|s| s.num_elements() * 2)
+            .sum();
+        let q8 = pack_bytes(&config, QuantFormat::Q8, 2);
+        let q4 = pack_bytes(&config, QuantFormat::Q4, 2);
+        println!(
+            "{}: bf16 tensors read {:.2} GB, q8 pack {:.2} GB, q4 pack {:.2} GB ({:.0}%)",
+            preset.id(),
+            source as f64 / 1e9,
+            q8 as f64 / 1e9,
+            q4 as f64 / 1e9,
+            100.0 * q4 as f64 / source as f64
+        );
+        assert!(q4 < source * 2 / 5, "{}", preset.id());
+        if preset.id() == "janus-1.3b" {
+            // Issue 7: a q4 download (and IndexedDB copy) of Janus-1.3B within 1.3 GB.
+            assert!(q4 <= 1_300_000_000, "{q4}");
+        }
+    }
+}

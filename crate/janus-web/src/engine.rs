@@ -466,6 +466,12 @@ fn report(
         "quantizedTensors",
         loaded.quantized_tensors.len() as u32,
     );
+    // A pack (`janus pack`) brings its own format, whatever `quant` the engine was made with.
+    set(
+        &r,
+        "pack",
+        p.pack.map_or(JsValue::NULL, |f| JsValue::from(f.name())),
+    );
     set(
         &r,
         "contextLength",

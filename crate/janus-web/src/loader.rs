@@ -130,7 +130,7 @@ pub async fn load<S: AsyncSource>(
     }
     let plan = plan(&config, &shards, index.as_ref())?;
     // Refuse what cannot fit the device before downloading any of it.
-    store.check_plan(&plan)?;
+    store.prepare(&plan)?;
 
     report.phase = Phase::Weights;
     report.tensors_total = plan.reads.len();

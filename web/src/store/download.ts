@@ -303,7 +303,7 @@ class Download {
   private async learn(etag: string | null): Promise<void> {
     const record = { ...this.record, etag };
     const stated = hashFromEtag(etag);
-    if (this.task.hashSource !== 'pinned' && this.task.hashSource !== 'hub') {
+    if (this.task.hashSource === 'etag' || this.task.hashSource === 'none') {
       record.expected = stated;
       record.hashSource = stated === null ? 'none' : 'etag';
     }

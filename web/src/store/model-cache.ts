@@ -13,6 +13,8 @@ import type { ModelSource } from './registry.js';
 
 export const INDEX_FILE = 'model.safetensors.index.json';
 export const SINGLE_FILE = 'model.safetensors';
+/** A pack's manifest (`janus pack`): every file with its size and SHA-256. */
+export const MANIFEST_FILE = 'janus-pack.json';
 const DEFAULT_FILES = ['config.json', 'tokenizer.json'];
 
 /** Progress of getting a model into the store. Bytes count verified, stored bytes. */
@@ -175,22 +177,37 @@ async function planFiles(
   };
 
   // The hub's listing decides single file or shards (a repository may have been re-sharded since
-  // the registry was written); without one, the registry's list, else a probe for the index.
+  // the registry was written); without one, the registry's list, else probes: a pack's manifest
+  // (which lists everything), then the index.
   let names = tree === null ? (source.entry?.files ?? null) : null;
   if (names === null) {
-    names = [...DEFAULT_FILES, (await exists(INDEX_FILE)) ? INDEX_FILE : SINGLE_FILE];
+    if (await exists(MANIFEST_FILE)) names = [MANIFEST_FILE];
+    else names = [...DEFAULT_FILES, (await exists(INDEX_FILE)) ? INDEX_FILE : SINGLE_FILE];
   }
   const plan: Plan = { tasks: [], fetched: [], fetchedBytes: 0 };
+  const fetchNow = async (name: string): Promise<FileTask> => {
+    const fetched = await task(name);
+    await fetchTask(fetched);
+    plan.fetched.push(name);
+    plan.fetchedBytes += fetched.size;
+    return fetched;
+  };
   for (const name of names) {
+    if (name === MANIFEST_FILE) {
+      // The manifest names every file with its size and SHA-256: nothing else to probe.
+      const manifest = await fetchNow(name);
+      for (const file of await packFiles(store, manifest)) {
+        const expected = { kind: 'sha256' as const, hex: file.sha256 };
+        plan.tasks.push({ model: source.baseUrl, path: file.path, url: source.baseUrl + file.path, size: file.size, expected, hashSource: 'manifest' });
+      }
+      continue;
+    }
     if (name !== INDEX_FILE) {
       plan.tasks.push(await task(name));
       continue;
     }
     // The index names the shards: fetch it now (it is part of the model), then list them.
-    const indexTask = await task(name);
-    await fetchTask(indexTask);
-    plan.fetched.push(name);
-    plan.fetchedBytes += indexTask.size;
+    const indexTask = await fetchNow(name);
     for (const shard of await shardNames(store, indexTask)) plan.tasks.push(await task(shard));
   }
   plan.tasks.sort((a, b) => a.size - b.size);
@@ -217,6 +234,48 @@ async function shardNames(store: ChunkStore, task: FileTask): Promise<string[]> 
     throw new JanusError('bad-checkpoint', `${task.url}: the shard index names no valid .safetensors files`);
   }
   return names as string[];
+}
+
+/** One file a pack's manifest lists. */
+export interface PackFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** The files a stored pack manifest lists, checked (format, plain unique names, sizes, digests). */
+async function packFiles(store: ChunkStore, task: FileTask): Promise<PackFile[]> {
+  const record = await store.getFile(fileKey(task.model, task.path));
+  if (record === null) throw new JanusError('storage', `${task.path} vanished from the store`);
+  return parsePackManifest(await readWhole(store, record), task.url);
+}
+
+/** Parse janus-pack.json (the same rules as the engine's `PackManifest::parse`). */
+export function parsePackManifest(bytes: Uint8Array, url: string): PackFile[] {
+  const bad = (reason: string): JanusError => new JanusError('bad-checkpoint', `${url}: not a Janus pack manifest: ${reason}`);
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw bad((error as Error).message);
+  }
+  const m = manifest as { format?: unknown; version?: unknown; quant?: unknown; files?: unknown };
+  if (typeof manifest !== 'object' || manifest === null || m.format !== 'janus-pack' || m.version !== 1) {
+    throw bad('format is not "janus-pack" version 1');
+  }
+  if (m.quant !== 'q4' && m.quant !== 'q8') throw bad(`quant ${JSON.stringify(m.quant)} is not q4 or q8`);
+  if (!Array.isArray(m.files) || m.files.length === 0) throw bad('it lists no files');
+  const seen = new Set<string>();
+  return m.files.map((entry: unknown): PackFile => {
+    const f = entry as Partial<PackFile> | null;
+    const path = f?.path;
+    if (typeof path !== 'string' || !/^[\w][\w.-]*$/.test(path) || path.length > 200) throw bad(`${JSON.stringify(path)} is not a plain file name`);
+    if (seen.has(path)) throw bad(`${path} is listed twice`);
+    seen.add(path);
+    if (typeof f?.size !== 'number' || !Number.isSafeInteger(f.size) || f.size < 0) throw bad(`${path}: size ${JSON.stringify(f?.size)} is not a byte count`);
+    if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) throw bad(`${path}: ${JSON.stringify(f.sha256)} is not a SHA-256 in hex`);
+    return { path, size: f.size, sha256: f.sha256 };
+  });
 }
 
 /** A whole small stored file. */

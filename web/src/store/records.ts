@@ -15,7 +15,8 @@
 import type { ExpectedHash } from './hash.js';
 
 /** Where a file's expected hash came from. */
-export type HashSource = 'pinned' | 'hub' | 'etag' | 'none';
+/** Where a file's expected hash came from; `manifest`: a pack's janus-pack.json. */
+export type HashSource = 'pinned' | 'hub' | 'manifest' | 'etag' | 'none';
 
 export interface ModelRecord {
   /** The base URL, absolute, ending with '/': the identity of a cached model. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { JanusError } from '../../src/errors.js';
 import { MemoryChunkStore } from '../../src/store/memory-store.js';
-import { cachedModels, deleteModel, ensureModel, formatBytes, refuseIfNoRoom } from '../../src/store/model-cache.js';
+import { cachedModels, deleteModel, ensureModel, formatBytes, MANIFEST_FILE, parsePackManifest, refuseIfNoRoom } from '../../src/store/model-cache.js';
 import { fileKey } from '../../src/store/records.js';
 import { resolveModel } from '../../src/store/registry.js';
 import { StoreReader } from '../../src/store/store-reader.js';
@@ -84,6 +84,54 @@ test('a damaged stored chunk fails the read with integrity, and ensureModel repa
   const again = await StoreReader.open(store, source.baseUrl);
   const bytes = readFileSync(path.join(FOLDER, 'model-00002-of-00002.safetensors'));
   assert.deepEqual(await again.read('model-00002-of-00002.safetensors', 0, bytes.length), new Uint8Array(bytes));
+});
+
+const PACK = path.join(path.dirname(FOLDER), 'tiny-a-q4-pack');
+const packManifest = JSON.parse(readFileSync(path.join(PACK, MANIFEST_FILE), 'utf8')) as { files: Array<{ path: string; size: number; sha256: string }> };
+
+test('a pack (janus pack): the manifest lists every file, each verified against its SHA-256', async () => {
+  for (const source of [resolveModel('janus-web/tiny-a-q4', { hub: base() }), resolveModel(`${base()}models/tiny-a-q4-pack/`)]) {
+    server().resetStats();
+    const store = new MemoryChunkStore();
+    const out = await ensureModel(store, source, options);
+    assert.equal(out.model.complete, true);
+    const listed = packManifest.files.map((f) => f.path);
+    assert.deepEqual([...out.model.files].sort(), [...listed, MANIFEST_FILE].sort());
+    assert.equal(out.model.bytes, [...listed, MANIFEST_FILE].reduce((n, f) => n + readFileSync(path.join(PACK, f)).length, 0));
+    for (const file of packManifest.files) {
+      const record = await store.getFile(fileKey(source.baseUrl, file.path));
+      assert.equal(record?.hashSource, 'manifest', file.path);
+      assert.deepEqual(record?.digest, { kind: 'sha256', hex: file.sha256 }, file.path);
+    }
+    // No probe per file: the manifest said everything (one probe for it without the hub API).
+    const probes = Object.values(server().stats().paths).reduce((n, p) => n + p.requests, 0);
+    assert.ok(probes <= listed.length + 3, `${probes} requests for ${listed.length + 1} files`);
+  }
+});
+
+test('a pack file that does not match its manifest hash is refused and not kept', async () => {
+  const store = new MemoryChunkStore();
+  // Byte 5000 flipped in every response: the index and every shard differ from their SHA-256.
+  const source = resolveModel(`${base()}fault/flip=5000/models/tiny-a-q4-pack/`);
+  await assert.rejects(ensureModel(store, source, options), (e: unknown) => e instanceof JanusError && e.code === 'integrity' && /manifest: [0-9a-f]{64}/.test(e.message));
+  const models = await cachedModels(store);
+  assert.equal(models[0]?.complete, false);
+});
+
+test('a manifest that is not one is a typed error', () => {
+  const parse = (value: unknown): unknown => parsePackManifest(new TextEncoder().encode(JSON.stringify(value)), 'https://x/janus-pack.json');
+  const good = { format: 'janus-pack', version: 1, quant: 'q4', files: [{ path: 'a.safetensors', size: 3, sha256: 'a'.repeat(64) }] };
+  assert.deepEqual(parse(good), good.files);
+  const refused = (value: unknown, pattern: RegExp): void =>
+    assert.throws(() => parse(value), (e: unknown) => e instanceof JanusError && e.code === 'bad-checkpoint' && pattern.test(e.message), JSON.stringify(value));
+  refused({ ...good, version: 2 }, /version 1/);
+  refused({ ...good, quant: 'q3' }, /quant/);
+  refused({ ...good, files: [] }, /no files/);
+  refused({ ...good, files: [{ ...good.files[0], path: '../etc/passwd' }] }, /plain file name/);
+  refused({ ...good, files: [good.files[0], good.files[0]] }, /twice/);
+  refused({ ...good, files: [{ ...good.files[0], size: -1 }] }, /byte count/);
+  refused({ ...good, files: [{ ...good.files[0], sha256: 'XYZ' }] }, /SHA-256/);
+  assert.throws(() => parsePackManifest(new Uint8Array([0xff, 0xfe]), 'u'), (e: unknown) => e instanceof JanusError && e.code === 'bad-checkpoint');
 });
 
 test('a missing model is a typed error naming the URL', async () => {

@@ -41,6 +41,71 @@ impl PackedMatrix {
     }
 }
 
+impl PackedMatrix {
+    /// Bytes of one row in the file form ([`Self::to_row_bytes`]).
+    pub fn row_bytes(format: QuantFormat, cols: usize) -> usize {
+        cols * format.bits() / 8 + cols / BLOCK * 2
+    }
+
+    /// The file form (`janus pack`): each row its codes (little-endian words, as on the GPU)
+    /// followed by its f16 scales (little-endian), so any run of whole rows is self-contained
+    /// and a reader can convert a shard's rows as they arrive.
+    pub fn to_row_bytes(&self) -> Vec<u8> {
+        let words = self.cols * self.format.bits() / 32;
+        let blocks = self.cols / BLOCK;
+        let mut out = Vec::with_capacity(self.rows * Self::row_bytes(self.format, self.cols));
+        for r in 0..self.rows {
+            for w in &self.codes[r * words..(r + 1) * words] {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+            for s in &self.scales[r * blocks..(r + 1) * blocks] {
+                out.extend_from_slice(&s.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Parse whole rows of the file form. Errors (as text) when the bytes are not whole rows or
+    /// a scale is not finite (a damaged or hostile file; a finite scale times any code is finite).
+    pub fn from_row_bytes(format: QuantFormat, cols: usize, bytes: &[u8]) -> Result<Self, String> {
+        if cols == 0 || !cols.is_multiple_of(BLOCK) {
+            return Err(format!("{cols} columns are not whole blocks of {BLOCK}"));
+        }
+        let row_bytes = Self::row_bytes(format, cols);
+        if !bytes.len().is_multiple_of(row_bytes) {
+            return Err(format!(
+                "{} bytes are not whole rows of {row_bytes} bytes",
+                bytes.len()
+            ));
+        }
+        let rows = bytes.len() / row_bytes;
+        let code_bytes = cols * format.bits() / 8;
+        let mut codes = Vec::with_capacity(rows * code_bytes / 4);
+        let mut scales = Vec::with_capacity(rows * cols / BLOCK);
+        for row in bytes.chunks_exact(row_bytes) {
+            let (c, s) = row.split_at(code_bytes);
+            codes.extend(
+                c.chunks_exact(4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+            for b in s.chunks_exact(2) {
+                let bits = u16::from_le_bytes([b[0], b[1]]);
+                if !f16::from_bits(bits).is_finite() {
+                    return Err("a block scale is not finite (NaN or infinity)".into());
+                }
+                scales.push(bits);
+            }
+        }
+        Ok(PackedMatrix {
+            format,
+            rows,
+            cols,
+            codes,
+            scales,
+        })
+    }
+}
+
 /// Quantise row-major `[rows, cols]` values; `cols` must be a multiple of [`BLOCK`].
 pub fn quantize(values: &[f32], cols: usize, format: QuantFormat) -> PackedMatrix {
     assert!(

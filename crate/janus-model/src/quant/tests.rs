@@ -130,3 +130,31 @@ fn which_tensors_are_quantised() {
         "not a matrix"
     );
 }
+
+#[test]
+fn the_file_form_round_trips_and_refuses_damage() {
+    for format in [QuantFormat::Q8, QuantFormat::Q4] {
+        let (rows, cols) = (5, 96);
+        let packed = quantize(&matrix(rows, cols, 11), cols, format);
+        let bytes = packed.to_row_bytes();
+        assert_eq!(bytes.len(), rows * PackedMatrix::row_bytes(format, cols));
+        assert_eq!(bytes.len() as u64, format.bytes(rows, cols));
+        assert_eq!(
+            PackedMatrix::from_row_bytes(format, cols, &bytes).unwrap(),
+            packed
+        );
+        // Any run of whole rows parses alone: a reader converts rows as they arrive.
+        let row = PackedMatrix::row_bytes(format, cols);
+        assert_eq!(
+            PackedMatrix::from_row_bytes(format, cols, &bytes[row..3 * row]).unwrap(),
+            packed.row_range(1, 3)
+        );
+        assert!(PackedMatrix::from_row_bytes(format, cols, &bytes[1..]).is_err());
+        assert!(PackedMatrix::from_row_bytes(format, 33, &bytes).is_err());
+        let mut nan = bytes.clone();
+        let scale_at = cols * format.bits() / 8;
+        nan[scale_at..scale_at + 2].copy_from_slice(&half::f16::NAN.to_bits().to_le_bytes());
+        let err = PackedMatrix::from_row_bytes(format, cols, &nan).unwrap_err();
+        assert!(err.contains("not finite"), "{err}");
+    }
+}

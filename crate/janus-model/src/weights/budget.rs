@@ -68,3 +68,23 @@ pub fn gpu_budget_quantized(
         kv_cache: per_token * BUDGET_SEQUENCES * BUDGET_TOKENS,
     }
 }
+
+/// Tensor bytes of a pack of `config` in `format` (`janus pack`): the quantisable matrices in
+/// the file form ([`QuantFormat::bytes`], as on the GPU), everything else as the source stores
+/// it (`source_bytes_per_value`: 2 for the bf16 checkpoints). Shard headers add a few KB.
+pub fn pack_bytes(config: &JanusConfig, format: QuantFormat, source_bytes_per_value: u64) -> u64 {
+    let mut bytes = 0;
+    for spec in expected_tensors(config) {
+        let Usage::Load(placements) = spec.usage else {
+            continue;
+        };
+        for p in placements {
+            bytes += if quantizable(&p.target, &p.shape) {
+                format.bytes(p.shape[0], p.shape[1])
+            } else {
+                p.shape.iter().map(|&d| d as u64).product::<u64>() * source_bytes_per_value
+            };
+        }
+    }
+    bytes
+}

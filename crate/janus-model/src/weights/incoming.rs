@@ -7,7 +7,7 @@ use half::f16;
 
 use super::store::WorkingDtype;
 use crate::error::WeightsError;
-use crate::quant::{BLOCK, PackedMatrix, QuantFormat, quantize, round_trip};
+use crate::quant::{BLOCK, PackedMatrix, QuantFormat, dequantize, quantize, round_trip};
 
 /// Values per conversion chunk (whole rows; at least one row).
 pub const CHUNK_VALUES: usize = 1 << 20;
@@ -28,6 +28,8 @@ pub(crate) struct Incoming {
     pub rows_done: usize,
     /// Quantise and dequantise on the host (a quantised matrix kept dense).
     pub round_trip: Option<QuantFormat>,
+    /// The rows arrive packed in this format (a pack's `U8` rows, see `weights::packed`).
+    pub prepacked: Option<QuantFormat>,
     pub buffer: Buffer,
 }
 
@@ -38,6 +40,7 @@ impl Incoming {
         dtype: WorkingDtype,
         packed: Option<QuantFormat>,
         round_trip: Option<QuantFormat>,
+        prepacked: Option<QuantFormat>,
     ) -> Self {
         let elems: usize = shape.iter().product();
         let row_len = shape.iter().skip(1).product();
@@ -59,6 +62,7 @@ impl Incoming {
             row_len,
             rows_done: 0,
             round_trip,
+            prepacked,
             buffer,
         }
     }
@@ -107,6 +111,39 @@ impl Incoming {
         }
         self.rows_done += rows;
         Ok(())
+    }
+
+    /// Append whole rows that arrive packed (`PackedMatrix::to_row_bytes` form): copied as they
+    /// are into a packed buffer, or dequantised into a dense one, never quantised again.
+    pub fn push_packed(&mut self, bytes: &[u8], source: &str) -> Result<(), WeightsError> {
+        let (Some(format), &[_, cols]) = (self.prepacked, &self.shape[..]) else {
+            return Err(WeightsError::Internal(format!(
+                "{}: packed rows for a tensor that is not a packed matrix",
+                self.name
+            )));
+        };
+        let part = PackedMatrix::from_row_bytes(format, cols, bytes).map_err(|reason| {
+            WeightsError::Pack {
+                file: source.to_string(),
+                reason,
+            }
+        })?;
+        if self.rows_done + part.rows > self.total_rows() {
+            return Err(WeightsError::Internal(format!(
+                "{}: {} packed rows do not continue its rows",
+                self.name, part.rows
+            )));
+        }
+        if let Buffer::Packed(p) = &mut self.buffer {
+            p.rows += part.rows;
+            p.codes.extend_from_slice(&part.codes);
+            p.scales.extend_from_slice(&part.scales);
+            self.rows_done += part.rows;
+            return Ok(());
+        }
+        let mut values = vec![0f32; part.rows * cols];
+        dequantize(&part, &mut values);
+        self.push(values, source)
     }
 
     pub fn is_complete(&self) -> bool {

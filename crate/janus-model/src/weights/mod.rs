@@ -8,13 +8,16 @@
 pub mod budget;
 pub mod incoming;
 pub mod index;
+pub mod manifest;
+pub mod pack_writer;
+pub mod packed;
 pub mod plan;
 pub mod safetensors;
 pub mod source;
 pub mod spec;
 pub mod store;
 
-pub use self::budget::{GpuBudget, gpu_budget, gpu_budget_quantized};
+pub use self::budget::{GpuBudget, gpu_budget, gpu_budget_quantized, pack_bytes};
 pub use self::index::{INDEX_FILE, SINGLE_FILE, ShardIndex};
 pub use self::plan::{LoadPlan, TensorRead, plan};
 pub use self::safetensors::{ShardHeader, StoredDtype};
@@ -68,8 +71,12 @@ pub fn read_header(source: &dyn ByteSource, file: &str) -> Result<ShardHeader, W
     safetensors::parse_header(file, &header, size)
 }
 
-/// Headers of every shard, and the index.
+/// Headers of every shard, and the index (a pack's files checked against its manifest first).
 pub fn read_checkpoint(source: &dyn ByteSource) -> Result<Checkpoint, WeightsError> {
+    if source.exists(manifest::MANIFEST_FILE) {
+        manifest::PackManifest::parse(&source.read_all(manifest::MANIFEST_FILE)?)?
+            .check_sizes(source)?;
+    }
     let (index, files) = shard_files(source)?;
     let shards = files
         .iter()
@@ -87,7 +94,7 @@ pub fn load_weights(
 ) -> Result<(TensorStore, LoadPlan), WeightsError> {
     let checkpoint = read_checkpoint(source)?;
     let plan = plan(config, &checkpoint.shards, checkpoint.index.as_ref())?;
-    store.check_plan(&plan)?;
+    store.prepare(&plan)?;
     for read in &plan.reads {
         let bytes = source.read(&read.file, read.offset, read.len)?;
         store.accept(read, &bytes)?;

@@ -8,10 +8,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::index::ShardIndex;
+use super::packed;
 use super::safetensors::{ShardHeader, StoredDtype};
 use super::spec::{Placement, TensorSpec, Usage, expected_tensors};
 use crate::config::JanusConfig;
 use crate::error::WeightsError;
+use crate::quant::QuantFormat;
 
 /// One tensor to read and where its values go.
 #[derive(Clone, Debug)]
@@ -24,6 +26,10 @@ pub struct TensorRead {
     pub dtype: StoredDtype,
     pub shape: Vec<usize>,
     pub placements: Vec<Placement>,
+    /// The rows are a packed quantised matrix in this format (a pack's `U8` tensor).
+    pub packed: Option<QuantFormat>,
+    /// A pack's row part: the target row it starts at (its parts are read in row order).
+    pub first_row: Option<usize>,
 }
 
 /// What a load will do.
@@ -36,6 +42,8 @@ pub struct LoadPlan {
     pub skipped_params: u64,
     /// Bytes that will be read.
     pub loaded_bytes: u64,
+    /// The checkpoint is a pack (`janus pack`) quantised in this format.
+    pub pack: Option<QuantFormat>,
 }
 
 impl LoadPlan {
@@ -55,11 +63,15 @@ impl LoadPlan {
 }
 
 /// Check `shards` (and `index`, for sharded checkpoints) against `config` and plan the reads.
+/// A pack (its headers say so) is checked against the canonical tensors instead.
 pub fn plan(
     config: &JanusConfig,
     shards: &[ShardHeader],
     index: Option<&ShardIndex>,
 ) -> Result<LoadPlan, WeightsError> {
+    if let Some(format) = packed::pack_format(shards)? {
+        return packed::plan_pack(config, shards, index, format);
+    }
     let specs: HashMap<String, TensorSpec> = expected_tensors(config)
         .into_iter()
         .map(|s| (s.name.clone(), s))
@@ -72,6 +84,7 @@ pub fn plan(
         loaded_params: 0,
         skipped_params: 0,
         loaded_bytes: 0,
+        pack: None,
     };
     for shard in shards {
         for t in &shard.tensors {
@@ -83,21 +96,7 @@ pub fn plan(
                 });
                 continue;
             }
-            if let Some(idx) = index {
-                match idx.weight_map.get(&t.name) {
-                    Some(f) if *f == shard.file => {}
-                    Some(f) => problems.push(WeightsError::IndexMismatch {
-                        name: t.name.clone(),
-                        indexed: f.clone(),
-                        found: shard.file.clone(),
-                    }),
-                    None => problems.push(WeightsError::IndexMismatch {
-                        name: t.name.clone(),
-                        indexed: "(not in the index)".into(),
-                        found: shard.file.clone(),
-                    }),
-                }
-            }
+            check_index(index, &t.name, &shard.file, &mut problems);
             let Some(spec) = specs.get(&t.name) else {
                 problems.push(WeightsError::Unexpected {
                     name: t.name.clone(),
@@ -121,7 +120,14 @@ pub fn plan(
                 }
                 Usage::Load(placements) => {
                     let dtype = match &t.dtype {
-                        Ok(d) => *d,
+                        Ok(d) if d.is_float() => *d,
+                        Ok(d) => {
+                            problems.push(WeightsError::Dtype {
+                                name: t.name.clone(),
+                                dtype: d.name().into(),
+                            });
+                            continue;
+                        }
                         Err(found) => {
                             problems.push(WeightsError::Dtype {
                                 name: t.name.clone(),
@@ -140,6 +146,8 @@ pub fn plan(
                         dtype,
                         shape: t.shape.clone(),
                         placements: placements.clone(),
+                        packed: None,
+                        first_row: None,
                     });
                 }
             }
@@ -153,6 +161,34 @@ pub fn plan(
     problems.extend(missing.into_iter().map(|s| WeightsError::Missing {
         name: s.name.clone(),
     }));
+    finish(plan, problems)
+}
+
+/// A sharded checkpoint's index must name the shard each tensor is in.
+pub(super) fn check_index(
+    index: Option<&ShardIndex>,
+    name: &str,
+    file: &str,
+    problems: &mut Vec<WeightsError>,
+) {
+    let Some(idx) = index else { return };
+    let indexed = match idx.weight_map.get(name) {
+        Some(f) if f == file => return,
+        Some(f) => f.clone(),
+        None => "(not in the index)".into(),
+    };
+    problems.push(WeightsError::IndexMismatch {
+        name: name.to_string(),
+        indexed,
+        found: file.to_string(),
+    });
+}
+
+/// The plan, or every problem found (the first in full).
+pub(super) fn finish(
+    plan: LoadPlan,
+    mut problems: Vec<WeightsError>,
+) -> Result<LoadPlan, WeightsError> {
     match problems.len() {
         0 => Ok(plan),
         1 => Err(problems.remove(0)),

@@ -5,6 +5,8 @@
 //! lengths match dtype x shape); this module adds the checks that need the file length, so a
 //! truncated or padded file is rejected before any tensor is read.
 
+use std::collections::BTreeMap;
+
 use safetensors::Dtype;
 use safetensors::tensor::Metadata;
 
@@ -15,19 +17,37 @@ pub const PREFIX_LEN: u64 = 8;
 /// Headers larger than this are refused (the safetensors crate's own limit).
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
 
-/// The storage types Janus checkpoints use.
+/// The storage types Janus checkpoints use. `U8` holds the rows of a packed quantised matrix
+/// (`janus pack`, see [`super::packed`]); it is refused anywhere else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoredDtype {
     BF16,
     F16,
     F32,
+    U8,
 }
 
 impl StoredDtype {
     pub fn size(self) -> usize {
         match self {
+            StoredDtype::U8 => 1,
             StoredDtype::BF16 | StoredDtype::F16 => 2,
             StoredDtype::F32 => 4,
+        }
+    }
+
+    /// The float types (values, not packed bytes).
+    pub fn is_float(self) -> bool {
+        !matches!(self, StoredDtype::U8)
+    }
+
+    /// The safetensors name.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoredDtype::BF16 => "BF16",
+            StoredDtype::F16 => "F16",
+            StoredDtype::F32 => "F32",
+            StoredDtype::U8 => "U8",
         }
     }
 }
@@ -51,6 +71,8 @@ pub struct ShardHeader {
     pub file_len: u64,
     /// Tensors in storage order.
     pub tensors: Vec<HeaderTensor>,
+    /// The header's `__metadata__` strings (a pack states its format there).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// Header length from the first 8 bytes, checked against the file length.
@@ -104,6 +126,7 @@ pub fn parse_header(file: &str, header: &[u8], file_len: u64) -> Result<ShardHea
                 Dtype::BF16 => Ok(StoredDtype::BF16),
                 Dtype::F16 => Ok(StoredDtype::F16),
                 Dtype::F32 => Ok(StoredDtype::F32),
+                Dtype::U8 => Ok(StoredDtype::U8),
                 other => Err(format!("{other:?}")),
             },
             shape: info.shape.clone(),
@@ -113,16 +136,25 @@ pub fn parse_header(file: &str, header: &[u8], file_len: u64) -> Result<ShardHea
         })
         .collect();
     tensors.sort_by_key(|t| t.start);
+    let metadata = metadata
+        .metadata()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     Ok(ShardHeader {
         file: file.to_string(),
         file_len,
         tensors,
+        metadata,
     })
 }
 
-/// Decode stored bytes into f32 values (little-endian, as safetensors stores them).
+/// Decode stored bytes into f32 values (little-endian, as safetensors stores them; `U8` bytes
+/// as their values).
 pub fn decode_f32(dtype: StoredDtype, bytes: &[u8]) -> Vec<f32> {
     match dtype {
+        StoredDtype::U8 => bytes.iter().map(|&b| f32::from(b)).collect(),
         StoredDtype::BF16 => bytes
             .chunks_exact(2)
             .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))

@@ -85,6 +85,8 @@ pub struct TensorStore {
     /// Keep quantised matrices packed on the device (the WGSL kernels read them); otherwise
     /// they are dequantised once on the host and stored dense.
     packed: bool,
+    /// Tensors arriving in row parts (a pack's large tensors), until their last part.
+    pending: HashMap<String, Incoming>,
 }
 
 impl TensorStore {
@@ -98,6 +100,7 @@ impl TensorStore {
             quant: None,
             quantized: Vec::new(),
             packed: kernel_available(device),
+            pending: HashMap::new(),
         }
     }
 
@@ -199,12 +202,22 @@ impl TensorStore {
         plan.reads.iter().try_for_each(|r| self.check(r))
     }
 
+    /// Get ready for `plan`: a pack brings its own format (its matrices are already quantised;
+    /// whatever format was asked for, the pack's is the one there is), then [`Self::check_plan`].
+    pub fn prepare(&mut self, plan: &LoadPlan) -> Result<(), WeightsError> {
+        if let Some(format) = plan.pack {
+            self.quant = Some(format);
+        }
+        self.check_plan(plan)
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }
 
     /// Decode, check and upload the bytes of one planned read, a chunk of rows at a time (see
-    /// [`super::incoming`]): host memory holds the read, one chunk, and the stored form.
+    /// [`super::incoming`]): host memory holds the read, one chunk, and the stored form. A
+    /// pack's row part is held until the part with its last row arrives.
     pub fn accept(&mut self, read: &TensorRead, bytes: &[u8]) -> Result<(), WeightsError> {
         if bytes.len() as u64 != read.len {
             return Err(WeightsError::ShortRead {
@@ -219,7 +232,19 @@ impl TensorStore {
             let (start, end) = p
                 .rows
                 .unwrap_or((0, read.shape.first().copied().unwrap_or(1)));
-            let mut incoming = self.begin(&p.target, &p.shape);
+            let mut incoming = match self.pending.remove(&p.target) {
+                Some(incoming) => incoming,
+                None => self.begin(&p.target, &p.shape, read.packed),
+            };
+            if incoming.rows_done != read.first_row.unwrap_or(0) {
+                return Err(WeightsError::Pack {
+                    file: read.file.clone(),
+                    reason: format!(
+                        "`{}` continues `{}` at the wrong row ({} rows arrived before it)",
+                        read.name, p.target, incoming.rows_done
+                    ),
+                });
+            }
             let step = incoming.chunk_rows();
             let mut row = start;
             // A scalar (shape []) is one row of one value.
@@ -227,20 +252,41 @@ impl TensorStore {
             while row < end {
                 let next = (row + step).min(end);
                 let part = &bytes[row * row_bytes..next * row_bytes];
-                incoming.push(decode_f32(read.dtype, part), &read.name)?;
+                match read.packed {
+                    Some(_) => incoming.push_packed(part, &read.name)?,
+                    None => incoming.push(decode_f32(read.dtype, part), &read.name)?,
+                }
                 row = next;
             }
-            self.finish(incoming)?;
+            if incoming.is_complete() {
+                self.finish(incoming)?;
+            } else {
+                self.pending.insert(p.target.clone(), incoming);
+            }
         }
         Ok(())
     }
 
-    /// Start receiving `name` (row-major `shape`) in row chunks.
-    pub(crate) fn begin(&self, name: &str, shape: &[usize]) -> Incoming {
-        let quantised = self.quant.filter(|_| quantizable(name, shape));
+    /// Start receiving `name` (row-major `shape`) in row chunks; `prepacked` when the rows
+    /// arrive already quantised (a pack), which are then copied or dequantised, never
+    /// quantised again.
+    pub(crate) fn begin(
+        &self,
+        name: &str,
+        shape: &[usize],
+        prepacked: Option<QuantFormat>,
+    ) -> Incoming {
+        let quantised = prepacked.or(self.quant.filter(|_| quantizable(name, shape)));
         let packed = quantised.filter(|_| self.packed);
-        let round_trip = quantised.filter(|_| !self.packed);
-        Incoming::new(name, shape, self.dtype_for(name), packed, round_trip)
+        let round_trip = quantised.filter(|_| !self.packed && prepacked.is_none());
+        Incoming::new(
+            name,
+            shape,
+            self.dtype_for(name),
+            packed,
+            round_trip,
+            prepacked,
+        )
     }
 
     /// Upload a complete tensor, in row blocks when over the limit.
@@ -250,6 +296,7 @@ impl TensorStore {
             shape,
             row_len,
             round_trip,
+            prepacked,
             buffer,
             ..
         } = incoming;
@@ -257,7 +304,8 @@ impl TensorStore {
         if split.is_some() {
             self.split.push(name.clone());
         }
-        let quantised = round_trip.is_some() || matches!(buffer, Buffer::Packed(_));
+        let quantised =
+            round_trip.is_some() || prepacked.is_some() || matches!(buffer, Buffer::Packed(_));
         if quantised {
             self.quantized.push(name.clone());
         }
@@ -313,7 +361,7 @@ impl TensorStore {
         values: &[f32],
         shape: &[usize],
     ) -> Result<(), WeightsError> {
-        let mut incoming = self.begin(name, shape);
+        let mut incoming = self.begin(name, shape, None);
         let chunk = incoming.chunk_rows() * incoming.row_len.max(1);
         for part in values.chunks(chunk.max(1)) {
             incoming.push(part.to_vec(), name)?;

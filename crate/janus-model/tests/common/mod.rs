@@ -88,3 +88,26 @@ pub fn first_logits(m: &Loaded, config: &str) -> (Vec<f32>, Vec<f32>) {
     let [_, _, guided] = image.first_logits;
     (text.first_logits, guided)
 }
+
+/// `janus pack` of a fixture into memory: the pack's files by name.
+pub fn pack_fixture(
+    name: &str,
+    format: janus_model::quant::QuantFormat,
+    shard_bytes: u64,
+) -> janus_model::MemorySource {
+    use janus_model::weights::pack_writer::{PackOptions, write_pack};
+    let source = DirSource::new(model_dir(name));
+    let info = janus_model::inspect(&source).unwrap();
+    let mut out = janus_model::MemorySource::new();
+    let options = PackOptions {
+        format,
+        shard_bytes,
+        source_name: name.into(),
+    };
+    write_pack(&source, &info.plan, &options, &mut |file, bytes| {
+        out.insert(file, bytes.to_vec());
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("packing {name}: {e}"));
+    out
+}

@@ -1,0 +1,354 @@
+//! `janus pack`: a checkpoint rewritten as a *pack* (read by [`super::packed`]) — the canonical
+//! tensors, quantisable matrices already quantised into the GPU's row layout, in safetensors
+//! shards of at most [`DEFAULT_SHARD_BYTES`], with an index and a manifest of sizes and SHA-256.
+//! A host serves it as static files; a page loads it with no quantising and a quarter of the
+//! bf16 download.
+//!
+//! Two passes over the plan: the layout (which tensor rows go to which shard, from sizes
+//! alone, so shard names can say `-of-N`), then the conversion, one source tensor at a time.
+//! Host memory holds one source tensor, its converted bytes and one shard.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::incoming::CHUNK_VALUES;
+use super::index::INDEX_FILE;
+use super::manifest::{MANIFEST_FILE, MANIFEST_FORMAT, PackFile, PackManifest};
+use super::packed::{PACK_KEY, PACK_VERSION, QUANT_KEY, part_name, stored_row};
+use super::plan::{LoadPlan, TensorRead};
+use super::safetensors::{StoredDtype, decode_f32};
+use super::source::ByteSource;
+use super::spec::Placement;
+use crate::error::{SourceError, WeightsError};
+use crate::quant::{QuantFormat, quantize};
+use crate::{CONFIG_FILE, TOKENIZER_FILE};
+
+/// The largest shard by default: 64 MiB, which CDNs cache whole and a browser fetches in one go.
+pub const DEFAULT_SHARD_BYTES: u64 = 64 << 20;
+/// Header bytes allowed per tensor entry beyond its name (dtype, a shape of up to two 20-digit
+/// numbers, two 20-digit offsets and the JSON around them fit in 160).
+const ENTRY_HEADER_BYTES: u64 = 160;
+/// Header bytes for the 8-byte prefix, braces, `__metadata__` and padding.
+const SHARD_OVERHEAD: u64 = 256;
+
+/// Where a pack's files go: `(file name, bytes)`.
+pub type WriteFile<'a> = dyn FnMut(&str, &[u8]) -> Result<(), SourceError> + 'a;
+
+/// What to write.
+#[derive(Clone, Debug)]
+pub struct PackOptions {
+    pub format: QuantFormat,
+    /// Largest shard file (header included).
+    pub shard_bytes: u64,
+    /// Where it came from, for the manifest (a repository id or folder).
+    pub source_name: String,
+}
+
+/// What was written.
+#[derive(Clone, Debug)]
+pub struct PackReport {
+    pub manifest: PackManifest,
+    /// Canonical tensors written, and how many were cut into row parts.
+    pub tensors: usize,
+    pub split_tensors: usize,
+    pub quantized_tensors: usize,
+    /// Bytes of the source's tensor data that were read.
+    pub source_bytes: u64,
+}
+
+/// One canonical tensor as the pack stores it.
+struct Item {
+    name: String,
+    dtype: StoredDtype,
+    /// Stored shape of one row (`[]` for a vector's elements or a scalar).
+    row: Vec<usize>,
+    rows: usize,
+    row_bytes: u64,
+    scalar: bool,
+    packed: Option<QuantFormat>,
+}
+
+/// Rows `first..first + rows` of item `item` in one shard, under `name`.
+struct Entry {
+    item: usize,
+    name: String,
+    first: usize,
+    rows: usize,
+}
+
+/// Write the pack of the checkpoint in `source` through `write(file, bytes)`; the manifest is
+/// written last, so a pack with a manifest is complete.
+pub fn write_pack(
+    source: &dyn ByteSource,
+    plan: &LoadPlan,
+    options: &PackOptions,
+    write: &mut WriteFile<'_>,
+) -> Result<PackReport, WeightsError> {
+    if plan.pack.is_some() {
+        return Err(WeightsError::Pack {
+            file: INDEX_FILE.into(),
+            reason: "this checkpoint is a pack already".into(),
+        });
+    }
+    let items = items(plan, options.format);
+    let shards = layout(&items, options.shard_bytes)?;
+    let count = shards.len();
+    let shard_name = |i: usize| format!("model-{:05}-of-{count:05}.safetensors", i + 1);
+
+    let mut files: Vec<PackFile> = Vec::new();
+    let mut put = |file: &str, bytes: &[u8], files: &mut Vec<PackFile>| {
+        write(file, bytes)?;
+        files.push(PackFile {
+            path: file.to_string(),
+            size: bytes.len() as u64,
+            sha256: hex(&Sha256::digest(bytes)),
+        });
+        Ok::<_, WeightsError>(())
+    };
+    for file in [CONFIG_FILE, TOKENIZER_FILE] {
+        put(file, &source.read_all(file)?, &mut files)?;
+    }
+
+    // The index first (from the layout), then the shards in order.
+    let mut weight_map = BTreeMap::new();
+    let mut total_size = 0u64;
+    for (i, shard) in shards.iter().enumerate() {
+        for e in shard {
+            weight_map.insert(e.name.clone(), shard_name(i));
+            total_size += e.rows as u64 * items[e.item].row_bytes;
+        }
+    }
+    let index = json!({ "metadata": { "total_size": total_size }, "weight_map": weight_map });
+    put(INDEX_FILE, index.to_string().as_bytes(), &mut files)?;
+
+    let mut converted: Vec<Vec<u8>> = Vec::new();
+    // (read, placement) per item, in the items' order.
+    let mut sources = plan
+        .reads
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| r.placements.iter().map(move |p| (i, r, p)));
+    let mut last_read: Option<(usize, Vec<u8>)> = None;
+    let mut source_bytes = 0;
+    for (i, shard) in shards.iter().enumerate() {
+        let mut data = Vec::new();
+        let mut header = Map::new();
+        for e in shard {
+            // Convert items in order as the entries reach them (each item once).
+            while converted.len() <= e.item {
+                let (at, read, placement) = sources
+                    .next()
+                    .ok_or_else(|| WeightsError::Internal("pack layout outran the plan".into()))?;
+                // A fused source tensor (q/k/v) is read once for its placements.
+                let bytes = match last_read.take() {
+                    Some((i, bytes)) if i == at => bytes,
+                    _ => {
+                        source_bytes += read.len;
+                        source.read(&read.file, read.offset, read.len)?
+                    }
+                };
+                let item = &items[converted.len()];
+                converted.push(convert(read, placement, &bytes, item)?);
+                last_read = Some((at, bytes));
+            }
+            let item = &items[e.item];
+            let start = data.len();
+            let bytes = &converted[e.item];
+            let (a, b) = (
+                e.first as u64 * item.row_bytes,
+                (e.first + e.rows) as u64 * item.row_bytes,
+            );
+            data.extend_from_slice(&bytes[a as usize..b as usize]);
+            let mut shape = if item.scalar { vec![] } else { vec![e.rows] };
+            shape.extend_from_slice(&item.row);
+            header.insert(
+                e.name.clone(),
+                json!({ "dtype": item.dtype.name(), "shape": shape, "data_offsets": [start, data.len()] }),
+            );
+            // Release an item's converted bytes once its last rows are placed.
+            if e.first + e.rows == item.rows {
+                converted[e.item] = Vec::new();
+            }
+        }
+        let metadata =
+            json!({ "format": "pt", PACK_KEY: PACK_VERSION, QUANT_KEY: options.format.name() });
+        header.insert("__metadata__".into(), metadata);
+        let bytes = shard_bytes(&Value::Object(header), &data);
+        if bytes.len() as u64 > options.shard_bytes {
+            return Err(WeightsError::Internal(format!(
+                "pack shard {} came to {} bytes, over the {}-byte limit",
+                i + 1,
+                bytes.len(),
+                options.shard_bytes
+            )));
+        }
+        put(&shard_name(i), &bytes, &mut files)?;
+    }
+
+    let manifest = PackManifest {
+        format: MANIFEST_FORMAT.into(),
+        version: 1,
+        quant: options.format.name().into(),
+        source: options.source_name.clone(),
+        shard_bytes: options.shard_bytes,
+        files,
+    };
+    write(MANIFEST_FILE, manifest.to_json().as_bytes())?;
+    Ok(PackReport {
+        tensors: items.len(),
+        split_tensors: count_split(&shards, &items),
+        quantized_tensors: items.iter().filter(|i| i.packed.is_some()).count(),
+        source_bytes,
+        manifest,
+    })
+}
+
+/// The canonical tensors of the plan's reads, in read order.
+fn items(plan: &LoadPlan, format: QuantFormat) -> Vec<Item> {
+    plan.reads
+        .iter()
+        .flat_map(|r| r.placements.iter().map(move |p| (r, p)))
+        .map(|(read, p)| {
+            let (packed, row) = stored_row(&p.target, &p.shape, format);
+            let dtype = if packed.is_some() {
+                StoredDtype::U8
+            } else {
+                read.dtype
+            };
+            let row_bytes = row.iter().product::<usize>() as u64 * dtype.size() as u64;
+            Item {
+                name: p.target.clone(),
+                dtype,
+                rows: p.shape.first().copied().unwrap_or(1),
+                scalar: p.shape.is_empty(),
+                row,
+                row_bytes,
+                packed,
+            }
+        })
+        .collect()
+}
+
+/// Which rows of which items go to which shard: whole tensors where they fit (a new shard
+/// rather than a split), row parts only for a tensor larger than a shard.
+fn layout(items: &[Item], shard_bytes: u64) -> Result<Vec<Vec<Entry>>, WeightsError> {
+    let mut shards: Vec<Vec<Entry>> = Vec::new();
+    let mut current: Vec<Entry> = Vec::new();
+    let mut used = SHARD_OVERHEAD;
+    for (i, item) in items.iter().enumerate() {
+        let cost = item.rows as u64 * item.row_bytes + item.name.len() as u64 + ENTRY_HEADER_BYTES;
+        let whole = Entry {
+            item: i,
+            name: item.name.clone(),
+            first: 0,
+            rows: item.rows,
+        };
+        if used + cost <= shard_bytes {
+            used += cost;
+            current.push(whole);
+            continue;
+        }
+        if SHARD_OVERHEAD + cost <= shard_bytes {
+            shards.push(std::mem::replace(&mut current, vec![whole]));
+            used = SHARD_OVERHEAD + cost;
+            continue;
+        }
+        let mut row = 0;
+        while row < item.rows {
+            let name = part_name(&item.name, row);
+            let fixed = name.len() as u64 + ENTRY_HEADER_BYTES;
+            let room = shard_bytes.saturating_sub(used + fixed);
+            let rows = ((room / item.row_bytes.max(1)) as usize).min(item.rows - row);
+            if rows == 0 || item.scalar {
+                if current.is_empty() {
+                    return Err(WeightsError::Pack {
+                        file: item.name.clone(),
+                        reason: format!(
+                            "one row of {} bytes does not fit a {shard_bytes}-byte shard",
+                            item.row_bytes
+                        ),
+                    });
+                }
+                shards.push(std::mem::take(&mut current));
+                used = SHARD_OVERHEAD;
+                continue;
+            }
+            current.push(Entry {
+                item: i,
+                name,
+                first: row,
+                rows,
+            });
+            used += rows as u64 * item.row_bytes + fixed;
+            row += rows;
+        }
+    }
+    shards.push(current);
+    shards.retain(|s| !s.is_empty());
+    Ok(shards)
+}
+
+fn count_split(shards: &[Vec<Entry>], items: &[Item]) -> usize {
+    let mut split: Vec<usize> = shards
+        .iter()
+        .flatten()
+        .filter(|e| e.rows != items[e.item].rows)
+        .map(|e| e.item)
+        .collect();
+    split.dedup();
+    split.len()
+}
+
+/// One canonical tensor's stored bytes, from the rows of `read` that `p` places.
+fn convert(
+    read: &TensorRead,
+    p: &Placement,
+    bytes: &[u8],
+    item: &Item,
+) -> Result<Vec<u8>, WeightsError> {
+    let src_row: usize = read.shape.iter().skip(1).product::<usize>() * read.dtype.size();
+    let (start, end) = p
+        .rows
+        .unwrap_or((0, read.shape.first().copied().unwrap_or(1)));
+    let slice = if read.shape.is_empty() {
+        bytes
+    } else {
+        &bytes[start * src_row..end * src_row]
+    };
+    // Whole rows per chunk, as the loader converts them.
+    let cols = p.shape.iter().skip(1).product::<usize>().max(1);
+    let chunk = (CHUNK_VALUES / cols).max(1) * cols * read.dtype.size();
+    let mut out = Vec::with_capacity((item.rows as u64 * item.row_bytes) as usize);
+    for part in slice.chunks(chunk) {
+        let values = decode_f32(read.dtype, part);
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(WeightsError::NonFinite {
+                name: read.name.clone(),
+            });
+        }
+        match item.packed {
+            Some(format) => out.extend_from_slice(&quantize(&values, cols, format).to_row_bytes()),
+            None => out.extend_from_slice(part),
+        }
+    }
+    Ok(out)
+}
+
+/// A safetensors file: length prefix, the header padded with spaces to 8 bytes, the data.
+fn shard_bytes(header: &Value, data: &[u8]) -> Vec<u8> {
+    let mut text = header.to_string();
+    while !text.len().is_multiple_of(8) {
+        text.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + data.len());
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
