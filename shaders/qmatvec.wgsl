@@ -2,13 +2,16 @@
 // MAX_BATCH rows b of x at once, W in the packed form of crate/janus-model/src/quant/pack.rs
 // (32 weights per block, one f16 scale each).
 //
-// One workgroup per output row r: its invocations stride over the row in 16-byte loads (one Q4
-// block or half a Q8 block each), dequantise in registers, multiply with every batch row (so
-// the weights are read once for the whole batch, e.g. the CFG pair), accumulate in f32, and
-// reduce in workgroup memory. Rows beyond 65,535 spill into the grid's y dimension (WebGPU's
-// per-dimension limit).
+// LANES invocations per output row r (WG / LANES rows per workgroup): they stride over the row
+// in 16-byte loads (one Q4 block or half a Q8 block each), dequantise in registers, multiply
+// with every batch row (so the weights are read once for the whole batch, e.g. the CFG pair),
+// accumulate in f32, and reduce in workgroup memory. LANES = WG (a workgroup per row) suits
+// GPUs; LANES = 1 (an invocation per row, no barrier) suits CPU adapters, where a barrier costs
+// far more than the reduction saves. Workgroups beyond 65,535 spill into the grid's y dimension
+// (WebGPU's per-dimension limit).
 // Template values ({{ name }}, filled by kernels/qmatvec.rs): elem (f32 | f16), enable_f16,
-// wg (invocations per workgroup, a power of two), bits (8 | 4), quant (shaders/quant.wgsl).
+// wg (invocations per workgroup, a power of two), lanes (a power of two dividing wg), bits
+// (8 | 4), quant (shaders/quant.wgsl).
 //
 // Every binding is declared read_write although only y is written: burn's memory pool places
 // several tensors in one wgpu buffer, and a buffer bound both read-only and read-write in one
@@ -24,10 +27,11 @@
 @group(0) @binding(2) var<storage, read_write> x: array<vec4<{{ elem }}>>;
 // [batch, rows] output.
 @group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
-// batch, rows, cols, rows per grid row (the grid's x size).
+// batch, rows, cols, workgroups per grid row (the grid's x size).
 @group(0) @binding(4) var<storage, read_write> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
+const LANES: u32 = {{ lanes }}u;
 const BITS: u32 = {{ bits }}u;
 const MAX_BATCH: u32 = 8u;
 
@@ -44,11 +48,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let batch = params[0];
     let rows = params[1];
     let cols = params[2];
-    let row = wid.y * params[3] + wid.x;
+    let lane = lid % LANES;
+    let row = (wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES;
     let loads_per_row = cols / PER_LOAD;
     var acc: array<f32, MAX_BATCH>;
     if (row < rows) {
-        for (var l = lid; l < loads_per_row; l += WG) {
+        for (var l = lane; l < loads_per_row; l += LANES) {
             let index = row * loads_per_row + l;
             let words = codes[index];
             // A load never straddles two blocks (a block is one or two loads).
@@ -69,20 +74,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             }
         }
     }
-    // Every invocation reaches the barriers (uniform control flow).
+    if (LANES == 1u) {
+        if (row < rows) {
+            for (var b = 0u; b < batch; b++) {
+                y[b * rows + row] = {{ elem }}(acc[b]);
+            }
+        }
+        return;
+    }
+    // Every invocation reaches the barriers (LANES is a constant: uniform control flow).
     for (var b = 0u; b < MAX_BATCH; b++) {
         partial[b * WG + lid] = acc[b];
     }
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s /= 2u) {
-        if (lid < s) {
+    for (var s = LANES / 2u; s > 0u; s /= 2u) {
+        if (lane < s) {
             for (var b = 0u; b < MAX_BATCH; b++) {
                 partial[b * WG + lid] += partial[b * WG + lid + s];
             }
         }
         workgroupBarrier();
     }
-    if (lid < batch && row < rows) {
-        y[lid * rows + row] = {{ elem }}(partial[lid * WG]);
+    if (lane == 0u && row < rows) {
+        for (var b = 0u; b < batch; b++) {
+            y[b * rows + row] = {{ elem }}(partial[b * WG + lid]);
+        }
     }
 }

@@ -1,22 +1,23 @@
 // The SwiGLU MLP's first half for decode in one launch: y[b, r] = silu(x[b] . G[r]) * (x[b] . U[r])
 // with G (gate) and U (up) packed alike (crate/janus-model/src/quant/pack.rs). The same walk as
-// qmatvec.wgsl over both matrices at once: one workgroup per output row, 16-byte loads
+// qmatvec.wgsl over both matrices at once: LANES invocations per output row, 16-byte loads
 // dequantised in registers, up to MAX_BATCH rows of x, f32 accumulation. Replaces three launches
 // (two products and the gate) per layer. Template values (kernels/qmatvec.rs): elem, enable_f16,
-// wg, bits, quant. All bindings read_write (see qmatvec.wgsl).
+// wg, lanes, bits, quant. All bindings read_write (see qmatvec.wgsl).
 {{ enable_f16 }}
 
 @group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read_write> scales: array<u32>;
 @group(0) @binding(2) var<storage, read_write> x: array<vec4<{{ elem }}>>;
 @group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
-// batch, rows, cols, rows per grid row.
+// batch, rows, cols, workgroups per grid row.
 @group(0) @binding(4) var<storage, read_write> params: array<u32>;
 // The up matrix: codes and scales laid out as the gate's.
 @group(0) @binding(5) var<storage, read_write> codes_up: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read_write> scales_up: array<u32>;
 
 const WG: u32 = {{ wg }}u;
+const LANES: u32 = {{ lanes }}u;
 const BITS: u32 = {{ bits }}u;
 const MAX_BATCH: u32 = 8u;
 
@@ -37,12 +38,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let batch = params[0];
     let rows = params[1];
     let cols = params[2];
-    let row = wid.y * params[3] + wid.x;
+    let lane = lid % LANES;
+    let row = (wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES;
     let loads_per_row = cols / PER_LOAD;
     var acc_g: array<f32, MAX_BATCH>;
     var acc_u: array<f32, MAX_BATCH>;
     if (row < rows) {
-        for (var l = lid; l < loads_per_row; l += WG) {
+        for (var l = lane; l < loads_per_row; l += LANES) {
             let index = row * loads_per_row + l;
             let wg_words = codes[index];
             let wu_words = codes_up[index];
@@ -71,23 +73,37 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             }
         }
     }
+    if (LANES == 1u) {
+        if (row < rows) {
+            for (var b = 0u; b < batch; b++) {
+                y[b * rows + row] = swiglu(acc_g[b], acc_u[b]);
+            }
+        }
+        return;
+    }
+    // Every invocation reaches the barriers (LANES is a constant: uniform control flow).
     for (var b = 0u; b < MAX_BATCH; b++) {
         partial[b * WG + lid] = acc_g[b];
         partial[(MAX_BATCH + b) * WG + lid] = acc_u[b];
     }
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s /= 2u) {
-        if (lid < s) {
+    for (var s = LANES / 2u; s > 0u; s /= 2u) {
+        if (lane < s) {
             for (var b = 0u; b < 2u * MAX_BATCH; b++) {
                 partial[b * WG + lid] += partial[b * WG + lid + s];
             }
         }
         workgroupBarrier();
     }
-    if (lid < batch && row < rows) {
-        // As the reference: each product rounded to the working type, silu(gate) too.
-        let g = f32({{ elem }}(partial[lid * WG]));
-        let u = {{ elem }}(partial[(MAX_BATCH + lid) * WG]);
-        y[lid * rows + row] = {{ elem }}(g / (1.0 + exp(-g))) * u;
+    if (lane == 0u && row < rows) {
+        for (var b = 0u; b < batch; b++) {
+            y[b * rows + row] = swiglu(partial[b * WG + lid], partial[(MAX_BATCH + b) * WG + lid]);
+        }
     }
+}
+
+// As the reference: each product rounded to the working type, silu(gate) too.
+fn swiglu(gate: f32, up: f32) -> {{ elem }} {
+    let g = f32({{ elem }}(gate));
+    return {{ elem }}(g / (1.0 + exp(-g))) * {{ elem }}(up);
 }

@@ -56,6 +56,11 @@ export interface LoadOptions {
   idleTimeoutMs?: number;
   /** Skip the storage-estimate check before downloading. */
   skipSpaceCheck?: boolean;
+  /**
+   * With `quant`, the first load stores the model's quantised pack and deletes the bf16 download
+   * (a quarter of the space; later loads read the pack). true keeps the download as well.
+   */
+  keepSource?: boolean;
 }
 
 export interface ChatMessage {
@@ -186,6 +191,7 @@ export class JanusClient extends EventTarget {
       retry: options.retry,
       idleTimeoutMs: options.idleTimeoutMs,
         skipSpaceCheck: options.skipSpaceCheck,
+        keepSource: options.keepSource,
       }),
     };
     const handlers: CallHandlers = {};

@@ -54,6 +54,8 @@ export interface WireLoadOptions {
   retry?: RetryPolicy;
   idleTimeoutMs?: number;
   skipSpaceCheck?: boolean;
+  /** Keep the bf16 download once a quantised engine has stored the model's pack. */
+  keepSource?: boolean;
 }
 
 /** What the download step of a cached load did. */
@@ -69,6 +71,13 @@ export interface DownloadReport {
   restarts: number;
   /** Integrity repairs during the load (a damaged stored chunk fetched again). */
   repairs: number;
+  /**
+   * A quantised engine's stored pack: 'loaded' (read instead of the bf16 model), or 'written'
+   * (this load stored it for the next).
+   */
+  pack?: 'loaded' | 'written';
+  /** The bf16 download was deleted after its pack was stored (see `keepSource`). */
+  sourceReleased?: boolean;
 }
 
 /** What the worker answers after 'init'. */

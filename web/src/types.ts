@@ -62,6 +62,9 @@ export interface LoadReport {
   quantizedTensors: number;
   /** The model was a pack (`janus pack`) in this format, which then applies whatever `quant` asked. */
   pack?: Quant | null;
+  /** This load also wrote the model's pack (`onPackFile`), of `packBytes` bytes. */
+  packWritten?: boolean;
+  packBytes?: number;
   contextLength: number;
   imageSize: number;
   /** WebAssembly memory size before the load started and at its highest during the load. */

@@ -1,15 +1,20 @@
 // The worker's 'load': get the model into the IndexedDB cache (download, resume or repair), then
 // let the engine read it from there chunk by chunk. With `cache: false`, or where IndexedDB cannot
 // be opened, the engine streams the tensors straight from the network instead (nothing kept).
+//
+// With a quantised engine (`quant: 'q8' | 'q4'`), the first load also writes the model's pack
+// into the store (store/pack-cache.ts) and releases the bf16 download (`keepSource` keeps it);
+// later loads read the pack: no download, no re-quantising, a quarter of the bytes.
 
 import type { Engine } from '../pkg/janus_web.js';
 import { JanusError, toWireError } from './errors.js';
 import type { DownloadReport, WireLoadOptions } from './protocol.js';
 import { IdbChunkStore } from './store/idb-store.js';
-import { ensureModel, type DownloadProgress, type EnsureReport } from './store/model-cache.js';
+import { deleteModel, ensureModel, type DownloadProgress, type EnsureReport } from './store/model-cache.js';
+import { PackRecorder, isPackKey, packKey, type PackQuant } from './store/pack-cache.js';
 import type { ModelSource } from './store/registry.js';
 import { StoreReader } from './store/store-reader.js';
-import type { LoadProgress, LoadReport } from './types.js';
+import type { DeviceInfo, LoadProgress, LoadReport } from './types.js';
 
 /** Progress sink: returns false to stop the load. */
 export type LoadSink = (progress: LoadProgress | DownloadProgress) => boolean;
@@ -38,6 +43,12 @@ export async function loadModel(
     return streamed(new JanusError('storage', `no weight cache: ${toWireError(error).message}`));
   }
   try {
+    const quant = (engine.deviceInfo() as DeviceInfo).quant;
+    const fromPack = await loadStoredPack(engine, store, source.baseUrl, quant, engineProgress);
+    if (fromPack !== null) {
+      const download: DownloadReport = { cache: 'indexeddb', fetchedBytes: 0, resumedBytes: 0, requests: 0, retries: 0, restarts: 0, repairs: 0, pack: 'loaded' };
+      return { report: fromPack, download };
+    }
     const ensure = (): Promise<EnsureReport> =>
       ensureModel(store, source, {
         signal,
@@ -61,10 +72,24 @@ export async function loadModel(
     };
     for (;;) {
       const reader = await StoreReader.open(store, source.baseUrl);
+      const recorder = quant === 'none' || isPackKey(source.baseUrl) ? null : new PackRecorder(store, packKey(source.baseUrl, quant), `${source.name} (${quant})`, options.chunkBytes ?? PACK_CHUNK_BYTES);
+      await recorder?.begin();
       try {
-        const report = (await engine.loadFrom(reader, engineProgress)) as LoadReport;
+        const report = (await engine.loadFrom(reader, engineProgress, recorder?.onFile)) as LoadReport;
+        if (recorder !== null && report.packWritten === true) {
+          await recorder.complete();
+          download.pack = 'written';
+          // The pack replaces the bf16 download from now on.
+          if (options.keepSource !== true) {
+            await deleteModel(store, source.baseUrl).catch(() => undefined);
+            download.sourceReleased = true;
+          }
+        } else {
+          await recorder?.abandon();
+        }
         return { report, download };
       } catch (error) {
+        await recorder?.abandon();
         // A damaged stored chunk was removed by the reader: fetch it again (once) and reload.
         if (toWireError(error).code !== 'integrity' || download.repairs >= 1) throw error;
         download.repairs += 1;
@@ -76,4 +101,39 @@ export async function loadModel(
   } finally {
     store.close();
   }
+}
+
+/** Stored records of a pack written here: 16 MiB, as downloads. */
+const PACK_CHUNK_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Load the stored pack of `baseUrl`, if there is a complete one: in the engine's `quant`, or —
+ * for an engine without `quant` whose bf16 model is no longer stored — in either format (the
+ * pack's format applies). A damaged pack is removed (the caller falls back to the source) and
+ * null returned; other failures are thrown.
+ */
+async function loadStoredPack(
+  engine: Engine,
+  store: IdbChunkStore,
+  baseUrl: string,
+  quant: DeviceInfo['quant'],
+  progress: (p: LoadProgress) => boolean,
+): Promise<LoadReport | null> {
+  let formats: PackQuant[] = [];
+  if (quant !== 'none') formats = [quant];
+  else if ((await store.getModel(baseUrl))?.complete !== true) formats = ['q4', 'q8'];
+  for (const format of formats) {
+    const key = packKey(baseUrl, format);
+    if ((await store.getModel(key))?.complete !== true) continue;
+    try {
+      const reader = await StoreReader.open(store, key);
+      return (await engine.loadFrom(reader, progress)) as LoadReport;
+    } catch (error) {
+      const code = toWireError(error).code;
+      if (code !== 'integrity' && code !== 'not-found' && code !== 'bad-checkpoint') throw error;
+      // Written here, so not fetchable again: drop it; the source is loaded (and packed) again.
+      await store.deleteModel(key).catch(() => undefined);
+    }
+  }
+  return null;
 }

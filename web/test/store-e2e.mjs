@@ -12,7 +12,9 @@
 //    store that still works;
 // 6. the engine loads a cached model and chats; a damaged stored chunk is found while loading and
 //    fetched again; with the weights server stopped, after a reload, it loads and chats again;
-// 7. a pack (janus pack) is verified file by file against its manifest and chats as its source.
+// 7. a pack (janus pack) is verified file by file against its manifest and chats as its source;
+// 8. a q4 engine stores the pack it writes while loading, releases the bf16 download, and loads
+//    the pack next time (offline, and from an engine without quant too).
 //
 // Env: CHROMIUM (default /usr/bin/chromium). Figures: tests/artifacts/store-e2e.json.
 
@@ -717,6 +719,64 @@ async function packLoad(appBase) {
   }
 }
 
+// ---- 8. the quantised form kept --------------------------------------------------------------
+
+/**
+ * A q4 engine loads tiny-a (bf16): the engine writes the model's pack as it loads, the worker
+ * stores it and releases the bf16 download; the next load reads the pack (nothing fetched, no
+ * quantising), also with the server stopped and from an engine created without `quant`; the
+ * same tokens every time.
+ */
+async function packCache(appBase) {
+  const weights = createServer({ root });
+  const hub = (await weights.listen()).url;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  const text = golden.cases.text;
+  const messages = [{ role: 'user', content: text.turns[0] }];
+  const base = `${hub}janus-web/tiny-a/resolve/main/`;
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+    await page.goto(`${appBase}pages/client.html`);
+    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
+    const run = (quant) =>
+      page.evaluate(
+        async ({ hub, quant, messages, system }) => {
+          const client = await Janus.JanusClient.create(quant === null ? {} : { quant });
+          try {
+            const report = await client.load('janus-web/tiny-a', { hub });
+            const chat = await t.collect(client.chat(messages, { system, maxNewTokens: 6, temperature: 0 }));
+            const stored = (await Janus.JanusClient.cachedModels()).map((m) => [m.key, m.complete, m.bytes]);
+            return { pack: report.pack ?? null, packWritten: report.packWritten, download: report.download, ids: chat.result?.ids ?? null, error: chat.error, stored };
+          } catch (e) {
+            return { error: { code: e.code, message: e.message } };
+          } finally {
+            client.dispose();
+          }
+        },
+        { hub, quant, messages, system: text.system },
+      );
+    const first = await run('q4');
+    console.log(`   first q4 load: ${JSON.stringify(first.download ?? first.error)}; stored ${JSON.stringify(first.stored)}; ids ${JSON.stringify(first.ids)}`);
+    check(first.packWritten === true && first.download?.pack === 'written' && first.download.sourceReleased === true, `first load: ${JSON.stringify(first)}`);
+    const keys = (first.stored ?? []).map(([key, complete]) => `${key}:${complete}`);
+    check(JSON.stringify(keys) === JSON.stringify([`${base}janus-pack-q4/:true`]), `stored after the first load: ${JSON.stringify(first.stored)}`);
+    const second = await run('q4');
+    console.log(`   second q4 load: ${JSON.stringify(second.download ?? second.error)}; ids ${JSON.stringify(second.ids)}`);
+    check(second.download?.pack === 'loaded' && second.download.fetchedBytes === 0 && second.pack === 'q4', `second load: ${JSON.stringify(second)}`);
+    check(Array.isArray(first.ids) && JSON.stringify(second.ids) === JSON.stringify(first.ids), `ids from the stored pack ${JSON.stringify(second.ids)} != ${JSON.stringify(first.ids)}`);
+    await weights.close();
+    const offline = await run(null);
+    console.log(`   server stopped, an engine without quant: ${JSON.stringify(offline.download ?? offline.error)}; ids ${JSON.stringify(offline.ids)}`);
+    check(offline.download?.pack === 'loaded' && offline.download.requests === 0 && offline.pack === 'q4', `offline load: ${JSON.stringify(offline)}`);
+    check(JSON.stringify(offline.ids) === JSON.stringify(first.ids), `offline ids ${JSON.stringify(offline.ids)}`);
+    figures.packCache = { first: first.download, second: second.download, offline: offline.download, stored: first.stored };
+  } finally {
+    await browser.close();
+    await weights.close().catch(() => undefined);
+  }
+}
+
 async function main() {
   mkdirSync(artifacts, { recursive: true });
   check(statSync(path.join(root, 'web/dist/janus.js')).isFile(), 'web/dist is not built');
@@ -751,6 +811,7 @@ async function main() {
     await step('the client cancels a download at once; the next load resumes it', () => clientCancelResume(url));
     await step('a cached model loads and chats with the weights server stopped, after a reload', () => offlineLoad(url));
     await step('a q4 pack: verified by its manifest, loads and chats as its source at q4', () => packLoad(url));
+    await step('a q4 engine stores the pack it wrote while loading; later loads read it, offline too', () => packCache(url));
   } finally {
     await browser.close();
     figures.serverStats = { requests: server.stats().requests, bytes: server.stats().bytes };

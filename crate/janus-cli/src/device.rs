@@ -13,9 +13,7 @@ pub fn open(backend: Backend) -> Result<Device, String> {
 
 #[cfg(feature = "wgpu")]
 fn wgpu() -> Result<Device, String> {
-    Device::wgpu_options()
-        .init()
-        .map_err(|e| format!("no usable wgpu adapter: {e}"))
+    wgpu_described().map(|opened| opened.device)
 }
 
 /// The device and what the benchmarks say about it.
@@ -49,6 +47,14 @@ fn wgpu_described() -> Result<Opened, String> {
         .map_err(|e| format!("no usable wgpu adapter: {e}"))?;
     let info = setup.adapter.get_info();
     let limits = setup.device.limits();
+    // Invocations per row of the quantised matrix-vector kernels: one on a CPU implementation
+    // (lavapipe), a workgroup on a GPU; JANUS_QMATVEC_LANES overrides (measurements).
+    let cpu = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
+    let lanes = std::env::var("JANUS_QMATVEC_LANES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| janus_model::kernels::qmatvec::lanes_for(cpu));
+    janus_model::kernels::qmatvec::set_lanes(lanes);
     Ok(Opened {
         device,
         adapter: format!("{} ({:?}, {})", info.name, setup.backend, info.driver),

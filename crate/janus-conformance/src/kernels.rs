@@ -4,6 +4,7 @@
 //! checked against the host's f64 product of the dequantised weights.
 
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use janus_model::kernels::qmatvec::{lanes, set_lanes};
 use janus_model::quant::device::QuantMatrix;
 use janus_model::quant::{QuantFormat, dequantize, quantize};
 
@@ -95,11 +96,15 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                 return Err("upload_as did not pick the path asked for".into());
             }
             let name = format!("{} {rows}x{cols} batch {m}", format.name());
-            let k = compare(
-                &format!("kernel {name}"),
-                &read(kernel.matmul_t(xt.clone())).await?,
-                &want,
-            )?;
+            // Every lane count the adapters use (a workgroup per row; one invocation per row).
+            let before = lanes();
+            let mut k = 0f32;
+            for l in [64, 4, 1] {
+                set_lanes(l);
+                let got = read(kernel.matmul_t(xt.clone())).await;
+                set_lanes(before);
+                k = k.max(compare(&format!("kernel {name}, {l} lanes"), &got?, &want)?);
+            }
             // The dequantisation kernel computes exactly the host's values (scale * code).
             let dense = read(kernel.dense(DType::F32)).await?;
             if dense != w {
@@ -119,17 +124,26 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                     device,
                     true,
                 );
-                let fused = kernel
-                    .swiglu_with(&up, &xt)
-                    .ok_or("swiglu_with declined a packed pair")?;
                 let want = read(
                     burn::tensor::activation::silu(kernel.matvec(xt.clone()))
                         * up.matvec(xt.clone()),
                 )
                 .await?;
-                compare(&format!("swiglu {name}"), &read(fused).await?, &want)?;
+                for l in [64, 4, 1] {
+                    set_lanes(l);
+                    let fused = kernel.swiglu_with(&up, &xt);
+                    set_lanes(before);
+                    let fused = fused.ok_or("swiglu_with declined a packed pair")?;
+                    compare(
+                        &format!("swiglu {name}, {l} lanes"),
+                        &read(fused).await?,
+                        &want,
+                    )?;
+                }
             }
-            report.push(format!("{name}: kernel {k:.1e}, reference {r:.1e}"));
+            report.push(format!(
+                "{name}: kernel {k:.1e} (64, 4, 1 lanes), reference {r:.1e}"
+            ));
         }
     }
     Ok(report)

@@ -262,3 +262,83 @@ fn the_committed_pack_fixture_is_what_janus_pack_writes() {
         );
     }
 }
+
+#[test]
+fn reads_in_small_row_parts_load_and_pack_the_same() {
+    use janus_model::weights::pack_writer::{PackOptions, PackWriter};
+    use janus_model::{Janus, JanusTokenizer, TOKENIZER_FILE};
+    let source = DirSource::new(model_dir("tiny-a-hf"));
+    let config = read_config(&source).unwrap();
+    let checkpoint = read_checkpoint(&source).unwrap();
+    let plan = plan(&config, &checkpoint.shards, checkpoint.index.as_ref()).unwrap();
+    let parts: Vec<_> = plan.reads.iter().flat_map(|r| r.row_parts(1000)).collect();
+    assert!(parts.len() > plan.reads.len() * 2, "{} parts", parts.len());
+
+    // The store joins the parts: the same logits as a whole-tensor load.
+    let mut store =
+        TensorStore::new(&device(), WorkingDtype::F32).with_quant(Some(QuantFormat::Q4));
+    store.prepare(&plan).unwrap();
+    for read in &parts {
+        let bytes = source.read(&read.file, read.offset, read.len).unwrap();
+        store.accept(read, &bytes).unwrap();
+    }
+    let model = Janus::from_store(&config, &mut store).unwrap();
+    let tokenizer = JanusTokenizer::from_bytes(
+        &source.read_all(TOKENIZER_FILE).unwrap(),
+        config.language.vocab_size,
+    )
+    .unwrap();
+    let parted = Loaded {
+        model,
+        tokenizer,
+        plan: plan.clone(),
+        split_tensors: vec![],
+        quantized_tensors: vec![],
+    };
+    let whole = load(&source, Some(QuantFormat::Q4)).unwrap();
+    assert_eq!(
+        first_logits(&parted, "tiny-a"),
+        first_logits(&whole, "tiny-a")
+    );
+
+    // The pack writer too: the same files as from whole reads.
+    let options = PackOptions {
+        format: QuantFormat::Q4,
+        shard_bytes: 64 << 10,
+        source_name: "tiny-a-hf".into(),
+    };
+    let mut writer = PackWriter::new(&plan, options).unwrap();
+    let mut files = writer.start(
+        &source.read_all("config.json").unwrap(),
+        &source.read_all(TOKENIZER_FILE).unwrap(),
+    );
+    for read in &parts {
+        let bytes = source.read(&read.file, read.offset, read.len).unwrap();
+        files.extend(writer.accept(read, &bytes).unwrap());
+    }
+    files.push(writer.finish().unwrap().0);
+    let expected = pack_fixture("tiny-a-hf", QuantFormat::Q4, 64 << 10);
+    assert_eq!(files.len(), 23);
+    for f in &files {
+        assert!(
+            expected.read_all(&f.file).unwrap() == f.bytes,
+            "{} differs",
+            f.file
+        );
+    }
+    // Out of order is refused, not mixed up.
+    let mut writer = PackWriter::new(
+        &plan,
+        PackOptions {
+            format: QuantFormat::Q4,
+            shard_bytes: 64 << 10,
+            source_name: String::new(),
+        },
+    )
+    .unwrap();
+    let second = &parts[1];
+    let bytes = source
+        .read(&second.file, second.offset, second.len)
+        .unwrap();
+    assert!(writer.accept(second, &bytes).is_err());
+}

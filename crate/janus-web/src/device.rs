@@ -118,6 +118,11 @@ pub async fn open() -> Result<Rc<Gpu>, WebError> {
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size),
     };
+    // SwiftShader (a CPU implementation) runs the quantised matrix-vector kernels fastest with
+    // one invocation per row: no barriers (janus_model::kernels::qmatvec).
+    janus_model::kernels::qmatvec::set_lanes(janus_model::kernels::qmatvec::lanes_for(
+        adapter.device_type == wgpu::DeviceType::Cpu,
+    ));
     let lost = Arc::new(Mutex::new(None));
     let flag = lost.clone();
     setup

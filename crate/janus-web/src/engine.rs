@@ -14,6 +14,7 @@ use janus_model::generate::text::{StopReason, TextRequest, generate_text};
 use janus_model::preprocess::prompt::{render_chat, render_image_prompt};
 use janus_model::quant::QuantFormat;
 use janus_model::weights::TensorStore;
+use janus_model::weights::pack_writer::PackOutput;
 use janus_model::{CheckpointFormat, Loaded, MemorySource, WorkingDtype};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -21,7 +22,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::device::{Gpu, open};
 use crate::error::{WebError, codes};
-use crate::loader::{LoadStats, load};
+use crate::loader::{LoadStats, NoPack, PackSink, load_with_pack};
 use crate::reader::JsSource;
 use crate::request::{
     ChatRequest, DEFAULT_CFG_WEIGHT, DEFAULT_MAX_NEW_TOKENS, EngineOptions, ImageGenRequest,
@@ -199,20 +200,31 @@ impl Engine {
         promise(async move {
             let job = Job::start(&inner)?;
             let source = HttpSource::new(&base_url)?;
-            load_from(&job, &source, &on_progress).await
+            load_from(&job, &source, &on_progress, None::<&mut NoPack>).await
         })
     }
 
     /// Load through a reader the page implements: `{describe(), size(path), read(path, offset,
     /// length)}` (the IndexedDB cache, `web/src/store/store-reader.ts`). A rejection's `code`
     /// (`integrity`, `storage`...) is kept.
+    ///
+    /// `onPackFile(file, bytes, sha256)`, when given to an engine with `quant` loading a model
+    /// that is not a pack: the same reads also write the model's pack (`janus pack`'s files,
+    /// the manifest last), each file handed over as it completes; its promise is awaited, and a
+    /// rejection fails the load with its code. The report then says `packWritten`.
     #[wasm_bindgen(js_name = loadFrom)]
-    pub fn load_from_reader(&self, reader: JsValue, on_progress: Function) -> Promise {
+    pub fn load_from_reader(
+        &self,
+        reader: JsValue,
+        on_progress: Function,
+        on_pack_file: Option<Function>,
+    ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
             let job = Job::start(&inner)?;
             let source = JsSource::new(reader)?;
-            load_from(&job, &source, &on_progress).await
+            let mut sink = on_pack_file.map(JsPackSink);
+            load_from(&job, &source, &on_progress, sink.as_mut()).await
         })
     }
 
@@ -237,7 +249,7 @@ impl Engine {
                 }
                 source.insert(name, Uint8Array::new(&value).to_vec());
             }
-            load_from(&job, &source, &on_progress).await
+            load_from(&job, &source, &on_progress, None::<&mut NoPack>).await
         })
     }
 
@@ -391,10 +403,34 @@ fn rgba_images(images: &[RgbImage]) -> JsValue {
 }
 
 /// Load into the engine from any source, replacing the previous model.
-async fn load_from<S: AsyncSource>(
+/// `onPackFile(file, bytes, sha256) -> Promise` as a [`PackSink`].
+struct JsPackSink(Function);
+
+impl PackSink for JsPackSink {
+    async fn put(&mut self, file: PackOutput) -> Result<(), WebError> {
+        let bytes = Uint8Array::from(&file.bytes[..]);
+        drop(file.bytes);
+        let returned = self
+            .0
+            .call3(
+                &JsValue::NULL,
+                &JsValue::from(file.file.as_str()),
+                &bytes,
+                &JsValue::from(file.sha256.as_str()),
+            )
+            .map_err(|e| WebError::from_js(&e, "storing the pack"))?;
+        wasm_bindgen_futures::JsFuture::from(Promise::resolve(&returned))
+            .await
+            .map_err(|e| WebError::from_js(&e, "storing the pack"))?;
+        Ok(())
+    }
+}
+
+async fn load_from<S: AsyncSource, P: PackSink>(
     job: &Job,
     source: &S,
     on_progress: &Function,
+    pack: Option<&mut P>,
 ) -> Result<JsValue, WebError> {
     let inner = &job.0;
     // Free the old model's GPU memory before the new one arrives.
@@ -406,7 +442,7 @@ async fn load_from<S: AsyncSource>(
         .with_quant(inner.quant);
     // `false` from onProgress cancels the load (`aborted`); a throw cancels it with that error.
     let mut steer = Steer::new(on_progress);
-    let loading = load(
+    let loading = load_with_pack(
         source,
         store,
         |p| match to_js(p) {
@@ -414,6 +450,7 @@ async fn load_from<S: AsyncSource>(
             Err(_) => ControlFlow::Continue(()), // a plain struct always serialises
         },
         || peak.set(peak.get().max(crate::wasm_memory_bytes())),
+        pack,
     )
     .await;
     steer.finish()?;
@@ -466,6 +503,8 @@ fn report(
         "quantizedTensors",
         loaded.quantized_tensors.len() as u32,
     );
+    set(&r, "packWritten", stats.pack_written);
+    set(&r, "packBytes", stats.pack_bytes as f64);
     // A pack (`janus pack`) brings its own format, whatever `quant` the engine was made with.
     set(
         &r,

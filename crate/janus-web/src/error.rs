@@ -95,6 +95,15 @@ impl WebError {
         Self::new(codes::BAD_REQUEST, message)
     }
 
+    /// A JS rejection as a WebError: its `code` kept when known, its message after `context`.
+    pub fn from_js(e: &JsValue, context: &str) -> Self {
+        let code = js_sys::Reflect::get(e, &"code".into())
+            .ok()
+            .and_then(|c| c.as_string())
+            .map_or(codes::INTERNAL, |c| codes::known(&c));
+        Self::new(code, format!("{context}: {}", crate::source::js_text(e)))
+    }
+
     /// The JS value thrown: `Error(message)` with `code`.
     pub fn to_js(&self) -> JsValue {
         let e = js_sys::Error::new(&self.message);

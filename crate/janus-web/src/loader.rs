@@ -11,9 +11,9 @@
 use std::ops::ControlFlow;
 
 use janus_model::config::JanusConfig;
+use janus_model::weights::pack_writer::{DEFAULT_SHARD_BYTES, PackOptions, PackOutput, PackWriter};
 use janus_model::weights::{
-    INDEX_FILE, LoadPlan, SINGLE_FILE, ShardHeader, ShardIndex, TensorRead, TensorStore, plan,
-    safetensors,
+    INDEX_FILE, SINGLE_FILE, ShardHeader, ShardIndex, TensorRead, TensorStore, plan, safetensors,
 };
 use janus_model::{CONFIG_FILE, Janus, JanusTokenizer, Loaded, TOKENIZER_FILE};
 
@@ -58,6 +58,25 @@ pub struct LoadStats {
     pub requests: usize,
     /// The most bytes one request brought in.
     pub largest_request_bytes: u64,
+    /// A pack was written while loading, of this many bytes.
+    pub pack_written: bool,
+    pub pack_bytes: u64,
+}
+
+/// Where the pack written while loading goes, file by file (the page stores it in IndexedDB).
+/// Single-threaded wasm: its futures need not be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait PackSink {
+    async fn put(&mut self, file: PackOutput) -> Result<(), WebError>;
+}
+
+/// No pack is written.
+pub struct NoPack;
+
+impl PackSink for NoPack {
+    async fn put(&mut self, _: PackOutput) -> Result<(), WebError> {
+        Ok(())
+    }
 }
 
 /// Read config, tokenizer, headers and every used tensor from `src` into `store`.
@@ -66,9 +85,22 @@ pub struct LoadStats {
 /// `memory_probe` runs after each upload (the browser build samples wasm memory there).
 pub async fn load<S: AsyncSource>(
     src: &S,
+    store: TensorStore,
+    progress: impl FnMut(&LoadProgress) -> ControlFlow<()>,
+    memory_probe: impl FnMut(),
+) -> Result<(Loaded, LoadStats), WebError> {
+    load_with_pack(src, store, progress, memory_probe, None::<&mut NoPack>).await
+}
+
+/// [`load`], and with `pack`, a store with a quantised format, and a source that is not a pack
+/// already, the same reads also write the model's pack (`janus pack`'s files) into `pack`, so
+/// a later start loads that instead: no re-quantising, a quarter of the bytes.
+pub async fn load_with_pack<S: AsyncSource, P: PackSink>(
+    src: &S,
     mut store: TensorStore,
     mut progress: impl FnMut(&LoadProgress) -> ControlFlow<()>,
     mut memory_probe: impl FnMut(),
+    mut pack: Option<&mut P>,
 ) -> Result<(Loaded, LoadStats), WebError> {
     let mut progress = |p: &LoadProgress| match progress(p) {
         ControlFlow::Continue(()) => Ok(()),
@@ -87,7 +119,7 @@ pub async fn load<S: AsyncSource>(
     };
     progress(&report)?;
     let config_bytes = src.read_all(CONFIG_FILE).await?;
-    let config_text = String::from_utf8(config_bytes)
+    let config_text = String::from_utf8(config_bytes.clone())
         .map_err(|_| WebError::new(codes::BAD_CONFIG, "config.json is not UTF-8 text"))?;
     let config = JanusConfig::from_json(&config_text)
         .map_err(|e| WebError::new(codes::BAD_CONFIG, e.to_string()))?;
@@ -95,11 +127,9 @@ pub async fn load<S: AsyncSource>(
     report.phase = Phase::Tokenizer;
     report.file = TOKENIZER_FILE.into();
     progress(&report)?;
-    let tokenizer = JanusTokenizer::from_bytes(
-        &src.read_all(TOKENIZER_FILE).await?,
-        config.language.vocab_size,
-    )
-    .map_err(|e| WebError::new(codes::BAD_TOKENIZER, e.to_string()))?;
+    let tokenizer_bytes = src.read_all(TOKENIZER_FILE).await?;
+    let tokenizer = JanusTokenizer::from_bytes(&tokenizer_bytes, config.language.vocab_size)
+        .map_err(|e| WebError::new(codes::BAD_TOKENIZER, e.to_string()))?;
 
     report.phase = Phase::Headers;
     let (index, files) = match src.read_optional(INDEX_FILE).await? {
@@ -132,11 +162,40 @@ pub async fn load<S: AsyncSource>(
     // Refuse what cannot fit the device before downloading any of it.
     store.prepare(&plan)?;
 
+    // The pack's writer, when one is wanted and makes sense.
+    let mut writer = match (&pack, store.quant(), plan.pack) {
+        (Some(_), Some(format), None) => Some(PackWriter::new(
+            &plan,
+            PackOptions {
+                format,
+                shard_bytes: DEFAULT_SHARD_BYTES,
+                source_name: src.describe(),
+            },
+        )?),
+        _ => None,
+    };
+    if let (Some(w), Some(sink)) = (writer.as_mut(), pack.as_mut()) {
+        for file in w.start(&config_bytes, &tokenizer_bytes) {
+            sink.put(file).await?;
+        }
+    }
+    drop((config_bytes, tokenizer_bytes));
+
     report.phase = Phase::Weights;
     report.tensors_total = plan.reads.len();
     report.bytes_total = plan.loaded_bytes;
     stats.largest_tensor_bytes = plan.largest_read();
-    for batch in batches(&plan) {
+    // Large tensors in row parts: wasm memory holds one request, never a 0.4 GB matrix.
+    let mut reads: Vec<TensorRead> = Vec::new();
+    // Per part: whether it is its tensor's last (progress counts whole tensors).
+    let mut last_part: Vec<bool> = Vec::new();
+    for r in &plan.reads {
+        let parts = r.row_parts(BATCH_BYTES);
+        last_part.extend((0..parts.len()).map(|i| i + 1 == parts.len()));
+        reads.extend(parts);
+    }
+    for range in batches(&reads) {
+        let batch = &reads[range.clone()];
         let first = &batch[0];
         let start = first.offset;
         let end = batch
@@ -148,11 +207,21 @@ pub async fn load<S: AsyncSource>(
         let bytes = src.read_range(&first.file, start, end - start).await?;
         stats.requests += 1;
         stats.largest_request_bytes = stats.largest_request_bytes.max(end - start);
-        for read in batch {
+        for (read, &last) in batch.iter().zip(&last_part[range]) {
             let at = (read.offset - start) as usize;
-            store.accept(read, &bytes[at..at + read.len as usize])?;
+            let part = &bytes[at..at + read.len as usize];
+            store.accept(read, part)?;
             memory_probe();
-            report.tensors_done += 1;
+            if let (Some(w), Some(sink)) = (writer.as_mut(), pack.as_mut()) {
+                for file in w.accept(read, part)? {
+                    stats.pack_bytes += file.bytes.len() as u64;
+                    sink.put(file).await?;
+                }
+                memory_probe();
+            }
+            if last {
+                report.tensors_done += 1;
+            }
             report.bytes_done += read.len;
         }
         stats.tensor_bytes += end - start;
@@ -160,6 +229,12 @@ pub async fn load<S: AsyncSource>(
         crate::device::settle(store.device()).await?;
         memory_probe();
         progress(&report)?;
+    }
+    if let (Some(w), Some(sink)) = (writer, pack.as_mut()) {
+        let (manifest, _) = w.finish()?;
+        stats.pack_bytes += manifest.bytes.len() as u64;
+        stats.pack_written = true;
+        sink.put(manifest).await?;
     }
     let split_tensors = store.split_tensors().to_vec();
     let quantized_tensors = store.quantized_tensors().to_vec();
@@ -185,8 +260,7 @@ async fn read_header<S: AsyncSource>(src: &S, file: &str) -> Result<ShardHeader,
 }
 
 /// The plan's reads grouped into requests: same file, in order, small gaps, bounded size.
-fn batches(plan: &LoadPlan) -> Vec<&[TensorRead]> {
-    let reads = &plan.reads[..];
+fn batches(reads: &[TensorRead]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     for i in 1..=reads.len() {
@@ -198,7 +272,7 @@ fn batches(plan: &LoadPlan) -> Vec<&[TensorRead]> {
                 || next.offset + next.len - first.offset > BATCH_BYTES
         };
         if close {
-            out.push(&reads[start..i]);
+            out.push(start..i);
             start = i;
         }
     }

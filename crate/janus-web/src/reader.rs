@@ -7,7 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{WebError, codes};
-use crate::source::{AsyncSource, js_text};
+use crate::source::AsyncSource;
 
 /// `{describe(): string, size(path): Promise<number | null>, read(path, offset, length):
 /// Promise<Uint8Array>}`. A rejection's `code` (e.g. `integrity`) is kept.
@@ -54,11 +54,7 @@ impl JsSource {
 
     /// A JS rejection as a WebError, keeping a known `code`.
     fn error(&self, file: &str, e: &JsValue) -> WebError {
-        let code = Reflect::get(e, &"code".into())
-            .ok()
-            .and_then(|c| c.as_string())
-            .map_or(codes::INTERNAL, |c| codes::known(&c));
-        WebError::new(code, format!("{}: {file}: {}", self.name, js_text(e)))
+        WebError::from_js(e, &format!("{}: {file}", self.name))
     }
 
     async fn file_size(&self, file: &str) -> Result<Option<u64>, WebError> {

@@ -13,7 +13,8 @@ use janus_model::weights::TensorStore;
 use janus_model::{MemorySource, WorkingDtype};
 use janus_web::codes;
 use janus_web::device::open;
-use janus_web::loader::load;
+use janus_web::error::WebError;
+use janus_web::loader::{PackSink, load, load_with_pack};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -274,21 +275,44 @@ async fn wgsl_kernels_match_their_references_on_webgpu() {
 /// A Q4 model packed on WebGPU (the WGSL kernels in every product, the embedding unpacked on
 /// lookup) computes what the same Q4 weights dequantised on the host compute: first-step logits
 /// close, and the same greedy tokens.
+/// A pack written while loading, kept in memory.
+#[derive(Default)]
+struct MemoryPack(MemorySource);
+
+impl PackSink for MemoryPack {
+    async fn put(
+        &mut self,
+        file: janus_model::weights::pack_writer::PackOutput,
+    ) -> Result<(), WebError> {
+        self.0.insert(file.file, file.bytes);
+        Ok(())
+    }
+}
+
 #[wasm_bindgen_test]
 async fn a_packed_q4_model_on_webgpu_matches_the_host_round_trip() {
     use janus_model::generate::sampling::SamplingParams;
     use janus_model::generate::text::{TextRequest, generate_text};
     use janus_model::quant::QuantFormat;
+    use janus_model::weights::pack_writer::{DEFAULT_SHARD_BYTES, PackOptions, write_pack};
     let gpu = open().await.unwrap();
     let mut outputs = Vec::new();
-    for packed in [true, false] {
+    let mut written = MemoryPack::default();
+    // Packed on the GPU (writing the pack as it loads), the host round trip, then that pack.
+    for run in 0..3 {
         let store = TensorStore::new(&gpu.device, WorkingDtype::F32)
             .with_quant(Some(QuantFormat::Q4))
-            .with_packed(packed);
-        let (m, _) = load(&tiny_a_hf(), store, |_| ControlFlow::Continue(()), || {})
-            .await
-            .unwrap();
-        assert_eq!(m.model.lm_head.weight.is_quantized(), packed);
+            .with_packed(run != 1);
+        let progress = |_: &_| ControlFlow::Continue(());
+        let (m, stats) = match run {
+            0 => load_with_pack(&tiny_a_hf(), store, progress, || {}, Some(&mut written)).await,
+            1 => load(&tiny_a_hf(), store, progress, || {}).await,
+            _ => load(&written.0, store, progress, || {}).await,
+        }
+        .unwrap();
+        assert_eq!(m.model.lm_head.weight.is_quantized(), run != 1);
+        assert_eq!(stats.pack_written, run == 0);
+        assert_eq!(m.plan.pack.is_some(), run == 2);
         let special = m.tokenizer.special();
         let req = TextRequest {
             prompt_ids: vec![special.bos, 5, 6, 7, 8, 9],
@@ -312,4 +336,35 @@ async fn a_packed_q4_model_on_webgpu_matches_the_host_round_trip() {
     console_log!("q4 packed vs host round trip on WebGPU: ids {ids_p:?}, max |dlogit| {worst:.2e}");
     assert!(worst < 1e-3, "{worst}");
     assert_eq!(ids_p, ids_h);
+    // The pack written while loading is `janus pack`'s, and loads into the same weights.
+    assert_eq!(&outputs[2], &outputs[0]);
+    let mut expected = MemorySource::new();
+    let options = PackOptions {
+        format: QuantFormat::Q4,
+        shard_bytes: DEFAULT_SHARD_BYTES,
+        source_name: "memory".into(),
+    };
+    let report = write_pack(
+        &tiny_a_hf(),
+        &janus_model::inspect(&tiny_a_hf()).unwrap().plan,
+        &options,
+        &mut |f, b| {
+            expected.insert(f, b.to_vec());
+            Ok(())
+        },
+    )
+    .unwrap();
+    for f in report
+        .manifest
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .chain(["janus-pack.json"])
+    {
+        use janus_model::ByteSource;
+        assert!(
+            written.0.read_all(f).ok() == expected.read_all(f).ok(),
+            "{f} differs"
+        );
+    }
 }

@@ -466,7 +466,7 @@ const NOT_HELD = Symbol('lock held elsewhere');
  * Run `fn` holding the model's exclusive lock (every tab and worker of the origin shares it);
  * `onWait` is called once if another holder makes it wait.
  */
-async function withModelLock<T>(key: string, signal: AbortSignal | undefined, onWait: () => void, fn: () => Promise<T>): Promise<T> {
+export async function withModelLock<T>(key: string, signal: AbortSignal | undefined, onWait: () => void, fn: () => Promise<T>): Promise<T> {
   const locks = webLocks();
   if (locks === null) return fn();
   try {

@@ -45,6 +45,7 @@ pub fn dequantize(
                 elem: dtype,
                 format,
                 workgroup: WORKGROUP,
+                lanes: 1,
             },
             CubeDim::new_1d(WORKGROUP),
         )),

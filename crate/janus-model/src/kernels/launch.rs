@@ -19,6 +19,9 @@ pub struct QuantSource {
     pub elem: DType,
     pub format: QuantFormat,
     pub workgroup: u32,
+    /// Invocations per output row (`{{ lanes }}`, kernels that use it; a power of two dividing
+    /// `workgroup`).
+    pub lanes: u32,
 }
 
 impl KernelSource for QuantSource {
@@ -29,6 +32,7 @@ impl KernelSource for QuantSource {
             .register("enable_f16", if f16 { "enable f16;" } else { "" })
             .register("elem", if f16 { "f16" } else { "f32" })
             .register("wg", self.workgroup.to_string())
+            .register("lanes", self.lanes.to_string())
             .register("bits", self.format.bits().to_string())
     }
 
@@ -39,6 +43,7 @@ impl KernelSource for QuantSource {
             self.elem == DType::F16,
             self.format.bits(),
             self.workgroup,
+            self.lanes,
         ))
     }
 

@@ -1,7 +1,14 @@
 //! `shaders/qmatvec.wgsl`: `y = x W^T` with `W` block-quantised (Q8 or Q4) for up to
-//! [`MAX_BATCH`] rows of `x`: one workgroup per output row, 16-byte loads dequantised in
-//! registers and used for every batch row. The decode step's matrix products: every weight is
+//! [`MAX_BATCH`] rows of `x`: [`lanes`] invocations per output row, 16-byte loads dequantised
+//! in registers and used for every batch row. The decode step's matrix products: every weight is
 //! read once per step, at 4.5 or 8.5 bits instead of 16 or 32.
+//!
+//! Lanes per row: a whole workgroup on a GPU (the row's loads spread over 64 invocations, a
+//! reduction in workgroup memory); one on a CPU adapter (SwiftShader, lavapipe), where every
+//! barrier is a switch between emulated invocations and costs more than it saves. The app sets
+//! it once from the adapter it opened ([`set_lanes`]).
+
+use std::cell::Cell;
 
 use burn::backend::Cube;
 use burn::backend::wgpu::{CubeTensor, SourceKernel};
@@ -17,6 +24,29 @@ const WGSL: &str = include_str!("../../../../shaders/qmatvec.wgsl");
 const WGSL_SWIGLU: &str = include_str!("../../../../shaders/qmatvec_swiglu.wgsl");
 /// Invocations per workgroup (a power of two, at most WebGPU's 256).
 const WORKGROUP: u32 = 64;
+
+thread_local! {
+    /// Invocations per output row: [`WORKGROUP`] (GPUs, the default) or a smaller power of two.
+    /// Per thread: the engine launches from one thread, and tests on other threads keep theirs.
+    static LANES: Cell<u32> = const { Cell::new(WORKGROUP) };
+}
+
+/// Set the invocations per output row for later launches from this thread: a power of two up
+/// to 64 (1 for CPU adapters, see the module notes); other values are rounded down to one.
+pub fn set_lanes(lanes: u32) {
+    let lanes = lanes.clamp(1, WORKGROUP);
+    LANES.with(|l| l.set(1 << lanes.ilog2()));
+}
+
+/// The invocations per output row this thread's launches use.
+pub fn lanes() -> u32 {
+    LANES.with(Cell::get)
+}
+
+/// The lanes suited to an adapter: one for a CPU implementation, a workgroup otherwise.
+pub fn lanes_for(cpu_adapter: bool) -> u32 {
+    if cpu_adapter { 1 } else { WORKGROUP }
+}
 /// Rows of `x` one launch takes (the shader's `MAX_BATCH`).
 pub const MAX_BATCH: usize = 8;
 
@@ -68,7 +98,8 @@ fn launch(
         client.empty(m * rows * dtype.size()),
         dtype,
     );
-    let (gx, gy) = grid(rows);
+    let lanes = lanes();
+    let (gx, gy) = grid(rows.div_ceil((WORKGROUP / lanes) as usize));
     let params = client.create_from_slice(&params(&[m, rows, cols, gx as usize]));
     // Inputs declared read-only: a failed launch then cannot mark the weights as written.
     let mut args = KernelArguments::new()
@@ -90,6 +121,7 @@ fn launch(
                 elem: dtype,
                 format,
                 workgroup: WORKGROUP,
+                lanes,
             },
             CubeDim::new_1d(WORKGROUP),
         )),

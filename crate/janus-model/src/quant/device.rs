@@ -86,6 +86,17 @@ impl QuantMatrix {
         if self.uses_kernel() && (1..=MATVEC_MAX_ROWS).contains(&m) {
             return self.matvec(x);
         }
+        if self.uses_kernel() && m > 0 && chunked_prefill() {
+            // CPU adapters: the matrix-vector kernel over chunks of rows reads the packed weights
+            // once per chunk, where dequantising writes and reads the whole matrix in floats.
+            let chunks = (0..m)
+                .step_by(MATVEC_MAX_ROWS)
+                .map(|start| {
+                    self.matvec(x.clone().narrow(0, start, MATVEC_MAX_ROWS.min(m - start)))
+                })
+                .collect();
+            return Tensor::cat(chunks, 0);
+        }
         let dtype = x.dtype();
         x.matmul(self.dense(dtype).transpose())
     }
@@ -208,6 +219,16 @@ fn unpack(codes: Tensor<1, Int>, scales: Tensor<1>, format: QuantFormat) -> Tens
     let q = Tensor::cat(parts, 1).float(); // [words, per_word] in element order
     let values = q.reshape([blocks, BLOCK]) * scales.reshape([blocks, 1]);
     values.reshape([blocks * BLOCK])
+}
+
+/// Products of more than [`MATVEC_MAX_ROWS`] rows (prefill) by chunks through the
+/// matrix-vector kernel rather than by dequantising: where its invocations each own a row (the
+/// CPU adapters, see `kernels::qmatvec`).
+fn chunked_prefill() -> bool {
+    #[cfg(feature = "wgpu-kernels")]
+    return crate::kernels::qmatvec::lanes() == 1;
+    #[cfg(not(feature = "wgpu-kernels"))]
+    false
 }
 
 /// True when the WGSL kernels run on `device` (wgpu, feature `wgpu-kernels`).

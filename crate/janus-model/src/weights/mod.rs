@@ -28,6 +28,10 @@ pub use self::store::{TensorStore, WorkingDtype};
 use crate::config::JanusConfig;
 use crate::error::{SourceError, WeightsError};
 
+/// The most bytes one read brings in: larger tensors are read in row parts
+/// ([`TensorRead::row_parts`]), so loading holds 64 MiB of source bytes at a time.
+pub const READ_PART_BYTES: u64 = 64 << 20;
+
 /// The checkpoint's shard files and, when sharded, its index.
 #[derive(Clone, Debug)]
 pub struct Checkpoint {
@@ -95,9 +99,9 @@ pub fn load_weights(
     let checkpoint = read_checkpoint(source)?;
     let plan = plan(config, &checkpoint.shards, checkpoint.index.as_ref())?;
     store.prepare(&plan)?;
-    for read in &plan.reads {
+    for read in plan.reads.iter().flat_map(|r| r.row_parts(READ_PART_BYTES)) {
         let bytes = source.read(&read.file, read.offset, read.len)?;
-        store.accept(read, &bytes)?;
+        store.accept(&read, &bytes)?;
     }
     Ok((store, plan))
 }

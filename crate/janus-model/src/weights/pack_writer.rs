@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::READ_PART_BYTES;
 use super::incoming::CHUNK_VALUES;
 use super::index::INDEX_FILE;
 use super::manifest::{MANIFEST_FILE, MANIFEST_FORMAT, PackFile, PackManifest};
@@ -70,6 +71,14 @@ struct Item {
     packed: Option<QuantFormat>,
 }
 
+/// An item's converted rows `first..done` not yet placed in a shard.
+#[derive(Default)]
+struct Rows {
+    first: usize,
+    done: usize,
+    bytes: Vec<u8>,
+}
+
 /// Rows `first..first + rows` of item `item` in one shard, under `name`.
 struct Entry {
     item: usize,
@@ -78,131 +87,245 @@ struct Entry {
     rows: usize,
 }
 
-/// Write the pack of the checkpoint in `source` through `write(file, bytes)`; the manifest is
-/// written last, so a pack with a manifest is complete.
-pub fn write_pack(
-    source: &dyn ByteSource,
-    plan: &LoadPlan,
-    options: &PackOptions,
-    write: &mut WriteFile<'_>,
-) -> Result<PackReport, WeightsError> {
-    if plan.pack.is_some() {
-        return Err(WeightsError::Pack {
-            file: INDEX_FILE.into(),
-            reason: "this checkpoint is a pack already".into(),
-        });
-    }
-    let items = items(plan, options.format);
-    let shards = layout(&items, options.shard_bytes)?;
-    let count = shards.len();
-    let shard_name = |i: usize| format!("model-{:05}-of-{count:05}.safetensors", i + 1);
+/// One file of a pack, ready to be stored.
+#[derive(Clone, Debug)]
+pub struct PackOutput {
+    pub file: String,
+    pub bytes: Vec<u8>,
+    /// Lower-case hex (as in the manifest).
+    pub sha256: String,
+}
 
-    let mut files: Vec<PackFile> = Vec::new();
-    let mut put = |file: &str, bytes: &[u8], files: &mut Vec<PackFile>| {
-        write(file, bytes)?;
-        files.push(PackFile {
-            path: file.to_string(),
+/// Writes a pack from the plan's reads as they arrive (sans IO: a synchronous driver is
+/// [`write_pack`], the browser's awaits its reads from IndexedDB): [`Self::start`] gives the
+/// small files, [`Self::accept`] each read in plan order and returns the shards it completed,
+/// [`Self::finish`] the manifest. Host memory: the converted rows of the items whose shard is
+/// not complete yet (at most one shard plus one tensor).
+pub struct PackWriter {
+    options: PackOptions,
+    items: Vec<Item>,
+    shards: Vec<Vec<Entry>>,
+    /// Per item, its converted rows not yet in a shard.
+    converted: Vec<Rows>,
+    /// Items begun (the last may still be arriving in row parts), shards written.
+    next_item: usize,
+    next_shard: usize,
+    files: Vec<PackFile>,
+    source_bytes: u64,
+}
+
+impl PackWriter {
+    pub fn new(plan: &LoadPlan, options: PackOptions) -> Result<Self, WeightsError> {
+        if plan.pack.is_some() {
+            return Err(WeightsError::Pack {
+                file: INDEX_FILE.into(),
+                reason: "this checkpoint is a pack already".into(),
+            });
+        }
+        let items = items(plan, options.format);
+        let shards = layout(&items, options.shard_bytes)?;
+        Ok(Self {
+            converted: (0..items.len()).map(|_| Rows::default()).collect(),
+            options,
+            items,
+            shards,
+            next_item: 0,
+            next_shard: 0,
+            files: Vec::new(),
+            source_bytes: 0,
+        })
+    }
+
+    fn shard_name(&self, i: usize) -> String {
+        format!("model-{:05}-of-{:05}.safetensors", i + 1, self.shards.len())
+    }
+
+    /// Record a finished file (size, SHA-256) and hand it out.
+    fn output(&mut self, file: String, bytes: Vec<u8>) -> PackOutput {
+        let sha256 = hex(&Sha256::digest(&bytes));
+        self.files.push(PackFile {
+            path: file.clone(),
             size: bytes.len() as u64,
-            sha256: hex(&Sha256::digest(bytes)),
+            sha256: sha256.clone(),
         });
-        Ok::<_, WeightsError>(())
-    };
-    for file in [CONFIG_FILE, TOKENIZER_FILE] {
-        put(file, &source.read_all(file)?, &mut files)?;
-    }
-
-    // The index first (from the layout), then the shards in order.
-    let mut weight_map = BTreeMap::new();
-    let mut total_size = 0u64;
-    for (i, shard) in shards.iter().enumerate() {
-        for e in shard {
-            weight_map.insert(e.name.clone(), shard_name(i));
-            total_size += e.rows as u64 * items[e.item].row_bytes;
+        PackOutput {
+            file,
+            bytes,
+            sha256,
         }
     }
-    let index = json!({ "metadata": { "total_size": total_size }, "weight_map": weight_map });
-    put(INDEX_FILE, index.to_string().as_bytes(), &mut files)?;
 
-    let mut converted: Vec<Vec<u8>> = Vec::new();
-    // (read, placement) per item, in the items' order.
-    let mut sources = plan
-        .reads
-        .iter()
-        .enumerate()
-        .flat_map(|(i, r)| r.placements.iter().map(move |p| (i, r, p)));
-    let mut last_read: Option<(usize, Vec<u8>)> = None;
-    let mut source_bytes = 0;
-    for (i, shard) in shards.iter().enumerate() {
+    /// `config.json` and `tokenizer.json` as the source has them, and the shard index (known
+    /// from the layout before any tensor is converted).
+    pub fn start(&mut self, config: &[u8], tokenizer: &[u8]) -> Vec<PackOutput> {
+        let mut weight_map = BTreeMap::new();
+        let mut total_size = 0u64;
+        for (i, shard) in self.shards.iter().enumerate() {
+            for e in shard {
+                weight_map.insert(e.name.clone(), self.shard_name(i));
+                total_size += e.rows as u64 * self.items[e.item].row_bytes;
+            }
+        }
+        let index = json!({ "metadata": { "total_size": total_size }, "weight_map": weight_map });
+        vec![
+            self.output(CONFIG_FILE.into(), config.to_vec()),
+            self.output(TOKENIZER_FILE.into(), tokenizer.to_vec()),
+            self.output(INDEX_FILE.into(), index.to_string().into_bytes()),
+        ]
+    }
+
+    /// The bytes of a read of the plan, or of one of its row parts
+    /// ([`TensorRead::row_parts`]), in plan order: converts its rows and returns the shards
+    /// that are now complete.
+    pub fn accept(
+        &mut self,
+        read: &TensorRead,
+        bytes: &[u8],
+    ) -> Result<Vec<PackOutput>, WeightsError> {
+        let out_of_order =
+            |what: &str| WeightsError::Internal(format!("pack writer: `{}` {what}", read.name));
+        if bytes.len() as u64 != read.len {
+            return Err(out_of_order("has the wrong length"));
+        }
+        self.source_bytes += read.len;
+        for placement in &read.placements {
+            // The item still arriving in parts, or the next one.
+            let current = self
+                .next_item
+                .checked_sub(1)
+                .filter(|&i| self.converted[i].done < self.items[i].rows);
+            let index = match current {
+                Some(i) => i,
+                None => {
+                    self.next_item += 1;
+                    self.next_item - 1
+                }
+            };
+            let item = self
+                .items
+                .get(index)
+                .filter(|item| item.name == placement.target)
+                .ok_or_else(|| out_of_order("arrived out of plan order"))?;
+            let rows = &mut self.converted[index];
+            if read.first_row.unwrap_or(0) != rows.done {
+                return Err(out_of_order("continues at the wrong row"));
+            }
+            let converted = convert(read, placement, bytes, item)?;
+            rows.done += converted.len() / item.row_bytes.max(1) as usize;
+            rows.bytes.extend_from_slice(&converted);
+        }
+        let mut out = Vec::new();
+        while self.next_shard < self.shards.len()
+            && self.shards[self.next_shard]
+                .iter()
+                .all(|e| self.converted[e.item].done >= e.first + e.rows)
+        {
+            let bytes = self.shard(self.next_shard)?;
+            let name = self.shard_name(self.next_shard);
+            self.next_shard += 1;
+            out.push(self.output(name, bytes));
+        }
+        Ok(out)
+    }
+
+    /// Shard `i` from its entries' converted rows, which are then released.
+    fn shard(&mut self, i: usize) -> Result<Vec<u8>, WeightsError> {
         let mut data = Vec::new();
         let mut header = Map::new();
-        for e in shard {
-            // Convert items in order as the entries reach them (each item once).
-            while converted.len() <= e.item {
-                let (at, read, placement) = sources
-                    .next()
-                    .ok_or_else(|| WeightsError::Internal("pack layout outran the plan".into()))?;
-                // A fused source tensor (q/k/v) is read once for its placements.
-                let bytes = match last_read.take() {
-                    Some((i, bytes)) if i == at => bytes,
-                    _ => {
-                        source_bytes += read.len;
-                        source.read(&read.file, read.offset, read.len)?
-                    }
-                };
-                let item = &items[converted.len()];
-                converted.push(convert(read, placement, &bytes, item)?);
-                last_read = Some((at, bytes));
+        for e in &self.shards[i] {
+            let item = &self.items[e.item];
+            let rows = &mut self.converted[e.item];
+            let row_bytes = item.row_bytes as usize;
+            if rows.first != e.first {
+                return Err(WeightsError::Internal(format!(
+                    "pack writer: {} rows from {} held, {} wanted",
+                    item.name, rows.first, e.first
+                )));
             }
-            let item = &items[e.item];
             let start = data.len();
-            let bytes = &converted[e.item];
-            let (a, b) = (
-                e.first as u64 * item.row_bytes,
-                (e.first + e.rows) as u64 * item.row_bytes,
-            );
-            data.extend_from_slice(&bytes[a as usize..b as usize]);
+            data.extend(rows.bytes.drain(..e.rows * row_bytes));
+            rows.first += e.rows;
             let mut shape = if item.scalar { vec![] } else { vec![e.rows] };
             shape.extend_from_slice(&item.row);
             header.insert(
                 e.name.clone(),
                 json!({ "dtype": item.dtype.name(), "shape": shape, "data_offsets": [start, data.len()] }),
             );
-            // Release an item's converted bytes once its last rows are placed.
-            if e.first + e.rows == item.rows {
-                converted[e.item] = Vec::new();
+            if rows.first == item.rows {
+                rows.bytes = Vec::new();
             }
         }
-        let metadata =
-            json!({ "format": "pt", PACK_KEY: PACK_VERSION, QUANT_KEY: options.format.name() });
+        let metadata = json!({ "format": "pt", PACK_KEY: PACK_VERSION, QUANT_KEY: self.options.format.name() });
         header.insert("__metadata__".into(), metadata);
         let bytes = shard_bytes(&Value::Object(header), &data);
-        if bytes.len() as u64 > options.shard_bytes {
+        if bytes.len() as u64 > self.options.shard_bytes {
             return Err(WeightsError::Internal(format!(
                 "pack shard {} came to {} bytes, over the {}-byte limit",
                 i + 1,
                 bytes.len(),
-                options.shard_bytes
+                self.options.shard_bytes
             )));
         }
-        put(&shard_name(i), &bytes, &mut files)?;
+        Ok(bytes)
     }
 
-    let manifest = PackManifest {
-        format: MANIFEST_FORMAT.into(),
-        version: 1,
-        quant: options.format.name().into(),
-        source: options.source_name.clone(),
-        shard_bytes: options.shard_bytes,
-        files,
-    };
-    write(MANIFEST_FILE, manifest.to_json().as_bytes())?;
-    Ok(PackReport {
-        tensors: items.len(),
-        split_tensors: count_split(&shards, &items),
-        quantized_tensors: items.iter().filter(|i| i.packed.is_some()).count(),
-        source_bytes,
-        manifest,
-    })
+    /// The manifest (written last: a pack with its manifest is complete) and the report.
+    pub fn finish(self) -> Result<(PackOutput, PackReport), WeightsError> {
+        if self.next_shard != self.shards.len() {
+            return Err(WeightsError::Internal(format!(
+                "pack writer: finished after {} of {} shards",
+                self.next_shard,
+                self.shards.len()
+            )));
+        }
+        let manifest = PackManifest {
+            format: MANIFEST_FORMAT.into(),
+            version: 1,
+            quant: self.options.format.name().into(),
+            source: self.options.source_name.clone(),
+            shard_bytes: self.options.shard_bytes,
+            files: self.files,
+        };
+        let report = PackReport {
+            tensors: self.items.len(),
+            split_tensors: count_split(&self.shards, &self.items),
+            quantized_tensors: self.items.iter().filter(|i| i.packed.is_some()).count(),
+            source_bytes: self.source_bytes,
+            manifest: manifest.clone(),
+        };
+        let bytes = manifest.to_json().into_bytes();
+        let output = PackOutput {
+            file: MANIFEST_FILE.into(),
+            sha256: hex(&Sha256::digest(&bytes)),
+            bytes,
+        };
+        Ok((output, report))
+    }
+}
+
+/// Write the pack of the checkpoint in `source` through `write(file, bytes)` (a
+/// [`PackWriter`] driven with synchronous reads); the manifest is written last.
+pub fn write_pack(
+    source: &dyn ByteSource,
+    plan: &LoadPlan,
+    options: &PackOptions,
+    write: &mut WriteFile<'_>,
+) -> Result<PackReport, WeightsError> {
+    let mut writer = PackWriter::new(plan, options.clone())?;
+    let config = source.read_all(CONFIG_FILE)?;
+    let tokenizer = source.read_all(TOKENIZER_FILE)?;
+    for out in writer.start(&config, &tokenizer) {
+        write(&out.file, &out.bytes)?;
+    }
+    for read in plan.reads.iter().flat_map(|r| r.row_parts(READ_PART_BYTES)) {
+        let bytes = source.read(&read.file, read.offset, read.len)?;
+        for out in writer.accept(&read, &bytes)? {
+            write(&out.file, &out.bytes)?;
+        }
+    }
+    let (manifest, report) = writer.finish()?;
+    write(&manifest.file, &manifest.bytes)?;
+    Ok(report)
 }
 
 /// The canonical tensors of the plan's reads, in read order.

@@ -32,6 +32,40 @@ pub struct TensorRead {
     pub first_row: Option<usize>,
 }
 
+impl TensorRead {
+    /// This read as row parts of at most `max_bytes` each (whole rows, at least one), so a
+    /// loader never holds a whole 0.4 GB vocabulary matrix: the store joins the parts (they
+    /// arrive in order, each saying its first row). A read that places row ranges of itself
+    /// (a fused q/k/v) or is one row stays whole.
+    pub fn row_parts(&self, max_bytes: u64) -> Vec<TensorRead> {
+        let rows = self.shape.first().copied().unwrap_or(1);
+        if self.len <= max_bytes
+            || self.shape.is_empty()
+            || rows <= 1
+            || self.placements.iter().any(|p| p.rows.is_some())
+        {
+            return vec![self.clone()];
+        }
+        let row_bytes = self.len / rows as u64;
+        let per = (max_bytes / row_bytes.max(1)).max(1) as usize;
+        (0..rows)
+            .step_by(per)
+            .map(|start| {
+                let end = (start + per).min(rows);
+                let mut shape = self.shape.clone();
+                shape[0] = end - start;
+                TensorRead {
+                    offset: self.offset + start as u64 * row_bytes,
+                    len: (end - start) as u64 * row_bytes,
+                    shape,
+                    first_row: Some(self.first_row.unwrap_or(0) + start),
+                    ..self.clone()
+                }
+            })
+            .collect()
+    }
+}
+
 /// What a load will do.
 #[derive(Clone, Debug)]
 pub struct LoadPlan {
