@@ -1,5 +1,5 @@
 // Block-quantised matrix-vector product for decode: y[b, r] = sum_c x[b, c] * W[r, c] for up to
-// MAX_BATCH rows b of x at once, W in the packed form of crate/janus-model/src/quant/pack.rs
+// 8 rows b of x at once, W in the packed form of crate/janus-model/src/quant/pack.rs
 // (32 weights per block, one f16 scale each).
 //
 // LANES invocations per output row r (WG / LANES rows per workgroup): they stride over the row
@@ -10,8 +10,8 @@
 // far more than the reduction saves. Workgroups beyond 65,535 spill into the grid's y dimension
 // (WebGPU's per-dimension limit).
 // Template values ({{ name }}, filled by kernels/qmatvec.rs): elem (f32 | f16), enable_f16,
-// wg (invocations per workgroup, a power of two), lanes (a power of two dividing wg), bits
-// (8 | 4), quant (shaders/quant.wgsl).
+// wg (invocations per workgroup, a power of two), lanes (a power of two dividing wg), batch
+// (rows of x, 1..=8), bits (8 | 4), quant (shaders/quant.wgsl).
 //
 // Every binding is declared read_write although only y is written: burn's memory pool places
 // several tensors in one wgpu buffer, and a buffer bound both read-only and read-write in one
@@ -33,7 +33,8 @@
 const WG: u32 = {{ wg }}u;
 const LANES: u32 = {{ lanes }}u;
 const BITS: u32 = {{ bits }}u;
-const MAX_BATCH: u32 = 8u;
+// Rows of x, a template constant (1..=8): the accumulators stay in registers.
+const BATCH: u32 = {{ batch }}u;
 
 {{ quant }}
 
@@ -41,17 +42,17 @@ const MAX_BATCH: u32 = 8u;
 const PER_LOAD: u32 = 4u * PER_WORD;
 const VECS: u32 = PER_LOAD / 4u;
 
-var<workgroup> partial: array<f32, WG * MAX_BATCH>;
+var<workgroup> partial: array<f32, WG * BATCH>;
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let batch = params[0];
+    let batch = BATCH;
     let rows = params[1];
     let cols = params[2];
     let lane = lid % LANES;
     let row = (wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES;
     let loads_per_row = cols / PER_LOAD;
-    var acc: array<f32, MAX_BATCH>;
+    var acc: array<f32, BATCH>;
     if (row < rows) {
         for (var l = lane; l < loads_per_row; l += LANES) {
             let index = row * loads_per_row + l;
@@ -83,13 +84,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         return;
     }
     // Every invocation reaches the barriers (LANES is a constant: uniform control flow).
-    for (var b = 0u; b < MAX_BATCH; b++) {
+    for (var b = 0u; b < BATCH; b++) {
         partial[b * WG + lid] = acc[b];
     }
     workgroupBarrier();
     for (var s = LANES / 2u; s > 0u; s /= 2u) {
         if (lane < s) {
-            for (var b = 0u; b < MAX_BATCH; b++) {
+            for (var b = 0u; b < BATCH; b++) {
                 partial[b * WG + lid] += partial[b * WG + lid + s];
             }
         }

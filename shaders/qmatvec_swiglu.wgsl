@@ -1,9 +1,9 @@
 // The SwiGLU MLP's first half for decode in one launch: y[b, r] = silu(x[b] . G[r]) * (x[b] . U[r])
 // with G (gate) and U (up) packed alike (crate/janus-model/src/quant/pack.rs). The same walk as
 // qmatvec.wgsl over both matrices at once: LANES invocations per output row, 16-byte loads
-// dequantised in registers, up to MAX_BATCH rows of x, f32 accumulation. Replaces three launches
+// dequantised in registers, up to BATCH rows of x, f32 accumulation. Replaces three launches
 // (two products and the gate) per layer. Template values (kernels/qmatvec.rs): elem, enable_f16,
-// wg, lanes, bits, quant. All bindings read_write (see qmatvec.wgsl).
+// wg, lanes, batch, bits, quant. All bindings read_write (see qmatvec.wgsl).
 {{ enable_f16 }}
 
 @group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
@@ -19,14 +19,15 @@
 const WG: u32 = {{ wg }}u;
 const LANES: u32 = {{ lanes }}u;
 const BITS: u32 = {{ bits }}u;
-const MAX_BATCH: u32 = 8u;
+// Rows of x, a template constant (1..=8): the accumulators stay in registers.
+const BATCH: u32 = {{ batch }}u;
 
 {{ quant }}
 
 const PER_LOAD: u32 = 4u * PER_WORD;
 const VECS: u32 = PER_LOAD / 4u;
 
-var<workgroup> partial: array<f32, WG * MAX_BATCH * 2u>;
+var<workgroup> partial: array<f32, WG * BATCH * 2u>;
 
 fn scale_up(block: u32) -> f32 {
     let pair = unpack2x16float(scales_up[block / 2u]);
@@ -35,14 +36,14 @@ fn scale_up(block: u32) -> f32 {
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let batch = params[0];
+    let batch = BATCH;
     let rows = params[1];
     let cols = params[2];
     let lane = lid % LANES;
     let row = (wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES;
     let loads_per_row = cols / PER_LOAD;
-    var acc_g: array<f32, MAX_BATCH>;
-    var acc_u: array<f32, MAX_BATCH>;
+    var acc_g: array<f32, BATCH>;
+    var acc_u: array<f32, BATCH>;
     if (row < rows) {
         for (var l = lane; l < loads_per_row; l += LANES) {
             let index = row * loads_per_row + l;
@@ -82,14 +83,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         return;
     }
     // Every invocation reaches the barriers (LANES is a constant: uniform control flow).
-    for (var b = 0u; b < MAX_BATCH; b++) {
+    for (var b = 0u; b < BATCH; b++) {
         partial[b * WG + lid] = acc_g[b];
-        partial[(MAX_BATCH + b) * WG + lid] = acc_u[b];
+        partial[(BATCH + b) * WG + lid] = acc_u[b];
     }
     workgroupBarrier();
     for (var s = LANES / 2u; s > 0u; s /= 2u) {
         if (lane < s) {
-            for (var b = 0u; b < 2u * MAX_BATCH; b++) {
+            for (var b = 0u; b < 2u * BATCH; b++) {
                 partial[b * WG + lid] += partial[b * WG + lid + s];
             }
         }
@@ -97,7 +98,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     if (lane == 0u && row < rows) {
         for (var b = 0u; b < batch; b++) {
-            y[b * rows + row] = swiglu(partial[b * WG + lid], partial[(MAX_BATCH + b) * WG + lid]);
+            y[b * rows + row] = swiglu(partial[b * WG + lid], partial[(BATCH + b) * WG + lid]);
         }
     }
 }

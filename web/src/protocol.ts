@@ -78,6 +78,8 @@ export interface DownloadReport {
   pack?: 'loaded' | 'written';
   /** The bf16 download was deleted after its pack was stored (see `keepSource`). */
   sourceReleased?: boolean;
+  /** Why the pack could not be stored (the model loaded all the same; the download is kept). */
+  packError?: WireError;
 }
 
 /** What the worker answers after 'init'. */

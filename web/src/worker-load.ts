@@ -76,7 +76,8 @@ export async function loadModel(
       await recorder?.begin();
       try {
         const report = (await engine.loadFrom(reader, engineProgress, recorder?.onFile)) as LoadReport;
-        if (recorder !== null && report.packWritten === true) {
+        if (recorder?.failure != null) download.packError = recorder.failure.toWire();
+        if (recorder !== null && recorder.failure === null && report.packWritten === true) {
           await recorder.complete();
           download.pack = 'written';
           // The pack replaces the bf16 download from now on.

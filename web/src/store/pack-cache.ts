@@ -29,6 +29,8 @@ export function isPackKey(key: string): boolean {
 export class PackRecorder {
   private readonly files: string[] = [];
   private bytes = 0;
+  /** Why storing stopped (a full disk): the load goes on, the pack is abandoned afterwards. */
+  failure: JanusError | null = null;
   private readonly createdAt = Date.now();
 
   constructor(
@@ -50,8 +52,23 @@ export class PackRecorder {
     await this.store.putModel(this.record(false));
   }
 
-  /** Store one file of the pack; `sha256` is the engine's hash of `bytes`. */
+  /**
+   * Store one file of the pack; `sha256` is the engine's hash of `bytes`. Never rejects: a
+   * failure to store (quota) must not fail the load, so it is kept in `failure` and later files
+   * are dropped.
+   */
   readonly onFile = async (path: string, bytes: Uint8Array, sha256: string): Promise<void> => {
+    if (this.failure !== null) return;
+    try {
+      await this.put(path, bytes, sha256);
+    } catch (error) {
+      this.failure = error instanceof JanusError ? error : new JanusError('storage', `storing the pack: ${String(error)}`);
+      // Chunks written before the failure have no file record yet: remove them here.
+      await this.store.deleteChunks(fileKey(this.key, path), 0).catch(() => undefined);
+    }
+  };
+
+  private async put(path: string, bytes: Uint8Array, sha256: string): Promise<void> {
     if (!/^[\w][\w.-]*$/.test(path)) throw new JanusError('internal', `the engine wrote a pack file named ${JSON.stringify(path)}`);
     const key = fileKey(this.key, path);
     const chunkHashes: string[] = [];
@@ -81,7 +98,7 @@ export class PackRecorder {
     });
     this.files.push(path);
     this.bytes += bytes.length;
-  };
+  }
 
   /** Every file is stored: the pack is usable from now on. */
   async complete(): Promise<void> {

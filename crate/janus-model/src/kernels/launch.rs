@@ -22,6 +22,9 @@ pub struct QuantSource {
     /// Invocations per output row (`{{ lanes }}`, kernels that use it; a power of two dividing
     /// `workgroup`).
     pub lanes: u32,
+    /// Rows of `x` (`{{ batch }}`, the matrix-vector kernels; a constant so that their
+    /// accumulators are registers, not memory).
+    pub batch: u32,
 }
 
 impl KernelSource for QuantSource {
@@ -33,6 +36,7 @@ impl KernelSource for QuantSource {
             .register("elem", if f16 { "f16" } else { "f32" })
             .register("wg", self.workgroup.to_string())
             .register("lanes", self.lanes.to_string())
+            .register("batch", self.batch.to_string())
             .register("bits", self.format.bits().to_string())
     }
 
@@ -44,6 +48,7 @@ impl KernelSource for QuantSource {
             self.format.bits(),
             self.workgroup,
             self.lanes,
+            self.batch,
         ))
     }
 

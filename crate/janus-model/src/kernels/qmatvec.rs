@@ -122,6 +122,7 @@ fn launch(
                 format,
                 workgroup: WORKGROUP,
                 lanes,
+                batch: m as u32,
             },
             CubeDim::new_1d(WORKGROUP),
         )),
