@@ -553,7 +553,10 @@ async function loadModel(page, server, what, { cached = false } = {}) {
   const fetched = Object.fromEntries(
     Object.entries(stats.paths)
       .filter(([p]) => p.startsWith(MODEL))
-      .map(([p, s]) => [p.slice(MODEL.length), { requests: s.requests, bytes: s.bytes, size: statSync(path.join(MODEL_DIR, p.slice(MODEL.length))).size }]),
+      .map(([p, s]) => [
+        p.slice(MODEL.length),
+        { requests: s.requests, bytes: s.bytes, size: statSync(path.join(MODEL_DIR, p.slice(MODEL.length)), { throwIfNoEntry: false })?.size ?? null },
+      ]),
   );
   const figure = {
     ms: Math.round(got.ms),
@@ -581,7 +584,11 @@ async function loadModel(page, server, what, { cached = false } = {}) {
   if (cached) {
     check(Object.keys(fetched).length === 0, `${what}: the cached model made requests: ${JSON.stringify(fetched)}`);
   } else {
-    // Each file once, plus the one-byte probe that gave its size and ETag (no hub listing here).
+    // Each file once, plus the one-byte probe that gave its size and ETag (no hub listing here);
+    // the only request for a file that is not there is the one probe for a pack's manifest.
+    for (const [file, f] of Object.entries(fetched)) {
+      if (f.size === null) check(file === 'janus-pack.json' && f.requests === 1, `${what}: requested ${file}, which does not exist: ${JSON.stringify(f)}`);
+    }
     for (const file of MODEL_FILES) {
       const f = fetched[file];
       check(f?.bytes === f?.size + 1 && f?.requests === 2, `${what}: ${file} was not downloaded whole once: ${JSON.stringify(f)}`);

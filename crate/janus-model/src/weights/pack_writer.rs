@@ -4,9 +4,11 @@
 //! A host serves it as static files; a page loads it with no quantising and a quarter of the
 //! bf16 download.
 //!
-//! Two passes over the plan: the layout (which tensor rows go to which shard, from sizes
-//! alone, so shard names can say `-of-N`), then the conversion, one source tensor at a time.
-//! Host memory holds one source tensor, its converted bytes and one shard.
+//! The layout comes first, from sizes alone (which rows of which tensor go to which shard, so
+//! shard names can say `-of-N` and the index is written before any tensor); then the reads are
+//! converted as they arrive, whole or in row parts, and each shard is handed out as soon as its
+//! rows are there. Host memory holds one read, the converted rows not yet in a shard, and one
+//! shard. The same writer runs in `janus pack` and in the browser while a model loads.
 
 use std::collections::BTreeMap;
 

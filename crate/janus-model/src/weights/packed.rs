@@ -12,10 +12,10 @@
 //! - a tensor too large for one shard is cut into row parts named `name@first_row`, which must
 //!   tile its rows exactly and lie in row order across the shards.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::index::ShardIndex;
-use super::plan::{LoadPlan, TensorRead, check_index, finish};
+use super::plan::{LoadPlan, TensorRead, finish, first_sighting};
 use super::safetensors::{ShardHeader, StoredDtype};
 use super::spec::{Placement, Usage, expected_tensors};
 use crate::config::JanusConfig;
@@ -154,27 +154,14 @@ pub(super) fn plan_pack(
 ) -> Result<LoadPlan, WeightsError> {
     let targets = canonical_tensors(config);
     let mut problems = Vec::new();
-    let mut seen: HashMap<&str, &str> = HashMap::new();
+    let mut seen = BTreeMap::new();
     let mut parts: BTreeMap<&str, Vec<Part>> = BTreeMap::new();
-    let mut plan = LoadPlan {
-        reads: Vec::new(),
-        skipped: Vec::new(),
-        loaded_params: 0,
-        skipped_params: 0,
-        loaded_bytes: 0,
-        pack: Some(format),
-    };
+    let mut plan = LoadPlan::empty(Some(format));
     for shard in shards {
         for t in &shard.tensors {
-            if let Some(first) = seen.insert(&t.name, &shard.file) {
-                problems.push(WeightsError::Duplicate {
-                    name: t.name.clone(),
-                    first: first.to_string(),
-                    second: shard.file.clone(),
-                });
+            if !first_sighting(&mut seen, index, &t.name, &shard.file, &mut problems) {
                 continue;
             }
-            check_index(index, &t.name, &shard.file, &mut problems);
             let (target, first_row) = split_part_name(&t.name);
             let Some((target, spec)) = targets.get_key_value(target) else {
                 problems.push(WeightsError::Unexpected {

@@ -112,25 +112,12 @@ pub fn plan(
         .collect();
     let mut problems: Vec<WeightsError> = Vec::new();
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
-    let mut plan = LoadPlan {
-        reads: Vec::new(),
-        skipped: Vec::new(),
-        loaded_params: 0,
-        skipped_params: 0,
-        loaded_bytes: 0,
-        pack: None,
-    };
+    let mut plan = LoadPlan::empty(None);
     for shard in shards {
         for t in &shard.tensors {
-            if let Some(first) = seen.insert(&t.name, &shard.file) {
-                problems.push(WeightsError::Duplicate {
-                    name: t.name.clone(),
-                    first: first.to_string(),
-                    second: shard.file.clone(),
-                });
+            if !first_sighting(&mut seen, index, &t.name, &shard.file, &mut problems) {
                 continue;
             }
-            check_index(index, &t.name, &shard.file, &mut problems);
             let Some(spec) = specs.get(&t.name) else {
                 problems.push(WeightsError::Unexpected {
                     name: t.name.clone(),
@@ -198,8 +185,43 @@ pub fn plan(
     finish(plan, problems)
 }
 
+impl LoadPlan {
+    /// Nothing to read yet (`pack`: the checkpoint is a pack in that format).
+    pub(super) fn empty(pack: Option<QuantFormat>) -> Self {
+        LoadPlan {
+            reads: Vec::new(),
+            skipped: Vec::new(),
+            loaded_params: 0,
+            skipped_params: 0,
+            loaded_bytes: 0,
+            pack,
+        }
+    }
+}
+
+/// Record tensor `name` as found in `file`: false, with a problem, when an earlier shard held
+/// it too; a shard index must agree.
+pub(super) fn first_sighting<'a>(
+    seen: &mut BTreeMap<&'a str, &'a str>,
+    index: Option<&ShardIndex>,
+    name: &'a str,
+    file: &'a str,
+    problems: &mut Vec<WeightsError>,
+) -> bool {
+    if let Some(first) = seen.insert(name, file) {
+        problems.push(WeightsError::Duplicate {
+            name: name.to_string(),
+            first: first.to_string(),
+            second: file.to_string(),
+        });
+        return false;
+    }
+    check_index(index, name, file, problems);
+    true
+}
+
 /// A sharded checkpoint's index must name the shard each tensor is in.
-pub(super) fn check_index(
+fn check_index(
     index: Option<&ShardIndex>,
     name: &str,
     file: &str,
