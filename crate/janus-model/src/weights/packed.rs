@@ -227,21 +227,15 @@ pub(super) fn plan_pack(
                 whole: first_row.is_none(),
                 read: plan.reads.len(),
             });
-            plan.loaded_bytes += t.end - t.start;
-            plan.reads.push(TensorRead {
-                file: shard.file.clone(),
-                name: t.name.clone(),
-                offset: t.start,
-                len: t.end - t.start,
-                dtype,
-                shape: t.shape.clone(),
-                placements: vec![Placement {
-                    target: target.clone(),
-                    rows: None,
-                    shape: spec.shape.clone(),
-                }],
+            let placement = Placement {
+                target: target.clone(),
+                rows: None,
+                shape: spec.shape.clone(),
+            };
+            plan.push(TensorRead {
                 packed,
                 first_row,
+                ..TensorRead::of(&shard.file, t, dtype, vec![placement])
             });
         }
     }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::index::ShardIndex;
 use super::packed;
-use super::safetensors::{ShardHeader, StoredDtype};
+use super::safetensors::{HeaderTensor, ShardHeader, StoredDtype};
 use super::spec::{Placement, TensorSpec, Usage, expected_tensors};
 use crate::config::JanusConfig;
 use crate::error::WeightsError;
@@ -33,6 +33,26 @@ pub struct TensorRead {
 }
 
 impl TensorRead {
+    /// The read of header tensor `t` of `file`, whole, stored as floats.
+    pub(super) fn of(
+        file: &str,
+        t: &HeaderTensor,
+        dtype: StoredDtype,
+        placements: Vec<Placement>,
+    ) -> Self {
+        TensorRead {
+            file: file.to_string(),
+            name: t.name.clone(),
+            offset: t.start,
+            len: t.end - t.start,
+            dtype,
+            shape: t.shape.clone(),
+            placements,
+            packed: None,
+            first_row: None,
+        }
+    }
+
     /// This read as row parts of at most `max_bytes` each (whole rows, at least one), so a
     /// loader never holds a whole 0.4 GB vocabulary matrix: the store joins the parts (they
     /// arrive in order, each saying its first row). A read that places row ranges of itself
@@ -158,18 +178,7 @@ pub fn plan(
                         }
                     };
                     plan.loaded_params += params;
-                    plan.loaded_bytes += t.end - t.start;
-                    plan.reads.push(TensorRead {
-                        file: shard.file.clone(),
-                        name: t.name.clone(),
-                        offset: t.start,
-                        len: t.end - t.start,
-                        dtype,
-                        shape: t.shape.clone(),
-                        placements: placements.clone(),
-                        packed: None,
-                        first_row: None,
-                    });
+                    plan.push(TensorRead::of(&shard.file, t, dtype, placements.clone()));
                 }
             }
         }
@@ -186,6 +195,12 @@ pub fn plan(
 }
 
 impl LoadPlan {
+    /// Add a read (and its bytes to the total).
+    pub(super) fn push(&mut self, read: TensorRead) {
+        self.loaded_bytes += read.len;
+        self.reads.push(read);
+    }
+
     /// Nothing to read yet (`pack`: the checkpoint is a pack in that format).
     pub(super) fn empty(pack: Option<QuantFormat>) -> Self {
         LoadPlan {
