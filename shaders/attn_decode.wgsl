@@ -4,7 +4,7 @@
 //   1. each invocation scores its positions (a strided share), keeping its maximum;
 //   2. the workgroup reduces the maximum, each invocation exponentiates its scores and sums;
 //   3. invocations own output dimensions and accumulate p_s * V[s, d] over all positions.
-// Scores live in a scratch buffer [B * heads, len] (WebGPU's 16 KiB of workgroup memory would
+// Scores live in a scratch buffer [B * heads, capacity] (WebGPU's 16 KiB of workgroup memory would
 // cap the context). No mask: the new position sees every cached one. Replaces about twenty
 // generic kernels (casts, two matmuls, scaling, a five-kernel softmax, layout copies).
 // Template values (kernels/attention.rs): elem, enable_f16, wg.
@@ -17,10 +17,13 @@
 @group(0) @binding(2) var<storage, read_write> v: array<{{ elem }}>;
 // [B, heads, D] output.
 @group(0) @binding(3) var<storage, read_write> out: array<{{ elem }}>;
-// [B * heads, len] scratch.
+// [B * heads, capacity] scratch.
 @group(0) @binding(4) var<storage, read_write> scores: array<f32>;
-// heads, kv_heads, D, capacity, len, then scale as f32 bits.
-@group(0) @binding(5) var<storage, read_write> params: array<u32>;
+// The decode state (i32, model/cursor.rs): the position just written, so `len` = position + 1
+// comes from the device and one launch serves every step of a captured graph.
+@group(0) @binding(5) var<storage, read_write> state: array<i32>;
+// heads, kv_heads, D, capacity, then scale as f32 bits.
+@group(0) @binding(6) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 var<workgroup> partial: array<f32, WG>;
@@ -59,15 +62,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let kv_heads = params[1];
     let d = params[2];
     let capacity = params[3];
-    let len = params[4];
-    let scale = bitcast<f32>(params[5]);
+    let len = min(u32(state[0]) + 1u, capacity);
+    let scale = bitcast<f32>(params[4]);
     let bh = wid.x;
     let b = bh / heads;
     let h = bh % heads;
     let kvh = h / (heads / kv_heads);
     let qb = bh * d;
     let kv_base = (b * kv_heads + kvh) * capacity * d;
-    let sb = bh * len;
+    let sb = bh * capacity;
 
     var m = -3.4e38;
     for (var s = lid; s < len; s += WG) {

@@ -5,7 +5,7 @@
 @group(0) @binding(0) var<storage, read_write> src: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read_write> dst: array<vec4<u32>>;
 // vectors, workgroups per grid row.
-@group(0) @binding(2) var<storage, read_write> params: array<u32>;
+@group(0) @binding(2) var<storage, read> params: array<u32>;
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -11,7 +11,7 @@
 @group(0) @binding(1) var<storage, read_write> scales: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<{{ elem }}>>;
 // loads (vec4 words in codes), workgroups per grid row.
-@group(0) @binding(3) var<storage, read_write> params: array<u32>;
+@group(0) @binding(3) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const BITS: u32 = {{ bits }}u;

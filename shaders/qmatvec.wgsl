@@ -13,9 +13,11 @@
 // wg (invocations per workgroup, a power of two), lanes (a power of two dividing wg), batch
 // (rows of x, 1..=8), bits (8 | 4), quant (shaders/quant.wgsl).
 //
-// Every binding is declared read_write although only y is written: burn's memory pool places
-// several tensors in one wgpu buffer, and a buffer bound both read-only and read-write in one
-// dispatch is a usage conflict (burn's own kernels declare all bindings read_write too).
+// Every tensor binding is declared read_write although only y is written: burn's memory pool
+// places several tensors in one wgpu buffer, and a buffer bound both read-only and read-write in
+// one dispatch is a usage conflict (burn's own kernels declare all bindings read_write too).
+// `params` is the exception: it is the launch's info words (kernels/launch.rs `info`), staged
+// by cubecl in its own uniform pool, bound last, read-only.
 {{ enable_f16 }}
 
 // The packed codes, row-major, four words per load; each row is a whole number of loads
@@ -28,7 +30,7 @@
 // [batch, rows] output.
 @group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
 // batch, rows, cols, workgroups per grid row (the grid's x size).
-@group(0) @binding(4) var<storage, read_write> params: array<u32>;
+@group(0) @binding(4) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const LANES: u32 = {{ lanes }}u;

@@ -10,11 +10,11 @@
 @group(0) @binding(1) var<storage, read_write> scales: array<u32>;
 @group(0) @binding(2) var<storage, read_write> x: array<vec4<{{ elem }}>>;
 @group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
-// batch, rows, cols, workgroups per grid row.
-@group(0) @binding(4) var<storage, read_write> params: array<u32>;
 // The up matrix: codes and scales laid out as the gate's.
-@group(0) @binding(5) var<storage, read_write> codes_up: array<vec4<u32>>;
-@group(0) @binding(6) var<storage, read_write> scales_up: array<u32>;
+@group(0) @binding(4) var<storage, read_write> codes_up: array<vec4<u32>>;
+@group(0) @binding(5) var<storage, read_write> scales_up: array<u32>;
+// batch, rows, cols, workgroups per grid row (the launch's info words, always bound last).
+@group(0) @binding(6) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const LANES: u32 = {{ lanes }}u;

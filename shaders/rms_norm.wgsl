@@ -8,7 +8,7 @@
 @group(0) @binding(1) var<storage, read_write> w: array<{{ elem }}>;
 @group(0) @binding(2) var<storage, read_write> y: array<{{ elem }}>;
 // dim, rows per grid row, rows, then eps as f32 bits.
-@group(0) @binding(3) var<storage, read_write> params: array<u32>;
+@group(0) @binding(3) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 var<workgroup> partial: array<f32, WG>;

@@ -25,11 +25,21 @@
 @group(0) @binding(1) var<storage, read_write> out: array<i32>;
 // [sequences, K] scratch: s = g / T, then reused by every pass.
 @group(0) @binding(2) var<storage, read_write> scores: array<f32>;
-// K, paired (0 | 1), step, seed low, seed high, greedy (0 | 1), top_k (0: all),
+// [rows, columns] every id chosen so far (i32): this step's go to column `step`.
+@group(0) @binding(3) var<storage, read_write> history: array<i32>;
+// The decode state (i32, model/cursor.rs): position, then `step`, the index of the token being
+// chosen, which keys the draw. On the device so that one launch serves every step of a
+// captured graph (generate/graph.rs).
+@group(0) @binding(4) var<storage, read_write> state: array<i32>;
+// K, paired (0 | 1), history columns, seed low, seed high, greedy (0 | 1), top_k (0: all),
 // then f32 bits: w, 1 / T, top_p.
-@group(0) @binding(3) var<storage, read_write> params: array<u32>;
+@group(0) @binding(5) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
+// What the step does, a template constant so that a loop's choice runs only the passes it
+// needs: 0 greedy (pass 1 only), 1 a draw from every token (pass 1 and the draw), 2 a draw
+// with top-k or top-p (every pass: the thresholds' bisections cost ~100 sweeps of the logits).
+const MODE: u32 = {{ mode }}u;
 // Bisection steps: the f32 interval between min and max shrinks below one ulp well before.
 const STEPS: u32 = 48u;
 const NEG: f32 = -3.4e38;
@@ -105,7 +115,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             g = u + w * (c - u);
         }
         let s = select(g * inv_t, g, greedy);
-        scores[scratch + k] = s;
+        if (MODE != 0u) {
+            scores[scratch + k] = s;
+        }
         // NaN never compares greater: such tokens are never chosen (as on the host).
         if (g > best_v) {
             best_v = g;
@@ -123,70 +135,81 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let greedy_id = red_i[0];
     let s_min = red_w[0];
     workgroupBarrier();
-    red_v[lid] = hi;
-    red_i[lid] = 0u;
-    red_w[lid] = 0.0;
-    reduce_best(lid);
-    let s_max = red_v[0];
-    workgroupBarrier();
-
-    // Top-k: the largest t with #{s >= t} >= k (t = s_min keeps everything).
-    var t_lo = s_min;
-    var t_hi = s_max;
-    let want = select(k_count, min(top_k, k_count), top_k > 0u);
-    for (var it = 0u; it < STEPS; it++) {
-        let mid = t_lo + (t_hi - t_lo) * 0.5;
-        var count = 0.0;
-        for (var k = lid; k < k_count; k += WG) {
-            count += select(0.0, 1.0, scores[scratch + k] >= mid);
+    if (MODE == 0u) {
+        if (lid == 0u) {
+            emit(row, i32(greedy_id), paired);
         }
-        red_v[lid] = count;
+        return;
+    }
+    // Every token is kept unless top-k or top-p say otherwise.
+    var floor_p = NEG;
+    if (MODE == 2u) {
+        red_v[lid] = hi;
+        red_i[lid] = 0u;
         red_w[lid] = 0.0;
-        reduce_sums(lid);
-        if (red_v[0] >= f32(want)) {
-            t_lo = mid;
-        } else {
-            t_hi = mid;
-        }
+        reduce_best(lid);
+        let s_max = red_v[0];
         workgroupBarrier();
-    }
-    let floor_k = t_lo;
 
-    // Top-p over the top-k set: the largest t with mass(s >= t) >= p * mass(s >= floor_k),
-    // masses of exp(s - s_max) (each <= 1).
-    var total = 0.0;
-    for (var k = lid; k < k_count; k += WG) {
-        let s = scores[scratch + k];
-        total += select(0.0, exp(s - s_max), s >= floor_k);
-    }
-    red_v[lid] = total;
-    red_w[lid] = 0.0;
-    reduce_sums(lid);
-    let goal = top_p * red_v[0];
-    workgroupBarrier();
-    t_lo = floor_k;
-    t_hi = s_max;
-    for (var it = 0u; it < STEPS; it++) {
-        let mid = t_lo + (t_hi - t_lo) * 0.5;
-        var mass = 0.0;
+        // Top-k: the largest t with #{s >= t} >= k (t = s_min keeps everything).
+        var t_lo = s_min;
+        var t_hi = s_max;
+        let want = select(k_count, min(top_k, k_count), top_k > 0u);
+        for (var it = 0u; it < STEPS; it++) {
+            let mid = t_lo + (t_hi - t_lo) * 0.5;
+            var count = 0.0;
+            for (var k = lid; k < k_count; k += WG) {
+                count += select(0.0, 1.0, scores[scratch + k] >= mid);
+            }
+            red_v[lid] = count;
+            red_w[lid] = 0.0;
+            reduce_sums(lid);
+            if (red_v[0] >= f32(want)) {
+                t_lo = mid;
+            } else {
+                t_hi = mid;
+            }
+            workgroupBarrier();
+        }
+        let floor_k = t_lo;
+
+        // Top-p over the top-k set: the largest t with mass(s >= t) >= p * mass(s >= floor_k),
+        // masses of exp(s - s_max) (each <= 1).
+        var total = 0.0;
         for (var k = lid; k < k_count; k += WG) {
             let s = scores[scratch + k];
-            mass += select(0.0, exp(s - s_max), s >= mid);
+            total += select(0.0, exp(s - s_max), s >= floor_k);
         }
-        red_v[lid] = mass;
+        red_v[lid] = total;
         red_w[lid] = 0.0;
         reduce_sums(lid);
-        if (red_v[0] >= goal) {
-            t_lo = mid;
-        } else {
-            t_hi = mid;
-        }
+        let goal = top_p * red_v[0];
         workgroupBarrier();
+        t_lo = floor_k;
+        t_hi = s_max;
+        for (var it = 0u; it < STEPS; it++) {
+            let mid = t_lo + (t_hi - t_lo) * 0.5;
+            var mass = 0.0;
+            for (var k = lid; k < k_count; k += WG) {
+                let s = scores[scratch + k];
+                mass += select(0.0, exp(s - s_max), s >= mid);
+            }
+            red_v[lid] = mass;
+            red_w[lid] = 0.0;
+            reduce_sums(lid);
+            if (red_v[0] >= goal) {
+                t_lo = mid;
+            } else {
+                t_hi = mid;
+            }
+            workgroupBarrier();
+        }
+        floor_p = select(floor_k, t_lo, top_p < 1.0);
     }
-    let floor_p = select(floor_k, t_lo, top_p < 1.0);
 
     // The draw: argmax of s + Gumbel noise over the kept tokens.
-    let key = hash(hash(hash(hash(params[3]) ^ params[4]) ^ params[2]) ^ (seq * 0x9e3779b9u));
+    let step = u32(state[1]);
+    let key = hash(hash(hash(hash(params[3]) ^ params[4]) ^ step) ^ (seq * 0x9e3779b9u));
     var draw_v = NEG;
     var draw_i = 0u;
     for (var k = lid; k < k_count; k += WG) {
@@ -205,10 +228,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     red_w[lid] = 0.0;
     reduce_best(lid);
     if (lid == 0u) {
-        let id = i32(select(red_i[0], greedy_id, greedy));
-        out[row] = id;
-        if (paired) {
-            out[row + 1u] = id;
+        emit(row, i32(select(red_i[0], greedy_id, greedy)), paired);
+    }
+}
+
+// The chosen id into `out` and the history's column `step`, for the row and its pair.
+fn emit(row: u32, id: i32, paired: bool) {
+    let step = u32(state[1]);
+    let columns = params[2];
+    let rows = select(1u, 2u, paired);
+    for (var r = row; r < row + rows; r++) {
+        out[r] = id;
+        if (step < columns) {
+            history[r * columns + step] = id;
         }
     }
 }

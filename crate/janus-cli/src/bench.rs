@@ -70,6 +70,7 @@ pub fn run(args: &BenchArgs, backend: Backend) -> Result<(), String> {
     report.decode_bytes = decode_bytes_per_token(&config, dtype, quant);
     report.copy_gbps = copy_gbps;
     report.copy_buffer_bytes = copy_bytes as u64;
+    eprintln!("decode steps: {}", report.steps);
     println!("{}", BenchReport::markdown_header());
     println!("{}", report.markdown_row());
     if args.json {

@@ -55,6 +55,9 @@ fn wgpu_described() -> Result<Opened, String> {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| janus_model::kernels::qmatvec::lanes_for(cpu));
     janus_model::kernels::qmatvec::set_lanes(lanes);
+    // Decode steps recorded once and replayed (kernels::graph); JANUS_GRAPHS=0 launches every
+    // step anew (measurements).
+    janus_model::kernels::graph::set_enabled(std::env::var("JANUS_GRAPHS").as_deref() != Ok("0"));
     Ok(Opened {
         device,
         adapter: format!("{} ({:?}, {})", info.name, setup.backend, info.driver),

@@ -150,7 +150,8 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
 }
 
 /// Row lookups in a quantised table (the token embedding's path: only the selected rows are
-/// unpacked) equal the host's dequantised rows, for both formats.
+/// unpacked) equal the host's dequantised rows, for both formats: `shaders/qembed.wgsl` where
+/// the kernels run, and its plain-burn reference.
 pub async fn quant_lookup_matches_host(device: &Device) -> Result<(), String> {
     let (rows, cols) = (37, 96);
     for format in [QuantFormat::Q8, QuantFormat::Q4] {
@@ -159,19 +160,20 @@ pub async fn quant_lookup_matches_host(device: &Device) -> Result<(), String> {
         dequantize(&packed, &mut w);
         let ids = [36i64, 0, 5, 5, 17];
         let table = QuantMatrix::upload_as(&packed, device, false);
-        let got = read(table.select(Tensor::<1, Int>::from_data(
-            TensorData::new(ids.to_vec(), [ids.len()]),
-            device,
-        )))
-        .await?;
+        let ids_tensor =
+            Tensor::<1, Int>::from_data(TensorData::new(ids.to_vec(), [ids.len()]), device);
+        let got = read(table.select(ids_tensor.clone())).await?;
+        let reference = read(table.select_reference(ids_tensor)).await?;
         let want: Vec<f32> = ids
             .iter()
             .flat_map(|&i| w[i as usize * cols..(i as usize + 1) * cols].to_vec())
             .collect();
-        if got != want {
+        if got != want || reference != want {
             return Err(format!(
-                "{} lookup: rows differ from the host",
-                format.name()
+                "{} lookup: rows differ from the host (lookup {}, plain-burn reference {})",
+                format.name(),
+                got == want,
+                reference == want
             ));
         }
     }
@@ -199,13 +201,12 @@ pub async fn sampler_matches_host(device: &Device) -> Result<Vec<String>, String
         top_k,
         top_p,
         seed,
-        step: 3,
     };
     // Greedy with guidance over an awkward vocabulary: pairs of rows.
     let (pairs, k) = (3, 1003);
     let logits = random(2 * pairs * k, 11);
     let t = Tensor::<2>::from_data(TensorData::new(logits.clone(), [2 * pairs, k]), device);
-    let ids = read_ids(sample(t, &step(Some(5.0), 0.0, 0, 1.0, 1))).await?;
+    let ids = read_ids(sample(t, &step(Some(5.0), 0.0, 0, 1.0, 1), 3)).await?;
     for p in 0..pairs {
         let (c, u) = (
             &logits[2 * p * k..(2 * p + 1) * k],
@@ -234,7 +235,7 @@ pub async fn sampler_matches_host(device: &Device) -> Result<Vec<String>, String
         ("top-p 0.7", 0, 0.7, [0.625, 0.375, 0.0, 0.0]),
     ];
     for (name, top_k, top_p, want) in cases {
-        let ids = read_ids(sample(rows.clone(), &step(None, 1.0, top_k, top_p, 42))).await?;
+        let ids = read_ids(sample(rows.clone(), &step(None, 1.0, top_k, top_p, 42), 3)).await?;
         let mut freq = [0f64; 4];
         for &i in &ids {
             freq[i as usize] += 1.0 / n as f64;
@@ -252,11 +253,14 @@ pub async fn sampler_matches_host(device: &Device) -> Result<Vec<String>, String
         ));
     }
     // Seeds: the same seed and step repeat; another seed gives other draws.
-    let a = read_ids(sample(rows.clone(), &step(None, 1.0, 0, 1.0, 7))).await?;
-    let b = read_ids(sample(rows.clone(), &step(None, 1.0, 0, 1.0, 7))).await?;
-    let c = read_ids(sample(rows, &step(None, 1.0, 0, 1.0, 8))).await?;
-    if a != b || a == c {
-        return Err("draws must repeat for a seed and differ for another".into());
+    let a = read_ids(sample(rows.clone(), &step(None, 1.0, 0, 1.0, 7), 3)).await?;
+    let b = read_ids(sample(rows.clone(), &step(None, 1.0, 0, 1.0, 7), 3)).await?;
+    let c = read_ids(sample(rows.clone(), &step(None, 1.0, 0, 1.0, 8), 3)).await?;
+    let d = read_ids(sample(rows, &step(None, 1.0, 0, 1.0, 7), 4)).await?;
+    if a != b || a == c || a == d {
+        return Err(
+            "draws must repeat for a seed and step and differ for another of either".into(),
+        );
     }
     Ok(report)
 }
@@ -278,7 +282,8 @@ fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) 
 /// generic burn ops they replace, on awkward sizes: rows past a grid dimension, odd widths,
 /// grouped-query heads, a cache longer than its filled prefix.
 pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>, String> {
-    use janus_model::kernels::{attention, rms_norm, rope, swiglu};
+    use janus_model::kernels::memory::i32_tensor;
+    use janus_model::kernels::{attention, rms_norm, rope, rope_kv, swiglu};
     use janus_model::model::nn::RmsNorm;
     use janus_model::model::rope::Rope;
     let mut report = Vec::new();
@@ -323,7 +328,15 @@ pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>,
     let k = tensor(random(b * nkv * cap * d, 5), [b, nkv, cap, d], device);
     let v = tensor(random(b * nkv * cap * d, 6), [b, nkv, cap, d], device);
     let scale = (d as f32).powf(-0.5);
-    let got = read_any(attention::attention_decode(q.clone(), &k, &v, len, scale)).await?;
+    let state = i32_tensor(device, [4], &[len as i32 - 1, 0, 0, 0]);
+    let got = read_any(attention::attention_decode(
+        q.clone(),
+        &k,
+        &v,
+        &state,
+        scale,
+    ))
+    .await?;
     // Generic: each head against its KV head's filled prefix.
     let rep = nh / nkv;
     let expand = |x: Tensor<4>| {
@@ -342,5 +355,78 @@ pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>,
     report.push(format!(
         "attention decode (4 heads over 2, 37 of 50 positions): {e:.1e}"
     ));
+    // Decode rotation and cache write at the device's position: B=2, heads 6 over kv_heads 3,
+    // D=48, capacity 20, position 13; every other cache position must stay as it was.
+    let (b, nh, nkv, d, cap, pos) = (2, 6, 3, 48, 20, 13);
+    let q = tensor(random(b * nh * d, 7), [b, nh, d], device);
+    let k = tensor(random(b * nkv * d, 8), [b, nkv, d], device);
+    let v = tensor(random(b * nkv * d, 9), [b, nkv, d], device);
+    let kc0 = random(b * nkv * cap * d, 10);
+    let vc0 = random(b * nkv * cap * d, 11);
+    let (kc, vc) = (
+        tensor(kc0.clone(), [b, nkv, cap, d], device),
+        tensor(vc0.clone(), [b, nkv, cap, d], device),
+    );
+    let rope = Rope::new(d, 10_000.0);
+    let (cos, sin) = rope.tables(pos, 1, device);
+    let state = i32_tensor(device, [4], &[pos as i32, 0, 0, 0]);
+    let rotated = rope_kv::rope_kv(
+        q.clone(),
+        k.clone(),
+        v.clone(),
+        &rope.joint_table(cap, device),
+        (&kc, &vc),
+        &state,
+    );
+    let got_q = read_any(rotated).await?;
+    let want_q = read_any(Rope::apply(q.reshape([b, nh, 1, d]), &cos, &sin)).await?;
+    let e_q = compare("rope_kv queries", &got_q, &want_q)?;
+    let want_k = read_any(Rope::apply(k.reshape([b, nkv, 1, d]), &cos, &sin)).await?;
+    let want_v = read_any(v).await?;
+    let (got_kc, got_vc) = (read_any(kc).await?, read_any(vc).await?);
+    let mut e_kv = 0f32;
+    for row in 0..b * nkv {
+        for p in 0..cap {
+            let at = (row * cap + p) * d;
+            let (gk, gv) = (&got_kc[at..at + d], &got_vc[at..at + d]);
+            if p == pos {
+                e_kv = e_kv.max(compare("rope_kv key", gk, &want_k[row * d..(row + 1) * d])?);
+                e_kv = e_kv.max(compare(
+                    "rope_kv value",
+                    gv,
+                    &want_v[row * d..(row + 1) * d],
+                )?);
+            } else if gk != &kc0[at..at + d] || gv != &vc0[at..at + d] {
+                return Err(format!(
+                    "rope_kv wrote position {p} of row {row}, not only {pos}"
+                ));
+            }
+        }
+    }
+    report.push(format!(
+        "rope_kv (6 heads over 3, D 48, position 13 of 20): queries {e_q:.1e}, cache {e_kv:.1e}"
+    ));
     Ok(report)
+}
+
+/// `shaders/take_ids.wgsl`: a step's input ids are the history's column `state[1] - 1`.
+pub async fn take_ids_reads_the_previous_column(device: &Device) -> Result<(), String> {
+    use janus_model::kernels::memory::i32_tensor;
+    use janus_model::kernels::take_ids::take_ids;
+    let (rows, columns) = (3usize, 5usize);
+    let values: Vec<i32> = (0..(rows * columns) as i32).map(|v| v * 7 + 1).collect();
+    let history = i32_tensor(device, [rows, columns], &values);
+    for step in 1..=columns {
+        let state = i32_tensor(device, [4], &[0, step as i32, 0, 0]);
+        let got = read_ids(take_ids(&history, &state)).await?;
+        let want: Vec<i64> = (0..rows)
+            .map(|r| values[r * columns + step - 1] as i64)
+            .collect();
+        if got != want {
+            return Err(format!(
+                "take_ids at step {step}: {got:?}, expected {want:?}"
+            ));
+        }
+    }
+    Ok(())
 }

@@ -111,10 +111,31 @@ fn tiny_a_on_wgpu_matches_the_reference() {
         imagine_png: &imagine,
         decode_png: &decode,
     };
+    // Decode steps recorded once and replayed (the default), then launched anew: both must
+    // give the reference's tokens and codes.
+    let (before, _) = janus_model::kernels::graph::recorded();
     match pollster::block_on(janus_conformance::check(&m, &goldens, 1e-3)) {
-        Ok(figures) => println!("tiny-a-hf on native wgpu: {figures}"),
-        Err(e) => panic!("tiny-a-hf on native wgpu: {e}"),
+        Ok(figures) => println!("tiny-a-hf on native wgpu, replayed steps: {figures}"),
+        Err(e) => panic!("tiny-a-hf on native wgpu, replayed steps: {e}"),
     }
+    let (after, failure) = janus_model::kernels::graph::recorded();
+    assert_eq!(failure, None, "recording a decode step failed");
+    assert!(after > before, "no decode step was recorded");
+    janus_model::kernels::graph::set_enabled(false);
+    let unrecorded = pollster::block_on(janus_conformance::check(&m, &goldens, 1e-3));
+    janus_model::kernels::graph::set_enabled(true);
+    match unrecorded {
+        Ok(figures) => println!("tiny-a-hf on native wgpu, every step launched: {figures}"),
+        Err(e) => panic!("tiny-a-hf on native wgpu, every step launched: {e}"),
+    }
+    assert_eq!(janus_model::kernels::graph::recorded().0, after);
+}
+
+#[test]
+fn take_ids_reads_the_previous_column() {
+    let Some(device) = wgpu() else { return };
+    pollster::block_on(janus_conformance::kernels::take_ids_reads_the_previous_column(&device))
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -189,15 +210,26 @@ fn decode_logits(m: &Loaded) -> Vec<f32> {
     let model = &m.model;
     let ids = u32s(&golden("tiny-a")["cases"]["text"]["prompt_ids"]);
     let reversed: Vec<u32> = ids.iter().rev().copied().collect();
-    let mut cache = model.new_cache(ids.len() + 2);
+    let capacity = ids.len() + 2;
+    let mut cache = model.new_cache(capacity);
     model.forward_embeds(
         model.embed_tokens(model.ids_tensor(&[ids.clone(), reversed])),
         &mut cache,
     );
+    // With the kernels, steps take the fused decode path (position on the device), as the
+    // generation loops do; without, the generic one.
+    let cursor = model.llm.kernels().then(|| model.llm.cursor(capacity));
     let mut out = Vec::new();
     for step in 0..2 {
         let next = vec![vec![ids[step]], vec![ids[step + 1]]];
-        let hidden = model.forward_embeds(model.embed_tokens(model.ids_tensor(&next)), &mut cache);
+        let x = model.embed_tokens(model.ids_tensor(&next));
+        let hidden = match &cursor {
+            Some(cursor) => {
+                cursor.set(ids.len() + step, 0);
+                model.llm.decode(x, &cache, cursor)
+            }
+            None => model.forward_embeds(x, &mut cache),
+        };
         for logits in [
             model.text_logits(hidden.clone()),
             model.image_logits(hidden.clone()),

@@ -267,6 +267,9 @@ async fn wgsl_kernels_match_their_references_on_webgpu() {
             .await
             .unwrap_or_else(|e| panic!("{e}")),
     );
+    k::take_ids_reads_the_previous_column(device)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     for line in report {
         console_log!("{line}");
     }

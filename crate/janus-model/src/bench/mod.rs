@@ -166,6 +166,7 @@ pub async fn run(
     clock: &dyn Fn() -> f64,
 ) -> Result<BenchReport, JanusError> {
     let vocab = model.config().language.vocab_size;
+    let recorded_before = recorded_steps().0;
     // The measured shapes, once: pipelines are compiled per shape.
     text(model, plan.prompt_tokens, 2, clock).await?;
     if plan.image_steps > 0 {
@@ -194,6 +195,19 @@ pub async fn run(
         image_step_s: image.map(|i| i.0),
         image_s: image.map(|i| i.1),
         vq_decode_s: vq_s,
+        steps: match recorded_steps() {
+            (after, _) if after > recorded_before => "replayed".into(),
+            (_, Some(why)) => format!("launched: {why}"),
+            _ => "launched".into(),
+        },
         ..BenchReport::default()
     })
+}
+
+/// Decode steps recorded so far on this thread, and the last recording's failure.
+fn recorded_steps() -> (usize, Option<String>) {
+    #[cfg(feature = "wgpu-kernels")]
+    return crate::kernels::graph::recorded();
+    #[cfg(not(feature = "wgpu-kernels"))]
+    (0, None)
 }

@@ -33,6 +33,9 @@ pub struct BenchReport {
     /// (256 MiB, or the adapter's largest binding if smaller).
     pub copy_gbps: Option<f64>,
     pub copy_buffer_bytes: u64,
+    /// How decode steps ran: "replayed" (recorded once, `kernels::graph`), "launched" (every
+    /// step anew: recording switched off, or no kernels), or "launched: <why recording failed>".
+    pub steps: String,
 }
 
 impl BenchReport {

@@ -15,7 +15,7 @@ use std::ops::ControlFlow;
 use burn::tensor::{Int, Tensor, TensorData};
 use image::RgbImage;
 
-use super::on_device::{self, IMAGE_READBACK_EVERY};
+use super::on_device::{self, DeviceLoop, Head, IMAGE_READBACK_EVERY};
 use super::sampling::{Sampler, SamplingParams};
 use super::{check_prompt, read_f32};
 use crate::error::{JanusError, PromptError};
@@ -116,65 +116,78 @@ pub async fn generate_image_codes(
         codes: vec![Vec::with_capacity(tokens); n],
         cancelled: false,
     };
-    let mut first_logits: [Vec<f32>; 3] = Default::default();
     let w = req.cfg_weight;
-    let on_gpu = on_device::available(model.device());
-    let mut sampler = Sampler::new(req.sampling.clone());
-    // Chosen on the GPU and not yet read back: one [2N, 1] tensor per step.
-    let mut pending: Vec<Tensor<2, Int>> = Vec::new();
-    for step in 0..tokens {
+    if on_device::available(model.device()) {
         let logits = model.image_logits(hidden);
-        let next = if on_gpu {
-            if step == 0 {
-                // The one logits readback of the GPU loop (callers compare it with references).
-                first_logits = guided_first(&read_f32(logits.clone()).await?, n, w);
+        let first_logits = guided_first(&read_f32(logits.clone()).await?, n, w);
+        let mut steps = DeviceLoop::new(
+            model,
+            cache,
+            len + tokens,
+            (2 * n, tokens),
+            &req.sampling,
+            Some(w),
+            Head::Image,
+        );
+        steps.choose_first(logits);
+        let mut reported = 0;
+        for step in 0..tokens {
+            if step > 0 {
+                steps.step(len + step - 1, step)?;
             }
-            let next = on_device::choose(logits, Some(w), &req.sampling, step);
-            pending.push(next.clone());
             let done = step + 1;
             let due = done.is_multiple_of(IMAGE_READBACK_EVERY)
                 || done == tokens
                 || preview_due(req, model, done, tokens);
             if due {
-                // [2N, P] -> each step's codes (even rows), in order.
-                let ids = on_device::read_ids(Tensor::cat(std::mem::take(&mut pending), 1)).await?;
-                let p = ids.len() / (2 * n);
+                // [2n, p]: both rows of a pair hold its code.
+                let ids = steps.read_history(reported, done).await?;
+                let p = done - reported;
                 for j in 0..p {
                     let codes: Vec<u32> = (0..n).map(|i| ids[(2 * i) * p + j]).collect();
                     loop_state
-                        .report(model, req, done - p + j, tokens, codes, &mut on_step)
+                        .report(model, req, reported + j, tokens, codes, &mut on_step)
                         .await?;
                     if loop_state.cancelled {
                         break;
                     }
                 }
+                reported = done;
             }
-            next
-        } else {
-            // [2N, K] on the host
-            let logits = read_f32(logits).await?;
-            if step == 0 {
-                first_logits = guided_first(&logits, n, w);
+            if loop_state.cancelled {
+                break;
             }
-            let k = logits.len() / (2 * n);
-            let codes: Vec<u32> = (0..n)
-                .map(|i| {
-                    let c = &logits[(2 * i) * k..(2 * i + 1) * k];
-                    let u = &logits[(2 * i + 1) * k..(2 * i + 2) * k];
-                    let g: Vec<f32> = c.iter().zip(u).map(|(&c, &u)| u + w * (c - u)).collect();
-                    sampler.sample(&g) as u32
-                })
-                .collect();
-            // Both rows of a pair continue with the same code: [2N, 1]
-            let next: Vec<i64> = codes.iter().flat_map(|&c| [c as i64, c as i64]).collect();
-            loop_state
-                .report(model, req, step, tokens, codes, &mut on_step)
-                .await?;
-            Tensor::<2, Int>::from_data(TensorData::new(next, [2 * n, 1]), model.device())
-        };
+        }
+        return Ok(ImageOutput {
+            codes: loop_state.codes,
+            cancelled: loop_state.cancelled,
+            first_logits,
+        });
+    }
+    let mut first_logits: [Vec<f32>; 3] = Default::default();
+    let mut sampler = Sampler::new(req.sampling.clone());
+    for step in 0..tokens {
+        let logits = read_f32(model.image_logits(hidden)).await?;
+        if step == 0 {
+            first_logits = guided_first(&logits, n, w);
+        }
+        let k = logits.len() / (2 * n);
+        let codes: Vec<u32> = (0..n)
+            .map(|i| {
+                let c = &logits[(2 * i) * k..(2 * i + 1) * k];
+                let u = &logits[(2 * i + 1) * k..(2 * i + 2) * k];
+                let g: Vec<f32> = c.iter().zip(u).map(|(&c, &u)| u + w * (c - u)).collect();
+                sampler.sample(&g) as u32
+            })
+            .collect();
+        let next: Vec<i64> = codes.iter().flat_map(|&c| [c as i64, c as i64]).collect();
+        loop_state
+            .report(model, req, step, tokens, codes, &mut on_step)
+            .await?;
         if loop_state.cancelled || step + 1 == tokens {
             break;
         }
+        let next = Tensor::<2, Int>::from_data(TensorData::new(next, [2 * n, 1]), model.device());
         hidden = model.forward_embeds(model.image_code_embeds(next), &mut cache);
     }
     Ok(ImageOutput {
@@ -184,7 +197,6 @@ pub async fn generate_image_codes(
     })
 }
 
-/// The codes so far, and whether the caller stopped the loop.
 struct Progress {
     codes: Vec<Vec<u32>>,
     cancelled: bool,

@@ -1,11 +1,18 @@
-//! Token choice on the GPU (`shaders/sample.wgsl`) where the kernels run: the generation loops
-//! then feed the chosen ids into the next step as device tensors. Elsewhere the host sampler
-//! chooses (the reference, and every non-wgpu device).
+//! Generation loops on the GPU where the kernels run: each step takes its input ids from the
+//! history of chosen ids, runs the decoder with the fused decode kernels at the position the
+//! device holds, chooses on the GPU (`shaders/sample.wgsl`) and writes its choice into the
+//! history. Nothing is read back but what the loop asks for (one id per text step; image codes
+//! in batches), and since a step's launches never change, the first is recorded and the rest
+//! replay it (`kernels::graph`). Elsewhere the host sampler chooses (the reference, and every
+//! non-wgpu device).
 
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, s};
 
 use super::sampling::SamplingParams;
 use crate::error::JanusError;
+use crate::model::Janus;
+use crate::model::cursor::Cursor;
+use crate::model::kv_cache::KvCache;
 
 /// Steps of an image between readbacks of the chosen codes (for progress, preview and
 /// cancellation): the GPU runs ahead of the host by at most this many steps.
@@ -16,37 +23,234 @@ pub fn available(device: &Device) -> bool {
     crate::quant::device::kernel_available(device)
 }
 
-/// The ids chosen from `logits: [rows, K]` -> `[rows, 1]`; `cfg_weight` pairs the rows
-/// (conditional, unconditional). Only call where [`available`] holds.
-pub fn choose(
-    logits: Tensor<2>,
-    cfg_weight: Option<f32>,
-    sampling: &SamplingParams,
-    step: usize,
-) -> Tensor<2, Int> {
+/// Which head turns a step's hidden state into logits, and which table embeds its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Head {
+    /// `embed_tokens` and `lm_head`.
+    Text,
+    /// `gen_embed` + `gen_aligner` and `gen_head`.
+    Image,
+}
+
+/// How a loop's steps run.
+enum Replay {
+    /// The next step records itself.
     #[cfg(feature = "wgpu-kernels")]
-    {
-        use crate::kernels::sample::{SampleStep, sample};
-        sample(
-            logits,
-            &SampleStep {
+    Untried,
+    #[cfg(feature = "wgpu-kernels")]
+    Recorded(crate::kernels::graph::StepGraph),
+    /// Every step launches anew (recording switched off, or it failed).
+    Off,
+}
+
+/// One generation's decode loop on the device: `rows` sequences (a guided pair per image),
+/// `columns` tokens to choose.
+pub struct DeviceLoop<'m> {
+    model: &'m Janus,
+    caches: Vec<KvCache>,
+    cursor: Cursor,
+    /// `[rows, columns]` i32: every id chosen so far.
+    history: Tensor<2, Int>,
+    /// `[rows, 1]` i32: the last step's ids.
+    last: Tensor<2, Int>,
+    how: Choice,
+    head: Head,
+    replay: Replay,
+}
+
+/// How tokens are chosen: the sampler's settings and the guidance weight.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "wgpu-kernels"), allow(dead_code))]
+struct Choice {
+    cfg_weight: Option<f32>,
+    temperature: f32,
+    top_k: u32,
+    top_p: f32,
+    seed: u64,
+}
+
+impl<'m> DeviceLoop<'m> {
+    /// A loop over `caches` (already holding the prompt; `capacity` positions in all). Only
+    /// where [`available`] holds.
+    pub fn new(
+        model: &'m Janus,
+        caches: Vec<KvCache>,
+        capacity: usize,
+        (rows, columns): (usize, usize),
+        sampling: &SamplingParams,
+        cfg_weight: Option<f32>,
+        head: Head,
+    ) -> Self {
+        let device = model.device();
+        Self {
+            model,
+            caches,
+            cursor: model.llm.cursor(capacity),
+            history: zeros_i32(device, [rows, columns.max(1)]),
+            last: zeros_i32(device, [rows, 1]),
+            how: Choice {
                 cfg_weight,
                 temperature: sampling.temperature,
                 top_k: sampling.top_k.unwrap_or(0).min(u32::MAX as usize) as u32,
                 top_p: sampling.top_p.unwrap_or(1.0),
                 seed: sampling.seed,
-                step: step as u32,
             },
-        )
+            head,
+            replay: initial_replay(),
+        }
     }
-    #[cfg(not(feature = "wgpu-kernels"))]
-    {
-        let _ = (logits, cfg_weight, sampling, step);
-        unreachable!("token choice on the device needs the wgpu kernels (see `available`)")
+
+    /// Choose token 0 from the prompt's last logits `[rows, K]`.
+    pub fn choose_first(&self, logits: Tensor<2>) {
+        self.cursor.set(0, 0);
+        choose(logits, &self.how, &self.history, &self.last, &self.cursor);
+    }
+
+    /// Choose token `token` (>= 1): the step that feeds token `token - 1` in at position `pos`.
+    pub fn step(&mut self, pos: usize, token: usize) -> Result<(), JanusError> {
+        self.cursor.set(pos, token);
+        let Self {
+            model,
+            caches,
+            cursor,
+            history,
+            last,
+            how,
+            head,
+            replay,
+        } = self;
+        let run = || one_step(model, caches, cursor, history, last, how, *head);
+        match replay {
+            #[cfg(feature = "wgpu-kernels")]
+            Replay::Recorded(graph) => graph.replay().map_err(JanusError::Device)?,
+            #[cfg(feature = "wgpu-kernels")]
+            Replay::Untried => {
+                match crate::kernels::graph::StepGraph::capture(&cursor.state, &mut &run) {
+                    // The warm-up already ran this step.
+                    Ok(graph) => *replay = Replay::Recorded(graph),
+                    Err(_) => {
+                        // Launch every step anew (the reason is kept for the benchmarks);
+                        // running this one again is harmless: a step is idempotent.
+                        *replay = Replay::Off;
+                        run();
+                    }
+                }
+            }
+            Replay::Off => run(),
+        }
+        Ok(())
+    }
+
+    /// The last step's ids, one per row.
+    pub async fn read_last(&self) -> Result<Vec<u32>, JanusError> {
+        read_ids(self.last.clone()).await
+    }
+
+    /// Tokens `from .. to` of every row: `[rows, to - from]` row-major.
+    pub async fn read_history(&self, from: usize, to: usize) -> Result<Vec<u32>, JanusError> {
+        read_ids(self.history.clone().slice(s![.., from..to])).await
     }
 }
 
-/// Read chosen ids back: `[rows, n]` -> row-major u32.
+impl Drop for DeviceLoop<'_> {
+    fn drop(&mut self) {
+        // The recording goes before the caches and tensors it replays against.
+        self.replay = Replay::Off;
+    }
+}
+
+fn initial_replay() -> Replay {
+    #[cfg(feature = "wgpu-kernels")]
+    if crate::kernels::graph::enabled() {
+        return Replay::Untried;
+    }
+    Replay::Off
+}
+
+/// One decode step: ids from the history's column `state[1] - 1`, the decoder at `state[0]`,
+/// the head, the choice into column `state[1]` and `last`. The same launches on the same
+/// buffers at every state, and idempotent at one state.
+fn one_step(
+    model: &Janus,
+    caches: &[KvCache],
+    cursor: &Cursor,
+    history: &Tensor<2, Int>,
+    last: &Tensor<2, Int>,
+    how: &Choice,
+    head: Head,
+) {
+    let ids = take_ids(history, &cursor.state);
+    let x = match head {
+        Head::Text => model.embed_tokens(ids),
+        Head::Image => model.image_code_embeds(ids),
+    };
+    let hidden = model.llm.decode(x, caches, cursor);
+    let logits = match head {
+        Head::Text => model.text_logits(hidden),
+        Head::Image => model.image_logits(hidden),
+    };
+    choose(logits, how, history, last, cursor);
+}
+
+fn take_ids(history: &Tensor<2, Int>, state: &Tensor<1, Int>) -> Tensor<2, Int> {
+    #[cfg(feature = "wgpu-kernels")]
+    {
+        crate::kernels::take_ids::take_ids(history, state)
+    }
+    #[cfg(not(feature = "wgpu-kernels"))]
+    {
+        let _ = (history, state);
+        unreachable!("device loops need the wgpu kernels (see `available`)")
+    }
+}
+
+fn choose(
+    logits: Tensor<2>,
+    how: &Choice,
+    history: &Tensor<2, Int>,
+    last: &Tensor<2, Int>,
+    cursor: &Cursor,
+) {
+    #[cfg(feature = "wgpu-kernels")]
+    {
+        use crate::kernels::sample::{SampleStep, SampleTarget, sample_into};
+        sample_into(
+            logits,
+            &SampleStep {
+                cfg_weight: how.cfg_weight,
+                temperature: how.temperature,
+                top_k: how.top_k,
+                top_p: how.top_p,
+                seed: how.seed,
+            },
+            SampleTarget {
+                out: last,
+                history,
+                state: &cursor.state,
+            },
+        );
+    }
+    #[cfg(not(feature = "wgpu-kernels"))]
+    {
+        let _ = (logits, how, history, last, cursor);
+        unreachable!("device loops need the wgpu kernels (see `available`)")
+    }
+}
+
+fn zeros_i32<const D: usize>(device: &Device, shape: [usize; D]) -> Tensor<D, Int> {
+    #[cfg(feature = "wgpu-kernels")]
+    {
+        let n = shape.iter().product();
+        crate::kernels::memory::i32_tensor(device, shape, &vec![0; n])
+    }
+    #[cfg(not(feature = "wgpu-kernels"))]
+    {
+        let _ = (device, shape);
+        unreachable!("device loops need the wgpu kernels (see `available`)")
+    }
+}
+
+/// Read ids back: `[rows, n]` -> row-major u32.
 pub async fn read_ids(ids: Tensor<2, Int>) -> Result<Vec<u32>, JanusError> {
     let data = ids.into_data_async().await?;
     Ok(data.iter::<i64>().map(|v| v as u32).collect())

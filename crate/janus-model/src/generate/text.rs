@@ -6,8 +6,9 @@ use std::ops::ControlFlow;
 
 use burn::tensor::{Tensor, TensorData, s};
 
+use super::on_device::{self, DeviceLoop, Head};
 use super::sampling::{Sampler, SamplingParams};
-use super::{check_prompt, on_device, read_f32};
+use super::{check_prompt, read_f32};
 use crate::error::{JanusError, PromptError};
 use crate::model::Janus;
 use crate::preprocess::image::PreparedImage;
@@ -123,55 +124,76 @@ pub async fn generate_text(
     let context = model.config().language.max_position_embeddings;
     let prompt_len = req.prompt_ids.len();
     let budget = req.max_new_tokens.min(context - prompt_len);
-    let mut sampler = Sampler::new(req.sampling.clone());
     let mut cache = model.new_cache(prompt_len + budget);
     let x = prompt_embeddings(model, &req.prompt_ids, &req.images, req.image_token)?;
     let hidden = model.forward_embeds(x, &mut cache);
-    // Where the GPU chooses (`on_device`), a step reads back the chosen id and nothing else;
-    // the prompt's logits are read once (callers compare them with references).
-    let on_gpu = on_device::available(model.device());
-    let mut logits = model.text_logits(hidden);
+    let logits = model.text_logits(hidden);
+    // The prompt's logits are read once (callers compare them with references).
     let first_logits = read_f32(logits.clone()).await?;
-    let mut host_logits = Some(first_logits.clone());
-    let mut ids = Vec::new();
-    let mut stop = if budget < req.max_new_tokens {
-        StopReason::Context
-    } else {
-        StopReason::MaxTokens
-    };
-    for step in 0..budget {
-        let (next, next_tensor) = if on_gpu {
-            let chosen = on_device::choose(logits, None, &req.sampling, step);
-            let id = on_device::read_ids(chosen.clone()).await?[0];
-            (id, chosen)
+    let mut out = TextOutput {
+        ids: Vec::new(),
+        stop: if budget < req.max_new_tokens {
+            StopReason::Context
         } else {
-            let host = host_logits
-                .take()
-                .expect("read at the end of the previous step");
-            let id = sampler.sample(&host) as u32;
-            (id, model.ids_tensor(&[vec![id]]))
-        };
-        if Some(next) == req.stop_token {
-            stop = StopReason::Eos;
-            break;
-        }
-        ids.push(next);
-        if on_token(next).is_break() {
-            stop = StopReason::Cancelled;
-            break;
-        }
-        if step + 1 == budget {
-            break;
-        }
-        let hidden = model.forward_embeds(model.embed_tokens(next_tensor), &mut cache);
-        logits = model.text_logits(hidden);
-        if !on_gpu {
-            host_logits = Some(read_f32(logits.clone()).await?);
-        }
-    }
-    Ok(TextOutput {
-        ids,
-        stop,
+            StopReason::MaxTokens
+        },
         first_logits,
-    })
+    };
+    if on_device::available(model.device()) {
+        // The GPU chooses; a step reads back the chosen id and nothing else.
+        let mut steps = DeviceLoop::new(
+            model,
+            cache,
+            prompt_len + budget,
+            (1, budget),
+            &req.sampling,
+            None,
+            Head::Text,
+        );
+        steps.choose_first(logits);
+        for step in 0..budget {
+            if step > 0 {
+                steps.step(prompt_len + step - 1, step)?;
+            }
+            let next = steps.read_last().await?[0];
+            if accept(&mut out, next, req.stop_token, &mut on_token).is_break()
+                || step + 1 == budget
+            {
+                break;
+            }
+        }
+        return Ok(out);
+    }
+    let mut sampler = Sampler::new(req.sampling.clone());
+    let mut host = out.first_logits.clone();
+    for step in 0..budget {
+        let next = sampler.sample(&host) as u32;
+        if accept(&mut out, next, req.stop_token, &mut on_token).is_break() || step + 1 == budget {
+            break;
+        }
+        let x = model.embed_tokens(model.ids_tensor(&[vec![next]]));
+        let logits = model.text_logits(model.forward_embeds(x, &mut cache));
+        host = read_f32(logits).await?;
+    }
+    Ok(out)
+}
+
+/// Take a generated id into `out`; `Break` when the loop must end (the stop token, which is
+/// not kept, or the callback's cancellation).
+fn accept(
+    out: &mut TextOutput,
+    next: u32,
+    stop_token: Option<u32>,
+    on_token: &mut impl FnMut(u32) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    if Some(next) == stop_token {
+        out.stop = StopReason::Eos;
+        return ControlFlow::Break(());
+    }
+    out.ids.push(next);
+    if on_token(next).is_break() {
+        out.stop = StopReason::Cancelled;
+        return ControlFlow::Break(());
+    }
+    ControlFlow::Continue(())
 }

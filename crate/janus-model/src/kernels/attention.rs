@@ -6,41 +6,38 @@ use burn::backend::wgpu::SourceKernel;
 use burn::cubecl::ir::attributes::BufferIOAttr;
 use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
 
-use super::launch::{ElemSource, empty_like, float_handle};
+use super::launch::{ElemSource, empty_like, float_handle, info, int_handle};
 
 const WGSL: &str = include_str!("../../../../shaders/attn_decode.wgsl");
 const WORKGROUP: u32 = 128;
 
-/// `q: [B, heads, D]` against the first `len` positions of `k, v: [B, kv_heads, capacity, D]`
-/// (same dtype) -> `[B, heads, D]`.
+/// `q: [B, heads, D]` against the first `state[0] + 1` positions (the one just written and all
+/// before it) of `k, v: [B, kv_heads, capacity, D]` (same dtype) -> `[B, heads, D]`.
 pub fn attention_decode(
     q: Tensor<3>,
     k: &Tensor<4>,
     v: &Tensor<4>,
-    len: usize,
+    state: &Tensor<1, Int>,
     scale: f32,
 ) -> Tensor<3> {
     let [b, heads, d] = q.dims();
     let [_, kv_heads, capacity, _] = k.dims();
     let q = float_handle(q);
     let (k, v) = (float_handle(k.clone()), float_handle(v.clone()));
+    let state = int_handle(state);
     let out = empty_like(&q, vec![b, heads, d], q.dtype);
     let client = q.client.clone();
-    let scores = client.empty(b * heads * len.max(1) * 4);
-    let mut params: Vec<u8> = Vec::with_capacity(24);
-    for value in [
+    // Sized for the whole cache: the length is on the device.
+    let scores = client.empty(b * heads * capacity * 4);
+    let params = info(&[
         heads as u32,
         kv_heads as u32,
         d as u32,
         capacity as u32,
-        len as u32,
         scale.to_bits(),
-    ] {
-        params.extend_from_slice(&value.to_le_bytes());
-    }
-    let params = client.create_from_slice(&params);
+    ]);
     client.launch(
         Box::new(SourceKernel::new(
             ElemSource {
@@ -57,7 +54,8 @@ pub fn attention_decode(
             .with_buffer_io(v.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
             .with_buffer_io(scores.binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(params.binding(), BufferIOAttr::ReadOnly),
+            .with_buffer_io(state.handle.clone().binding(), BufferIOAttr::ReadOnly)
+            .with_info(params),
     );
     Tensor::<3>::from_primitive::<Cube>(out)
 }

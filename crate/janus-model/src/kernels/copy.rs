@@ -55,14 +55,14 @@ impl CopyBench {
         let client = self.src.client.clone();
         let vectors = self.bytes / 16;
         let (gx, gy) = grid(vectors.div_ceil(WORKGROUP as usize));
-        let params = client.create_from_slice(&params(&[vectors, gx as usize]));
+        let params = params(&[vectors, gx as usize]);
         client.launch(
             Box::new(SourceKernel::new(Copy, CubeDim::new_1d(WORKGROUP))),
             CubeCount::Static(gx, gy, 1),
             KernelArguments::new()
                 .with_buffer_io(self.src.handle.clone().binding(), BufferIOAttr::ReadOnly)
                 .with_buffer_io(self.dst.handle.clone().binding(), BufferIOAttr::ReadWrite)
-                .with_buffer_io(params.binding(), BufferIOAttr::ReadOnly),
+                .with_info(params),
         );
     }
 

@@ -37,7 +37,7 @@ pub fn dequantize(
     // 16-byte loads of codes: 128 bits each.
     let loads = rows * cols * format.bits() / 128;
     let (gx, gy) = grid(loads.div_ceil(WORKGROUP as usize));
-    let params = client.create_from_slice(&params(&[loads, gx as usize]));
+    let params = params(&[loads, gx as usize]);
     client.launch(
         Box::new(SourceKernel::new(
             QuantSource {
@@ -55,7 +55,7 @@ pub fn dequantize(
             .with_buffer_io(codes.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(scales.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(params.binding(), BufferIOAttr::ReadOnly),
+            .with_info(params),
     );
     Tensor::<2>::from_primitive::<Cube>(out)
 }

@@ -3,6 +3,7 @@
 use burn::backend::Cube;
 use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate, into_contiguous};
 use burn::cubecl::prelude::KernelId;
+use burn::cubecl::server::MetadataBindingInfo;
 use burn::tensor::{DType, Int, Tensor};
 
 use crate::quant::QuantFormat;
@@ -71,19 +72,33 @@ pub fn float_handle<const D: usize>(t: Tensor<D>) -> CubeTensor {
     )
 }
 
-/// An Int tensor (packed words) as a cubecl handle.
-pub fn int_handle(t: &Tensor<1, Int>) -> CubeTensor {
+/// An Int tensor (packed words, ids, decode state) as a cubecl handle sharing its buffer.
+pub fn int_handle<const D: usize>(t: &Tensor<D, Int>) -> CubeTensor {
     t.clone()
         .try_into_primitive::<Cube>()
-        .expect("packed weights on the wgpu device (checked by the caller)")
+        .expect("int tensor on the wgpu device (checked by the caller)")
 }
 
-/// Little-endian u32 words for a params buffer.
-pub fn params(values: &[usize]) -> Vec<u8> {
-    values
-        .iter()
-        .flat_map(|&v| (v as u32).to_le_bytes())
-        .collect()
+/// A launch's parameters (each a u32: counts, or f32 bits) as its info words: cubecl stages
+/// them in a uniform-pool buffer bound after the launch's tensors (the shaders' last binding,
+/// `var<storage, read> params: array<u32>`), cached by value and reused by every launch with the
+/// same words. Unlike a buffer created per launch this costs no allocation or upload on the
+/// hot path, and it is what a captured graph (`generate::graph`) may hold: nothing can be
+/// allocated or written while one records.
+pub fn info(values: &[u32]) -> MetadataBindingInfo {
+    // The info words are u64: two parameters each, the first in the low half (little-endian
+    // memory then reads as the u32 array in order).
+    let words = values
+        .chunks(2)
+        .map(|pair| u64::from(pair[0]) | u64::from(pair.get(1).copied().unwrap_or(0)) << 32)
+        .collect();
+    MetadataBindingInfo::custom(words)
+}
+
+/// [`info`] of sizes and counts (each below 2^32 on any adapter).
+pub fn params(values: &[usize]) -> MetadataBindingInfo {
+    let words: Vec<u32> = values.iter().map(|&v| v as u32).collect();
+    info(&words)
 }
 
 /// A WGSL source templated on the element type and workgroup size only.

@@ -6,14 +6,17 @@
 pub mod attention;
 pub mod copy;
 pub mod dequant;
-pub mod kv_write;
+pub mod graph;
 mod launch;
 pub mod memory;
+pub mod qembed;
 pub mod qmatvec;
 pub mod rms_norm;
 pub mod rope;
+pub mod rope_kv;
 pub mod sample;
 pub mod swiglu;
+pub mod take_ids;
 
 use burn::backend::{CubeDevice, DispatchDevice};
 use burn::tensor::Device;

@@ -100,14 +100,14 @@ fn launch(
     );
     let lanes = lanes();
     let (gx, gy) = grid(rows.div_ceil((WORKGROUP / lanes) as usize));
-    let params = client.create_from_slice(&params(&[m, rows, cols, gx as usize]));
+    let params = params(&[m, rows, cols, gx as usize]);
     // Inputs declared read-only: a failed launch then cannot mark the weights as written.
     let mut args = KernelArguments::new()
         .with_buffer_io(codes.handle.clone().binding(), BufferIOAttr::ReadOnly)
         .with_buffer_io(scales.handle.clone().binding(), BufferIOAttr::ReadOnly)
         .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)
         .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
-        .with_buffer_io(params.binding(), BufferIOAttr::ReadOnly);
+        .with_info(params);
     if let Some((codes2, scales2)) = second {
         let (codes2, scales2) = (int_handle(codes2), int_handle(scales2));
         args = args

@@ -7,7 +7,7 @@ use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::Tensor;
 
-use super::launch::{ElemSource, empty_like, float_handle, grid};
+use super::launch::{ElemSource, empty_like, float_handle, grid, info};
 
 const WGSL: &str = include_str!("../../../../shaders/rms_norm.wgsl");
 const WORKGROUP: u32 = 128;
@@ -23,11 +23,7 @@ pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<1>, eps: f64) -> T
     let out = empty_like(&x, dims.to_vec(), x.dtype);
     let client = x.client.clone();
     let (gx, gy) = grid(rows);
-    let mut params: Vec<u8> = Vec::with_capacity(16);
-    for v in [dim as u32, gx, rows as u32, (eps as f32).to_bits()] {
-        params.extend_from_slice(&v.to_le_bytes());
-    }
-    let params = client.create_from_slice(&params);
+    let params = info(&[dim as u32, gx, rows as u32, (eps as f32).to_bits()]);
     client.launch(
         Box::new(SourceKernel::new(
             ElemSource {
@@ -42,7 +38,7 @@ pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<1>, eps: f64) -> T
             .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(w.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(params.binding(), BufferIOAttr::ReadOnly),
+            .with_info(params),
     );
     Tensor::<D>::from_primitive::<Cube>(out)
 }

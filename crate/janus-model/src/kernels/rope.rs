@@ -22,7 +22,7 @@ pub fn rope(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
     let client = x.client.clone();
     let total = b * t * h * d;
     let (gx, gy) = grid(total.div_ceil(WORKGROUP as usize));
-    let params = client.create_from_slice(&params(&[total, t, h, d, gx as usize]));
+    let params = params(&[total, t, h, d, gx as usize]);
     client.launch(
         Box::new(SourceKernel::new(
             ElemSource {
@@ -38,7 +38,7 @@ pub fn rope(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
             .with_buffer_io(cos.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(sin.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(params.binding(), BufferIOAttr::ReadOnly),
+            .with_info(params),
     );
     Tensor::<4>::from_primitive::<Cube>(out)
 }

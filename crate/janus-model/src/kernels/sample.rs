@@ -2,15 +2,15 @@
 //! temperature, top-k, top-p, a seeded Gumbel-max draw), so generation loops feed the chosen ids
 //! straight into the next step and read back nothing (images) or one id (text).
 
-use burn::backend::Cube;
-use burn::backend::wgpu::{CubeTensor, KernelSource, SourceKernel, SourceTemplate};
+use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::ir::attributes::BufferIOAttr;
 use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
-use burn::tensor::{DType, Int, Shape, Tensor};
+use burn::tensor::{DType, Int, Tensor};
 
-use super::launch::float_handle;
+use super::launch::{float_handle, info, int_handle};
+use super::memory::i32_tensor;
 
 const WGSL: &str = include_str!("../../../../shaders/sample.wgsl");
 const WORKGROUP: u32 = 256;
@@ -18,6 +18,8 @@ const WORKGROUP: u32 = 256;
 #[derive(Debug)]
 struct Sample {
     elem: DType,
+    /// The shader's `MODE`: 0 greedy, 1 a draw from every token, 2 a draw with top-k/top-p.
+    mode: u32,
 }
 
 impl KernelSource for Sample {
@@ -27,10 +29,11 @@ impl KernelSource for Sample {
             .register("enable_f16", if f16 { "enable f16;" } else { "" })
             .register("elem", if f16 { "f16" } else { "f32" })
             .register("wg", WORKGROUP.to_string())
+            .register("mode", self.mode.to_string())
     }
 
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.elem == DType::F16, WORKGROUP))
+        KernelId::new::<Self>().info((self.elem == DType::F16, WORKGROUP, self.mode))
     }
 
     fn lang(&self) -> &'static str {
@@ -38,7 +41,7 @@ impl KernelSource for Sample {
     }
 }
 
-/// How one step chooses.
+/// How a step chooses (the same for every step of a generation).
 #[derive(Clone, Copy, Debug)]
 pub struct SampleStep {
     /// Guidance weight: rows come in (conditional, unconditional) pairs. None: rows are
@@ -51,49 +54,85 @@ pub struct SampleStep {
     /// 1: all tokens.
     pub top_p: f32,
     pub seed: u64,
-    /// Distinguishes the draws of successive steps.
-    pub step: u32,
 }
 
-/// `logits: [rows, K]` (f32 or f16 on wgpu) -> the chosen ids `[rows, 1]` (i32; both rows of a
-/// guided pair carry their pair's id).
-pub fn sample(logits: Tensor<2>, step: &SampleStep) -> Tensor<2, Int> {
+/// Where a step's choice goes, all on the device and written in place.
+#[derive(Clone, Copy, Debug)]
+pub struct SampleTarget<'a> {
+    /// `[rows, 1]` (i32): this step's ids.
+    pub out: &'a Tensor<2, Int>,
+    /// `[rows, columns]` (i32): every id chosen so far; this step's go to column `state[1]`
+    /// (none when it is past the end).
+    pub history: &'a Tensor<2, Int>,
+    /// The decode state (`model::cursor`): `state[1]` is the index of the token being chosen,
+    /// which keys the draw.
+    pub state: &'a Tensor<1, Int>,
+}
+
+/// `logits: [rows, K]` (f32 or f16 on wgpu) -> the chosen ids of draw `step` `[rows, 1]` (i32;
+/// both rows of a guided pair carry their pair's id). For one-off choices (tests): a
+/// generation loop chooses in place with [`sample_into`].
+pub fn sample(logits: Tensor<2>, how: &SampleStep, step: u32) -> Tensor<2, Int> {
+    let rows = logits.dims()[0];
+    let device = logits.device();
+    let out = i32_tensor::<2>(&device, [rows, 1], &vec![0; rows]);
+    let history = i32_tensor::<2>(&device, [rows, 1], &vec![0; rows]);
+    let state = i32_tensor::<1>(&device, [4], &[0, step as i32, 0, 0]);
+    sample_into(
+        logits,
+        how,
+        SampleTarget {
+            out: &out,
+            history: &history,
+            state: &state,
+        },
+    );
+    out
+}
+
+/// Choose as [`sample`], into `target` (one launch, nothing allocated but the kernel's
+/// scratch, nothing read back: a captured graph may hold it).
+pub fn sample_into(logits: Tensor<2>, how: &SampleStep, target: SampleTarget<'_>) {
     let [rows, k] = logits.dims();
+    let columns = target.history.dims()[1];
     let logits = float_handle(logits);
     let client = logits.client.clone();
-    let sequences = if step.cfg_weight.is_some() {
+    let sequences = if how.cfg_weight.is_some() {
         rows / 2
     } else {
         rows
     };
-    let out = CubeTensor::new_contiguous(
-        client.clone(),
-        logits.device.clone(),
-        Shape::new([rows, 1]),
-        client.empty(rows * 4),
-        DType::I32,
-    );
+    let out = int_handle(target.out);
+    let history = int_handle(target.history);
+    let state = int_handle(target.state);
     let scores = client.empty(sequences * k * 4);
-    let greedy = step.temperature <= 0.0;
-    let params: Vec<u8> = [
+    let greedy = how.temperature <= 0.0;
+    let filtered = (how.top_k > 0 && (how.top_k as usize) < k) || how.top_p < 1.0;
+    let mode = if greedy {
+        0
+    } else if filtered {
+        2
+    } else {
+        1
+    };
+    let params = info(&[
         k as u32,
-        step.cfg_weight.is_some() as u32,
-        step.step,
-        step.seed as u32,
-        (step.seed >> 32) as u32,
+        how.cfg_weight.is_some() as u32,
+        columns as u32,
+        how.seed as u32,
+        (how.seed >> 32) as u32,
         greedy as u32,
-        step.top_k,
-        step.cfg_weight.unwrap_or(1.0).to_bits(),
-        (if greedy { 1.0 } else { 1.0 / step.temperature }).to_bits(),
-        step.top_p.clamp(0.0, 1.0).to_bits(),
-    ]
-    .iter()
-    .flat_map(|v| v.to_le_bytes())
-    .collect();
-    let params = client.create_from_slice(&params);
+        how.top_k,
+        how.cfg_weight.unwrap_or(1.0).to_bits(),
+        (if greedy { 1.0 } else { 1.0 / how.temperature }).to_bits(),
+        how.top_p.clamp(0.0, 1.0).to_bits(),
+    ]);
     client.launch(
         Box::new(SourceKernel::new(
-            Sample { elem: logits.dtype },
+            Sample {
+                elem: logits.dtype,
+                mode,
+            },
             CubeDim::new_1d(WORKGROUP),
         )),
         CubeCount::Static(sequences as u32, 1, 1),
@@ -101,7 +140,8 @@ pub fn sample(logits: Tensor<2>, step: &SampleStep) -> Tensor<2, Int> {
             .with_buffer_io(logits.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
             .with_buffer_io(scores.binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(params.binding(), BufferIOAttr::ReadOnly),
+            .with_buffer_io(history.handle.clone().binding(), BufferIOAttr::ReadWrite)
+            .with_buffer_io(state.handle.clone().binding(), BufferIOAttr::ReadOnly)
+            .with_info(params),
     );
-    Tensor::<2, Int>::from_primitive::<Cube>(out)
 }

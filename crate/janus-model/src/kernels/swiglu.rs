@@ -20,7 +20,7 @@ pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
     let client = g.client.clone();
     let total: usize = dims.iter().product();
     let (gx, gy) = grid(total.div_ceil(WORKGROUP as usize));
-    let params = client.create_from_slice(&params(&[total, gx as usize]));
+    let params = params(&[total, gx as usize]);
     client.launch(
         Box::new(SourceKernel::new(
             ElemSource {
@@ -35,7 +35,7 @@ pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
             .with_buffer_io(g.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(u.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(params.binding(), BufferIOAttr::ReadOnly),
+            .with_info(params),
     );
     Tensor::<D>::from_primitive::<Cube>(out)
 }

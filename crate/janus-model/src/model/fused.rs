@@ -1,10 +1,12 @@
 //! The decoder's fused WGSL kernels (`shaders/rms_norm.wgsl`, `rope.wgsl`, `attn_decode.wgsl`,
-//! `swiglu.wgsl`, `kv_write.wgsl`),
+//! `swiglu.wgsl`, `rope_kv.wgsl`),
 //! called by `llama` when its weights live on wgpu with the kernels built in. Each replaces a
 //! chain of generic kernels whose launches, not their arithmetic, bound a decode step; each is
 //! tested against that chain (`janus_conformance::kernels`).
 
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
+
+use super::cursor::Cursor;
 
 /// RMSNorm of `x` over its last dimension (see [`super::nn::RmsNorm`]).
 pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<1>, eps: f64) -> Tensor<D> {
@@ -32,22 +34,22 @@ pub fn rope(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
     }
 }
 
-/// One position's attention, `q: [B, heads, D]`, over `len` cached positions of
-/// `k, v: [B, kv_heads, capacity, D]`.
+/// One position's attention, `q: [B, heads, D]`, over the first `state[0] + 1` cached positions
+/// of `k, v: [B, kv_heads, capacity, D]` (see [`super::cursor::Cursor`]).
 pub fn attention_decode(
     q: Tensor<3>,
     k: &Tensor<4>,
     v: &Tensor<4>,
-    len: usize,
+    state: &Tensor<1, Int>,
     scale: f32,
 ) -> Tensor<3> {
     #[cfg(feature = "wgpu-kernels")]
     {
-        crate::kernels::attention::attention_decode(q, k, v, len, scale)
+        crate::kernels::attention::attention_decode(q, k, v, state, scale)
     }
     #[cfg(not(feature = "wgpu-kernels"))]
     {
-        let _ = (q, k, v, len, scale);
+        let _ = (q, k, v, state, scale);
         unreachable!("fused kernels are only enabled with wgpu-kernels")
     }
 }
@@ -65,22 +67,22 @@ pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
     }
 }
 
-/// A decode step's key (rotated by `cos, sin: [1, D]`) and value, `[B, kv_heads, D]`, written in
-/// place at `pos` of the caches `[B, kv_heads, capacity, D]`.
-pub fn kv_write(
-    k: Tensor<3>,
-    v: Tensor<3>,
-    tables: (&Tensor<2>, &Tensor<2>),
+/// A decode step's rotation and cache write at the cursor's position: `q: [B, heads, D]`
+/// rotated (returned), `k` rotated and `v` written into the caches `[B, kv_heads, capacity, D]`
+/// in place.
+pub fn rope_kv(
+    q: Tensor<3>,
+    (k, v): (Tensor<3>, Tensor<3>),
     caches: (&Tensor<4>, &Tensor<4>),
-    pos: usize,
-) {
+    cursor: &Cursor,
+) -> Tensor<3> {
     #[cfg(feature = "wgpu-kernels")]
     {
-        crate::kernels::kv_write::kv_write(k, v, tables, caches, pos)
+        crate::kernels::rope_kv::rope_kv(q, k, v, &cursor.tables, caches, &cursor.state)
     }
     #[cfg(not(feature = "wgpu-kernels"))]
     {
-        let _ = (k, v, tables, caches, pos);
+        let _ = (q, k, v, caches, cursor);
         unreachable!("fused kernels are only enabled with wgpu-kernels")
     }
 }

@@ -5,6 +5,7 @@
 
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 
+use super::cursor::Cursor;
 use super::fused;
 use super::kv_cache::KvCache;
 use super::nn::{Embedding, Linear, RmsNorm, silu, softmax_f32};
@@ -38,8 +39,28 @@ impl Attention {
         })
     }
 
+    /// One decode position, `x: [B, 1, H]`, at the cursor's position of caches that already
+    /// hold every earlier position: the rotation, the cache write and the attention run as
+    /// fused kernels reading the position from the device, so the launches are the same at
+    /// every step (`generate::graph`). Returns `[B, 1, H]`; `cache` is written in place, its
+    /// host-side length untouched.
+    fn decode(&self, x: Tensor<3>, cache: &KvCache, cursor: &Cursor) -> Tensor<3> {
+        let [b, _, _] = x.dims();
+        let (nh, nkv, hd) = (self.heads, self.kv_heads, self.head_dim);
+        let q = self.q_proj.forward(x.clone()).reshape([b, nh, hd]);
+        let k = self.k_proj.forward(x.clone()).reshape([b, nkv, hd]);
+        let v = self.v_proj.forward(x).reshape([b, nkv, hd]);
+        let (kc, vc) = cache
+            .buffers()
+            .expect("decode follows a prefill, which allocates the caches");
+        let q = fused::rope_kv(q, (k, v), (kc, vc), cursor);
+        let scale = (hd as f64).powf(-0.5) as f32;
+        let out = fused::attention_decode(q, kc, vc, &cursor.state, scale);
+        self.o_proj.forward(out.reshape([b, 1, nh * hd]))
+    }
+
     /// `x: [B, T, H]` at positions `cache.len() ..`; returns `[B, T, H]`. With `kernels`, the
-    /// rotation runs fused, and a single new position (decode) attends in one fused kernel.
+    /// rotation runs fused.
     fn forward(
         &self,
         x: Tensor<3>,
@@ -54,24 +75,6 @@ impl Attention {
         let q = self.q_proj.forward(x.clone()).reshape([b, t, nh, hd]);
         let k = self.k_proj.forward(x.clone()).reshape([b, t, nkv, hd]);
         let v = self.v_proj.forward(x).reshape([b, t, nkv, hd]);
-        if kernels && t == 1 && mask.is_none() {
-            // With one position, [B, 1, heads, D] is [B, heads, 1, D] in memory.
-            let q = fused::rope(q, rope.0, rope.1).reshape([b, nh, hd]);
-            let pos = cache.len();
-            cache.reserve([b, nkv, 1, hd], &q.device(), q.dtype());
-            let (kc, vc) = cache.buffers().expect("reserved above");
-            fused::kv_write(
-                k.reshape([b, nkv, hd]),
-                v.reshape([b, nkv, hd]),
-                rope,
-                (kc, vc),
-                pos,
-            );
-            let scale = (hd as f64).powf(-0.5) as f32;
-            let out = fused::attention_decode(q, kc, vc, pos + 1, scale);
-            cache.advance(1);
-            return self.o_proj.forward(out.reshape([b, 1, nh * hd]));
-        }
         // [B, heads, T, head_dim]
         let (q, k) = if kernels {
             (
@@ -226,6 +229,34 @@ impl Llama {
         (0..self.layers.len())
             .map(|_| KvCache::new(capacity_hint))
             .collect()
+    }
+
+    /// The fused kernels run here (wgpu with the kernels built, not switched off).
+    pub fn kernels(&self) -> bool {
+        self.kernels
+    }
+
+    /// A cursor for caches of `capacity` positions (see [`Self::decode`]).
+    pub fn cursor(&self, capacity: usize) -> Cursor {
+        Cursor::new(&self.rope, capacity, &self.embed_device())
+    }
+
+    /// One decode step, `x: [B, 1, H]` (embeddings at the cursor's position), through every
+    /// layer and the final RMSNorm with the fused decode kernels (only where [`Self::kernels`]
+    /// holds); returns `[B, 1, H]`. The caches, filled up to that position by earlier steps,
+    /// are written in place and their host-side lengths left as they are: the cursor counts.
+    pub fn decode(&self, x: Tensor<3>, caches: &[KvCache], cursor: &Cursor) -> Tensor<3> {
+        let norm = |n: &RmsNorm, x: Tensor<3>| fused::rms_norm(x, &n.weight, n.eps);
+        let mut h = x;
+        for (layer, cache) in self.layers.iter().zip(caches) {
+            let a = layer
+                .attn
+                .decode(norm(&layer.input_norm, h.clone()), cache, cursor);
+            h = h + a;
+            let m = layer.mlp.forward(norm(&layer.post_norm, h.clone()), true);
+            h = h + m;
+        }
+        norm(&self.norm, h)
     }
 
     /// Run `x: [B, T, H]` (embeddings at positions `cache.len() ..`) through every layer and the

@@ -26,8 +26,8 @@ impl Rope {
         Self { inv_freq, head_dim }
     }
 
-    /// cos and sin tables for positions `start .. start + len`, each `[len, head_dim]`.
-    pub fn tables(&self, start: usize, len: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
+    /// cos and sin values for positions `start .. start + len`, each `[len, head_dim]` row-major.
+    fn values(&self, start: usize, len: usize) -> (Vec<f32>, Vec<f32>) {
         let d = self.head_dim;
         let mut cos = Vec::with_capacity(len * d);
         let mut sin = Vec::with_capacity(len * d);
@@ -42,10 +42,31 @@ impl Rope {
                 }
             }
         }
+        (cos, sin)
+    }
+
+    /// cos and sin tables for positions `start .. start + len`, each `[len, head_dim]`.
+    pub fn tables(&self, start: usize, len: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
+        let d = self.head_dim;
+        let (cos, sin) = self.values(start, len);
         (
             Tensor::from_data(TensorData::new(cos, [len, d]), device),
             Tensor::from_data(TensorData::new(sin, [len, d]), device),
         )
+    }
+
+    /// Both tables for positions `0 .. capacity` in one f32 tensor `[capacity, 2, head_dim]`
+    /// (each position's cos row, then its sin row), for kernels that pick the position on the
+    /// device (`model::cursor`).
+    pub fn joint_table(&self, capacity: usize, device: &Device) -> Tensor<3> {
+        let d = self.head_dim;
+        let (cos, sin) = self.values(0, capacity);
+        let joint: Vec<f32> = cos
+            .chunks(d)
+            .zip(sin.chunks(d))
+            .flat_map(|(c, s)| c.iter().chain(s).copied())
+            .collect();
+        Tensor::from_data(TensorData::new(joint, [capacity, 2, d]), device)
     }
 
     /// Rotate `x: [B, heads, T, head_dim]` by tables `[T, head_dim]`.

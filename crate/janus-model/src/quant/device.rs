@@ -163,8 +163,25 @@ impl QuantMatrix {
     }
 
     /// Rows at `ids: [N]` -> `[N, cols]` f32 (an embedding lookup): only those rows are
-    /// unpacked on the reference path.
+    /// unpacked, in one launch where the kernels run (`shaders/qembed.wgsl`).
     pub fn select(&self, ids: Tensor<1, Int>) -> Tensor<2> {
+        #[cfg(feature = "wgpu-kernels")]
+        if let Scales::F32(scales) = &self.scales
+            && kernel_available(&scales.device())
+        {
+            return crate::kernels::qembed::lookup(
+                &self.codes,
+                scales,
+                ids,
+                (self.rows, self.cols),
+                self.format,
+            );
+        }
+        self.select_reference(ids)
+    }
+
+    /// [`Self::select`] with plain burn ops (the kernel's reference).
+    pub fn select_reference(&self, ids: Tensor<1, Int>) -> Tensor<2> {
         let Scales::F32(scales) = &self.scales else {
             return self.dense(DType::F32).select(0, ids);
         };
