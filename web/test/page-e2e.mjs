@@ -251,6 +251,8 @@ async function main() {
       check(/no download needed/.test(ready), `offline load: ${ready}`);
       await page.click('.settings summary');
       await page.fill('#max-tokens', '4');
+      // Greedy: a random draw from the random-weight model can end at once (an empty reply).
+      await page.fill('#temperature', '0');
       await page.fill('#message', 'Are you offline?');
       await page.click('#send');
       await page.waitForSelector('.turn.assistant:not([aria-busy])', { timeout: 300_000 });
@@ -274,6 +276,7 @@ async function main() {
       await shot(page, '11-recovered');
       await page.click('.settings summary');
       await page.fill('#max-tokens', '3');
+      await page.fill('#temperature', '0');
       await page.fill('#message', 'Still there?');
       await page.click('#send');
       await page.waitForSelector('.turn.assistant:not([aria-busy])', { timeout: 300_000 });

@@ -2,13 +2,12 @@
 //! (reference: the generic path of `model::llama::Attention`).
 
 use burn::backend::Cube;
-use burn::backend::wgpu::SourceKernel;
+use burn::cubecl::CubeCount;
 use burn::cubecl::ir::attributes::BufferIOAttr;
 use burn::cubecl::server::KernelArguments;
-use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{Int, Tensor};
 
-use super::launch::{ElemSource, empty_like, float_handle, info, int_handle};
+use super::launch::{empty_like, float_handle, info, int_handle, launch_elem};
 
 const WGSL: &str = include_str!("../../../../shaders/attn_decode.wgsl");
 const WORKGROUP: u32 = 128;
@@ -38,15 +37,9 @@ pub fn attention_decode(
         capacity as u32,
         scale.to_bits(),
     ]);
-    client.launch(
-        Box::new(SourceKernel::new(
-            ElemSource {
-                wgsl: WGSL,
-                elem: q.dtype,
-                workgroup: WORKGROUP,
-            },
-            CubeDim::new_1d(WORKGROUP),
-        )),
+    launch_elem(
+        &client,
+        (WGSL, q.dtype, WORKGROUP),
         CubeCount::Static((b * heads) as u32, 1, 1),
         KernelArguments::new()
             .with_buffer_io(q.handle.clone().binding(), BufferIOAttr::ReadOnly)

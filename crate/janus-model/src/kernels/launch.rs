@@ -1,9 +1,14 @@
 //! What every kernel launch shares: the WGSL template, the 2-D grid, tensors as cubecl handles.
 
 use burn::backend::Cube;
-use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate, into_contiguous};
+use burn::backend::wgpu::{
+    CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous,
+};
+use burn::cubecl::client::Client;
 use burn::cubecl::prelude::KernelId;
+use burn::cubecl::server::KernelArguments;
 use burn::cubecl::server::MetadataBindingInfo;
+use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Int, Tensor};
 
 use crate::quant::QuantFormat;
@@ -129,6 +134,29 @@ impl KernelSource for ElemSource {
     fn lang(&self) -> &'static str {
         "wgsl"
     }
+}
+
+/// Launch a kernel whose WGSL is templated on the element type and workgroup size only
+/// ([`ElemSource`]): `(wgsl, elem, workgroup)`, on `count` workgroups of `workgroup`
+/// invocations.
+pub fn launch_elem(
+    client: &Client,
+    (wgsl, elem, workgroup): (&'static str, DType, u32),
+    count: CubeCount,
+    args: KernelArguments,
+) {
+    client.launch(
+        Box::new(SourceKernel::new(
+            ElemSource {
+                wgsl,
+                elem,
+                workgroup,
+            },
+            CubeDim::new_1d(workgroup),
+        )),
+        count,
+        args,
+    );
 }
 
 /// An uninitialised contiguous output tensor of `shape` on `like`'s device.

@@ -1,13 +1,12 @@
 //! `shaders/rms_norm.wgsl`: LLaMA's RMSNorm in one launch (reference: `model::nn::RmsNorm`).
 
 use burn::backend::Cube;
-use burn::backend::wgpu::SourceKernel;
+use burn::cubecl::CubeCount;
 use burn::cubecl::ir::attributes::BufferIOAttr;
 use burn::cubecl::server::KernelArguments;
-use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::Tensor;
 
-use super::launch::{ElemSource, empty_like, float_handle, grid, info};
+use super::launch::{empty_like, float_handle, grid, info, launch_elem};
 
 const WGSL: &str = include_str!("../../../../shaders/rms_norm.wgsl");
 const WORKGROUP: u32 = 128;
@@ -24,15 +23,9 @@ pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<1>, eps: f64) -> T
     let client = x.client.clone();
     let (gx, gy) = grid(rows);
     let params = info(&[dim as u32, gx, rows as u32, (eps as f32).to_bits()]);
-    client.launch(
-        Box::new(SourceKernel::new(
-            ElemSource {
-                wgsl: WGSL,
-                elem: x.dtype,
-                workgroup: WORKGROUP,
-            },
-            CubeDim::new_1d(WORKGROUP),
-        )),
+    launch_elem(
+        &client,
+        (WGSL, x.dtype, WORKGROUP),
         CubeCount::Static(gx, gy, 1),
         KernelArguments::new()
             .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)

@@ -1,13 +1,12 @@
 //! `shaders/rope.wgsl`: rotary position embedding in one launch (reference: `model::rope::Rope`).
 
 use burn::backend::Cube;
-use burn::backend::wgpu::SourceKernel;
+use burn::cubecl::CubeCount;
 use burn::cubecl::ir::attributes::BufferIOAttr;
 use burn::cubecl::server::KernelArguments;
-use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Tensor};
 
-use super::launch::{ElemSource, empty_like, float_handle, grid, params};
+use super::launch::{empty_like, float_handle, grid, launch_elem, params};
 
 const WGSL: &str = include_str!("../../../../shaders/rope.wgsl");
 const WORKGROUP: u32 = 256;
@@ -23,15 +22,9 @@ pub fn rope(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
     let total = b * t * h * d;
     let (gx, gy) = grid(total.div_ceil(WORKGROUP as usize));
     let params = params(&[total, t, h, d, gx as usize]);
-    client.launch(
-        Box::new(SourceKernel::new(
-            ElemSource {
-                wgsl: WGSL,
-                elem: x.dtype,
-                workgroup: WORKGROUP,
-            },
-            CubeDim::new_1d(WORKGROUP),
-        )),
+    launch_elem(
+        &client,
+        (WGSL, x.dtype, WORKGROUP),
         CubeCount::Static(gx, gy, 1),
         KernelArguments::new()
             .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)

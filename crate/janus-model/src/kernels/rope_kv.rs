@@ -3,13 +3,12 @@
 //! `KvCache::write`).
 
 use burn::backend::Cube;
-use burn::backend::wgpu::SourceKernel;
+use burn::cubecl::CubeCount;
 use burn::cubecl::ir::attributes::BufferIOAttr;
 use burn::cubecl::server::KernelArguments;
-use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{Int, Tensor};
 
-use super::launch::{ElemSource, float_handle, int_handle, params};
+use super::launch::{float_handle, int_handle, launch_elem, params};
 
 const WGSL: &str = include_str!("../../../../shaders/rope_kv.wgsl");
 const WORKGROUP: u32 = 256;
@@ -40,15 +39,9 @@ pub fn rope_kv(
     let client = q.client.clone();
     let (q_pairs, k_pairs) = (b * heads * d / 2, b * kv_heads * d / 2);
     let params = params(&[q_pairs, k_pairs, d, capacity]);
-    client.launch(
-        Box::new(SourceKernel::new(
-            ElemSource {
-                wgsl: WGSL,
-                elem: q.dtype,
-                workgroup: WORKGROUP,
-            },
-            CubeDim::new_1d(WORKGROUP),
-        )),
+    launch_elem(
+        &client,
+        (WGSL, q.dtype, WORKGROUP),
         // Decode shapes are small (B * heads * D / 2, a few thousand): one grid row suffices.
         CubeCount::Static(
             q_pairs.max(k_pairs).div_ceil(WORKGROUP as usize) as u32,

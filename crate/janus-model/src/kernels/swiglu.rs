@@ -1,13 +1,12 @@
 //! `shaders/swiglu.wgsl`: `silu(gate) * up` in one launch (reference: `model::llama::Mlp`).
 
 use burn::backend::Cube;
-use burn::backend::wgpu::SourceKernel;
+use burn::cubecl::CubeCount;
 use burn::cubecl::ir::attributes::BufferIOAttr;
 use burn::cubecl::server::KernelArguments;
-use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::Tensor;
 
-use super::launch::{ElemSource, empty_like, float_handle, grid, params};
+use super::launch::{empty_like, float_handle, grid, launch_elem, params};
 
 const WGSL: &str = include_str!("../../../../shaders/swiglu.wgsl");
 const WORKGROUP: u32 = 256;
@@ -21,15 +20,9 @@ pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
     let total: usize = dims.iter().product();
     let (gx, gy) = grid(total.div_ceil(WORKGROUP as usize));
     let params = params(&[total, gx as usize]);
-    client.launch(
-        Box::new(SourceKernel::new(
-            ElemSource {
-                wgsl: WGSL,
-                elem: g.dtype,
-                workgroup: WORKGROUP,
-            },
-            CubeDim::new_1d(WORKGROUP),
-        )),
+    launch_elem(
+        &client,
+        (WGSL, g.dtype, WORKGROUP),
         CubeCount::Static(gx, gy, 1),
         KernelArguments::new()
             .with_buffer_io(g.handle.clone().binding(), BufferIOAttr::ReadOnly)

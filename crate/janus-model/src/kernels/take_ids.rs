@@ -2,13 +2,12 @@
 //! column the decode state names (reference: `Tensor::slice` of that column).
 
 use burn::backend::Cube;
-use burn::backend::wgpu::SourceKernel;
+use burn::cubecl::CubeCount;
 use burn::cubecl::ir::attributes::BufferIOAttr;
 use burn::cubecl::server::KernelArguments;
-use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Int, Tensor};
 
-use super::launch::{ElemSource, empty_like, int_handle, params};
+use super::launch::{empty_like, int_handle, launch_elem, params};
 
 const WGSL: &str = include_str!("../../../../shaders/take_ids.wgsl");
 
@@ -19,15 +18,9 @@ pub fn take_ids(history: &Tensor<2, Int>, state: &Tensor<1, Int>) -> Tensor<2, I
     let s = int_handle(state);
     // Uninitialised: every row is written. Nothing is uploaded, so a captured graph may hold it.
     let o = empty_like(&h, vec![rows, 1], DType::I32);
-    h.client.launch(
-        Box::new(SourceKernel::new(
-            ElemSource {
-                wgsl: WGSL,
-                elem: DType::F32,
-                workgroup: 64,
-            },
-            CubeDim::new_1d(64),
-        )),
+    launch_elem(
+        &h.client,
+        (WGSL, DType::F32, 64),
         CubeCount::Static(rows.div_ceil(64) as u32, 1, 1),
         KernelArguments::new()
             .with_buffer_io(h.handle.clone().binding(), BufferIOAttr::ReadOnly)
