@@ -6,7 +6,7 @@
 // and subtraction per code in a word, a concatenation and a product: about thirty launches per
 // lookup for Q4). One invocation per code word of the output. An id outside the table reads
 // its last row (the caller's ids are in range; the clamp only keeps a bad one in bounds).
-// Template values (kernels/qembed.rs): bits (8 | 4), wg.
+// Template values (kernels/qembed.rs, the quantised kernels' template): bits (8 | 4), wg.
 
 // [rows, words per row] code words.
 @group(0) @binding(0) var<storage, read_write> codes: array<u32>;

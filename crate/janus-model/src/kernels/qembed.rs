@@ -2,39 +2,17 @@
 //! embedding) unpacked in one launch (reference: `QuantMatrix::select`'s plain-burn unpacking).
 
 use burn::backend::Cube;
-use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate};
+use burn::backend::wgpu::SourceKernel;
 use burn::cubecl::ir::attributes::BufferIOAttr;
-use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Int, Tensor};
 
-use super::launch::{empty_like, float_handle, grid, int_handle, params};
+use super::launch::{QuantSource, empty_like, float_handle, grid, int_handle, params};
 use crate::quant::QuantFormat;
 
 const WGSL: &str = include_str!("../../../../shaders/qembed.wgsl");
 const WORKGROUP: u32 = 256;
-
-#[derive(Debug)]
-struct Source {
-    bits: usize,
-}
-
-impl KernelSource for Source {
-    fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(WGSL)
-            .register("bits", self.bits.to_string())
-            .register("wg", WORKGROUP.to_string())
-    }
-
-    fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.bits, WORKGROUP))
-    }
-
-    fn lang(&self) -> &'static str {
-        "wgsl"
-    }
-}
 
 /// Rows `ids: [N]` of the `[rows, cols]` table held as `codes` (words, i32 bits) and f32
 /// `scales` (one per block of 32) -> `[N, cols]` f32.
@@ -54,8 +32,15 @@ pub fn lookup(
     let (gx, gy) = grid((n * words).div_ceil(WORKGROUP as usize));
     client.launch(
         Box::new(SourceKernel::new(
-            Source {
-                bits: format.bits(),
+            // The quantised kernels' template (it fills `bits` and `wg`; the element type is
+            // the output's, f32).
+            QuantSource {
+                wgsl: WGSL,
+                elem: DType::F32,
+                format,
+                workgroup: WORKGROUP,
+                lanes: 1,
+                batch: 1,
             },
             CubeDim::new_1d(WORKGROUP),
         )),
