@@ -1,6 +1,6 @@
 // A decode step's rotary embedding and KV-cache write in one launch, at the position the device
 // holds (`state[0]`), so the same launch serves every step of a captured graph
-// (generate/graph.rs): the queries rotated in place, the new key rotated and the value copied
+// (kernels/graph.rs): the queries rotated in place, the new key rotated and the value copied
 // into [B, kv_heads, capacity, D] at that position. Rotation is transformers' rotate_half form
 // with tables computed on the host in f64 (model/rope.rs; GPU cos/sin of large angles are not
 // precise enough), products in the working type as the reference's x * cos + rotated * sin.

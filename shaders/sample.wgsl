@@ -29,7 +29,7 @@
 @group(0) @binding(3) var<storage, read_write> history: array<i32>;
 // The decode state (i32, model/cursor.rs): position, then `step`, the index of the token being
 // chosen, which keys the draw. On the device so that one launch serves every step of a
-// captured graph (generate/graph.rs).
+// captured graph (kernels/graph.rs).
 @group(0) @binding(4) var<storage, read_write> state: array<i32>;
 // K, paired (0 | 1), history columns, seed low, seed high, greedy (0 | 1), top_k (0: all),
 // then f32 bits: w, 1 / T, top_p.

@@ -1,7 +1,7 @@
 // The input ids of a decode step, taken on the device from the history of chosen ids: column
 // `state[1] - 1` of [rows, columns] (the id the previous step chose, model/cursor.rs). Reading
 // the history rather than the previous step's output keeps a step idempotent: running it twice
-// at one state (a graph's warm-up, generate/graph.rs) gives the same result. One invocation per
+// at one state (a graph's warm-up, kernels/graph.rs) gives the same result. One invocation per
 // row. No template values.
 
 // [rows, columns] chosen ids (i32).

@@ -88,7 +88,7 @@ pub fn int_handle<const D: usize>(t: &Tensor<D, Int>) -> CubeTensor {
 /// them in a uniform-pool buffer bound after the launch's tensors (the shaders' last binding,
 /// `var<storage, read> params: array<u32>`), cached by value and reused by every launch with the
 /// same words. Unlike a buffer created per launch this costs no allocation or upload on the
-/// hot path, and it is what a captured graph (`generate::graph`) may hold: nothing can be
+/// hot path, and it is what a captured graph (`kernels::graph`) may hold: nothing can be
 /// allocated or written while one records.
 pub fn info(values: &[u32]) -> MetadataBindingInfo {
     // The info words are u64: two parameters each, the first in the low half (little-endian

@@ -1,6 +1,6 @@
 //! Where a decode step is, held on the device: the position it writes and the index of the token
 //! it chooses. The fused decode kernels read both from here rather than from their launch
-//! parameters, so one recorded launch sequence serves every step (`generate::graph`): the host
+//! parameters, so one recorded launch sequence serves every step (`kernels::graph`): the host
 //! moves the cursor with one small write and replays.
 
 use burn::tensor::{Device, Int, Tensor};

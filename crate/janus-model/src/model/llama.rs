@@ -42,7 +42,7 @@ impl Attention {
     /// One decode position, `x: [B, 1, H]`, at the cursor's position of caches that already
     /// hold every earlier position: the rotation, the cache write and the attention run as
     /// fused kernels reading the position from the device, so the launches are the same at
-    /// every step (`generate::graph`). Returns `[B, 1, H]`; `cache` is written in place, its
+    /// every step (`kernels::graph`). Returns `[B, 1, H]`; `cache` is written in place, its
     /// host-side length untouched.
     fn decode(&self, x: Tensor<3>, cache: &KvCache, cursor: &Cursor) -> Tensor<3> {
         let [b, _, _] = x.dims();
