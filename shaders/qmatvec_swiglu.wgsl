@@ -1,9 +1,10 @@
 // The SwiGLU MLP's first half for decode in one launch: y[b, r] = silu(x[b] . G[r]) * (x[b] . U[r])
 // with G (gate) and U (up) packed alike (crate/janus-model/src/quant/pack.rs). The same walk as
-// qmatvec.wgsl over both matrices at once: LANES invocations per output row, 16-byte loads
-// dequantised in registers, up to BATCH rows of x, f32 accumulation. Replaces three launches
-// (two products and the gate) per layer. Template values (kernels/qmatvec.rs): elem, enable_f16,
-// wg, lanes, batch, bits, quant. All bindings read_write (see qmatvec.wgsl).
+// qmatvec.wgsl over both matrices at once: a group of LANES invocations owns ROWS output rows,
+// 16-byte loads dequantised in registers, each vector of x serving both matrices' ROWS rows, up
+// to BATCH rows of x, f32 accumulation. Replaces three launches (two products and the gate) per
+// layer. Template values (kernels/qmatvec.rs): elem, enable_f16, wg, lanes, rows, batch, bits,
+// quant. All bindings read_write (see qmatvec.wgsl).
 {{ enable_f16 }}
 
 @group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
@@ -18,6 +19,7 @@
 
 const WG: u32 = {{ wg }}u;
 const LANES: u32 = {{ lanes }}u;
+const ROWS: u32 = {{ rows }}u;
 const BITS: u32 = {{ bits }}u;
 // Rows of x, a template constant (1..=8): the accumulators stay in registers.
 const BATCH: u32 = {{ batch }}u;
@@ -26,8 +28,10 @@ const BATCH: u32 = {{ batch }}u;
 
 const PER_LOAD: u32 = 4u * PER_WORD;
 const VECS: u32 = PER_LOAD / 4u;
+// Accumulators per invocation: the gate's ROWS x BATCH, then the up matrix's.
+const ACC: u32 = 2u * ROWS * BATCH;
 
-var<workgroup> partial: array<f32, WG * BATCH * 2u>;
+var<workgroup> partial: array<f32, WG * ACC>;
 
 fn scale_up(block: u32) -> f32 {
     let pair = unpack2x16float(scales_up[block / 2u]);
@@ -36,69 +40,76 @@ fn scale_up(block: u32) -> f32 {
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let batch = BATCH;
     let rows = params[1];
     let cols = params[2];
     let lane = lid % LANES;
-    let row = (wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES;
+    let first = ((wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES) * ROWS;
     let loads_per_row = cols / PER_LOAD;
-    var acc_g: array<f32, BATCH>;
-    var acc_u: array<f32, BATCH>;
-    if (row < rows) {
+    // acc[r * BATCH + b] (gate) and acc[(ROWS + r) * BATCH + b] (up).
+    var acc: array<f32, ACC>;
+    // One load's dot products before scaling, zeroed at each load (see qmatvec.wgsl).
+    var d: array<f32, ACC>;
+    if (first < rows) {
         for (var l = lane; l < loads_per_row; l += LANES) {
-            let index = row * loads_per_row + l;
-            let wg_words = codes[index];
-            let wu_words = codes_up[index];
-            let block = index * 4u / WORDS_PER_BLOCK;
-            let sg = scale(block);
-            let su = scale_up(block);
-            var wg_v: array<vec4<f32>, VECS>;
-            var wu_v: array<vec4<f32>, VECS>;
-            for (var k = 0u; k < 4u; k++) {
-                for (var j = 0u; j < PER_WORD; j += 4u) {
-                    wg_v[(k * PER_WORD + j) / 4u] = codes4(wg_words[k], j);
-                    wu_v[(k * PER_WORD + j) / 4u] = codes4(wu_words[k], j);
+            // As in qmatvec.wgsl, a row past the end repeats the last one.
+            var words: array<vec4<u32>, 2u * ROWS>;
+            var s: array<f32, 2u * ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                let index = min(first + r, rows - 1u) * loads_per_row + l;
+                let block = index * 4u / WORDS_PER_BLOCK;
+                words[r] = codes[index];
+                words[ROWS + r] = codes_up[index];
+                s[r] = scale(block);
+                s[ROWS + r] = scale_up(block);
+            }
+            for (var i = 0u; i < ACC; i++) {
+                d[i] = 0.0;
+            }
+            for (var v = 0u; v < VECS; v++) {
+                var w: array<vec4<f32>, 2u * ROWS>;
+                for (var r = 0u; r < 2u * ROWS; r++) {
+                    w[r] = codes4(words[r][v * 4u / PER_WORD], (v * 4u) % PER_WORD);
+                }
+                for (var b = 0u; b < BATCH; b++) {
+                    let xv = vec4<f32>(x[(b * cols + l * PER_LOAD) / 4u + v]);
+                    for (var r = 0u; r < 2u * ROWS; r++) {
+                        d[r * BATCH + b] += dot(w[r], xv);
+                    }
                 }
             }
-            for (var b = 0u; b < batch; b++) {
-                let xs = (b * cols + l * PER_LOAD) / 4u;
-                var dg = 0.0;
-                var du = 0.0;
-                for (var v = 0u; v < VECS; v++) {
-                    let xv = vec4<f32>(x[xs + v]);
-                    dg += dot(wg_v[v], xv);
-                    du += dot(wu_v[v], xv);
+            for (var r = 0u; r < 2u * ROWS; r++) {
+                for (var b = 0u; b < BATCH; b++) {
+                    acc[r * BATCH + b] += s[r] * d[r * BATCH + b];
                 }
-                acc_g[b] += sg * dg;
-                acc_u[b] += su * du;
             }
         }
     }
-    if (LANES == 1u) {
-        if (row < rows) {
-            for (var b = 0u; b < batch; b++) {
-                y[b * rows + row] = swiglu(acc_g[b], acc_u[b]);
-            }
-        }
-        return;
-    }
-    // Every invocation reaches the barriers (LANES is a constant: uniform control flow).
-    for (var b = 0u; b < BATCH; b++) {
-        partial[b * WG + lid] = acc_g[b];
-        partial[(BATCH + b) * WG + lid] = acc_u[b];
-    }
-    workgroupBarrier();
-    for (var s = LANES / 2u; s > 0u; s /= 2u) {
-        if (lane < s) {
-            for (var b = 0u; b < 2u * BATCH; b++) {
-                partial[b * WG + lid] += partial[b * WG + lid + s];
-            }
+    if (LANES > 1u) {
+        // Every invocation reaches the barriers (LANES is a constant: uniform control flow).
+        for (var i = 0u; i < ACC; i++) {
+            partial[i * WG + lid] = acc[i];
         }
         workgroupBarrier();
+        for (var s = LANES / 2u; s > 0u; s /= 2u) {
+            if (lane < s) {
+                for (var i = 0u; i < ACC; i++) {
+                    partial[i * WG + lid] += partial[i * WG + lid + s];
+                }
+            }
+            workgroupBarrier();
+        }
+        if (lane != 0u) {
+            return;
+        }
+        for (var i = 0u; i < ACC; i++) {
+            acc[i] = partial[i * WG + lid];
+        }
     }
-    if (lane == 0u && row < rows) {
-        for (var b = 0u; b < batch; b++) {
-            y[b * rows + row] = swiglu(partial[b * WG + lid], partial[(BATCH + b) * WG + lid]);
+    for (var r = 0u; r < ROWS; r++) {
+        if (first + r < rows) {
+            for (var b = 0u; b < BATCH; b++) {
+                y[b * rows + first + r] = swiglu(acc[r * BATCH + b], acc[(ROWS + r) * BATCH + b]);
+            }
         }
     }
 }

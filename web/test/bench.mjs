@@ -6,6 +6,10 @@
 //
 //   node web/test/bench.mjs [--quant q4|q8|none] [--dtype f16|f32] [--prompt-tokens N]
 //                           [--decode-tokens N] [--image-steps N] [--vq] [--preset ID]
+//   node web/test/bench.mjs --kernels [--quant q4|q8] [--context N]
+//     (each decode kernel alone at the preset's shapes; writes tests/artifacts/bench-kernels.json)
+//   --layout shared:LANES:ROWS | vector:ROWS: the matrix-vector kernels' layout instead of the
+//     adapter's (measurements)
 // Needs web/pkg (bash scripts/build-web.sh). Env: CHROMIUM, JANUS_BENCH_TIMEOUT_S (default 3600),
 // JANUS_BENCH_ADAPTER_ARGS (Chromium flags replacing the SwiftShader ones, for a real GPU).
 
@@ -27,6 +31,9 @@ const { values } = parseArgs({
     'decode-tokens': { type: 'string', default: '3' },
     'image-steps': { type: 'string', default: '32' },
     vq: { type: 'boolean', default: false },
+    kernels: { type: 'boolean', default: false },
+    context: { type: 'string', default: '128' },
+    layout: { type: 'string' },
   },
 });
 const options = {
@@ -37,6 +44,8 @@ const options = {
   decodeTokens: Number(values['decode-tokens']),
   imageSteps: Number(values['image-steps']),
   vqDecode: values.vq,
+  ...(values.kernels ? { kernels: true, context: Number(values.context) } : {}),
+  ...(values.layout ? { layout: values.layout } : {}),
 };
 const timeoutMs = Number(process.env.JANUS_BENCH_TIMEOUT_S ?? 3600) * 1000;
 const adapterArgs = process.env.JANUS_BENCH_ADAPTER_ARGS?.split(' ').filter(Boolean) ?? WEBGPU_ARGS;
@@ -54,12 +63,20 @@ try {
   const started = Date.now();
   const result = await page.evaluate((o) => window.runBench(o), options);
   console.error(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  const mib = (b) => (b / 2 ** 20).toFixed(0);
-  console.log(result.markdownHeader);
-  console.log(result.markdownRow);
-  console.log(`wasm memory: ${mib(result.wasmMemoryBefore)} MiB before, ${mib(result.wasmMemoryPeak)} MiB peak`);
-  mkdirSync(path.join(root, 'tests/artifacts'), { recursive: true });
-  writeFileSync(path.join(root, 'tests/artifacts/bench-web.json'), `${JSON.stringify({ options, ...result }, null, 2)}\n`);
+  if (values.kernels) {
+    console.log(result.adapter);
+    console.log(`copy ${result.copyGbps.toFixed(2)} GB/s`);
+    console.log(result.markdown);
+    mkdirSync(path.join(root, 'tests/artifacts'), { recursive: true });
+    writeFileSync(path.join(root, 'tests/artifacts/bench-kernels.json'), `${JSON.stringify({ options, ...result }, null, 2)}\n`);
+  } else {
+    const mib = (b) => (b / 2 ** 20).toFixed(0);
+    console.log(result.markdownHeader);
+    console.log(result.markdownRow);
+    console.log(`wasm memory: ${mib(result.wasmMemoryBefore)} MiB before, ${mib(result.wasmMemoryPeak)} MiB peak`);
+    mkdirSync(path.join(root, 'tests/artifacts'), { recursive: true });
+    writeFileSync(path.join(root, 'tests/artifacts/bench-web.json'), `${JSON.stringify({ options, ...result }, null, 2)}\n`);
+  }
 } finally {
   await browser.close();
   await server.close();

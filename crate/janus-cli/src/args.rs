@@ -118,6 +118,12 @@ pub struct BenchArgs {
     /// Print the report as JSON (after the Markdown row).
     #[arg(long)]
     pub json: bool,
+    /// Time each decode kernel alone at the preset's shapes (no model is built) instead.
+    #[arg(long)]
+    pub kernels: bool,
+    /// Cached positions the attention kernel reads in --kernels.
+    #[arg(long, default_value_t = 128)]
+    pub context: usize,
 }
 
 #[derive(Args, Debug)]

@@ -38,6 +38,9 @@ pub fn run(args: &BenchArgs, backend: Backend) -> Result<(), String> {
     // binding the adapter allows (lavapipe: 128 MiB).
     let copy_bytes = (args.copy_mib << 20).min(opened.max_tensor_bytes as usize);
     let copy_gbps = copy_bandwidth(&opened, copy_bytes)?;
+    if args.kernels {
+        return kernels(&opened, &config, dtype, quant, args, copy_gbps);
+    }
     let origin = Instant::now();
     let clock = move || origin.elapsed().as_secs_f64();
     eprintln!("{}: building {name} with random weights", opened.adapter);
@@ -80,6 +83,45 @@ pub fn run(args: &BenchArgs, backend: Backend) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// `--kernels`: each decode kernel alone (wgpu with the kernels built in only).
+fn kernels(
+    opened: &crate::device::Opened,
+    config: &JanusConfig,
+    dtype: WorkingDtype,
+    quant: Option<QuantFormat>,
+    args: &BenchArgs,
+    copy_gbps: Option<f64>,
+) -> Result<(), String> {
+    #[cfg(feature = "wgpu")]
+    if opened.wgpu {
+        use janus_model::bench::kernels::{kernels, markdown};
+        let format = quant.ok_or("--kernels times the quantised kernels: --quant q8 or q4")?;
+        let origin = Instant::now();
+        let clock = move || origin.elapsed().as_secs_f64();
+        let figures = pollster::block_on(kernels(
+            &config.language,
+            &opened.device,
+            dtype.dtype(),
+            format,
+            args.context,
+            &clock,
+            0.5,
+        ))
+        .map_err(|e| e.to_string())?;
+        println!("{} ({}, {})", opened.adapter, dtype.name(), format.name());
+        print!("{}", markdown(&figures, copy_gbps));
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string(&figures).map_err(|e| e.to_string())?
+            );
+        }
+        return Ok(());
+    }
+    let _ = (opened, config, dtype, quant, args, copy_gbps);
+    Err("--kernels needs the wgpu backend".into())
 }
 
 /// Bytes the device's pools hold (wgpu only).

@@ -47,14 +47,17 @@ fn wgpu_described() -> Result<Opened, String> {
         .map_err(|e| format!("no usable wgpu adapter: {e}"))?;
     let info = setup.adapter.get_info();
     let limits = setup.device.limits();
-    // Invocations per row of the quantised matrix-vector kernels: one on a CPU implementation
-    // (lavapipe), a workgroup on a GPU; JANUS_QMATVEC_LANES overrides (measurements).
+    // How the quantised matrix-vector kernels spread rows over invocations: by adapter type
+    // (janus_model::kernels::qmatvec::Layout); JANUS_QMATVEC (`shared:LANES:ROWS` or
+    // `vector:ROWS`) overrides (measurements).
+    use janus_model::kernels::qmatvec::{Layout, set_layout};
     let cpu = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
-    let lanes = std::env::var("JANUS_QMATVEC_LANES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| janus_model::kernels::qmatvec::lanes_for(cpu));
-    janus_model::kernels::qmatvec::set_lanes(lanes);
+    set_layout(
+        std::env::var("JANUS_QMATVEC")
+            .ok()
+            .and_then(|v| Layout::parse(&v))
+            .unwrap_or_else(|| Layout::for_adapter(cpu)),
+    );
     // Decode steps recorded once and replayed (kernels::graph); JANUS_GRAPHS=0 launches every
     // step anew (measurements).
     janus_model::kernels::graph::set_enabled(std::env::var("JANUS_GRAPHS").as_deref() != Ok("0"));

@@ -4,7 +4,7 @@
 //! checked against the host's f64 product of the dequantised weights.
 
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
-use janus_model::kernels::qmatvec::{lanes, set_lanes};
+use janus_model::kernels::qmatvec::{Layout, layout, set_layout};
 use janus_model::quant::device::QuantMatrix;
 use janus_model::quant::{QuantFormat, dequantize, quantize};
 
@@ -19,6 +19,19 @@ pub const QMATVEC_CASES: [(usize, usize, usize); 7] = [
     (65_537, 32, 1),
     (33, 64, 8),
     (40, 96, 13),
+];
+
+/// Layouts of the matrix-vector kernels the cases run with: the GPU's (64 lanes, 1 row) and the
+/// CPU adapters' (a vector of 8 rows), and others a measurement may pick: several lanes and rows,
+/// one lane walking every load of 5 rows (each load's sums must start from zero), row counts
+/// that do not divide the cases' rows, and the largest vector (the SwiGLU pair clamps it to 8).
+const LAYOUTS: [Layout; 6] = [
+    Layout::Shared { lanes: 64, rows: 1 },
+    Layout::Vector { rows: 8 },
+    Layout::Shared { lanes: 4, rows: 3 },
+    Layout::Shared { lanes: 1, rows: 5 },
+    Layout::Vector { rows: 4 },
+    Layout::Vector { rows: 16 },
 ];
 
 /// Relative tolerance against the host's f64 product (f32 accumulation in another order).
@@ -96,14 +109,16 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                 return Err("upload_as did not pick the path asked for".into());
             }
             let name = format!("{} {rows}x{cols} batch {m}", format.name());
-            // Every lane count the adapters use (a workgroup per row; one invocation per row).
-            let before = lanes();
+            // Every layout the adapters use (a workgroup per row; one invocation per 8 rows) and
+            // others: several lanes and rows at once, row counts no group size divides.
+            let before = layout();
             let mut k = 0f32;
-            for l in [64, 4, 1] {
-                set_lanes(l);
+            for l in LAYOUTS {
+                set_layout(l);
                 let got = read(kernel.matmul_t(xt.clone())).await;
-                set_lanes(before);
-                k = k.max(compare(&format!("kernel {name}, {l} lanes"), &got?, &want)?);
+                set_layout(before);
+                let what = format!("kernel {name}, {l:?}");
+                k = k.max(compare(&what, &got?, &want)?);
             }
             // The dequantisation kernel computes exactly the host's values (scale * code).
             let dense = read(kernel.dense(DType::F32)).await?;
@@ -129,16 +144,12 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                         * up.matvec(xt.clone()),
                 )
                 .await?;
-                for l in [64, 4, 1] {
-                    set_lanes(l);
+                for l in LAYOUTS {
+                    set_layout(l);
                     let fused = kernel.swiglu_with(&up, &xt);
-                    set_lanes(before);
+                    set_layout(before);
                     let fused = fused.ok_or("swiglu_with declined a packed pair")?;
-                    compare(
-                        &format!("swiglu {name}, {l} lanes"),
-                        &read(fused).await?,
-                        &want,
-                    )?;
+                    compare(&format!("swiglu {name}, {l:?}"), &read(fused).await?, &want)?;
                 }
             }
             report.push(format!(

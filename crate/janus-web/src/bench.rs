@@ -29,6 +29,13 @@ struct BenchOptions {
     image_steps: usize,
     vq_decode: bool,
     copy_mib: usize,
+    /// Time each decode kernel alone at the preset's shapes instead (no model is built).
+    kernels: bool,
+    /// Cached positions the attention kernel reads when `kernels`.
+    context: usize,
+    /// The matrix-vector kernels' layout instead of the adapter's: `shared:LANES:ROWS` or
+    /// `vector:ROWS` (janus_model::kernels::qmatvec::Layout; measurements).
+    layout: Option<String>,
 }
 
 impl Default for BenchOptions {
@@ -42,6 +49,9 @@ impl Default for BenchOptions {
             image_steps: 32,
             vq_decode: false,
             copy_mib: 256,
+            kernels: false,
+            context: 128,
+            layout: None,
         }
     }
 }
@@ -61,9 +71,20 @@ fn now_s() -> f64 {
     js_sys::Date::now() / 1000.0
 }
 
+/// The figures of `kernels: true`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KernelsReport {
+    adapter: String,
+    figures: Vec<janus_model::bench::kernels::KernelFigure>,
+    copy_gbps: f64,
+    markdown: String,
+}
+
 /// `benchmark({preset?, quant?, dtype?, promptTokens?, decodeTokens?, imageSteps?, vqDecode?,
 /// copyMib?})` -> `Promise<{report, markdownHeader, markdownRow, wasmMemoryBefore,
-/// wasmMemoryPeak}>`.
+/// wasmMemoryPeak}>`; with `kernels: true` (and `context?`), each decode kernel alone:
+/// `Promise<{adapter, figures, copyGbps, markdown}>`.
 #[wasm_bindgen]
 pub fn benchmark(options: JsValue) -> Promise {
     crate::install_panic_hook();
@@ -98,14 +119,52 @@ async fn run(options: JsValue) -> Result<JsValue, WebError> {
         }
     };
     let device = &gpu.device;
+    if let Some(text) = &o.layout {
+        use janus_model::kernels::qmatvec::{Layout, set_layout};
+        let layout = Layout::parse(text).ok_or_else(|| {
+            WebError::bad_request(format!("layout {text}: not shared:L:R or vector:R"))
+        })?;
+        set_layout(layout);
+    }
     // The yardstick first, while the device is empty.
     let copy_bytes = (o.copy_mib << 20).min(gpu.info.max_tensor_bytes as usize);
     let copy_gbps = copy_bandwidth(device, copy_bytes).await?;
+    let fail = |e: janus_model::JanusError| WebError::new(codes::DEVICE, e.to_string());
+    if o.kernels {
+        let format = quant.ok_or_else(|| {
+            WebError::bad_request("kernels: times the quantised kernels (quant q8 or q4)")
+        })?;
+        let figures = janus_model::bench::kernels::kernels(
+            &config.language,
+            device,
+            dtype.dtype(),
+            format,
+            o.context,
+            &now_s,
+            0.5,
+        )
+        .await
+        .map_err(fail)?;
+        let out = KernelsReport {
+            adapter: format!(
+                "{} ({}, Chromium WebGPU; {}, {})",
+                gpu.info.adapter,
+                gpu.info.backend,
+                dtype.name(),
+                format.name()
+            ),
+            markdown: janus_model::bench::kernels::markdown(&figures, Some(copy_gbps)),
+            figures,
+            copy_gbps,
+        };
+        return out
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(|e| WebError::new(codes::INTERNAL, e.to_string()));
+    }
     let wasm_before = crate::wasm_memory_bytes();
     let store = TensorStore::new(device, dtype)
         .with_max_tensor_bytes(gpu.info.max_tensor_bytes)
         .with_quant(quant);
-    let fail = |e: janus_model::JanusError| WebError::new(codes::DEVICE, e.to_string());
     let (model, load_s) = random_model(&config, store, 1, &now_s)
         .await
         .map_err(fail)?;

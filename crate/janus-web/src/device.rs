@@ -119,8 +119,8 @@ pub async fn open() -> Result<Rc<Gpu>, WebError> {
             .min(limits.max_buffer_size),
     };
     // SwiftShader (a CPU implementation) runs the quantised matrix-vector kernels fastest with
-    // one invocation per row: no barriers (janus_model::kernels::qmatvec).
-    janus_model::kernels::qmatvec::set_lanes(janus_model::kernels::qmatvec::lanes_for(
+    // one invocation per group of rows: no barriers (janus_model::kernels::qmatvec::Layout).
+    janus_model::kernels::qmatvec::set_layout(janus_model::kernels::qmatvec::Layout::for_adapter(
         adapter.device_type == wgpu::DeviceType::Cpu,
     ));
     let lost = Arc::new(Mutex::new(None));

@@ -126,10 +126,23 @@ async fn tiny_a_on_webgpu_matches_reference() {
         m.plan.reads.len(),
         stats.requests
     );
+    // Decode steps are recorded once and replayed here too (kernels::graph): a recording that
+    // failed would fall back to launching every step, correct but slower, so it is asserted.
+    let (before, failed_before) = janus_model::kernels::graph::recorded();
     match check(&m, &goldens_a(), LOGIT_TOL).await {
         Ok(figures) => console_log!("tiny-a-hf on WebGPU: {figures}"),
         Err(e) => panic!("tiny-a-hf on WebGPU: {e}"),
     }
+    let (after, failure) = janus_model::kernels::graph::recorded();
+    assert_eq!(
+        failure, failed_before,
+        "recording a decode step failed in the browser"
+    );
+    assert!(after > before, "no decode step was recorded in the browser");
+    console_log!(
+        "tiny-a-hf on WebGPU: {} decode steps recorded",
+        after - before
+    );
 }
 
 #[wasm_bindgen_test]

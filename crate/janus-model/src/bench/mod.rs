@@ -5,6 +5,8 @@
 //! The caller supplies the clock (seconds; `std::time::Instant` does not exist on wasm) and,
 //! on wgpu, the adapter's copy bandwidth and memory figures ([`crate::kernels`]).
 
+#[cfg(feature = "wgpu-kernels")]
+pub mod kernels;
 mod random;
 mod report;
 

@@ -46,6 +46,7 @@ pub fn dequantize(
                 format,
                 workgroup: WORKGROUP,
                 lanes: 1,
+                rows: 1,
                 batch: 1,
             },
             CubeDim::new_1d(WORKGROUP),

@@ -28,6 +28,8 @@ pub struct QuantSource {
     /// Invocations per output row (`{{ lanes }}`, kernels that use it; a power of two dividing
     /// `workgroup`).
     pub lanes: u32,
+    /// Output rows per group of `lanes` invocations (`{{ rows }}`, the matrix-vector kernels).
+    pub rows: u32,
     /// Rows of `x` (`{{ batch }}`, the matrix-vector kernels; a constant so that their
     /// accumulators are registers, not memory).
     pub batch: u32,
@@ -42,6 +44,7 @@ impl KernelSource for QuantSource {
             .register("elem", if f16 { "f16" } else { "f32" })
             .register("wg", self.workgroup.to_string())
             .register("lanes", self.lanes.to_string())
+            .register("rows", self.rows.to_string())
             .register("batch", self.batch.to_string())
             .register("bits", self.format.bits().to_string())
     }
@@ -54,6 +57,7 @@ impl KernelSource for QuantSource {
             self.format.bits(),
             self.workgroup,
             self.lanes,
+            self.rows,
             self.batch,
         ))
     }

@@ -40,6 +40,7 @@ pub fn lookup(
                 format,
                 workgroup: WORKGROUP,
                 lanes: 1,
+                rows: 1,
                 batch: 1,
             },
             CubeDim::new_1d(WORKGROUP),

@@ -1,12 +1,19 @@
-//! `shaders/qmatvec.wgsl`: `y = x W^T` with `W` block-quantised (Q8 or Q4) for up to
-//! [`MAX_BATCH`] rows of `x`: [`lanes`] invocations per output row, 16-byte loads dequantised
-//! in registers and used for every batch row. The decode step's matrix products: every weight is
-//! read once per step, at 4.5 or 8.5 bits instead of 16 or 32.
+//! The quantised matrix-vector products of decode: `y = x W^T` with `W` block-quantised (Q8 or
+//! Q4) for up to [`MAX_BATCH`] rows of `x`, and the SwiGLU pair `silu(x Gᵀ) * (x Uᵀ)`. 16-byte
+//! loads of packed weights are dequantised in registers and used for every batch row, so every
+//! weight is read once per step, at 4.5 or 8.5 bits instead of 16 or 32.
 //!
-//! Lanes per row: a whole workgroup on a GPU (the row's loads spread over 64 invocations, a
-//! reduction in workgroup memory); one on a CPU adapter (SwiftShader, lavapipe), where every
-//! barrier is a switch between emulated invocations and costs more than it saves. The app sets
-//! it once from the adapter it opened ([`set_lanes`]).
+//! Two layouts ([`Layout`]), chosen once from the adapter the app opened ([`set_layout`],
+//! [`Layout::for_adapter`]):
+//! - [`Layout::Shared`] (`shaders/qmatvec.wgsl`, `qmatvec_swiglu.wgsl`), for GPUs: a group of
+//!   `lanes` invocations (default: the whole 64-wide workgroup) shares `rows` output rows (default
+//!   1) and reduces its partial sums in workgroup memory.
+//! - [`Layout::Vector`] (`shaders/qmatvec_cpu.wgsl`, `qmatvec_swiglu_cpu.wgsl`), for CPU adapters
+//!   (SwiftShader, lavapipe): one invocation per `rows` output rows (default 8), four rows as a
+//!   vector's components. A barrier there is a switch between emulated invocations and costs more
+//!   than it saves; a load of `x` costs as much as a load of weights, so each serves 8 rows; and
+//!   SwiftShader keeps arrays indexed at run time in memory, so the shader has none. BENCHMARKS.md
+//!   has the figures that chose these.
 
 use std::cell::Cell;
 
@@ -22,31 +29,92 @@ use crate::quant::QuantFormat;
 
 const WGSL: &str = include_str!("../../../../shaders/qmatvec.wgsl");
 const WGSL_SWIGLU: &str = include_str!("../../../../shaders/qmatvec_swiglu.wgsl");
+const WGSL_CPU: &str = include_str!("../../../../shaders/qmatvec_cpu.wgsl");
+const WGSL_SWIGLU_CPU: &str = include_str!("../../../../shaders/qmatvec_swiglu_cpu.wgsl");
 /// Invocations per workgroup (a power of two, at most WebGPU's 256).
 const WORKGROUP: u32 = 64;
 
+/// How the kernels spread a matrix's rows over invocations (see the module notes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `lanes` invocations (a power of two up to 64) share `rows` rows (1..=8).
+    Shared { lanes: u32, rows: u32 },
+    /// One invocation per `rows` rows: 4, 8, 12 or 16 (the SwiGLU pair takes at most 8).
+    Vector { rows: u32 },
+}
+
+impl Layout {
+    /// The layout suited to an adapter (see the module notes).
+    pub fn for_adapter(cpu_adapter: bool) -> Self {
+        if cpu_adapter {
+            Layout::Vector { rows: 8 }
+        } else {
+            Layout::Shared {
+                lanes: WORKGROUP,
+                rows: 1,
+            }
+        }
+    }
+
+    /// Parse `shared:LANES:ROWS` or `vector:ROWS` (measurements: `JANUS_QMATVEC`, the
+    /// browser benchmark's `layout`); clamped to the ranges above.
+    pub fn parse(text: &str) -> Option<Self> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let n = |i: usize| parts.get(i).and_then(|p| p.parse::<u32>().ok());
+        match parts.first().copied() {
+            Some("shared") if parts.len() == 3 => Some(Layout::Shared {
+                lanes: n(1)?,
+                rows: n(2)?,
+            }),
+            Some("vector") if parts.len() == 2 => Some(Layout::Vector { rows: n(1)? }),
+            _ => None,
+        }
+        .map(Layout::clamped)
+    }
+
+    fn clamped(self) -> Self {
+        match self {
+            Layout::Shared { lanes, rows } => Layout::Shared {
+                lanes: 1 << lanes.clamp(1, WORKGROUP).ilog2(),
+                rows: rows.clamp(1, 8),
+            },
+            Layout::Vector { rows } => Layout::Vector {
+                rows: (rows.clamp(4, 16) / 4) * 4,
+            },
+        }
+    }
+
+    /// True when each invocation owns whole rows (no lanes share one): products of many rows
+    /// (prefill) then go through the kernel in chunks rather than by dequantising.
+    pub fn owns_rows(self) -> bool {
+        matches!(
+            self,
+            Layout::Vector { .. } | Layout::Shared { lanes: 1, .. }
+        )
+    }
+}
+
 thread_local! {
-    /// Invocations per output row: [`WORKGROUP`] (GPUs, the default) or a smaller power of two.
     /// Per thread: the engine launches from one thread, and tests on other threads keep theirs.
-    static LANES: Cell<u32> = const { Cell::new(WORKGROUP) };
+    /// The GPU layout until set.
+    static LAYOUT: Cell<Layout> = const {
+        Cell::new(Layout::Shared {
+            lanes: WORKGROUP,
+            rows: 1,
+        })
+    };
 }
 
-/// Set the invocations per output row for later launches from this thread: a power of two up
-/// to 64 (1 for CPU adapters, see the module notes); other values are rounded down to one.
-pub fn set_lanes(lanes: u32) {
-    let lanes = lanes.clamp(1, WORKGROUP);
-    LANES.with(|l| l.set(1 << lanes.ilog2()));
+/// Set the layout of later launches from this thread (clamped to the ranges [`Layout`] states).
+pub fn set_layout(layout: Layout) {
+    LAYOUT.with(|l| l.set(layout.clamped()));
 }
 
-/// The invocations per output row this thread's launches use.
-pub fn lanes() -> u32 {
-    LANES.with(Cell::get)
+/// The layout this thread's launches use.
+pub fn layout() -> Layout {
+    LAYOUT.with(Cell::get)
 }
 
-/// The lanes suited to an adapter: one for a CPU implementation, a workgroup otherwise.
-pub fn lanes_for(cpu_adapter: bool) -> u32 {
-    if cpu_adapter { 1 } else { WORKGROUP }
-}
 /// Rows of `x` one launch takes (the shader's `MAX_BATCH`).
 pub const MAX_BATCH: usize = 8;
 
@@ -60,7 +128,11 @@ pub fn qmatvec(
     rows: usize,
     format: QuantFormat,
 ) -> Tensor<2> {
-    launch(WGSL, x, (codes, scales), None, rows, format)
+    let shader = match layout() {
+        Layout::Shared { lanes, rows } => Shader::shared(WGSL, lanes, rows),
+        Layout::Vector { rows } => Shader::vector(WGSL_CPU, rows),
+    };
+    launch(shader, x, (codes, scales), None, rows, format)
 }
 
 /// `silu(x Gᵀ) * (x Uᵀ)` for gate and up matrices packed alike (`shaders/qmatvec_swiglu.wgsl`).
@@ -71,11 +143,38 @@ pub fn qmatvec_swiglu(
     rows: usize,
     format: QuantFormat,
 ) -> Tensor<2> {
-    launch(WGSL_SWIGLU, x, gate, Some(up), rows, format)
+    let shader = match layout() {
+        Layout::Shared { lanes, rows } => Shader::shared(WGSL_SWIGLU, lanes, rows),
+        Layout::Vector { rows } => Shader::vector(WGSL_SWIGLU_CPU, rows.min(8)),
+    };
+    launch(shader, x, gate, Some(up), rows, format)
+}
+
+/// A kernel and its template's layout values.
+struct Shader {
+    wgsl: &'static str,
+    /// Invocations per group of rows (1 for the vector kernels).
+    lanes: u32,
+    /// Output rows per group.
+    rows: u32,
+}
+
+impl Shader {
+    fn shared(wgsl: &'static str, lanes: u32, rows: u32) -> Self {
+        Self { wgsl, lanes, rows }
+    }
+
+    fn vector(wgsl: &'static str, rows: u32) -> Self {
+        Self {
+            wgsl,
+            lanes: 1,
+            rows,
+        }
+    }
 }
 
 fn launch(
-    wgsl: &'static str,
+    shader: Shader,
     x: Tensor<2>,
     (codes, scales): (&Tensor<1, Int>, &Tensor<1, Int>),
     second: Option<(&Tensor<1, Int>, &Tensor<1, Int>)>,
@@ -98,8 +197,8 @@ fn launch(
         client.empty(m * rows * dtype.size()),
         dtype,
     );
-    let lanes = lanes();
-    let (gx, gy) = grid(rows.div_ceil((WORKGROUP / lanes) as usize));
+    let groups = rows.div_ceil(shader.rows as usize);
+    let (gx, gy) = grid(groups.div_ceil((WORKGROUP / shader.lanes) as usize));
     let params = params(&[m, rows, cols, gx as usize]);
     // Inputs declared read-only: a failed launch then cannot mark the weights as written.
     let mut args = KernelArguments::new()
@@ -117,11 +216,12 @@ fn launch(
     client.launch(
         Box::new(SourceKernel::new(
             QuantSource {
-                wgsl,
+                wgsl: shader.wgsl,
                 elem: dtype,
                 format,
                 workgroup: WORKGROUP,
-                lanes,
+                lanes: shader.lanes,
+                rows: shader.rows,
                 batch: m as u32,
             },
             CubeDim::new_1d(WORKGROUP),

@@ -239,11 +239,11 @@ fn unpack(codes: Tensor<1, Int>, scales: Tensor<1>, format: QuantFormat) -> Tens
 }
 
 /// Products of more than [`MATVEC_MAX_ROWS`] rows (prefill) by chunks through the
-/// matrix-vector kernel rather than by dequantising: where its invocations each own a row (the
-/// CPU adapters, see `kernels::qmatvec`).
+/// matrix-vector kernel rather than by dequantising: where its invocations each own whole rows
+/// (the CPU adapters, see `kernels::qmatvec`).
 fn chunked_prefill() -> bool {
     #[cfg(feature = "wgpu-kernels")]
-    return crate::kernels::qmatvec::lanes() == 1;
+    return crate::kernels::qmatvec::layout().owns_rows();
     #[cfg(not(feature = "wgpu-kernels"))]
     false
 }

@@ -1,0 +1,217 @@
+//! Per-kernel figures at the decode step's shapes (`janus bench --kernels`, `npm run bench --
+//! --kernels`): how long one launch of each hand-written kernel takes on this adapter, and the
+//! bytes it must read, so each can be compared with the copy kernel's bandwidth. The model-level
+//! benchmark says how fast a step is; this says which kernel to work on. Figures, not assertions.
+//!
+//! The matrices are packed directly with patterned codes (no quantisation: the kernels' cost
+//! does not depend on the values), so a run needs no model and takes seconds on a GPU.
+
+use burn::tensor::{DType, Device, Tensor};
+
+use crate::config::LlamaConfig;
+use crate::error::JanusError;
+use crate::kernels::attention::attention_decode;
+use crate::kernels::memory::i32_tensor;
+use crate::kernels::rms_norm::rms_norm;
+use crate::quant::device::QuantMatrix;
+use crate::quant::{PackedMatrix, QuantFormat};
+
+/// One kernel at one shape: seconds per launch and the bytes a launch must at least move.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KernelFigure {
+    pub kernel: String,
+    pub shape: String,
+    /// Launches of it in one text decode step.
+    pub per_token: usize,
+    pub seconds: f64,
+    pub bytes: u64,
+}
+
+impl KernelFigure {
+    pub fn gbps(&self) -> f64 {
+        self.bytes as f64 / self.seconds / 1e9
+    }
+}
+
+/// The Markdown table of `figures` (with each kernel's fraction of `copy_gbps` when known) and
+/// a last row: the sum over one decode step's launches.
+pub fn markdown(figures: &[KernelFigure], copy_gbps: Option<f64>) -> String {
+    let mut out = String::from(
+        "| kernel | shape | launches per token | µs per launch | GB/s | fraction of copy |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    let fraction = |gbps: f64| copy_gbps.map_or("–".into(), |c| format!("{:.3}", gbps / c));
+    for f in figures {
+        out += &format!(
+            "| {} | {} | {} | {:.1} | {:.2} | {} |\n",
+            f.kernel,
+            f.shape,
+            f.per_token,
+            f.seconds * 1e6,
+            f.gbps(),
+            fraction(f.gbps())
+        );
+    }
+    let step_s: f64 = figures.iter().map(|f| f.seconds * f.per_token as f64).sum();
+    let step_bytes: u64 = figures.iter().map(|f| f.bytes * f.per_token as u64).sum();
+    let gbps = step_bytes as f64 / step_s / 1e9;
+    out += &format!(
+        "| sum over a decode step | | | {:.1} | {:.2} | {} |\n",
+        step_s * 1e6,
+        gbps,
+        fraction(gbps)
+    );
+    out
+}
+
+/// A `[rows, cols]` matrix in `format` with patterned codes and small scales, on `device`.
+fn patterned(format: QuantFormat, rows: usize, cols: usize, device: &Device) -> QuantMatrix {
+    let words = rows * cols * format.bits() / 32;
+    let blocks = rows * cols / crate::quant::BLOCK;
+    let m = PackedMatrix {
+        format,
+        rows,
+        cols,
+        codes: (0..words as u32)
+            .map(|i| i.wrapping_mul(0x9E37_79B1))
+            .collect(),
+        // f16 1/64: sums stay finite.
+        scales: vec![0x2400; blocks],
+    };
+    QuantMatrix::upload(&m, device)
+}
+
+/// Seconds per call of `launch` (which queues one launch and returns its output): one call to
+/// compile and warm, then batches of doubling size until a batch takes `min_s`.
+async fn time<const D: usize>(
+    launch: &dyn Fn() -> Tensor<D>,
+    clock: &dyn Fn() -> f64,
+    min_s: f64,
+) -> Result<f64, JanusError> {
+    // A one-element readback waits for everything queued before it.
+    let sync = |t: Tensor<D>| crate::generate::read_f32(t.flatten::<1>(0, D - 1).narrow(0, 0, 1));
+    sync(launch()).await?;
+    let mut n = 1;
+    loop {
+        let start = clock();
+        let mut last = None;
+        for _ in 0..n {
+            last = Some(launch());
+        }
+        if let Some(t) = last {
+            sync(t).await?;
+        }
+        let elapsed = clock() - start;
+        if elapsed >= min_s || n >= 1 << 14 {
+            return Ok(elapsed / n as f64);
+        }
+        n *= 2;
+    }
+}
+
+/// Every decode-step kernel at `config`'s shapes, `x` in `dtype`, matrices in `format`, with
+/// the attention over `context` cached positions. Each is timed for at least `min_s`.
+pub async fn kernels(
+    config: &LlamaConfig,
+    device: &Device,
+    dtype: DType,
+    format: QuantFormat,
+    context: usize,
+    clock: &dyn Fn() -> f64,
+    min_s: f64,
+) -> Result<Vec<KernelFigure>, JanusError> {
+    let (h, i, v) = (
+        config.hidden_size,
+        config.intermediate_size,
+        config.vocab_size,
+    );
+    let layers = config.num_layers;
+    let elem = dtype.size() as u64;
+    let mut out = Vec::new();
+
+    // Matrix-vector products: the packed weights plus x and y.
+    let square = patterned(format, h, h, device);
+    let gate = patterned(format, i, h, device);
+    let up = patterned(format, i, h, device);
+    let down = patterned(format, h, i, device);
+    for batch in [1usize, 2] {
+        let x = Tensor::<2>::ones([batch, h], device).cast(dtype);
+        let seconds = time(&|| square.matvec(x.clone()), clock, min_s).await?;
+        out.push(KernelFigure {
+            kernel: "qmatvec".into(),
+            shape: format!("[{batch}, {h}] × [{h}, {h}]ᵀ {}", format.name()),
+            // q, k, v, o per layer; none at batch 2 (the image step's CFG pair).
+            per_token: if batch == 1 { 4 * layers } else { 0 },
+            seconds,
+            bytes: square.bytes() + (batch * 2 * h) as u64 * elem,
+        });
+    }
+    let x = Tensor::<2>::ones([1, h], device).cast(dtype);
+    let swiglu = || {
+        gate.swiglu_with(&up, &x)
+            .expect("packed alike with one row: the fused kernel applies")
+    };
+    out.push(KernelFigure {
+        kernel: "qmatvec_swiglu".into(),
+        shape: format!("[1, {h}] × 2 [{i}, {h}]ᵀ {}", format.name()),
+        per_token: layers,
+        seconds: time(&swiglu, clock, min_s).await?,
+        bytes: 2 * gate.bytes() + (h + i) as u64 * elem,
+    });
+    let xi = Tensor::<2>::ones([1, i], device).cast(dtype);
+    out.push(KernelFigure {
+        kernel: "qmatvec".into(),
+        shape: format!("[1, {i}] × [{h}, {i}]ᵀ {}", format.name()),
+        per_token: layers,
+        seconds: time(&|| down.matvec(xi.clone()), clock, min_s).await?,
+        bytes: down.bytes() + (h + i) as u64 * elem,
+    });
+    drop((square, gate, up, down));
+    let head = patterned(format, v, h, device);
+    out.push(KernelFigure {
+        kernel: "qmatvec".into(),
+        shape: format!("[1, {h}] × [{v}, {h}]ᵀ {}", format.name()),
+        per_token: 1,
+        seconds: time(&|| head.matvec(x.clone()), clock, min_s).await?,
+        bytes: head.bytes() + (h + v) as u64 * elem,
+    });
+    drop(head);
+
+    // Attention over `context` positions of a cache with room for as many again (a generation
+    // sizes its cache for the prompt and the tokens asked for).
+    let (heads, kv_heads, d) = (config.num_heads, config.num_kv_heads, config.head_dim);
+    let context = context.max(1);
+    let capacity = 2 * context;
+    let q = Tensor::<3>::ones([1, heads, d], device).cast(dtype);
+    let k = Tensor::<4>::ones([1, kv_heads, capacity, d], device).cast(dtype);
+    let vv = k.clone();
+    let state = i32_tensor(device, [4], &[context as i32 - 1, 0, 0, 0]);
+    let scale = 1.0 / (d as f32).sqrt();
+    out.push(KernelFigure {
+        kernel: "attn_decode".into(),
+        shape: format!("{heads} heads × {context} positions × {d}"),
+        per_token: layers,
+        seconds: time(
+            &|| attention_decode(q.clone(), &k, &vv, &state, scale),
+            clock,
+            min_s,
+        )
+        .await?,
+        bytes: (2 * kv_heads * context * d + 2 * heads * d) as u64 * elem,
+    });
+
+    let w = Tensor::<1>::ones([h], device).cast(dtype);
+    out.push(KernelFigure {
+        kernel: "rms_norm".into(),
+        shape: format!("[1, {h}]"),
+        per_token: 2 * layers + 1,
+        seconds: time(
+            &|| rms_norm(x.clone(), &w, config.rms_norm_eps),
+            clock,
+            min_s,
+        )
+        .await?,
+        bytes: 3 * h as u64 * elem,
+    });
+    Ok(out)
+}
