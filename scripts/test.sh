@@ -23,6 +23,9 @@ step "rust tests (CPU device, goldens from the PyTorch reference)"
 # --nocapture shows the measured figures (logit errors, PSNR, pixel differences).
 cargo test --workspace --exclude janus-web --locked -- --nocapture
 
+step "fuzz the parsers of untrusted bytes, a short budget (scripts/fuzz.sh 20; FUZZING.md)"
+bash scripts/fuzz.sh 20
+
 step "browser build: wasm engine, wasm-bindgen, TypeScript client (scripts/build-web.sh)"
 bash scripts/build-web.sh
 

@@ -13,6 +13,7 @@
 //! - [`model`]: LLaMA + KV cache, SigLIP, aligners, generation head, VQ decoder.
 //! - [`generate`]: text generation and classifier-free-guided image generation.
 //! - [`bench`]: speed and memory of a full-size model with random weights.
+//! - [`fuzzing`]: the fuzz harnesses' bodies (`fuzz/`, `tests/fuzz_inputs.rs`).
 //!
 //! Does not do: training, the VQ *encoder* (never used at inference), PyTorch `.bin` checkpoints,
 //! networking or storage (the web crate owns those).
@@ -20,6 +21,7 @@
 pub mod bench;
 pub mod config;
 pub mod error;
+pub mod fuzzing;
 pub mod generate;
 #[cfg(feature = "wgpu-kernels")]
 pub mod kernels;

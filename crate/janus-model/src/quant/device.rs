@@ -16,7 +16,8 @@ pub const MATVEC_MAX_ROWS: usize = 8;
 /// The scales as the chosen path reads them.
 #[derive(Clone, Debug)]
 enum Scales {
-    /// f16 bits two to a word (as i32), for the WGSL kernels.
+    /// f16 bits two to a word (as i32), for the WGSL kernels (built without them, never made).
+    #[cfg_attr(not(feature = "wgpu-kernels"), allow(dead_code))]
     Packed(Tensor<1, Int>),
     /// One f32 per block, for the reference (burn has no int-to-float bit cast).
     F32(Tensor<1>),

@@ -1,0 +1,107 @@
+//! The fuzz harnesses' bodies (issue 8): every parser of bytes we do not control, driven the way
+//! a load drives it. `fuzz/fuzz_targets/` hands libFuzzer's inputs to these, and
+//! `tests/fuzz_inputs.rs` replays the committed seeds and every past crash through the same
+//! functions on stable Rust, so a fixed crash stays fixed. Each returns normally for any input:
+//! a panic is the bug being looked for.
+
+use std::sync::OnceLock;
+
+use crate::config::JanusConfig;
+use crate::preprocess::image::preprocess;
+use crate::weights::manifest::PackManifest;
+use crate::weights::{ShardIndex, expected_tensors, packed, parameter_count, plan, safetensors};
+
+/// A harness: any bytes in, a panic only for a bug.
+pub type Harness = fn(&[u8]);
+
+/// The fuzz targets, by name (the names of `fuzz/fuzz_targets/*.rs` and `fuzz/seeds/*/`).
+pub const TARGETS: [(&str, Harness); 5] = [
+    ("safetensors_header", safetensors_header),
+    ("config_json", config_json),
+    ("shard_index", shard_index),
+    ("pack_manifest", pack_manifest),
+    ("image_file", image_file),
+];
+
+fn tiny_config() -> &'static JanusConfig {
+    static CONFIG: OnceLock<JanusConfig> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        JanusConfig::from_json(include_str!(
+            "../../../tests/fixtures/models/tiny-a-hf/config.json"
+        ))
+        .expect("the fixture's config parses")
+    })
+}
+
+/// A safetensors file's first bytes and its length, as a download presents them: the 8-byte
+/// header length, the JSON header and tensor table (offsets, dtypes and shapes checked against
+/// the file length), then the load plan built from it against the tiny-a model (missing, extra,
+/// misshapen tensors; a pack's metadata). Input: the file length (8 bytes, little-endian), then
+/// the file's bytes from its start (as many as the input has: a short input is a short read).
+pub fn safetensors_header(data: &[u8]) {
+    let Some((len, file)) = data.split_first_chunk::<8>() else {
+        return;
+    };
+    let file_len = u64::from_le_bytes(*len);
+    let name = "model.safetensors";
+    let prefix = &file[..file.len().min(8)];
+    let Ok(n) = safetensors::header_len(name, prefix, file_len) else {
+        return;
+    };
+    let end = usize::try_from(n)
+        .ok()
+        .and_then(|n| n.checked_add(8))
+        .map_or(file.len(), |e| e.min(file.len()));
+    let header = &file[prefix.len()..end];
+    let Ok(shard) = safetensors::parse_header(name, header, file_len) else {
+        return;
+    };
+    let shards = [shard];
+    let _ = packed::pack_format(&shards);
+    let _ = plan(tiny_config(), &shards, None);
+}
+
+/// `config.json` in either format (transformers' Janus or DeepSeek's original), then the tensor
+/// table it implies (every shape multiplied out: sizes must be bounded before that).
+pub fn config_json(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(config) = JanusConfig::from_json(text) {
+        let _ = parameter_count(&expected_tensors(&config));
+    }
+}
+
+/// `model.safetensors.index.json`: tensor -> shard file (plain file names only).
+pub fn shard_index(data: &[u8]) {
+    if let Ok(index) = ShardIndex::parse(data) {
+        let _ = index.shards();
+    }
+}
+
+/// `janus-pack.json`, a pack's manifest (format, sizes, SHA-256 digests, plain file names).
+/// Whatever parses must write back to JSON that parses to the same files.
+pub fn pack_manifest(data: &[u8]) {
+    if let Ok(manifest) = PackManifest::parse(data) {
+        let _ = manifest.bytes();
+        let again = PackManifest::parse(manifest.to_json().as_bytes())
+            .expect("a parsed manifest writes back to one that parses");
+        assert_eq!(
+            again.files, manifest.files,
+            "the manifest's files round-trip"
+        );
+    }
+}
+
+/// A file a user attaches to a chat: any bytes, decoded (PNG, JPEG, WebP, GIF; dimensions refused
+/// past 64 megapixels before any pixel is allocated; EXIF orientation applied), resized and padded
+/// to the vision tower's 384 x 384. Every value of a prepared image is in [-1, 1].
+pub fn image_file(data: &[u8]) {
+    if let Ok(image) = preprocess(data, 384) {
+        assert_eq!(image.pixels.len(), 3 * 384 * 384);
+        assert!(
+            image.pixels.iter().all(|v| (-1.0..=1.0).contains(v)),
+            "a prepared value is outside [-1, 1]"
+        );
+    }
+}

@@ -1,0 +1,41 @@
+"""Write the fuzz targets' seed inputs (fuzz/seeds/<target>/) from the test fixtures:
+python3 fuzz/make_seeds.py. The seeds are committed; libFuzzer's own corpus grows in
+fuzz/corpus/ (ignored). The safetensors seeds are each fixture shard's length (8 bytes, LE) and
+its first 8 + header-length bytes, the input layout of fuzz_targets/safetensors_header.rs."""
+
+import pathlib
+import struct
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MODELS = ROOT / "tests" / "fixtures" / "models"
+IMAGES = ROOT / "tests" / "fixtures" / "images"
+SEEDS = ROOT / "fuzz" / "seeds"
+
+
+def write(target: str, name: str, data: bytes) -> None:
+    d = SEEDS / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(data)
+
+
+for model in sorted(p for p in MODELS.iterdir() if p.is_dir()):
+    shards = sorted(model.glob("*.safetensors"))
+    for shard in shards[:2]:
+        raw = shard.read_bytes()
+        (n,) = struct.unpack("<Q", raw[:8])
+        write("safetensors_header", f"{model.name}-{shard.stem}",
+              struct.pack("<Q", len(raw)) + raw[: 8 + n])
+    write("config_json", model.name, (model / "config.json").read_bytes())
+    index = model / "model.safetensors.index.json"
+    if index.exists():
+        write("shard_index", model.name, index.read_bytes())
+    manifest = model / "janus-pack.json"
+    if manifest.exists():
+        write("pack_manifest", model.name, manifest.read_bytes())
+
+# Small images of every format the decoder takes (the photo fixtures are 10s of KB; a fuzzer
+# mutates small inputs faster).
+for image in sorted(IMAGES.iterdir()):
+    data = image.read_bytes()
+    if len(data) <= 64 * 1024:
+        write("image_file", image.name, data)

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sweep the quantised matrix-vector kernels' layouts (janus_model::kernels::qmatvec::Layout) on
+# this machine's adapter with `janus bench --kernels`, to choose Layout::for_adapter's defaults
+# from measurements: prints each layout's per-kernel table and its sum over a decode step.
+#   bash scripts/bench-layouts.sh [JANUS_BINARY] [LAYOUT...]
+# JANUS_BINARY defaults to $CARGO_TARGET_DIR/release/janus (cargo build --release -p janus-cli).
+# Default layouts: GPU candidates (lanes sharing rows) and the CPU-adapter ones (vector rows).
+set -euo pipefail
+BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
+shift || true
+LAYOUTS=("$@")
+[[ ${#LAYOUTS[@]} -gt 0 ]] || LAYOUTS=(shared:64:1 shared:32:1 shared:16:1 shared:64:2 shared:32:2 shared:16:4 shared:8:4 shared:32:4 vector:8)
+for layout in "${LAYOUTS[@]}"; do
+  echo "== layout $layout"
+  JANUS_QMATVEC="$layout" "$BIN" --backend wgpu bench --preset janus-1.3b --quant "${QUANT:-q4}" --kernels 2>&1 \
+    | grep -v XDG_RUNTIME
+done
