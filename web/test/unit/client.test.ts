@@ -169,4 +169,8 @@ test('a fatal message fails the running call, marks the client crashed, and rest
   assert.equal((await client.generateImage('x')).seed, 7);
   client.dispose();
   await assert.rejects(client.generateImage('x'), (e: unknown) => e instanceof JanusError && e.code === 'disposed');
+  // A second dispose does nothing (no throw, no crash event); calls still say 'disposed'.
+  client.dispose();
+  assert.deepEqual(crashes, ['device-lost']);
+  await assert.rejects(client.generateImage('x'), (e: unknown) => e instanceof JanusError && e.code === 'disposed');
 });

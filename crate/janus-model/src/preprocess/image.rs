@@ -174,4 +174,38 @@ mod tests {
         assert!(decode_image(&png).is_ok());
         assert!(decode_image(&png[..png.len() / 2]).is_err());
     }
+
+    /// A phone photo stored sideways with an EXIF orientation tag (6: rotate 90° clockwise to
+    /// view) decodes upright: a 16 x 8 JPEG whose left half is dark becomes 8 x 16 with the dark
+    /// half on top (RELIABILITY.md P10).
+    #[test]
+    fn exif_orientation_is_applied() {
+        let img = RgbImage::from_fn(16, 8, |x, _| {
+            image::Rgb(if x < 8 { [0, 0, 0] } else { [255, 255, 255] })
+        });
+        let mut jpeg = Vec::new();
+        img.write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+            .unwrap();
+        // An APP1 segment right after the start marker: "Exif\0\0", a little-endian TIFF header,
+        // one IFD entry (0x0112 Orientation, SHORT, count 1, value 6), no next IFD.
+        let mut exif = b"Exif\0\0II*\0\x08\0\0\0\x01\0".to_vec();
+        exif.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]);
+        let mut tagged = jpeg[..2].to_vec();
+        tagged.extend_from_slice(&[0xFF, 0xE1]);
+        tagged.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+        tagged.extend_from_slice(&exif);
+        tagged.extend_from_slice(&jpeg[2..]);
+
+        let plain = decode_image(&jpeg).unwrap();
+        assert_eq!(plain.dimensions(), (16, 8));
+        let upright = decode_image(&tagged).unwrap();
+        assert_eq!(
+            upright.dimensions(),
+            (8, 16),
+            "the orientation tag was not applied"
+        );
+        let luma = |x: u32, y: u32| upright.get_pixel(x, y).0[0];
+        assert!(luma(4, 2) < 64, "the dark half should be on top");
+        assert!(luma(4, 13) > 192, "the light half should be below");
+    }
 }

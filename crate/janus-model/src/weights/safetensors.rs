@@ -75,6 +75,38 @@ pub struct ShardHeader {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// A top-level key the header's JSON object has twice. serde_json keeps the last of duplicate
+/// keys silently, and two parsers keeping different entries would read different tensors from
+/// one file, so a name given twice is refused. `None` also for text that is no JSON object (the
+/// full parse then says what is wrong).
+fn duplicate_key(text: &str) -> Option<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Vec<String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+            let mut keys = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                keys.push(key);
+            }
+            Ok(keys)
+        }
+    }
+
+    let mut keys = serde_json::Deserializer::from_str(text)
+        .deserialize_map(Keys)
+        .ok()?;
+    keys.sort_unstable();
+    keys.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].clone())
+}
+
 /// Header length from the first 8 bytes, checked against the file length.
 pub fn header_len(file: &str, prefix: &[u8], file_len: u64) -> Result<u64, WeightsError> {
     let bad = |reason: String| WeightsError::BadHeader {
@@ -108,6 +140,9 @@ pub fn parse_header(file: &str, header: &[u8], file_len: u64) -> Result<ShardHea
         reason,
     };
     let text = std::str::from_utf8(header).map_err(|e| bad(format!("header is not UTF-8: {e}")))?;
+    if let Some(name) = duplicate_key(text) {
+        return Err(bad(format!("{name:?} appears twice in the header")));
+    }
     // `Metadata`'s deserializer validates offsets against dtypes and shapes.
     let metadata: Metadata =
         serde_json::from_str(text).map_err(|e| bad(format!("header is invalid: {e}")))?;
@@ -225,6 +260,50 @@ mod tests {
         );
         assert!(parse(&file("{not json", &[])).is_err());
         assert!(parse(&file("\u{0}\u{0}", &[])).is_err());
+    }
+
+    /// The checklist's parser rows (RELIABILITY.md P1-P4), one malformed file each: every one a
+    /// `BadHeader`, none a panic.
+    #[test]
+    fn every_malformed_header_is_a_typed_error() {
+        let bad = |what: &str, bytes: &[u8]| match parse(bytes) {
+            Err(WeightsError::BadHeader { .. }) => {}
+            other => panic!("{what}: {other:?}"),
+        };
+        // P1: a length past the end of the file but under the cap; one just over the cap (the
+        // file need not hold it: the prefix alone is refused).
+        let mut past_end = 64u64.to_le_bytes().to_vec();
+        past_end.extend_from_slice(b"{}");
+        bad("header length past the end", &past_end);
+        let over_cap = (MAX_HEADER_LEN + 1).to_le_bytes();
+        assert!(matches!(
+            header_len("f", &over_cap, u64::MAX),
+            Err(WeightsError::BadHeader { .. })
+        ));
+        assert!(header_len("f", &MAX_HEADER_LEN.to_le_bytes(), u64::MAX).is_ok());
+        // P2: JSON that is not an object; one tensor named twice.
+        bad("an array", &file("[]", &[]));
+        bad("a string", &file(r#""model""#, &[]));
+        // Named twice with the same bytes read two ways: a parser keeping either entry would
+        // accept it, so the name itself must be refused.
+        let twice = r#"{"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+        bad("a duplicate tensor name", &file(twice, &[0; 4]));
+        // P3: offsets with a gap, out of the data, not starting at 0, reversed.
+        let t = |a: &str, b: &str| {
+            format!(
+                r#"{{"a":{{"dtype":"F32","shape":[1],"data_offsets":{a}}},"b":{{"dtype":"F32","shape":[1],"data_offsets":{b}}}}}"#
+            )
+        };
+        bad("a gap", &file(&t("[0,4]", "[8,12]"), &[0; 12]));
+        bad("out of range", &file(&t("[0,4]", "[4,8]"), &[0; 4]));
+        bad("not from 0", &file(&t("[4,8]", "[8,12]"), &[0; 12]));
+        bad("reversed", &file(&t("[4,0]", "[4,8]"), &[0; 8]));
+        // P4: a shape whose element count overflows; an unknown dtype.
+        let overflow =
+            r#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}}"#;
+        bad("an overflowing shape", &file(overflow, &[0; 4]));
+        let unknown = r#"{"a":{"dtype":"Q7","shape":[1],"data_offsets":[0,4]}}"#;
+        bad("an unknown dtype", &file(unknown, &[0; 4]));
     }
 
     #[test]
