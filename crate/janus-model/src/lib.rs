@@ -23,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod fuzzing;
 pub mod generate;
+pub mod json_keys;
 #[cfg(feature = "wgpu-kernels")]
 pub mod kernels;
 pub mod metrics;

@@ -72,6 +72,15 @@ fn shards_stay_under_the_limit_and_the_manifest_lists_every_file() {
         assert_eq!(f.sha256.len(), 64);
     }
     assert!(shards.iter().all(|f| f.size <= limit));
+    // The same manifest with a field given twice is refused (readers keeping either would
+    // disagree about the pack).
+    let text = String::from_utf8(pack.read_all(MANIFEST_FILE).unwrap()).unwrap();
+    let twice = text.replacen("\"quant\":", "\"quant\": \"q8\", \"quant\":", 1);
+    assert_ne!(twice, text, "the manifest names its quant");
+    let err = PackManifest::parse(twice.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"quant\" appears twice"), "{err}");
     let checkpoint = read_checkpoint(&pack).unwrap();
     let parts = checkpoint
         .shards

@@ -157,6 +157,9 @@ pub struct JanusConfig {
 impl JanusConfig {
     /// Parse either `config.json` format; the format is detected from its keys.
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        if let Some(key) = crate::json_keys::duplicate_key(text.as_bytes()) {
+            return Err(ConfigError::Json(format!("{key:?} appears twice")));
+        }
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))?;
         let root = json::Obj::root(&value)?;

@@ -73,6 +73,13 @@ fn bad_configs_are_typed_errors() {
         JanusConfig::from_json(r#"{"model_type":"multi_modality"}"#),
         Err(ConfigError::Missing(_))
     ));
+    // A key given twice (readers keeping either value would build different models).
+    let twice = Preset::Janus1_3B.config_json().replace(
+        "\"num_hidden_layers\": 24",
+        "\"num_hidden_layers\": 24, \"num_hidden_layers\": 2",
+    );
+    let err = JanusConfig::from_json(&twice).unwrap_err().to_string();
+    assert!(err.contains("num_hidden_layers\" appears twice"), "{err}");
     // A wrong type names the field.
     let mut text = Preset::Janus1_3B
         .config_json()

@@ -26,6 +26,9 @@ pub struct ShardIndex {
 
 impl ShardIndex {
     pub fn parse(bytes: &[u8]) -> Result<Self, WeightsError> {
+        if let Some(key) = crate::json_keys::duplicate_key(bytes) {
+            return Err(WeightsError::BadIndex(format!("{key:?} appears twice")));
+        }
         let raw: RawIndex =
             serde_json::from_slice(bytes).map_err(|e| WeightsError::BadIndex(e.to_string()))?;
         if raw.weight_map.is_empty() {
@@ -76,6 +79,8 @@ mod tests {
             br#"{"weight_map":{"a":"../evil.safetensors"}}"#,
             br#"{"weight_map":{"a":"model.bin"}}"#,
             br#"{"weight_map":{"a":3}}"#,
+            // One tensor in two shards: readers keeping either entry would disagree.
+            br#"{"weight_map":{"a":"x.safetensors","a":"y.safetensors"}}"#,
             b"not json",
         ] {
             assert!(

@@ -43,6 +43,9 @@ impl PackManifest {
             file: MANIFEST_FILE.into(),
             reason,
         };
+        if let Some(key) = crate::json_keys::duplicate_key(bytes) {
+            return Err(bad(format!("{key:?} appears twice")));
+        }
         let m: PackManifest =
             serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?;
         if m.format != MANIFEST_FORMAT || m.version != 1 {

@@ -75,38 +75,6 @@ pub struct ShardHeader {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// A top-level key the header's JSON object has twice. serde_json keeps the last of duplicate
-/// keys silently, and two parsers keeping different entries would read different tensors from
-/// one file, so a name given twice is refused. `None` also for text that is no JSON object (the
-/// full parse then says what is wrong).
-fn duplicate_key(text: &str) -> Option<String> {
-    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-
-    struct Keys;
-    impl<'de> Visitor<'de> for Keys {
-        type Value = Vec<String>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON object")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
-            let mut keys = Vec::new();
-            while let Some(key) = map.next_key::<String>()? {
-                map.next_value::<IgnoredAny>()?;
-                keys.push(key);
-            }
-            Ok(keys)
-        }
-    }
-
-    let mut keys = serde_json::Deserializer::from_str(text)
-        .deserialize_map(Keys)
-        .ok()?;
-    keys.sort_unstable();
-    keys.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].clone())
-}
-
 /// Header length from the first 8 bytes, checked against the file length.
 pub fn header_len(file: &str, prefix: &[u8], file_len: u64) -> Result<u64, WeightsError> {
     let bad = |reason: String| WeightsError::BadHeader {
@@ -140,7 +108,7 @@ pub fn parse_header(file: &str, header: &[u8], file_len: u64) -> Result<ShardHea
         reason,
     };
     let text = std::str::from_utf8(header).map_err(|e| bad(format!("header is not UTF-8: {e}")))?;
-    if let Some(name) = duplicate_key(text) {
+    if let Some(name) = crate::json_keys::duplicate_key(header) {
         return Err(bad(format!("{name:?} appears twice in the header")));
     }
     // `Metadata`'s deserializer validates offsets against dtypes and shapes.
