@@ -3,6 +3,7 @@ python3 fuzz/make_seeds.py. The seeds are committed; libFuzzer's own corpus grow
 fuzz/corpus/ (ignored). The safetensors seeds are each fixture shard's length (8 bytes, LE) and
 its first 8 + header-length bytes, the input layout of fuzz_targets/safetensors_header.rs."""
 
+import json
 import pathlib
 import struct
 
@@ -39,3 +40,19 @@ for image in sorted(IMAGES.iterdir()):
     data = image.read_bytes()
     if len(data) <= 64 * 1024:
         write("image_file", image.name, data)
+
+# What the web worker hands the engine (janus_model::fuzzing::worker_request): a selector byte
+# (0 chat, then the number of images sent; 1 image generation; 2 browser-decoded RGBA), then JSON
+# as the TypeScript client writes it.
+write("worker_request", "chat-text",
+      b"\x00\x00" + json.dumps({"messages": [{"role": "user", "content": "Hello"}], "maxNewTokens": 4}).encode())
+write("worker_request", "chat-image",
+      b"\x00\x01" + json.dumps({"messages": [{"role": "user", "content": "What is this?", "images": 1}],
+                                "system": "", "temperature": 0.7, "topP": 0.9, "topK": 40, "seed": 42}).encode())
+write("worker_request", "chat-turns",
+      b"\x00\x00" + json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                                             {"role": "user", "content": "c"}]}).encode())
+write("worker_request", "image-gen",
+      b"\x01" + json.dumps({"prompt": "a red fox", "count": 2, "cfgWeight": 5, "temperature": 1, "seed": 1,
+                            "previewEvery": 96}).encode())
+write("worker_request", "rgba", b"\x02" + json.dumps({"width": 2, "height": 1}).encode() + b"\x00" + bytes(range(8)))

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-20}"
 shift || true
 TARGETS=("$@")
-[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(safetensors_header config_json shard_index pack_manifest image_file)
+[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(safetensors_header config_json shard_index pack_manifest image_file worker_request)
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 cargo fuzz --version 2>/dev/null | grep -q "0.13.2" || cargo install -q cargo-fuzz --version 0.13.2 --locked
@@ -30,7 +30,10 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
   log="$(mktemp)"
   status=0
-  "$BIN/$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -max_total_time="$SECONDS_PER_TARGET" \
+  # A target's dictionary (field names, edge values) where it has one.
+  dict=()
+  [[ -f "fuzz/dicts/$t.dict" ]] && dict=(-dict="fuzz/dicts/$t.dict")
+  "$BIN/$t" "fuzz/corpus/$t" "fuzz/seeds/$t" "${dict[@]}" -max_total_time="$SECONDS_PER_TARGET" \
     -rss_limit_mb=2048 -max_len=262144 -print_final_stats=1 \
     -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1 || status=$?
   runs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log")

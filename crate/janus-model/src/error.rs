@@ -178,6 +178,10 @@ pub enum JanusError {
     Prompt(#[from] PromptError),
     #[error("the device failed: {0}")]
     Device(String),
+    /// A caller's request is malformed: a wrong role, an image count that does not add up, a
+    /// value of the wrong kind (the page's `bad-request`).
+    #[error("{0}")]
+    Request(String),
 }
 
 impl JanusError {
@@ -192,6 +196,7 @@ impl JanusError {
             JanusError::Image(_) => "image",
             JanusError::Prompt(_) => "prompt",
             JanusError::Device(_) => "device",
+            JanusError::Request(_) => "bad-request",
         }
     }
 }

@@ -7,7 +7,9 @@
 use std::sync::OnceLock;
 
 use crate::config::JanusConfig;
-use crate::preprocess::image::preprocess;
+use crate::preprocess::image::{PreparedImage, preprocess};
+use crate::request::{ChatRequest, ImageGenRequest, rgba_image};
+use crate::tokenizer::JanusTokenizer;
 use crate::weights::manifest::PackManifest;
 use crate::weights::{ShardIndex, expected_tensors, packed, parameter_count, plan, safetensors};
 
@@ -15,12 +17,13 @@ use crate::weights::{ShardIndex, expected_tensors, packed, parameter_count, plan
 pub type Harness = fn(&[u8]);
 
 /// The fuzz targets, by name (the names of `fuzz/fuzz_targets/*.rs` and `fuzz/seeds/*/`).
-pub const TARGETS: [(&str, Harness); 5] = [
+pub const TARGETS: [(&str, Harness); 6] = [
     ("safetensors_header", safetensors_header),
     ("config_json", config_json),
     ("shard_index", shard_index),
     ("pack_manifest", pack_manifest),
     ("image_file", image_file),
+    ("worker_request", worker_request),
 ];
 
 fn tiny_config() -> &'static JanusConfig {
@@ -30,6 +33,17 @@ fn tiny_config() -> &'static JanusConfig {
             "../../../tests/fixtures/models/tiny-a-hf/config.json"
         ))
         .expect("the fixture's config parses")
+    })
+}
+
+fn tiny_tokenizer() -> &'static JanusTokenizer {
+    static TOKENIZER: OnceLock<JanusTokenizer> = OnceLock::new();
+    TOKENIZER.get_or_init(|| {
+        JanusTokenizer::from_bytes(
+            include_bytes!("../../../tests/fixtures/models/tiny-a-hf/tokenizer.json"),
+            tiny_config().language.vocab_size,
+        )
+        .expect("the fixture's tokenizer parses")
     })
 }
 
@@ -103,5 +117,85 @@ pub fn image_file(data: &[u8]) {
             image.pixels.iter().all(|v| (-1.0..=1.0).contains(v)),
             "a prepared value is outside [-1, 1]"
         );
+    }
+}
+
+/// What the web worker hands the engine for a chat, an image generation or a picture the
+/// browser decoded, checked all the way to the generation request (tokenised against the tiny
+/// model, context and vocabulary checked) without running the model. Input: a selector byte,
+/// then
+/// - `0`: a byte for the number of images sent (0-3), then the chat request's JSON;
+/// - `1`: the image request's JSON;
+/// - `2`: JSON `{"width": w, "height": h}` (any numbers, or absent), a 0 byte, the RGBA bytes.
+///
+/// Whatever is accepted must hold up: a prompt inside the context and the vocabulary, one
+/// placeholder run per image; an RGBA picture prepared at the tower's size.
+pub fn worker_request(data: &[u8]) {
+    let Some((&kind, rest)) = data.split_first() else {
+        return;
+    };
+    let config = tiny_config();
+    let tok = tiny_tokenizer();
+    match kind % 3 {
+        0 => {
+            let Some((&n, json)) = rest.split_first() else {
+                return;
+            };
+            let Ok(request) = serde_json::from_slice::<ChatRequest>(json) else {
+                return;
+            };
+            // Stand-ins: the checks count images; none of them reads pixels.
+            let size = config.vision.image_size;
+            let images = (0..n % 4)
+                .map(|_| PreparedImage {
+                    pixels: Vec::new(),
+                    size,
+                    resized: (size, size),
+                })
+                .collect();
+            if let Ok(text) = request.text_request(tok, config, images, || 7) {
+                assert!(
+                    text.validate(config).is_ok(),
+                    "an accepted chat re-validates"
+                );
+                let placeholders = text
+                    .prompt_ids
+                    .iter()
+                    .filter(|&&id| id == text.image_token)
+                    .count();
+                assert_eq!(
+                    placeholders,
+                    text.images.len() * config.image_tokens(),
+                    "one run of placeholders per image"
+                );
+            }
+        }
+        1 => {
+            let Ok(request) = serde_json::from_slice::<ImageGenRequest>(rest) else {
+                return;
+            };
+            if let Ok(image) = request.image_request(tok, config, || 7) {
+                assert!(
+                    image.validate(config).is_ok(),
+                    "an accepted image request re-validates"
+                );
+            }
+        }
+        _ => {
+            let split = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+            #[derive(serde::Deserialize)]
+            struct Sides {
+                width: Option<f64>,
+                height: Option<f64>,
+            }
+            let Ok(sides) = serde_json::from_slice::<Sides>(&rest[..split]) else {
+                return;
+            };
+            let pixels = rest.get(split + 1..).unwrap_or(&[]);
+            let size = config.vision.image_size;
+            if let Ok(image) = rgba_image(sides.width, sides.height, pixels, size) {
+                assert_eq!(image.pixels.len(), 3 * size * size);
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@
 //!   preprocessing.
 //! - [`model`]: LLaMA + KV cache, SigLIP, aligners, generation head, VQ decoder.
 //! - [`generate`]: text generation and classifier-free-guided image generation.
+//! - [`request`]: a page's chat and image requests, checked and turned into generation requests.
 //! - [`bench`]: speed and memory of a full-size model with random weights.
 //! - [`fuzzing`]: the fuzz harnesses' bodies (`fuzz/`, `tests/fuzz_inputs.rs`).
 //!
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod model;
 pub mod preprocess;
 pub mod quant;
+pub mod request;
 pub mod tokenizer;
 pub mod weights;
 

@@ -9,9 +9,8 @@ use std::ops::ControlFlow;
 use std::rc::Rc;
 
 use image::RgbImage;
-use janus_model::generate::image::{ImageRequest, decode_images, generate_image_codes};
-use janus_model::generate::text::{StopReason, TextRequest, generate_text};
-use janus_model::preprocess::prompt::{render_chat, render_image_prompt};
+use janus_model::generate::image::{decode_images, generate_image_codes};
+use janus_model::generate::text::{StopReason, generate_text};
 use janus_model::quant::QuantFormat;
 use janus_model::weights::TensorStore;
 use janus_model::weights::pack_writer::PackOutput;
@@ -25,8 +24,8 @@ use crate::error::{WebError, codes};
 use crate::loader::{LoadStats, NoPack, PackSink, load_with_pack};
 use crate::reader::JsSource;
 use crate::request::{
-    ChatRequest, DEFAULT_CFG_WEIGHT, DEFAULT_MAX_NEW_TOKENS, EngineOptions, ImageGenRequest,
-    id_array, images, parse, parse_required,
+    ChatRequest, EngineOptions, ImageGenRequest, id_array, images, parse, parse_required,
+    random_seed,
 };
 use crate::source::{AsyncSource, HttpSource};
 
@@ -78,6 +77,20 @@ where
     F: std::future::Future<Output = Result<JsValue, WebError>> + 'static,
 {
     future_to_promise(async move { job.await.map_err(JsValue::from) })
+}
+
+/// A job on the device: a GPU failure while the device is being lost is reported as the loss
+/// (`device-lost`, which the worker treats as the end of this instance), not as a failure.
+fn job_promise<F>(gpu: Rc<Gpu>, job: F) -> Promise
+where
+    F: std::future::Future<Output = Result<JsValue, WebError>> + 'static,
+{
+    promise(async move {
+        match job.await {
+            Err(error) => Err(gpu.classify(error).await),
+            done => done,
+        }
+    })
 }
 
 fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
@@ -197,7 +210,7 @@ impl Engine {
     /// (return `false` to cancel: the promise rejects with code `aborted`).
     pub fn load(&self, base_url: String, on_progress: Function) -> Promise {
         let inner = self.inner.clone();
-        promise(async move {
+        job_promise(inner.gpu.clone(), async move {
             let job = Job::start(&inner)?;
             let source = HttpSource::new(&base_url)?;
             load_from(&job, &source, &on_progress, None::<&mut NoPack>).await
@@ -220,7 +233,7 @@ impl Engine {
         on_pack_file: Option<Function>,
     ) -> Promise {
         let inner = self.inner.clone();
-        promise(async move {
+        job_promise(inner.gpu.clone(), async move {
             let job = Job::start(&inner)?;
             let source = JsSource::new(reader)?;
             let mut sink = on_pack_file.map(JsPackSink);
@@ -232,7 +245,7 @@ impl Engine {
     #[wasm_bindgen(js_name = loadFiles)]
     pub fn load_files(&self, files: JsValue, on_progress: Function) -> Promise {
         let inner = self.inner.clone();
-        promise(async move {
+        job_promise(inner.gpu.clone(), async move {
             let job = Job::start(&inner)?;
             let obj: Object = files
                 .dyn_into()
@@ -259,34 +272,16 @@ impl Engine {
     /// Resolves `{text, ids, promptTokens, stop, seed}`.
     pub fn chat(&self, request: JsValue, image_list: JsValue, on_token: Function) -> Promise {
         let inner = self.inner.clone();
-        promise(async move {
+        job_promise(inner.gpu.clone(), async move {
             let job = Job::start(&inner)?;
             let loaded = job.model()?;
             let req: ChatRequest = parse_required(request, "chat request")?;
             let model = &loaded.model;
             let tok = &loaded.tokenizer;
             let prepared = images(&image_list, model.config().vision.image_size)?;
-            let messages = req.messages(prepared.len())?;
-            let sampling = req.sampling()?;
-            let text = render_chat(req.system(), &messages, &tok.default_roles());
-            let ids = tok.encode(&text).map_err(janus_model::JanusError::from)?;
-            let (prompt_ids, wanted) = tok.expand_images(&ids, model.config().image_tokens());
-            if wanted != prepared.len() {
-                return Err(WebError::new(
-                    codes::BAD_PROMPT,
-                    "the message text contains an image placeholder token; remove it",
-                ));
-            }
-            let prompt_tokens = prompt_ids.len();
-            let seed = sampling.seed;
-            let text_request = TextRequest {
-                prompt_ids,
-                images: prepared,
-                max_new_tokens: req.max_new_tokens.unwrap_or(DEFAULT_MAX_NEW_TOKENS),
-                sampling,
-                stop_token: Some(tok.special().eos),
-                image_token: tok.special().image,
-            };
+            let text_request = req.text_request(tok, model.config(), prepared, random_seed)?;
+            let prompt_tokens = text_request.prompt_ids.len();
+            let seed = text_request.sampling.seed;
             let mut stream = tok.stream();
             let mut steer = Steer::new(&on_token);
             let out = generate_text(model, &text_request, |id| {
@@ -326,30 +321,14 @@ impl Engine {
     #[wasm_bindgen(js_name = generateImage)]
     pub fn generate_image(&self, request: JsValue, on_step: Function) -> Promise {
         let inner = self.inner.clone();
-        promise(async move {
+        job_promise(inner.gpu.clone(), async move {
             let job = Job::start(&inner)?;
             let loaded = job.model()?;
             let req: ImageGenRequest = parse_required(request, "image request")?;
             let model = &loaded.model;
-            let tok = &loaded.tokenizer;
-            if req.prompt.trim().is_empty() {
-                return Err(WebError::new(
-                    codes::BAD_PROMPT,
-                    "the image prompt is empty",
-                ));
-            }
-            let sampling = req.sampling()?;
-            let seed = sampling.seed;
-            let prompt = render_image_prompt(&req.prompt, &tok.default_roles());
-            let prompt_ids = tok.encode(&prompt).map_err(janus_model::JanusError::from)?;
-            let image_request = ImageRequest {
-                prompt_ids,
-                count: req.count.unwrap_or(1),
-                cfg_weight: req.cfg_weight.unwrap_or(DEFAULT_CFG_WEIGHT),
-                sampling,
-                pad_token: tok.special().pad,
-                preview_every: req.preview_every.unwrap_or(0),
-            };
+            let image_request =
+                req.image_request(&loaded.tokenizer, model.config(), random_seed)?;
+            let seed = image_request.sampling.seed;
             let mut steer = Steer::new(&on_step);
             let out = generate_image_codes(model, &image_request, |s| {
                 let preview = s.preview.map_or(JsValue::UNDEFINED, rgba_images);

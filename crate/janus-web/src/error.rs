@@ -151,6 +151,7 @@ impl From<JanusError> for WebError {
             JanusError::Image(_) => codes::BAD_IMAGE,
             JanusError::Prompt(_) => codes::BAD_PROMPT,
             JanusError::Device(_) => codes::DEVICE,
+            JanusError::Request(_) => codes::BAD_REQUEST,
         };
         Self::new(code, e.to_string())
     }

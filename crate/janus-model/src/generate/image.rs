@@ -41,6 +41,29 @@ pub struct ImageRequest {
     pub preview_every: usize,
 }
 
+impl ImageRequest {
+    /// Everything that can be checked without running the model: sampling settings, 1 to 64
+    /// images, a finite guidance weight, and a prompt that leaves room for a whole image.
+    pub fn validate(&self, config: &crate::JanusConfig) -> Result<(), JanusError> {
+        self.sampling.validate()?;
+        if self.count == 0 || self.count > 64 {
+            return Err(PromptError::Setting(format!(
+                "image count must be 1..=64, got {}",
+                self.count
+            ))
+            .into());
+        }
+        if !self.cfg_weight.is_finite() {
+            return Err(PromptError::Setting("CFG weight must be a finite number".into()).into());
+        }
+        if self.prompt_ids.len() < 2 {
+            return Err(PromptError::Empty.into());
+        }
+        let tokens = config.gen_vision.tokens_per_image();
+        check_prompt(&config.language, &self.prompt_ids, tokens)
+    }
+}
+
 /// Progress of one step: the codes just chosen, one per image.
 #[derive(Clone, Debug)]
 pub struct ImageStep<'a> {
@@ -82,21 +105,9 @@ pub async fn generate_image_codes(
     req: &ImageRequest,
     mut on_step: impl FnMut(ImageStep<'_>) -> ControlFlow<()>,
 ) -> Result<ImageOutput, JanusError> {
-    req.sampling.validate()?;
-    if req.count == 0 || req.count > 64 {
-        return Err(
-            PromptError::Setting(format!("image count must be 1..=64, got {}", req.count)).into(),
-        );
-    }
-    if !req.cfg_weight.is_finite() {
-        return Err(PromptError::Setting("CFG weight must be a finite number".into()).into());
-    }
+    req.validate(model.config())?;
     let len = req.prompt_ids.len();
-    if len < 2 {
-        return Err(PromptError::Empty.into());
-    }
     let tokens = model.config().gen_vision.tokens_per_image();
-    check_prompt(model, &req.prompt_ids, tokens)?;
     let n = req.count;
     let uncond = unconditional_ids(&req.prompt_ids, req.pad_token);
     // [2N, L]: even rows conditional, odd rows unconditional

@@ -19,12 +19,11 @@ pub(crate) async fn read_f32<const D: usize>(
 /// Refuse an empty prompt, ids outside the embedding, and prompts that leave fewer than
 /// `reserved` positions of the model's context.
 pub(crate) fn check_prompt(
-    model: &crate::model::Janus,
+    lm: &crate::config::LlamaConfig,
     ids: &[u32],
     reserved: usize,
 ) -> Result<(), crate::error::JanusError> {
     use crate::error::PromptError;
-    let lm = &model.config().language;
     if ids.is_empty() {
         return Err(PromptError::Empty.into());
     }

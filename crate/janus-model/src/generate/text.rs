@@ -28,6 +28,15 @@ pub struct TextRequest {
     pub image_token: u32,
 }
 
+impl TextRequest {
+    /// Everything that can be checked without running the model: sampling settings, a prompt
+    /// that is not empty, fits the context with one new token and stays inside the vocabulary.
+    pub fn validate(&self, config: &crate::JanusConfig) -> Result<(), JanusError> {
+        self.sampling.validate()?;
+        check_prompt(&config.language, &self.prompt_ids, 1)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopReason {
     /// The stop token was generated (it is not part of the output).
@@ -119,8 +128,7 @@ pub async fn generate_text(
     req: &TextRequest,
     mut on_token: impl FnMut(u32) -> ControlFlow<()>,
 ) -> Result<TextOutput, JanusError> {
-    req.sampling.validate()?;
-    check_prompt(model, &req.prompt_ids, 1)?;
+    req.validate(model.config())?;
     let context = model.config().language.max_position_embeddings;
     let prompt_len = req.prompt_ids.len();
     let budget = req.max_new_tokens.min(context - prompt_len);

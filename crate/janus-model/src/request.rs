@@ -1,0 +1,339 @@
+//! Requests from an embedding page, as they arrive (camelCase fields, every setting optional),
+//! checked and turned into generation requests. The web engine deserialises them from the worker's
+//! messages; the fuzz target `worker_request` feeds them arbitrary JSON. Nothing here needs a
+//! model or a device: the tokenizer and the config are enough, so every check runs before a job
+//! touches the GPU.
+
+use serde::Deserialize;
+
+use crate::JanusConfig;
+use crate::error::{ImageError, JanusError, PromptError};
+use crate::generate::image::ImageRequest;
+use crate::generate::sampling::SamplingParams;
+use crate::generate::text::TextRequest;
+use crate::preprocess::image::{MAX_PIXELS, MAX_SIDE, PreparedImage, prepare_rgb};
+use crate::preprocess::prompt::{DEFAULT_SYSTEM_PROMPT, Message, render_chat, render_image_prompt};
+use crate::tokenizer::JanusTokenizer;
+
+/// Tokens a reply may have when the caller does not say.
+pub const DEFAULT_MAX_NEW_TOKENS: usize = 512;
+/// The official text-to-image settings (DeepSeek's `generation_inference.py`).
+pub const DEFAULT_CFG_WEIGHT: f32 = 5.0;
+pub const DEFAULT_IMAGE_TEMPERATURE: f32 = 1.0;
+/// The largest seed a JavaScript number holds exactly.
+const MAX_SEED: f64 = 9_007_199_254_740_992.0;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+    /// How many of the request's images belong to this message, in order.
+    #[serde(default)]
+    pub images: usize,
+}
+
+/// `{messages: [{role, content, images?}], system?, maxNewTokens?, temperature?, topP?, topK?, seed?}`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChatRequest {
+    pub messages: Vec<ChatMessage>,
+    /// `None`: DeepSeek's default system prompt; `""`: none.
+    pub system: Option<String>,
+    pub max_new_tokens: Option<usize>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<usize>,
+    pub seed: Option<f64>,
+}
+
+/// `{prompt, count?, cfgWeight?, temperature?, topP?, topK?, seed?, previewEvery?}`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageGenRequest {
+    pub prompt: String,
+    pub count: Option<usize>,
+    pub cfg_weight: Option<f32>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<usize>,
+    pub seed: Option<f64>,
+    /// Steps between progressive previews (absent or 0: none).
+    pub preview_every: Option<usize>,
+}
+
+/// A seed from JavaScript: a whole number from 0 to 2^53, or `fresh()` when none is given.
+pub fn seed(value: Option<f64>, fresh: impl FnOnce() -> u64) -> Result<u64, JanusError> {
+    match value {
+        Some(s) if s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s <= MAX_SEED => Ok(s as u64),
+        Some(s) => Err(JanusError::Request(format!(
+            "seed must be a whole number from 0 to 2^53, got {s}"
+        ))),
+        None => Ok(fresh()),
+    }
+}
+
+impl ChatRequest {
+    pub fn system(&self) -> &str {
+        self.system.as_deref().unwrap_or(DEFAULT_SYSTEM_PROMPT)
+    }
+
+    /// The conversation as engine messages; checks roles, order and image counts.
+    pub fn messages(&self, images_given: usize) -> Result<Vec<Message>, JanusError> {
+        if self.messages.is_empty() {
+            return Err(PromptError::Empty.into());
+        }
+        // The images first, before any placeholder text is built: a message claiming 4 billion
+        // images would otherwise fill the wasm memory with placeholders before being refused.
+        let mut images = 0usize;
+        for (i, m) in self.messages.iter().enumerate() {
+            match m.role.as_str() {
+                "user" => {}
+                "assistant" if m.images == 0 => {}
+                "assistant" => {
+                    return Err(JanusError::Request(format!(
+                        "messages[{i}]: only user messages can carry images"
+                    )));
+                }
+                other => {
+                    return Err(JanusError::Request(format!(
+                        "messages[{i}].role is {other:?}; expected \"user\" or \"assistant\""
+                    )));
+                }
+            }
+            images = images.saturating_add(m.images);
+        }
+        if images != images_given {
+            return Err(JanusError::Request(format!(
+                "the messages announce {images} images but {images_given} were sent"
+            )));
+        }
+        if self.messages.last().is_some_and(|m| m.role != "user") {
+            return Err(JanusError::Request(
+                "the last message must be the user's".into(),
+            ));
+        }
+        Ok(self
+            .messages
+            .iter()
+            .map(|m| match (m.role.as_str(), m.images) {
+                ("user", 0) => Message::user(m.content.as_str()),
+                ("user", n) => Message::user_with_images(n, &m.content),
+                _ => Message::assistant(m.content.as_str()),
+            })
+            .collect())
+    }
+
+    /// The whole request for `generate_text`, checked: messages, template, tokens, image
+    /// placeholders against the images given, sampling settings and the model's context.
+    pub fn text_request(
+        &self,
+        tok: &JanusTokenizer,
+        config: &JanusConfig,
+        images: Vec<PreparedImage>,
+        fresh_seed: impl FnOnce() -> u64,
+    ) -> Result<TextRequest, JanusError> {
+        let messages = self.messages(images.len())?;
+        let sampling = SamplingParams {
+            temperature: self.temperature.unwrap_or(0.0),
+            top_k: self.top_k,
+            top_p: self.top_p,
+            seed: seed(self.seed, fresh_seed)?,
+        };
+        let text = render_chat(self.system(), &messages, &tok.default_roles());
+        let ids = tok.encode(&text)?;
+        let (prompt_ids, wanted) = tok.expand_images(&ids, config.image_tokens());
+        if wanted != images.len() {
+            // The only way: a message's own text holds the placeholder token.
+            return Err(JanusError::Request(
+                "the message text contains an image placeholder token; remove it".into(),
+            ));
+        }
+        let request = TextRequest {
+            prompt_ids,
+            images,
+            max_new_tokens: self.max_new_tokens.unwrap_or(DEFAULT_MAX_NEW_TOKENS),
+            sampling,
+            stop_token: Some(tok.special().eos),
+            image_token: tok.special().image,
+        };
+        request.validate(config)?;
+        Ok(request)
+    }
+}
+
+impl ImageGenRequest {
+    /// The whole request for `generate_image_codes`, checked: a prompt with text, the template,
+    /// tokens, the count, guidance and sampling settings, and room for a whole image.
+    pub fn image_request(
+        &self,
+        tok: &JanusTokenizer,
+        config: &JanusConfig,
+        fresh_seed: impl FnOnce() -> u64,
+    ) -> Result<ImageRequest, JanusError> {
+        if self.prompt.trim().is_empty() {
+            return Err(PromptError::Empty.into());
+        }
+        let sampling = SamplingParams {
+            temperature: self.temperature.unwrap_or(DEFAULT_IMAGE_TEMPERATURE),
+            top_k: self.top_k,
+            top_p: self.top_p,
+            seed: seed(self.seed, fresh_seed)?,
+        };
+        let prompt = render_image_prompt(&self.prompt, &tok.default_roles());
+        let request = ImageRequest {
+            prompt_ids: tok.encode(&prompt)?,
+            count: self.count.unwrap_or(1),
+            cfg_weight: self.cfg_weight.unwrap_or(DEFAULT_CFG_WEIGHT),
+            sampling,
+            pad_token: tok.special().pad,
+            preview_every: self.preview_every.unwrap_or(0),
+        };
+        request.validate(config)?;
+        Ok(request)
+    }
+}
+
+/// The sides of a picture the browser decoded, checked before its bytes are copied anywhere.
+pub fn rgba_sides(width: Option<f64>, height: Option<f64>) -> Result<(u32, u32), JanusError> {
+    let side = |name: &str, v: Option<f64>| {
+        v.filter(|v| v.fract() == 0.0 && *v >= 1.0 && *v <= MAX_SIDE as f64)
+            .map(|v| v as u32)
+            .ok_or_else(|| {
+                ImageError::Decode(format!(
+                    "`{name}` must be a whole number of pixels from 1 to {MAX_SIDE}"
+                ))
+            })
+    };
+    let (w, h) = (side("width", width)?, side("height", height)?);
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(ImageError::TooLarge {
+            width: w,
+            height: h,
+            max_pixels: MAX_PIXELS,
+            max_side: MAX_SIDE,
+        }
+        .into());
+    }
+    Ok((w, h))
+}
+
+/// Pixels the browser decoded: `width` × `height` RGBA bytes (alpha dropped, as PIL's
+/// `convert("RGB")` does in the reference), prepared for the vision tower at `size` pixels.
+/// The sides arrive as JavaScript numbers: anything but a whole number of pixels from 1 to
+/// [`MAX_SIDE`] is refused, and so is a picture over [`MAX_PIXELS`].
+pub fn rgba_image(
+    width: Option<f64>,
+    height: Option<f64>,
+    data: &[u8],
+    size: usize,
+) -> Result<PreparedImage, JanusError> {
+    let (w, h) = rgba_sides(width, height)?;
+    let want = w as usize * h as usize * 4;
+    if data.len() != want {
+        return Err(ImageError::Decode(format!(
+            "{w}x{h} RGBA needs {want} bytes, got {}",
+            data.len()
+        ))
+        .into());
+    }
+    let rgb: Vec<u8> = data
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    let img = image::RgbImage::from_raw(w, h, rgb)
+        .ok_or_else(|| ImageError::Decode("RGB buffer size".into()))?;
+    Ok(prepare_rgb(&img, size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(json: &str) -> ChatRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn refused(r: Result<Vec<Message>, JanusError>) -> String {
+        match r {
+            Err(JanusError::Request(m)) => m,
+            other => panic!("expected a bad-request error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn messages_check_roles_order_and_image_counts() {
+        let ok = chat(
+            r#"{"messages":[{"role":"user","content":"a","images":2},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}"#,
+        );
+        assert_eq!(ok.messages(2).unwrap().len(), 3);
+        assert!(refused(ok.messages(1)).contains("announce 2 images but 1"));
+        let last = chat(
+            r#"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}"#,
+        );
+        assert!(refused(last.messages(0)).contains("last message"));
+        let role = chat(r#"{"messages":[{"role":"system","content":"a"}]}"#);
+        assert!(refused(role.messages(0)).contains("messages[0].role"));
+        let carried = chat(
+            r#"{"messages":[{"role":"assistant","content":"a","images":1},{"role":"user","content":"b"}]}"#,
+        );
+        assert!(refused(carried.messages(1)).contains("only user messages"));
+        assert!(matches!(
+            chat(r#"{"messages":[]}"#).messages(0),
+            Err(JanusError::Prompt(PromptError::Empty))
+        ));
+    }
+
+    /// The bug this order of checks fixes: placeholders for every announced image were written
+    /// before the count was compared, so one number filled the memory (fuzz/regressions/worker_request).
+    #[test]
+    fn an_absurd_image_count_is_refused_before_any_placeholder_is_written() {
+        let huge = chat(&format!(
+            r#"{{"messages":[{{"role":"user","content":"a","images":{}}},{{"role":"user","content":"b","images":{}}}]}}"#,
+            usize::MAX,
+            usize::MAX
+        ));
+        assert!(refused(huge.messages(1)).contains("announce"));
+    }
+
+    #[test]
+    fn seeds_are_whole_numbers_up_to_2_pow_53() {
+        assert_eq!(seed(Some(42.0), || 0).unwrap(), 42);
+        assert_eq!(seed(None, || 7).unwrap(), 7);
+        assert_eq!(seed(Some(MAX_SEED), || 0).unwrap(), 1 << 53);
+        for bad in [-1.0, 0.5, f64::NAN, f64::INFINITY, MAX_SEED * 2.0] {
+            assert!(
+                matches!(seed(Some(bad), || 0), Err(JanusError::Request(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn rgba_sides_and_length_are_checked() {
+        assert!(rgba_image(Some(2.0), Some(1.0), &[0; 8], 16).is_ok());
+        for (w, h) in [
+            (None, Some(1.0)),
+            (Some(0.0), Some(1.0)),
+            (Some(1.5), Some(1.0)),
+            (Some(1e9), Some(1.0)),
+            (Some(f64::NAN), Some(1.0)),
+        ] {
+            assert!(
+                matches!(
+                    rgba_sides(w, h),
+                    Err(JanusError::Image(ImageError::Decode(_)))
+                ),
+                "{w:?} {h:?}"
+            );
+        }
+        assert!(matches!(
+            rgba_sides(Some(16384.0), Some(16384.0)),
+            Err(JanusError::Image(ImageError::TooLarge { .. }))
+        ));
+        assert!(matches!(
+            rgba_image(Some(2.0), Some(1.0), &[0; 7], 16),
+            Err(JanusError::Image(ImageError::Decode(_)))
+        ));
+    }
+}
