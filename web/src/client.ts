@@ -293,6 +293,22 @@ export class JanusClient extends EventTarget {
     return this.call('trap', {});
   }
 
+  /**
+   * @internal Test hook: destroys the engine's GPU device, as a driver reset or the browser
+   * reclaiming the GPU would. The running job fails with 'device-lost'; restart() recovers.
+   */
+  _debugLoseDevice(): Promise<null> {
+    return this.call('loseDevice', {});
+  }
+
+  /**
+   * @internal Test hook: grows the engine's WebAssembly memory until less than twice
+   * `leaveBytes` can still be added, so the next large allocation fails ('out-of-memory').
+   */
+  _debugSqueezeMemory(leaveBytes: number): Promise<{ memoryBytes: number }> {
+    return this.call('squeezeMemory', { leaveBytes });
+  }
+
   private async start(): Promise<DeviceInfo> {
     this.failure = null;
     this.info = null;

@@ -34,6 +34,7 @@ export const CLIENT_CODES = [
   'aborted', // the caller's AbortSignal fired before the engine started the request, or stopped a load
   'worker-crashed', // the worker died (wasm trap, uncaught error); restart() the client
   'disposed', // the client was disposed
+  'blocked', // the page's Content-Security-Policy forbids WebAssembly (no 'wasm-unsafe-eval' in script-src)
 ] as const;
 
 export type EngineErrorCode = (typeof ENGINE_CODES)[number];

@@ -44,6 +44,10 @@ const MESSAGES: Record<JanusErrorCode, HumanError> = {
   aborted: { title: 'Stopped.', action: 'Start it again when you like; downloads resume where they stopped.' },
   'worker-crashed': { title: 'The engine crashed.', action: 'Janus restarts itself; load the model again.' },
   disposed: { title: 'The engine was shut down.', action: 'Reload the page.' },
+  blocked: {
+    title: 'This page’s security policy does not allow the engine to run.',
+    action: "The site must allow WebAssembly: add 'wasm-unsafe-eval' to script-src in its Content-Security-Policy.",
+  },
 };
 
 export function humanError(code: JanusErrorCode): HumanError {

@@ -1,7 +1,8 @@
 // Messages between JanusClient (page) and the engine worker (worker.ts).
 //
 // Page -> worker: a Request, each with an id chosen by the client (unique per worker). The worker
-// runs them one at a time, in arrival order, except 'cancel' and 'trap', which act at once.
+// runs them one at a time, in arrival order, except 'cancel' and the test hooks ('trap',
+// 'loseDevice', 'squeezeMemory'), which act at once.
 // Worker -> page: Responses carrying the id of the request they belong to; each request ends with
 // exactly one 'result' or 'error' (none if the worker dies first). 'fatal' has no id: the wasm
 // instance is dead and every pending request fails with it.
@@ -42,7 +43,17 @@ export type Request =
    */
   | { type: 'cancel'; id: number }
   /** Test hook: trap the wasm instance at once (worker then sends 'fatal'). */
-  | { type: 'trap'; id: number };
+  | { type: 'trap'; id: number }
+  /**
+   * Test hook: destroy the engine's GPU device at once, as a driver reset would. The running job
+   * fails at its next GPU step; the worker then sends 'fatal' with 'device-lost'.
+   */
+  | { type: 'loseDevice'; id: number }
+  /**
+   * Test hook: grow the wasm memory until less than 2 × `leaveBytes` can still be added, so the
+   * next large allocation fails (the worker then sends 'fatal' with 'out-of-memory').
+   */
+  | { type: 'squeezeMemory'; id: number; leaveBytes: number };
 
 export type RequestType = Request['type'];
 
@@ -105,6 +116,9 @@ export interface Results {
   generateImage: WireImageResult;
   unload: null;
   trap: null;
+  loseDevice: null;
+  /** The wasm memory's size once squeezed. */
+  squeezeMemory: { memoryBytes: number };
 }
 
 export type Response =

@@ -469,6 +469,86 @@ async function run(page, server, baseUrl, browserVersion) {
     });
   }
 
+  await step(page, 'device lost during a chat (device.destroy()): device-lost, restart, load from the cache, chat', async () => {
+    await loadModel(page, server, 'the tiny model again, for a short chat', { cached: true });
+    const got = await page.evaluate(
+      async ({ messages, options }) => {
+        const crashesBefore = crashes.length;
+        let lose = null;
+        let lostAt = 0;
+        const chat = await t.collect(client.chat(messages, options), {
+          whenPieces: {
+            count: 2,
+            run: () => {
+              lostAt = performance.now();
+              lose = t.rejection(client._debugLoseDevice());
+            },
+          },
+        });
+        const failedMs = performance.now() - lostAt;
+        const crashed = client.crashed;
+        const restarted = performance.now();
+        await client.restart();
+        const restartMs = performance.now() - restarted;
+        return { chat, lose: await lose, crashed, crash: crashes.slice(crashesBefore), failedMs, restartMs };
+      },
+      { messages: TEXT_MESSAGES, options: TEXT_OPTIONS },
+    );
+    check(got.lose !== null && 'resolved' in got.lose, `device lost: _debugLoseDevice() did not run or rejected: ${JSON.stringify(got.lose)}`);
+    check(got.chat.error !== null, `device lost: the chat should reject, it resolved (${got.chat.result?.stop})`);
+    check(got.chat.error.code === 'device-lost', `device lost: the chat rejected with ${got.chat.error.code}: ${got.chat.error.message}`);
+    check(got.crashed && got.crash.length === 1 && got.crash[0].code === 'device-lost', `device lost: onCrash ${JSON.stringify(got.crash)}`);
+    figures.deviceLostChat = { message: got.chat.error.message, pieces: got.chat.pieces.length, failedMs: Math.round(got.failedMs), restartMs: Math.round(got.restartMs) };
+    console.log(`   the chat failed ${got.failedMs.toFixed(0)} ms after the loss; restart ${got.restartMs.toFixed(0)} ms; ${got.chat.error.message.split('\n')[0]}`);
+    await loadModel(page, server, 'load after device loss in a chat', { cached: true });
+    await shortChat(page, 'chat after device loss');
+  });
+
+  await step(page, `device lost during a load of ${BIG_MODEL} from the cache: device-lost, restart, the cache intact`, async () => {
+    server.resetStats();
+    const got = await page.evaluate(async (model) => {
+      const crashesBefore = crashes.length;
+      let lose = null;
+      const load = await t.rejection(
+        client.load(model, {
+          onProgress: (p) => {
+            if (lose === null && p.phase === 'weights') lose = t.rejection(client._debugLoseDevice());
+          },
+        }),
+      );
+      return { load, lose: await lose, crash: crashes.slice(crashesBefore) };
+    }, BIG_MODEL);
+    check(got.lose !== null && 'resolved' in got.lose, `device lost in a load: _debugLoseDevice() did not run or rejected: ${JSON.stringify(got.lose)}`);
+    checkError(got.load, ['device-lost'], 'device lost in a load');
+    check(got.crash.length === 1 && got.crash[0].code === 'device-lost', `device lost in a load: onCrash ${JSON.stringify(got.crash)}`);
+    figures.deviceLostLoad = { message: got.load.message };
+    console.log(`   ${got.load.message.split('\n')[0]}`);
+    const again = await page.evaluate(async (model) => {
+      await client.restart();
+      return client.load(model);
+    }, BIG_MODEL);
+    check(again.download.fetchedBytes === 0 && again.download.cache === 'indexeddb', `after the loss the cached model was fetched again: ${JSON.stringify(again.download)}`);
+    check(Object.keys(server.stats().paths).every((p) => !p.startsWith(BIG_MODEL)), `after the loss the weights server was asked: ${JSON.stringify(server.stats().paths)}`);
+  });
+
+  await step(page, 'out of wasm memory during a load (memory squeezed): out-of-memory, restart, load from the cache, chat', async () => {
+    const got = await page.evaluate(async (model) => {
+      await client.restart();
+      const crashesBefore = crashes.length;
+      // Leave under 2 MiB that the instance can still grow by: the tiny model's shards need more.
+      const squeezed = await client._debugSqueezeMemory(1024 * 1024);
+      const load = await t.rejection(client.load(model));
+      return { squeezed, load, crash: crashes.slice(crashesBefore) };
+    }, MODEL);
+    checkError(got.load, ['out-of-memory'], 'a load in a squeezed instance');
+    check(got.crash.length === 1 && got.crash[0].code === 'out-of-memory', `out of memory: onCrash ${JSON.stringify(got.crash)}`);
+    figures.outOfMemory = { memoryBytes: got.squeezed.memoryBytes, message: got.load.message };
+    console.log(`   memory grown to ${(got.squeezed.memoryBytes / MIB).toFixed(0)} MiB; ${got.load.message}`);
+    await page.evaluate(() => client.restart());
+    await loadModel(page, server, 'load after running out of memory', { cached: true });
+    await shortChat(page, 'chat after running out of memory');
+  });
+
   await step(page, 'dispose', async () => {
     const got = await page.evaluate(async ({ messages }) => {
       client.dispose();

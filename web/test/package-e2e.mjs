@@ -53,9 +53,9 @@ function consumer(name, tarball) {
   return dir;
 }
 
-/** Serves `dir` with the tiny model at /models/tiny-test/, every response under the CSP. */
-async function serve(dir) {
-  const server = createServer({ root: dir, mounts: { '/models/tiny-test/': TINY, '/': '.' }, index: 'index.html', headers: { 'Content-Security-Policy': CSP } });
+/** Serves `dir` with the tiny model at /models/tiny-test/, every response under `csp`. */
+async function serve(dir, csp = CSP) {
+  const server = createServer({ root: dir, mounts: { '/models/tiny-test/': TINY, '/': '.' }, index: 'index.html', headers: { 'Content-Security-Policy': csp } });
   const { url } = await server.listen();
   return { server, url };
 }
@@ -182,6 +182,61 @@ async function main() {
         check(done.tokens > 0 && done.seed === 3 && done.previews >= 1, `the Vite page's results: ${JSON.stringify(done)}`);
         await page.screenshot({ path: path.join(artifacts, 'package-vite.png'), fullPage: true });
         await checkClean(page, seen, url);
+        await page.close();
+      } finally {
+        await server.close();
+      }
+    });
+
+    await step('the elements in a cross-site iframe: load, chat; no request leaves the frame\'s origin', async () => {
+      // The widget's origin lets itself be framed (frame-ancestors); everything else as above.
+      const framable = CSP.replace("frame-ancestors 'none'", 'frame-ancestors http://localhost:*');
+      check(framable !== CSP, 'the CSP has no frame-ancestors to relax');
+      const { server, url } = await serve(path.join(work, 'plain'), framable);
+      // The host page on another site (localhost vs 127.0.0.1): the frame's storage is
+      // partitioned under the host's site, so the frame downloads and keeps its own copy.
+      const hostDir = path.join(work, 'host');
+      mkdirSync(hostDir, { recursive: true });
+      writeFileSync(
+        path.join(hostDir, 'index.html'),
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A host page</title></head>` +
+          `<body><h1>Someone else's page</h1><iframe id="janus" title="Janus" src="${url}" width="900" height="700"></iframe></body></html>\n`,
+      );
+      const host = createServer({ root: hostDir, mounts: { '/': '.' }, index: 'index.html', headers: { 'Content-Security-Policy': `default-src 'none'; frame-src ${url}` } });
+      const hostUrl = (await host.listen()).url.replace('127.0.0.1', 'localhost');
+      try {
+        const { page, seen } = await openPage(browser, hostUrl);
+        const frame = await (await page.waitForSelector('iframe#janus')).contentFrame();
+        await frame.waitForFunction(() => document.querySelector('janus-chat')?.shadowRoot?.querySelector('[part~="status"]')?.textContent === 'Ready.', null, { timeout: 120_000 });
+        const reply = frame.evaluate(() => new Promise((resolve) => document.querySelector('janus-chat').addEventListener('message', (e) => e.detail.role === 'assistant' && resolve(e.detail))));
+        await frame.locator('janus-chat [part~="input"]').fill('Hello from a frame');
+        await frame.locator('janus-chat [part~="input"]').press('Enter');
+        const message = await reply;
+        console.log(`   reply in the frame: stop ${message.stop}`);
+        check(message.stop === 'max_tokens', `the framed chat's reply: ${JSON.stringify(message)}`);
+        const foreign = [...seen.origins].filter((o) => o !== new URL(url).origin && o !== new URL(hostUrl).origin && o !== 'null' && o !== 'data:');
+        check(foreign.length === 0, `requests to a third origin: ${foreign.join(', ')}`);
+        const csp = seen.errors.filter((e) => /Content Security Policy/i.test(e));
+        check(csp.length === 0, `CSP errors: ${csp.join('; ')}`);
+        figures.iframe = { host: new URL(hostUrl).origin, frame: new URL(url).origin, stop: message.stop };
+        await page.close();
+      } finally {
+        await host.close();
+        await server.close();
+      }
+    });
+
+    await step("a CSP without 'wasm-unsafe-eval': create() fails with 'blocked', naming the directive to add", async () => {
+      const strict = CSP.replace(" 'wasm-unsafe-eval'", '');
+      check(strict !== CSP, 'the CSP has no wasm-unsafe-eval to remove');
+      const { server, url } = await serve(path.join(work, 'vite', 'dist'), strict);
+      try {
+        const { page } = await openPage(browser, url);
+        await page.waitForFunction(() => document.body.dataset.done !== undefined || document.body.dataset.failed !== undefined, null, { timeout: 120_000 });
+        const failed = await page.evaluate(() => document.body.dataset.failed);
+        console.log(`   ${failed}`);
+        check(failed?.startsWith('blocked: ') && failed.includes("'wasm-unsafe-eval'"), `the page without 'wasm-unsafe-eval' should fail with a 'blocked' error naming it: ${failed}`);
+        figures.cspWithoutWasm = failed;
         await page.close();
       } finally {
         await server.close();

@@ -587,23 +587,45 @@ async function offlineLoad(appBase) {
   try {
     const page = await browser.newPage();
     page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
-    const session = async () => {
+    // Every request the page and its worker make, and how many there were when the model had
+    // loaded (the page calls window.modelLoaded(), a CDP binding, not a request).
+    const requests = [];
+    let atLoad = null;
+    page.context().on('request', (request) => requests.push(request.url()));
+    await page.exposeFunction('modelLoaded', () => {
+      atLoad = requests.length;
+    });
+    const session = async ({ whole = false } = {}) => {
+      requests.length = 0;
+      atLoad = null;
       await page.goto(`${appBase}pages/client.html`);
       await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
       return page.evaluate(
-        async ({ hub, messages, options }) => {
+        async ({ hub, messages, options, whole }) => {
           const client = await Janus.JanusClient.create();
           try {
             const report = await client.load('janus-web/tiny-a', { hub, chunkBytes: 256 * 1024 });
+            await window.modelLoaded();
             const chat = await t.collect(client.chat(messages, options));
-            return { download: report.download, ids: chat.result?.ids ?? null, error: chat.error };
+            const got = { download: report.download, ids: chat.result?.ids ?? null, error: chat.error };
+            if (whole) {
+              // The rest of a session: a picture the user attaches, a reply about it, two images.
+              const pixels = new Uint8ClampedArray(32 * 24 * 4).map((_, i) => (i * 37) % 256);
+              const picture = new ImageData(pixels, 32, 24);
+              const described = await t.collect(
+                client.chat([{ role: 'user', content: 'What is in this picture?', images: [picture] }], { maxNewTokens: 3, temperature: 0 }),
+              );
+              const images = await client.generateImage('a lighthouse at dusk', { count: 1, seed: 7 });
+              got.whole = { described: described.result?.ids.length ?? described.error, images: images.images.length };
+            }
+            return got;
           } catch (e) {
             return { error: { code: e.code, message: e.message } };
           } finally {
             client.dispose();
           }
         },
-        { hub, messages, options },
+        { hub, messages, options, whole },
       );
     };
     const online = await session();
@@ -641,11 +663,26 @@ async function offlineLoad(appBase) {
     check(repaired.download?.repairs === 1 && repaired.download.fetchedBytes === 256 * 1024, `repair during load: ${JSON.stringify(repaired)}`);
     check(JSON.stringify(repaired.ids) === JSON.stringify(want), `chat after the repair: ids ${JSON.stringify(repaired.ids)}`);
     await weights.close();
-    const offline = await session();
+    const offline = await session({ whole: true });
     console.log(`   weights server stopped, page reloaded: ${JSON.stringify(offline.download ?? offline.error)}; ids ${JSON.stringify(offline.ids)}`);
     check(offline.download?.fetchedBytes === 0 && offline.download.requests === 0, `offline load: ${JSON.stringify(offline)}`);
     check(JSON.stringify(offline.ids) === JSON.stringify(want), `offline chat ids ${JSON.stringify(offline.ids)} != golden ${JSON.stringify(want)}`);
-    figures.offline = { online: online.download, repaired: repaired.download, offline: offline.download, ids: offline.ids };
+    // The privacy promise: once the weights are stored, a whole session (load, chat, a chat about
+    // a picture, an image generated) asks nothing of any server but the page's own files, and
+    // nothing at all once the model is loaded: no prompt or picture leaves the browser.
+    check(offline.whole?.described === 3 && offline.whole.images === 1, `offline session: ${JSON.stringify(offline.whole ?? offline.error)}`);
+    const origin = new URL(appBase).origin;
+    const foreign = requests.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:') && !url.startsWith('blob:'));
+    check(foreign.length === 0, `offline session: requests to other origins: ${JSON.stringify(foreign)}`);
+    check(atLoad !== null && requests.length === atLoad, `offline session: requests after the model loaded: ${JSON.stringify(requests.slice(atLoad ?? 0))}`);
+    console.log(`   a whole offline session: ${atLoad} requests for the page's own files before the model loaded, 0 after (chat, a chat about a picture, an image)`);
+    figures.offline = {
+      online: online.download,
+      repaired: repaired.download,
+      offline: offline.download,
+      ids: offline.ids,
+      sessionRequests: { beforeLoad: atLoad, afterLoad: requests.length - atLoad, foreign: foreign.length },
+    };
   } finally {
     await browser.close();
     await weights.close().catch(() => undefined);

@@ -57,13 +57,14 @@ pub struct Gpu {
     pub info: DeviceInfo,
     /// Set by wgpu's device-lost callback: the reason, once the device is gone.
     lost: Arc<Mutex<Option<String>>>,
+    /// The wgpu device under burn's, for the device-loss test hook.
+    raw: wgpu::Device,
 }
 
 impl Gpu {
     /// `Err(device-lost)` once the device is gone: nothing on it can run again.
     pub fn check_alive(&self) -> Result<(), WebError> {
-        let lost = self.lost.lock().map(|l| l.clone()).unwrap_or(None);
-        match lost {
+        match self.lost_reason() {
             Some(reason) => Err(WebError::new(
                 codes::DEVICE_LOST,
                 format!("the GPU device was lost ({reason}); start a new engine to continue"),
@@ -71,6 +72,59 @@ impl Gpu {
             None => Ok(()),
         }
     }
+
+    fn lost_reason(&self) -> Option<String> {
+        self.lost.lock().map(|l| l.clone()).unwrap_or(None)
+    }
+
+    /// A failure seen while the device was being lost is the loss (`device-lost`, the same
+    /// message as [`Gpu::check_alive`]'s): the GPU work fails first
+    /// (a readback's map is refused), and the loss itself is announced a moment later. Yields
+    /// once to the event loop so that the announcement can arrive, then classifies.
+    pub async fn classify(&self, error: WebError) -> WebError {
+        if error.code != codes::DEVICE && error.code != codes::INTERNAL {
+            return error;
+        }
+        yield_now().await;
+        // The failure itself (a refused map, a poisoned stream) is only the loss's echo.
+        self.check_alive().err().unwrap_or(error)
+    }
+}
+
+/// Let the event loop run for a moment (`setTimeout`, 50 ms: the loss notification crosses from
+/// the GPU process as a task, after the failed readback). Only failures wait here.
+async fn yield_now() {
+    use wasm_bindgen::{JsCast, JsValue};
+    if !cfg!(target_arch = "wasm32") {
+        return;
+    }
+    let wait = js_sys::Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        let timer = js_sys::Reflect::get(&global, &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let scheduled =
+            timer.is_some_and(|f| f.call2(&global, &resolve, &JsValue::from(50)).is_ok());
+        if !scheduled {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(wait).await;
+}
+
+/// Why the instance's device was lost, once it has been.
+pub fn lost_reason() -> Option<String> {
+    GPU.with(|g| g.borrow().as_ref().and_then(|gpu| gpu.lost_reason()))
+}
+
+/// Destroy the instance's device (the test hook `debugLoseDevice`); false when there is none.
+pub fn destroy_for_test() -> bool {
+    GPU.with(|g| {
+        g.borrow().as_ref().is_some_and(|gpu| {
+            gpu.raw.destroy();
+            true
+        })
+    })
 }
 
 thread_local! {
@@ -132,7 +186,12 @@ pub async fn open() -> Result<Rc<Gpu>, WebError> {
                 *l = Some(format!("{reason:?}: {message}"));
             }
         });
-    let gpu = Rc::new(Gpu { device, info, lost });
+    let gpu = Rc::new(Gpu {
+        device,
+        info,
+        lost,
+        raw: setup.device.clone(),
+    });
     GPU.with(|g| *g.borrow_mut() = Some(gpu.clone()));
     Ok(gpu)
 }

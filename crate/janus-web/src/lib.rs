@@ -11,7 +11,9 @@
 //!   matrices larger than one storage binding; memory stays bounded by the largest tensor.
 //! - [`engine`]: the `Engine` class JavaScript calls (load, chat, generateImage).
 //! - [`error`]: typed errors with stable codes.
+//! - [`alloc`]: the allocator, noting a failed allocation (out of wasm memory) for the worker.
 
+pub mod alloc;
 pub mod bench;
 pub mod device;
 pub mod engine;
@@ -101,6 +103,26 @@ pub fn wasm_memory_bytes() -> u64 {
 #[wasm_bindgen(js_name = wasmMemoryBytes)]
 pub fn wasm_memory_bytes_js() -> f64 {
     wasm_memory_bytes() as f64
+}
+
+/// Bytes of the allocation that failed, after the instance trapped for want of memory
+/// (`undefined`: no allocation has failed).
+#[wasm_bindgen(js_name = failedAllocation)]
+pub fn failed_allocation() -> Option<f64> {
+    alloc::failed_allocation().map(|n| n as f64)
+}
+
+/// Why the GPU device was lost, once it has been (`undefined` while it works).
+#[wasm_bindgen(js_name = deviceLost)]
+pub fn device_lost() -> Option<String> {
+    device::lost_reason()
+}
+
+/// Destroy the GPU device on purpose, as a driver reset or another tab would take it away: the
+/// test hook for device loss (the running job must fail with `device-lost`, the page recover).
+#[wasm_bindgen(js_name = debugLoseDevice)]
+pub fn debug_lose_device() -> bool {
+    device::destroy_for_test()
 }
 
 /// Trap the instance on purpose: the test hook for crash recovery (a dead worker must be
