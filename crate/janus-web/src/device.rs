@@ -79,8 +79,8 @@ impl Gpu {
 
     /// A failure seen while the device was being lost is the loss (`device-lost`, the same
     /// message as [`Gpu::check_alive`]'s): the GPU work fails first
-    /// (a readback's map is refused), and the loss itself is announced a moment later. Yields
-    /// once to the event loop so that the announcement can arrive, then classifies.
+    /// (a readback's map is refused), and the loss itself is announced a moment later. Lets the
+    /// event loop run for 50 ms so that the announcement can arrive, then classifies.
     pub async fn classify(&self, error: WebError) -> WebError {
         if error.code != codes::DEVICE && error.code != codes::INTERNAL {
             return error;

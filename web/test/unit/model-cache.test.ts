@@ -86,6 +86,25 @@ test('a damaged stored chunk fails the read with integrity, and ensureModel repa
   assert.deepEqual(await again.read('model-00002-of-00002.safetensors', 0, bytes.length), new Uint8Array(bytes));
 });
 
+test('S5 a stored chunk of the wrong length fails the read with integrity, and ensureModel repairs only it', async () => {
+  const store = new MemoryChunkStore();
+  const source = resolveModel(REPO, { hub: base() });
+  await ensureModel(store, source, options);
+  const key = fileKey(source.baseUrl, 'model-00002-of-00002.safetensors');
+  const chunk = (await store.getChunk(key, 4))!;
+  // Cut short, as a write interrupted by a crash or a disk error could leave it.
+  await store.putChunk(key, 4, { ...chunk, bytes: chunk.bytes.slice(0, CHUNK - 100) });
+  const reader = await StoreReader.open(store, source.baseUrl);
+  const error = await reader.read('model-00002-of-00002.safetensors', 4 * CHUNK, 10).catch((e: unknown) => e);
+  assert.ok(error instanceof JanusError && error.code === 'integrity', String(error));
+  const repaired = await ensureModel(store, source, options);
+  assert.equal(repaired.requests, 1);
+  assert.equal(repaired.fetchedBytes, CHUNK);
+  const again = await StoreReader.open(store, source.baseUrl);
+  const bytes = readFileSync(path.join(FOLDER, 'model-00002-of-00002.safetensors'));
+  assert.deepEqual(await again.read('model-00002-of-00002.safetensors', 0, bytes.length), new Uint8Array(bytes));
+});
+
 const PACK = path.join(path.dirname(FOLDER), 'tiny-a-q4-pack');
 const packManifest = JSON.parse(readFileSync(path.join(PACK, MANIFEST_FILE), 'utf8')) as { files: Array<{ path: string; size: number; sha256: string }> };
 
