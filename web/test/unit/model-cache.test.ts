@@ -66,44 +66,39 @@ test('a plain folder without the hub API: files found by probing, hashes from ET
   }
 });
 
-test('a damaged stored chunk fails the read with integrity, and ensureModel repairs only it', async () => {
+/**
+ * Stores the model, replaces stored chunk `index` of the second shard with `damage(chunk)`, then
+ * checks that reading it fails with 'integrity' and that ensureModel fetches that chunk alone.
+ */
+async function damagedChunkIsRepairedAlone(index: number, damage: (bytes: Uint8Array) => Uint8Array): Promise<void> {
   const store = new MemoryChunkStore();
   const source = resolveModel(REPO, { hub: base() });
   await ensureModel(store, source, options);
   const key = fileKey(source.baseUrl, 'model-00002-of-00002.safetensors');
-  const chunk = (await store.getChunk(key, 9))!;
-  chunk.bytes[3] = (chunk.bytes[3] ?? 0) ^ 0x80;
-  await store.putChunk(key, 9, chunk);
+  const chunk = (await store.getChunk(key, index))!;
+  await store.putChunk(key, index, { ...chunk, bytes: damage(chunk.bytes) });
   const reader = await StoreReader.open(store, source.baseUrl);
-  const error = await reader.read('model-00002-of-00002.safetensors', 9 * CHUNK, 10).catch((e: unknown) => e);
+  const error = await reader.read('model-00002-of-00002.safetensors', index * CHUNK, 10).catch((e: unknown) => e);
   assert.ok(error instanceof JanusError && error.code === 'integrity', String(error));
   const repaired = await ensureModel(store, source, options);
-  // The reader dropped chunk 9; it alone is fetched again.
+  // The reader dropped the chunk; it alone is fetched again.
   assert.equal(repaired.requests, 1);
   assert.equal(repaired.fetchedBytes, CHUNK);
   const again = await StoreReader.open(store, source.baseUrl);
   const bytes = readFileSync(path.join(FOLDER, 'model-00002-of-00002.safetensors'));
   assert.deepEqual(await again.read('model-00002-of-00002.safetensors', 0, bytes.length), new Uint8Array(bytes));
-});
+}
 
-test('S5 a stored chunk of the wrong length fails the read with integrity, and ensureModel repairs only it', async () => {
-  const store = new MemoryChunkStore();
-  const source = resolveModel(REPO, { hub: base() });
-  await ensureModel(store, source, options);
-  const key = fileKey(source.baseUrl, 'model-00002-of-00002.safetensors');
-  const chunk = (await store.getChunk(key, 4))!;
-  // Cut short, as a write interrupted by a crash or a disk error could leave it.
-  await store.putChunk(key, 4, { ...chunk, bytes: chunk.bytes.slice(0, CHUNK - 100) });
-  const reader = await StoreReader.open(store, source.baseUrl);
-  const error = await reader.read('model-00002-of-00002.safetensors', 4 * CHUNK, 10).catch((e: unknown) => e);
-  assert.ok(error instanceof JanusError && error.code === 'integrity', String(error));
-  const repaired = await ensureModel(store, source, options);
-  assert.equal(repaired.requests, 1);
-  assert.equal(repaired.fetchedBytes, CHUNK);
-  const again = await StoreReader.open(store, source.baseUrl);
-  const bytes = readFileSync(path.join(FOLDER, 'model-00002-of-00002.safetensors'));
-  assert.deepEqual(await again.read('model-00002-of-00002.safetensors', 0, bytes.length), new Uint8Array(bytes));
-});
+test('a damaged stored chunk fails the read with integrity, and ensureModel repairs only it', () =>
+  damagedChunkIsRepairedAlone(9, (bytes) => {
+    const flipped = bytes.slice();
+    flipped[3] = (flipped[3] ?? 0) ^ 0x80;
+    return flipped;
+  }));
+
+// Cut short, as a write interrupted by a crash or a disk error could leave it.
+test('S5 a stored chunk of the wrong length fails the read with integrity, and ensureModel repairs only it', () =>
+  damagedChunkIsRepairedAlone(4, (bytes) => bytes.slice(0, CHUNK - 100)));
 
 const PACK = path.join(path.dirname(FOLDER), 'tiny-a-q4-pack');
 const packManifest = JSON.parse(readFileSync(path.join(PACK, MANIFEST_FILE), 'utf8')) as { files: Array<{ path: string; size: number; sha256: string }> };
