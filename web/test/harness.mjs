@@ -7,9 +7,18 @@ export function check(condition, message) {
   if (!condition) throw new CheckFailed(message);
 }
 
-/** `step(name, run)`: prints the name, runs it, records its milliseconds in `timings[name]`. */
+/**
+ * `step(name, run)`: prints the name, runs it, records its milliseconds in `timings[name]`.
+ * While working on one step, `JANUS_STEPS=<regex>` runs only the steps whose names match (the
+ * others print 'skipped'); unset, as in `npm test`, every step runs.
+ */
 export function stepper(timings = {}) {
+  const only = process.env.JANUS_STEPS ? new RegExp(process.env.JANUS_STEPS) : null;
   return async function step(name, run) {
+    if (only !== null && !only.test(name)) {
+      console.log(`-- ${name}: skipped (JANUS_STEPS)`);
+      return undefined;
+    }
     console.log(`-- ${name}`);
     const started = performance.now();
     const value = await run();

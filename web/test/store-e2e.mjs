@@ -283,6 +283,94 @@ async function reloadResumes(context, server, base) {
 
 // ---- 3. lost chunk, lost database ---------------------------------------------------------------
 
+/**
+ * S9: the store meets other schemas. A database of a newer version is refused with 'storage' and
+ * left exactly as it was; one of our name and version without our stores (a pre-release build)
+ * is cleared and works; records of another shape read as absent and are fetched again.
+ */
+async function schemaVersions(context, server, base) {
+  const page = await openStorePage(context, base);
+  const got = await page.evaluate(
+    async ({ hub, chunk }) => {
+      const opened = async (name) => {
+        try {
+          const store = await S.IdbChunkStore.open(name);
+          store.close();
+          return null;
+        } catch (error) {
+          return S.plain(error);
+        }
+      };
+      await S.makeDb('janus-s9-newer', 7, { models: [{ key: 'from the future' }], fancy: [1, 2, 3] });
+      const newer = { error: await opened('janus-s9-newer'), after: await S.describeDb('janus-s9-newer') };
+      await S.makeDb('janus-s9-foreign', 1, { stuff: ['a', 'b'] });
+      const foreign = { error: await opened('janus-s9-foreign'), after: await S.describeDb('janus-s9-foreign') };
+
+      const name = 'janus-s9-records';
+      const source = S.resolveModel('janus-web/tiny-a', { hub });
+      const ensure = async () => {
+        const store = await S.IdbChunkStore.open(name);
+        try {
+          const r = await S.ensureModel(store, source, { chunkBytes: chunk });
+          return { fetchedBytes: r.fetchedBytes, requests: r.requests, complete: r.model.complete };
+        } finally {
+          store.close();
+        }
+      };
+      const first = await ensure();
+      const file = `${source.baseUrl}\nmodel-00002-of-00002.safetensors`;
+      // A chunk row and a file record of another layout, under the keys of real ones.
+      await S.rawPut(name, 'chunks', { file, index: 2, bytes: 'not bytes', sha256: 12 });
+      const small = `${source.baseUrl}\nconfig.json`;
+      await S.rawPut(name, 'files', { key: small, model: source.baseUrl, path: 'config.json', complete: 'yes' });
+      const store = await S.IdbChunkStore.open(name);
+      const read = { chunk: await store.getChunk(file, 2), file: await store.getFile(small), models: (await store.listModels()).length };
+      store.close();
+      // As a load goes: ensure (the file record is rebuilt from its intact chunks), read (the
+      // damaged chunk fails the read and is removed), ensure again (that chunk alone is fetched).
+      const rebuilt = await ensure();
+      const readAll = async (path) => {
+        const cache = await S.IdbChunkStore.open(name);
+        try {
+          const reader = await S.StoreReader.open(cache, source.baseUrl);
+          return await reader.read(path, 0, await reader.size(path));
+        } finally {
+          cache.close();
+        }
+      };
+      const shard = 'model-00002-of-00002.safetensors';
+      const readError = await readAll(shard).then(() => null, S.plain);
+      const repaired = await ensure();
+      const shardSha = await S.sha256Hex(await readAll(shard));
+      const config = new TextDecoder().decode(await readAll('config.json'));
+      for (const db of ['janus-s9-newer', 'janus-s9-foreign', name]) await S.deleteDb(db);
+      return { newer, foreign, first, read, rebuilt, readError, repaired, shardSha, configParses: JSON.parse(config) !== null };
+    },
+    { hub: base, chunk: CHUNK },
+  );
+  console.log(`   newer (v7): ${got.newer.error?.code}: ${got.newer.error?.message}`);
+  console.log(`   foreign v1 layout: opened, now ${JSON.stringify(got.foreign.after)}`);
+  console.log(
+    `   records of another shape read as ${JSON.stringify(got.read)}; the file record rebuilt from its chunks (${got.rebuilt.fetchedBytes} bytes fetched); ` +
+      `the chunk: ${got.readError?.code} on read, then ${got.repaired.requests} request of ${got.repaired.fetchedBytes} bytes`,
+  );
+  check(got.newer.error?.code === 'storage' && /newer version of janus-web/.test(got.newer.error.message), `newer schema: ${JSON.stringify(got.newer.error)}`);
+  check(got.newer.after.version === 7 && got.newer.after.stores.models === 1 && got.newer.after.stores.fancy === 3, `the newer database was changed: ${JSON.stringify(got.newer.after)}`);
+  check(got.foreign.error === null, `a foreign layout should be cleared and opened: ${JSON.stringify(got.foreign.error)}`);
+  check(
+    got.foreign.after.version === 1 && JSON.stringify(Object.keys(got.foreign.after.stores).sort()) === '["chunks","files","models"]',
+    `the foreign layout after opening: ${JSON.stringify(got.foreign.after)}`,
+  );
+  check(got.first.complete, `first download: ${JSON.stringify(got.first)}`);
+  check(got.read.chunk === null && got.read.file === null && got.read.models === 1, `records of another shape must read as absent: ${JSON.stringify(got.read)}`);
+  check(got.rebuilt.complete && got.rebuilt.fetchedBytes === 0, `a file record of another shape, its chunks intact: ${JSON.stringify(got.rebuilt)}`);
+  check(got.readError?.code === 'integrity', `reading a chunk of another shape: ${JSON.stringify(got.readError)}`);
+  check(got.repaired.complete && got.repaired.requests === 1 && got.repaired.fetchedBytes === CHUNK, `repair of the chunk: ${JSON.stringify(got.repaired)}`);
+  const shardBytes = readFileSync(path.join(root, 'tests/fixtures/models/tiny-a-hf/model-00002-of-00002.safetensors'));
+  check(got.shardSha === sha256(shardBytes), 'the repaired shard reads back as the original');
+  check(got.configParses, 'config.json read back');
+}
+
 async function repairAndEviction(context, server, base) {
   const page = await openStorePage(context, base);
   const ensure = (extra = {}) =>
@@ -512,6 +600,50 @@ async function quotaTmpfs(base) {
 // ---- 5b. cancelling a download through the client, resuming it --------------------------------
 
 /** The worker's download stops at once on the caller's AbortSignal; the next load resumes. */
+/**
+ * S10: IndexedDB refuses to open (here: a newer schema holds the name, as a newer page in
+ * another tab leaves it). The client's load still works, streamed from the network, and says why
+ * there is no cache; the database is left exactly as it was.
+ */
+async function storageRefused(appBase) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+    await page.goto(`${appBase}pages/client.html`);
+    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
+    const got = await page.evaluate(async (model) => {
+      const request = (req) =>
+        new Promise((resolve, reject) => {
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error);
+          req.onupgradeneeded = () => req.result.createObjectStore('future', { autoIncrement: true }).add('kept');
+        });
+      (await request(indexedDB.open('janus-weights', 9))).close();
+      const client = await Janus.JanusClient.create();
+      try {
+        const report = await client.load(model);
+        const reply = (await t.collect(client.chat([{ role: 'user', content: 'hi' }], { maxNewTokens: 2, temperature: 0 }))).result;
+        const listed = await Janus.JanusClient.cachedModels().then(() => null, (e) => ({ code: e.code, message: e.message }));
+        const db = await request(indexedDB.open('janus-weights'));
+        const after = { version: db.version, stores: Array.from(db.objectStoreNames), rows: await request(db.transaction('future').objectStore('future').count()) };
+        db.close();
+        await request(indexedDB.deleteDatabase('janus-weights'));
+        return { download: report.download, tokens: reply.ids.length, listed, after };
+      } finally {
+        client.dispose();
+      }
+    }, `${appBase}models/tiny-b-hf/`);
+    console.log(`   load: cache ${got.download.cache}, notice ${got.download.cacheError?.code}: ${got.download.cacheError?.message}; chat ${got.tokens} tokens`);
+    check(got.download.cache === 'none' && got.download.cacheError?.code === 'storage' && /newer version of janus-web/.test(got.download.cacheError.message), `download: ${JSON.stringify(got.download)}`);
+    check(got.tokens === 2, `chat after a streamed load: ${got.tokens} tokens`);
+    check(got.listed?.code === 'storage', `cachedModels with the store refused: ${JSON.stringify(got.listed)}`);
+    check(got.after.version === 9 && got.after.stores.join() === 'future' && got.after.rows === 1, `the database was changed: ${JSON.stringify(got.after)}`);
+  } finally {
+    await browser.close();
+  }
+}
+
 async function clientCancelResume(appBase) {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
   try {
@@ -840,12 +972,14 @@ async function main() {
     await page.close();
     await step('a reload mid-download resumes from the last verified chunk', () => reloadResumes(context, server, url));
     await step('a deleted chunk is fetched alone; a deleted database is refilled', () => repairAndEviction(context, server, url));
+    await step('S9 other schemas: a newer one is left untouched, a foreign one cleared, records of another shape fetched again', () => schemaVersions(context, server, url));
     await step('two pages load one model at once: downloaded once', () => twoPages(context, server, url));
     await step('throughput: a 73.5 MiB model into IndexedDB and back', () => throughput(context, url));
     await context.close();
     await step('quota (CDP override): a write past it keeps the verified part; resumes with room', () => quotaOverride(server, url));
     await step('quota (a real full disk: profile on a 48 MiB tmpfs)', () => quotaTmpfs(url));
     await step('the client cancels a download at once; the next load resumes it', () => clientCancelResume(url));
+    await step('S10 IndexedDB refuses to open: the load streams and says why; the database is left as it was', () => storageRefused(url));
     await step('a cached model loads and chats with the weights server stopped, after a reload', () => offlineLoad(url));
     await step('a q4 pack: verified by its manifest, loads and chats as its source at q4', () => packLoad(url));
     await step('a q4 engine stores the pack it wrote while loading; later loads read it, offline too', () => packCache(url));

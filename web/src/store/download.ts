@@ -259,18 +259,26 @@ class Download {
       }
       const etag = strongEtag(response.headers.get('ETag'));
       const changed = this.record.etag !== null && etag !== null && etag !== this.record.etag;
-      if (offset > 0 && (verdict.kind === 'whole' || changed)) {
-        // A whole file to a resumed request, or another version of the file: never splice it
-        // onto what is stored. A whole body is used from byte 0; a changed partial one is dropped.
-        await this.restartFrom0(hasher);
-        if (verdict.kind !== 'whole') {
-          idle.stop();
-          await response.body?.cancel().catch(() => undefined);
-          await this.learn(null);
-          continue;
+      try {
+        if (offset > 0 && (verdict.kind === 'whole' || changed)) {
+          // A whole file to a resumed request, or another version of the file: never splice it
+          // onto what is stored. A whole body is used from byte 0; a changed partial one is dropped.
+          await this.restartFrom0(hasher);
+          if (verdict.kind !== 'whole') {
+            idle.stop();
+            await response.body?.cancel().catch(() => undefined);
+            await this.learn(null);
+            continue;
+          }
         }
+        await this.learn(etag);
+      } catch (error) {
+        // A store write failed (quota, the page closing): release the connection and the idle
+        // timer with it, or both outlive the download (found by write-order.test.ts).
+        idle.stop();
+        await response.body?.cancel().catch(() => undefined);
+        throw error;
       }
-      await this.learn(etag);
       hasher.settle(this.record.expected);
       const skip = verdict.kind === 'partial' ? verdict.skip : 0;
       const landed = await this.stream(response, skip, hasher, idle)

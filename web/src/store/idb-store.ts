@@ -4,10 +4,16 @@
 // `chunks` (keyPath [file, index]). Every method is one short transaction that opens after its
 // data is in hand and awaits nothing but IndexedDB, so none can auto-commit early
 // (TransactionInactiveError). Chromium compresses values, so quota figures are for random bytes.
+//
+// Schema changes (S9): a database of a newer version (a newer page in another tab) is refused
+// with a 'storage' error and left untouched; one of this name without this schema's stores (a
+// pre-release build) is cleared and made afresh. Every record read is checked against its type
+// (records.ts guards) and one that does not match is treated as absent, so it is fetched or
+// rewritten, never misread.
 
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { deleteDB, openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { JanusError } from '../errors.js';
-import type { ChunkStore, FileRecord, ModelRecord, ResumePoint, StoredChunk } from './records.js';
+import { isFileRecord, isModelRecord, isStoredChunk, type ChunkStore, type FileRecord, type ModelRecord, type ResumePoint, type StoredChunk } from './records.js';
 
 export const DB_NAME = 'janus-weights';
 export const DB_VERSION = 1;
@@ -39,10 +45,22 @@ export class IdbChunkStore implements ChunkStore {
   /** Opens (creating or upgrading) the database; 'storage' error when IndexedDB is unusable. */
   static async open(name = DB_NAME): Promise<IdbChunkStore> {
     if (typeof indexedDB === 'undefined') throw new JanusError('storage', 'this browser context has no IndexedDB');
+    const first = await IdbChunkStore.connect(name);
+    if (hasSchema(first.db)) return first;
+    // Our name, our version, not our stores: nothing in it can be read as weights.
+    first.closeConnection();
+    await deleteDB(name).catch((error: unknown) => {
+      throw storageError(error, 'could not clear a weight store of an unknown layout');
+    });
+    return IdbChunkStore.connect(name);
+  }
+
+  private static async connect(name: string): Promise<IdbChunkStore> {
     let store: IdbChunkStore | null = null;
     const db = await openDB<Schema>(name, DB_VERSION, {
       upgrade(database, oldVersion) {
-        // Version 1 is the first schema; a later version migrates here from `oldVersion`.
+        // Version 1 is the first schema. A later one migrates here from `oldVersion`, and clears
+        // what it cannot migrate: an old cache is never read with a newer layout.
         if (oldVersion < 1) {
           database.createObjectStore('models', { keyPath: 'key' });
           const files = database.createObjectStore('files', { keyPath: 'key' });
@@ -59,6 +77,13 @@ export class IdbChunkStore implements ChunkStore {
         if (store !== null) store.db = null;
       },
     }).catch((error: unknown) => {
+      if (error instanceof DOMException && error.name === 'VersionError') {
+        throw new JanusError(
+          'storage',
+          `the weight store "${name}" was written by a newer version of janus-web (this page reads schema version ${DB_VERSION}); it is left as it is. Reload to get the newer page, which can read it`,
+          { cause: error },
+        );
+      }
       throw storageError(error, 'could not open the weight store');
     });
     store = new IdbChunkStore(db, name);
@@ -86,7 +111,7 @@ export class IdbChunkStore implements ChunkStore {
   }
 
   getModel(key: string): Promise<ModelRecord | null> {
-    return this.run('could not read the model list', async (db) => (await db.get('models', key)) ?? null);
+    return this.run('could not read the model list', async (db) => checked(await db.get('models', key), isModelRecord));
   }
 
   putModel(record: ModelRecord): Promise<void> {
@@ -96,7 +121,7 @@ export class IdbChunkStore implements ChunkStore {
   }
 
   listModels(): Promise<ModelRecord[]> {
-    return this.run('could not read the model list', (db) => db.getAll('models'));
+    return this.run('could not read the model list', async (db) => (await db.getAll('models')).filter(isModelRecord));
   }
 
   deleteModel(key: string): Promise<void> {
@@ -113,7 +138,7 @@ export class IdbChunkStore implements ChunkStore {
   }
 
   getFile(key: string): Promise<FileRecord | null> {
-    return this.run('could not read a file record', async (db) => (await db.get('files', key)) ?? null);
+    return this.run('could not read a file record', async (db) => checked(await db.get('files', key), isFileRecord));
   }
 
   putFile(record: FileRecord): Promise<void> {
@@ -141,7 +166,7 @@ export class IdbChunkStore implements ChunkStore {
   getChunk(file: string, index: number): Promise<StoredChunk | null> {
     return this.run('could not read a stored chunk', async (db) => {
       const row = await db.get('chunks', [file, index]);
-      if (row === undefined) return null;
+      if (row === undefined || !isStoredChunk(row)) return null;
       const chunk: StoredChunk = { bytes: row.bytes, sha256: row.sha256 };
       if (row.resume !== undefined) chunk.resume = row.resume;
       return chunk;
@@ -171,6 +196,19 @@ export class IdbChunkStore implements ChunkStore {
   close(): void {
     this.closeConnection();
   }
+}
+
+/** A stored record, or null when there is none or it is not of this schema's shape. */
+function checked<T>(value: unknown, guard: (value: unknown) => value is T): T | null {
+  return value !== undefined && guard(value) ? value : null;
+}
+
+/** The object stores and index this version reads. */
+function hasSchema(db: IDBPDatabase<Schema> | null): boolean {
+  if (db === null) return false;
+  const names = db.objectStoreNames;
+  if (!names.contains('models') || !names.contains('files') || !names.contains('chunks')) return false;
+  return db.transaction('files').store.indexNames.contains('model');
 }
 
 function chunkRange(file: string, from: number): IDBKeyRange {

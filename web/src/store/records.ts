@@ -103,3 +103,77 @@ export interface ChunkStore {
   deleteChunk(file: string, index: number): Promise<void>;
   close(): void;
 }
+
+// ---- guards: a record read from IndexedDB is checked before it is trusted (S9) -------------------
+// The store is written only by this code, but it outlives the code: a record of another layout
+// (an older or newer build, a damaged row) must read as absent, not as something it is not.
+
+type Row = Record<string, unknown>;
+
+function isRow(value: unknown): value is Row {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isHex(value: unknown, length: number): value is string {
+  return typeof value === 'string' && value.length === length && /^[0-9a-f]+$/.test(value);
+}
+
+function isExpectedHash(value: unknown): boolean {
+  if (!isRow(value)) return false;
+  return (value.kind === 'sha256' && isHex(value.hex, 64)) || (value.kind === 'git-sha1' && isHex(value.hex, 40));
+}
+
+function isHashList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((hex) => isHex(hex, 64));
+}
+
+const HASH_SOURCES: readonly unknown[] = ['pinned', 'hub', 'manifest', 'etag', 'none'] satisfies HashSource[];
+
+export function isModelRecord(value: unknown): value is ModelRecord {
+  if (!isRow(value)) return false;
+  const { key, name, files, bytes, complete, createdAt, completedAt } = value;
+  return (
+    typeof key === 'string' &&
+    typeof name === 'string' &&
+    Array.isArray(files) &&
+    files.every((file) => typeof file === 'string') &&
+    isCount(bytes) &&
+    typeof complete === 'boolean' &&
+    typeof createdAt === 'number' &&
+    (completedAt === undefined || typeof completedAt === 'number')
+  );
+}
+
+export function isFileRecord(value: unknown): value is FileRecord {
+  if (!isRow(value)) return false;
+  const { key, model, path, url, size, chunkSize, etag, expected, hashSource, complete, digest, chunkHashes, updatedAt } = value;
+  return (
+    typeof key === 'string' &&
+    typeof model === 'string' &&
+    typeof path === 'string' &&
+    key === fileKey(model, path) &&
+    typeof url === 'string' &&
+    isCount(size) &&
+    isCount(chunkSize) &&
+    chunkSize > 0 &&
+    (etag === null || typeof etag === 'string') &&
+    (expected === null || isExpectedHash(expected)) &&
+    HASH_SOURCES.includes(hashSource) &&
+    typeof complete === 'boolean' &&
+    (digest === undefined || isExpectedHash(digest)) &&
+    (chunkHashes === undefined || (isHashList(chunkHashes) && (chunkHashes.length === chunkCount(size, chunkSize) || (size === 0 && chunkHashes.length <= 1)))) &&
+    typeof updatedAt === 'number'
+  );
+}
+
+export function isStoredChunk(value: unknown): value is StoredChunk {
+  if (!isRow(value)) return false;
+  const { bytes, sha256, resume } = value;
+  if (!(bytes instanceof Uint8Array) || !isHex(sha256, 64)) return false;
+  if (resume === undefined) return true;
+  return isRow(resume) && resume.sha256 instanceof Uint8Array && (resume.gitSha1 === undefined || resume.gitSha1 instanceof Uint8Array) && isHashList(resume.chunkHashes);
+}

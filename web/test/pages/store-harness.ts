@@ -36,3 +36,53 @@ export function deleteChunkRecord(file: string, index: number): Promise<void> {
     };
   });
 }
+
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+/** A database as another build could have left it: `version`, stores of plain rows (out-of-line keys). */
+export function makeDb(name: string, version: number, stores: Record<string, unknown[]>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name, version);
+    open.onupgradeneeded = () => {
+      for (const [store, rows] of Object.entries(stores)) {
+        const created = open.result.createObjectStore(store, { autoIncrement: true });
+        for (const row of rows) created.add(row);
+      }
+    };
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      open.result.close();
+      resolve();
+    };
+  });
+}
+
+/** Version, store names and row counts of a database, read without changing it. */
+export async function describeDb(name: string): Promise<{ version: number; stores: Record<string, number> }> {
+  const db = await request(indexedDB.open(name));
+  const stores: Record<string, number> = {};
+  for (const store of Array.from(db.objectStoreNames)) stores[store] = await request(db.transaction(store).objectStore(store).count());
+  db.close();
+  return { version: db.version, stores };
+}
+
+/** Puts a row into an existing store behind the weight store's back (a damaged or foreign record). */
+export async function rawPut(name: string, store: string, row: unknown): Promise<void> {
+  const db = await request(indexedDB.open(name));
+  const tx = db.transaction(store, 'readwrite');
+  tx.objectStore(store).put(row);
+  await new Promise<void>((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+  });
+  db.close();
+}
+
+export async function deleteDb(name: string): Promise<void> {
+  await request(indexedDB.deleteDatabase(name));
+}
