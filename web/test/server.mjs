@@ -53,6 +53,15 @@
 //                    XOR 0x5A, with its own sha256 ETag (an old If-Range then gets 200).
 //   no-etag          no ETag header.       no-length   no Content-Length (chunked).
 //   drip=BPS         the body at about BPS bytes per second, in pieces every 50 ms.
+//   gzip             where the request's Accept-Encoding allows gzip, the body (the whole file or
+//                    the range asked for) is sent gzip-compressed with Content-Encoding: gzip and
+//                    Content-Length the compressed size, as a compressing proxy sends it. Browsers
+//                    and Node's fetch ask for identity with a Range, so only whole-file answers
+//                    are compressed.
+//   gzip-always      the same whatever the request accepts (a proxy that ignores Accept-Encoding):
+//                    Chromium fails such an answer (ERR_CONTENT_DECODING_FAILED); Node's fetch
+//                    decodes it. Both combine with flip and no-length, not with truncate,
+//                    drop-at, flip-once or drip.
 // html and status apply to any path under the prefix (also the tree API), the others only to file
 // responses. Modes combine, e.g. /fault/drip=200000,drop-at=500000/models/....
 //
@@ -69,6 +78,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 export const DEFAULT_MOUNTS = Object.freeze({
   '/dist/': 'web/dist',
@@ -144,6 +154,8 @@ const FAULT_MODES = Object.freeze({
   'no-etag': 'flag',
   'no-length': 'flag',
   drip: 'int',
+  gzip: 'flag',
+  'gzip-always': 'flag',
 });
 
 export function contentType(file) {
@@ -501,6 +513,19 @@ export function createServer({
     else res.socket?.destroySoon();
   }
 
+  /** The bytes [start, end] of `content` (a path or bytes), flips applied, gzip-compressed. */
+  async function sendGzip(res, countPath, status, headers, content, start, end, faults, ranged) {
+    const whole = typeof content === 'string' ? await readFile(content) : Buffer.from(content);
+    const body = Buffer.from(whole.subarray(start, end + 1));
+    if (faults.flip !== undefined && faults.flip >= start && faults.flip <= end) body[faults.flip - start] ^= 0xff;
+    const gz = gzipSync(body);
+    const out = { ...headers, 'Content-Encoding': 'gzip' };
+    if (!faults['no-length']) out['Content-Length'] = String(gz.length);
+    res.writeHead(status, out);
+    res.end(gz);
+    count(countPath, status, gz.length, ranged);
+  }
+
   async function serveFile(req, res, countPath, file, { faults = {}, state = null, linked = false } = {}) {
     let info;
     try {
@@ -554,6 +579,11 @@ export function createServer({
       headers['Content-Range'] = `bytes ${start}-${end}/${total}`;
     }
     const length = Math.max(0, end - start + 1);
+    const gzip = faults['gzip-always'] || (faults.gzip && /\bgzip\b/.test(req.headers['accept-encoding'] ?? ''));
+    if (gzip && req.method !== 'HEAD' && length > 0) {
+      await sendGzip(res, countPath, status, headers, content, start, end, faults, range !== null);
+      return;
+    }
     if (!faults['no-length']) headers['Content-Length'] = String(length);
 
     // What the body carries: [start, start + limit), cut short by truncate or the first drop-at.

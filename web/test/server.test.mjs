@@ -7,6 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { createServer, parseFaults, parseRange, resolvePath, DEFAULT_MOUNTS } from './server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -477,6 +478,28 @@ test('fault: no-etag and no-length', async () => {
   assert.equal(part.status, 206);
   assert.equal(part.headers.get('content-length'), null);
   assert.deepEqual(part.body, shardBytes.subarray(10, 20));
+});
+
+test('fault: gzip compresses where gzip is accepted, gzip-always also a range; Content-Length the compressed size', async () => {
+  const identity = await raw(`fault/gzip/${shardUrl.slice(1)}`, { 'Accept-Encoding': 'identity' });
+  assert.equal(identity.headers['content-encoding'], undefined);
+  assert.deepEqual(identity.body, shardBytes);
+  const whole = await raw(`fault/gzip/${shardUrl.slice(1)}`, { 'Accept-Encoding': 'gzip, deflate' });
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers['content-encoding'], 'gzip');
+  assert.equal(Number(whole.headers['content-length']), whole.body.length);
+  assert.ok(whole.body.length < shardBytes.length, `${whole.body.length} compressed bytes`);
+  assert.deepEqual(gunzipSync(whole.body), shardBytes);
+  // fetch asks for identity with a Range: gzip leaves it alone, gzip-always compresses anyway.
+  const plain = await raw(`fault/gzip/${shardUrl.slice(1)}`, { 'Accept-Encoding': 'identity', Range: 'bytes=10-19' });
+  assert.equal(plain.headers['content-encoding'], undefined);
+  const part = await get(`fault/gzip-always,flip=15/${shardUrl.slice(1)}`, { Range: 'bytes=10-19' });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers.get('content-encoding'), 'gzip');
+  assert.equal(part.headers.get('content-range'), `bytes 10-19/${shardBytes.length}`);
+  const flipped = Buffer.from(shardBytes.subarray(10, 20));
+  flipped[5] ^= 0xff;
+  assert.deepEqual(part.body, flipped);
 });
 
 test('fault: drip paces the body, alone and with drop-at', async () => {
