@@ -650,6 +650,91 @@ async function storageRefused(appBase) {
   }
 }
 
+/**
+ * M6: the engine's worker stopped for 3 s in the middle of a download through the client (as a
+ * frozen background tab stops it; headless Chromium neither hides nor freezes a page, so the
+ * debugger pauses the worker's thread), then the tab throttled 10x until the load ends: the load
+ * completes, every chunk is stored once, and no byte is fetched twice beyond one partial chunk.
+ */
+/** Stops the browser's one dedicated worker for `ms` (the debugger pauses its thread), then resumes it. */
+async function pauseWorker(browser, ms) {
+  const cdp = await browser.newBrowserCDPSession();
+  try {
+    const { targetInfos } = await cdp.send('Target.getTargets');
+    const workers = targetInfos.filter((target) => target.type === 'worker');
+    check(workers.length === 1, `expected one worker, found ${workers.length}`);
+    const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: workers[0].targetId, flatten: false });
+    let id = 0;
+    const send = (method) => cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: ++id, method, params: {} }) });
+    const paused = new Promise((resolve) => {
+      cdp.on('Target.receivedMessageFromTarget', (event) => {
+        if (JSON.parse(event.message).method === 'Debugger.paused') resolve();
+      });
+    });
+    await send('Debugger.enable');
+    await send('Debugger.pause');
+    await paused;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    await send('Debugger.resume');
+    await send('Debugger.disable');
+    await cdp.send('Target.detachFromTarget', { sessionId });
+  } finally {
+    await cdp.detach();
+  }
+}
+
+async function frozenTab(appBase, server) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+    await page.goto(`${appBase}pages/client.html`);
+    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
+    const cdp = await page.context().newCDPSession(page);
+    const model = `${appBase}fault/drip=500000/models/tiny-b-hf/`;
+    const file = '/fault/drip=500000/models/tiny-b-hf/model.safetensors';
+    server.resetStats();
+    const chunkBytes = 128 * 1024;
+    await page.evaluate(
+      async ({ model, chunkBytes }) => {
+        window.client = await Janus.JanusClient.create();
+        window.events = [];
+        window.loading = client
+          .load(model, { chunkBytes, onProgress: (p) => p.phase === 'download' && events.push({ at: performance.now(), bytes: p.bytes, total: p.total }) })
+          .then((report) => ({ report }), (e) => ({ error: { code: e.code, message: e.message } }));
+      },
+      { model, chunkBytes },
+    );
+    await page.waitForFunction(() => (window.events.at(-1)?.bytes ?? 0) >= 600_000, null, { timeout: 60_000 });
+    await pauseWorker(browser, 3000);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 10 });
+    const got = await page.evaluate(async () => {
+      const outcome = await window.loading;
+      const cached = (await Janus.JanusClient.cachedModels())[0];
+      let gap = 0;
+      for (let i = 1; i < events.length; i += 1) gap = Math.max(gap, events[i].at - events[i - 1].at);
+      return { ...outcome, cached, gap, events: events.length };
+    });
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+    const sent = await served(server, file);
+    const size = statSync(path.join(root, 'tests/fixtures/models/tiny-b-hf/model.safetensors')).size;
+    await page.evaluate(async (model) => {
+      client.dispose();
+      await Janus.JanusClient.deleteCachedModel(model);
+    }, model);
+    console.log(
+      `   ${got.events} progress events, the longest pause ${(got.gap / 1000).toFixed(1)} s (the stop); ` +
+        `the shard: ${sent.requests} requests, ${sent.bytes} bytes sent for ${size}; ${got.error ? `error ${got.error.code}` : `stored ${got.cached?.storedBytes} of ${got.cached?.bytes}`}`,
+    );
+    check(got.error === undefined, `the load after a freeze: ${JSON.stringify(got.error)}`);
+    check(got.gap >= 2500, `no pause in the progress events (${got.gap} ms): the worker was not stopped`);
+    check(got.cached?.complete === true && got.cached.storedBytes === got.cached.bytes, `cached after the freeze: ${JSON.stringify(got.cached)}`);
+    check(sent.bytes >= size && sent.bytes <= size + chunkBytes, `the shard: ${sent.bytes} bytes sent for ${size} (more than one chunk fetched twice)`);
+  } finally {
+    await browser.close();
+  }
+}
+
 async function clientCancelResume(appBase) {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
   try {
@@ -986,6 +1071,7 @@ async function main() {
     await step('quota (a real full disk: profile on a 48 MiB tmpfs)', () => quotaTmpfs(url));
     await step('the client cancels a download at once; the next load resumes it', () => clientCancelResume(url));
     await step('S10 IndexedDB refuses to open: the load streams and says why; the database is left as it was', () => storageRefused(url));
+    await step("M6 the engine's worker stopped for 3 s mid-download, the tab throttled: the load completes, nothing fetched twice", () => frozenTab(url, server));
     await step('a cached model loads and chats with the weights server stopped, after a reload', () => offlineLoad(url));
     await step('a q4 pack: verified by its manifest, loads and chats as its source at q4', () => packLoad(url));
     await step('a q4 engine stores the pack it wrote while loading; later loads read it, offline too', () => packCache(url));
