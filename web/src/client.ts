@@ -302,6 +302,14 @@ export class JanusClient extends EventTarget {
   }
 
   /**
+   * @internal Test hook: makes the GPU refuse a command (a real WebGPU validation error). The
+   * engine cannot trust its device afterwards: the client fires 'crash'; restart() recovers.
+   */
+  _debugGpuRefusal(): Promise<null> {
+    return this.call('gpuRefusal', {});
+  }
+
+  /**
    * @internal Test hook: grows the engine's WebAssembly memory until less than twice
    * `leaveBytes` can still be added, so the next large allocation fails ('out-of-memory').
    */

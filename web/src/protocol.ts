@@ -2,7 +2,7 @@
 //
 // Page -> worker: a Request, each with an id chosen by the client (unique per worker). The worker
 // runs them one at a time, in arrival order, except 'cancel' and the test hooks ('trap',
-// 'loseDevice', 'squeezeMemory'), which act at once.
+// 'loseDevice', 'gpuRefusal', 'squeezeMemory'), which act at once.
 // Worker -> page: Responses carrying the id of the request they belong to; each request ends with
 // exactly one 'result' or 'error' (none if the worker dies first). 'fatal' has no id: the wasm
 // instance is dead and every pending request fails with it.
@@ -49,6 +49,11 @@ export type Request =
    * fails at its next GPU step; the worker then sends 'fatal' with 'device-lost'.
    */
   | { type: 'loseDevice'; id: number }
+  /**
+   * Test hook: submit GPU work that WebGPU refuses (a validation error: one buffer bound twice
+   * as writable). The worker then sends 'fatal': the instance cannot trust its device any more.
+   */
+  | { type: 'gpuRefusal'; id: number }
   /**
    * Test hook: grow the wasm memory until less than 2 × `leaveBytes` can still be added, so the
    * next large allocation fails (the worker then sends 'fatal' with 'out-of-memory').
@@ -117,6 +122,7 @@ export interface Results {
   unload: null;
   trap: null;
   loseDevice: null;
+  gpuRefusal: null;
   /** The wasm memory's size once squeezed. */
   squeezeMemory: { memoryBytes: number };
 }

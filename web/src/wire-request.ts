@@ -205,6 +205,7 @@ const MESSAGES: Readonly<Record<RequestType, Check>> = {
   cancel: shape(envelope),
   trap: shape(envelope),
   loseDevice: shape(envelope),
+  gpuRefusal: shape(envelope),
   squeezeMemory: shape({ ...envelope, leaveBytes: positive }),
 };
 

@@ -11,7 +11,7 @@
 // 'device-lost') and answers every later request with it. The client terminates the worker and
 // can start a fresh one; the weights stored in IndexedDB are untouched by any of this.
 
-import init, { Engine, debugLoseDevice, debugTrap, deviceLost, failedAllocation, lastPanic, wasmMemoryBytes } from '../pkg/janus_web.js';
+import init, { Engine, debugGpuRefusal, debugLoseDevice, debugTrap, deviceLost, failedAllocation, lastPanic, wasmMemoryBytes } from '../pkg/janus_web.js';
 import { JanusError, isWasmTrap, toWireError, type WireError } from './errors.js';
 import { toEngineImages } from './images.js';
 import type { Request, Response, Results } from './protocol.js';
@@ -29,7 +29,7 @@ interface WorkerScope {
 }
 const scope = self as unknown as WorkerScope;
 
-type Work = Exclude<Request, { type: 'cancel' | 'trap' | 'loseDevice' | 'squeezeMemory' }>;
+type Work = Exclude<Request, { type: 'cancel' | 'trap' | 'loseDevice' | 'gpuRefusal' | 'squeezeMemory' }>;
 type Outcome = { value: Results[keyof Results]; transfer?: Transferable[] };
 
 let engine: Engine | null = null;
@@ -64,6 +64,7 @@ scope.addEventListener('message', (event) => {
   if (request.type === 'cancel') cancel(request.id);
   else if (request.type === 'trap') trap(request.id);
   else if (request.type === 'loseDevice') loseDevice(request.id);
+  else if (request.type === 'gpuRefusal') void gpuRefusal(request.id);
   else if (request.type === 'squeezeMemory') squeezeMemory(request.id, request.leaveBytes);
   else {
     queue.push(request);
@@ -107,6 +108,22 @@ function loseDevice(id: number): void {
     else post({ type: 'error', id, error: { code: 'bad-request', message: 'the engine has no GPU device yet: init first' } });
   } catch (error) {
     post({ type: 'error', id, error: toWireError(error) });
+  }
+}
+
+/**
+ * Test hook: a real WebGPU validation error. wgpu hands it to the uncaptured-error handler, which
+ * panics inside the browser's event (a trap the 'error' listener above turns into 'fatal'); if
+ * nothing trapped once the work is done, the hook says so.
+ */
+async function gpuRefusal(id: number): Promise<void> {
+  try {
+    await debugGpuRefusal();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the error event comes as a task
+    if (dead === null) post({ type: 'error', id, error: { code: 'internal', message: 'the GPU accepted the invalid work: nothing trapped' } });
+  } catch (error) {
+    if (isWasmTrap(error)) die(trapError(error));
+    else if (dead === null) post({ type: 'error', id, error: toWireError(error) });
   }
 }
 
@@ -157,9 +174,14 @@ function trapError(error: unknown): WireError {
     };
   }
   if (lost !== undefined) return { code: 'device-lost', message: `the GPU device was lost (${lost}); the engine stopped (${reason})` };
+  // wgpu's uncaptured-error handler panics with 'wgpu error: ...' when the GPU refuses a command.
+  const refused = panic?.match(/wgpu error: (.*)/)?.[1];
   const dead: WireError = {
     code: 'worker-crashed',
-    message: `the wasm engine trapped (${reason})${panic === undefined ? '' : `: ${panic}`}`,
+    message:
+      refused !== undefined
+        ? `the GPU refused the engine's work (${refused.trim()}); the engine stopped and must be restarted. This is a bug in janus-web: please report it with the browser and GPU`
+        : `the wasm engine trapped (${reason})${panic === undefined ? '' : `: ${panic}`}`,
   };
   if (panic !== undefined) dead.panic = panic;
   return dead;

@@ -56,6 +56,10 @@ const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE
 try {
   const page = await browser.newPage();
   page.on('console', (m) => console.error(`[page] ${m.text()}`));
+  // A GPU error (wgpu's handler panics in the browser's event) must not leave figures of work
+  // that never ran: a refused launch returns at once and times as if it were fast.
+  const pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
   await page.goto(new URL('pages/bench.html', url).href);
   await page.waitForFunction(() => window.benchReady === true);
   console.error(`benchmark ${JSON.stringify(options)} (this takes minutes on a CPU adapter)`);
@@ -63,6 +67,7 @@ try {
   const started = Date.now();
   const result = await page.evaluate((o) => window.runBench(o), options);
   console.error(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (pageErrors.length > 0) throw new Error(`the page failed during the benchmark; its figures are void:\n${pageErrors.join('\n')}`);
   if (values.kernels) {
     console.log(result.adapter);
     console.log(`copy ${result.copyGbps.toFixed(2)} GB/s`);

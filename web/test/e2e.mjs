@@ -504,6 +504,26 @@ async function run(page, server, baseUrl, browserVersion) {
     await shortChat(page, 'chat after device loss');
   });
 
+  await step(page, 'a real WebGPU validation error (one buffer bound twice as writable): the engine stops naming it, restart, load from the cache, chat', async () => {
+    const got = await page.evaluate(async () => {
+      const crashesBefore = crashes.length;
+      const refusal = await t.rejection(client._debugGpuRefusal());
+      const after = await t.rejection(client.chat([{ role: 'user', content: 'hi' }]).result);
+      return { refusal, after, crashed: client.crashed, crash: crashes.slice(crashesBefore) };
+    });
+    check(
+      got.refusal.code === 'worker-crashed' && /the GPU refused the engine's work/.test(got.refusal.message) && /alias/i.test(got.refusal.panic ?? ''),
+      `a refused command: ${JSON.stringify(got.refusal)}`,
+    );
+    check(got.crashed && got.crash.length === 1 && got.crash[0].code === 'worker-crashed', `a refused command: onCrash ${JSON.stringify(got.crash)}`);
+    check(got.after.code === 'worker-crashed', `a chat after the refusal: ${JSON.stringify(got.after)}`);
+    figures.gpuRefusal = { message: got.refusal.message };
+    console.log(`   ${got.refusal.message.split('\n')[0].slice(0, 300)}`);
+    await page.evaluate(() => client.restart());
+    await loadModel(page, server, 'load after a refused command', { cached: true });
+    await shortChat(page, 'chat after a refused command');
+  });
+
   await step(page, `device lost during a load of ${BIG_MODEL} from the cache: device-lost, restart, the cache intact`, async () => {
     server.resetStats();
     const got = await page.evaluate(async (model) => {

@@ -531,6 +531,8 @@ async function quotaOverride(server, base) {
     const partial = hit.models?.find((m) => m.key === `${base}${BIG}`);
     console.log(`   writing past a 24 MiB quota: ${hit.error?.code}: ${hit.error?.message}; kept ${partial?.storedBytes} bytes`);
     check(hit.error?.code === 'quota', `quota: expected QuotaExceededError as 'quota', got ${JSON.stringify(hit)}`);
+    // S1/S2: what the browser reports now, and the way to use the model without storing it.
+    check(/\(the browser reports quota [\d.]+ [KMG]iB, in use [\d.]+ [KMG]iB\)/.test(hit.error.message) && /cache: false/.test(hit.error.message), `quota: the message should give the figures and the way on: ${hit.error.message}`);
     check(partial !== undefined && !partial.complete && partial.storedBytes > 0, `quota: the verified part should be kept: ${JSON.stringify(hit.models)}`);
 
     await cdp.send('Storage.overrideQuotaForOrigin', { origin });
@@ -593,6 +595,7 @@ async function quotaTmpfs(base) {
     const partial = got.models.find((m) => m.name.endsWith(BIG));
     console.log(`   full disk: ${JSON.stringify(got.big)}; kept ${partial?.storedBytes} bytes; afterwards a small model: ${JSON.stringify(got.small)}`);
     check(got.big?.code === 'quota', `tmpfs: expected 'quota' when the disk fills, got ${JSON.stringify(got.big)}`);
+    check(/\(the browser reports quota [\d.]+ [KMG]iB, in use [\d.]+ [KMG]iB\)/.test(got.big.message), `tmpfs: the message should give the browser's figures: ${got.big.message}`);
     check(partial !== undefined && partial.storedBytes > 0 && !partial.complete, `tmpfs: verified chunks should be kept: ${JSON.stringify(got.models)}`);
     check(got.small === true, `tmpfs: the store should still work after the quota error: ${JSON.stringify(got.small)}`);
     figures.quotaTmpfs = { error: got.big, keptBytes: partial.storedBytes, smallAfterwards: got.small };

@@ -112,6 +112,11 @@ async fn yield_now() {
     let _ = wasm_bindgen_futures::JsFuture::from(wait).await;
 }
 
+/// The instance's GPU, if it has been opened.
+pub fn current() -> Option<Rc<Gpu>> {
+    GPU.with(|g| g.borrow().clone())
+}
+
 /// Why the instance's device was lost, once it has been.
 pub fn lost_reason() -> Option<String> {
     GPU.with(|g| g.borrow().as_ref().and_then(|gpu| gpu.lost_reason()))

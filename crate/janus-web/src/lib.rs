@@ -125,6 +125,31 @@ pub fn debug_lose_device() -> bool {
     device::destroy_for_test()
 }
 
+/// Submit work the GPU refuses, on purpose: the test hook for a real WebGPU validation error
+/// (checklist G5). The attention kernel gets one buffer as both its K and its V cache, two
+/// writable bindings of one buffer, which WebGPU forbids. wgpu reports the error to the
+/// uncaptured-error handler (cubecl's panics), and the worker must end the instance. Resolves
+/// once the work has been submitted and waited for; rejects when there is no GPU yet.
+#[wasm_bindgen(js_name = debugGpuRefusal)]
+pub fn debug_gpu_refusal() -> js_sys::Promise {
+    use burn::tensor::Tensor;
+    use janus_model::kernels::{attention::attention_decode, memory::i32_tensor};
+    install_panic_hook();
+    wasm_bindgen_futures::future_to_promise(async move {
+        let gpu = device::current()
+            .ok_or_else(|| JsValue::from_str("the engine has no GPU device yet: init first"))?;
+        let d = &gpu.device;
+        // The shapes of Janus-1.3B's attention, 32 positions.
+        let q = Tensor::<3>::ones([1, 16, 128], d);
+        let kv = Tensor::<4>::ones([1, 16, 32, 128], d);
+        let state = i32_tensor(d, [4], &[15, 0, 0, 0]);
+        let out = attention_decode(q, &kv, &kv, &state, 0.088);
+        // The readback submits the work and waits for it; its bytes do not matter.
+        let _ = out.into_data_async().await;
+        Ok(JsValue::TRUE)
+    })
+}
+
 /// Trap the instance on purpose: the test hook for crash recovery (a dead worker must be
 /// reported and replaced without reloading the page).
 #[wasm_bindgen(js_name = debugTrap)]

@@ -56,7 +56,28 @@ export interface EnsureReport {
 export async function ensureModel(store: ChunkStore, source: ModelSource, options: EnsureOptions = {}): Promise<EnsureReport> {
   const onWait = (): void =>
     options.onProgress?.({ phase: 'download', file: '', fileBytes: 0, fileTotal: 0, bytes: 0, total: 0, rate: 0, etaSeconds: null, waiting: true });
-  return withModelLock(source.baseUrl, options.signal, onWait, () => ensureLocked(store, source, options));
+  return withModelLock(source.baseUrl, options.signal, onWait, () => ensureLocked(store, source, options)).catch(async (error: unknown) => {
+    throw await withStorageFigures(error, store);
+  });
+}
+
+/**
+ * A quota error from a write, with what the browser reports now (S1, S2: the up-front estimate
+ * said there was room, or was not asked) and how to use the model without storing it.
+ */
+async function withStorageFigures(error: unknown, store: ChunkStore): Promise<unknown> {
+  if (!(error instanceof JanusError) || error.code !== 'quota' || /, in use /.test(error.message)) return error;
+  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+  let figures = '';
+  if (store.kind === 'indexeddb' && storage?.estimate !== undefined) {
+    const { quota, usage } = await storage.estimate().catch(() => ({}) as StorageEstimate);
+    if (quota !== undefined && usage !== undefined) figures = ` (the browser reports quota ${formatBytes(quota)}, in use ${formatBytes(usage)})`;
+  }
+  return new JanusError(
+    'quota',
+    `${error.message}${figures}. To use the model now without storing it, load it with { cache: false } (it is downloaded again next time)`,
+    { cause: error },
+  );
 }
 
 async function ensureLocked(store: ChunkStore, source: ModelSource, options: EnsureOptions): Promise<EnsureReport> {

@@ -168,3 +168,17 @@ test('the space check refuses with the figures, and passes when unknown or enoug
   assert.equal(formatBytes(1536), '1.50 KiB');
   assert.equal(formatBytes(4_183_300_000), '3.90 GiB');
 });
+
+test('S1 a write refused for quota fails the download with the way on (load with cache: false), the verified part kept', async () => {
+  class FullStore extends MemoryChunkStore {
+    override async putChunk(file: string, index: number, chunk: Parameters<MemoryChunkStore['putChunk']>[2]): Promise<void> {
+      if ((await this.chunkIndices(file)).length >= 3) throw new JanusError('quota', "could not store a downloaded chunk: the browser's storage is full (QuotaExceededError)");
+      return super.putChunk(file, index, chunk);
+    }
+  }
+  const store = new FullStore();
+  const source = resolveModel(REPO, { hub: base() });
+  await assert.rejects(ensureModel(store, source, options), (e: unknown) => e instanceof JanusError && e.code === 'quota' && /storage is full.*load it with \{ cache: false \}/.test(e.message));
+  const [model] = await cachedModels(store);
+  assert.ok(model !== undefined && !model.complete && model.storedBytes > 0, JSON.stringify(model));
+});

@@ -17,7 +17,7 @@ import { decodeRequest, type DecodedRequest } from '../../src/wire-request.js';
 
 const RUNS = Number(process.env.JANUS_FUZZ_RUNS ?? 2000);
 const SEED = Number(process.env.JANUS_FUZZ_SEED ?? 20_260_808);
-const TYPES: readonly RequestType[] = ['init', 'load', 'chat', 'generateImage', 'unload', 'cancel', 'trap', 'loseDevice', 'squeezeMemory'];
+const TYPES: readonly RequestType[] = ['init', 'load', 'chat', 'generateImage', 'unload', 'cancel', 'trap', 'loseDevice', 'gpuRefusal', 'squeezeMemory'];
 
 /** Every call of decodeRequest in this file goes through here: the shape of the answer, counted. */
 let decoded = 0;
@@ -84,6 +84,7 @@ test('every request the client sends is accepted as it is, and so is its structu
   await tuned.unload();
   await tuned._debugTrap();
   await tuned._debugLoseDevice();
+  await tuned._debugGpuRefusal();
   await tuned._debugSqueezeMemory(1 << 20);
   const controller = new AbortController();
   const stream = tuned.chat([{ role: 'user', content: 'stop' }], { signal: controller.signal });
@@ -116,6 +117,7 @@ test('requests built by hand: optional fields absent or undefined, null-prototyp
     { type: 'cancel', id: 9 },
     { type: 'trap', id: 10 },
     { type: 'loseDevice', id: 11 },
+    { type: 'gpuRefusal', id: 13 },
     { type: 'squeezeMemory', id: 12, leaveBytes: 1048576 },
   ];
   for (const request of requests) accepted(request, JSON.stringify(request));
@@ -168,7 +170,7 @@ const MALFORMED: [string, unknown, number | null, RegExp][] = [
   ['a Map', new Map([['type', 'unload'], ['id', 1]]), null, /message must be a plain object/],
   ['a class instance', new (class { type = 'unload'; id = 1 })(), null, /message must be a plain object/],
   ['a Blob', new Blob(['{}']), null, /message must be a plain object/],
-  ['a null-prototype object without type', Object.create(null), null, /^type must be one of init, load, chat, generateImage, unload, cancel, trap, loseDevice, squeezeMemory$/],
+  ['a null-prototype object without type', Object.create(null), null, /^type must be one of init, load, chat, generateImage, unload, cancel, trap, loseDevice, gpuRefusal, squeezeMemory$/],
   ['an unknown type', { type: 'shutdown', id: 3 }, 3, /^type must be one of/],
   ['a type of another case', { type: 'Unload', id: 3 }, 3, /^type must be one of/],
   ['type inherited, not own', Object.assign(Object.create({ type: 'unload' }) as object, { id: 3 }), null, /plain object/],
@@ -337,7 +339,7 @@ const valid: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   }),
   chat,
   fc.record({ type: fc.constant('generateImage'), id, request: opt({ prompt: text, count: anyNumber, cfgWeight: anyNumber, temperature: anyNumber, topP: anyNumber, topK: anyNumber, seed: anyNumber, previewEvery: anyNumber }, ['prompt']) }),
-  ...(['unload', 'cancel', 'trap', 'loseDevice'] as const).map((type) => fc.record({ type: fc.constant(type), id })),
+  ...(['unload', 'cancel', 'trap', 'loseDevice', 'gpuRefusal'] as const).map((type) => fc.record({ type: fc.constant(type), id })),
   fc.record({ type: fc.constant('squeezeMemory'), id, leaveBytes: positive }),
 );
 
@@ -415,6 +417,7 @@ const FIELDS: Record<RequestType, Record<string, Field>> = {
   cancel: ENVELOPE,
   trap: ENVELOPE,
   loseDevice: ENVELOPE,
+  gpuRefusal: ENVELOPE,
   squeezeMemory: { ...ENVELOPE, leaveBytes: f('positive') },
 };
 const KNOWN_NAMES = new Set(Object.values(FIELDS).flatMap((fields) => Object.keys(fields).map((path) => path.replace(/.*[.\]]/, ''))));

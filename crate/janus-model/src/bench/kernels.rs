@@ -184,7 +184,9 @@ pub async fn kernels(
     let capacity = 2 * context;
     let q = Tensor::<3>::ones([1, heads, d], device).cast(dtype);
     let k = Tensor::<4>::ones([1, kv_heads, capacity, d], device).cast(dtype);
-    let vv = k.clone();
+    // A buffer of its own: WebGPU refuses two writable bindings of one buffer, so a clone of
+    // `k` here made every launch invalid in the browser (timed as if it ran: 49 µs).
+    let vv = Tensor::<4>::ones([1, kv_heads, capacity, d], device).cast(dtype);
     let state = i32_tensor(device, [4], &[context as i32 - 1, 0, 0, 0]);
     let scale = 1.0 / (d as f32).sqrt();
     out.push(KernelFigure {
