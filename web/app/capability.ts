@@ -17,14 +17,18 @@ interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string };
 }
 
-function unavailable(note: string): Capability {
-  return { webgpu: false, adapter: null, shaderF16: false, maxBufferBytes: 0, notes: [note] };
+/** Why Janus cannot run here, then what to do about it: the page shows both, and no download starts. */
+function unavailable(why: string, whatToDo: string): Capability {
+  return { webgpu: false, adapter: null, shaderF16: false, maxBufferBytes: 0, notes: [why, whatToDo] };
 }
 
 export async function checkCapability(): Promise<Capability> {
   const gpu = (navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
   if (gpu === undefined) {
-    return unavailable('This browser has no WebGPU, so Janus cannot run here. Chrome and Edge 113+, and Safari 26, have it.');
+    return unavailable(
+      'This browser has no WebGPU, so Janus cannot run here: no model can be downloaded or loaded.',
+      'Open this page in a browser that has WebGPU: Chrome or Edge 113 or later, or Safari 26.',
+    );
   }
   let adapter: GpuAdapterLike | null = null;
   try {
@@ -33,7 +37,10 @@ export async function checkCapability(): Promise<Capability> {
     adapter = null;
   }
   if (adapter === null) {
-    return unavailable('WebGPU is present but offers no graphics adapter: hardware acceleration may be off, or the GPU is blocked. Janus cannot run here.');
+    return unavailable(
+      'This browser has WebGPU but offers no graphics adapter to it, so Janus cannot run on this computer: no model can be downloaded or loaded.',
+      'Turn on hardware acceleration in the browser’s settings and restart it, or update the graphics driver; if the GPU is blocked by the browser, use another browser or computer.',
+    );
   }
   const info = adapter.info;
   const name = [info?.vendor, info?.architecture, info?.description].filter((s) => s !== undefined && s !== '').join(' ') || 'a WebGPU adapter';

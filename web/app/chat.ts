@@ -1,9 +1,12 @@
 // The conversation: messages with pictures, a streamed Markdown reply, stop, regenerate, copy,
-// clear; pictures attached by button, drag-and-drop or paste; sampling settings.
+// clear; pictures attached by button, drag-and-drop or paste; sampling settings. A file that is
+// not a usable picture is refused with a sentence saying why: at once when its header tells
+// (picture.ts), else when the engine fails to decode it; the conversation goes on without it.
 
-import type { ChatMessage, JanusClient } from '../src/index.js';
+import { humanError, toJanusError, type ChatMessage, type JanusClient, type JanusError } from '../src/index.js';
 import { renderMarkdown } from '../src/markdown.js';
 import { byId } from './dom.js';
+import { describeProblem, inspectPicture } from './picture.js';
 
 interface Turn {
   role: 'user' | 'assistant';
@@ -22,12 +25,22 @@ export class ChatView {
   private turns: Turn[] = [];
   private pending: Blob[] = [];
   private stop: AbortController | null = null;
+  /** The files being looked at: a send waits for them, so that a picture just dropped goes along. */
+  private attaching: Promise<void> = Promise.resolve();
+  /** Why pictures were refused, under the attachments (made here: index.html has no place for it). */
+  private readonly problems: HTMLElement;
 
   constructor(
     private readonly client: JanusClient,
     private readonly hooks: ChatHooks,
   ) {
     const form = $<HTMLFormElement>('composer');
+    this.problems = document.createElement('div');
+    this.problems.id = 'attach-problem';
+    this.problems.className = 'problem';
+    this.problems.setAttribute('role', 'alert');
+    this.problems.hidden = true;
+    $('attachments').after(this.problems);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       void this.send();
@@ -41,7 +54,7 @@ export class ChatView {
     });
     $<HTMLInputElement>('attach').addEventListener('change', (event) => {
       const input = event.target as HTMLInputElement;
-      this.attach([...(input.files ?? [])]);
+      void this.attach([...(input.files ?? [])]);
       input.value = '';
     });
     form.addEventListener('dragover', (event) => {
@@ -52,13 +65,13 @@ export class ChatView {
     form.addEventListener('drop', (event) => {
       event.preventDefault();
       form.classList.remove('dropping');
-      this.attach([...(event.dataTransfer?.files ?? [])]);
+      void this.attach([...(event.dataTransfer?.files ?? [])]);
     });
     $('message').addEventListener('paste', (event) => {
       const files = [...(event.clipboardData?.files ?? [])];
       if (files.length > 0) {
         event.preventDefault();
-        this.attach(files);
+        void this.attach(files);
       }
     });
     $('stop').addEventListener('click', () => this.stop?.abort());
@@ -67,9 +80,44 @@ export class ChatView {
     this.update();
   }
 
-  private attach(files: File[]): void {
-    for (const file of files) if (file.type.startsWith('image/')) this.pending.push(file);
+  /** Attaches the files that are usable pictures; says why about each one that is not. */
+  private attach(files: File[]): Promise<void> {
+    this.attaching = this.attaching.then(() => this.admit(files));
+    return this.attaching;
+  }
+
+  private async admit(files: File[]): Promise<void> {
+    const refused: string[] = [];
+    // Every file is looked at, whatever its type says: a name ending .png proves nothing.
+    for (const file of files) {
+      const check = await inspectPicture(file).catch(() => ({ ok: false, problem: 'not-a-picture' }) as const);
+      if (check.ok) this.pending.push(file);
+      else refused.push(describeProblem(file.name || 'The file', check));
+    }
+    this.say(refused);
     this.renderPending();
+  }
+
+  /** Shows (or with nothing to say, hides) why pictures were refused. */
+  private say(problems: string[]): void {
+    this.problems.replaceChildren(...problems.map((text) => Object.assign(document.createElement('p'), { textContent: text })));
+    this.problems.hidden = problems.length === 0;
+  }
+
+  /**
+   * The engine could not decode a picture of the last question (cut short, or damaged past its
+   * header): that question and the failed reply leave the history, so that the next message is
+   * not refused again; both stay on screen, marked.
+   */
+  private refuse(reply: Turn, error: JanusError): void {
+    const before = this.turns.at(-2);
+    const question = before?.role === 'user' ? before : undefined;
+    this.turns = this.turns.filter((t) => t !== reply && t !== question);
+    reply.element.remove();
+    if (question !== undefined) question.element.dataset.refused = 'true';
+    const { title, action } = humanError(error.code);
+    const why = error.message.replace(/\.$/, '');
+    this.say([`${title} The engine says: ${why}.`, `Your message with it was left out of the conversation. ${action}`]);
   }
 
   private renderPending(): void {
@@ -108,6 +156,7 @@ export class ChatView {
   }
 
   private async send(): Promise<void> {
+    await this.attaching;
     if (this.stop !== null) return;
     const input = $<HTMLTextAreaElement>('message');
     const text = input.value.trim();
@@ -115,6 +164,7 @@ export class ChatView {
     this.push('user', text, this.pending);
     this.pending = [];
     this.renderPending();
+    this.say([]);
     input.value = '';
     await this.reply();
   }
@@ -133,6 +183,7 @@ export class ChatView {
     this.stop?.abort();
     this.turns = [];
     $('messages').replaceChildren();
+    this.say([]);
     this.update();
   }
 
@@ -161,8 +212,13 @@ export class ChatView {
       turn.content = result.text;
       if (result.stop === 'cancelled') turn.element.dataset.stopped = 'true';
     } catch (error) {
-      this.hooks.onError(error);
-      turn.element.dataset.failed = 'true';
+      const janus = toJanusError(error);
+      if (janus.code === 'bad-image') {
+        this.refuse(turn, janus);
+      } else {
+        this.hooks.onError(error);
+        turn.element.dataset.failed = 'true';
+      }
     } finally {
       cancelAnimationFrame(frame);
       body.innerHTML = renderMarkdown(turn.content);

@@ -60,9 +60,28 @@ function renderCapability(capability: Capability): void {
   box.replaceChildren(...capability.notes.map((note) => Object.assign(document.createElement('p'), { textContent: note })));
 }
 
+/** A line above the models when this computer cannot run any of them (index.html has none). */
+function unavailableNote(): HTMLElement {
+  let note = document.getElementById('models-unavailable');
+  if (note === null) {
+    note = Object.assign(document.createElement('p'), {
+      id: 'models-unavailable',
+      className: 'unavailable',
+      textContent: 'None of these models can be downloaded here: this browser cannot run Janus (see “This computer” above). They are listed with their sizes for a computer that can.',
+    });
+    $('model-list').before(note);
+  }
+  return note;
+}
+
 function renderModels(): void {
   const list = $<HTMLUListElement>('model-list');
   const f16 = state.capability?.shaderF16 ?? false;
+  // Unavailable (no WebGPU, no adapter): every load stays off, and the buttons say why.
+  const unavailable = state.capability !== null && !state.capability.webgpu;
+  unavailableNote().hidden = !unavailable;
+  const disabled = state.loading !== null || state.capability?.webgpu !== true;
+  $<HTMLButtonElement>('custom-load').disabled = disabled;
   list.replaceChildren(
     ...state.choices.map((choice) => {
       const cached = state.cached.find((c) => c.key === keyOf(choice));
@@ -80,8 +99,8 @@ function renderModels(): void {
       const button = document.createElement('button');
       button.type = 'button';
       button.textContent = action;
-      button.disabled = state.loading !== null || state.capability?.webgpu !== true;
-      $<HTMLButtonElement>('custom-load').disabled = button.disabled;
+      button.disabled = disabled;
+      if (unavailable) button.setAttribute('aria-describedby', 'capability');
       button.addEventListener('click', () => void load(choice));
       item.append(title, description, facts, button);
       return item;
@@ -138,7 +157,15 @@ function setStatus(text: string): void {
   $('status').textContent = text;
 }
 
-function showError(error: unknown): void {
+/** A way on that the error box offers as a button (e.g. use the model without storing it). */
+interface Offer {
+  label: string;
+  run: () => void;
+}
+
+let offered: Offer | null = null;
+
+function showError(error: unknown, offer: Offer | null = null): void {
   const { code } = toJanusError(error);
   if (code === 'device-lost' || code === 'worker-crashed') void recover();
   const { title, action } = humanError(code);
@@ -147,10 +174,16 @@ function showError(error: unknown): void {
   $('error-title').textContent = title;
   $('error-action').textContent = action;
   $('error-detail').textContent = error instanceof Error ? `${code}: ${error.message}` : String(error);
+  offered = offer;
+  const button = $<HTMLButtonElement>('error-offer');
+  button.hidden = offer === null;
+  button.textContent = offer?.label ?? '';
 }
 
 function clearError(): void {
   $('error').hidden = true;
+  offered = null;
+  $('error-offer').hidden = true;
 }
 
 function showProgress(progress: LoadProgress | DownloadProgress): void {
@@ -201,7 +234,17 @@ async function recover(): Promise<void> {
   }
 }
 
-async function load(choice: Choice): Promise<void> {
+/**
+ * Load `choice`: into this browser's storage first (`store`, the default), or streamed for this
+ * session only, which is what the error box offers when storage is full or unusable (S1).
+ */
+async function load(choice: Choice, { store = true }: { store?: boolean } = {}): Promise<void> {
+  if (state.capability === null) return; // still starting: the buttons are not on yet
+  if (!state.capability.webgpu) {
+    // The buttons are off; a form submitted some other way still starts no download.
+    showError(new JanusError('no-webgpu', state.capability.notes.join(' ')));
+    return;
+  }
   clearError();
   const controller = new AbortController();
   state.loading = controller;
@@ -219,19 +262,25 @@ async function load(choice: Choice): Promise<void> {
       // Test hook (?debug): the page's state, to trap the engine from a test.
       if (new URLSearchParams(location.search).has('debug')) (window as { janusPage?: unknown }).janusPage = state;
     }
-    const report = await state.client.load(choice.source, { signal: controller.signal, onProgress: showProgress });
+    const report = await state.client.load(choice.source, { cache: store, signal: controller.signal, onProgress: showProgress });
     state.loaded = choice;
     state.chat ??= new ChatView(state.client, { onError: showError });
     state.imagine ??= new ImagineView(state.client, { onError: showError });
     $('chat').hidden = false;
     $('imagine').hidden = false;
     const fetched = report.download.fetchedBytes;
-    setStatus(
-      `${choice.name} is ready (${report.dtype}, ${report.parameters.toLocaleString()} parameters). ` +
-        (fetched > 0 ? `Downloaded ${formatBytes(fetched)}; next time it loads from this computer, also offline.` : 'Loaded from this computer: no download needed.'),
-    );
+    const ready = `${choice.name} is ready (${report.dtype}, ${report.parameters.toLocaleString()} parameters). `;
+    if (report.download.cache === 'none') {
+      // Streamed: asked for, or the browser's storage could not be opened (private mode, a newer page's schema).
+      const why = report.download.cacheError === undefined ? '' : ` (${report.download.cacheError.message})`;
+      setStatus(`${ready}It was not stored on this computer${why}: it downloads again next time.`);
+    } else {
+      setStatus(ready + (fetched > 0 ? `Downloaded ${formatBytes(fetched)}; next time it loads from this computer, also offline.` : 'Loaded from this computer: no download needed.'));
+    }
   } catch (error) {
-    if (error instanceof JanusError && error.code === 'aborted') setStatus('Download stopped. What arrived is kept: press the button again to resume.');
+    const code = toJanusError(error).code;
+    if (code === 'aborted') setStatus('Download stopped. What arrived is kept: press the button again to resume.');
+    else if (store && (code === 'quota' || code === 'storage')) showError(error, { label: 'Use it now without storing it', run: () => void load(choice, { store: false }) });
     else showError(error);
   } finally {
     state.loading = null;
@@ -244,6 +293,7 @@ async function load(choice: Choice): Promise<void> {
 async function main(): Promise<void> {
   setupTheme($('theme'));
   $('cancel').addEventListener('click', () => state.loading?.abort());
+  $('error-offer').addEventListener('click', () => offered?.run());
   $('custom-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const input = $<HTMLInputElement>('custom-url');

@@ -4,7 +4,8 @@
 // declarations. Each page is served on loopback under a strict Content-Security-Policy (no
 // 'unsafe-eval', no inline script or style, same-origin workers and connections) and, in headless
 // Chromium, loads the tiny fixture, chats and generates an image. No CSP violation, no request
-// to another origin, one engine for the two elements.
+// to another origin, one engine for the two elements. In a browser without WebGPU the elements
+// say so (an error state, not "Loading…" for ever) and send 'error' with the code no-webgpu.
 //
 //   node web/test/package-e2e.mjs     (scripts/test-web.sh runs it; needs the wasm in web/pkg)
 
@@ -63,12 +64,13 @@ async function serve(dir, csp = CSP) {
 /** A page that records CSP violations, console errors and every request's origin. */
 async function openPage(browser, url) {
   const page = await browser.newPage();
-  const seen = { violations: [], errors: [], origins: new Set() };
+  const seen = { violations: [], errors: [], origins: new Set(), urls: [] };
   await page.addInitScript(() => {
     window.__violations = [];
     document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
     // The elements' events do not bubble; a capturing listener on the document still sees them.
     window.__events = {};
+    window.__errorCodes = [];
     for (const type of ['progress', 'ready', 'message', 'image', 'error']) {
       document.addEventListener(
         type,
@@ -77,6 +79,7 @@ async function openPage(browser, url) {
           if (tag !== 'janus-chat' && tag !== 'janus-image') return;
           const key = `${tag} ${type}`;
           window.__events[key] = (window.__events[key] ?? 0) + 1;
+          if (type === 'error') window.__errorCodes.push(`${tag} ${e.detail?.code}`);
         },
         true,
       );
@@ -86,7 +89,10 @@ async function openPage(browser, url) {
     if (m.type() === 'error') seen.errors.push(m.text());
   });
   page.on('pageerror', (e) => seen.errors.push(e.message));
-  page.on('request', (r) => seen.origins.add(new URL(r.url()).origin));
+  page.on('request', (r) => {
+    seen.origins.add(new URL(r.url()).origin);
+    seen.urls.push(r.url());
+  });
   await page.goto(url);
   return { page, seen };
 }
@@ -98,6 +104,16 @@ async function checkClean(page, seen, url) {
   check(csp.length === 0, `CSP errors in the console: ${csp.join('; ')}`);
   const foreign = [...seen.origins].filter((o) => o !== new URL(url).origin && o !== 'null' && !o.startsWith('blob:') && o !== 'data:');
   check(foreign.length === 0, `requests to other origins: ${foreign.join(', ')}`);
+}
+
+/** The element's status line, as a person and a screen reader meet it. */
+async function elementStatus(page, tag) {
+  return page.locator(`${tag} [part~="status"]`).evaluate((status) => ({
+    text: status.textContent,
+    role: status.getAttribute('role'),
+    error: status.dataset.error ?? null,
+    visible: status.checkVisibility(),
+  }));
 }
 
 async function main() {
@@ -161,6 +177,53 @@ async function main() {
         await page.close();
       } finally {
         await server.close();
+      }
+    });
+
+    await step("no WebGPU: <janus-chat> and <janus-image> say the browser cannot run Janus, send 'error' (no-webgpu), download nothing", async () => {
+      // Chromium without the SwiftShader flags: navigator.gpu is there but offers no adapter.
+      const plain = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS] });
+      const { server, url } = await serve(path.join(work, 'plain'));
+      try {
+        const { page, seen } = await openPage(plain, url);
+        // Not "Loading the model…" for ever: both elements end in an error state.
+        await page.waitForFunction(
+          () => ['janus-chat', 'janus-image'].every((tag) => document.querySelector(tag)?.shadowRoot?.querySelector('[part~="status"]')?.dataset.error !== undefined),
+          null,
+          { timeout: 60_000 },
+        );
+        for (const tag of ['janus-chat', 'janus-image']) {
+          const status = await elementStatus(page, tag);
+          console.log(`   ${tag}: ${JSON.stringify(status)}`);
+          check(status.error === 'no-webgpu', `${tag}: the error state is ${status.error}, not no-webgpu`);
+          check(status.visible && status.role === 'status', `${tag}: the status is not a visible live region: ${JSON.stringify(status)}`);
+          check(/cannot run Janus/.test(status.text) && /Chrome, Edge or Safari/.test(status.text), `${tag}: the status does not say why and what to do: ${status.text}`);
+          check(await page.locator(`${tag} [part~="progress"]`).isHidden(), `${tag}: the download progress is shown`);
+        }
+        check(await page.locator('janus-chat [part~="send"]').isDisabled(), 'Send is on without WebGPU');
+        check(await page.locator('janus-image [part~="create"]').isDisabled(), 'Create is on without WebGPU');
+        // Typing and Enter start nothing either.
+        await page.locator('janus-chat [part~="input"]').fill('Hello?');
+        await page.locator('janus-chat [part~="input"]').press('Enter');
+        await page.waitForTimeout(500);
+        const events = await page.evaluate(() => window.__events);
+        const codes = await page.evaluate(() => window.__errorCodes);
+        console.log(`   events: ${JSON.stringify(events)}; error codes: ${[...new Set(codes)].join(', ')}`);
+        check((events['janus-chat error'] ?? 0) > 0 && (events['janus-image error'] ?? 0) > 0, `an element sent no 'error' event: ${JSON.stringify(events)}`);
+        check(codes.every((c) => c.endsWith(' no-webgpu')), `error events with other codes: ${codes.join(', ')}`);
+        for (const key of ['janus-chat ready', 'janus-image ready', 'janus-chat progress', 'janus-image progress', 'janus-chat message']) {
+          check(events[key] === undefined, `'${key}' without WebGPU`);
+        }
+        check((await page.locator('janus-chat [part~="user"]').count()) === 0, 'a message was sent without WebGPU');
+        const models = seen.urls.filter((u) => /\/models\/|\.safetensors(\?|$)/.test(u));
+        check(models.length === 0, `model files were requested: ${models.join(', ')}`);
+        await page.screenshot({ path: path.join(artifacts, 'package-no-webgpu.png'), fullPage: true });
+        await checkClean(page, seen, url);
+        figures.noWebGpu = { codes: [...new Set(codes)], events };
+        await page.close();
+      } finally {
+        await server.close();
+        await plain.close();
       }
     });
 

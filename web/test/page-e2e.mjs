@@ -1,7 +1,9 @@
 // The page (index.html + web/app) in headless Chromium, served by the dev server of `npm start`,
-// walked through as a person would: the first visit (what this computer can do, the models), a
-// download with progress stopped and resumed, the tiny model loaded and loaded again from storage,
-// a two-turn chat with a picture and a reply stopped midway, two images drawn with a progressive
+// walked through as a person would: a browser without WebGPU first (the page says so, and nothing
+// downloads), then the first visit (what this computer can do, the models), a download with
+// progress stopped and resumed, the tiny model loaded and loaded again from storage, a two-turn
+// chat with a picture and a reply stopped midway, bad files attached (refused with the reason, the
+// chat goes on), two images drawn with a progressive
 // preview and one downloaded as PNG, then the server stopped: the page reloads from its service
 // worker and chats offline; a crashed engine recovers; the cached model is deleted; the dark theme
 // and a phone's width. Asserts on what is visible; screenshots of each state go to
@@ -9,9 +11,11 @@
 //
 //   node web/test/page-e2e.mjs       (scripts/test-web.sh runs it; needs web/dist built)
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { createDevServer } from '../dev-server.mjs';
 import { audit, tabThrough } from './a11y.mjs';
@@ -32,6 +36,41 @@ async function shot(page, name) {
 }
 
 /** The visible text of an element (throws if it is not visible). */
+/**
+ * S1 at page level, in a browser of its own: Chromium applies a quota override only to a profile
+ * on disk (the main test's context keeps its storage in memory). A quota far below the model,
+ * while estimate() still reports plenty (S2): the write fails, the error box offers the model
+ * without storing it, and that loads it streamed.
+ */
+async function storageFull(url) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'janus-page-quota-'));
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  try {
+    const page = await context.newPage();
+    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+    await page.goto(url);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(url).origin, quotaSize: 256 * 1024 });
+    await page.fill('#custom-url', `${url}models/tiny-test/`);
+    await page.click('#custom-form button[type="submit"]');
+    await page.waitForSelector('#error:not([hidden]), #status:has-text("is ready")', { timeout: 60_000 });
+    const detail = await page.textContent('#error-detail');
+    console.log(`   ${detail}`);
+    check(await page.locator('#error-offer').isVisible(), `no offer: status ${await page.textContent('#status')}; error ${detail}`);
+    check(/^quota: /.test(detail) && /the browser reports quota/.test(detail), `the quota error: ${detail}`);
+    const offer = await page.textContent('#error-offer');
+    await page.click('#error-offer');
+    const ready = await waitText(page, '#status', /is ready/);
+    console.log(`   [${offer}] -> ${ready}`);
+    check(/not stored on this computer/.test(ready), `after the offer: ${ready}`);
+    check(await page.locator('#error').isHidden(), 'the error box should close once the model is loaded');
+  } finally {
+    await context.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function visibleText(page, selector) {
   const locator = page.locator(selector);
   check(await locator.isVisible(), `${selector} is not visible`);
@@ -55,11 +94,102 @@ function modelButton(page, name) {
   return page.locator(`#model-list button`, { hasText: name });
 }
 
+/** CRC-32 (PNG's), from node:zlib where it has it (Node 20.15+), else bit by bit. */
+function crc32(bytes) {
+  if (typeof zlib.crc32 === 'function') return zlib.crc32(bytes);
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** A PNG chunk: length, type, data, and the CRC of type and data (a decoder checks it). */
+function pngChunk(type, data) {
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+
+/** A well-formed PNG header claiming `width` × `height` 8-bit RGB pixels, and no pixel data. */
+function pngHeader(width, height) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // colour type: RGB
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/**
+ * The page in a browser that cannot run Janus: it says why and what to do, every way to load is
+ * off, and a load forced past the buttons is refused with the typed error, before any download.
+ */
+async function checkUnavailable(browser, url, { name, initScript, says }) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+  try {
+    if (initScript !== undefined) await context.addInitScript(initScript);
+    const page = await context.newPage();
+    const errors = [];
+    const models = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    context.on('request', (request) => {
+      if (/\/models\/|\.safetensors(\?|$)/.test(request.url())) models.push(request.url());
+    });
+    await page.goto(url);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    const capability = await visibleText(page, '#capability');
+    console.log(`   ${name}: ${capability.replace(/\n+/g, ' | ')}`);
+    check(says.test(capability), `${name}: the page does not say why Janus cannot run: ${capability}`);
+    check(/cannot run/.test(capability) && /no model can be downloaded/.test(capability), `${name}: ${capability}`);
+    check((await page.getAttribute('#capability', 'data-ok')) === 'false', `${name}: the capability is not marked unavailable`);
+    check(/None of these models can be downloaded here/.test(await visibleText(page, '#models-unavailable')), `${name}: no note above the models`);
+    const buttons = await page.locator('#model-list button').evaluateAll((all) => all.map((b) => ({ text: b.textContent, disabled: b.disabled, describedBy: b.getAttribute('aria-describedby') })));
+    check(buttons.length >= 4, `${name}: ${buttons.length} model buttons`);
+    const on = buttons.filter((b) => !b.disabled || b.describedBy !== 'capability');
+    check(on.length === 0, `${name}: model buttons that are on, or do not point to the reason: ${JSON.stringify(on)}`);
+    check(await page.locator('#custom-load').isDisabled(), `${name}: the custom model's Load button is on`);
+    // Past the disabled buttons (a script, an old form submit): refused with the typed error.
+    await page.fill('#custom-url', `${url}models/tiny-test/`);
+    await page.evaluate(() => document.getElementById('custom-form').requestSubmit());
+    const error = await waitText(page, '#error-title', /This browser cannot run Janus/, 10_000);
+    check(await page.locator('#download').isHidden(), `${name}: a download panel opened`);
+    await page.waitForTimeout(500); // a request that was started would show by now
+    check(models.length === 0, `${name}: model files were requested: ${models.join(', ')}`);
+    check(errors.length === 0, `${name}: page errors: ${errors.join('; ')}`);
+    console.log(`   forced load: ${error}`);
+    await shot(page, `0-${name}`);
+  } finally {
+    await context.close();
+  }
+}
+
 async function main() {
   mkdirSync(artifacts, { recursive: true });
   const server = createDevServer();
   const { url } = await server.listen();
   console.log(`dev server ${url}; chromium ${CHROMIUM}`);
+
+  await step('no WebGPU: the page says this browser cannot run Janus and what to do, every load is off, no model file is requested', async () => {
+    // Without the SwiftShader flags Chromium has navigator.gpu but no adapter; a browser without
+    // the API at all is that browser with navigator.gpu taken away.
+    const plain = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS] });
+    try {
+      await checkUnavailable(plain, url, { name: 'no-adapter', says: /offers no graphics adapter[\s\S]*Turn on hardware acceleration/ });
+      await checkUnavailable(plain, url, {
+        name: 'no-webgpu',
+        initScript: () => delete Navigator.prototype.gpu,
+        says: /This browser has no WebGPU[\s\S]*Chrome or Edge 113 or later, or Safari 26/,
+      });
+    } finally {
+      await plain.close();
+    }
+  });
+
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
   try {
     const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
@@ -133,6 +263,8 @@ async function main() {
       await waitText(page, '#storage-empty', /No model is stored/);
     });
 
+    await step('storage full (S1): the page offers the model without storing it, loads it streamed and says so', () => storageFull(url));
+
     await step('the tiny model from the list; after a reload it loads from storage', async () => {
       await modelButton(page, `Download and load ${TINY}`).click();
       const ready = await waitText(page, '#status', /is ready/);
@@ -157,6 +289,8 @@ async function main() {
       await page.fill('#temperature', '0');
       await page.fill('#message', 'What is in this picture?');
       await page.setInputFiles('#attach', path.join(root, 'tests/fixtures/images/photo.png'));
+      // The page looks at a file's header before attaching it (a moment, asynchronously).
+      await page.waitForSelector('#attachments img', { timeout: 10_000 });
       check((await page.locator('#attachments img').count()) === 1, 'the attached picture has no thumbnail');
       await page.click('#send');
       await page.waitForSelector('.turn.assistant:not([aria-busy])', { timeout: 300_000 });
@@ -184,6 +318,50 @@ async function main() {
       check((await page.locator('.turn.assistant[data-stopped="true"]').count()) === 0, 'the stopped reply should be gone after regenerate');
       await page.click('#clear');
       check((await page.locator('.turn').count()) === 0, 'clear left messages');
+    });
+
+    await step('chat: bad files refused with the reason (text named photo.png, a 20000×20000 PNG, a PNG cut short); the chat goes on', async () => {
+      const errors = [];
+      const onError = (error) => errors.push(error.message);
+      page.on('pageerror', onError);
+      // Refused as they are attached: the header says enough (the settings of the step above stay:
+      // temperature 0, 4 tokens).
+      const atOnce = [
+        [{ name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from('Shopping: eggs, milk, bread.\n') }, /photo\.png was not attached: it is not a picture Janus can read/],
+        [{ name: 'huge.png', mimeType: 'image/png', buffer: pngHeader(20_000, 20_000) }, /huge\.png was not attached: at 20000 × 20000 pixels the picture is too large/],
+      ];
+      for (const [file, says] of atOnce) {
+        await page.setInputFiles('#attach', file);
+        const text = await waitText(page, '#attach-problem', says, 10_000);
+        console.log(`   ${text}`);
+        check((await page.locator('#attachments img').count()) === 0, `${file.name} was attached anyway`);
+      }
+      // Cut short: its header is whole, so it is attached; the engine finds the damage as it decodes.
+      const photo = readFileSync(path.join(root, 'tests/fixtures/images/photo.png'));
+      await page.setInputFiles('#attach', { name: 'cut.png', mimeType: 'image/png', buffer: photo.subarray(0, photo.length >> 1) });
+      await page.waitForSelector('#attachments img', { timeout: 10_000 });
+      check(await page.locator('#attach-problem').isHidden(), 'the refusal of the file before stays after a good attach');
+      await page.fill('#message', 'What is in this picture?');
+      await page.click('#send');
+      const refused = await waitText(page, '#attach-problem', /That picture could not be read\. The engine says: .*decod/, 120_000);
+      console.log(`   ${refused.replace(/\n+/g, ' | ')}`);
+      check(/left out of the conversation/.test(refused), `the refusal does not say what became of the message: ${refused}`);
+      check(await page.locator('.turn.user[data-refused="true"]').isVisible(), 'the refused message is not marked');
+      check((await page.locator('.turn.assistant').count()) === 0, 'a reply to the refused message is shown');
+      check(await page.locator('#error').isHidden(), `an error besides the refusal: ${await page.locator('#error').innerText()}`);
+      await shot(page, '7b-bad-pictures');
+
+      await page.fill('#message', 'Hello again.');
+      await page.click('#send');
+      await page.waitForSelector('.turn.assistant:not([aria-busy])', { timeout: 300_000 });
+      const reply = await visibleText(page, '.turn.assistant .content');
+      console.log(`   then: reply ${JSON.stringify(reply.slice(0, 40))}`);
+      check(reply.length > 0 && (await page.locator('.turn.assistant[data-failed]').count()) === 0, `the chat after the refusals: ${JSON.stringify(reply)}`);
+      check(await page.locator('#attach-problem').isHidden(), 'the refusal stays after the next message');
+      check(await page.locator('#error').isHidden(), `an error after the refusals (a crash?): ${await page.locator('#error').innerText()}`);
+      page.off('pageerror', onError);
+      check(errors.length === 0, `page errors: ${errors.join('; ')}`);
+      await page.click('#clear');
     });
 
     await step('images: two from one prompt with progress, download one as PNG, reuse its seed, stop one', async () => {
