@@ -55,6 +55,11 @@ node web/test/page-e2e.mjs
 step "the npm package: npm pack, installed into example apps (plain HTML elements, Vite + API, strict TypeScript), under a strict CSP (web/test/package-e2e.mjs)"
 node web/test/package-e2e.mjs
 
+step "the benchmark's entry point: each decode kernel at Janus-1.3B's shapes, and no GPU error (npm run bench -- --kernels --context 16)"
+# The figures of this short run are not recorded (BENCHMARKS.md has the full runs); a refused
+# launch (a page error) fails it.
+node web/test/bench.mjs --kernels --context 16
+
 step "client end to end in Chromium (WebGPU on SwiftShader; slow)"
 node web/test/e2e.mjs
 

@@ -62,6 +62,8 @@
 //                    Chromium fails such an answer (ERR_CONTENT_DECODING_FAILED); Node's fetch
 //                    decodes it. Both combine with flip and no-length, not with truncate,
 //                    drop-at, flip-once or drip.
+//   no-cors          no Access-Control-* headers: another origin's page may not read the answer
+//                    (as a CDN without CORS; preflights are still answered).
 // html and status apply to any path under the prefix (also the tree API), the others only to file
 // responses. Modes combine, e.g. /fault/drip=200000,drop-at=500000/models/....
 //
@@ -156,6 +158,7 @@ const FAULT_MODES = Object.freeze({
   drip: 'int',
   gzip: 'flag',
   'gzip-always': 'flag',
+  'no-cors': 'flag',
 });
 
 export function contentType(file) {
@@ -687,6 +690,7 @@ export function createServer({
       }
       state = faultState(urlPath);
       state.requests += 1;
+      if (faults['no-cors']) for (const name of Object.keys(CORS_HEADERS)) res.removeHeader(name);
       const { status } = faults;
       if (status !== undefined && (status.count === null || state.requests <= status.count)) {
         await sendStatusFault(req, res, urlPath, rest, status.code);

@@ -502,6 +502,16 @@ test('fault: gzip compresses where gzip is accepted, gzip-always also a range; C
   assert.deepEqual(part.body, flipped);
 });
 
+test('fault: no-cors drops the CORS headers', async () => {
+  const plain = await raw(shardUrl.slice(1));
+  assert.equal(plain.headers['access-control-allow-origin'], '*');
+  const bare = await raw(`fault/no-cors/${shardUrl.slice(1)}`);
+  assert.equal(bare.status, 200);
+  assert.equal(bare.headers['access-control-allow-origin'], undefined);
+  assert.equal(bare.headers['access-control-expose-headers'], undefined);
+  assert.deepEqual(bare.body, shardBytes);
+});
+
 test('fault: drip paces the body, alone and with drop-at', async () => {
   await resetFaults();
   let started = performance.now();

@@ -738,6 +738,49 @@ async function frozenTab(appBase, server) {
   }
 }
 
+/**
+ * H2: a cross-origin-isolated page (COOP + COEP require-corp, as a host enabling
+ * SharedArrayBuffer sends) with the weights on another origin: one that answers with CORS loads
+ * (CORS reads need no CORP); one without CORS fails with 'network' and names the header to check.
+ */
+async function isolatedPage(weightsBase) {
+  const pages = createServer({
+    root,
+    mounts: DEFAULT_MOUNTS,
+    headers: { 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Opener-Policy': 'same-origin' },
+  });
+  const { url: pageBase } = await pages.listen();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+    await page.goto(`${pageBase}pages/client.html`);
+    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
+    const got = await page.evaluate(
+      async ({ good, bare, fast }) => {
+        const client = await Janus.JanusClient.create();
+        try {
+          const report = await client.load(good);
+          const reply = (await t.collect(client.chat([{ role: 'user', content: 'hi' }], { maxNewTokens: 2, temperature: 0 }))).result;
+          const refused = await t.rejection(client.load(bare, { retry: fast }));
+          await Janus.JanusClient.deleteCachedModel(good);
+          return { isolated: crossOriginIsolated, cache: report.download.cache, tokens: reply.ids.length, refused };
+        } finally {
+          client.dispose();
+        }
+      },
+      { good: `${weightsBase}models/tiny-b-hf/`, bare: `${weightsBase}fault/no-cors/models/tiny-a-hf/`, fast: FAST },
+    );
+    console.log(`   crossOriginIsolated ${got.isolated}; with CORS: loaded (${got.cache}), ${got.tokens} tokens; without: ${got.refused.code}: ${got.refused.message}`);
+    check(got.isolated === true, 'the page should be cross-origin isolated');
+    check(got.cache === 'indexeddb' && got.tokens === 2, `with CORS: ${JSON.stringify(got)}`);
+    check(got.refused.code === 'network' && /allows this site to read it \(CORS/.test(got.refused.message), `without CORS: ${JSON.stringify(got.refused)}`);
+  } finally {
+    await browser.close();
+    await pages.close();
+  }
+}
+
 async function clientCancelResume(appBase) {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
   try {
@@ -1074,6 +1117,7 @@ async function main() {
     await step('quota (a real full disk: profile on a 48 MiB tmpfs)', () => quotaTmpfs(url));
     await step('the client cancels a download at once; the next load resumes it', () => clientCancelResume(url));
     await step('S10 IndexedDB refuses to open: the load streams and says why; the database is left as it was', () => storageRefused(url));
+    await step('H2 a cross-origin-isolated page (COOP, COEP): weights from an origin with CORS load; without CORS, a network error naming it', () => isolatedPage(url));
     await step("M6 the engine's worker stopped for 3 s mid-download, the tab throttled: the load completes, nothing fetched twice", () => frozenTab(url, server));
     await step('a cached model loads and chats with the weights server stopped, after a reload', () => offlineLoad(url));
     await step('a q4 pack: verified by its manifest, loads and chats as its source at q4', () => packLoad(url));

@@ -14,7 +14,7 @@ use janus_model::generate::text::{StopReason, generate_text};
 use janus_model::quant::QuantFormat;
 use janus_model::weights::TensorStore;
 use janus_model::weights::pack_writer::PackOutput;
-use janus_model::{CheckpointFormat, Loaded, MemorySource, WorkingDtype};
+use janus_model::{CheckpointFormat, Loaded, WorkingDtype};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -238,31 +238,6 @@ impl Engine {
             let source = JsSource::new(reader)?;
             let mut sink = on_pack_file.map(JsPackSink);
             load_from(&job, &source, &on_progress, sink.as_mut()).await
-        })
-    }
-
-    /// Load from in-memory files `{name: Uint8Array}` (tests; files the page already holds).
-    #[wasm_bindgen(js_name = loadFiles)]
-    pub fn load_files(&self, files: JsValue, on_progress: Function) -> Promise {
-        let inner = self.inner.clone();
-        job_promise(inner.gpu.clone(), async move {
-            let job = Job::start(&inner)?;
-            let obj: Object = files
-                .dyn_into()
-                .map_err(|_| WebError::bad_request("files must be an object of Uint8Arrays"))?;
-            let mut source = MemorySource::new();
-            for entry in Object::entries(&obj).iter() {
-                let pair: Array = entry.unchecked_into();
-                let name = pair.get(0).as_string().unwrap_or_default();
-                let value = pair.get(1);
-                if !value.is_instance_of::<Uint8Array>() {
-                    return Err(WebError::bad_request(format!(
-                        "files[{name:?}] must be a Uint8Array"
-                    )));
-                }
-                source.insert(name, Uint8Array::new(&value).to_vec());
-            }
-            load_from(&job, &source, &on_progress, None::<&mut NoPack>).await
         })
     }
 

@@ -11,7 +11,7 @@
 
 import { JanusError, type JanusErrorCode } from '../errors.js';
 import { FileHasher, hashFromEtag, sha256Hex, type ExpectedHash } from './hash.js';
-import { DEFAULT_RETRY, backoffMs, judgeResponse, rangeHeader, type RetryPolicy } from './http.js';
+import { DEFAULT_RETRY, backoffMs, judgeResponse, rangeHeader, unreachableHint, type RetryPolicy } from './http.js';
 import {
   chunkCount,
   chunkLength,
@@ -247,7 +247,7 @@ class Download {
       } catch (error) {
         idle.stop();
         throwIfAborted(signal);
-        failures = await this.failed(failures, 'network', `${url}: the download failed (${idle.explain(error)}); check the connection`);
+        failures = await this.failed(failures, 'network', `${url}: the download failed (${idle.explain(error)}); ${unreachableHint(url)}`);
         continue;
       }
       if (verdict.kind === 'fail') {

@@ -113,6 +113,22 @@ export function isWebPageInstead(headers: HeaderSource, file: string): boolean {
   return /^\s*text\/html\b/i.test(headers.get('Content-Type') ?? '') && !/\.html?$/i.test(file);
 }
 
+/**
+ * What to check when a request to `url` failed without an answer (fetch's TypeError hides why).
+ * Cross-origin, a server that does not allow this site to read it (no CORS header; under
+ * Cross-Origin-Embedder-Policy also one without CORP) fails the same way as a lost connection.
+ */
+export function unreachableHint(url: string, pageOrigin = (globalThis as { location?: { origin?: string } }).location?.origin): string {
+  let origin: string;
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    return 'check the URL';
+  }
+  if (pageOrigin === undefined || pageOrigin === 'null' || origin === pageOrigin) return 'check the connection';
+  return `check the connection, and that ${origin} allows this site to read it (CORS: Access-Control-Allow-Origin)`;
+}
+
 export function webPageMessage(url: string, file: string): string {
   return `${url}: the server sent a web page instead of ${file} (an error or sign-in page, or a wrong URL)`;
 }

@@ -7,7 +7,7 @@
 import { JanusError } from '../errors.js';
 import { downloadFile, type DownloadOptions, type DownloadOutcome, type FileTask } from './download.js';
 import { hashFromEtag, parseExpectedHash, type ExpectedHash } from './hash.js';
-import { isWebPageInstead, judgeResponse, parseContentRange, rangeHeader, webPageMessage } from './http.js';
+import { isWebPageInstead, judgeResponse, parseContentRange, rangeHeader, unreachableHint, webPageMessage } from './http.js';
 import { chunkCount, fileKey, type ChunkStore, type FileRecord, type HashSource, type ModelRecord } from './records.js';
 import type { ModelSource } from './registry.js';
 
@@ -349,7 +349,7 @@ async function probe(url: string, path: string, signal: AbortSignal | undefined)
       response = await fetch(url, { headers: { Range: rangeHeader(0, 0) }, signal: signal ?? null, cache: 'no-store' });
     } catch (error) {
       if (signal?.aborted) throw new JanusError('aborted', 'the download was cancelled');
-      if (attempt >= 3) throw new JanusError('network', `${url}: the request failed (${(error as Error).message}); check the connection`);
+      if (attempt >= 3) throw new JanusError('network', `${url}: the request failed (${(error as Error).message}); ${unreachableHint(url)}`);
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
       continue;
     }

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffMs, judgeResponse, parseContentRange, rangeHeader } from '../../src/store/http.js';
+import { backoffMs, judgeResponse, parseContentRange, rangeHeader, unreachableHint } from '../../src/store/http.js';
 
 const SIZE = 1000;
 const ask = (offset: number, end?: number) => ({ url: 'http://x/f', file: 'model.safetensors', offset, size: SIZE, ...(end === undefined ? {} : { end }) });
@@ -108,4 +108,11 @@ test('backoff doubles, is capped, jitters 20% and follows Retry-After', () => {
   assert.equal(backoffMs(policy, 1, 0.999_999), 600);
   assert.equal(backoffMs(policy, 1, 0.5, 0), 0);
   assert.equal(backoffMs(policy, 1, 0.5, 90_000), 30_000);
+});
+
+test('a failed request names CORS only when the server is another origin (H2)', () => {
+  assert.equal(unreachableHint('http://a.example/m/x.bin', 'http://a.example'), 'check the connection');
+  assert.match(unreachableHint('https://cdn.example/m/x.bin', 'http://a.example'), /https:\/\/cdn\.example allows this site to read it \(CORS/);
+  assert.equal(unreachableHint('https://cdn.example/m/x.bin', undefined), 'check the connection');
+  assert.equal(unreachableHint('not a url', 'http://a.example'), 'check the URL');
 });
