@@ -18,6 +18,7 @@ import { JanusError, toJanusError } from './errors.js';
 import type { ChatImage, LoadResult, Results, WireLoadOptions } from './protocol.js';
 import { chatFields, pageUrl, toGeneratedImages, toPreview, withoutUndefined } from './requests.js';
 import type { RetryPolicy } from './store/http.js';
+import { modelAvailability, type ModelAvailability } from './store/availability.js';
 import { IdbChunkStore } from './store/idb-store.js';
 import { cachedModels, deleteModel, type CachedModel, type DownloadProgress } from './store/model-cache.js';
 import { resolveModel, type ModelSource } from './store/registry.js';
@@ -207,6 +208,25 @@ export class JanusClient extends EventTarget {
       return await cachedModels(store);
     } finally {
       store.close();
+    }
+  }
+
+  /**
+   * Where `model` (a registry id, repository or URL) stands here, without starting an engine:
+   * 'unavailable' (this browser offers no WebGPU adapter: it cannot run), 'downloadable' (a load
+   * downloads it, resuming what `storedBytes` kept), 'downloading' (a load holds it now, maybe
+   * in another tab), or 'available' (stored: a load needs no network). For an embedder's button.
+   */
+  static async availability(model: string, options: { hub?: string } = {}): Promise<ModelAvailability> {
+    const key = resolveModel(model, { hub: options.hub, relativeTo: pageUrl() }).baseUrl;
+    const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+    const adapter = gpu === undefined ? null : await gpu.requestAdapter().catch(() => null);
+    const store = await IdbChunkStore.open().catch(() => null); // no storage: streamed loads still work
+    try {
+      const where = await modelAvailability(store, key);
+      return adapter === null ? { ...where, state: 'unavailable' } : where;
+    } finally {
+      store?.close();
     }
   }
 

@@ -20,6 +20,7 @@ export { DEFAULT_HUB, MODELS, defaultModel, resolveModel } from './store/registr
 export type { ModelSource, RegistryModel } from './store/registry.js';
 export { formatBytes } from './store/model-cache.js';
 export type { CachedModel, DownloadProgress } from './store/model-cache.js';
+export type { ModelAvailability, ModelState } from './store/availability.js';
 export type { RetryPolicy } from './store/http.js';
 export type {
   ChatResult,

@@ -781,6 +781,61 @@ async function isolatedPage(weightsBase) {
   }
 }
 
+/**
+ * U1: JanusClient.availability() through a model's life: downloadable, downloading (the engine's
+ * worker holds the model's lock; asked from the page), available; and unavailable in a browser
+ * without a WebGPU adapter, whatever is stored.
+ */
+async function availabilityStates(appBase) {
+  const model = `${appBase}fault/drip=500000/models/tiny-b-hf/`;
+  const open = async (args) => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args });
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+    await page.goto(`${appBase}pages/client.html`);
+    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
+    return { browser, page };
+  };
+  const gpu = await open([...BASE_ARGS, ...WEBGPU_ARGS]);
+  let got;
+  try {
+    got = await gpu.page.evaluate(async (model) => {
+      const states = [await Janus.JanusClient.availability(model)];
+      const client = await Janus.JanusClient.create();
+      try {
+        let asked = null;
+        await client.load(model, {
+          chunkBytes: 128 * 1024,
+          onProgress: (p) => {
+            if (asked === null && p.phase === 'download' && p.bytes >= 400_000) asked = Janus.JanusClient.availability(model);
+          },
+        });
+        states.push(await asked, await Janus.JanusClient.availability(model));
+        await Janus.JanusClient.deleteCachedModel(model);
+        states.push(await Janus.JanusClient.availability(model));
+        return states;
+      } finally {
+        client.dispose();
+      }
+    }, model);
+  } finally {
+    await gpu.browser.close();
+  }
+  const none = await open([...BASE_ARGS]);
+  try {
+    got.push(await none.page.evaluate((model) => Janus.JanusClient.availability(model), model));
+  } finally {
+    await none.browser.close();
+  }
+  console.log(`   ${got.map((a) => `${a.state} (${a.storedBytes} of ${a.totalBytes})`).join(' -> ')}`);
+  const [before, during, after, deleted, noGpu] = got;
+  check(before.state === 'downloadable' && before.storedBytes === 0 && before.totalBytes === null, `before: ${JSON.stringify(before)}`);
+  check(during.state === 'downloading' && during.storedBytes > 0 && during.storedBytes < during.totalBytes, `during: ${JSON.stringify(during)}`);
+  check(after.state === 'available' && after.storedBytes === after.totalBytes && after.totalBytes > 0, `after: ${JSON.stringify(after)}`);
+  check(deleted.state === 'downloadable' && deleted.storedBytes === 0, `deleted: ${JSON.stringify(deleted)}`);
+  check(noGpu.state === 'unavailable', `without WebGPU: ${JSON.stringify(noGpu)}`);
+}
+
 async function clientCancelResume(appBase) {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
   try {
@@ -1117,6 +1172,7 @@ async function main() {
     await step('quota (a real full disk: profile on a 48 MiB tmpfs)', () => quotaTmpfs(url));
     await step('the client cancels a download at once; the next load resumes it', () => clientCancelResume(url));
     await step('S10 IndexedDB refuses to open: the load streams and says why; the database is left as it was', () => storageRefused(url));
+    await step('U1 availability(): downloadable, downloading (asked from the page while the worker downloads), available; unavailable without WebGPU', () => availabilityStates(url));
     await step('H2 a cross-origin-isolated page (COOP, COEP): weights from an origin with CORS load; without CORS, a network error naming it', () => isolatedPage(url));
     await step("M6 the engine's worker stopped for 3 s mid-download, the tab throttled: the load completes, nothing fetched twice", () => frozenTab(url, server));
     await step('a cached model loads and chats with the weights server stopped, after a reload', () => offlineLoad(url));

@@ -483,6 +483,14 @@ function webLocks(): LockManager | null {
 
 const NOT_HELD = Symbol('lock held elsewhere');
 
+/** Whether a load (in any tab or worker of the origin) holds the model's lock now. */
+export async function isModelLocked(key: string): Promise<boolean> {
+  const locks = webLocks();
+  if (locks === null) return false;
+  const { held = [] } = await locks.query();
+  return held.some((lock) => lock.name === lockName(key));
+}
+
 /**
  * Run `fn` holding the model's exclusive lock (every tab and worker of the origin shares it);
  * `onWait` is called once if another holder makes it wait.

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { JanusError } from '../../src/errors.js';
+import { modelAvailability } from '../../src/store/availability.js';
 import { MemoryChunkStore } from '../../src/store/memory-store.js';
+import { PackRecorder, packKey } from '../../src/store/pack-cache.js';
 import { cachedModels, deleteModel, ensureModel, formatBytes, MANIFEST_FILE, parsePackManifest, refuseIfNoRoom } from '../../src/store/model-cache.js';
 import { fileKey } from '../../src/store/records.js';
 import { resolveModel } from '../../src/store/registry.js';
@@ -181,4 +183,25 @@ test('S1 a write refused for quota fails the download with the way on (load with
   await assert.rejects(ensureModel(store, source, options), (e: unknown) => e instanceof JanusError && e.code === 'quota' && /storage is full.*load it with \{ cache: false \}/.test(e.message));
   const [model] = await cachedModels(store);
   assert.ok(model !== undefined && !model.complete && model.storedBytes > 0, JSON.stringify(model));
+});
+
+test('U1 a model is downloadable, then downloadable with a part kept, then available; a stored pack alone is available', async () => {
+  const store = new MemoryChunkStore();
+  const source = resolveModel(REPO, { hub: base() });
+  assert.deepEqual(await modelAvailability(store, source.baseUrl), { state: 'downloadable', storedBytes: 0, totalBytes: null });
+  assert.deepEqual(await modelAvailability(null, source.baseUrl), { state: 'downloadable', storedBytes: 0, totalBytes: null });
+  const cut = resolveModel(`${base()}fault/drip=2000000,drop-at=${5 * CHUNK + 9}/models/tiny-a-hf/`);
+  await ensureModel(store, cut, { ...options, retry: { ...FAST_RETRY, attempts: 1 } }).catch(() => undefined);
+  const partial = await modelAvailability(store, cut.baseUrl);
+  assert.equal(partial.state, 'downloadable');
+  assert.ok(partial.storedBytes > 0 && partial.totalBytes !== null && partial.storedBytes < partial.totalBytes, JSON.stringify(partial));
+  const { model } = await ensureModel(store, source, options);
+  assert.deepEqual(await modelAvailability(store, source.baseUrl), { state: 'available', storedBytes: model.bytes, totalBytes: model.bytes });
+  // A q4 engine's pack replaces the download (the bf16 files released): still available.
+  const recorder = new PackRecorder(store, packKey(source.baseUrl, 'q4'), 'tiny (q4)', CHUNK);
+  await recorder.begin();
+  await recorder.onFile('model.safetensors', new Uint8Array(1000), 'a'.repeat(64));
+  await recorder.complete();
+  await deleteModel(store, source.baseUrl);
+  assert.equal((await modelAvailability(store, source.baseUrl)).state, 'available');
 });
