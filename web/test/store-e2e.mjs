@@ -377,6 +377,63 @@ async function schemaVersions(context, server, base) {
   check(got.configParses, 'config.json read back');
 }
 
+/**
+ * S4: the auto-commit hazard, reproduced raw (a transaction that awaits a fetch is over before its
+ * put: TransactionInactiveError), then the store's methods in that very pattern (each call after
+ * an awaited fetch, 16 files at once): every one succeeds, because each method opens its own
+ * transaction with its data in hand. An IndexedDB error of that kind would be a typed 'storage'.
+ */
+async function transactionScope(context, base) {
+  const page = await openStorePage(context, base);
+  const got = await page.evaluate(async (url) => {
+    const name = 'janus-s4';
+    await S.makeDb(name, 1, { rows: [] });
+    const db = await new Promise((resolve, reject) => {
+      const open = indexedDB.open(name);
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    const rows = db.transaction('rows', 'readwrite').objectStore('rows');
+    const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    let raw = null;
+    try {
+      rows.put({ bytes });
+    } catch (error) {
+      raw = error.name;
+    }
+    db.close();
+    await S.deleteDb(name);
+
+    const store = await S.IdbChunkStore.open('janus-s4-store');
+    const errors = [];
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, file) => {
+        for (let index = 0; index < 4; index += 1) {
+          try {
+            const piece = new Uint8Array(await (await fetch(url, { cache: 'no-store' })).arrayBuffer());
+            await store.putChunk(`f${file}`, index, { bytes: piece, sha256: await S.sha256Hex(piece) });
+            await fetch(url, { method: 'HEAD', cache: 'no-store' });
+            const back = await store.getChunk(`f${file}`, index);
+            if (back?.bytes.length !== piece.length) errors.push(`f${file}/${index}: read back ${back?.bytes.length}`);
+          } catch (error) {
+            errors.push(S.plain(error));
+          }
+        }
+      }),
+    );
+    const counts = await Promise.all(Array.from({ length: 16 }, (_, file) => store.chunkIndices(`f${file}`).then((i) => i.length)));
+    store.close();
+    await S.deleteDb('janus-s4-store');
+    const typed = S.plain(S.storageError(new DOMException('The transaction has finished.', 'TransactionInactiveError'), 'could not store a downloaded chunk'));
+    return { raw, errors, counts, typed };
+  }, `${base}models/tiny-a-hf/config.json`);
+  console.log(`   raw: ${got.raw}; the store: ${got.counts.reduce((a, b) => a + b, 0)} chunks written between fetches, ${got.errors.length} errors; mapped: ${got.typed.code}: ${got.typed.message}`);
+  check(got.raw === 'TransactionInactiveError', `the hazard should reproduce raw: ${got.raw}`);
+  check(got.errors.length === 0 && got.counts.every((n) => n === 4), `the store between fetches: ${JSON.stringify(got)}`);
+  check(got.typed.code === 'storage' && /TransactionInactiveError/.test(got.typed.message), `mapped: ${JSON.stringify(got.typed)}`);
+  await page.close();
+}
+
 async function repairAndEviction(context, server, base) {
   const page = await openStorePage(context, base);
   const ensure = (extra = {}) =>
@@ -1164,6 +1221,7 @@ async function main() {
     await page.close();
     await step('a reload mid-download resumes from the last verified chunk', () => reloadResumes(context, server, url));
     await step('a deleted chunk is fetched alone; a deleted database is refilled', () => repairAndEviction(context, server, url));
+    await step('S4 a transaction awaiting a fetch auto-commits (raw); the store\'s methods between fetches never meet it', () => transactionScope(context, url));
     await step('S9 other schemas: a newer one is left untouched, a foreign one cleared, records of another shape fetched again', () => schemaVersions(context, server, url));
     await step('two pages load one model at once: downloaded once', () => twoPages(context, server, url));
     await step('throughput: a 73.5 MiB model into IndexedDB and back', () => throughput(context, url));

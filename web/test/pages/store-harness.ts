@@ -4,7 +4,7 @@
 
 export { JanusError } from '../../src/errors.js';
 export { downloadFile } from '../../src/store/download.js';
-export { IdbChunkStore, DB_NAME } from '../../src/store/idb-store.js';
+export { IdbChunkStore, DB_NAME, storageError } from '../../src/store/idb-store.js';
 export { MemoryChunkStore } from '../../src/store/memory-store.js';
 export { cachedModels, deleteModel, ensureModel } from '../../src/store/model-cache.js';
 export { fileKey } from '../../src/store/records.js';
