@@ -1,8 +1,16 @@
 // The model picker's entries and the words shown for each, as plain data (no DOM), so that the
 // page's state is testable in Node (web/test/unit/choices.test.ts).
 
-import { MODELS, resolveModel, type CachedModel } from '../src/index.js';
+import { MODELS, resolveModel, type CachedModel, type RegistryModel } from '../src/index.js';
+import { isPackKey, packKey } from '../src/store/pack-cache.js';
 import { formatBytes, formatGB } from './format.js';
+
+/**
+ * How the page loads models: 'q4' (the default: the matrices at 4 bits, a quarter of the GPU
+ * memory and storage; the first load stores the 4-bit pack and releases the download), or 'none'
+ * (`?quant=none`: the checkpoint's precision, in f16 or f32).
+ */
+export type PageQuant = 'q4' | 'none';
 
 /** One entry of the model picker. */
 export interface Choice {
@@ -13,6 +21,8 @@ export interface Choice {
   source: string;
   downloadBytes: number;
   gpuBytes: { f16: number; f32: number } | null;
+  /** The registry's 4-bit figures (GPU memory, stored pack), for the models it describes. */
+  q4: NonNullable<RegistryModel['q4']> | null;
 }
 
 /** One model of the dev server's `/__models` list (web/dev-server.mjs). */
@@ -30,7 +40,7 @@ export function keyOf(choice: Choice, pageUrl: string): string {
 }
 
 export function registryChoices(): Choice[] {
-  return MODELS.map((m) => ({ id: m.id, name: m.name, description: m.description, source: m.id, downloadBytes: m.downloadBytes, gpuBytes: m.gpuBytes }));
+  return MODELS.map((m) => ({ id: m.id, name: m.name, description: m.description, source: m.id, downloadBytes: m.downloadBytes, gpuBytes: m.gpuBytes, q4: m.q4 ?? null }));
 }
 
 export function localChoice(model: LocalModel, pageUrl: string): Choice {
@@ -43,6 +53,7 @@ export function localChoice(model: LocalModel, pageUrl: string): Choice {
     source: new URL(model.url, pageUrl).href,
     downloadBytes: model.bytes,
     gpuBytes: null,
+    q4: null,
   };
 }
 
@@ -51,7 +62,7 @@ export function localChoice(model: LocalModel, pageUrl: string): Choice {
  * the dev server's list is unavailable), so that they still load from this computer.
  */
 export function storedChoices(cached: readonly CachedModel[], choices: readonly Choice[], pageUrl: string): Choice[] {
-  const known = new Set(choices.map((c) => keyOf(c, pageUrl)));
+  const known = new Set(choices.flatMap((c) => [keyOf(c, pageUrl), packKey(keyOf(c, pageUrl), 'q4')]));
   return cached
     .filter((model) => model.complete && !known.has(model.key))
     .map((model) => ({
@@ -61,18 +72,38 @@ export function storedChoices(cached: readonly CachedModel[], choices: readonly 
       source: model.key,
       downloadBytes: model.bytes,
       gpuBytes: null,
+      q4: null,
     }));
 }
 
+/**
+ * What is stored for `choice`: at 4 bits its pack when complete (the download was released for
+ * it), else its download, complete or partial.
+ */
+export function storedFor(choice: Choice, cached: readonly CachedModel[], pageUrl: string, quant: PageQuant): CachedModel | undefined {
+  const key = keyOf(choice, pageUrl);
+  const pack = quant === 'q4' ? cached.find((c) => c.key === packKey(key, 'q4') && c.complete) : undefined;
+  return pack ?? cached.find((c) => c.key === key);
+}
+
+/** The entry a stored record belongs to: its download's, or its pack's. */
+export function choiceOf(model: CachedModel, choices: readonly Choice[], pageUrl: string): Choice | undefined {
+  return choices.find((c) => keyOf(c, pageUrl) === model.key || packKey(keyOf(c, pageUrl), 'q4') === model.key);
+}
+
 /** What the picker says about a choice: its facts line and its button. */
-export function describeChoice(choice: Choice, cached: CachedModel | undefined, shaderF16: boolean): { facts: string; action: string } {
+export function describeChoice(choice: Choice, cached: CachedModel | undefined, shaderF16: boolean, quant: PageQuant = 'q4'): { facts: string; action: string } {
   const complete = cached?.complete === true;
+  const q4 = quant === 'q4' ? choice.q4 : null;
   const parts = [`Download ${complete ? '(done) ' : ''}${choice.gpuBytes === null ? '' : '≈ '}${formatBytes(choice.downloadBytes)}`];
-  if (choice.gpuBytes !== null) {
-    parts.push(`GPU memory ${formatGB(shaderF16 ? choice.gpuBytes.f16 : choice.gpuBytes.f32)}${shaderF16 ? '' : ' (no shader-f16)'}`);
+  const gpu = q4?.gpuBytes ?? choice.gpuBytes;
+  if (gpu !== null) {
+    parts.push(`GPU memory ${formatGB(shaderF16 ? gpu.f16 : gpu.f32)}${q4 === null ? '' : ' at 4 bits'}${shaderF16 ? '' : ' (no shader-f16)'}`);
   }
+  if (q4 !== null && !complete) parts.push(`kept as ≈ ${formatBytes(q4.storedBytes)}`);
   if (cached !== undefined) {
-    parts.push(complete ? 'Stored on this computer' : `Partly stored: ${formatBytes(cached.storedBytes)} of ${formatBytes(cached.bytes)}`);
+    const form = isPackKey(cached.key) ? ` (4-bit, ${formatBytes(cached.storedBytes)})` : '';
+    parts.push(complete ? `Stored on this computer${form}` : `Partly stored: ${formatBytes(cached.storedBytes)} of ${formatBytes(cached.bytes)}`);
   }
   const action = complete ? `Load ${choice.name}` : cached !== undefined ? `Resume download of ${choice.name}` : `Download and load ${choice.name}`;
   return { facts: parts.join(' · '), action };
@@ -80,5 +111,6 @@ export function describeChoice(choice: Choice, cached: CachedModel | undefined, 
 
 /** The storage panel's line for a stored model. */
 export function storedLine(model: CachedModel, choice: Choice | undefined): string {
-  return `${choice?.name ?? model.name}: ${formatBytes(model.storedBytes)}${model.complete ? '' : ` of ${formatBytes(model.bytes)} (partial)`}`;
+  const name = choice === undefined ? model.name : `${choice.name}${isPackKey(model.key) ? ' (4-bit)' : ''}`;
+  return `${name}: ${formatBytes(model.storedBytes)}${model.complete ? '' : ` of ${formatBytes(model.bytes)} (partial)`}`;
 }

@@ -4,7 +4,7 @@
 import { JanusClient, JanusError, toJanusError, type CachedModel, type DownloadProgress, type LoadProgress } from '../src/index.js';
 import { checkCapability, type Capability } from './capability.js';
 import { ChatView } from './chat.js';
-import { describeChoice, keyOf as keyOfChoice, localChoice, registryChoices, storedChoices, storedLine, type Choice, type LocalModel } from './choices.js';
+import { choiceOf, describeChoice, localChoice, registryChoices, storedChoices, storedFor, storedLine, type Choice, type LocalModel, type PageQuant } from './choices.js';
 import { ImagineView } from './imagine.js';
 import { formatBytes, formatDuration } from './format.js';
 import { humanError } from '../src/messages.js';
@@ -25,9 +25,8 @@ const state = {
   imagine: null as ImagineView | null,
 };
 
-function keyOf(choice: Choice): string {
-  return keyOfChoice(choice, location.href);
-}
+/** 4 bits unless the address asks otherwise (`?quant=none`): see PageQuant. */
+const QUANT: PageQuant = new URLSearchParams(location.search).get('quant') === 'none' ? 'none' : 'q4';
 
 /** The dev server's list, remembered for offline visits (the stored ones then still show). */
 const LOCAL_MODELS_KEY = 'janus-local-models';
@@ -84,7 +83,7 @@ function renderModels(): void {
   $<HTMLButtonElement>('custom-load').disabled = disabled;
   list.replaceChildren(
     ...state.choices.map((choice) => {
-      const cached = state.cached.find((c) => c.key === keyOf(choice));
+      const cached = storedFor(choice, state.cached, location.href, QUANT);
       const item = document.createElement('li');
       item.className = 'model';
       item.dataset.model = choice.id;
@@ -92,7 +91,7 @@ function renderModels(): void {
       title.textContent = choice.name;
       const description = document.createElement('p');
       description.textContent = choice.description;
-      const { facts: factsText, action } = describeChoice(choice, cached, f16);
+      const { facts: factsText, action } = describeChoice(choice, cached, f16, QUANT);
       const facts = document.createElement('p');
       facts.className = 'facts';
       facts.textContent = factsText;
@@ -120,7 +119,7 @@ async function renderStorage(): Promise<void> {
   list.replaceChildren(
     ...state.cached.map((model) => {
       const item = document.createElement('li');
-      const choice = state.choices.find((c) => keyOf(c) === model.key);
+      const choice = choiceOf(model, state.choices, location.href);
       const label = document.createElement('span');
       label.textContent = storedLine(model, choice);
       const remove = document.createElement('button');
@@ -146,7 +145,7 @@ async function renderStorage(): Promise<void> {
 async function removeModel(model: CachedModel): Promise<void> {
   try {
     await JanusClient.deleteCachedModel(model.key);
-    if (state.loaded !== null && keyOf(state.loaded) === model.key) setStatus(`${state.loaded.name} stays loaded until the page closes; it is no longer stored.`);
+    if (state.loaded !== null && choiceOf(model, [state.loaded], location.href) !== undefined) setStatus(`${state.loaded.name} stays loaded until the page closes; it is no longer stored.`);
   } catch (error) {
     showError(error);
   }
@@ -257,7 +256,7 @@ async function load(choice: Choice, { store = true }: { store?: boolean } = {}):
   $('cancel').focus();
   try {
     if (state.client === null) {
-      state.client = await JanusClient.create();
+      state.client = await JanusClient.create({ quant: QUANT === 'q4' ? 'q4' : undefined });
       state.client.addEventListener('crash', (event) => showError((event as CustomEvent<JanusError>).detail));
       // Test hook (?debug): the page's state, to trap the engine from a test.
       if (new URLSearchParams(location.search).has('debug')) (window as { janusPage?: unknown }).janusPage = state;
@@ -275,7 +274,8 @@ async function load(choice: Choice, { store = true }: { store?: boolean } = {}):
       const why = report.download.cacheError === undefined ? '' : ` (${report.download.cacheError.message})`;
       setStatus(`${ready}It was not stored on this computer${why}: it downloads again next time.`);
     } else {
-      setStatus(ready + (fetched > 0 ? `Downloaded ${formatBytes(fetched)}; next time it loads from this computer, also offline.` : 'Loaded from this computer: no download needed.'));
+      const kept = report.download.pack === 'written' ? ' and stored its 4-bit form in a quarter of the space' : '';
+      setStatus(ready + (fetched > 0 ? `Downloaded ${formatBytes(fetched)}${kept}; next time it loads from this computer, also offline.` : 'Loaded from this computer: no download needed.'));
     }
   } catch (error) {
     const code = toJanusError(error).code;
@@ -299,7 +299,7 @@ async function main(): Promise<void> {
     const input = $<HTMLInputElement>('custom-url');
     const url = input.value.trim();
     if (url === '') return;
-    void load({ id: 'custom', name: url, description: '', source: url, downloadBytes: 0, gpuBytes: null });
+    void load({ id: 'custom', name: url, description: '', source: url, downloadBytes: 0, gpuBytes: null, q4: null });
   });
   void setupOffline((apply) => {
     $('update').hidden = false;

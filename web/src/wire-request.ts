@@ -149,7 +149,7 @@ const registryModel = shape(
     parameters: number,
     gpuBytes: shape({ f16: number, f32: number }),
   },
-  { preset: string, default: boolean },
+  { preset: string, default: boolean, q4: shape({ gpuBytes: shape({ f16: number, f32: number }), storedBytes: number }) },
 );
 
 /** ModelSource (store/registry.ts). */

@@ -160,8 +160,9 @@ fn every_name_is_unique_and_known_renames_hold() {
     assert_eq!(hf_name("gen_vision_model.quantize.codebook_used"), None);
 }
 
-/// The web registry (`web/src/store/models.json`) states each model's parameters and GPU memory;
-/// they must be what the presets give, so the picker never promises what the engine cannot do.
+/// The web registry (`web/src/store/models.json`) states each model's parameters and GPU memory
+/// (in f16 and f32, and at 4 bits with the size of its stored pack); they must be what the presets
+/// give, so the picker never promises what the engine cannot do.
 #[test]
 fn web_registry_figures_match_the_presets() {
     use janus_model::WorkingDtype;
@@ -194,6 +195,24 @@ fn web_registry_figures_match_the_presets() {
             "models.json {id}: (parameters, gpuBytes.f16, gpuBytes.f32) should be {want:?} \
              (f16 weights {} + KV {}, f32 weights {} + KV {})",
             f16.weights, f16.kv_cache, f32.weights, f32.kv_cache
+        );
+        // The page loads at 4 bits: GPU memory with the matrices packed, and the pack it stores.
+        use janus_model::quant::QuantFormat;
+        use janus_model::weights::{gpu_budget_quantized, pack_bytes};
+        let q4 = Some(QuantFormat::Q4);
+        let got = (
+            entry["q4"]["gpuBytes"]["f16"].as_u64(),
+            entry["q4"]["gpuBytes"]["f32"].as_u64(),
+            entry["q4"]["storedBytes"].as_u64(),
+        );
+        let want = (
+            Some(gpu_budget_quantized(&config, WorkingDtype::F16, q4).total()),
+            Some(gpu_budget_quantized(&config, WorkingDtype::F32, q4).total()),
+            Some(pack_bytes(&config, QuantFormat::Q4, 2)),
+        );
+        assert_eq!(
+            got, want,
+            "models.json {id}: (q4.gpuBytes.f16, q4.gpuBytes.f32, q4.storedBytes) should be {want:?}"
         );
         seen.push(id);
     }

@@ -30,6 +30,11 @@ export interface RegistryModel {
    * image generation's two sequences of 2,048 tokens; `f16` where the adapter has shader-f16.
    */
   gpuBytes: { f16: number; f32: number };
+  /**
+   * At 4 bits (how the page loads it): GPU memory as `gpuBytes` with the quantisable matrices
+   * packed, and the size of the pack stored in place of the download. Absent for test models.
+   */
+  q4?: { gpuBytes: { f16: number; f32: number }; storedBytes: number };
 }
 
 export const DEFAULT_HUB: string = registry.hub;

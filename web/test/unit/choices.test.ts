@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeChoice, keyOf, localChoice, registryChoices, storedChoices, storedLine } from '../../app/choices.js';
+import { choiceOf, describeChoice, keyOf, localChoice, registryChoices, storedChoices, storedFor, storedLine } from '../../app/choices.js';
 import type { CachedModel } from '../../src/index.js';
 
 const PAGE = 'http://127.0.0.1:8080/?debug';
@@ -24,11 +24,15 @@ test('entries: the registry by id, local models by absolute URL, each keyed by i
 
 test('facts and button: not stored, partly stored, stored; GPU memory for the adapter at hand', () => {
   const [janus] = registryChoices();
+  const full = describeChoice(janus!, undefined, false, 'none');
+  assert.match(full.facts, /^Download ≈ 3\.90 GiB · GPU memory 9\.80 GB \(no shader-f16\)$/);
+  assert.equal(full.action, 'Download and load Janus 1.3B');
+  assert.match(describeChoice(janus!, undefined, true, 'none').facts, /GPU memory 4\.99 GB$/);
+  // The page's default: 4 bits, with the space the stored pack takes.
   const fresh = describeChoice(janus!, undefined, false);
-  assert.match(fresh.facts, /^Download ≈ 3\.90 GiB · GPU memory 9\.80 GB \(no shader-f16\)$/);
-  assert.equal(fresh.action, 'Download and load Janus 1.3B');
+  assert.match(fresh.facts, /^Download ≈ 3\.90 GiB · GPU memory 2\.95 GB at 4 bits \(no shader-f16\) · kept as ≈ 1\.15 GiB$/);
   const f16 = describeChoice(janus!, undefined, true);
-  assert.match(f16.facts, /GPU memory 4\.99 GB$/);
+  assert.match(f16.facts, /GPU memory 2\.12 GB at 4 bits · kept as/);
   const partial = describeChoice(janus!, cached('k', false, 2 ** 30, 4 * 2 ** 30), true);
   assert.match(partial.facts, /Partly stored: 1\.00 GiB of 4\.00 GiB$/);
   assert.equal(partial.action, 'Resume download of Janus 1.3B');
@@ -58,4 +62,22 @@ test('stored models that no entry offers get one; partial ones and offered ones 
 test('the storage panel names a model by its entry, and says when it is partial', () => {
   assert.equal(storedLine(cached('k', true, 2048, 2048), tiny), 'Tiny test model (random weights): 2.00 KiB');
   assert.equal(storedLine(cached('https://x/', false, 1024, 4096), undefined), 'https://x/: 1.00 KiB of 4.00 KiB (partial)');
+});
+
+test('at 4 bits a stored pack stands for its model: found, described, named, and not offered twice', () => {
+  const [janus] = registryChoices();
+  const base = keyOf(janus!, PAGE);
+  const pack = { ...cached(`${base}janus-pack-q4/`, true, 1_300_000_000, 1_300_000_000), name: 'Janus 1.3B (q4)' };
+  const stored = [pack];
+  assert.equal(storedFor(janus!, stored, PAGE, 'q4'), pack);
+  assert.equal(storedFor(janus!, stored, PAGE, 'none'), undefined, 'an engine without quant reads the pack only when told');
+  const partialSource = cached(base, false, 10, 100);
+  assert.equal(storedFor(janus!, [partialSource, pack], PAGE, 'q4'), pack, 'the pack before a partial download');
+  assert.equal(storedFor(janus!, [partialSource], PAGE, 'q4'), partialSource);
+  const facts = describeChoice(janus!, pack, true).facts;
+  assert.match(facts, /^Download \(done\) .* · Stored on this computer \(4-bit, 1\.21 GiB\)$/);
+  assert.equal(describeChoice(janus!, pack, true).action, 'Load Janus 1.3B');
+  assert.equal(choiceOf(pack, registryChoices(), PAGE)?.id, 'janus-1.3b');
+  assert.equal(storedLine(pack, janus), 'Janus 1.3B (4-bit): 1.21 GiB');
+  assert.deepEqual(storedChoices(stored, registryChoices(), PAGE), [], 'no second entry for the pack');
 });

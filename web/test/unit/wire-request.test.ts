@@ -311,7 +311,7 @@ const id = fc.maxSafeNat();
 const opt = <T>(fields: { [K in keyof T]: fc.Arbitrary<T[K]> }, required: (keyof T)[]) => fc.record(fields, { requiredKeys: required });
 
 const registryModel = opt(
-  { id: text, name: text, repo: text, revision: text, preset: text, default: fc.boolean(), description: text, files: fc.array(text, { maxLength: 3 }), downloadBytes: anyNumber, parameters: anyNumber, gpuBytes: fc.record({ f16: anyNumber, f32: anyNumber }) },
+  { id: text, name: text, repo: text, revision: text, preset: text, default: fc.boolean(), description: text, files: fc.array(text, { maxLength: 3 }), downloadBytes: anyNumber, parameters: anyNumber, gpuBytes: fc.record({ f16: anyNumber, f32: anyNumber }), q4: fc.record({ gpuBytes: fc.record({ f16: anyNumber, f32: anyNumber }), storedBytes: anyNumber }) },
   ['id', 'name', 'repo', 'revision', 'description', 'files', 'downloadBytes', 'parameters', 'gpuBytes'],
 );
 const image = fc.oneof(
@@ -375,6 +375,11 @@ const FIELDS: Record<RequestType, Record<string, Field>> = {
     'source.entry.gpuBytes': f('object'),
     'source.entry.gpuBytes.f16': f('number'),
     'source.entry.gpuBytes.f32': f('number'),
+    'source.entry.q4': o('object'),
+    'source.entry.q4.gpuBytes': f('object'),
+    'source.entry.q4.gpuBytes.f16': f('number'),
+    'source.entry.q4.gpuBytes.f32': f('number'),
+    'source.entry.q4.storedBytes': f('number'),
     'source.treeUrl': f('string', { nullable: true }),
     options: f('object'),
     'options.cache': f('boolean'),
