@@ -35,16 +35,16 @@ fn weights_error(result: Result<Loaded, JanusError>) -> WeightsError {
 fn a_pack_gives_the_weights_of_loading_its_source_in_that_format() {
     for source in ["tiny-a-hf", "tiny-a-deepseek"] {
         for format in [QuantFormat::Q8, QuantFormat::Q4] {
-            let expected = first_logits(
-                &load(&DirSource::new(model_dir(source)), Some(format)).unwrap(),
-                "tiny-a",
-            );
+            let from_source = load(&DirSource::new(model_dir(source)), Some(format)).unwrap();
+            let expected = first_logits(&from_source, "tiny-a");
             for shard_bytes in [DEFAULT_SHARD_BYTES, 64 << 10] {
                 let pack = pack_fixture(source, format, shard_bytes);
                 // Whatever format is asked for, the pack's is the one there is.
                 let loaded = load(&pack, None).unwrap();
                 assert_eq!(loaded.plan.pack, Some(format));
                 assert!(!loaded.quantized_tensors.is_empty());
+                // The model's parameters, not only those the pack holds.
+                assert_eq!(loaded.plan.total_params(), from_source.plan.total_params());
                 assert_eq!(
                     first_logits(&loaded, "tiny-a"),
                     expected,

@@ -284,5 +284,12 @@ pub(super) fn plan_pack(
             .filter(|(name, t)| t.required && !parts.contains_key(name.as_str()))
             .map(|(name, _)| WeightsError::Missing { name: name.clone() }),
     );
+    // A pack leaves out what inference never reads (the VQ encoder, ...); they are counted as
+    // skipped all the same, so that a pack reports the parameters of the model, as its source does.
+    plan.skipped_params = expected_tensors(config)
+        .iter()
+        .filter(|s| matches!(s.usage, Usage::Unused))
+        .map(|s| s.num_elements())
+        .sum();
     finish(plan, problems)
 }
