@@ -80,6 +80,7 @@ async function openPage(browser, url) {
           const key = `${tag} ${type}`;
           window.__events[key] = (window.__events[key] ?? 0) + 1;
           if (type === 'error') window.__errorCodes.push(`${tag} ${e.detail?.code}`);
+          if (type === 'ready') window.__quantized = e.detail?.quantizedTensors;
         },
         true,
       );
@@ -172,6 +173,9 @@ async function main() {
         }
         check(events['janus-chat error'] === undefined && events['janus-image error'] === undefined, `error events: ${JSON.stringify(events)}`);
         check(events['janus-chat message'] === 2, 'one message event for the question, one for the reply');
+        // The elements' default: 4-bit weights.
+        const quantized = await page.evaluate(() => window.__quantized);
+        check(quantized > 0, `the elements should load at 4 bits by default: ${quantized} quantised tensors`);
         await page.screenshot({ path: path.join(artifacts, 'package-plain.png'), fullPage: true });
         await checkClean(page, seen, url);
         await page.close();

@@ -14,7 +14,7 @@ import { humanError } from '../messages.js';
 import type { LoadResult } from '../protocol.js';
 import type { DownloadProgress } from '../store/model-cache.js';
 import { formatBytes } from '../store/model-cache.js';
-import type { LoadProgress } from '../types.js';
+import type { LoadProgress, Quant } from '../types.js';
 import { engineFor, type SharedEngine } from './engines.js';
 import { styles } from './styles.js';
 
@@ -22,7 +22,7 @@ import { styles } from './styles.js';
 const DEFAULT_MODEL = 'janus-1.3b';
 
 export abstract class JanusElement extends HTMLElement {
-  static readonly modelAttributes = ['model', 'model-url', 'cache'];
+  static readonly modelAttributes = ['model', 'model-url', 'cache', 'quant'];
   static get observedAttributes(): string[] {
     return JanusElement.modelAttributes;
   }
@@ -85,6 +85,17 @@ export abstract class JanusElement extends HTMLElement {
     return this.getAttribute('model-url') ?? this.getAttribute('model') ?? DEFAULT_MODEL;
   }
 
+  /**
+   * The weights on the GPU (`quant="q4" | "q8" | "none"`): 4 bits unless the attribute says
+   * otherwise, as the page loads them (a quarter of the GPU memory and of the stored bytes).
+   */
+  get quant(): Quant {
+    const value = this.getAttribute('quant');
+    if (value === null || value === 'q4') return 'q4';
+    if (value === 'q8' || value === 'none') return value;
+    throw new JanusError('bad-request', `quant="${value}": use q4, q8 or none`);
+  }
+
   /** The loaded client (starting the engine and loading the model first when needed). */
   protected async client(): Promise<JanusClient> {
     if (this.engine === null) throw new JanusError('not-loaded', 'the element is not on the page');
@@ -141,7 +152,7 @@ export abstract class JanusElement extends HTMLElement {
 
   private connectEngine(): void {
     try {
-      this.engine = engineFor(this.modelSource, this.getAttribute('cache') !== 'false');
+      this.engine = engineFor(this.modelSource, this.getAttribute('cache') !== 'false', this.quant);
     } catch (error) {
       this.fail(error);
       return;

@@ -9,7 +9,7 @@ import { toJanusError, type JanusError } from '../errors.js';
 import type { LoadResult } from '../protocol.js';
 import type { DownloadProgress } from '../store/model-cache.js';
 import { resolveModel } from '../store/registry.js';
-import type { LoadProgress } from '../types.js';
+import type { LoadProgress, Quant } from '../types.js';
 
 /** How long an engine nobody uses stays, so that moving an element in the DOM does not reload. */
 const LINGER_MS = 5_000;
@@ -36,6 +36,8 @@ export class SharedEngine extends EventTarget {
     /** What `client.load` takes: a registry id, `owner/repo` or a base URL. */
     readonly source: string,
     readonly cache: boolean,
+    /** The weights on the GPU: 'q4' (the elements' default), 'q8' or 'none'. */
+    readonly quant: Quant = 'q4',
   ) {
     super();
   }
@@ -54,7 +56,7 @@ export class SharedEngine extends EventTarget {
   private async start(): Promise<JanusClient> {
     let client = this.client;
     if (client === null) {
-      client = await JanusClient.create();
+      client = await JanusClient.create({ quant: this.quant });
       client.addEventListener('crash', (event) => {
         const wasLoaded = this.result !== null;
         this.loading = null;
@@ -91,7 +93,7 @@ export class SharedEngine extends EventTarget {
     if (this.users > 0) return;
     this.linger = setTimeout(() => {
       if (this.users > 0) return;
-      engines.delete(keyOf(this.source, this.cache));
+      engines.delete(keyOf(this.source, this.cache, this.quant));
       this.client?.dispose();
       this.client = null;
       this.loading = null;
@@ -101,17 +103,17 @@ export class SharedEngine extends EventTarget {
 
 const engines = new Map<string, SharedEngine>();
 
-function keyOf(source: string, cache: boolean): string {
+function keyOf(source: string, cache: boolean, quant: Quant): string {
   const base = typeof location === 'undefined' ? undefined : location.href;
-  return `${cache ? 'cache' : 'stream'} ${resolveModel(source, base === undefined ? {} : { relativeTo: base }).baseUrl}`;
+  return `${cache ? 'cache' : 'stream'} ${quant} ${resolveModel(source, base === undefined ? {} : { relativeTo: base }).baseUrl}`;
 }
 
-/** The page's engine for `source` (one per model and cache mode), created on first use. */
-export function engineFor(source: string, cache = true): SharedEngine {
-  const key = keyOf(source, cache);
+/** The page's engine for `source` (one per model, cache mode and format), created on first use. */
+export function engineFor(source: string, cache = true, quant: Quant = 'q4'): SharedEngine {
+  const key = keyOf(source, cache, quant);
   let engine = engines.get(key);
   if (engine === undefined) {
-    engine = new SharedEngine(source, cache);
+    engine = new SharedEngine(source, cache, quant);
     engines.set(key, engine);
   }
   return engine;
