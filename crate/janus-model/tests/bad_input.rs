@@ -557,3 +557,74 @@ fn tied_lm_head_uses_the_embedding() {
         matches!(weights_err(&src), WeightsError::Missing { name } if name == "lm_head.weight")
     );
 }
+
+/// The forms people upload that are pictures all the same (P10): each decodes to RGB with the
+/// colours it shows, or for an animation its first frame; written by scripts/make_odd_images.py.
+#[test]
+fn odd_pictures_decode_to_what_they_show() {
+    let odd = |name: &str| std::fs::read(fixtures().join("images/odd").join(name)).unwrap();
+    let near = |got: &image::Rgb<u8>, want: [u8; 3], what: &str| {
+        let far = got
+            .0
+            .iter()
+            .zip(want)
+            .any(|(&g, w)| (g as i32 - w as i32).abs() > 40);
+        assert!(!far, "{what}: {:?}, want about {want:?}", got.0);
+    };
+    // CMYK: cyan on the left, yellow on the right (an inverted reading would swap in red and blue).
+    let cmyk = decode_image(&odd("cmyk.jpg")).unwrap();
+    assert_eq!(cmyk.dimensions(), (96, 64));
+    near(cmyk.get_pixel(10, 32), [0, 255, 255], "cmyk.jpg, left");
+    near(cmyk.get_pixel(85, 32), [255, 255, 0], "cmyk.jpg, right");
+    for name in ["animated.gif", "animated.webp"] {
+        let first = decode_image(&odd(name)).unwrap();
+        near(first.get_pixel(48, 32), [220, 20, 20], name);
+    }
+    for (name, want) in [
+        ("palette.png", [30, 160, 60]),
+        ("gray.png", [128, 128, 128]),
+        ("16bit.png", [156, 156, 156]),
+    ] {
+        near(
+            decode_image(&odd(name)).unwrap().get_pixel(5, 5),
+            want,
+            name,
+        );
+    }
+    let all = [
+        "cmyk.jpg",
+        "animated.gif",
+        "animated.webp",
+        "gray.png",
+        "palette.png",
+        "16bit.png",
+    ];
+    for name in all {
+        let prepared = preprocess(&odd(name), 384).unwrap();
+        assert_eq!(prepared.pixels.len(), 3 * 384 * 384, "{name}");
+    }
+}
+
+/// A 50-megapixel photo (8,192 × 6,144, under the 64-megapixel limit) is decoded and brought down
+/// to the model's 384 × 384, not refused.
+#[test]
+fn a_fifty_megapixel_picture_is_resized() {
+    let (w, h) = (8192u32, 6144u32);
+    let img = image::RgbImage::from_fn(w, h, |x, _| {
+        if x < w / 2 {
+            image::Rgb([200, 40, 40])
+        } else {
+            image::Rgb([40, 40, 200])
+        }
+    });
+    let mut jpeg = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut jpeg),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
+    let prepared = preprocess(&jpeg, 384).unwrap();
+    assert_eq!(prepared.pixels.len(), 3 * 384 * 384);
+    // 4:3 landscape: 384 × 288 of picture, centred, the rest padding.
+    assert_eq!(prepared.resized, (384, 288));
+}
