@@ -61,6 +61,21 @@ async function openStorePage(context, base) {
   return page;
 }
 
+/** A browser (WebGPU on SwiftShader unless `args` say otherwise) on the client test page. */
+async function openClientPage(appBase, args = [...BASE_ARGS, ...WEBGPU_ARGS]) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args });
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
+    await page.goto(`${appBase}pages/client.html`);
+    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
+    return { browser, page };
+  } catch (error) {
+    await browser.close();
+    throw error;
+  }
+}
+
 /** Bytes the server sent for a URL path (after settling: 'close' is counted a tick late). */
 async function served(server, urlPath) {
   await new Promise((resolve) => setTimeout(resolve, 100));
@@ -665,19 +680,14 @@ async function quotaTmpfs(base) {
 
 // ---- 5b. cancelling a download through the client, resuming it --------------------------------
 
-/** The worker's download stops at once on the caller's AbortSignal; the next load resumes. */
 /**
  * S10: IndexedDB refuses to open (here: a newer schema holds the name, as a newer page in
  * another tab leaves it). The client's load still works, streamed from the network, and says why
  * there is no cache; the database is left exactly as it was.
  */
 async function storageRefused(appBase) {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  const { browser, page } = await openClientPage(appBase);
   try {
-    const page = await browser.newPage();
-    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
-    await page.goto(`${appBase}pages/client.html`);
-    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
     const got = await page.evaluate(async (model) => {
       const request = (req) =>
         new Promise((resolve, reject) => {
@@ -744,12 +754,8 @@ async function pauseWorker(browser, ms) {
 }
 
 async function frozenTab(appBase, server) {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  const { browser, page } = await openClientPage(appBase);
   try {
-    const page = await browser.newPage();
-    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
-    await page.goto(`${appBase}pages/client.html`);
-    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
     const cdp = await page.context().newCDPSession(page);
     const model = `${appBase}fault/drip=500000/models/tiny-b-hf/`;
     const file = '/fault/drip=500000/models/tiny-b-hf/model.safetensors';
@@ -807,12 +813,8 @@ async function isolatedPage(weightsBase) {
     headers: { 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Opener-Policy': 'same-origin' },
   });
   const { url: pageBase } = await pages.listen();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  const { browser, page } = await openClientPage(pageBase);
   try {
-    const page = await browser.newPage();
-    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
-    await page.goto(`${pageBase}pages/client.html`);
-    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
     const got = await page.evaluate(
       async ({ good, bare, fast }) => {
         const client = await Janus.JanusClient.create();
@@ -845,15 +847,7 @@ async function isolatedPage(weightsBase) {
  */
 async function availabilityStates(appBase) {
   const model = `${appBase}fault/drip=500000/models/tiny-b-hf/`;
-  const open = async (args) => {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args });
-    const page = await browser.newPage();
-    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
-    await page.goto(`${appBase}pages/client.html`);
-    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
-    return { browser, page };
-  };
-  const gpu = await open([...BASE_ARGS, ...WEBGPU_ARGS]);
+  const gpu = await openClientPage(appBase);
   let got;
   try {
     got = await gpu.page.evaluate(async (model) => {
@@ -878,7 +872,7 @@ async function availabilityStates(appBase) {
   } finally {
     await gpu.browser.close();
   }
-  const none = await open([...BASE_ARGS]);
+  const none = await openClientPage(appBase, [...BASE_ARGS]);
   try {
     got.push(await none.page.evaluate((model) => Janus.JanusClient.availability(model), model));
   } finally {
@@ -893,13 +887,10 @@ async function availabilityStates(appBase) {
   check(noGpu.state === 'unavailable', `without WebGPU: ${JSON.stringify(noGpu)}`);
 }
 
+/** The worker's download stops at once on the caller's AbortSignal; the next load resumes. */
 async function clientCancelResume(appBase) {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  const { browser, page } = await openClientPage(appBase);
   try {
-    const page = await browser.newPage();
-    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
-    await page.goto(`${appBase}pages/client.html`);
-    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
     const got = await page.evaluate(async (model) => {
       const client = await Janus.JanusClient.create();
       try {
@@ -1081,14 +1072,10 @@ async function offlineLoad(appBase) {
 async function packLoad(appBase) {
   const weights = createServer({ root });
   const hub = (await weights.listen()).url;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  const { browser, page } = await openClientPage(appBase);
   const text = golden.cases.text;
   const messages = [{ role: 'user', content: text.turns[0] }];
   try {
-    const page = await browser.newPage();
-    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
-    await page.goto(`${appBase}pages/client.html`);
-    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
     const run = (model, quant) =>
       page.evaluate(
         async ({ hub, model, quant, messages, system }) => {
@@ -1148,15 +1135,11 @@ async function packLoad(appBase) {
 async function packCache(appBase) {
   const weights = createServer({ root });
   const hub = (await weights.listen()).url;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  const { browser, page } = await openClientPage(appBase);
   const text = golden.cases.text;
   const messages = [{ role: 'user', content: text.turns[0] }];
   const base = `${hub}janus-web/tiny-a/resolve/main/`;
   try {
-    const page = await browser.newPage();
-    page.on('pageerror', (error) => console.log(`   [pageerror] ${error.message}`));
-    await page.goto(`${appBase}pages/client.html`);
-    await page.waitForFunction(() => window.janusReady === true, null, { timeout: 30_000 });
     const run = (quant) =>
       page.evaluate(
         async ({ hub, quant, messages, system }) => {
