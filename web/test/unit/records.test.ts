@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { JanusError } from '../../src/errors.js';
 import { IdbChunkStore } from '../../src/store/idb-store.js';
 import { ensureModel } from '../../src/store/model-cache.js';
@@ -92,4 +93,36 @@ test('S9 a record of another shape is refused', async () => {
 test('S10 a context without IndexedDB (Node has none) gets a storage error, not a throw from the global', async () => {
   assert.equal(typeof (globalThis as { indexedDB?: unknown }).indexedDB, 'undefined');
   await assert.rejects(IdbChunkStore.open(), (e: unknown) => e instanceof JanusError && e.code === 'storage' && /no IndexedDB/.test(e.message));
+});
+
+test('S9 the guards never throw, and a real record with any one field replaced by another kind of value is refused', async () => {
+  const store = new MemoryChunkStore();
+  const { model } = await ensureModel(store, resolveModel(REPO, { hub: base() }), options);
+  const file = (await store.getFile(`${model.key}\n${model.files.at(-1)}`))!;
+  const chunk = (await store.getChunk(file.key, 0))!;
+  const runs = Number(process.env.JANUS_FUZZ_RUNS ?? 2000);
+  const guards = [isModelRecord, isFileRecord, isStoredChunk];
+  fc.assert(
+    fc.property(fc.anything({ withTypedArray: true, withMap: true, withSet: true, withDate: true }), (value) => {
+      for (const guard of guards) assert.equal(typeof guard(value), 'boolean');
+    }),
+    { numRuns: runs, seed: 20261127 },
+  );
+  // Another kind of value: a field's type changed (a number for a string, an object for a
+  // number...), as another layout of the schema would store it.
+  const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : v instanceof Uint8Array ? 'bytes' : typeof v);
+  for (const [record, guard, optional] of [
+    [model, isModelRecord, ['completedAt']],
+    [file, isFileRecord, ['digest', 'chunkHashes', 'etag', 'expected']],
+    [chunk, isStoredChunk, ['resume']],
+  ] as const) {
+    const fields = Object.keys(record).filter((k) => !(optional as readonly string[]).includes(k));
+    fc.assert(
+      fc.property(fc.constantFrom(...fields), fc.anything({ withTypedArray: true }), (field, value) => {
+        fc.pre(kindOf(value) !== kindOf((record as Record<string, unknown>)[field]));
+        return guard({ ...record, [field]: value }) === false;
+      }),
+      { numRuns: runs, seed: 20261127 },
+    );
+  }
 });
