@@ -119,16 +119,14 @@ pub fn current() -> Option<Rc<Gpu>> {
 
 /// Why the instance's device was lost, once it has been.
 pub fn lost_reason() -> Option<String> {
-    GPU.with(|g| g.borrow().as_ref().and_then(|gpu| gpu.lost_reason()))
+    current().and_then(|gpu| gpu.lost_reason())
 }
 
 /// Destroy the instance's device (the test hook `debugLoseDevice`); false when there is none.
 pub fn destroy_for_test() -> bool {
-    GPU.with(|g| {
-        g.borrow().as_ref().is_some_and(|gpu| {
-            gpu.raw.destroy();
-            true
-        })
+    current().is_some_and(|gpu| {
+        gpu.raw.destroy();
+        true
     })
 }
 
@@ -140,7 +138,7 @@ thread_local! {
 /// The instance's GPU, created on first use.
 pub async fn open() -> Result<Rc<Gpu>, WebError> {
     crate::ensure_started();
-    if let Some(gpu) = GPU.with(|g| g.borrow().clone()) {
+    if let Some(gpu) = current() {
         return Ok(gpu);
     }
     check_webgpu_present()?;

@@ -11,7 +11,7 @@
 
 import { JanusError, type JanusErrorCode } from '../errors.js';
 import { FileHasher, hashFromEtag, sha256Hex, type ExpectedHash } from './hash.js';
-import { DEFAULT_RETRY, backoffMs, judgeResponse, rangeHeader, unreachableHint, type RetryPolicy } from './http.js';
+import { DEFAULT_RETRY, backoffMs, judgeResponse, pageOrigin, rangeHeader, unreachableHint, type RetryPolicy } from './http.js';
 import {
   chunkCount,
   chunkLength,
@@ -222,7 +222,7 @@ class Download {
   private ifRange(): boolean {
     const mode = this.options.ifRange ?? 'auto';
     if (mode !== 'auto') return mode;
-    const origin = (globalThis as { location?: { origin?: string } }).location?.origin;
+    const origin = pageOrigin();
     return origin !== undefined && new URL(this.task.url).origin === origin;
   }
 

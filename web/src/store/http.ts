@@ -113,19 +113,24 @@ export function isWebPageInstead(headers: HeaderSource, file: string): boolean {
   return /^\s*text\/html\b/i.test(headers.get('Content-Type') ?? '') && !/\.html?$/i.test(file);
 }
 
+/** The origin of the page or worker running this code (undefined in Node). */
+export function pageOrigin(): string | undefined {
+  return (globalThis as { location?: { origin?: string } }).location?.origin;
+}
+
 /**
  * What to check when a request to `url` failed without an answer (fetch's TypeError hides why).
  * Cross-origin, a server that does not allow this site to read it (no CORS header; under
  * Cross-Origin-Embedder-Policy also one without CORP) fails the same way as a lost connection.
  */
-export function unreachableHint(url: string, pageOrigin = (globalThis as { location?: { origin?: string } }).location?.origin): string {
+export function unreachableHint(url: string, page = pageOrigin()): string {
   let origin: string;
   try {
     origin = new URL(url).origin;
   } catch {
     return 'check the URL';
   }
-  if (pageOrigin === undefined || pageOrigin === 'null' || origin === pageOrigin) return 'check the connection';
+  if (page === undefined || page === 'null' || origin === page) return 'check the connection';
   return `check the connection, and that ${origin} allows this site to read it (CORS: Access-Control-Allow-Origin)`;
 }
 

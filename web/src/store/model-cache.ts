@@ -67,7 +67,7 @@ export async function ensureModel(store: ChunkStore, source: ModelSource, option
  */
 async function withStorageFigures(error: unknown, store: ChunkStore): Promise<unknown> {
   if (!(error instanceof JanusError) || error.code !== 'quota' || /, in use /.test(error.message)) return error;
-  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+  const storage = storageManager();
   let figures = '';
   if (store.kind === 'indexeddb' && storage?.estimate !== undefined) {
     const { quota, usage } = await storage.estimate().catch(() => ({}) as StorageEstimate);
@@ -382,7 +382,7 @@ async function probe(url: string, path: string, signal: AbortSignal | undefined)
 
 /** Refuse before downloading when the browser says the rest cannot fit. */
 async function checkSpace(store: ChunkStore, tasks: FileTask[]): Promise<void> {
-  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+  const storage = storageManager();
   if (store.kind !== 'indexeddb' || storage?.estimate === undefined) return;
   let needed = 0;
   for (const task of tasks) {
@@ -392,6 +392,11 @@ async function checkSpace(store: ChunkStore, tasks: FileTask[]): Promise<void> {
     needed += Math.max(0, task.size - have);
   }
   refuseIfNoRoom(needed, await storage.estimate());
+}
+
+/** The browser's StorageManager, where there is one (not in Node). */
+function storageManager(): StorageManager | undefined {
+  return (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
 }
 
 /**
