@@ -8,6 +8,9 @@
 //                           [--decode-tokens N] [--image-steps N] [--vq] [--preset ID]
 //   node web/test/bench.mjs --kernels [--quant q4|q8] [--context N]
 //     (each decode kernel alone at the preset's shapes; writes tests/artifacts/bench-kernels.json)
+//   node web/test/bench.mjs --vq-convs
+//     (each convolution of a VQ decode alone, the WGSL kernel and burn's conv2d; writes
+//     tests/artifacts/bench-vq-convs.json)
 //   --layout shared:LANES:ROWS | vector:ROWS: the matrix-vector kernels' layout instead of the
 //     adapter's (measurements)
 // Needs web/pkg (bash scripts/build-web.sh). Env: CHROMIUM, JANUS_BENCH_TIMEOUT_S (default 3600),
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     vq: { type: 'boolean', default: false },
     kernels: { type: 'boolean', default: false },
     context: { type: 'string', default: '128' },
+    'vq-convs': { type: 'boolean', default: false },
     layout: { type: 'string' },
   },
 });
@@ -45,6 +49,7 @@ const options = {
   imageSteps: Number(values['image-steps']),
   vqDecode: values.vq,
   ...(values.kernels ? { kernels: true, context: Number(values.context) } : {}),
+  ...(values['vq-convs'] ? { vqConvs: true } : {}),
   ...(values.layout ? { layout: values.layout } : {}),
 };
 const timeoutMs = Number(process.env.JANUS_BENCH_TIMEOUT_S ?? 3600) * 1000;
@@ -68,7 +73,12 @@ try {
   const result = await page.evaluate((o) => window.runBench(o), options);
   console.error(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (pageErrors.length > 0) throw new Error(`the page failed during the benchmark; its figures are void:\n${pageErrors.join('\n')}`);
-  if (values.kernels) {
+  if (values['vq-convs']) {
+    console.log(result.adapter);
+    console.log(result.markdown);
+    mkdirSync(path.join(root, 'tests/artifacts'), { recursive: true });
+    writeFileSync(path.join(root, 'tests/artifacts/bench-vq-convs.json'), `${JSON.stringify({ options, ...result }, null, 2)}\n`);
+  } else if (values.kernels) {
     console.log(result.adapter);
     console.log(`copy ${result.copyGbps.toFixed(2)} GB/s`);
     console.log(result.markdown);

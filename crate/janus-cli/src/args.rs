@@ -124,6 +124,10 @@ pub struct BenchArgs {
     /// Cached positions the attention kernel reads in --kernels.
     #[arg(long, default_value_t = 128)]
     pub context: usize,
+    /// Time the VQ decoder's convolutions alone (the WGSL kernel and burn's conv2d) at the
+    /// preset's shapes instead (no model is built).
+    #[arg(long)]
+    pub vq_convs: bool,
 }
 
 #[derive(Args, Debug)]

@@ -41,6 +41,9 @@ pub fn run(args: &BenchArgs, backend: Backend) -> Result<(), String> {
     if args.kernels {
         return kernels(&opened, &config, dtype, quant, args, copy_gbps);
     }
+    if args.vq_convs {
+        return vq_convs(&opened, &config, args);
+    }
     let origin = Instant::now();
     let clock = move || origin.elapsed().as_secs_f64();
     eprintln!("{}: building {name} with random weights", opened.adapter);
@@ -122,6 +125,40 @@ fn kernels(
     }
     let _ = (opened, config, dtype, quant, args, copy_gbps);
     Err("--kernels needs the wgpu backend".into())
+}
+
+/// `--vq-convs`: each convolution of a VQ decode alone, kernel and burn (wgpu with the kernels
+/// built in only).
+fn vq_convs(
+    opened: &crate::device::Opened,
+    config: &JanusConfig,
+    args: &BenchArgs,
+) -> Result<(), String> {
+    #[cfg(feature = "wgpu")]
+    if opened.wgpu {
+        use janus_model::bench::conv::{markdown, vq_convs};
+        let origin = Instant::now();
+        let clock = move || origin.elapsed().as_secs_f64();
+        let figures = pollster::block_on(vq_convs(
+            &config.gen_vision,
+            &opened.device,
+            true,
+            &clock,
+            0.5,
+        ))
+        .map_err(|e| e.to_string())?;
+        println!("{} (f32)", opened.adapter);
+        print!("{}", markdown(&figures));
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string(&figures).map_err(|e| e.to_string())?
+            );
+        }
+        return Ok(());
+    }
+    let _ = (opened, config, args);
+    Err("--vq-convs needs the wgpu backend".into())
 }
 
 /// Bytes the device's pools hold (wgpu only).

@@ -37,7 +37,7 @@ const LAYOUTS: [Layout; 6] = [
 /// Relative tolerance against the host's f64 product (f32 accumulation in another order).
 const TOLERANCE: f32 = 1e-4;
 
-fn random(n: usize, seed: u64) -> Vec<f32> {
+pub(crate) fn random(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..n)
         .map(|_| {
@@ -71,7 +71,7 @@ async fn read(t: Tensor<2>) -> Result<Vec<f32>, String> {
         .map_err(|e| format!("{e:?}"))
 }
 
-fn compare(name: &str, got: &[f32], want: &[f32]) -> Result<f32, String> {
+pub(crate) fn compare(name: &str, got: &[f32], want: &[f32]) -> Result<f32, String> {
     if got.len() != want.len() {
         return Err(format!(
             "{name}: {} values, expected {}",
@@ -276,7 +276,7 @@ pub async fn sampler_matches_host(device: &Device) -> Result<Vec<String>, String
     Ok(report)
 }
 
-async fn read_any<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
+pub(crate) async fn read_any<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
     t.cast(DType::F32)
         .into_data_async()
         .await
@@ -285,7 +285,11 @@ async fn read_any<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
         .map_err(|e| format!("{e:?}"))
 }
 
-fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
+pub(crate) fn tensor<const D: usize>(
+    values: Vec<f32>,
+    shape: [usize; D],
+    device: &Device,
+) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 

@@ -14,6 +14,8 @@
 
 mod cases;
 #[cfg(feature = "wgpu-kernels")]
+pub mod conv;
+#[cfg(feature = "wgpu-kernels")]
 pub mod kernels;
 
 pub use cases::{Figures, Goldens, check, check_text, f32s, u32s};

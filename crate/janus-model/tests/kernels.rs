@@ -48,6 +48,16 @@ fn qmatvec_matches_the_reference_on_awkward_sizes() {
 }
 
 #[test]
+fn the_vq_convolution_matches_burn_and_the_host() {
+    let Some(device) = wgpu() else { return };
+    let report = pollster::block_on(janus_conformance::conv::conv2d_matches_reference(&device))
+        .unwrap_or_else(|e| panic!("{e}"));
+    for line in report {
+        println!("{line}");
+    }
+}
+
+#[test]
 fn the_gpu_sampler_matches_the_host() {
     let Some(device) = wgpu() else { return };
     let report = pollster::block_on(janus_conformance::kernels::sampler_matches_host(&device))

@@ -33,6 +33,9 @@ struct BenchOptions {
     kernels: bool,
     /// Cached positions the attention kernel reads when `kernels`.
     context: usize,
+    /// Time the VQ decoder's convolutions alone instead (the WGSL kernel and burn's conv2d; no
+    /// model is built).
+    vq_convs: bool,
     /// The matrix-vector kernels' layout instead of the adapter's: `shared:LANES:ROWS` or
     /// `vector:ROWS` (janus_model::kernels::qmatvec::Layout; measurements).
     layout: Option<String>,
@@ -51,6 +54,7 @@ impl Default for BenchOptions {
             copy_mib: 256,
             kernels: false,
             context: 128,
+            vq_convs: false,
             layout: None,
         }
     }
@@ -81,10 +85,20 @@ struct KernelsReport {
     markdown: String,
 }
 
+/// The figures of `vqConvs: true`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConvsReport {
+    adapter: String,
+    figures: Vec<janus_model::bench::conv::ConvFigure>,
+    markdown: String,
+}
+
 /// `benchmark({preset?, quant?, dtype?, promptTokens?, decodeTokens?, imageSteps?, vqDecode?,
 /// copyMib?})` -> `Promise<{report, markdownHeader, markdownRow, wasmMemoryBefore,
 /// wasmMemoryPeak}>`; with `kernels: true` (and `context?`), each decode kernel alone:
-/// `Promise<{adapter, figures, copyGbps, markdown}>`.
+/// `Promise<{adapter, figures, copyGbps, markdown}>`; with `vqConvs: true`, each convolution of
+/// a VQ decode alone: `Promise<{adapter, figures, markdown}>`.
 #[wasm_bindgen]
 pub fn benchmark(options: JsValue) -> Promise {
     crate::install_panic_hook();
@@ -130,6 +144,23 @@ async fn run(options: JsValue) -> Result<JsValue, WebError> {
     let copy_bytes = (o.copy_mib << 20).min(gpu.info.max_tensor_bytes as usize);
     let copy_gbps = copy_bandwidth(device, copy_bytes).await?;
     let fail = |e: janus_model::JanusError| WebError::new(codes::DEVICE, e.to_string());
+    if o.vq_convs {
+        let figures =
+            janus_model::bench::conv::vq_convs(&config.gen_vision, device, true, &now_s, 0.5)
+                .await
+                .map_err(fail)?;
+        let out = ConvsReport {
+            adapter: format!(
+                "{} ({}, Chromium WebGPU; f32)",
+                gpu.info.adapter, gpu.info.backend
+            ),
+            markdown: janus_model::bench::conv::markdown(&figures),
+            figures,
+        };
+        return out
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(|e| WebError::new(codes::INTERNAL, e.to_string()));
+    }
     if o.kernels {
         let format = quant.ok_or_else(|| {
             WebError::bad_request("kernels: times the quantised kernels (quant q8 or q4)")

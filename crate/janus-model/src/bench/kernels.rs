@@ -83,7 +83,7 @@ fn patterned(format: QuantFormat, rows: usize, cols: usize, device: &Device) -> 
 
 /// Seconds per call of `launch` (which queues one launch and returns its output): one call to
 /// compile and warm, then batches of doubling size until a batch takes `min_s`.
-async fn time<const D: usize>(
+pub(crate) async fn time<const D: usize>(
     launch: &dyn Fn() -> Tensor<D>,
     clock: &dyn Fn() -> f64,
     min_s: f64,

@@ -6,6 +6,8 @@
 //! on wgpu, the adapter's copy bandwidth and memory figures ([`crate::kernels`]).
 
 #[cfg(feature = "wgpu-kernels")]
+pub mod conv;
+#[cfg(feature = "wgpu-kernels")]
 pub mod kernels;
 mod random;
 mod report;

@@ -4,6 +4,7 @@
 //! How the launch works in burn 0.22: docs/burn-0.22-kernels.md.
 
 pub mod attention;
+pub mod conv2d;
 pub mod copy;
 pub mod dequant;
 pub mod graph;

@@ -5,6 +5,7 @@
 //! aligner for understanding, the generation input path, and the VQ decoder. The methods here are
 //! single forward steps; loops and sampling live in `generate`.
 
+pub mod conv;
 pub mod cursor;
 pub mod fused;
 pub mod gen_head;

@@ -5,13 +5,14 @@
 //! whatever the working dtype (janus-spec.md §10.4).
 
 use burn::tensor::activation;
-use burn::tensor::module::{conv2d, layer_norm};
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::module::layer_norm;
 use burn::tensor::{DType, Int, Tensor};
 
 use crate::error::WeightsError;
 use crate::quant::device::QuantMatrix;
 use crate::weights::TensorStore;
+
+pub use super::conv::Conv2d;
 
 /// One row block of a matrix: working-dtype values, or block-quantised (`quant`).
 #[derive(Clone, Debug)]
@@ -306,42 +307,6 @@ impl GroupNorm {
         let scale = self.weight.clone().reshape([1, c, 1, 1]);
         let shift = self.bias.clone().reshape([1, c, 1, 1]);
         normed * scale + shift
-    }
-}
-
-/// 2-D convolution with PyTorch weights `[out, in, k, k]`, stride 1 or k, symmetric padding.
-#[derive(Clone, Debug)]
-pub struct Conv2d {
-    pub weight: Tensor<4>,
-    pub bias: Option<Tensor<1>>,
-    pub stride: usize,
-    pub padding: usize,
-}
-
-impl Conv2d {
-    pub fn load(
-        store: &mut TensorStore,
-        prefix: &str,
-        stride: usize,
-        padding: usize,
-    ) -> Result<Self, WeightsError> {
-        Ok(Self {
-            weight: store.take(&format!("{prefix}.weight"))?,
-            bias: Some(store.take(&format!("{prefix}.bias"))?),
-            stride,
-            padding,
-        })
-    }
-
-    /// `[B, in, H, W] -> [B, out, H', W']`
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let options = ConvOptions::new(
-            [self.stride, self.stride],
-            [self.padding, self.padding],
-            [1, 1],
-            1,
-        );
-        conv2d(x, self.weight.clone(), self.bias.clone(), options)
     }
 }
 

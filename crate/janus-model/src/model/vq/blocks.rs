@@ -107,14 +107,6 @@ impl Upsample {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.conv.forward(upsample_nearest_2x(x))
+        self.conv.forward_upsampled(x)
     }
-}
-
-/// `[B, C, H, W] -> [B, C, 2H, 2W]`, exact copies (no interpolation arithmetic).
-pub fn upsample_nearest_2x(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    x.reshape([b, c, h, 1, w, 1])
-        .expand([b, c, h, 2, w, 2])
-        .reshape([b, c, 2 * h, 2 * w])
 }

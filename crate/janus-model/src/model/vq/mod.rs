@@ -7,7 +7,7 @@ mod decoder;
 
 use burn::tensor::{DType, Int, Tensor};
 
-pub use blocks::upsample_nearest_2x;
+pub use super::conv::upsample_nearest_2x;
 use decoder::VqDecoder;
 
 use super::nn::Conv2d;

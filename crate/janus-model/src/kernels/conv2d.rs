@@ -1,0 +1,156 @@
+//! `shaders/conv2d.wgsl`: the VQ decoder's convolutions (K x K, K = 1 or 3, stride 1, "same"
+//! padding, f32), optionally through a nearest 2x upsample read in place. Reference: burn's
+//! `conv2d` (after `upsample_nearest_2x`), which on wgpu is a direct kernel with one invocation
+//! per output value reading every input and weight from memory; this one keeps a 4-pixel x
+//! 8-channel tile in registers (BENCHMARKS.md has the figures).
+
+use burn::backend::Cube;
+use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate};
+use burn::cubecl::ir::attributes::BufferIOAttr;
+use burn::cubecl::prelude::KernelId;
+use burn::cubecl::server::KernelArguments;
+use burn::cubecl::{CubeCount, CubeDim};
+use burn::tensor::{DType, Tensor};
+
+use super::launch::{MAX_GRID, empty_like, float_handle, params};
+
+const WGSL: &str = include_str!("../../../../shaders/conv2d.wgsl");
+/// Invocations per workgroup (the shader's `WG`).
+const WORKGROUP: u32 = 64;
+/// Output channels per invocation (the shader's two vec4 accumulators per pixel).
+const CHANNELS: usize = 8;
+/// Output pixels of one row per invocation.
+const PIXELS: usize = 4;
+
+/// A convolution's weights in the kernel's layout: `[Cin, K, K, Cout8]` f32 with `Cout8` the
+/// output channels padded with zeros to a multiple of 8, and the bias padded alike.
+#[derive(Clone, Debug)]
+pub struct PackedConv {
+    /// `[Cin * K * K * Cout8]`
+    pub weight: Tensor<1>,
+    /// `[Cout8]`
+    pub bias: Tensor<1>,
+    pub cin: usize,
+    pub cout: usize,
+    pub k: usize,
+}
+
+impl PackedConv {
+    /// Whether the kernel computes a convolution of `weight: [Cout, Cin, K, K]` (PyTorch's
+    /// layout) with this stride and padding: K = 1 or 3, stride 1, padding (K - 1) / 2, f32.
+    pub fn applies(weight: &Tensor<4>, stride: usize, padding: usize) -> bool {
+        let [_, _, kh, kw] = weight.dims();
+        kh == kw
+            && (kh == 1 || kh == 3)
+            && stride == 1
+            && padding == kh / 2
+            && weight.dtype() == DType::F32
+    }
+
+    /// Repack `weight: [Cout, Cin, K, K]` and `bias: [Cout]` (zeros when absent) on their
+    /// device; the caller has checked [`Self::applies`].
+    pub fn pack(weight: Tensor<4>, bias: Option<Tensor<1>>) -> Self {
+        let [cout, cin, k, _] = weight.dims();
+        let device = weight.device();
+        let cout8 = cout.div_ceil(CHANNELS) * CHANNELS;
+        let pad = cout8 - cout;
+        let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &device));
+        let (weight, bias) = if pad > 0 {
+            (
+                Tensor::cat(vec![weight, Tensor::zeros([pad, cin, k, k], &device)], 0),
+                Tensor::cat(vec![bias, Tensor::zeros([pad], &device)], 0),
+            )
+        } else {
+            (weight, bias)
+        };
+        // [Cout8, Cin, K, K] -> [Cin, K, K, Cout8], written out contiguously.
+        let weight =
+            Tensor::<4>::from_primitive::<Cube>(float_handle(weight.permute([1, 2, 3, 0])))
+                .reshape([cin * k * k * cout8]);
+        Self {
+            weight,
+            bias,
+            cin,
+            cout,
+            k,
+        }
+    }
+
+    /// The weights back in PyTorch's layout, `[Cout, Cin, K, K]` and `[Cout]` (the reference,
+    /// for inputs the kernel refuses).
+    pub fn torch_weights(&self) -> (Tensor<4>, Option<Tensor<1>>) {
+        let cout8 = self.bias.dims()[0];
+        let weight = self
+            .weight
+            .clone()
+            .reshape([self.cin, self.k, self.k, cout8])
+            .permute([3, 0, 1, 2])
+            .narrow(0, 0, self.cout);
+        (weight, Some(self.bias.clone().narrow(0, 0, self.cout)))
+    }
+
+    /// `x: [B, Cin, H, W]` f32 -> `[B, Cout, s H, s W]` with `s` = 2 when `upsample` (the
+    /// input read through a nearest 2x upsample), else 1. `None` when the grid would exceed
+    /// WebGPU's limits (an image far larger than the decoder makes); the caller then uses the
+    /// reference.
+    pub fn forward(&self, x: Tensor<4>, upsample: bool) -> Option<Tensor<4>> {
+        let [b, cin, h, w] = x.dims();
+        assert_eq!(cin, self.cin, "conv2d: input channels");
+        let up = if upsample { 2 } else { 1 };
+        let (ho, wo) = (h * up, w * up);
+        let strips = wo.div_ceil(PIXELS);
+        let workgroups = (strips * ho).div_ceil(WORKGROUP as usize);
+        let groups = self.cout.div_ceil(CHANNELS);
+        if workgroups > MAX_GRID || groups > MAX_GRID || b > MAX_GRID || b * ho * wo == 0 {
+            return None;
+        }
+        let x = float_handle(x.cast(DType::F32));
+        let (wt, bias) = (
+            float_handle(self.weight.clone()),
+            float_handle(self.bias.clone()),
+        );
+        let out = empty_like(&x, vec![b, self.cout, ho, wo], DType::F32);
+        let client = x.client.clone();
+        let params = params(&[cin, h, w, self.cout, groups * CHANNELS / 4, strips]);
+        client.launch(
+            Box::new(SourceKernel::new(
+                ConvSource {
+                    k: self.k as u32,
+                    up: up as u32,
+                },
+                CubeDim::new_1d(WORKGROUP),
+            )),
+            CubeCount::Static(workgroups as u32, groups as u32, b as u32),
+            KernelArguments::new()
+                .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                .with_buffer_io(wt.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                .with_buffer_io(bias.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
+                .with_info(params),
+        );
+        Some(Tensor::<4>::from_primitive::<Cube>(out))
+    }
+}
+
+/// The shader templated on the kernel size and the upsample factor.
+#[derive(Debug)]
+struct ConvSource {
+    k: u32,
+    up: u32,
+}
+
+impl KernelSource for ConvSource {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(WGSL)
+            .register("k", self.k.to_string())
+            .register("up", self.up.to_string())
+    }
+
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info((self.k, self.up))
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}

@@ -1,0 +1,148 @@
+// A K x K convolution (K = 1 or 3, stride 1, "same" padding (K - 1) / 2) of NCHW f32
+// activations, optionally reading its input through a nearest-neighbour 2x upsample (UP = 2:
+// the VQ decoder's `Upsample`, whose 4x larger intermediate is then never written). Each
+// invocation computes a register tile of 4 neighbouring output pixels of one row x 8 output
+// channels (8 vec4 accumulators, every loop over them written out: SwiftShader keeps arrays
+// indexed at run time in memory), so each input value it loads serves 8 channels x K taps and
+// each weight vector 4 pixels. No workgroup memory and no barrier: neighbouring invocations
+// read overlapping inputs and the same weights, which caches serve on a GPU, and on CPU adapters
+// (invocations are SIMD lanes) a barrier costs more than it saves.
+//
+// Weights come packed once at load (kernels/conv2d.rs `pack`): `[Cin, K, K, Cout8]` with Cout
+// padded with zeros to a multiple of 8, so a tap's 8 output channels are two aligned vec4s.
+// Template values (kernels/conv2d.rs): k, up. All bindings read_write except params
+// (docs/burn-0.22-kernels.md).
+
+// [B, Cin, H, W] input (before the upsample).
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+// [Cin, K, K, Cout8 / 4] packed weights.
+@group(0) @binding(1) var<storage, read_write> w: array<vec4<f32>>;
+// [Cout8 / 4] bias, zero-padded.
+@group(0) @binding(2) var<storage, read_write> bias: array<vec4<f32>>;
+// [B, Cout, Ho, Wo] output (Ho = UP * H, Wo = UP * W).
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+// cin, h, w, cout, cout8 / 4, strips per output row (ceil(Wo / 4)).
+@group(0) @binding(4) var<storage, read> params: array<u32>;
+
+const K: u32 = {{ k }}u;
+const UP: u32 = {{ up }}u;
+const PAD: i32 = i32(K / 2u);
+const WG: u32 = 64u;
+
+// Input value at output-space coordinates (iy, ix) of plane `plane` (offset of [b, ci]),
+// zero outside the (upsampled) image: the convolution's padding.
+fn at(plane: u32, row_ok: bool, row: u32, ix: i32, wo: i32, w_in: u32) -> f32 {
+    let ok = row_ok && ix >= 0 && ix < wo;
+    let sx = u32(clamp(ix, 0, wo - 1)) / UP;
+    return select(0.0, x[plane + row * w_in + sx], ok);
+}
+
+// Writes the 8 channels of output pixel (oy, ox) if it lies in the image.
+fn store8(out_base: u32, plane: u32, ox: u32, wo: u32, co0: u32, cout: u32, a: vec4<f32>, b: vec4<f32>) {
+    if (ox >= wo) {
+        return;
+    }
+    let at = out_base + ox;
+    if (co0 < cout) { y[at] = a.x; }
+    if (co0 + 1u < cout) { y[at + plane] = a.y; }
+    if (co0 + 2u < cout) { y[at + 2u * plane] = a.z; }
+    if (co0 + 3u < cout) { y[at + 3u * plane] = a.w; }
+    if (co0 + 4u < cout) { y[at + 4u * plane] = b.x; }
+    if (co0 + 5u < cout) { y[at + 5u * plane] = b.y; }
+    if (co0 + 6u < cout) { y[at + 6u * plane] = b.z; }
+    if (co0 + 7u < cout) { y[at + 7u * plane] = b.w; }
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let cin = params[0];
+    let h = params[1];
+    let w_in = params[2];
+    let cout = params[3];
+    let c4 = params[4];
+    let strips = params[5];
+    let ho = h * UP;
+    let wo = w_in * UP;
+    // Grid: x over (strip, output row) of one image, y over groups of 8 output channels, z
+    // over images.
+    let g = wid.x * WG + lid;
+    let oy = g / strips;
+    if (oy >= ho) {
+        return;
+    }
+    let ox0 = (g % strips) * 4u;
+    let group = wid.y;
+    let b = wid.z;
+    // The two vec4s of this group's channels within one tap's Cout8 / 4 vectors.
+    let wg = group * 2u;
+
+    var a0 = vec4<f32>(0.0);
+    var b0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var b1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var b2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    var b3 = vec4<f32>(0.0);
+
+    let x0 = i32(ox0);
+    let wo_i = i32(wo);
+    for (var ci = 0u; ci < cin; ci++) {
+        let plane = (b * cin + ci) * h * w_in;
+        for (var ky = 0u; ky < K; ky++) {
+            let iy = i32(oy) + i32(ky) - PAD;
+            let row_ok = iy >= 0 && iy < i32(ho);
+            let row = u32(clamp(iy, 0, i32(ho) - 1)) / UP;
+            // The tap's weights: (ci, ky, kx) -> vector index ((ci * K + ky) * K + kx) * c4.
+            let t = (ci * K + ky) * K * c4 + wg;
+            if (K == 1u) {
+                let p0 = at(plane, row_ok, row, x0, wo_i, w_in);
+                let p1 = at(plane, row_ok, row, x0 + 1, wo_i, w_in);
+                let p2 = at(plane, row_ok, row, x0 + 2, wo_i, w_in);
+                let p3 = at(plane, row_ok, row, x0 + 3, wo_i, w_in);
+                let wa = w[t];
+                let wb = w[t + 1u];
+                a0 += wa * p0;
+                b0 += wb * p0;
+                a1 += wa * p1;
+                b1 += wb * p1;
+                a2 += wa * p2;
+                b2 += wb * p2;
+                a3 += wa * p3;
+                b3 += wb * p3;
+            } else {
+                // Six inputs (x0 - 1 ..= x0 + 4) cover the three taps of four pixels.
+                let pm = at(plane, row_ok, row, x0 - 1, wo_i, w_in);
+                let p0 = at(plane, row_ok, row, x0, wo_i, w_in);
+                let p1 = at(plane, row_ok, row, x0 + 1, wo_i, w_in);
+                let p2 = at(plane, row_ok, row, x0 + 2, wo_i, w_in);
+                let p3 = at(plane, row_ok, row, x0 + 3, wo_i, w_in);
+                let p4 = at(plane, row_ok, row, x0 + 4, wo_i, w_in);
+                let la = w[t];
+                let lb = w[t + 1u];
+                let ma = w[t + c4];
+                let mb = w[t + c4 + 1u];
+                let ra = w[t + 2u * c4];
+                let rb = w[t + 2u * c4 + 1u];
+                a0 += la * pm + ma * p0 + ra * p1;
+                b0 += lb * pm + mb * p0 + rb * p1;
+                a1 += la * p0 + ma * p1 + ra * p2;
+                b1 += lb * p0 + mb * p1 + rb * p2;
+                a2 += la * p1 + ma * p2 + ra * p3;
+                b2 += lb * p1 + mb * p2 + rb * p3;
+                a3 += la * p2 + ma * p3 + ra * p4;
+                b3 += lb * p2 + mb * p3 + rb * p4;
+            }
+        }
+    }
+
+    let ba = bias[wg];
+    let bb = bias[wg + 1u];
+    let out_plane = ho * wo;
+    let co0 = group * 8u;
+    let out_base = (b * cout + co0) * out_plane + oy * wo;
+    store8(out_base, out_plane, ox0, wo, co0, cout, a0 + ba, b0 + bb);
+    store8(out_base, out_plane, ox0 + 1u, wo, co0, cout, a1 + ba, b1 + bb);
+    store8(out_base, out_plane, ox0 + 2u, wo, co0, cout, a2 + ba, b2 + bb);
+    store8(out_base, out_plane, ox0 + 3u, wo, co0, cout, a3 + ba, b3 + bb);
+}
