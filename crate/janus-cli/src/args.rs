@@ -128,6 +128,9 @@ pub struct BenchArgs {
     /// preset's shapes instead (no model is built).
     #[arg(long)]
     pub vq_convs: bool,
+    /// With --vq-convs: time the kernel only (burn's conv2d is slow on CPU adapters).
+    #[arg(long)]
+    pub no_reference: bool,
 }
 
 #[derive(Args, Debug)]

@@ -142,7 +142,7 @@ fn vq_convs(
         let figures = pollster::block_on(vq_convs(
             &config.gen_vision,
             &opened.device,
-            true,
+            !args.no_reference,
             &clock,
             0.5,
         ))

@@ -58,6 +58,14 @@ fn wgpu_described() -> Result<Opened, String> {
             .and_then(|v| Layout::parse(&v))
             .unwrap_or_else(|| Layout::for_adapter(cpu)),
     );
+    // Output pixels per invocation of the VQ decoder's convolution kernel: by adapter type;
+    // JANUS_CONV_PIXELS (4 or 8) overrides (measurements).
+    janus_model::kernels::conv2d::set_pixels(
+        std::env::var("JANUS_CONV_PIXELS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| janus_model::kernels::conv2d::pixels_for_adapter(cpu)),
+    );
     // Decode steps recorded once and replayed (kernels::graph); JANUS_GRAPHS=0 launches every
     // step anew (measurements).
     janus_model::kernels::graph::set_enabled(std::env::var("JANUS_GRAPHS").as_deref() != Ok("0"));

@@ -14,9 +14,9 @@
 
 mod cases;
 #[cfg(feature = "wgpu-kernels")]
-pub mod conv;
-#[cfg(feature = "wgpu-kernels")]
 pub mod kernels;
+#[cfg(feature = "wgpu-kernels")]
+pub mod vq;
 
 pub use cases::{Figures, Goldens, check, check_text, f32s, u32s};
 

@@ -48,10 +48,14 @@ fn qmatvec_matches_the_reference_on_awkward_sizes() {
 }
 
 #[test]
-fn the_vq_convolution_matches_burn_and_the_host() {
+fn the_vq_decoder_kernels_match_burn_and_the_host() {
     let Some(device) = wgpu() else { return };
-    let report = pollster::block_on(janus_conformance::conv::conv2d_matches_reference(&device))
+    let mut report = pollster::block_on(janus_conformance::vq::conv2d_matches_reference(&device))
         .unwrap_or_else(|e| panic!("{e}"));
+    report.extend(
+        pollster::block_on(janus_conformance::vq::group_norm_matches_generic(&device))
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
     for line in report {
         println!("{line}");
     }

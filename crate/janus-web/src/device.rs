@@ -177,9 +177,12 @@ pub async fn open() -> Result<Rc<Gpu>, WebError> {
     };
     // SwiftShader (a CPU implementation) runs the quantised matrix-vector kernels fastest with
     // one invocation per group of rows: no barriers (janus_model::kernels::qmatvec::Layout).
+    let cpu = adapter.device_type == wgpu::DeviceType::Cpu;
     janus_model::kernels::qmatvec::set_layout(janus_model::kernels::qmatvec::Layout::for_adapter(
-        adapter.device_type == wgpu::DeviceType::Cpu,
+        cpu,
     ));
+    // And the VQ decoder's convolution its tile by adapter type (kernels::conv2d).
+    janus_model::kernels::conv2d::set_pixels(janus_model::kernels::conv2d::pixels_for_adapter(cpu));
     let lost = Arc::new(Mutex::new(None));
     let flag = lost.clone();
     setup

@@ -258,7 +258,7 @@ async fn missing_and_corrupt_files_are_typed_errors() {
 
 /// Every WGSL kernel on WebGPU (SwiftShader) against its plain-burn reference and the host, on
 /// the conformance suite's awkward sizes: the quantised products and lookups, the GPU sampler,
-/// the decoder's fused kernels and the VQ decoder's convolution.
+/// the decoder's fused kernels and the VQ decoder's convolution and group norm.
 #[wasm_bindgen_test]
 async fn wgsl_kernels_match_their_references_on_webgpu() {
     use janus_conformance::kernels as k;
@@ -284,7 +284,12 @@ async fn wgsl_kernels_match_their_references_on_webgpu() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     report.extend(
-        janus_conformance::conv::conv2d_matches_reference(device)
+        janus_conformance::vq::conv2d_matches_reference(device)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    report.extend(
+        janus_conformance::vq::group_norm_matches_generic(device)
             .await
             .unwrap_or_else(|e| panic!("{e}")),
     );

@@ -2,7 +2,9 @@
 //! padding, f32), optionally through a nearest 2x upsample read in place. Reference: burn's
 //! `conv2d` (after `upsample_nearest_2x`), which on wgpu is a direct kernel with one invocation
 //! per output value reading every input and weight from memory; this one keeps a 4-pixel x
-//! 8-channel tile in registers (BENCHMARKS.md has the figures).
+//! 8-channel tile in registers (8 pixels on CPU adapters; BENCHMARKS.md has the figures).
+
+use std::cell::Cell;
 
 use burn::backend::Cube;
 use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate};
@@ -19,8 +21,33 @@ const WGSL: &str = include_str!("../../../../shaders/conv2d.wgsl");
 const WORKGROUP: u32 = 64;
 /// Output channels per invocation (the shader's two vec4 accumulators per pixel).
 const CHANNELS: usize = 8;
-/// Output pixels of one row per invocation.
-const PIXELS: usize = 4;
+
+thread_local! {
+    /// Output pixels of one row per invocation (the shader's `PX`): 4 or 8. Per thread, like
+    /// `qmatvec`'s layout; the GPU tile until set.
+    static PIXELS: Cell<usize> = const { Cell::new(4) };
+}
+
+/// Set the pixels per invocation of later launches from this thread: 8, or 4 for anything else.
+pub fn set_pixels(pixels: usize) {
+    PIXELS.with(|p| p.set(if pixels == 8 { 8 } else { 4 }));
+}
+
+/// The pixels per invocation of this thread's launches.
+pub fn pixels() -> usize {
+    PIXELS.with(Cell::get)
+}
+
+/// The pixels per invocation suited to an adapter (BENCHMARKS.md, "The VQ decoder's
+/// convolutions").
+pub fn pixels_for_adapter(cpu_adapter: bool) -> usize {
+    if cpu_adapter { CPU_PIXELS } else { 4 }
+}
+
+/// The tile of CPU adapters (SwiftShader, lavapipe): loads, not arithmetic, bound the kernel
+/// there, so more pixels per loaded weight vector pay (lavapipe: 3.1 GFLOP/s with 8, 1.8 with 4,
+/// 1.0 with 2).
+const CPU_PIXELS: usize = 8;
 
 /// A convolution's weights in the kernel's layout: `[Cin, K, K, Cout8]` f32 with `Cout8` the
 /// output channels padded with zeros to a multiple of 8, and the bias padded alike.
@@ -98,7 +125,8 @@ impl PackedConv {
         assert_eq!(cin, self.cin, "conv2d: input channels");
         let up = if upsample { 2 } else { 1 };
         let (ho, wo) = (h * up, w * up);
-        let strips = wo.div_ceil(PIXELS);
+        let px = pixels();
+        let strips = wo.div_ceil(px);
         let workgroups = (strips * ho).div_ceil(WORKGROUP as usize);
         let groups = self.cout.div_ceil(CHANNELS);
         if workgroups > MAX_GRID || groups > MAX_GRID || b > MAX_GRID || b * ho * wo == 0 {
@@ -117,6 +145,7 @@ impl PackedConv {
                 ConvSource {
                     k: self.k as u32,
                     up: up as u32,
+                    px: px as u32,
                 },
                 CubeDim::new_1d(WORKGROUP),
             )),
@@ -137,6 +166,7 @@ impl PackedConv {
 struct ConvSource {
     k: u32,
     up: u32,
+    px: u32,
 }
 
 impl KernelSource for ConvSource {
@@ -144,10 +174,11 @@ impl KernelSource for ConvSource {
         SourceTemplate::new(WGSL)
             .register("k", self.k.to_string())
             .register("up", self.up.to_string())
+            .register("px", self.px.to_string())
     }
 
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.k, self.up))
+        KernelId::new::<Self>().info((self.k, self.up, self.px))
     }
 
     fn lang(&self) -> &'static str {

@@ -8,6 +8,7 @@ pub mod conv2d;
 pub mod copy;
 pub mod dequant;
 pub mod graph;
+pub mod group_norm;
 mod launch;
 pub mod memory;
 pub mod qembed;

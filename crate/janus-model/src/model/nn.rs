@@ -295,6 +295,35 @@ impl GroupNorm {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_then(x, false)
+    }
+
+    /// `silu(self.forward(x))`: the VQ decoder's norm-then-swish, one pass where the kernel runs.
+    pub fn forward_silu(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_then(x, true)
+    }
+
+    /// On wgpu with the kernels built (f32), `kernels::group_norm` in two launches; elsewhere
+    /// the generic ops.
+    fn forward_then(&self, x: Tensor<4>, then_silu: bool) -> Tensor<4> {
+        #[cfg(feature = "wgpu-kernels")]
+        if crate::kernels::on_wgpu(&x.device())
+            && let Some(y) = crate::kernels::group_norm::group_norm(
+                x.clone(),
+                (&self.weight, &self.bias),
+                self.groups,
+                self.eps,
+                then_silu,
+            )
+        {
+            return y;
+        }
+        let y = self.forward_generic(x);
+        if then_silu { silu(y) } else { y }
+    }
+
+    /// The generic ops (the kernel's reference).
+    pub fn forward_generic(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
         let dtype = x.dtype();
         // [B, G, C/G * H * W]

@@ -4,7 +4,7 @@
 use burn::tensor::{DType, Tensor};
 
 use crate::error::WeightsError;
-use crate::model::nn::{Conv2d, GroupNorm, silu, softmax_f32};
+use crate::model::nn::{Conv2d, GroupNorm, softmax_f32};
 use crate::weights::TensorStore;
 
 const EPS: f64 = 1e-6;
@@ -41,8 +41,8 @@ impl ResBlock {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let h = self.conv1.forward(silu(self.norm1.forward(x.clone())));
-        let h = self.conv2.forward(silu(self.norm2.forward(h)));
+        let h = self.conv1.forward(self.norm1.forward_silu(x.clone()));
+        let h = self.conv2.forward(self.norm2.forward_silu(h));
         let skip = match &self.shortcut {
             Some(conv) => conv.forward(x),
             None => x,

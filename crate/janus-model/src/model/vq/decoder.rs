@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 use super::blocks::{AttnBlock, ResBlock, Upsample};
 use crate::config::VqConfig;
 use crate::error::WeightsError;
-use crate::model::nn::{Conv2d, GroupNorm, silu};
+use crate::model::nn::{Conv2d, GroupNorm};
 use crate::weights::TensorStore;
 
 #[derive(Clone, Debug)]
@@ -87,6 +87,6 @@ impl VqDecoder {
                 h = up.forward(h);
             }
         }
-        self.conv_out.forward(silu(self.norm_out.forward(h)))
+        self.conv_out.forward(self.norm_out.forward_silu(h))
     }
 }

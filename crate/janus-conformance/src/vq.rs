@@ -1,12 +1,18 @@
-//! `shaders/conv2d.wgsl` (through `model::conv::Conv2d`, which packs the weights and picks the
-//! kernel on wgpu) against burn's `conv2d` and the host's f64 convolution, on awkward sizes:
-//! output channels not a multiple of the kernel's 8, widths not a multiple of its 4 pixels, one
-//! row (a preview), a batch, 1 x 1 and 3 x 3 taps, the input read through a 2x upsample.
+//! The VQ decoder's kernels on awkward sizes:
+//! - `shaders/conv2d.wgsl` (through `model::conv::Conv2d`, which packs the weights and picks the
+//!   kernel on wgpu) against burn's `conv2d` and the host's f64 convolution: output channels not
+//!   a multiple of the kernel's 8, widths not a multiple of its pixels, one row (a preview), a
+//!   batch, 1 x 1 and 3 x 3 taps, the input read through a 2x upsample;
+//! - `shaders/group_norm_stats.wgsl` + `group_norm.wgsl` against the generic `GroupNorm` (and
+//!   `silu`): groups of a few channels, one row, groups larger than a workgroup, values far from
+//!   zero (the variance must not cancel).
 
 use burn::tensor::Device;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
+use janus_model::kernels::conv2d::{pixels, set_pixels};
 use janus_model::model::conv::{Conv2d, upsample_nearest_2x};
+use janus_model::model::nn::{GroupNorm, silu};
 
 use crate::kernels::{compare, random, read_any, tensor};
 
@@ -58,14 +64,29 @@ fn host_conv(
     y
 }
 
-/// Each of [`CONV_CASES`] on `device` (wgpu): the kernel against the host and burn's `conv2d`.
-/// Returns one line per case with the worst error relative to the largest output.
+/// Each of [`CONV_CASES`] on `device` (wgpu), with each tile the kernel has (4 and 2 pixels per
+/// invocation): the kernel against the host and burn's `conv2d`. Returns one line per case with
+/// the worst error relative to the largest output.
 pub async fn conv2d_matches_reference(device: &Device) -> Result<Vec<String>, String> {
+    let before = pixels();
     let mut report = Vec::new();
+    for px in [4, 8] {
+        set_pixels(px);
+        let result = cases(device, px, &mut report).await;
+        if result.is_err() {
+            set_pixels(before);
+            return result.map(|_| report);
+        }
+    }
+    set_pixels(before);
+    Ok(report)
+}
+
+async fn cases(device: &Device, px: usize, report: &mut Vec<String>) -> Result<(), String> {
     for (i, &(b, cin, cout, h, w, k, up)) in CONV_CASES.iter().enumerate() {
         let seed = 100 + 10 * i as u64;
         let name = format!(
-            "conv2d {k}x{k} [{b}, {cin}, {h}, {w}] -> {cout}{}",
+            "conv2d {k}x{k} [{b}, {cin}, {h}, {w}] -> {cout}{}, {px} pixels per invocation",
             if up { ", 2x upsampled" } else { "" }
         );
         let xs = random(b * cin * h * w, seed);
@@ -95,6 +116,53 @@ pub async fn conv2d_matches_reference(device: &Device) -> Result<Vec<String>, St
         let e_host = compare(&format!("{name} against the host"), &got, &host)?;
         let e_burn = compare(&format!("{name} against burn's conv2d"), &got, &burn_ref)?;
         report.push(format!("{name}: {e_host:.1e} (host), {e_burn:.1e} (burn)"));
+    }
+    Ok(())
+}
+
+/// (shape, groups, offset added to every value).
+const GROUP_NORM_CASES: [([usize; 4], usize, f32); 4] = [
+    ([2, 12, 5, 7], 4, 0.0),
+    ([1, 64, 1, 24], 32, 0.0),
+    ([1, 8, 33, 33], 2, 0.0),
+    ([3, 6, 9, 10], 3, 100.0),
+];
+
+/// The GroupNorm kernels, with and without the fused swish, against the generic ops on `device`
+/// (wgpu). Returns one line per case with the worst error relative to the largest output.
+pub async fn group_norm_matches_generic(device: &Device) -> Result<Vec<String>, String> {
+    let mut report = Vec::new();
+    for (i, &(shape, groups, offset)) in GROUP_NORM_CASES.iter().enumerate() {
+        let seed = 200 + 10 * i as u64;
+        let n: usize = shape.iter().product();
+        let xs: Vec<f32> = random(n, seed).iter().map(|v| v * 4.0 + offset).collect();
+        let c = shape[1];
+        let norm = GroupNorm {
+            weight: tensor(
+                random(c, seed + 1).iter().map(|v| 1.0 + v).collect(),
+                [c],
+                device,
+            ),
+            bias: tensor(random(c, seed + 2), [c], device),
+            groups,
+            eps: 1e-6,
+        };
+        let x = tensor(xs, shape, device);
+        for then_silu in [false, true] {
+            let name = format!(
+                "group_norm{} {shape:?} in {groups} groups, offset {offset}",
+                if then_silu { " + silu" } else { "" }
+            );
+            let generic = norm.forward_generic(x.clone());
+            let (got, want) = if then_silu {
+                (norm.forward_silu(x.clone()), silu(generic))
+            } else {
+                (norm.forward(x.clone()), generic)
+            };
+            let (got, want) = (read_any(got).await?, read_any(want).await?);
+            let e = compare(&name, &got, &want)?;
+            report.push(format!("{name}: {e:.1e}"));
+        }
     }
     Ok(report)
 }
