@@ -38,8 +38,8 @@ pub fn pixels() -> usize {
     PIXELS.with(Cell::get)
 }
 
-/// The pixels per invocation suited to an adapter (BENCHMARKS.md, "The VQ decoder's
-/// convolutions").
+/// The pixels per invocation suited to an adapter (BENCHMARKS.md, "The VQ decoder: convolutions
+/// and group norms").
 pub fn pixels_for_adapter(cpu_adapter: bool) -> usize {
     if cpu_adapter { CPU_PIXELS } else { 4 }
 }
