@@ -3,7 +3,8 @@
 # this machine's adapter with `janus bench --kernels`, to choose Layout::for_adapter's defaults
 # from measurements: prints each layout's per-kernel table and its sum over a decode step.
 #   bash scripts/bench-layouts.sh [JANUS_BINARY] [LAYOUT...]
-# JANUS_BINARY defaults to $CARGO_TARGET_DIR/release/janus (cargo build --release -p janus-cli).
+# JANUS_BINARY defaults to $CARGO_TARGET_DIR/release/janus (cargo build --release -p janus-cli);
+# PRESET (default janus-1.3b) may name a preset or a config.json.
 # Default layouts: GPU candidates (lanes sharing rows) and the CPU-adapter ones (vector rows).
 set -euo pipefail
 BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
@@ -12,6 +13,6 @@ LAYOUTS=("$@")
 [[ ${#LAYOUTS[@]} -gt 0 ]] || LAYOUTS=(shared:64:1 shared:32:1 shared:16:1 shared:64:2 shared:32:2 shared:16:4 shared:8:4 shared:32:4 vector:8)
 for layout in "${LAYOUTS[@]}"; do
   echo "== layout $layout"
-  JANUS_QMATVEC="$layout" "$BIN" --backend wgpu bench --preset janus-1.3b --quant "${QUANT:-q4}" --kernels 2>&1 \
+  JANUS_QMATVEC="$layout" "$BIN" --backend wgpu bench --preset "${PRESET:-janus-1.3b}" --quant "${QUANT:-q4}" --kernels 2>&1 \
     | grep -v XDG_RUNTIME
 done
