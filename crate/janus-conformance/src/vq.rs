@@ -2,7 +2,8 @@
 //! - `shaders/conv2d.wgsl` (through `model::conv::Conv2d`, which packs the weights and picks the
 //!   kernel on wgpu) against burn's `conv2d` and the host's f64 convolution: output channels not
 //!   a multiple of the kernel's 8, widths not a multiple of its pixels, one row (a preview), a
-//!   batch, 1 x 1 and 3 x 3 taps, the input read through a 2x upsample;
+//!   batch, 1 x 1 and 3 x 3 taps, the input read through a 2x upsample; and the packed weights
+//!   unpacked again (the fallback's) equal to the loaded ones;
 //! - `shaders/group_norm_stats.wgsl` + `group_norm.wgsl` against the generic `GroupNorm` (and
 //!   `silu`): groups of a few channels, one row, groups larger than a workgroup, values far from
 //!   zero (the variance must not cancel).
@@ -10,7 +11,7 @@
 use burn::tensor::Device;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use janus_model::kernels::conv2d::{pixels, set_pixels};
+use janus_model::kernels::conv2d::{PackedConv, pixels, set_pixels};
 use janus_model::model::conv::{Conv2d, upsample_nearest_2x};
 use janus_model::model::nn::{GroupNorm, silu};
 
@@ -95,6 +96,7 @@ async fn cases(device: &Device, px: usize, report: &mut Vec<String>) -> Result<(
         let x = tensor(xs, [b, cin, h, w], device);
         let weight = tensor(ws.clone(), [cout, cin, k, k], device);
         let bias = tensor(bs.clone(), [cout], device);
+        let (weight_torch, bias_torch) = (weight.clone(), bias.clone());
         let conv = Conv2d::new(weight.clone(), Some(bias.clone()), 1, k / 2);
         if !conv.uses_kernel() {
             return Err(format!("{name}: the kernel does not apply"));
@@ -114,6 +116,15 @@ async fn cases(device: &Device, px: usize, report: &mut Vec<String>) -> Result<(
         let xs = read_any(x).await?;
         let host = host_conv(&xs, &ws, &bs, (b, cin, cout, h * s, w * s, k));
         let e_host = compare(&format!("{name} against the host"), &got, &host)?;
+        // The fallback's weights (inputs past WebGPU's grid limits): the packed ones unpacked.
+        let (w_back, b_back) =
+            PackedConv::pack(weight_torch.clone(), Some(bias_torch.clone())).torch_weights();
+        let b_back = b_back.ok_or_else(|| format!("{name}: the unpacked bias is missing"))?;
+        if read_any(w_back).await? != ws || read_any(b_back).await? != bs {
+            return Err(format!(
+                "{name}: packed weights do not unpack to the loaded ones"
+            ));
+        }
         let e_burn = compare(&format!("{name} against burn's conv2d"), &got, &burn_ref)?;
         report.push(format!("{name}: {e_host:.1e} (host), {e_burn:.1e} (burn)"));
     }
