@@ -202,3 +202,42 @@ pub fn markdown(figures: &[ConvFigure]) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CheckpointFormat, Preset};
+    use crate::weights::spec::expected_tensors;
+
+    /// `decoder_shapes` walks the decoder a second time (it mirrors `VqDecoder::load`), so the
+    /// benchmark's weights per image could drift from the model; the checkpoint contract lists
+    /// every convolution the decoder loads, and the two must agree shape for shape.
+    #[test]
+    fn decoder_shapes_are_the_checkpoints_decoder_convolutions() {
+        for preset in Preset::ALL {
+            let config = preset.config(CheckpointFormat::DeepSeek);
+            let mut from_spec: Vec<(usize, usize, usize)> = expected_tensors(&config)
+                .iter()
+                .filter(|t| {
+                    t.shape.len() == 4
+                        && t.name.ends_with(".weight")
+                        && (t.name.starts_with("gen_vision_model.decoder.")
+                            || t.name == "gen_vision_model.post_quant_conv.weight")
+                })
+                .map(|t| (t.shape[2], t.shape[1], t.shape[0]))
+                .collect();
+            let mut listed: Vec<(usize, usize, usize)> = decoder_shapes(&config.gen_vision)
+                .iter()
+                .flat_map(|(s, n)| std::iter::repeat_n((s.k, s.cin, s.cout), *n))
+                .collect();
+            assert!(!from_spec.is_empty(), "{}", preset.id());
+            from_spec.sort_unstable();
+            listed.sort_unstable();
+            assert_eq!(listed, from_spec, "{}", preset.id());
+            // The sides: conv_out runs at the image's full size.
+            let shapes = decoder_shapes(&config.gen_vision);
+            let (last, _) = shapes.last().copied().unwrap();
+            assert_eq!(last.side, config.gen_vision.image_size(), "{}", preset.id());
+        }
+    }
+}

@@ -7,14 +7,12 @@
 use std::cell::Cell;
 
 use burn::backend::Cube;
-use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate};
+use burn::cubecl::CubeCount;
 use burn::cubecl::ir::attributes::BufferIOAttr;
-use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
-use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Tensor};
 
-use super::launch::{MAX_GRID, empty_like, float_handle, params};
+use super::launch::{MAX_GRID, TemplateSource, empty_like, float_handle, params};
 
 const WGSL: &str = include_str!("../../../../shaders/conv2d.wgsl");
 /// Invocations per workgroup (the shader's `WG`).
@@ -140,48 +138,21 @@ impl PackedConv {
         let out = empty_like(&x, vec![b, self.cout, ho, wo], DType::F32);
         let client = x.client.clone();
         let params = params(&[cin, h, w, self.cout, groups * CHANNELS / 4, strips]);
-        client.launch(
-            Box::new(SourceKernel::new(
-                ConvSource {
-                    k: self.k as u32,
-                    up: up as u32,
-                    px: px as u32,
-                },
-                CubeDim::new_1d(WORKGROUP),
-            )),
-            CubeCount::Static(workgroups as u32, groups as u32, b as u32),
-            KernelArguments::new()
-                .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)
-                .with_buffer_io(wt.handle.clone().binding(), BufferIOAttr::ReadOnly)
-                .with_buffer_io(bias.handle.clone().binding(), BufferIOAttr::ReadOnly)
-                .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
-                .with_info(params),
-        );
+        // The shader's K x K taps and its upsample factor are constants.
+        TemplateSource::new(WGSL, DType::F32, WORKGROUP)
+            .with("k", self.k as u32)
+            .with("up", up as u32)
+            .with("px", px as u32)
+            .launch(
+                &client,
+                CubeCount::Static(workgroups as u32, groups as u32, b as u32),
+                KernelArguments::new()
+                    .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                    .with_buffer_io(wt.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                    .with_buffer_io(bias.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                    .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
+                    .with_info(params),
+            );
         Some(Tensor::<4>::from_primitive::<Cube>(out))
-    }
-}
-
-/// The shader templated on the kernel size and the upsample factor.
-#[derive(Debug)]
-struct ConvSource {
-    k: u32,
-    up: u32,
-    px: u32,
-}
-
-impl KernelSource for ConvSource {
-    fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(WGSL)
-            .register("k", self.k.to_string())
-            .register("up", self.up.to_string())
-            .register("px", self.px.to_string())
-    }
-
-    fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.k, self.up, self.px))
-    }
-
-    fn lang(&self) -> &'static str {
-        "wgsl"
     }
 }

@@ -2,34 +2,16 @@
 //! copy in a compute shader moves 2 bytes per byte copied with the access pattern a
 //! memory-bound kernel can best hope for; decode steps are reported as a fraction of it.
 
-use burn::backend::wgpu::{CubeTensor, KernelSource, SourceKernel, SourceTemplate};
+use burn::backend::wgpu::CubeTensor;
+use burn::cubecl::CubeCount;
 use burn::cubecl::ir::attributes::BufferIOAttr;
-use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
-use burn::cubecl::{CubeCount, CubeDim};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{DType, Device, Int, Tensor};
 
-use super::launch::{grid, int_handle, params};
+use super::launch::{grid, int_handle, launch_elem, params};
 
 const WGSL: &str = include_str!("../../../../shaders/copy.wgsl");
 const WORKGROUP: u32 = 256;
-
-#[derive(Debug)]
-struct Copy;
-
-impl KernelSource for Copy {
-    fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(WGSL).register("wg", WORKGROUP.to_string())
-    }
-
-    fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info(WORKGROUP)
-    }
-
-    fn lang(&self) -> &'static str {
-        "wgsl"
-    }
-}
 
 /// Two device buffers of the same size, copied one into the other by [`CopyBench::run`].
 pub struct CopyBench {
@@ -56,8 +38,10 @@ impl CopyBench {
         let vectors = self.bytes / 16;
         let (gx, gy) = grid(vectors.div_ceil(WORKGROUP as usize));
         let params = params(&[vectors, gx as usize]);
-        client.launch(
-            Box::new(SourceKernel::new(Copy, CubeDim::new_1d(WORKGROUP))),
+        // The shader is not templated on the element type (it moves u32 words).
+        launch_elem(
+            &client,
+            (WGSL, DType::F32, WORKGROUP),
             CubeCount::Static(gx, gy, 1),
             KernelArguments::new()
                 .with_buffer_io(self.src.handle.clone().binding(), BufferIOAttr::ReadOnly)

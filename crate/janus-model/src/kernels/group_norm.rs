@@ -3,14 +3,12 @@
 //! `silu`, about a dozen generic launches, each a pass over the activations).
 
 use burn::backend::Cube;
-use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate};
+use burn::cubecl::CubeCount;
 use burn::cubecl::ir::attributes::BufferIOAttr;
-use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
-use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Tensor};
 
-use super::launch::{MAX_GRID, empty_like, float_handle, grid, info, launch_elem};
+use super::launch::{MAX_GRID, TemplateSource, empty_like, float_handle, grid, info, launch_elem};
 
 const WGSL_STATS: &str = include_str!("../../../../shaders/group_norm_stats.wgsl");
 const WGSL: &str = include_str!("../../../../shaders/group_norm.wgsl");
@@ -57,45 +55,24 @@ pub fn group_norm(
     );
     let out = empty_like(&x, vec![b, c, h, w], DType::F32);
     let (gx, gy) = grid(total.div_ceil(WORKGROUP as usize));
-    client.launch(
-        Box::new(SourceKernel::new(
-            NormSource { silu },
-            CubeDim::new_1d(WORKGROUP),
-        )),
-        CubeCount::Static(gx, gy, 1),
-        KernelArguments::new()
-            .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_buffer_io(wt.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_buffer_io(bs.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_buffer_io(stats.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
-            .with_info(info(&[
-                total as u32,
-                (h * w) as u32,
-                c as u32,
-                (c / groups) as u32,
-                gx,
-            ])),
-    );
+    TemplateSource::new(WGSL, DType::F32, WORKGROUP)
+        .with("silu", u32::from(silu))
+        .launch(
+            &client,
+            CubeCount::Static(gx, gy, 1),
+            KernelArguments::new()
+                .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                .with_buffer_io(wt.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                .with_buffer_io(bs.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                .with_buffer_io(stats.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
+                .with_info(info(&[
+                    total as u32,
+                    (h * w) as u32,
+                    c as u32,
+                    (c / groups) as u32,
+                    gx,
+                ])),
+        );
     Some(Tensor::<4>::from_primitive::<Cube>(out))
-}
-
-/// The apply shader templated on the fused swish.
-#[derive(Debug)]
-struct NormSource {
-    silu: bool,
-}
-
-impl KernelSource for NormSource {
-    fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(WGSL).register("silu", u32::from(self.silu).to_string())
-    }
-
-    fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info(self.silu)
-    }
-
-    fn lang(&self) -> &'static str {
-        "wgsl"
-    }
 }

@@ -110,28 +110,60 @@ pub fn params(values: &[usize]) -> MetadataBindingInfo {
     info(&words)
 }
 
-/// A WGSL source templated on the element type and workgroup size only.
+/// A WGSL source and its template values: `{{ enable_f16 }}` and `{{ elem }}` from the element
+/// type, `{{ wg }}` the invocations per workgroup, and named integer constants (`with`). Every
+/// kernel but the quantised ones ([`QuantSource`]) is launched through it.
 #[derive(Debug)]
-pub struct ElemSource {
-    pub wgsl: &'static str,
-    pub elem: DType,
-    pub workgroup: u32,
+pub struct TemplateSource {
+    wgsl: &'static str,
+    elem: DType,
+    workgroup: u32,
+    values: Vec<(&'static str, u32)>,
 }
 
-impl KernelSource for ElemSource {
+impl TemplateSource {
+    /// `wgsl` in `elem` (F16 or F32) with `workgroup` invocations per workgroup.
+    pub fn new(wgsl: &'static str, elem: DType, workgroup: u32) -> Self {
+        Self {
+            wgsl,
+            elem,
+            workgroup,
+            values: Vec::new(),
+        }
+    }
+
+    /// `{{ name }}` becomes `value`.
+    pub fn with(mut self, name: &'static str, value: u32) -> Self {
+        self.values.push((name, value));
+        self
+    }
+
+    /// Launch on `count` workgroups.
+    pub fn launch(self, client: &Client, count: CubeCount, args: KernelArguments) {
+        let dim = CubeDim::new_1d(self.workgroup);
+        client.launch(Box::new(SourceKernel::new(self, dim)), count, args);
+    }
+}
+
+impl KernelSource for TemplateSource {
     fn source(&self) -> SourceTemplate {
         let f16 = self.elem == DType::F16;
-        SourceTemplate::new(self.wgsl)
+        let template = SourceTemplate::new(self.wgsl)
             .register("enable_f16", if f16 { "enable f16;" } else { "" })
             .register("elem", if f16 { "f16" } else { "f32" })
-            .register("wg", self.workgroup.to_string())
+            .register("wg", self.workgroup.to_string());
+        self.values.iter().fold(template, |t, &(name, value)| {
+            t.register(name, value.to_string())
+        })
     }
 
     fn id(&self) -> KernelId {
+        // The pipeline cache key: every template input.
         KernelId::new::<Self>().info((
             self.wgsl.as_ptr() as usize,
             self.elem == DType::F16,
             self.workgroup,
+            self.values.clone(),
         ))
     }
 
@@ -140,27 +172,15 @@ impl KernelSource for ElemSource {
     }
 }
 
-/// Launch a kernel whose WGSL is templated on the element type and workgroup size only
-/// ([`ElemSource`]): `(wgsl, elem, workgroup)`, on `count` workgroups of `workgroup`
-/// invocations.
+/// Launch a kernel whose WGSL is templated on the element type and workgroup size only:
+/// `(wgsl, elem, workgroup)`, on `count` workgroups of `workgroup` invocations.
 pub fn launch_elem(
     client: &Client,
     (wgsl, elem, workgroup): (&'static str, DType, u32),
     count: CubeCount,
     args: KernelArguments,
 ) {
-    client.launch(
-        Box::new(SourceKernel::new(
-            ElemSource {
-                wgsl,
-                elem,
-                workgroup,
-            },
-            CubeDim::new_1d(workgroup),
-        )),
-        count,
-        args,
-    );
+    TemplateSource::new(wgsl, elem, workgroup).launch(client, count, args);
 }
 
 /// An uninitialised contiguous output tensor of `shape` on `like`'s device.

@@ -2,44 +2,16 @@
 //! temperature, top-k, top-p, a seeded Gumbel-max draw), so generation loops feed the chosen ids
 //! straight into the next step and read back nothing (images) or one id (text).
 
-use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate};
+use burn::cubecl::CubeCount;
 use burn::cubecl::ir::attributes::BufferIOAttr;
-use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
-use burn::cubecl::{CubeCount, CubeDim};
-use burn::tensor::{DType, Int, Tensor};
+use burn::tensor::{Int, Tensor};
 
-use super::launch::{float_handle, info, int_handle};
+use super::launch::{TemplateSource, float_handle, info, int_handle};
 use super::memory::i32_tensor;
 
 const WGSL: &str = include_str!("../../../../shaders/sample.wgsl");
 const WORKGROUP: u32 = 256;
-
-#[derive(Debug)]
-struct Sample {
-    elem: DType,
-    /// The shader's `MODE`: 0 greedy, 1 a draw from every token, 2 a draw with top-k/top-p.
-    mode: u32,
-}
-
-impl KernelSource for Sample {
-    fn source(&self) -> SourceTemplate {
-        let f16 = self.elem == DType::F16;
-        SourceTemplate::new(WGSL)
-            .register("enable_f16", if f16 { "enable f16;" } else { "" })
-            .register("elem", if f16 { "f16" } else { "f32" })
-            .register("wg", WORKGROUP.to_string())
-            .register("mode", self.mode.to_string())
-    }
-
-    fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.elem == DType::F16, WORKGROUP, self.mode))
-    }
-
-    fn lang(&self) -> &'static str {
-        "wgsl"
-    }
-}
 
 /// How a step chooses (the same for every step of a generation).
 #[derive(Clone, Copy, Debug)]
@@ -127,21 +99,18 @@ pub fn sample_into(logits: Tensor<2>, how: &SampleStep, target: SampleTarget<'_>
         (if greedy { 1.0 } else { 1.0 / how.temperature }).to_bits(),
         how.top_p.clamp(0.0, 1.0).to_bits(),
     ]);
-    client.launch(
-        Box::new(SourceKernel::new(
-            Sample {
-                elem: logits.dtype,
-                mode,
-            },
-            CubeDim::new_1d(WORKGROUP),
-        )),
-        CubeCount::Static(sequences as u32, 1, 1),
-        KernelArguments::new()
-            .with_buffer_io(logits.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(scores.binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(history.handle.clone().binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(state.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_info(params),
-    );
+    // The shader's MODE: 0 greedy, 1 a draw from every token, 2 a draw with top-k/top-p.
+    TemplateSource::new(WGSL, logits.dtype, WORKGROUP)
+        .with("mode", mode)
+        .launch(
+            &client,
+            CubeCount::Static(sequences as u32, 1, 1),
+            KernelArguments::new()
+                .with_buffer_io(logits.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
+                .with_buffer_io(scores.binding(), BufferIOAttr::ReadWrite)
+                .with_buffer_io(history.handle.clone().binding(), BufferIOAttr::ReadWrite)
+                .with_buffer_io(state.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                .with_info(params),
+        );
 }
