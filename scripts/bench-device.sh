@@ -4,7 +4,9 @@
 #   1. the VQ decoder's convolutions, each tile (JANUS_CONV_PIXELS=4 and 8), then once against
 #      burn's conv2d: which tile GPUs should use (kernels::conv2d::pixels_for_adapter);
 #   2. the decode kernels alone in a few layouts (scripts/bench-layouts.sh): the bandwidth fraction;
-#   3. the full benchmark at q4 with the VQ decode, as one BENCHMARKS.md row.
+#   3. the decode attention's chunk sizes (JANUS_ATTN_CHUNK=32, 64, 128) at a text context and an
+#      image step's (kernels::attention::set_chunk);
+#   4. the full benchmark at q4 with the VQ decode, as one BENCHMARKS.md row.
 #   bash scripts/bench-device.sh [JANUS_BINARY]
 # JANUS_BINARY defaults to $CARGO_TARGET_DIR/release/janus (cargo build --release -p janus-cli).
 # PRESET (default janus-1.3b) may name a preset or a config.json (a tiny one checks the script);
@@ -24,5 +26,12 @@ for px in 4 8; do
 done
 run "$BIN" --backend wgpu bench --preset "$PRESET" --vq-convs
 PRESET="$PRESET" bash scripts/bench-layouts.sh "$BIN" shared:64:1 shared:32:2 shared:16:4
+for chunk in 32 64 128; do
+  for context in 256 640; do
+    echo "== JANUS_ATTN_CHUNK=$chunk, $context positions"
+    JANUS_ATTN_CHUNK=$chunk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
+      --kernels --context "$context" | grep -E 'attn|adapter'
+  done
+done
 run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
   --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" --image-steps "$IMAGE"

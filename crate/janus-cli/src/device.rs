@@ -66,6 +66,14 @@ fn wgpu_described() -> Result<Opened, String> {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| janus_model::kernels::conv2d::pixels_for_adapter(cpu)),
     );
+    // Positions per chunk of the decode attention (64); JANUS_ATTN_CHUNK (32, 64 or 128)
+    // overrides (measurements).
+    if let Some(chunk) = std::env::var("JANUS_ATTN_CHUNK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        janus_model::kernels::attention::set_chunk(chunk);
+    }
     // Decode steps recorded once and replayed (kernels::graph); JANUS_GRAPHS=0 launches every
     // step anew (measurements).
     janus_model::kernels::graph::set_enabled(std::env::var("JANUS_GRAPHS").as_deref() != Ok("0"));

@@ -293,7 +293,7 @@ pub(crate) fn tensor<const D: usize>(
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-/// The decoder's fused kernels (`rms_norm.wgsl`, `rope.wgsl`, `attn_decode.wgsl`) against the
+/// The decoder's fused kernels (`rms_norm.wgsl`, `rope.wgsl`, `attn_chunk.wgsl` + `attn_merge.wgsl`) against the
 /// generic burn ops they replace, on awkward sizes: rows past a grid dimension, odd widths,
 /// grouped-query heads, a cache longer than its filled prefix.
 pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>, String> {
@@ -337,39 +337,67 @@ pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>,
     let got = read_any(rope::rope(x, &cos, &sin)).await?;
     let e = compare("rope", &got, &want)?;
     report.push(format!("rope [2, 3, 5, 64]: {e:.1e}"));
-    // Decode attention: B=2, heads 4 over kv_heads 2, D=40, capacity 50, 37 positions filled.
-    let (b, nh, nkv, d, cap, len) = (2, 4, 2, 40, 50, 37);
-    let q = tensor(random(b * nh * d, 4), [b, nh, d], device);
-    let k = tensor(random(b * nkv * cap * d, 5), [b, nkv, cap, d], device);
-    let v = tensor(random(b * nkv * cap * d, 6), [b, nkv, cap, d], device);
-    let scale = (d as f32).powf(-0.5);
-    let state = i32_tensor(device, [4], &[len as i32 - 1, 0, 0, 0]);
-    let got = read_any(attention::attention_decode(
-        q.clone(),
-        &k,
-        &v,
-        &state,
-        scale,
-    ))
-    .await?;
-    // Generic: each head against its KV head's filled prefix.
-    let rep = nh / nkv;
-    let expand = |x: Tensor<4>| {
-        x.slice([0..b, 0..nkv, 0..len, 0..d])
-            .unsqueeze_dim::<5>(2)
-            .expand([b, nkv, rep, len, d])
-            .reshape([b, nh, len, d])
-    };
-    let scores = q
-        .reshape([b, nh, 1, d])
-        .matmul(expand(k).swap_dims(2, 3))
-        .mul_scalar(scale);
-    let probs = burn::tensor::activation::softmax(scores, 3);
-    let want = read_any(probs.matmul(expand(v)).reshape([b, nh, d])).await?;
-    let e = compare("attention decode", &got, &want)?;
-    report.push(format!(
-        "attention decode (4 heads over 2, 37 of 50 positions): {e:.1e}"
-    ));
+    // Decode attention against the generic ops: (B, heads, kv_heads, D, capacity, filled
+    // positions). Chunks hold 64 positions: one chunk, a partial last chunk, whole chunks
+    // exactly, a single position, heads sharing KV heads, and D not a multiple of 4 (scalar
+    // rows instead of vec4).
+    for (i, (b, nh, nkv, d, cap, len)) in [
+        (2, 4, 2, 40, 50, 37),
+        (1, 2, 1, 18, 90, 70),
+        (1, 3, 1, 24, 300, 200),
+        (1, 2, 1, 40, 200, 128),
+        (2, 2, 2, 16, 130, 1),
+        (1, 4, 4, 72, 700, 613),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seed = 100 + 10 * i as u64;
+        let q = tensor(random(b * nh * d, seed), [b, nh, d], device);
+        let k = tensor(
+            random(b * nkv * cap * d, seed + 1),
+            [b, nkv, cap, d],
+            device,
+        );
+        let v = tensor(
+            random(b * nkv * cap * d, seed + 2),
+            [b, nkv, cap, d],
+            device,
+        );
+        let scale = (d as f32).powf(-0.5);
+        let state = i32_tensor(device, [4], &[len as i32 - 1, 0, 0, 0]);
+        // Generic: each head against its KV head's filled prefix.
+        let rep = nh / nkv;
+        let expand = |x: Tensor<4>| {
+            x.slice([0..b, 0..nkv, 0..len, 0..d])
+                .unsqueeze_dim::<5>(2)
+                .expand([b, nkv, rep, len, d])
+                .reshape([b, nh, len, d])
+        };
+        let scores = q
+            .clone()
+            .reshape([b, nh, 1, d])
+            .matmul(expand(k.clone()).swap_dims(2, 3))
+            .mul_scalar(scale);
+        let probs = burn::tensor::activation::softmax(scores, 3);
+        let want = read_any(probs.matmul(expand(v.clone())).reshape([b, nh, d])).await?;
+        let shape = format!("{b} x {nh} heads over {nkv}, D {d}, {len} of {cap} positions");
+        // Every chunk size the kernel takes (the default first).
+        let before = attention::chunk();
+        let mut errors = Vec::new();
+        for chunk in [64, 32, 128] {
+            attention::set_chunk(chunk);
+            let got = attention::attention_decode(q.clone(), &k, &v, &state, scale);
+            attention::set_chunk(before);
+            let got = read_any(got).await?;
+            let label = format!("attention decode ({shape}, chunks of {chunk})");
+            errors.push(format!("{:.1e}", compare(&label, &got, &want)?));
+        }
+        report.push(format!(
+            "attention decode ({shape}), chunks of 64 / 32 / 128: {}",
+            errors.join(" / ")
+        ));
+    }
     // Decode rotation and cache write at the device's position: B=2, heads 6 over kv_heads 3,
     // D=48, capacity 20, position 13; every other cache position must stay as it was.
     let (b, nh, nkv, d, cap, pos) = (2, 6, 3, 48, 20, 13);

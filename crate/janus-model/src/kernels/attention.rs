@@ -1,16 +1,42 @@
-//! `shaders/attn_decode.wgsl`: one new position's attention over the KV cache in one launch
-//! (reference: the generic path of `model::llama::Attention`).
+//! `shaders/attn_chunk.wgsl` + `attn_merge.wgsl`: one new position's attention over the KV
+//! cache, split over the cache's positions (flash-decoding). Reference: the generic path of
+//! `model::llama::Attention` (two matmuls and a softmax, about twenty launches).
+//!
+//! Chunks of [`chunk`] positions go to workgroups of their own and a second launch combines them
+//! per head, so the work spreads over the whole adapter whatever the context. The kernel before
+//! this one gave each head one workgroup, which walked every cached position serially: 16 heads
+//! filled 16 of a GPU's ~100 compute units, and a step slowed with the context's length.
+
+use std::cell::Cell;
 
 use burn::backend::Cube;
 use burn::cubecl::CubeCount;
 use burn::cubecl::ir::attributes::BufferIOAttr;
 use burn::cubecl::server::KernelArguments;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{DType, Int, Tensor};
 
-use super::launch::{empty_like, float_handle, info, int_handle, launch_elem};
+use super::launch::{TemplateSource, empty_like, float_handle, info, int_handle};
 
-const WGSL: &str = include_str!("../../../../shaders/attn_decode.wgsl");
-const WORKGROUP: u32 = 128;
+const WGSL_CHUNK: &str = include_str!("../../../../shaders/attn_chunk.wgsl");
+const WGSL_MERGE: &str = include_str!("../../../../shaders/attn_merge.wgsl");
+
+thread_local! {
+    /// Positions per chunk, which is also both shaders' workgroup size (one position per
+    /// invocation while scoring). Per thread, like `qmatvec`'s layout.
+    static CHUNK: Cell<u32> = const { Cell::new(64) };
+}
+
+/// Set the positions per chunk of later launches from this thread: 32, 64 or 128 (anything else
+/// is 64). Measurements only (`JANUS_ATTN_CHUNK`): on lavapipe 64 and 128 run alike and 32 is
+/// 12 % slower at 128 positions (BENCHMARKS.md); GPUs are not measured yet.
+pub fn set_chunk(chunk: u32) {
+    CHUNK.with(|c| c.set(if matches!(chunk, 32 | 128) { chunk } else { 64 }));
+}
+
+/// Positions per chunk of this thread's launches.
+pub fn chunk() -> u32 {
+    CHUNK.with(Cell::get)
+}
 
 /// `q: [B, heads, D]` against the first `state[0] + 1` positions (the one just written and all
 /// before it) of `k, v: [B, kv_heads, capacity, D]` (same dtype) -> `[B, heads, D]`.
@@ -28,27 +54,68 @@ pub fn attention_decode(
     let state = int_handle(state);
     let out = empty_like(&q, vec![b, heads, d], q.dtype);
     let client = q.client.clone();
-    // Sized for the whole cache: the length is on the device.
-    let scores = client.empty(b * heads * capacity * 4);
-    let params = info(&[
-        heads as u32,
-        kv_heads as u32,
-        d as u32,
-        capacity as u32,
-        scale.to_bits(),
-    ]);
-    launch_elem(
+    let chunk = chunk();
+    // Sized for the whole cache, since the length is on the device: the chunks past it leave
+    // at once, and the merge reads only the ones below it.
+    let chunks = capacity.div_ceil(chunk as usize);
+    // [B * heads, chunks, D] partial outputs and [B * heads, chunks, 2] (max, sum), f32.
+    let part = client.empty(b * heads * chunks * d * 4);
+    let stats = client.empty(b * heads * chunks * 2 * 4);
+    // Rows as vec4 where D allows (a CPU adapter then issues a quarter of the loads).
+    let vec = if d.is_multiple_of(4) { 4 } else { 1 };
+    vectors(
+        TemplateSource::new(WGSL_CHUNK, q.dtype, chunk),
+        q.dtype,
+        vec,
+    )
+    .launch(
         &client,
-        (WGSL, q.dtype, WORKGROUP),
-        CubeCount::Static((b * heads) as u32, 1, 1),
+        CubeCount::Static(chunks as u32, (b * heads) as u32, 1),
         KernelArguments::new()
             .with_buffer_io(q.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(k.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(v.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(scores.binding(), BufferIOAttr::ReadWrite)
+            .with_buffer_io(part.clone().binding(), BufferIOAttr::ReadWrite)
+            .with_buffer_io(stats.clone().binding(), BufferIOAttr::ReadWrite)
             .with_buffer_io(state.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_info(params),
+            .with_info(info(&[
+                heads as u32,
+                kv_heads as u32,
+                (d / vec) as u32,
+                capacity as u32,
+                chunks as u32,
+                scale.to_bits(),
+            ])),
+    );
+    vectors(
+        TemplateSource::new(WGSL_MERGE, q.dtype, chunk),
+        q.dtype,
+        vec,
+    )
+    .with("chunk", chunk)
+    .launch(
+        &client,
+        CubeCount::Static((b * heads) as u32, 1, 1),
+        KernelArguments::new()
+            .with_buffer_io(part.binding(), BufferIOAttr::ReadOnly)
+            .with_buffer_io(stats.binding(), BufferIOAttr::ReadOnly)
+            .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
+            .with_buffer_io(state.handle.clone().binding(), BufferIOAttr::ReadOnly)
+            .with_info(info(&[(d / vec) as u32, capacity as u32, chunks as u32])),
     );
     Tensor::<3>::from_primitive::<Cube>(out)
+}
+
+/// The shaders' row vectors: `vec` (4 or 1) elements of `elem`, their f32 form, their dot.
+fn vectors(source: TemplateSource, elem: DType, vec: usize) -> TemplateSource {
+    let e = if elem == DType::F16 { "f16" } else { "f32" };
+    let (vtype, vftype, vdot) = if vec == 4 {
+        (format!("vec4<{e}>"), "vec4<f32>", "dot(a, b)")
+    } else {
+        (e.to_string(), "f32", "a * b")
+    };
+    source
+        .with_text("vtype", vtype)
+        .with_text("vftype", vftype)
+        .with_text("vdot", vdot)
 }

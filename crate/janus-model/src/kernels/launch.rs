@@ -111,14 +111,15 @@ pub fn params(values: &[usize]) -> MetadataBindingInfo {
 }
 
 /// A WGSL source and its template values: `{{ enable_f16 }}` and `{{ elem }}` from the element
-/// type, `{{ wg }}` the invocations per workgroup, and named integer constants (`with`). Every
+/// type, `{{ wg }}` the invocations per workgroup, named integer constants (`with`) and
+/// snippets (`with_text`). Every
 /// kernel but the quantised ones ([`QuantSource`]) is launched through it.
 #[derive(Debug)]
 pub struct TemplateSource {
     wgsl: &'static str,
     elem: DType,
     workgroup: u32,
-    values: Vec<(&'static str, u32)>,
+    values: Vec<(&'static str, String)>,
 }
 
 impl TemplateSource {
@@ -133,8 +134,13 @@ impl TemplateSource {
     }
 
     /// `{{ name }}` becomes `value`.
-    pub fn with(mut self, name: &'static str, value: u32) -> Self {
-        self.values.push((name, value));
+    pub fn with(self, name: &'static str, value: u32) -> Self {
+        self.with_text(name, value.to_string())
+    }
+
+    /// `{{ name }}` becomes `text` (a type or an expression).
+    pub fn with_text(mut self, name: &'static str, text: impl Into<String>) -> Self {
+        self.values.push((name, text.into()));
         self
     }
 
@@ -152,9 +158,9 @@ impl KernelSource for TemplateSource {
             .register("enable_f16", if f16 { "enable f16;" } else { "" })
             .register("elem", if f16 { "f16" } else { "f32" })
             .register("wg", self.workgroup.to_string());
-        self.values.iter().fold(template, |t, &(name, value)| {
-            t.register(name, value.to_string())
-        })
+        self.values
+            .iter()
+            .fold(template, |t, (name, text)| t.register(*name, text.as_str()))
     }
 
     fn id(&self) -> KernelId {

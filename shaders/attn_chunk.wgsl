@@ -1,0 +1,119 @@
+// Attention of one new position over the KV cache (decode), split over the cache's positions
+// ("flash-decoding"): workgroup (c, b * heads + h) takes chunk c, positions [c * CHUNK,
+// (c + 1) * CHUNK) below `len`, of sequence b's head h, and writes that chunk's share:
+//   m_c = max_s score_s, l_c = sum_s exp(score_s - m_c), o_c = sum_s exp(score_s - m_c) V[s],
+// score_s = q . K[s] * scale, all f32. shaders/attn_merge.wgsl then combines the chunks
+// (softmax over the whole prefix = sum_c e^(m_c - M) o_c / sum_c e^(m_c - M) l_c, M = max m_c).
+// One workgroup per head would walk every position serially (a long context is then as slow as
+// it is long, and 16 heads fill 16 of a GPU's ~100 compute units); chunks spread the positions
+// over the whole GPU. Grouped-query heads share their KV head (h / (heads / kv_heads)). No mask:
+// the new position sees every cached one.
+//   1. invocation j scores position c * CHUNK + j (CHUNK = WG);
+//   2. the workgroup reduces the chunk's maximum, exponentiates, reduces the sum;
+//   3. invocations own output dimensions and accumulate p_s * V[s, d] over the chunk's positions
+//      (consecutive invocations read consecutive dimensions of one cached row).
+// Vectors: every row is read as vectors of VEC = 4 elements when D is a multiple of 4 (a CPU
+// adapter then issues a quarter of the loads; dimensions below count vectors), else of 1.
+// Template values (kernels/attention.rs): elem, enable_f16, wg, vtype, vftype, vdot.
+{{ enable_f16 }}
+
+// An element vector and its f32 form (vec4 or scalar), and their product summed.
+alias V = {{ vtype }};
+alias VF = {{ vftype }};
+fn vdot(a: VF, b: VF) -> f32 {
+    return {{ vdot }};
+}
+
+// [B, heads, D] queries (rotated).
+@group(0) @binding(0) var<storage, read_write> q: array<V>;
+// [B, kv_heads, capacity, D] caches, positions 0..len filled.
+@group(0) @binding(1) var<storage, read_write> k: array<V>;
+@group(0) @binding(2) var<storage, read_write> v: array<V>;
+// [B * heads, chunks, D] unnormalised partial outputs o_c.
+@group(0) @binding(3) var<storage, read_write> part: array<VF>;
+// [B * heads, chunks, 2]: m_c, l_c.
+@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+// The decode state (i32, model/cursor.rs): the position just written, so `len` = position + 1
+// comes from the device and one launch serves every step of a captured graph.
+@group(0) @binding(5) var<storage, read_write> state: array<i32>;
+// heads, kv_heads, D / VEC, capacity, chunks (the grid's x size), then scale as f32 bits.
+@group(0) @binding(6) var<storage, read> params: array<u32>;
+
+const WG: u32 = {{ wg }}u;
+const CHUNK: u32 = WG;
+var<workgroup> partial: array<f32, WG>;
+// exp(score - m_c) of the chunk's positions.
+var<workgroup> p: array<f32, CHUNK>;
+var<workgroup> shared_len: u32;
+
+fn reduce(lid: u32, value: f32, is_max: bool) -> f32 {
+    partial[lid] = value;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s /= 2u) {
+        if (lid < s) {
+            let other = partial[lid + s];
+            partial[lid] = select(partial[lid] + other, max(partial[lid], other), is_max);
+        }
+        workgroupBarrier();
+    }
+    let r = partial[0];
+    workgroupBarrier();
+    return r;
+}
+
+@compute @workgroup_size({{ wg }}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let heads = params[0];
+    let kv_heads = params[1];
+    let d = params[2];
+    let capacity = params[3];
+    let chunks = params[4];
+    let scale = bitcast<f32>(params[5]);
+    if (lid == 0u) {
+        shared_len = min(u32(state[0]) + 1u, capacity);
+    }
+    // Uniform across the workgroup, so a chunk past the prefix leaves before any barrier.
+    let len = workgroupUniformLoad(&shared_len);
+    let c = wid.x;
+    let start = c * CHUNK;
+    if (start >= len) {
+        return;
+    }
+    let n = min(len - start, CHUNK);
+    let bh = wid.y;
+    let b = bh / heads;
+    let h = bh % heads;
+    let kvh = h / (heads / kv_heads);
+    let qb = bh * d;
+    let kv_base = ((b * kv_heads + kvh) * capacity + start) * d;
+
+    var score = -3.4e38;
+    if (lid < n) {
+        let kb = kv_base + lid * d;
+        var dot = 0.0;
+        for (var i = 0u; i < d; i++) {
+            dot += vdot(VF(q[qb + i]), VF(k[kb + i]));
+        }
+        score = dot * scale;
+    }
+    let m = reduce(lid, score, true);
+    var e = 0.0;
+    if (lid < n) {
+        e = exp(score - m);
+    }
+    p[lid] = e;
+    let l = reduce(lid, e, false);
+    // `reduce` ended on a barrier, so every p is visible here.
+    let out = (bh * chunks + c) * d;
+    for (var i = lid; i < d; i += WG) {
+        var acc = VF(0.0);
+        for (var s = 0u; s < n; s++) {
+            acc += p[s] * VF(v[kv_base + s * d + i]);
+        }
+        part[out + i] = acc;
+    }
+    if (lid == 0u) {
+        stats[(bh * chunks + c) * 2u] = m;
+        stats[(bh * chunks + c) * 2u + 1u] = l;
+    }
+}
