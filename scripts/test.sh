@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Every fault the test server injects into the downloader, the store and the page appends its
+# mode to this file (web/test/server.mjs); the last step totals them (RELIABILITY.md's figures).
+mkdir -p tests/artifacts
+export JANUS_FAULT_LOG="$PWD/tests/artifacts/faults-injected.log"
+: >"$JANUS_FAULT_LOG"
+
 step "format"
 cargo fmt --all -- --check
 
@@ -37,5 +43,9 @@ bash scripts/test-wasm.sh
 
 step "the TypeScript client and worker in headless Chromium (scripts/test-web.sh)"
 bash scripts/test-web.sh
+
+step "faults the test server injected in this run, by mode (tests/artifacts/faults-injected.log)"
+sort "$JANUS_FAULT_LOG" | uniq -c | sort -rn
+echo "total: $(wc -l <"$JANUS_FAULT_LOG") faults injected"
 
 step "all tests passed"

@@ -73,9 +73,14 @@
 //
 // Every request is counted per path (requests, bytes of body sent, statuses, range requests):
 // GET /__stats returns that JSON, POST /__stats/reset clears it.
+//
+// Every fault that changes an answer is counted by mode (server.faultsFired(); a mode given but
+// without effect on a response, e.g. flip=N on a range without byte N, is not counted). With
+// JANUS_FAULT_LOG set, each also appends its mode's name as a line to that file, so that a test
+// run can total the faults it injected (scripts/test.sh prints the total; RELIABILITY.md).
 
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { appendFileSync, createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -300,6 +305,14 @@ export function createServer({
   if (typeof root !== 'string') throw new TypeError('createServer: root (the repository folder) is required');
   let counts = new Map();
   let faultStates = new Map();
+  const firedByMode = new Map();
+
+  /** A fault of `mode` changed an answer. */
+  function fired(mode) {
+    firedByMode.set(mode, (firedByMode.get(mode) ?? 0) + 1);
+    const log = process.env.JANUS_FAULT_LOG;
+    if (log) appendFileSync(log, `${mode}\n`);
+  }
   // Content hashes and changed versions, keyed by (absolute path, size, mtime) so that an edited
   // file is hashed again; promises, so that concurrent first requests read the file once.
   const digests = new Map();
@@ -520,10 +533,14 @@ export function createServer({
   async function sendGzip(res, countPath, status, headers, content, start, end, faults, ranged) {
     const whole = typeof content === 'string' ? await readFile(content) : Buffer.from(content);
     const body = Buffer.from(whole.subarray(start, end + 1));
-    if (faults.flip !== undefined && faults.flip >= start && faults.flip <= end) body[faults.flip - start] ^= 0xff;
+    if (faults.flip !== undefined && faults.flip >= start && faults.flip <= end) {
+      body[faults.flip - start] ^= 0xff;
+      fired('flip');
+    }
     const gz = gzipSync(body);
     const out = { ...headers, 'Content-Encoding': 'gzip' };
     if (!faults['no-length']) out['Content-Length'] = String(gz.length);
+    else fired('no-length');
     res.writeHead(status, out);
     res.end(gz);
     count(countPath, status, gz.length, ranged);
@@ -548,11 +565,13 @@ export function createServer({
       const changed = await changedVersion(file, info);
       content = changed.bytes;
       sha256 = changed.sha256;
+      fired('etag-change');
     } else {
       sha256 = (await digest(file, info)).sha256;
     }
     const etag = `"${sha256}"`;
     let range = faults['ignore-range'] ? null : parseRange(req.headers.range, size);
+    if (faults['ignore-range'] && req.headers.range !== undefined) fired('ignore-range');
     // If-Range: the range only holds for the version the client already has part of.
     const ifRange = req.headers['if-range'];
     if (range !== null && ifRange !== undefined && ifRange !== etag) range = null;
@@ -563,6 +582,7 @@ export function createServer({
       'Last-Modified': info.mtime.toUTCString(),
     };
     if (!faults['no-etag']) headers.ETag = etag;
+    else fired('no-etag');
     if (linked) {
       if (!faults['no-etag']) headers['X-Linked-Etag'] = etag;
       headers['X-Linked-Size'] = String(size);
@@ -575,19 +595,29 @@ export function createServer({
     let { start, end } = range ?? { start: 0, end: size - 1 };
     let status = 200;
     if (range !== null) {
-      if (faults['shift-range'] !== undefined && start > 0) start = Math.max(0, start - faults['shift-range']);
-      if (faults['wrong-range']) start += 1;
+      if (faults['shift-range'] !== undefined && start > 0) {
+        start = Math.max(0, start - faults['shift-range']);
+        fired('shift-range');
+      }
+      if (faults['wrong-range']) {
+        start += 1;
+        fired('wrong-range');
+      }
       status = faults['200-with-range'] ? 200 : 206;
+      if (faults['200-with-range']) fired('200-with-range');
       const total = status === 206 && faults['wrong-total'] ? size + 1000 : size;
+      if (total !== size) fired('wrong-total');
       headers['Content-Range'] = `bytes ${start}-${end}/${total}`;
     }
     const length = Math.max(0, end - start + 1);
     const gzip = faults['gzip-always'] || (faults.gzip && /\bgzip\b/.test(req.headers['accept-encoding'] ?? ''));
     if (gzip && req.method !== 'HEAD' && length > 0) {
+      fired(faults['gzip-always'] ? 'gzip-always' : 'gzip');
       await sendGzip(res, countPath, status, headers, content, start, end, faults, range !== null);
       return;
     }
     if (!faults['no-length']) headers['Content-Length'] = String(length);
+    else fired('no-length');
 
     // What the body carries: [start, start + limit), cut short by truncate or the first drop-at.
     const head = req.method === 'HEAD';
@@ -598,17 +628,23 @@ export function createServer({
       if (faults.truncate !== undefined && faults.truncate < limit) {
         limit = faults.truncate;
         cut = 'truncate';
+        fired('truncate');
       }
       const carries = (n) => n >= start && n < start + limit;
       if (faults['drop-at'] !== undefined && !state.dropped && carries(faults['drop-at'])) {
         state.dropped = true;
         limit = faults['drop-at'] - start;
         cut = 'drop';
+        fired('drop-at');
       }
-      if (faults.flip !== undefined && carries(faults.flip)) flips.add(faults.flip);
+      if (faults.flip !== undefined && carries(faults.flip)) {
+        flips.add(faults.flip);
+        fired('flip');
+      }
       if (faults['flip-once'] !== undefined && !state.flipped && carries(faults['flip-once'])) {
         state.flipped = true;
         flips.add(faults['flip-once']);
+        fired('flip-once');
       }
     }
 
@@ -622,6 +658,7 @@ export function createServer({
     // Counted when the response ends or the client goes away, with the bytes actually sent.
     res.on('close', () => count(countPath, status, progress.sent, range !== null));
     const bps = faults.drip ?? null;
+    if (bps !== null) fired('drip');
     if (typeof content === 'string' && cut === null && flips.size === 0 && bps === null) {
       const stream = createReadStream(file, { start, end });
       stream.on('data', (chunk) => {
@@ -690,13 +727,18 @@ export function createServer({
       }
       state = faultState(urlPath);
       state.requests += 1;
-      if (faults['no-cors']) for (const name of Object.keys(CORS_HEADERS)) res.removeHeader(name);
+      if (faults['no-cors']) {
+        for (const name of Object.keys(CORS_HEADERS)) res.removeHeader(name);
+        fired('no-cors');
+      }
       const { status } = faults;
       if (status !== undefined && (status.count === null || state.requests <= status.count)) {
+        fired('status');
         await sendStatusFault(req, res, urlPath, rest, status.code);
         return;
       }
       if (faults.html) {
+        fired('html');
         sendHtmlFault(req, res, urlPath);
         return;
       }
@@ -728,6 +770,10 @@ export function createServer({
     stats,
     resetStats,
     resetFaults,
+    /** The faults that changed an answer so far, by mode: {mode: count} (kept across resets). */
+    faultsFired() {
+      return Object.fromEntries([...firedByMode.entries()].sort(([a], [b]) => a.localeCompare(b)));
+    },
     /** Starts listening; resolves with the base URL (ending with '/') and the port. */
     listen() {
       return new Promise((resolve, reject) => {

@@ -2,8 +2,9 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -434,6 +435,38 @@ test('fault: status=503x2 gives two 503 then the file; status=416 states the siz
   assert.equal(api.status, 429);
   assert.equal(api.headers.get('retry-after'), '0');
   assert.equal((await get('fault/status=429x1/api/models/janus-web/tiny-a/tree/main')).status, 200);
+});
+
+test('faults are counted by mode when they change an answer, and logged to JANUS_FAULT_LOG', async () => {
+  const log = path.join(os.tmpdir(), `janus-faults-${process.pid}.log`);
+  const previous = process.env.JANUS_FAULT_LOG;
+  writeFileSync(log, '');
+  process.env.JANUS_FAULT_LOG = log;
+  const own = createServer({ root });
+  const ownBase = (await own.listen()).url;
+  const status = async (url, headers = {}) => {
+    const res = await fetch(ownBase + url, { headers });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  try {
+    // Three requests under status=503x2: two faults, then the file.
+    const statuses = [];
+    for (let i = 0; i < 3; i += 1) statuses.push(await status(`fault/status=503x2/${shardUrl.slice(1)}`));
+    assert.deepEqual(statuses, [503, 503, 200]);
+    // flip=1234 changes only a response that carries byte 1234.
+    assert.equal(await status(`fault/flip=1234/${shardUrl.slice(1)}`, { Range: 'bytes=2000-2999' }), 206);
+    assert.equal(await status(`fault/flip=1234/${shardUrl.slice(1)}`, { Range: 'bytes=1000-1999' }), 206);
+    // No fault without the prefix.
+    assert.equal(await status(shardUrl.slice(1)), 200);
+    assert.deepEqual(own.faultsFired(), { flip: 1, status: 2 });
+    assert.deepEqual(readFileSync(log, 'utf8').split('\n').filter(Boolean).sort(), ['flip', 'status', 'status']);
+  } finally {
+    await own.close();
+    if (previous === undefined) delete process.env.JANUS_FAULT_LOG;
+    else process.env.JANUS_FAULT_LOG = previous;
+    rmSync(log, { force: true });
+  }
 });
 
 test('fault: etag-change serves a changed file with its own ETag after N requests', async () => {
