@@ -43,7 +43,21 @@ impl QuantMatrix {
     /// Upload `m` for the kernels (`kernel`) or for the reference path.
     pub fn upload_as(m: &PackedMatrix, device: &Device, kernel: bool) -> Self {
         let words: Vec<i32> = m.codes.iter().map(|&w| w as i32).collect();
-        let codes = Tensor::from_data(TensorData::new(words, [m.codes.len()]), device);
+        Self::from_words(m, words, device, kernel)
+    }
+
+    /// [`Self::upload_as`] taking the matrix: its code words move into the upload as they are
+    /// (a u32 and an i32 share size and alignment), where a copy of a 102,400-row embedding
+    /// would hold another 0.1 GB of host memory while loading.
+    pub fn upload_owned(mut m: PackedMatrix, device: &Device, kernel: bool) -> Self {
+        let words: Vec<i32> = bytemuck::allocation::cast_vec(std::mem::take(&mut m.codes));
+        Self::from_words(&m, words, device, kernel)
+    }
+
+    /// The upload of `m`'s shape and scales with its code words as i32 bit patterns.
+    fn from_words(m: &PackedMatrix, words: Vec<i32>, device: &Device, kernel: bool) -> Self {
+        let n = words.len();
+        let codes = Tensor::from_data(TensorData::new(words, [n]), device);
         let scales = if kernel {
             let pairs: Vec<i32> = m
                 .scales

@@ -213,7 +213,16 @@ impl PackWriter {
                 return Err(out_of_order("continues at the wrong row"));
             }
             let converted = convert(read, placement, bytes, item)?;
-            rows.done += converted.len() / item.row_bytes.max(1) as usize;
+            let done = rows.done + converted.len() / item.row_bytes.max(1) as usize;
+            if rows.bytes.capacity() < rows.bytes.len() + converted.len() {
+                // Room for every row held until the shard of this part's last row is written,
+                // at once: growing by doubling would hold up to twice that, and a copy besides.
+                let until = entry_end(&self.shards, index, done.saturating_sub(1)).max(done);
+                let want = (until - rows.first) * item.row_bytes as usize;
+                rows.bytes
+                    .reserve_exact(want.saturating_sub(rows.bytes.len()));
+            }
+            rows.done = done;
             rows.bytes.extend_from_slice(&converted);
         }
         let mut out = Vec::new();
@@ -230,36 +239,41 @@ impl PackWriter {
         Ok(out)
     }
 
-    /// Shard `i` from its entries' converted rows, which are then released.
+    /// Shard `i` from its entries' converted rows, which are then released. The header comes
+    /// first (every entry's size is known), so the rows move once, straight into the file's
+    /// bytes: host memory holds the pending rows and the one file, not a second copy of it.
     fn shard(&mut self, i: usize) -> Result<Vec<u8>, WeightsError> {
-        let mut data = Vec::new();
         let mut header = Map::new();
+        let mut end = 0usize;
+        for e in &self.shards[i] {
+            let item = &self.items[e.item];
+            let start = end;
+            end += e.rows * item.row_bytes as usize;
+            let mut shape = if item.scalar { vec![] } else { vec![e.rows] };
+            shape.extend_from_slice(&item.row);
+            header.insert(
+                e.name.clone(),
+                json!({ "dtype": item.dtype.name(), "shape": shape, "data_offsets": [start, end] }),
+            );
+        }
+        let metadata = json!({ "format": "pt", PACK_KEY: PACK_VERSION, QUANT_KEY: self.options.format.name() });
+        header.insert("__metadata__".into(), metadata);
+        let mut bytes = shard_header(&Value::Object(header), end);
         for e in &self.shards[i] {
             let item = &self.items[e.item];
             let rows = &mut self.converted[e.item];
-            let row_bytes = item.row_bytes as usize;
             if rows.first != e.first {
                 return Err(WeightsError::Internal(format!(
                     "pack writer: {} rows from {} held, {} wanted",
                     item.name, rows.first, e.first
                 )));
             }
-            let start = data.len();
-            data.extend(rows.bytes.drain(..e.rows * row_bytes));
+            bytes.extend(rows.bytes.drain(..e.rows * item.row_bytes as usize));
             rows.first += e.rows;
-            let mut shape = if item.scalar { vec![] } else { vec![e.rows] };
-            shape.extend_from_slice(&item.row);
-            header.insert(
-                e.name.clone(),
-                json!({ "dtype": item.dtype.name(), "shape": shape, "data_offsets": [start, data.len()] }),
-            );
             if rows.first == item.rows {
                 rows.bytes = Vec::new();
             }
         }
-        let metadata = json!({ "format": "pt", PACK_KEY: PACK_VERSION, QUANT_KEY: self.options.format.name() });
-        header.insert("__metadata__".into(), metadata);
-        let bytes = shard_bytes(&Value::Object(header), &data);
         if bytes.len() as u64 > self.options.shard_bytes {
             return Err(WeightsError::Internal(format!(
                 "pack shard {} came to {} bytes, over the {}-byte limit",
@@ -415,6 +429,16 @@ fn layout(items: &[Item], shard_bytes: u64) -> Result<Vec<Vec<Entry>>, WeightsEr
     Ok(shards)
 }
 
+/// The row after the shard entry of `item` that holds `row` (its rows up to there are held
+/// until that entry's shard is written).
+fn entry_end(shards: &[Vec<Entry>], item: usize, row: usize) -> usize {
+    shards
+        .iter()
+        .flatten()
+        .find(|e| e.item == item && e.first <= row && row < e.first + e.rows)
+        .map_or(row + 1, |e| e.first + e.rows)
+}
+
 fn count_split(shards: &[Vec<Entry>], items: &[Item]) -> usize {
     let mut split: Vec<usize> = shards
         .iter()
@@ -445,7 +469,13 @@ fn convert(
     // Whole rows per chunk, as the loader converts them.
     let cols = p.shape.iter().skip(1).product::<usize>().max(1);
     let chunk = (CHUNK_VALUES / cols).max(1) * cols * read.dtype.size();
-    let mut out = Vec::with_capacity((item.rows as u64 * item.row_bytes) as usize);
+    // This read's rows only (a row part of a 0.4 GB embedding is 8 MiB, not the whole tensor).
+    let rows = if read.shape.is_empty() {
+        1
+    } else {
+        end - start
+    };
+    let mut out = Vec::with_capacity(rows * item.row_bytes as usize);
     for part in slice.chunks(chunk) {
         let values = decode_f32(read.dtype, part);
         if values.iter().any(|v| !v.is_finite()) {
@@ -461,16 +491,16 @@ fn convert(
     Ok(out)
 }
 
-/// A safetensors file: length prefix, the header padded with spaces to 8 bytes, the data.
-fn shard_bytes(header: &Value, data: &[u8]) -> Vec<u8> {
+/// The start of a safetensors file, length prefix and the header padded with spaces to 8 bytes,
+/// with room for its `data_len` bytes of data, which the caller appends.
+fn shard_header(header: &Value, data_len: usize) -> Vec<u8> {
     let mut text = header.to_string();
     while !text.len().is_multiple_of(8) {
         text.push(' ');
     }
-    let mut out = Vec::with_capacity(8 + text.len() + data.len());
+    let mut out = Vec::with_capacity(8 + text.len() + data_len);
     out.extend_from_slice(&(text.len() as u64).to_le_bytes());
     out.extend_from_slice(text.as_bytes());
-    out.extend_from_slice(data);
     out
 }
 

@@ -314,15 +314,18 @@ impl TensorStore {
                 // Lookup tables keep f32 scales: a gather unpacks its rows with plain burn ops.
                 let kernel = !is_lookup(&name);
                 let rows = split.unwrap_or(packed.rows).max(1);
-                Blocks::Quant(
+                Blocks::Quant(if rows >= packed.rows {
+                    // Whole: the host's copy moves into the upload.
+                    vec![QuantMatrix::upload_owned(packed, &self.device, kernel)]
+                } else {
                     (0..packed.rows)
                         .step_by(rows)
                         .map(|start| {
                             let part = packed.row_range(start, (start + rows).min(packed.rows));
-                            QuantMatrix::upload_as(&part, &self.device, kernel)
+                            QuantMatrix::upload_owned(part, &self.device, kernel)
                         })
-                        .collect(),
-                )
+                        .collect()
+                })
             }
             Buffer::F32(values) => Blocks::Dense(self.dense(values, row_len, split)),
             Buffer::F16(values) => Blocks::Dense(self.dense(values, row_len, split)),
