@@ -1,5 +1,5 @@
-// node web/test/bench-load.mjs --model DIR (npm run bench:load -- --model DIR): how long a full-size model takes to become ready in the
-// page, the first time (downloaded into IndexedDB from a local server, so the network costs
+// node web/test/bench-load.mjs --model DIR (or npm run bench:load -- --model DIR): how long a
+// full-size model takes to become ready in the page, the first time (downloaded into IndexedDB from a local server, so the network costs
 // nothing) and on later visits (read from IndexedDB, the browser restarted in between as after a
 // real visit). DIR is a model folder in Hugging Face layout: a `janus pack` (the hosted-pack
 // path) or a bf16 checkpoint (the path of a model without a hosted pack: the first load
