@@ -1,12 +1,13 @@
 // node web/test/bench-load.mjs --model DIR (or npm run bench:load -- --model DIR): how long a
-// full-size model takes to become ready in the page, the first time (downloaded into IndexedDB from a local server, so the network costs
-// nothing) and on later visits (read from IndexedDB, the browser restarted in between as after a
-// real visit). DIR is a model folder in Hugging Face layout: a `janus pack` (the hosted-pack
-// path) or a bf16 checkpoint (the path of a model without a hosted pack: the first load
-// quantises it while loading, stores the pack and releases the download). scripts/bench-load.sh
-// writes both for a full-size Janus-1.3B with random weights. Prints the BENCHMARKS.md rows and
-// writes tests/artifacts/bench-load-<model folder>.json. Figures, not assertions; a load that
-// fails fails it.
+// full-size model takes to become ready in the page, the first time (downloaded into IndexedDB
+// from a local server, so the network costs nothing) and on later visits (read from IndexedDB,
+// the browser restarted in between, as on a real return visit). DIR is a model folder in
+// Hugging Face layout: a `janus pack` (the hosted-pack path) or a bf16 checkpoint (the path of a
+// model without a hosted pack: the first load quantises it while loading, stores the pack and
+// releases the download). scripts/bench-load.sh writes both for a full-size Janus-1.3B with
+// random weights. Prints the BENCHMARKS.md rows and writes
+// tests/artifacts/bench-load-<model folder>.json. Figures, not assertions; a load that fails
+// fails it.
 //
 //   node web/test/bench-load.mjs --model DIR [--quant q4|q8|none] [--visits N]
 // Env: CHROMIUM, JANUS_BENCH_ADAPTER_ARGS (Chromium flags replacing the SwiftShader ones).

@@ -108,11 +108,12 @@ pub fn attention_decode(
 
 /// The shaders' row vectors: `vec` (4 or 1) elements of `elem`, their f32 form, their dot.
 fn vectors(source: TemplateSource, elem: DType, vec: usize) -> TemplateSource {
-    let e = if elem == DType::F16 { "f16" } else { "f32" };
-    let (vtype, vftype, vdot) = if vec == 4 {
-        (format!("vec4<{e}>"), "vec4<f32>", "dot(a, b)")
-    } else {
-        (e.to_string(), "f32", "a * b")
+    let f16 = elem == DType::F16;
+    let (vtype, vftype, vdot) = match (vec == 4, f16) {
+        (true, true) => ("vec4<f16>", "vec4<f32>", "dot(a, b)"),
+        (true, false) => ("vec4<f32>", "vec4<f32>", "dot(a, b)"),
+        (false, true) => ("f16", "f32", "a * b"),
+        (false, false) => ("f32", "f32", "a * b"),
     };
     source
         .with_text("vtype", vtype)

@@ -1,5 +1,7 @@
 //! What every kernel launch shares: the WGSL template, the 2-D grid, tensors as cubecl handles.
 
+use std::borrow::Cow;
+
 use burn::backend::Cube;
 use burn::backend::wgpu::{
     CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous,
@@ -111,15 +113,15 @@ pub fn params(values: &[usize]) -> MetadataBindingInfo {
 }
 
 /// A WGSL source and its template values: `{{ enable_f16 }}` and `{{ elem }}` from the element
-/// type, `{{ wg }}` the invocations per workgroup, named integer constants (`with`) and
-/// snippets (`with_text`). Every
-/// kernel but the quantised ones ([`QuantSource`]) is launched through it.
+/// type, `{{ wg }}` the invocations per workgroup, named integer constants (`with`) and fixed
+/// snippets (`with_text`). Every kernel but the quantised ones ([`QuantSource`]) is launched
+/// through it. Decode launches it every step: a snippet is borrowed, not allocated.
 #[derive(Debug)]
 pub struct TemplateSource {
     wgsl: &'static str,
     elem: DType,
     workgroup: u32,
-    values: Vec<(&'static str, String)>,
+    values: Vec<(&'static str, Cow<'static, str>)>,
 }
 
 impl TemplateSource {
@@ -134,13 +136,14 @@ impl TemplateSource {
     }
 
     /// `{{ name }}` becomes `value`.
-    pub fn with(self, name: &'static str, value: u32) -> Self {
-        self.with_text(name, value.to_string())
+    pub fn with(mut self, name: &'static str, value: u32) -> Self {
+        self.values.push((name, Cow::Owned(value.to_string())));
+        self
     }
 
     /// `{{ name }}` becomes `text` (a type or an expression).
-    pub fn with_text(mut self, name: &'static str, text: impl Into<String>) -> Self {
-        self.values.push((name, text.into()));
+    pub fn with_text(mut self, name: &'static str, text: &'static str) -> Self {
+        self.values.push((name, Cow::Borrowed(text)));
         self
     }
 
@@ -160,7 +163,7 @@ impl KernelSource for TemplateSource {
             .register("wg", self.workgroup.to_string());
         self.values
             .iter()
-            .fold(template, |t, (name, text)| t.register(*name, text.as_str()))
+            .fold(template, |t, (name, text)| t.register(*name, text.as_ref()))
     }
 
     fn id(&self) -> KernelId {
