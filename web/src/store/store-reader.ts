@@ -8,9 +8,11 @@
 //
 // Where a file is read in order, the next READ_AHEAD chunks are read and checked ahead, while the
 // engine copies the current one into wasm and uploads it: IndexedDB's read and WebCrypto's hash
-// run beside the engine's work instead of between its steps. A cached Janus-1.3B q4 load spent
-// 4.7 s in reads, 1.9 s in hashing and 3.2 s in the engine one after another (BENCHMARKS.md,
-// "Loading from the cache"). A chunk read ahead but damaged fails only when the engine asks for it.
+// can run beside the engine's work instead of between its steps. A cached Janus-1.3B q4 load
+// spent 4.7 s in reads, 1.9 s in hashing and 3.2 s in the engine, one after another
+// (BENCHMARKS.md, "Loading a full-size model in the browser"); on that 2-core machine, where
+// every part is CPU-bound, the overlap's gain was within the noise. A chunk read ahead but
+// damaged fails only when the engine asks for it.
 
 import { JanusError } from '../errors.js';
 import { sha256Hex } from './hash.js';
@@ -89,8 +91,9 @@ export class StoreReader {
   private async chunkBytes(record: FileRecord, index: number): Promise<Uint8Array> {
     if (this.chunk !== null && this.chunk.file === record.key && this.chunk.index === index) return this.chunk.bytes;
     this.chunk = null;
-    const pending = this.ahead?.file === record.key ? this.ahead.chunks.get(index) : undefined;
-    this.ahead?.chunks.delete(index);
+    const ahead = this.ahead?.file === record.key ? this.ahead.chunks : undefined;
+    const pending = ahead?.get(index);
+    ahead?.delete(index);
     // In order: the chunk after the last one asked for, or that one again (the loader reads each
     // shard's first chunk for its header, then again for its first tensors).
     const last = this.last.get(record.key);
