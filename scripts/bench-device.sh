@@ -1,37 +1,87 @@
 #!/usr/bin/env bash
 # What a session with a lent GPU measures for issue 7, in one prepared run (device time is short:
-# BENCHMARKS.md says which figures are still missing on a real GPU):
-#   1. the VQ decoder's convolutions, each tile (JANUS_CONV_PIXELS=4 and 8), then once against
-#      burn's conv2d: which tile GPUs should use (kernels::conv2d::pixels_for_adapter);
-#   2. the decode kernels alone in a few layouts (scripts/bench-layouts.sh): the bandwidth fraction;
-#   3. the decode attention's chunk sizes (JANUS_ATTN_CHUNK=32, 64, 128) at a text context and an
-#      image step's (kernels::attention::set_chunk);
-#   4. the full benchmark at q4 with the VQ decode, as one BENCHMARKS.md row.
+# BENCHMARKS.md says which figures are still missing on a real GPU). PARTS picks the sections
+# (default: all of them, in this order):
+#   convs      the VQ decoder's convolutions, each tile (JANUS_CONV_PIXELS=4 and 8), then once
+#              against burn's conv2d: which tile GPUs should use (kernels::conv2d::pixels_for_adapter);
+#   layouts    the decode kernels alone in the matrix-vector layouts of LAYOUTS
+#              (scripts/bench-layouts.sh), subgroup sums (`:sg`) included;
+#   attention  the decode attention's chunk sizes (JANUS_ATTN_CHUNK=32, 64, 128) at a text
+#              context and an image step's (kernels::attention::set_chunk);
+#   full       the full benchmark with the VQ decode at each of QUANTS (default q4), as
+#              BENCHMARKS.md rows: the adapter's default layout, and (after `layouts`) the layout
+#              whose decode-step sum was least;
+#   profile    cubecl's per-kernel profile of a short run with the VQ decode, summed by kernel
+#              (scripts/profile-summary.py).
 #   bash scripts/bench-device.sh [JANUS_BINARY]
 # JANUS_BINARY defaults to $CARGO_TARGET_DIR/release/janus (cargo build --release -p janus-cli).
 # PRESET (default janus-1.3b) may name a preset or a config.json (a tiny one checks the script);
 # STEPS (default "128 128 64": prompt tokens, decode tokens, image steps) sizes the full run.
+# Where nvidia-smi exists, the GPU's clocks are sampled throughout into CLOCKS_CSV.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
 PRESET="${PRESET:-janus-1.3b}"
+PARTS="${PARTS:-convs layouts attention full profile}"
 read -r PROMPT DECODE IMAGE <<<"${STEPS:-128 128 64}"
+LAYOUTS="${LAYOUTS:-shared:64:1 shared:32:1 shared:32:1:256 shared:64:1:256 shared:32:2:256 \
+shared:32:1:64:sg shared:32:1:256:sg shared:32:2:256:sg shared:16:1:256:sg shared:8:1:256:sg}"
 run() {
   echo "== $*"
   "$@" 2>&1 | grep -v XDG_RUNTIME
 }
-for px in 4 8; do
-  echo "== JANUS_CONV_PIXELS=$px"
-  JANUS_CONV_PIXELS=$px run "$BIN" --backend wgpu bench --preset "$PRESET" --vq-convs --no-reference
-done
-run "$BIN" --backend wgpu bench --preset "$PRESET" --vq-convs
-PRESET="$PRESET" bash scripts/bench-layouts.sh "$BIN" shared:64:1 shared:32:2 shared:16:4
-for chunk in 32 64 128; do
-  for context in 256 640; do
-    echo "== JANUS_ATTN_CHUNK=$chunk, $context positions"
-    JANUS_ATTN_CHUNK=$chunk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
-      --kernels --context "$context" | grep -E 'attn|adapter'
+has() { [[ " $PARTS " == *" $1 "* ]]; }
+full() {
+  for quant in ${QUANTS:-q4}; do
+    run "$BIN" --backend wgpu bench --preset "$PRESET" --quant "$quant" \
+      --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" --image-steps "$IMAGE"
   done
-done
-run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
-  --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" --image-steps "$IMAGE"
+}
+# The GPU's clocks through the run, where nvidia-smi exists (a kernel slow at a low clock looks
+# like a slow kernel): one line per 250 ms in $CLOCKS_CSV.
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,utilization.gpu,power.draw \
+    --format=csv -lms 250 > "${CLOCKS_CSV:-/tmp/janus-clocks.csv}" 2>&1 &
+  sampler=$!
+  trap 'kill "$sampler" 2>/dev/null || true' EXIT
+fi
+if has convs; then
+  for px in 4 8; do
+    echo "== JANUS_CONV_PIXELS=$px"
+    JANUS_CONV_PIXELS=$px run "$BIN" --backend wgpu bench --preset "$PRESET" --vq-convs --no-reference
+  done
+  run "$BIN" --backend wgpu bench --preset "$PRESET" --vq-convs
+fi
+best=""
+if has layouts; then
+  # shellcheck disable=SC2086 # one word per layout
+  PRESET="$PRESET" bash scripts/bench-layouts.sh "$BIN" $LAYOUTS | tee /tmp/janus-layouts.log
+  # The layout with the least µs summed over a decode step's kernels.
+  best=$(awk '/^== layout /{l=$3} /sum over a decode step/{split($0,c,"|"); v=c[5]+0;
+    if (b=="" || v<b) {b=v; best=l}} END{print best}' /tmp/janus-layouts.log)
+  echo "== least decode-step sum: $best"
+fi
+if has attention; then
+  for chunk in 32 64 128; do
+    for context in 256 640; do
+      echo "== JANUS_ATTN_CHUNK=$chunk, $context positions"
+      JANUS_ATTN_CHUNK=$chunk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
+        --kernels --context "$context" | grep -E 'attn|adapter'
+    done
+  done
+fi
+if has full; then
+  full
+  if [[ -n "$best" ]]; then
+    echo "== JANUS_QMATVEC=$best"
+    JANUS_QMATVEC="$best" full
+  fi
+fi
+if has profile; then
+  echo "== JANUS_GRAPHS=0 CUBECL_DEBUG_OPTION=profile: a short run with the VQ decode (a recorded step cannot be profiled)"
+  rm -f /tmp/janus-cubecl.log
+  JANUS_GRAPHS=0 CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG=/tmp/janus-cubecl.log \
+    "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 --prompt-tokens 1 \
+    --decode-tokens 1 --image-steps 0 2>&1 | grep -v XDG_RUNTIME || true
+  python3 scripts/profile-summary.py /tmp/janus-cubecl.log 40
+fi

@@ -79,6 +79,9 @@ pub fn run(args: &BenchArgs, backend: Backend) -> Result<(), String> {
     eprintln!("decode steps: {}", report.steps);
     println!("{}", BenchReport::markdown_header());
     println!("{}", report.markdown_row());
+    if let Some(first) = report.vq_first_s {
+        eprintln!("first VQ decode (compiling its kernels): {first:.2} s");
+    }
     if args.json {
         println!(
             "{}",

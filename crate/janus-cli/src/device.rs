@@ -48,8 +48,8 @@ fn wgpu_described() -> Result<Opened, String> {
     let info = setup.adapter.get_info();
     let limits = setup.device.limits();
     // How the quantised matrix-vector kernels spread rows over invocations: by adapter type
-    // (janus_model::kernels::qmatvec::Layout); JANUS_QMATVEC (`shared:LANES:ROWS` or
-    // `vector:ROWS`) overrides (measurements).
+    // (janus_model::kernels::qmatvec::Layout); JANUS_QMATVEC (`shared:LANES:ROWS[:WG][:sg]`
+    // or `vector:ROWS`) overrides (measurements).
     use janus_model::kernels::qmatvec::{Layout, set_layout};
     let cpu = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
     set_layout(
@@ -57,6 +57,14 @@ fn wgpu_described() -> Result<Opened, String> {
             .ok()
             .and_then(|v| Layout::parse(&v))
             .unwrap_or_else(|| Layout::for_adapter(cpu)),
+    );
+    // Subgroups, where the device has them (a layout's `sg` sums its lanes through them).
+    janus_model::kernels::qmatvec::set_subgroup_min(
+        setup
+            .device
+            .features()
+            .contains(burn::tensor::wgpu::wgpu::Features::SUBGROUP)
+            .then_some(info.subgroup_min_size),
     );
     // Output pixels per invocation of the VQ decoder's convolution kernel: by adapter type;
     // JANUS_CONV_PIXELS (4 or 8) overrides (measurements).
@@ -66,14 +74,14 @@ fn wgpu_described() -> Result<Opened, String> {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| janus_model::kernels::conv2d::pixels_for_adapter(cpu)),
     );
-    // Positions per chunk of the decode attention (64); JANUS_ATTN_CHUNK (32, 64 or 128)
-    // overrides (measurements).
-    if let Some(chunk) = std::env::var("JANUS_ATTN_CHUNK")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        janus_model::kernels::attention::set_chunk(chunk);
-    }
+    // Positions per chunk of the decode attention: by adapter type; JANUS_ATTN_CHUNK (32, 64
+    // or 128) overrides (measurements).
+    janus_model::kernels::attention::set_chunk(
+        std::env::var("JANUS_ATTN_CHUNK")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| janus_model::kernels::attention::chunk_for_adapter(cpu)),
+    );
     // Decode steps recorded once and replayed (kernels::graph); JANUS_GRAPHS=0 launches every
     // step anew (measurements).
     janus_model::kernels::graph::set_enabled(std::env::var("JANUS_GRAPHS").as_deref() != Ok("0"));

@@ -412,6 +412,7 @@ fn bench_reports_every_figure() {
         "image_step_s",
         "image_s",
         "vq_decode_s",
+        "vq_first_s",
     ] {
         let v = report[key].as_f64().unwrap_or(-1.0);
         assert!(v > 0.0, "{key}: {v} in {report}");

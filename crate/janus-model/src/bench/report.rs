@@ -27,6 +27,9 @@ pub struct BenchReport {
     /// A whole image: prefill + 576 steps at the measured rate (without the VQ decode).
     pub image_s: Option<f64>,
     pub vq_decode_s: Option<f64>,
+    /// The first VQ decode of a whole image, before `vq_decode_s`: what a session's first image
+    /// pays once for compiling (and, for burn's generic ops, autotuning) the decoder's kernels.
+    pub vq_first_s: Option<f64>,
     /// Weight bytes a decode step reads (every LLM matrix, lm_head).
     pub decode_bytes: u64,
     /// The WGSL copy kernel: (read + written) / time, over two buffers of `copy_buffer_bytes`

@@ -26,9 +26,16 @@ thread_local! {
     static CHUNK: Cell<u32> = const { Cell::new(64) };
 }
 
+/// The chunk suited to an adapter (BENCHMARKS.md, "Decode attention split over the cache's
+/// positions"): on an H200, 32 positions ran 16 % faster than 64 at 256 positions and 27 % at
+/// 640 (more workgroups over 16 heads); on lavapipe 64 and 128 ran alike and 32 was 12 % slower
+/// at 128 positions.
+pub fn chunk_for_adapter(cpu_adapter: bool) -> u32 {
+    if cpu_adapter { 64 } else { 32 }
+}
+
 /// Set the positions per chunk of later launches from this thread: 32, 64 or 128 (anything else
-/// is 64). Measurements only (`JANUS_ATTN_CHUNK`): on lavapipe 64 and 128 run alike and 32 is
-/// 12 % slower at 128 positions (BENCHMARKS.md); GPUs are not measured yet.
+/// is 64); by adapter ([`chunk_for_adapter`]), or `JANUS_ATTN_CHUNK` for measurements.
 pub fn set_chunk(chunk: u32) {
     CHUNK.with(|c| c.set(if matches!(chunk, 32 | 128) { chunk } else { 64 }));
 }

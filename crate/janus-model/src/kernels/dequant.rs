@@ -48,6 +48,8 @@ pub fn dequantize(
                 lanes: 1,
                 rows: 1,
                 batch: 1,
+                subgroup: false,
+                residual: false,
             },
             CubeDim::new_1d(WORKGROUP),
         )),
