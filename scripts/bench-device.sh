@@ -5,7 +5,7 @@
 #   convs      the VQ decoder's convolutions, each tile (JANUS_CONV_PIXELS=4 and 8), then once
 #              against burn's conv2d: which tile GPUs should use (kernels::conv2d::pixels_for_adapter);
 #   layouts    the decode kernels alone in the matrix-vector layouts of LAYOUTS
-#              (scripts/bench-layouts.sh), subgroup sums (`:sg`) included;
+#              (scripts/bench-layouts.sh);
 #   attention  the decode attention's chunk sizes (JANUS_ATTN_CHUNK=32, 64, 128) at a text
 #              context and an image step's (kernels::attention::set_chunk);
 #   full       the full benchmark with the VQ decode at each of QUANTS (default q4), as
@@ -24,8 +24,7 @@ BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
 PRESET="${PRESET:-janus-1.3b}"
 PARTS="${PARTS:-convs layouts attention full profile}"
 read -r PROMPT DECODE IMAGE <<<"${STEPS:-128 128 64}"
-LAYOUTS="${LAYOUTS:-shared:64:1 shared:32:1 shared:32:1:256 shared:64:1:256 shared:32:2:256 \
-shared:32:1:64:sg shared:32:1:256:sg shared:32:2:256:sg shared:16:1:256:sg shared:8:1:256:sg}"
+LAYOUTS="${LAYOUTS:-shared:32:1 shared:64:1 shared:16:1 shared:32:2 shared:16:4 vector:8}"
 run() {
   echo "== $*"
   "$@" 2>&1 | grep -v XDG_RUNTIME

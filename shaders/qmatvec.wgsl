@@ -6,17 +6,14 @@
 // workgroup). Each invocation strides over the rows' 16-byte loads (one Q4 block or half a Q8
 // block), dequantises each in registers and multiplies it with every batch row, so the weights
 // are read once for the whole batch (e.g. the CFG pair) and each vector of x, once loaded, serves
-// ROWS rows. Accumulation in f32; the LANES partial sums meet in workgroup memory or, where the
-// adapter's subgroups are at least LANES wide, through subgroup shuffles (template value lanes_sum).
+// ROWS rows. Accumulation in f32; the LANES partial sums meet in workgroup memory.
 // LANES = WG (a workgroup per group) suits GPUs; LANES = 1 (an invocation per group, no barrier)
 // suits CPU adapters, where a barrier costs far more than the reduction saves and the loads of x
 // cost as much as the weights' (hence ROWS > 1 there). Workgroups beyond 65,535 spill into the
 // grid's y dimension (WebGPU's per-dimension limit).
 // Template values ({{ name }}, filled by kernels/qmatvec.rs): elem (f32 | f16), enable_f16,
 // wg (invocations per workgroup, a power of two), lanes (a power of two dividing wg), rows
-// (rows per group, 1..=8), batch (rows of x, 1..=8), bits (8 | 4), quant (shaders/quant.wgsl),
-// lanes_sum (shaders/lanes_barrier.wgsl or lanes_subgroup.wgsl), enable_subgroups, residual and
-// params_binding (the residual's binding and plus_residual, or plus_residual alone).
+// (rows per group, 1..=8), batch (rows of x, 1..=8), bits (8 | 4), quant (shaders/quant.wgsl).
 //
 // Every tensor binding is declared read_write although only y is written: burn's memory pool
 // places several tensors in one wgpu buffer, and a buffer bound both read-only and read-write in
@@ -24,7 +21,6 @@
 // `params` is the exception: it is the launch's info words (kernels/launch.rs `info`), staged
 // by cubecl in its own uniform pool, bound last, read-only.
 {{ enable_f16 }}
-{{ enable_subgroups }}
 
 // The packed codes, row-major, four words per load; each row is a whole number of loads
 // because rows are whole blocks.
@@ -35,11 +31,8 @@
 @group(0) @binding(2) var<storage, read_write> x: array<vec4<{{ elem }}>>;
 // [batch, rows] output.
 @group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
-// Where the launch adds a residual: [batch, rows] added to y as it is written, and
-// plus_residual (kernels/qmatvec.rs); params then binds one later.
-{{ residual }}
 // batch, rows, cols, workgroups per grid row (the grid's x size).
-@group(0) @binding({{ params_binding }}) var<storage, read> params: array<u32>;
+@group(0) @binding(4) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const LANES: u32 = {{ lanes }}u;
@@ -53,11 +46,8 @@ const BATCH: u32 = {{ batch }}u;
 // Weights per 16-byte load, and the load's vectors of four.
 const PER_LOAD: u32 = 4u * PER_WORD;
 const VECS: u32 = PER_LOAD / 4u;
-// Accumulators per invocation.
-const ACC: u32 = ROWS * BATCH;
 
-// The lanes' partial sums (shaders/lanes_barrier.wgsl; unused with subgroups).
-var<workgroup> partial: array<f32, WG * ACC>;
+var<workgroup> partial: array<f32, WG * ROWS * BATCH>;
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -67,10 +57,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let first = ((wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES) * ROWS;
     let loads_per_row = cols / PER_LOAD;
     // acc[r * BATCH + b]: row first + r, batch row b.
-    var acc: array<f32, ACC>;
+    var acc: array<f32, ROWS * BATCH>;
     // One load's dot products before scaling; zeroed at each load explicitly (Chromium's
     // SwiftShader did not re-zero an array declared inside the loop).
-    var d: array<f32, ACC>;
+    var d: array<f32, ROWS * BATCH>;
     if (first < rows) {
         for (var l = lane; l < loads_per_row; l += LANES) {
             // The group's rows at this load; a row past the end repeats the last (its sum is
@@ -83,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 // A load never straddles two blocks (a block is one or two loads).
                 s[r] = scale(index * 4u / WORDS_PER_BLOCK);
             }
-            for (var i = 0u; i < ACC; i++) {
+            for (var i = 0u; i < ROWS * BATCH; i++) {
                 d[i] = 0.0;
             }
             for (var v = 0u; v < VECS; v++) {
@@ -106,17 +96,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
     }
     if (LANES > 1u) {
-        // shaders/lanes_barrier.wgsl, or lanes_subgroup.wgsl where subgroups allow.
-        {{ lanes_sum }}
+        // Every invocation reaches the barriers (LANES is a constant: uniform control flow).
+        for (var i = 0u; i < ROWS * BATCH; i++) {
+            partial[i * WG + lid] = acc[i];
+        }
+        workgroupBarrier();
+        for (var s = LANES / 2u; s > 0u; s /= 2u) {
+            if (lane < s) {
+                for (var i = 0u; i < ROWS * BATCH; i++) {
+                    partial[i * WG + lid] += partial[i * WG + lid + s];
+                }
+            }
+            workgroupBarrier();
+        }
         if (lane != 0u) {
             return;
+        }
+        for (var i = 0u; i < ROWS * BATCH; i++) {
+            acc[i] = partial[i * WG + lid];
         }
     }
     for (var r = 0u; r < ROWS; r++) {
         if (first + r < rows) {
             for (var b = 0u; b < BATCH; b++) {
-                let i = b * rows + first + r;
-                y[i] = plus_residual(i, {{ elem }}(acc[r * BATCH + b]));
+                y[b * rows + first + r] = {{ elem }}(acc[r * BATCH + b]);
             }
         }
     }

@@ -5,7 +5,7 @@
 // once loaded, serves all ROWS rows: on a CPU a load of x costs as much as a load of weights.
 // Batch rows are walked one after another, the group's rows re-read from cache.
 // Template values (kernels/qmatvec.rs): elem, enable_f16, wg, rows (4, 8, 12 or 16), batch, bits,
-// quant, residual, params_binding. All bindings read_write except params (see qmatvec.wgsl).
+// quant. All bindings read_write except params (see qmatvec.wgsl).
 {{ enable_f16 }}
 
 @group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
@@ -15,9 +15,7 @@
 // [batch, rows] output.
 @group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
 // batch, rows, cols, workgroups per grid row.
-// The residual, where the launch adds one (see qmatvec.wgsl); params then binds one later.
-{{ residual }}
-@group(0) @binding({{ params_binding }}) var<storage, read> params: array<u32>;
+@group(0) @binding(4) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const BITS: u32 = {{ bits }}u;
@@ -60,7 +58,7 @@ fn store4(b: u32, row: u32, rows: u32, v: vec4<f32>) {
     let o = b * rows + row;
     for (var k = 0u; k < 4u; k++) {
         if (row + k < rows) {
-            y[o + k] = plus_residual(o + k, {{ elem }}(v[k]));
+            y[o + k] = {{ elem }}(v[k]);
         }
     }
 }

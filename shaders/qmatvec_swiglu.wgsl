@@ -4,9 +4,8 @@
 // 16-byte loads dequantised in registers, each vector of x serving both matrices' ROWS rows, up
 // to BATCH rows of x, f32 accumulation. Replaces three launches (two products and the gate) per
 // layer. Template values (kernels/qmatvec.rs): elem, enable_f16, wg, lanes, rows, batch, bits,
-// quant, lanes_sum, enable_subgroups. All bindings read_write (see qmatvec.wgsl).
+// quant. All bindings read_write (see qmatvec.wgsl).
 {{ enable_f16 }}
-{{ enable_subgroups }}
 
 @group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read_write> scales: array<u32>;
@@ -86,10 +85,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
     }
     if (LANES > 1u) {
-        // shaders/lanes_barrier.wgsl, or lanes_subgroup.wgsl where subgroups allow.
-        {{ lanes_sum }}
+        // Every invocation reaches the barriers (LANES is a constant: uniform control flow).
+        for (var i = 0u; i < ACC; i++) {
+            partial[i * WG + lid] = acc[i];
+        }
+        workgroupBarrier();
+        for (var s = LANES / 2u; s > 0u; s /= 2u) {
+            if (lane < s) {
+                for (var i = 0u; i < ACC; i++) {
+                    partial[i * WG + lid] += partial[i * WG + lid + s];
+                }
+            }
+            workgroupBarrier();
+        }
         if (lane != 0u) {
             return;
+        }
+        for (var i = 0u; i < ACC; i++) {
+            acc[i] = partial[i * WG + lid];
         }
     }
     for (var r = 0u; r < ROWS; r++) {

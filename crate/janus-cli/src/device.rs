@@ -48,8 +48,8 @@ fn wgpu_described() -> Result<Opened, String> {
     let info = setup.adapter.get_info();
     let limits = setup.device.limits();
     // How the quantised matrix-vector kernels spread rows over invocations: by adapter type
-    // (janus_model::kernels::qmatvec::Layout); JANUS_QMATVEC (`shared:LANES:ROWS[:WG][:sg]`
-    // or `vector:ROWS`) overrides (measurements).
+    // (janus_model::kernels::qmatvec::Layout); JANUS_QMATVEC (`shared:LANES:ROWS` or
+    // `vector:ROWS`) overrides (measurements).
     use janus_model::kernels::qmatvec::{Layout, set_layout};
     let cpu = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
     set_layout(
@@ -57,14 +57,6 @@ fn wgpu_described() -> Result<Opened, String> {
             .ok()
             .and_then(|v| Layout::parse(&v))
             .unwrap_or_else(|| Layout::for_adapter(cpu)),
-    );
-    // Subgroups, where the device has them (a layout's `sg` sums its lanes through them).
-    janus_model::kernels::qmatvec::set_subgroup_min(
-        setup
-            .device
-            .features()
-            .contains(burn::tensor::wgpu::wgpu::Features::SUBGROUP)
-            .then_some(info.subgroup_min_size),
     );
     // Output pixels per invocation of the VQ decoder's convolution kernel: by adapter type;
     // JANUS_CONV_PIXELS (4 or 8) overrides (measurements).

@@ -23,21 +23,7 @@ fn wgpu() -> Option<Device> {
     static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
     Some(
         DEVICE
-            .get_or_init(|| {
-                let (device, setup) = Device::wgpu_options()
-                    .init_with_setup()
-                    .expect("a wgpu adapter");
-                // Subgroups where the adapter has them (lavapipe: 8 wide), so that the layouts
-                // asking for subgroup sums run them.
-                janus_model::kernels::qmatvec::set_subgroup_min(
-                    setup
-                        .device
-                        .features()
-                        .contains(burn::tensor::wgpu::wgpu::Features::SUBGROUP)
-                        .then_some(setup.adapter.get_info().subgroup_min_size),
-                );
-                device
-            })
+            .get_or_init(|| Device::wgpu_options().init().expect("a wgpu adapter"))
             .clone(),
     )
 }

@@ -181,14 +181,6 @@ pub async fn open() -> Result<Rc<Gpu>, WebError> {
     janus_model::kernels::qmatvec::set_layout(janus_model::kernels::qmatvec::Layout::for_adapter(
         cpu,
     ));
-    // Subgroups, where the browser offers them (WebGPU's `subgroups`).
-    janus_model::kernels::qmatvec::set_subgroup_min(
-        setup
-            .device
-            .features()
-            .contains(wgpu::Features::SUBGROUP)
-            .then_some(adapter.subgroup_min_size),
-    );
     // And the VQ decoder's convolution its tile, and the decode attention its chunk, by adapter
     // type (kernels::conv2d, kernels::attention).
     janus_model::kernels::conv2d::set_pixels(janus_model::kernels::conv2d::pixels_for_adapter(cpu));

@@ -48,8 +48,6 @@ pub fn dequantize(
                 lanes: 1,
                 rows: 1,
                 batch: 1,
-                subgroup: false,
-                residual: false,
             },
             CubeDim::new_1d(WORKGROUP),
         )),

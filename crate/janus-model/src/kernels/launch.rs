@@ -17,10 +17,6 @@ use crate::quant::QuantFormat;
 
 /// Shared functions for reading packed weights, pasted into kernels at `{{ quant }}`.
 const QUANT_WGSL: &str = include_str!("../../../../shaders/quant.wgsl");
-/// The lanes' reduction of the GPU matrix-vector kernels, pasted at `{{ lanes_sum }}`: through
-/// workgroup memory and barriers, or through subgroup shuffles ([`QuantSource::subgroup`]).
-const LANES_BARRIER_WGSL: &str = include_str!("../../../../shaders/lanes_barrier.wgsl");
-const LANES_SUBGROUP_WGSL: &str = include_str!("../../../../shaders/lanes_subgroup.wgsl");
 /// WebGPU's limit on workgroups per grid dimension.
 pub const MAX_GRID: usize = 65_535;
 
@@ -39,39 +35,20 @@ pub struct QuantSource {
     /// Rows of `x` (`{{ batch }}`, the matrix-vector kernels; a constant so that their
     /// accumulators are registers, not memory).
     pub batch: u32,
-    /// Sum the lanes' partial sums with subgroup shuffles (`enable subgroups;`) instead of
-    /// workgroup memory; only where the device has subgroups at least `lanes` wide
-    /// (`kernels::qmatvec` checks).
-    pub subgroup: bool,
-    /// The matrix-vector kernels: add a `[batch, rows]` residual, bound after `y`, to the
-    /// output as it is written (`{{ residual }}`, `{{ params_binding }}`).
-    pub residual: bool,
 }
 
 impl KernelSource for QuantSource {
     fn source(&self) -> SourceTemplate {
         let f16 = self.elem == DType::F16;
-        let elem = if f16 { "f16" } else { "f32" };
         SourceTemplate::new(self.wgsl)
             .register("quant", QUANT_WGSL)
             .register("enable_f16", if f16 { "enable f16;" } else { "" })
-            .register("elem", elem)
+            .register("elem", if f16 { "f16" } else { "f32" })
             .register("wg", self.workgroup.to_string())
             .register("lanes", self.lanes.to_string())
             .register("rows", self.rows.to_string())
             .register("batch", self.batch.to_string())
             .register("bits", self.format.bits().to_string())
-            .register("enable_subgroups", enable_subgroups(self.subgroup))
-            .register("residual", residual_wgsl(self.residual, elem))
-            .register("params_binding", if self.residual { "5" } else { "4" })
-            .register(
-                "lanes_sum",
-                if self.subgroup {
-                    LANES_SUBGROUP_WGSL
-                } else {
-                    LANES_BARRIER_WGSL
-                },
-            )
     }
 
     fn id(&self) -> KernelId {
@@ -84,38 +61,11 @@ impl KernelSource for QuantSource {
             self.lanes,
             self.rows,
             self.batch,
-            self.subgroup,
-            self.residual,
         ))
     }
 
     fn lang(&self) -> &'static str {
         "wgsl"
-    }
-}
-
-/// The matrix-vector kernels' residual (binding 4, after `y`) and `plus_residual`, which their
-/// stores go through: the sum is rounded to `elem` as the product is, then added in `elem`, as
-/// the reference's product-then-add does.
-fn residual_wgsl(residual: bool, elem: &str) -> String {
-    if residual {
-        format!(
-            "@group(0) @binding(4) var<storage, read_write> residual: array<{elem}>;\n\
-             fn plus_residual(i: u32, v: {elem}) -> {elem} {{ return v + residual[i]; }}"
-        )
-    } else {
-        format!("fn plus_residual(i: u32, v: {elem}) -> {elem} {{ return v; }}")
-    }
-}
-
-/// The directive a kernel using subgroup builtins needs: the browser's compiler (WebGPU's WGSL)
-/// requires `enable subgroups;`, while naga (native wgpu 30) rejects it as not yet implemented
-/// and takes the builtins without it where the device has the `SUBGROUP` feature.
-fn enable_subgroups(subgroup: bool) -> &'static str {
-    if subgroup && cfg!(target_arch = "wasm32") {
-        "enable subgroups;"
-    } else {
-        ""
     }
 }
 

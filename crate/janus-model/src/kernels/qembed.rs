@@ -42,8 +42,6 @@ pub fn lookup(
                 lanes: 1,
                 rows: 1,
                 batch: 1,
-                subgroup: false,
-                residual: false,
             },
             CubeDim::new_1d(WORKGROUP),
         )),

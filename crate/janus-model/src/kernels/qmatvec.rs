@@ -6,10 +6,8 @@
 //! Two layouts ([`Layout`]), chosen once from the adapter the app opened ([`set_layout`],
 //! [`Layout::for_adapter`]):
 //! - [`Layout::Shared`] (`shaders/qmatvec.wgsl`, `qmatvec_swiglu.wgsl`), for GPUs: a group of
-//!   `lanes` invocations shares `rows` output rows, `wg / lanes` groups per workgroup, and sums
-//!   its partial sums in workgroup memory (`shaders/lanes_barrier.wgsl`) or, where the device's
-//!   subgroups are at least `lanes` wide and the layout asks for it, by subgroup shuffles
-//!   (`shaders/lanes_subgroup.wgsl`; [`set_subgroup_min`]).
+//!   `lanes` invocations (default 32: two groups per 64-wide workgroup) shares `rows` output rows
+//!   (default 1) and reduces its partial sums in workgroup memory.
 //! - [`Layout::Vector`] (`shaders/qmatvec_cpu.wgsl`, `qmatvec_swiglu_cpu.wgsl`), for CPU adapters
 //!   (SwiftShader, lavapipe): one invocation per `rows` output rows (default 8), four rows as a
 //!   vector's components. A barrier there is a switch between emulated invocations and costs more
@@ -18,7 +16,6 @@
 //!   has the figures that chose these.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use burn::backend::Cube;
 use burn::backend::wgpu::{CubeTensor, SourceKernel};
@@ -34,23 +31,14 @@ const WGSL: &str = include_str!("../../../../shaders/qmatvec.wgsl");
 const WGSL_SWIGLU: &str = include_str!("../../../../shaders/qmatvec_swiglu.wgsl");
 const WGSL_CPU: &str = include_str!("../../../../shaders/qmatvec_cpu.wgsl");
 const WGSL_SWIGLU_CPU: &str = include_str!("../../../../shaders/qmatvec_swiglu_cpu.wgsl");
-/// Invocations per workgroup of the vector layout, and the shared layout's default.
+/// Invocations per workgroup (a power of two, at most WebGPU's 256).
 const WORKGROUP: u32 = 64;
-/// The largest workgroup (WebGPU's default limit on invocations per workgroup).
-const MAX_WORKGROUP: u32 = 256;
 
 /// How the kernels spread a matrix's rows over invocations (see the module notes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
-    /// `lanes` invocations (a power of two up to `wg`) share `rows` rows (1..=8), in workgroups
-    /// of `wg` invocations (a power of two, 64..=256); `subgroup`: sum the lanes by subgroup
-    /// shuffles where the device allows (else through workgroup memory).
-    Shared {
-        lanes: u32,
-        rows: u32,
-        wg: u32,
-        subgroup: bool,
-    },
+    /// `lanes` invocations (a power of two up to 64) share `rows` rows (1..=8).
+    Shared { lanes: u32, rows: u32 },
     /// One invocation per `rows` rows: 4, 8, 12 or 16 (the SwiGLU pair takes at most 8).
     Vector { rows: u32 },
 }
@@ -65,22 +53,15 @@ impl Layout {
         }
     }
 
-    /// Parse `shared:LANES:ROWS[:WG][:sg]` or `vector:ROWS` (measurements: `JANUS_QMATVEC`,
-    /// the browser benchmark's `layout`; `sg` asks for subgroup sums); clamped to the ranges
-    /// above.
+    /// Parse `shared:LANES:ROWS` or `vector:ROWS` (measurements: `JANUS_QMATVEC`, the
+    /// browser benchmark's `layout`); clamped to the ranges above.
     pub fn parse(text: &str) -> Option<Self> {
-        let mut parts: Vec<&str> = text.split(':').collect();
-        let subgroup = parts.last() == Some(&"sg");
-        if subgroup {
-            parts.pop();
-        }
+        let parts: Vec<&str> = text.split(':').collect();
         let n = |i: usize| parts.get(i).and_then(|p| p.parse::<u32>().ok());
         match parts.first().copied() {
-            Some("shared") if (3..=4).contains(&parts.len()) => Some(Layout::Shared {
+            Some("shared") if parts.len() == 3 => Some(Layout::Shared {
                 lanes: n(1)?,
                 rows: n(2)?,
-                wg: if parts.len() == 4 { n(3)? } else { WORKGROUP },
-                subgroup,
             }),
             Some("vector") if parts.len() == 2 => Some(Layout::Vector { rows: n(1)? }),
             _ => None,
@@ -90,20 +71,10 @@ impl Layout {
 
     fn clamped(self) -> Self {
         match self {
-            Layout::Shared {
-                lanes,
-                rows,
-                wg,
-                subgroup,
-            } => {
-                let wg = 1 << wg.clamp(WORKGROUP, MAX_WORKGROUP).ilog2();
-                Layout::Shared {
-                    lanes: 1 << lanes.clamp(1, wg).ilog2(),
-                    rows: rows.clamp(1, 8),
-                    wg,
-                    subgroup,
-                }
-            }
+            Layout::Shared { lanes, rows } => Layout::Shared {
+                lanes: 1 << lanes.clamp(1, WORKGROUP).ilog2(),
+                rows: rows.clamp(1, 8),
+            },
             Layout::Vector { rows } => Layout::Vector {
                 rows: (rows.clamp(4, 16) / 4) * 4,
             },
@@ -120,43 +91,16 @@ impl Layout {
     }
 }
 
-/// The GPU layout: 32 lanes per row, two rows per 64-wide workgroup, summed in workgroup
-/// memory. On an H200 it ran the decode kernels fastest of the layouts measured (BENCHMARKS.md,
-/// "Matrix-vector layouts on an H200"): the 102,400-row `lm_head` in 279 µs against 333 µs with
-/// 64 lanes; 256-wide workgroups and subgroup sums changed nothing beyond the noise there.
-const GPU_LAYOUT: Layout = Layout::Shared {
-    lanes: 32,
-    rows: 1,
-    wg: WORKGROUP,
-    subgroup: false,
-};
+/// The GPU layout: 32 lanes per row, two rows per 64-wide workgroup. Of the layouts measured on
+/// an H200 (BENCHMARKS.md, "Matrix-vector layouts, attention chunks and the VQ decode on an
+/// H200") it ran the decode kernels fastest: the 102,400-row `lm_head` in 279 µs against 333 µs
+/// with a whole workgroup per row, the fused gate/up product in 38.8 µs against 41.3 µs.
+const GPU_LAYOUT: Layout = Layout::Shared { lanes: 32, rows: 1 };
 
 thread_local! {
     /// Per thread: the engine launches from one thread, and tests on other threads keep theirs.
     /// The GPU layout until set.
     static LAYOUT: Cell<Layout> = const { Cell::new(GPU_LAYOUT) };
-}
-
-/// The device's smallest subgroup size where it has subgroups, 0 where not (or not yet told):
-/// a property of the one device a process opens, so not per thread like the layout.
-static SUBGROUP_MIN: AtomicU32 = AtomicU32::new(0);
-
-/// Record the device's smallest subgroup size: `None` where it has no subgroups (wgpu's
-/// `SUBGROUP` feature not enabled on it, as where WebGPU's `subgroups` is missing). A layout's
-/// `subgroup` applies only where this is at least its `lanes`; elsewhere the lanes sum through
-/// workgroup memory.
-pub fn set_subgroup_min(size: Option<u32>) {
-    SUBGROUP_MIN.store(size.unwrap_or(0), Ordering::Relaxed);
-}
-
-/// The smallest subgroup size recorded by [`set_subgroup_min`].
-pub fn subgroup_min() -> Option<u32> {
-    Some(SUBGROUP_MIN.load(Ordering::Relaxed)).filter(|&n| n > 0)
-}
-
-/// Whether a group of `lanes` invocations can sum through subgroup shuffles on the device.
-fn subgroups_span(lanes: u32) -> bool {
-    lanes > 1 && subgroup_min().is_some_and(|min| min >= lanes)
 }
 
 /// Set the layout of later launches from this thread (clamped to the ranges [`Layout`] states).
@@ -183,46 +127,10 @@ pub fn qmatvec(
     format: QuantFormat,
 ) -> Tensor<2> {
     let shader = match layout() {
-        Layout::Shared {
-            lanes,
-            rows,
-            wg,
-            subgroup,
-        } => Shader::shared(WGSL, lanes, rows, wg, subgroup),
+        Layout::Shared { lanes, rows } => Shader::shared(WGSL, lanes, rows),
         Layout::Vector { rows } => Shader::vector(WGSL_CPU, rows),
     };
-    launch(shader, x, (codes, scales), None, None, rows, format)
-}
-
-/// `residual + x Wᵀ` in one launch, `residual: [m, rows]` in `x`'s dtype: the product as
-/// [`qmatvec`] computes it, rounded to the dtype, plus the residual. A decode layer's two
-/// residual connections then cost no launch of their own.
-pub fn qmatvec_add(
-    x: Tensor<2>,
-    codes: &Tensor<1, Int>,
-    scales: &Tensor<1, Int>,
-    rows: usize,
-    format: QuantFormat,
-    residual: Tensor<2>,
-) -> Tensor<2> {
-    let shader = match layout() {
-        Layout::Shared {
-            lanes,
-            rows,
-            wg,
-            subgroup,
-        } => Shader::shared(WGSL, lanes, rows, wg, subgroup),
-        Layout::Vector { rows } => Shader::vector(WGSL_CPU, rows),
-    };
-    launch(
-        shader,
-        x,
-        (codes, scales),
-        None,
-        Some(residual),
-        rows,
-        format,
-    )
+    launch(shader, x, (codes, scales), None, rows, format)
 }
 
 /// `silu(x Gᵀ) * (x Uᵀ)` for gate and up matrices packed alike (`shaders/qmatvec_swiglu.wgsl`).
@@ -234,15 +142,10 @@ pub fn qmatvec_swiglu(
     format: QuantFormat,
 ) -> Tensor<2> {
     let shader = match layout() {
-        Layout::Shared {
-            lanes,
-            rows,
-            wg,
-            subgroup,
-        } => Shader::shared(WGSL_SWIGLU, lanes, rows, wg, subgroup),
+        Layout::Shared { lanes, rows } => Shader::shared(WGSL_SWIGLU, lanes, rows),
         Layout::Vector { rows } => Shader::vector(WGSL_SWIGLU_CPU, rows.min(8)),
     };
-    launch(shader, x, gate, Some(up), None, rows, format)
+    launch(shader, x, gate, Some(up), rows, format)
 }
 
 /// A kernel and its template's layout values.
@@ -252,21 +155,11 @@ struct Shader {
     lanes: u32,
     /// Output rows per group.
     rows: u32,
-    /// Invocations per workgroup.
-    wg: u32,
-    /// Lanes summed by subgroup shuffles (the device allows it).
-    subgroup: bool,
 }
 
 impl Shader {
-    fn shared(wgsl: &'static str, lanes: u32, rows: u32, wg: u32, subgroup: bool) -> Self {
-        Self {
-            wgsl,
-            lanes,
-            rows,
-            wg,
-            subgroup: subgroup && subgroups_span(lanes),
-        }
+    fn shared(wgsl: &'static str, lanes: u32, rows: u32) -> Self {
+        Self { wgsl, lanes, rows }
     }
 
     fn vector(wgsl: &'static str, rows: u32) -> Self {
@@ -274,8 +167,6 @@ impl Shader {
             wgsl,
             lanes: 1,
             rows,
-            wg: WORKGROUP,
-            subgroup: false,
         }
     }
 }
@@ -285,7 +176,6 @@ fn launch(
     x: Tensor<2>,
     (codes, scales): (&Tensor<1, Int>, &Tensor<1, Int>),
     second: Option<(&Tensor<1, Int>, &Tensor<1, Int>)>,
-    residual: Option<Tensor<2>>,
     rows: usize,
     format: QuantFormat,
 ) -> Tensor<2> {
@@ -306,7 +196,7 @@ fn launch(
         dtype,
     );
     let groups = rows.div_ceil(shader.rows as usize);
-    let (gx, gy) = grid(groups.div_ceil((shader.wg / shader.lanes) as usize));
+    let (gx, gy) = grid(groups.div_ceil((WORKGROUP / shader.lanes) as usize));
     let params = params(&[m, rows, cols, gx as usize]);
     // Inputs declared read-only: a failed launch then cannot mark the weights as written.
     let mut args = KernelArguments::new()
@@ -315,17 +205,6 @@ fn launch(
         .with_buffer_io(x.handle.clone().binding(), BufferIOAttr::ReadOnly)
         .with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite)
         .with_info(params);
-    let has_residual = residual.is_some();
-    if let Some(residual) = residual {
-        assert_eq!(
-            residual.dims(),
-            [m, rows],
-            "qmatvec_add: residual of the output's shape"
-        );
-        let residual = float_handle(residual);
-        assert_eq!(residual.dtype, dtype, "qmatvec_add: residual in x's dtype");
-        args = args.with_buffer_io(residual.handle.clone().binding(), BufferIOAttr::ReadOnly);
-    }
     if let Some((codes2, scales2)) = second {
         let (codes2, scales2) = (int_handle(codes2), int_handle(scales2));
         args = args
@@ -338,14 +217,12 @@ fn launch(
                 wgsl: shader.wgsl,
                 elem: dtype,
                 format,
-                workgroup: shader.wg,
+                workgroup: WORKGROUP,
                 lanes: shader.lanes,
                 rows: shader.rows,
                 batch: m as u32,
-                subgroup: shader.subgroup,
-                residual: has_residual,
             },
-            CubeDim::new_1d(shader.wg),
+            CubeDim::new_1d(WORKGROUP),
         )),
         CubeCount::Static(gx, gy, 1),
         args,
@@ -359,34 +236,14 @@ mod tests {
 
     #[test]
     fn layouts_parse_and_clamp() {
+        assert_eq!(Layout::for_adapter(false), GPU_LAYOUT);
         assert_eq!(Layout::parse("shared:32:1"), Some(GPU_LAYOUT));
         assert_eq!(
-            Layout::parse("shared:32:2:256:sg"),
-            Some(Layout::Shared {
-                lanes: 32,
-                rows: 2,
-                wg: 256,
-                subgroup: true
-            })
-        );
-        // Lanes no wider than the workgroup; workgroups a power of two in 64..=256.
-        assert_eq!(
-            Layout::parse("shared:512:9:100"),
-            Some(Layout::Shared {
-                lanes: 64,
-                rows: 8,
-                wg: 64,
-                subgroup: false
-            })
+            Layout::parse("shared:100:9"),
+            Some(Layout::Shared { lanes: 64, rows: 8 })
         );
         assert_eq!(Layout::parse("vector:10"), Some(Layout::Vector { rows: 8 }));
-        for bad in [
-            "shared:32",
-            "shared:a:1",
-            "shared:32:1:256:sg:1",
-            "vector",
-            "sg",
-        ] {
+        for bad in ["shared:32", "shared:a:1", "shared:32:1:256", "vector", "sg"] {
             assert_eq!(Layout::parse(bad), None, "{bad}");
         }
     }

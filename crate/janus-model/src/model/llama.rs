@@ -43,14 +43,8 @@ impl Attention {
     /// hold every earlier position: the rotation, the cache write and the attention run as
     /// fused kernels reading the position from the device, so the launches are the same at
     /// every step (`kernels::graph`). Returns `[B, 1, H]`; `cache` is written in place, its
-    /// host-side length untouched; `residual` (`[B, 1, H]`) is added by the output projection.
-    fn decode(
-        &self,
-        x: Tensor<3>,
-        cache: &KvCache,
-        cursor: &Cursor,
-        residual: Tensor<3>,
-    ) -> Tensor<3> {
+    /// host-side length untouched.
+    fn decode(&self, x: Tensor<3>, cache: &KvCache, cursor: &Cursor) -> Tensor<3> {
         let [b, _, _] = x.dims();
         let (nh, nkv, hd) = (self.heads, self.kv_heads, self.head_dim);
         let q = self.q_proj.forward(x.clone()).reshape([b, nh, hd]);
@@ -62,8 +56,7 @@ impl Attention {
         let q = fused::rope_kv(q, (k, v), (kc, vc), cursor);
         let scale = (hd as f64).powf(-0.5) as f32;
         let out = fused::attention_decode(q, kc, vc, &cursor.state, scale);
-        self.o_proj
-            .forward_add(out.reshape([b, 1, nh * hd]), residual)
+        self.o_proj.forward(out.reshape([b, 1, nh * hd]))
     }
 
     /// `x: [B, T, H]` at positions `cache.len() ..`; returns `[B, T, H]`. With `kernels`, the
@@ -144,19 +137,6 @@ impl Mlp {
     }
 
     fn forward(&self, x: Tensor<3>, kernels: bool) -> Tensor<3> {
-        let h = self.hidden(x, kernels);
-        self.down.forward(h)
-    }
-
-    /// `residual + forward(x)`, the down projection adding the residual (decode: one launch
-    /// fewer per layer with packed weights).
-    fn forward_add(&self, x: Tensor<3>, kernels: bool, residual: Tensor<3>) -> Tensor<3> {
-        let h = self.hidden(x, kernels);
-        self.down.forward_add(h, residual)
-    }
-
-    /// `silu(gate(x)) * up(x)`: `[B, T, H] -> [B, T, I]`.
-    fn hidden(&self, x: Tensor<3>, kernels: bool) -> Tensor<3> {
         // Decode with packed weights: both products and the gate in one kernel.
         if kernels
             && let (Some(g), Some(u)) = (
@@ -166,15 +146,16 @@ impl Mlp {
         {
             let [b, t, cols] = x.dims();
             if let Some(h) = g.swiglu_with(u, &x.clone().reshape([b * t, cols])) {
-                return h.reshape([b, t, g.rows]);
+                return self.down.forward(h.reshape([b, t, g.rows]));
             }
         }
         let (gate, up) = (self.gate.forward(x.clone()), self.up.forward(x));
-        if kernels {
+        let h = if kernels {
             fused::swiglu(gate, up)
         } else {
             silu(gate) * up
-        }
+        };
+        self.down.forward(h)
     }
 }
 
@@ -268,13 +249,12 @@ impl Llama {
         let norm = |n: &RmsNorm, x: Tensor<3>| fused::rms_norm(x, &n.weight, n.eps);
         let mut h = x;
         for (layer, cache) in self.layers.iter().zip(caches) {
-            // Each residual connection is added by the projection before it (one launch).
-            h = layer
+            let a = layer
                 .attn
-                .decode(norm(&layer.input_norm, h.clone()), cache, cursor, h);
-            h = layer
-                .mlp
-                .forward_add(norm(&layer.post_norm, h.clone()), true, h);
+                .decode(norm(&layer.input_norm, h.clone()), cache, cursor);
+            h = h + a;
+            let m = layer.mlp.forward(norm(&layer.post_norm, h.clone()), true);
+            h = h + m;
         }
         norm(&self.norm, h)
     }

@@ -214,22 +214,6 @@ impl Linear {
     pub fn out_features(&self) -> usize {
         self.weight.rows()
     }
-
-    /// `residual + x Wᵀ (+ b)`, `[..., in] -> [..., out]` with `residual: [..., out]`: a single
-    /// packed block adds the residual in its matrix-vector kernel (decode's residual
-    /// connections, one launch fewer each); anything else takes the product, then the sum.
-    pub fn forward_add<const D: usize>(&self, x: Tensor<D>, residual: Tensor<D>) -> Tensor<D> {
-        match (self.weight.single_quant(), &self.bias) {
-            (Some(q), None) => {
-                let dims = residual.dims();
-                let cols = x.dims()[D - 1];
-                let m = dims[..D - 1].iter().product::<usize>();
-                q.matmul_t_add(x.reshape([m, cols]), residual.reshape([m, q.rows]))
-                    .reshape(dims)
-            }
-            _ => residual + self.forward(x),
-        }
-    }
 }
 
 /// LayerNorm over the last dimension (biased variance, affine).

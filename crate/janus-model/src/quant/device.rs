@@ -133,27 +133,6 @@ impl QuantMatrix {
         }
     }
 
-    /// `residual + x Wᵀ` for `x: [m, cols]`, `residual: [m, rows]`: one launch of the
-    /// matrix-vector kernel (adding as it writes) when the weights are packed and `m` is at most
-    /// [`MATVEC_MAX_ROWS`]; otherwise the product, then the sum.
-    pub fn matmul_t_add(&self, x: Tensor<2>, residual: Tensor<2>) -> Tensor<2> {
-        let m = x.dims()[0];
-        match &self.scales {
-            #[cfg(feature = "wgpu-kernels")]
-            Scales::Packed(scales) if (1..=MATVEC_MAX_ROWS).contains(&m) => {
-                crate::kernels::qmatvec::qmatvec_add(
-                    x,
-                    &self.codes,
-                    scales,
-                    self.rows,
-                    self.format,
-                    residual,
-                )
-            }
-            _ => residual + self.matmul_t(x),
-        }
-    }
-
     /// `silu(x Gᵀ) * (x Uᵀ)` with `self` as G and `up` as U in one kernel, when both are packed
     /// alike for the kernels and `x: [m, cols]` has at most [`MATVEC_MAX_ROWS`] rows; `None`
     /// otherwise (the caller takes the two products).
