@@ -16,7 +16,9 @@ import {
   chunkCount,
   chunkLength,
   fileKey,
+  safetensorsHead,
   type ChunkStore,
+  type FileHead,
   type FileRecord,
   type HashSource,
   type ResumePoint,
@@ -130,7 +132,15 @@ class Download {
       const digest = hasher.digest(this.record.expected);
       const expected = this.record.expected;
       if (expected === null || digest.hex === expected.hex) {
-        this.record = { ...this.record, complete: true, digest, chunkHashes: hasher.chunkHashes, updatedAt: Date.now() };
+        const head = this.record.head ?? (await this.storedHead());
+        this.record = {
+          ...this.record,
+          complete: true,
+          digest,
+          chunkHashes: hasher.chunkHashes,
+          ...(head === null ? {} : { head }),
+          updatedAt: Date.now(),
+        };
         await this.store.putFile(this.record);
         return;
       }
@@ -227,6 +237,18 @@ class Download {
   }
 
   /** Fetch from the hasher's position to the end of the file. */
+  /** `FileRecord.head` of chunk 0's bytes, or null when they do not start with a safetensors header. */
+  private static async head(first: Uint8Array): Promise<FileHead | null> {
+    const bytes = safetensorsHead(first);
+    return bytes === null ? null : { bytes, sha256: await sha256Hex(bytes) };
+  }
+
+  /** The header from the stored chunk 0, for a download resumed from a record kept without one. */
+  private async storedHead(): Promise<FileHead | null> {
+    const first = await this.store.getChunk(this.key, 0);
+    return first === null ? null : Download.head(first.bytes);
+  }
+
   private async fetchRest(hasher: ChunkHasher): Promise<void> {
     const { signal } = this.options;
     const { url, path } = this.task;
@@ -362,12 +384,22 @@ class Download {
           piece = piece.subarray(take);
           if (filled === buffer.length) {
             const index = hasher.index;
+            // Chunk 0's safetensors header goes on the record, rewritten once the chunk is
+            // stored: a resumed run finds it there (records.ts FileRecord.head).
+            let headed: FileRecord | null = null;
+            if (index === 0) {
+              const { head: _, ...rest } = this.record;
+              const head = await Download.head(buffer);
+              this.record = head === null ? rest : { ...rest, head };
+              if (head !== null) headed = this.record;
+            }
             const sha = await sha256Hex(buffer);
             hasher.add(buffer, sha);
             const chunk = { bytes: buffer, sha256: sha, resume: hasher.point() };
             if (writing !== null) await writing;
-            writing = this.store.putChunk(this.key, index, chunk).then(() => {
+            writing = this.store.putChunk(this.key, index, chunk).then(async () => {
               landed += 1;
+              if (headed !== null) await this.store.putFile(headed);
             });
             // Observed by the next await of it; until then, not an unhandled rejection.
             writing.catch(() => undefined);

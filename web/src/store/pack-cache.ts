@@ -6,7 +6,7 @@
 
 import { JanusError } from '../errors.js';
 import { sha256Hex } from './hash.js';
-import { chunkCount, fileKey, type ChunkStore, type ModelRecord } from './records.js';
+import { chunkCount, fileKey, safetensorsHead, type ChunkStore, type ModelRecord } from './records.js';
 
 export type PackQuant = 'q8' | 'q4';
 
@@ -81,6 +81,8 @@ export class PackRecorder {
       await this.store.putChunk(key, i, { bytes: chunk, sha256: hash });
     }
     const expected = { kind: 'sha256' as const, hex: sha256 };
+    // The shard's header kept with its record, as a download's is (records.ts FileRecord.head).
+    const head = safetensorsHead(bytes.subarray(0, this.chunkBytes));
     await this.store.putFile({
       key,
       model: this.key,
@@ -94,6 +96,7 @@ export class PackRecorder {
       complete: true,
       digest: expected,
       chunkHashes,
+      ...(head === null ? {} : { head: { bytes: head, sha256: await sha256Hex(head) } }),
       updatedAt: Date.now(),
     });
     this.files.push(path);

@@ -4,7 +4,8 @@
 // record per chunk, each with its own SHA-256). Records are written in this order, each in its own
 // short transaction with the bytes already in hand:
 //   1. ModelRecord (complete: false) and FileRecord (complete: false): what is being fetched;
-//   2. chunks 0, 1, 2, ... as they are verified to have arrived whole;
+//   2. chunks 0, 1, 2, ... as they are verified to have arrived whole (once chunk 0 is stored, the
+//      FileRecord again, still complete: false, with the file's safetensors header, `head`);
 //   3. FileRecord again with complete: true, the file's digest and every chunk's hash, only once
 //      the whole file's hash matched the expected one;
 //   4. ModelRecord with complete: true, once every file is.
@@ -49,7 +50,40 @@ export interface FileRecord {
   digest?: ExpectedHash;
   /** Set when complete: SHA-256 of chunk i, for repairing a lost chunk without the others. */
   chunkHashes?: string[];
+  /**
+   * Set when complete, for a safetensors file: its header (the first 8 + N bytes, `fileHead`)
+   * and their SHA-256. A cached load reads every shard's header before any tensor; served from
+   * here, those reads need not read and hash each shard's whole first chunk. Absent in caches
+   * written before it and for other files: those reads go to the chunk, as before.
+   */
+  head?: FileHead;
   updatedAt: number;
+}
+
+/** A file's leading bytes kept with its record (`FileRecord.head`). */
+export interface FileHead {
+  bytes: Uint8Array;
+  sha256: string;
+}
+
+/** The most header bytes kept with a record: a real shard's header is tens of KiB. */
+export const MAX_HEAD_BYTES = 1 << 20;
+
+/**
+ * The safetensors header at the start of `first` (a file's leading bytes): the 8-byte
+ * little-endian length N and the N bytes of JSON after it, or null when `first` does not start
+ * with one that fits in it and in MAX_HEAD_BYTES (not a safetensors file, or a header too big).
+ */
+export function safetensorsHead(first: Uint8Array): Uint8Array | null {
+  if (first.length < 9) return null;
+  const view = new DataView(first.buffer, first.byteOffset, 8);
+  const n = view.getBigUint64(0, true);
+  if (n < 2n || n > BigInt(MAX_HEAD_BYTES - 8)) return null;
+  const end = 8 + Number(n);
+  // The JSON object's opening brace: a text file of 9+ bytes rarely starts with a length that
+  // fits and a '{' after it, and one that did would only have its first bytes kept, verified.
+  if (end > first.length || first[8] !== 0x7b) return null;
+  return first.slice(0, end);
 }
 
 export interface StoredChunk {
@@ -150,7 +184,7 @@ export function isModelRecord(value: unknown): value is ModelRecord {
 
 export function isFileRecord(value: unknown): value is FileRecord {
   if (!isRow(value)) return false;
-  const { key, model, path, url, size, chunkSize, etag, expected, hashSource, complete, digest, chunkHashes, updatedAt } = value;
+  const { key, model, path, url, size, chunkSize, etag, expected, hashSource, complete, digest, chunkHashes, head, updatedAt } = value;
   return (
     typeof key === 'string' &&
     typeof model === 'string' &&
@@ -166,8 +200,15 @@ export function isFileRecord(value: unknown): value is FileRecord {
     typeof complete === 'boolean' &&
     (digest === undefined || isExpectedHash(digest)) &&
     (chunkHashes === undefined || (isHashList(chunkHashes) && (chunkHashes.length === chunkCount(size, chunkSize) || (size === 0 && chunkHashes.length <= 1)))) &&
+    (head === undefined || isFileHead(head, size)) &&
     typeof updatedAt === 'number'
   );
+}
+
+function isFileHead(value: unknown, size: number): value is FileHead {
+  if (!isRow(value)) return false;
+  const { bytes, sha256 } = value;
+  return bytes instanceof Uint8Array && bytes.length <= Math.min(size, MAX_HEAD_BYTES) && isHex(sha256, 64);
 }
 
 export function isStoredChunk(value: unknown): value is StoredChunk {

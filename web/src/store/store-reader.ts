@@ -13,6 +13,11 @@
 // (BENCHMARKS.md, "Loading a full-size model in the browser"); on that 2-core machine, where
 // every part is CPU-bound, the overlap's gain was within the noise. A chunk read ahead but
 // damaged fails only when the engine asks for it.
+//
+// A read inside a safetensors file's header is served from the copy kept with its record
+// (records.ts FileRecord.head), checked against its own SHA-256 once: the loader reads every
+// shard's header before any tensor, and each such read used to read and hash the shard's whole
+// first chunk, which the tensors then read again. A damaged copy is passed over for the chunk.
 
 import { JanusError } from '../errors.js';
 import { sha256Hex } from './hash.js';
@@ -30,6 +35,8 @@ export class StoreReader {
   private readonly last = new Map<string, number>();
   /** Reads in flight ahead of the engine, of one file: chunk index -> its checked read. */
   private ahead: { file: string; chunks: Map<number, Promise<Checked>> } | null = null;
+  /** Files whose kept header was checked: true when it matched its SHA-256. */
+  private readonly heads = new Map<string, boolean>();
 
   private constructor(
     private readonly store: ChunkStore,
@@ -68,6 +75,11 @@ export class StoreReader {
       throw new JanusError('bad-checkpoint', `${path}: read of ${length} bytes at ${offset} is outside its ${record.size} bytes`);
     }
     if (length === 0) return new Uint8Array(0);
+    if (record.head !== undefined && offset + length <= record.head.bytes.length && (await this.headOk(record))) {
+      // As a read of chunk 0 for the order of reads: the file's tensors read on from there.
+      if (!this.last.has(record.key)) this.last.set(record.key, 0);
+      return record.head.bytes.subarray(offset, offset + length);
+    }
     const first = Math.floor(offset / record.chunkSize);
     if (Math.floor((offset + length - 1) / record.chunkSize) === first) {
       // Inside one chunk (most reads): a view of it, no copy; the engine copies it into wasm.
@@ -125,6 +137,16 @@ export class StoreReader {
       read.catch(() => undefined);
       chunks.set(i, read);
     }
+  }
+
+  /** Whether the record's kept header matches its SHA-256 (checked once per file). */
+  private async headOk(record: FileRecord): Promise<boolean> {
+    let ok = this.heads.get(record.key);
+    if (ok === undefined && record.head !== undefined) {
+      ok = (await sha256Hex(record.head.bytes)) === record.head.sha256;
+      this.heads.set(record.key, ok);
+    }
+    return ok === true;
   }
 
   /** Chunk `index` of the file from the store, checked against its length and SHA-256. */

@@ -68,3 +68,24 @@ test('a full disk while storing the pack is kept as its failure, never thrown', 
   assert.equal(await store.getModel(key), null);
   assert.deepEqual(await store.chunkIndices(fileKey(key, 'model-00001-of-00001.safetensors')), []);
 });
+
+test("a pack's shard keeps its safetensors header with its record; other files keep none", async () => {
+  const store = new MemoryChunkStore();
+  const key = packKey(BASE, 'q4');
+  const recorder = new PackRecorder(store, key, 'x', 1000);
+  await recorder.begin();
+  const json = new TextEncoder().encode('{"w":{"dtype":"F32","shape":[300],"data_offsets":[0,1200]}}');
+  const shard = new Uint8Array(8 + json.length + 1200);
+  new DataView(shard.buffer).setBigUint64(0, BigInt(json.length), true);
+  shard.set(json, 8);
+  shard.fill(7, 8 + json.length);
+  const sha = createHash('sha256').update(shard).digest('hex');
+  await recorder.onFile('model-00001-of-00001.safetensors', shard, sha);
+  const other = file(10, 1);
+  await recorder.onFile('config.json', other.bytes, other.sha);
+  await recorder.complete();
+  const record = await store.getFile(fileKey(key, 'model-00001-of-00001.safetensors'));
+  assert.deepEqual(record?.head?.bytes, shard.subarray(0, 8 + json.length));
+  assert.equal(record?.head?.sha256, createHash('sha256').update(shard.subarray(0, 8 + json.length)).digest('hex'));
+  assert.equal((await store.getFile(fileKey(key, 'config.json')))?.head, undefined);
+});

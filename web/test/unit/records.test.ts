@@ -113,7 +113,7 @@ test('S9 the guards never throw, and a real record with any one field replaced b
   const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : v instanceof Uint8Array ? 'bytes' : typeof v);
   for (const [record, guard, optional] of [
     [model, isModelRecord, ['completedAt']],
-    [file, isFileRecord, ['digest', 'chunkHashes', 'etag', 'expected']],
+    [file, isFileRecord, ['digest', 'chunkHashes', 'head', 'etag', 'expected']],
     [chunk, isStoredChunk, ['resume']],
   ] as const) {
     const fields = Object.keys(record).filter((k) => !(optional as readonly string[]).includes(k));

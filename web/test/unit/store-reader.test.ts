@@ -1,9 +1,11 @@
 // The engine's reader over a cached model (web/src/store/store-reader.ts): what it asks the store
-// for, and when. A file read in order has its next chunks read and checked ahead of the engine;
-// a file touched once (a shard's header) has nothing read ahead; a damaged chunk read ahead fails
-// only when the engine asks for it.
+// for, and when. A shard's header comes from the copy kept with its record, no chunk read (a
+// damaged copy, or none as in older caches, sends the read to the chunk); a file read in order
+// has its next chunks read and checked ahead of the engine; a file touched once has nothing read
+// ahead; a damaged chunk read ahead fails only when the engine asks for it.
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -45,6 +47,10 @@ async function cached(): Promise<{ store: RecordingStore; key: string }> {
   return { store, key: source.baseUrl };
 }
 
+/** A safetensors file's header length: 8 + the little-endian u64 at its start. */
+const headLength = (bytes: Uint8Array) =>
+  8 + Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+
 /** Lets the reads started ahead reach the store. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
@@ -56,10 +62,18 @@ test('a file read in order: the next chunks are read ahead, each chunk from the 
   const chunks = Math.ceil(bytes.length / CHUNK);
   assert.ok(chunks > READ_AHEAD + 2, `the shard is ${chunks} chunks`);
 
-  await reader.read(SHARD, 0, 10);
+  // The header, as the loader reads it (its length, then the JSON): from the record.
+  const head = headLength(bytes);
+  assert.ok(head < CHUNK, `the header is ${head} bytes`);
+  assert.deepEqual(await reader.read(SHARD, 0, 8), bytes.subarray(0, 8));
+  assert.deepEqual(await reader.read(SHARD, 8, head - 8), bytes.subarray(8, head));
+  await settle();
+  assert.deepEqual(store.reads, [], 'the header reads no chunk');
+
+  // The first tensors (chunk 0), then chunk 1: read in order from the header on.
+  await reader.read(SHARD, head, 10);
   await reader.read(SHARD, CHUNK, 10);
   await settle();
-  // Chunks 2 and 3 are asked for before chunk 1 itself (their reads start first).
   assert.deepEqual([...store.reads].sort(), [`${SHARD}#0`, `${SHARD}#1`, `${SHARD}#2`, `${SHARD}#3`]);
 
   // The rest of the file, in reads that straddle chunk boundaries, as the loader's do.
@@ -74,14 +88,46 @@ test('a file read in order: the next chunks are read ahead, each chunk from the 
   assert.deepEqual([...store.reads].sort(), expected.sort(), 'every chunk read once, none past the end');
 });
 
-test('chunks touched out of order (each shard header) read nothing ahead', async () => {
+test('every safetensors file keeps its header with its record; other files keep none', async () => {
+  const { store, key } = await cached();
+  for (const file of [SHARD, OTHER]) {
+    const bytes = new Uint8Array(readFileSync(path.join(FOLDER, file)));
+    const record = (await store.getFile(fileKey(key, file)))!;
+    assert.deepEqual(record.head?.bytes, bytes.subarray(0, headLength(bytes)), file);
+    assert.equal(record.head?.sha256, createHash('sha256').update(record.head.bytes).digest('hex'));
+  }
+  const config = (await store.getFile(fileKey(key, 'config.json')))!;
+  assert.equal(config.head, undefined);
+});
+
+test("shard headers read no chunk; a chunk touched out of order reads nothing ahead", async () => {
   const { store, key } = await cached();
   const reader = await StoreReader.open(store, key);
   await reader.read(SHARD, 0, 8);
   await reader.read(OTHER, 0, 8);
   await reader.read(SHARD, 5 * CHUNK, 8);
   await settle();
-  assert.deepEqual(store.reads, [`${SHARD}#0`, `${OTHER}#0`, `${SHARD}#5`]);
+  assert.deepEqual(store.reads, [`${SHARD}#5`]);
+});
+
+test('without a kept header (older caches) or with a damaged one, the header comes from chunk 0', async () => {
+  const { store, key } = await cached();
+  const bytes = new Uint8Array(readFileSync(path.join(FOLDER, SHARD)));
+  const shard = (await store.getFile(fileKey(key, SHARD)))!;
+  const damaged = shard.head!.bytes.slice();
+  damaged[9] = (damaged[9] ?? 0) ^ 0x01;
+  await store.putFile({ ...shard, head: { bytes: damaged, sha256: shard.head!.sha256 } });
+  const other = (await store.getFile(fileKey(key, OTHER)))!;
+  const { head: _, ...older } = other;
+  await store.putFile(older);
+
+  const reader = await StoreReader.open(store, key);
+  assert.deepEqual(await reader.read(SHARD, 0, 16), bytes.subarray(0, 16));
+  await reader.read(OTHER, 0, 8);
+  await settle();
+  // Each first chunk once, nothing read ahead (each file touched once), nothing removed.
+  assert.deepEqual(store.reads, [`${SHARD}#0`, `${OTHER}#0`]);
+  assert.deepEqual(store.deletes, []);
 });
 
 test('a damaged chunk read ahead fails with integrity only when the engine asks for it', async () => {
