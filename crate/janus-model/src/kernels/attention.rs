@@ -26,10 +26,10 @@ thread_local! {
     static CHUNK: Cell<u32> = const { Cell::new(64) };
 }
 
-/// The chunk suited to an adapter (BENCHMARKS.md, "Decode attention split over the cache's
-/// positions"): on an H200, 32 positions ran 16 % faster than 64 at 256 positions and 27 % at
-/// 640 (more workgroups over 16 heads); on lavapipe 64 and 128 ran alike and 32 was 12 % slower
-/// at 128 positions.
+/// The chunk suited to an adapter (BENCHMARKS.md, "NVIDIA H200 ..., 2026-11-27" and "Decode
+/// attention split over the cache's positions"): on an H200, 32 positions ran 16 % faster than
+/// 64 at 256 positions and 27 % at 640 (more workgroups over 16 heads); on lavapipe 64 and 128
+/// ran alike and 32 was 12 % slower at 128 positions.
 pub fn chunk_for_adapter(cpu_adapter: bool) -> u32 {
     if cpu_adapter { 64 } else { 32 }
 }

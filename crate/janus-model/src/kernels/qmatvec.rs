@@ -92,9 +92,10 @@ impl Layout {
 }
 
 /// The GPU layout: 32 lanes per row, two rows per 64-wide workgroup. Of the layouts measured on
-/// an H200 (BENCHMARKS.md, "Matrix-vector layouts, attention chunks and the VQ decode on an
-/// H200") it ran the decode kernels fastest: the 102,400-row `lm_head` in 279 µs against 333 µs
-/// with a whole workgroup per row, the fused gate/up product in 38.8 µs against 41.3 µs.
+/// an H200 (BENCHMARKS.md, "NVIDIA H200 ..., 2026-11-27: matrix-vector layouts, attention
+/// chunks, the VQ decode") it ran the decode kernels fastest: the 102,400-row `lm_head` in 279 µs
+/// against 333 µs with a whole workgroup per row, the fused gate/up product in 38.8 µs against
+/// 41.3 µs. Wider workgroups and subgroup sums gained nothing there and were not kept.
 const GPU_LAYOUT: Layout = Layout::Shared { lanes: 32, rows: 1 };
 
 thread_local! {
