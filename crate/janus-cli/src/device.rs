@@ -47,33 +47,22 @@ fn wgpu_described() -> Result<Opened, String> {
         .map_err(|e| format!("no usable wgpu adapter: {e}"))?;
     let info = setup.adapter.get_info();
     let limits = setup.device.limits();
-    // How the quantised matrix-vector kernels spread rows over invocations: by adapter type
-    // (janus_model::kernels::qmatvec::Layout); JANUS_QMATVEC (`shared:LANES:ROWS` or
-    // `vector:ROWS`) overrides (measurements).
-    use janus_model::kernels::qmatvec::{Layout, set_layout};
+    // The kernels' settings by adapter type (janus_model::kernels::set_for_adapter), then the
+    // overrides for measurements: JANUS_QMATVEC (`shared:LANES:ROWS` or `vector:ROWS`),
+    // JANUS_CONV_PIXELS (4 or 8), JANUS_ATTN_CHUNK (32, 64 or 128).
+    use janus_model::kernels::{attention, conv2d, qmatvec};
     let cpu = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
-    set_layout(
-        std::env::var("JANUS_QMATVEC")
-            .ok()
-            .and_then(|v| Layout::parse(&v))
-            .unwrap_or_else(|| Layout::for_adapter(cpu)),
-    );
-    // Output pixels per invocation of the VQ decoder's convolution kernel: by adapter type;
-    // JANUS_CONV_PIXELS (4 or 8) overrides (measurements).
-    janus_model::kernels::conv2d::set_pixels(
-        std::env::var("JANUS_CONV_PIXELS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| janus_model::kernels::conv2d::pixels_for_adapter(cpu)),
-    );
-    // Positions per chunk of the decode attention: by adapter type; JANUS_ATTN_CHUNK (32, 64
-    // or 128) overrides (measurements).
-    janus_model::kernels::attention::set_chunk(
-        std::env::var("JANUS_ATTN_CHUNK")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| janus_model::kernels::attention::chunk_for_adapter(cpu)),
-    );
+    janus_model::kernels::set_for_adapter(cpu);
+    let var = |name: &str| std::env::var(name).ok();
+    if let Some(layout) = var("JANUS_QMATVEC").and_then(|v| qmatvec::Layout::parse(&v)) {
+        qmatvec::set_layout(layout);
+    }
+    if let Some(pixels) = var("JANUS_CONV_PIXELS").and_then(|v| v.parse().ok()) {
+        conv2d::set_pixels(pixels);
+    }
+    if let Some(chunk) = var("JANUS_ATTN_CHUNK").and_then(|v| v.parse().ok()) {
+        attention::set_chunk(chunk);
+    }
     // Decode steps recorded once and replayed (kernels::graph); JANUS_GRAPHS=0 launches every
     // step anew (measurements).
     janus_model::kernels::graph::set_enabled(std::env::var("JANUS_GRAPHS").as_deref() != Ok("0"));

@@ -175,18 +175,9 @@ pub async fn open() -> Result<Rc<Gpu>, WebError> {
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size),
     };
-    // SwiftShader (a CPU implementation) runs the quantised matrix-vector kernels fastest with
-    // one invocation per group of rows: no barriers (janus_model::kernels::qmatvec::Layout).
-    let cpu = adapter.device_type == wgpu::DeviceType::Cpu;
-    janus_model::kernels::qmatvec::set_layout(janus_model::kernels::qmatvec::Layout::for_adapter(
-        cpu,
-    ));
-    // And the VQ decoder's convolution its tile, and the decode attention its chunk, by adapter
-    // type (kernels::conv2d, kernels::attention).
-    janus_model::kernels::conv2d::set_pixels(janus_model::kernels::conv2d::pixels_for_adapter(cpu));
-    janus_model::kernels::attention::set_chunk(janus_model::kernels::attention::chunk_for_adapter(
-        cpu,
-    ));
+    // SwiftShader (a CPU implementation) wants other kernel shapes than a GPU: the matrix-vector
+    // layout, the VQ convolution's tile and the attention's chunk, by adapter type.
+    janus_model::kernels::set_for_adapter(adapter.device_type == wgpu::DeviceType::Cpu);
     let lost = Arc::new(Mutex::new(None));
     let flag = lost.clone();
     setup

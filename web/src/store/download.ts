@@ -15,8 +15,8 @@ import { DEFAULT_RETRY, backoffMs, judgeResponse, pageOrigin, rangeHeader, unrea
 import {
   chunkCount,
   chunkLength,
+  fileHead,
   fileKey,
-  safetensorsHead,
   type ChunkStore,
   type FileHead,
   type FileRecord,
@@ -236,19 +236,13 @@ class Download {
     return origin !== undefined && new URL(this.task.url).origin === origin;
   }
 
-  /** Fetch from the hasher's position to the end of the file. */
-  /** `FileRecord.head` of chunk 0's bytes, or null when they do not start with a safetensors header. */
-  private static async head(first: Uint8Array): Promise<FileHead | null> {
-    const bytes = safetensorsHead(first);
-    return bytes === null ? null : { bytes, sha256: await sha256Hex(bytes) };
-  }
-
   /** The header from the stored chunk 0, for a download resumed from a record kept without one. */
   private async storedHead(): Promise<FileHead | null> {
     const first = await this.store.getChunk(this.key, 0);
-    return first === null ? null : Download.head(first.bytes);
+    return first === null ? null : fileHead(first.bytes);
   }
 
+  /** Fetch from the hasher's position to the end of the file. */
   private async fetchRest(hasher: ChunkHasher): Promise<void> {
     const { signal } = this.options;
     const { url, path } = this.task;
@@ -389,7 +383,7 @@ class Download {
             let headed: FileRecord | null = null;
             if (index === 0) {
               const { head: _, ...rest } = this.record;
-              const head = await Download.head(buffer);
+              const head = await fileHead(buffer);
               this.record = head === null ? rest : { ...rest, head };
               if (head !== null) headed = this.record;
             }

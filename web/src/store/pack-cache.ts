@@ -6,7 +6,7 @@
 
 import { JanusError } from '../errors.js';
 import { sha256Hex } from './hash.js';
-import { chunkCount, fileKey, safetensorsHead, type ChunkStore, type ModelRecord } from './records.js';
+import { chunkCount, fileHead, fileKey, type ChunkStore, type ModelRecord } from './records.js';
 
 export type PackQuant = 'q8' | 'q4';
 
@@ -82,7 +82,7 @@ export class PackRecorder {
     }
     const expected = { kind: 'sha256' as const, hex: sha256 };
     // The shard's header kept with its record, as a download's is (records.ts FileRecord.head).
-    const head = safetensorsHead(bytes.subarray(0, this.chunkBytes));
+    const head = await fileHead(bytes.subarray(0, this.chunkBytes));
     await this.store.putFile({
       key,
       model: this.key,
@@ -96,7 +96,7 @@ export class PackRecorder {
       complete: true,
       digest: expected,
       chunkHashes,
-      ...(head === null ? {} : { head: { bytes: head, sha256: await sha256Hex(head) } }),
+      ...(head === null ? {} : { head }),
       updatedAt: Date.now(),
     });
     this.files.push(path);

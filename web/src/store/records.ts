@@ -13,7 +13,7 @@
 // complete FileRecord is a partial download; a complete FileRecord whose chunk is gone is repaired
 // by fetching that chunk alone and checking it against the hash recorded in step 3).
 
-import type { ExpectedHash } from './hash.js';
+import { sha256Hex, type ExpectedHash } from './hash.js';
 
 /** Where a file's expected hash came from. */
 /** Where a file's expected hash came from; `manifest`: a pack's janus-pack.json. */
@@ -84,6 +84,12 @@ export function safetensorsHead(first: Uint8Array): Uint8Array | null {
   // fits and a '{' after it, and one that did would only have its first bytes kept, verified.
   if (end > first.length || first[8] !== 0x7b) return null;
   return first.slice(0, end);
+}
+
+/** `FileRecord.head` of a file's leading bytes, or null when they start with no safetensors header. */
+export async function fileHead(first: Uint8Array): Promise<FileHead | null> {
+  const bytes = safetensorsHead(first);
+  return bytes === null ? null : { bytes, sha256: await sha256Hex(bytes) };
 }
 
 export interface StoredChunk {

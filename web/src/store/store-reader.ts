@@ -106,8 +106,9 @@ export class StoreReader {
     const ahead = this.ahead?.file === record.key ? this.ahead.chunks : undefined;
     const pending = ahead?.get(index);
     ahead?.delete(index);
-    // In order: the chunk after the last one asked for, or that one again (the loader reads each
-    // shard's first chunk for its header, then again for its first tensors).
+    // In order: the chunk after the last one asked for, or that one again (a header read counts
+    // as chunk 0's; where no header copy is kept, the loader reads a shard's first chunk for its
+    // header, then again for its first tensors).
     const last = this.last.get(record.key);
     const sequential = last === index - 1 || last === index;
     this.last.set(record.key, index);
