@@ -3,6 +3,11 @@
 //! bytes it must read, so each can be compared with the copy kernel's bandwidth. The model-level
 //! benchmark says how fast a step is; this says which kernel to work on. Figures, not assertions.
 //!
+//! Each kernel is timed twice: launched one call at a time, where a small kernel's time is the
+//! host's cost per launch, and as [`REPLAY_LAUNCHES`] launches recorded once and replayed
+//! ([`crate::kernels::graph`], as a decode step runs), where it is the GPU's own time per launch,
+//! the barrier between launches included.
+//!
 //! The matrices are packed directly with patterned codes (no quantisation: the kernels' cost
 //! does not depend on the values), so a run needs no model and takes seconds on a GPU.
 
@@ -11,6 +16,7 @@ use burn::tensor::{DType, Device, Tensor};
 use crate::config::LlamaConfig;
 use crate::error::JanusError;
 use crate::kernels::attention::attention_decode;
+use crate::kernels::graph::StepGraph;
 use crate::kernels::memory::i32_tensor;
 use crate::kernels::rms_norm::rms_norm;
 use crate::quant::device::QuantMatrix;
@@ -23,13 +29,25 @@ pub struct KernelFigure {
     pub shape: String,
     /// Launches of it in one text decode step.
     pub per_token: usize,
+    /// Per launch, launched one call at a time.
     pub seconds: f64,
+    /// Per launch within a replayed recording (None where the adapter could not record).
+    pub replayed_seconds: Option<f64>,
+    /// Of that, the host's time per launch spent encoding and submitting the replays: near
+    /// `replayed_seconds`, the replay is bound by the host, not the GPU.
+    pub replay_host_seconds: Option<f64>,
     pub bytes: u64,
 }
 
 impl KernelFigure {
+    /// Bytes over the best time measured (the replayed one where there is one).
     pub fn gbps(&self) -> f64 {
-        self.bytes as f64 / self.seconds / 1e9
+        self.bytes as f64 / self.best_seconds() / 1e9
+    }
+
+    pub fn best_seconds(&self) -> f64 {
+        self.replayed_seconds
+            .map_or(self.seconds, |r| r.min(self.seconds))
     }
 }
 
@@ -37,27 +55,41 @@ impl KernelFigure {
 /// a last row: the sum over one decode step's launches.
 pub fn markdown(figures: &[KernelFigure], copy_gbps: Option<f64>) -> String {
     let mut out = String::from(
-        "| kernel | shape | launches per token | µs per launch | GB/s | fraction of copy |\n\
-         |---|---|---|---|---|---|\n",
+        "| kernel | shape | launches per token | µs per launch | µs replayed (host) | GB/s | fraction of copy |\n\
+         |---|---|---|---|---|---|---|\n",
     );
     let fraction = |gbps: f64| copy_gbps.map_or("–".into(), |c| format!("{:.3}", gbps / c));
+    let micros = |s: Option<f64>| s.map_or("–".into(), |s| format!("{:.1}", s * 1e6));
+    let replayed = |s: Option<f64>, host: Option<f64>| match host {
+        Some(h) => format!("{} ({:.1})", micros(s), h * 1e6),
+        None => micros(s),
+    };
     for f in figures {
         out += &format!(
-            "| {} | {} | {} | {:.1} | {:.2} | {} |\n",
+            "| {} | {} | {} | {:.1} | {} | {:.2} | {} |\n",
             f.kernel,
             f.shape,
             f.per_token,
             f.seconds * 1e6,
+            replayed(f.replayed_seconds, f.replay_host_seconds),
             f.gbps(),
             fraction(f.gbps())
         );
     }
-    let step_s: f64 = figures.iter().map(|f| f.seconds * f.per_token as f64).sum();
+    let sum = |t: &dyn Fn(&KernelFigure) -> f64| -> f64 {
+        figures.iter().map(|f| t(f) * f.per_token as f64).sum()
+    };
+    let step_s = sum(&KernelFigure::best_seconds);
     let step_bytes: u64 = figures.iter().map(|f| f.bytes * f.per_token as u64).sum();
     let gbps = step_bytes as f64 / step_s / 1e9;
+    let replayed_sum = figures
+        .iter()
+        .all(|f| f.replayed_seconds.is_some())
+        .then(|| sum(&|f| f.replayed_seconds.unwrap_or(f.seconds)));
     out += &format!(
-        "| sum over a decode step | | | {:.1} | {:.2} | {} |\n",
-        step_s * 1e6,
+        "| sum over a decode step | | | {:.1} | {} | {:.2} | {} |\n",
+        sum(&|f| f.seconds) * 1e6,
+        micros(replayed_sum),
         gbps,
         fraction(gbps)
     );
@@ -80,6 +112,76 @@ fn patterned(format: QuantFormat, rows: usize, cols: usize, device: &Device) -> 
     };
     QuantMatrix::upload(&m, device)
 }
+
+/// Launches in the recording [`time_replayed`] replays: enough that the recording's own edges
+/// (the replay's submission, the readback that ends the batch) are amortised.
+pub const REPLAY_LAUNCHES: usize = 32;
+
+/// Seconds per launch of `launch`, launched one call at a time ([`time`]) and replayed from a
+/// recording ([`time_replayed`]).
+async fn time_both<const D: usize>(
+    launch: &dyn Fn() -> Tensor<D>,
+    clock: &dyn Fn() -> f64,
+    min_s: f64,
+) -> Result<(f64, Option<(f64, f64)>), JanusError> {
+    let launched = time(launch, clock, min_s).await?;
+    Ok((launched, time_replayed(launch, clock, min_s).await?))
+}
+
+/// Seconds per launch when [`REPLAY_LAUNCHES`] launches of `launch` are recorded as one step
+/// and the recording replayed in batches of doubling size until a batch takes `min_s`: what a
+/// launch costs inside a recorded decode step, and the host's share of it (encoding and
+/// submitting the replays). None where the recording or its replay fails (the adapter's stream then
+/// goes on unrecorded).
+async fn time_replayed<const D: usize>(
+    launch: &dyn Fn() -> Tensor<D>,
+    clock: &dyn Fn() -> f64,
+    min_s: f64,
+) -> Result<Option<(f64, f64)>, JanusError> {
+    let sync = |t: Tensor<D>| crate::generate::read_f32(t.flatten::<1>(0, D - 1).narrow(0, 0, 1));
+    let first = launch();
+    let anchor = first.clone().flatten::<1>(0, D - 1).int();
+    sync(first).await?;
+    let mut step = || {
+        for _ in 0..REPLAY_LAUNCHES {
+            drop(launch());
+        }
+    };
+    let Ok(graph) = StepGraph::capture(&anchor, &mut step) else {
+        return Ok(None);
+    };
+    let replay = |n: usize| (0..n).try_for_each(|_| graph.replay());
+    let mut n = 1;
+    let per_launch = loop {
+        let start = clock();
+        if replay(n).is_err() {
+            return Ok(None);
+        }
+        // One more launch, read back: waits for every replay queued before it.
+        sync(launch()).await?;
+        let elapsed = clock() - start;
+        if elapsed >= min_s || n >= 1 << 12 {
+            break elapsed / (n * REPLAY_LAUNCHES + 1) as f64;
+        }
+        n *= 2;
+    };
+    // The host's share: HOST_REPLAYS replays queued onto an idle device, timed until the calls
+    // return. cubecl makes the host wait for the GPU only once 512 launches are queued, so
+    // these calls time encoding and submission alone; near `per_launch`, the host bounds the
+    // replay, and well under it, the GPU does.
+    sync(launch()).await?;
+    let start = clock();
+    if replay(HOST_REPLAYS).is_err() {
+        return Ok(None);
+    }
+    let host = (clock() - start) / (HOST_REPLAYS * REPLAY_LAUNCHES) as f64;
+    sync(launch()).await?;
+    Ok(Some((per_launch, host)))
+}
+
+/// Replays timed for the host's share: 128 launches, under the 512 after which cubecl makes
+/// the host wait for the device.
+const HOST_REPLAYS: usize = 4;
 
 /// Seconds per call of `launch` (which queues one launch and returns its output): one call to
 /// compile and warm, then batches of doubling size until a batch takes `min_s`.
@@ -136,13 +238,16 @@ pub async fn kernels(
     let down = patterned(format, h, i, device);
     for batch in [1usize, 2] {
         let x = Tensor::<2>::ones([batch, h], device).cast(dtype);
-        let seconds = time(&|| square.matvec(x.clone()), clock, min_s).await?;
+        let (seconds, replayed_seconds) =
+            time_both(&|| square.matvec(x.clone()), clock, min_s).await?;
         out.push(KernelFigure {
             kernel: "qmatvec".into(),
             shape: format!("[{batch}, {h}] × [{h}, {h}]ᵀ {}", format.name()),
             // q, k, v, o per layer; none at batch 2 (the image step's CFG pair).
             per_token: if batch == 1 { 4 * layers } else { 0 },
             seconds,
+            replayed_seconds: replayed_seconds.map(|r| r.0),
+            replay_host_seconds: replayed_seconds.map(|r| r.1),
             bytes: square.bytes() + (batch * 2 * h) as u64 * elem,
         });
     }
@@ -151,28 +256,37 @@ pub async fn kernels(
         gate.swiglu_with(&up, &x)
             .expect("packed alike with one row: the fused kernel applies")
     };
+    let (seconds, replayed_seconds) = time_both(&swiglu, clock, min_s).await?;
     out.push(KernelFigure {
         kernel: "qmatvec_swiglu".into(),
         shape: format!("[1, {h}] × 2 [{i}, {h}]ᵀ {}", format.name()),
         per_token: layers,
-        seconds: time(&swiglu, clock, min_s).await?,
+        seconds,
+        replayed_seconds: replayed_seconds.map(|r| r.0),
+        replay_host_seconds: replayed_seconds.map(|r| r.1),
         bytes: 2 * gate.bytes() + (h + i) as u64 * elem,
     });
     let xi = Tensor::<2>::ones([1, i], device).cast(dtype);
+    let (seconds, replayed_seconds) = time_both(&|| down.matvec(xi.clone()), clock, min_s).await?;
     out.push(KernelFigure {
         kernel: "qmatvec".into(),
         shape: format!("[1, {i}] × [{h}, {i}]ᵀ {}", format.name()),
         per_token: layers,
-        seconds: time(&|| down.matvec(xi.clone()), clock, min_s).await?,
+        seconds,
+        replayed_seconds: replayed_seconds.map(|r| r.0),
+        replay_host_seconds: replayed_seconds.map(|r| r.1),
         bytes: down.bytes() + (h + i) as u64 * elem,
     });
     drop((square, gate, up, down));
     let head = patterned(format, v, h, device);
+    let (seconds, replayed_seconds) = time_both(&|| head.matvec(x.clone()), clock, min_s).await?;
     out.push(KernelFigure {
         kernel: "qmatvec".into(),
         shape: format!("[1, {h}] × [{v}, {h}]ᵀ {}", format.name()),
         per_token: 1,
-        seconds: time(&|| head.matvec(x.clone()), clock, min_s).await?,
+        seconds,
+        replayed_seconds: replayed_seconds.map(|r| r.0),
+        replay_host_seconds: replayed_seconds.map(|r| r.1),
         bytes: head.bytes() + (h + v) as u64 * elem,
     });
     drop(head);
@@ -189,30 +303,36 @@ pub async fn kernels(
     let vv = Tensor::<4>::ones([1, kv_heads, capacity, d], device).cast(dtype);
     let state = i32_tensor(device, [4], &[context as i32 - 1, 0, 0, 0]);
     let scale = 1.0 / (d as f32).sqrt();
+    let (seconds, replayed_seconds) = time_both(
+        &|| attention_decode(q.clone(), &k, &vv, &state, scale),
+        clock,
+        min_s,
+    )
+    .await?;
     out.push(KernelFigure {
         kernel: "attn_decode".into(),
         shape: format!("{heads} heads × {context} positions × {d}"),
         per_token: layers,
-        seconds: time(
-            &|| attention_decode(q.clone(), &k, &vv, &state, scale),
-            clock,
-            min_s,
-        )
-        .await?,
+        seconds,
+        replayed_seconds: replayed_seconds.map(|r| r.0),
+        replay_host_seconds: replayed_seconds.map(|r| r.1),
         bytes: (2 * kv_heads * context * d + 2 * heads * d) as u64 * elem,
     });
 
     let w = Tensor::<1>::ones([h], device).cast(dtype);
+    let (seconds, replayed_seconds) = time_both(
+        &|| rms_norm(x.clone(), &w, config.rms_norm_eps),
+        clock,
+        min_s,
+    )
+    .await?;
     out.push(KernelFigure {
         kernel: "rms_norm".into(),
         shape: format!("[1, {h}]"),
         per_token: 2 * layers + 1,
-        seconds: time(
-            &|| rms_norm(x.clone(), &w, config.rms_norm_eps),
-            clock,
-            min_s,
-        )
-        .await?,
+        seconds,
+        replayed_seconds: replayed_seconds.map(|r| r.0),
+        replay_host_seconds: replayed_seconds.map(|r| r.1),
         bytes: 3 * h as u64 * elem,
     });
     Ok(out)
