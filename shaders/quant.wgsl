@@ -13,20 +13,15 @@ fn scale(block: u32) -> f32 {
     return select(pair.x, pair.y, (block & 1u) == 1u);
 }
 
-// Codes j..j+3 of a word (j a multiple of 4) as one vector. Each code becomes a float by the
-// exponent trick: the bits 0x4B000000 | n are the float 2^23 + n exactly, so subtracting
-// 2^23 + 8 (Q4's offset) or 2^23 + 128 (Q8's, after flipping the sign bit) leaves the code's
-// value exactly. That is an OR and a subtraction, no integer-to-float conversion (a
-// quarter-rate instruction on NVIDIA GPUs, paid once per weight).
+// Codes j..j+3 of a word (j a multiple of 4) as one vector.
 fn codes4(word: u32, j: u32) -> vec4<f32> {
     let w = vec4<u32>(word);
-    let magic = vec4<u32>(0x4B000000u);
     if (BITS == 4u) {
         let nibbles = (w >> (vec4<u32>(0u, 4u, 8u, 12u) + 4u * j)) & vec4<u32>(0xFu);
-        return bitcast<vec4<f32>>(nibbles | magic) - 8388616.0;
+        return vec4<f32>(vec4<i32>(nibbles) - vec4<i32>(8));
     }
-    let bytes = ((w >> (vec4<u32>(0u, 8u, 16u, 24u) + 8u * j)) & vec4<u32>(0xFFu)) ^ vec4<u32>(0x80u);
-    return bitcast<vec4<f32>>(bytes | magic) - 8388736.0;
+    let top = bitcast<vec4<i32>>(w << (vec4<u32>(24u, 16u, 8u, 0u) - 8u * j));
+    return vec4<f32>(top >> vec4<u32>(24u));
 }
 
 // The CPU adapters' kernels (qmatvec_cpu.wgsl, qmatvec_swiglu_cpu.wgsl) work on four rows at a

@@ -26,23 +26,8 @@ pub const QMATVEC_CASES: [(usize, usize, usize); 7] = [
 /// pick: a whole workgroup per row, several lanes and rows, one lane walking every load of 5 rows
 /// (each load's sums must start from zero), row counts that do not divide the cases' rows, and
 /// the largest vector (the SwiGLU pair clamps it to 8).
-const LAYOUTS: [Layout; 10] = [
+const LAYOUTS: [Layout; 7] = [
     Layout::Shared { lanes: 32, rows: 1 },
-    Layout::Words {
-        lanes: 32,
-        rows: 1,
-        unroll: 8,
-    },
-    Layout::Words {
-        lanes: 16,
-        rows: 3,
-        unroll: 3,
-    },
-    Layout::Words {
-        lanes: 1,
-        rows: 2,
-        unroll: 5,
-    },
     Layout::Shared { lanes: 64, rows: 1 },
     Layout::Vector { rows: 8 },
     Layout::Shared { lanes: 4, rows: 3 },
@@ -170,7 +155,7 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                 }
             }
             report.push(format!(
-                "{name}: kernel {k:.1e} (every layout in LAYOUTS), reference {r:.1e}"
+                "{name}: kernel {k:.1e} (32, 64, 4, 1 lanes; vectors), reference {r:.1e}"
             ));
         }
     }

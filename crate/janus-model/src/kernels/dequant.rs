@@ -48,7 +48,6 @@ pub fn dequantize(
                 lanes: 1,
                 rows: 1,
                 batch: 1,
-                unroll: 1,
             },
             CubeDim::new_1d(WORKGROUP),
         )),

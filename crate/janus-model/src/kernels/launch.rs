@@ -35,9 +35,6 @@ pub struct QuantSource {
     /// Rows of `x` (`{{ batch }}`, the matrix-vector kernels; a constant so that their
     /// accumulators are registers, not memory).
     pub batch: u32,
-    /// Words each invocation loads before using any (`{{ unroll }}`, the word-walk kernels; 1
-    /// elsewhere).
-    pub unroll: u32,
 }
 
 impl KernelSource for QuantSource {
@@ -51,7 +48,6 @@ impl KernelSource for QuantSource {
             .register("lanes", self.lanes.to_string())
             .register("rows", self.rows.to_string())
             .register("batch", self.batch.to_string())
-            .register("unroll", self.unroll.to_string())
             .register("bits", self.format.bits().to_string())
     }
 
@@ -65,7 +61,6 @@ impl KernelSource for QuantSource {
             self.lanes,
             self.rows,
             self.batch,
-            self.unroll,
         ))
     }
 

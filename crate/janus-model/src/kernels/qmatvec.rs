@@ -31,8 +31,6 @@ const WGSL: &str = include_str!("../../../../shaders/qmatvec.wgsl");
 const WGSL_SWIGLU: &str = include_str!("../../../../shaders/qmatvec_swiglu.wgsl");
 const WGSL_CPU: &str = include_str!("../../../../shaders/qmatvec_cpu.wgsl");
 const WGSL_SWIGLU_CPU: &str = include_str!("../../../../shaders/qmatvec_swiglu_cpu.wgsl");
-const WGSL_WORDS: &str = include_str!("../../../../shaders/qmatvec_words.wgsl");
-const WGSL_SWIGLU_WORDS: &str = include_str!("../../../../shaders/qmatvec_swiglu_words.wgsl");
 /// Invocations per workgroup (a power of two, at most WebGPU's 256).
 const WORKGROUP: u32 = 64;
 
@@ -41,9 +39,6 @@ const WORKGROUP: u32 = 64;
 pub enum Layout {
     /// `lanes` invocations (a power of two up to 64) share `rows` rows (1..=8).
     Shared { lanes: u32, rows: u32 },
-    /// As `Shared`, but each lane walks single words, `unroll` (1..=16) of them loaded per trip
-    /// (`shaders/qmatvec_words.wgsl`).
-    Words { lanes: u32, rows: u32, unroll: u32 },
     /// One invocation per `rows` rows: 4, 8, 12 or 16 (the SwiGLU pair takes at most 8).
     Vector { rows: u32 },
 }
@@ -58,7 +53,7 @@ impl Layout {
         }
     }
 
-    /// Parse `shared:LANES:ROWS`, `words:LANES:ROWS:UNROLL` or `vector:ROWS` (measurements: `JANUS_QMATVEC`, the
+    /// Parse `shared:LANES:ROWS` or `vector:ROWS` (measurements: `JANUS_QMATVEC`, the
     /// browser benchmark's `layout`); clamped to the ranges above.
     pub fn parse(text: &str) -> Option<Self> {
         let parts: Vec<&str> = text.split(':').collect();
@@ -67,11 +62,6 @@ impl Layout {
             Some("shared") if parts.len() == 3 => Some(Layout::Shared {
                 lanes: n(1)?,
                 rows: n(2)?,
-            }),
-            Some("words") if parts.len() == 4 => Some(Layout::Words {
-                lanes: n(1)?,
-                rows: n(2)?,
-                unroll: n(3)?,
             }),
             Some("vector") if parts.len() == 2 => Some(Layout::Vector { rows: n(1)? }),
             _ => None,
@@ -85,15 +75,6 @@ impl Layout {
                 lanes: 1 << lanes.clamp(1, WORKGROUP).ilog2(),
                 rows: rows.clamp(1, 8),
             },
-            Layout::Words {
-                lanes,
-                rows,
-                unroll,
-            } => Layout::Words {
-                lanes: 1 << lanes.clamp(1, WORKGROUP).ilog2(),
-                rows: rows.clamp(1, 8),
-                unroll: unroll.clamp(1, 16),
-            },
             Layout::Vector { rows } => Layout::Vector {
                 rows: (rows.clamp(4, 16) / 4) * 4,
             },
@@ -105,9 +86,7 @@ impl Layout {
     pub fn owns_rows(self) -> bool {
         matches!(
             self,
-            Layout::Vector { .. }
-                | Layout::Shared { lanes: 1, .. }
-                | Layout::Words { lanes: 1, .. }
+            Layout::Vector { .. } | Layout::Shared { lanes: 1, .. }
         )
     }
 }
@@ -150,11 +129,6 @@ pub fn qmatvec(
 ) -> Tensor<2> {
     let shader = match layout() {
         Layout::Shared { lanes, rows } => Shader::shared(WGSL, lanes, rows),
-        Layout::Words {
-            lanes,
-            rows,
-            unroll,
-        } => Shader::words(WGSL_WORDS, lanes, rows, unroll),
         Layout::Vector { rows } => Shader::vector(WGSL_CPU, rows),
     };
     launch(shader, x, (codes, scales), None, rows, format)
@@ -170,11 +144,6 @@ pub fn qmatvec_swiglu(
 ) -> Tensor<2> {
     let shader = match layout() {
         Layout::Shared { lanes, rows } => Shader::shared(WGSL_SWIGLU, lanes, rows),
-        Layout::Words {
-            lanes,
-            rows,
-            unroll,
-        } => Shader::words(WGSL_SWIGLU_WORDS, lanes, rows, unroll),
         Layout::Vector { rows } => Shader::vector(WGSL_SWIGLU_CPU, rows.min(8)),
     };
     launch(shader, x, gate, Some(up), rows, format)
@@ -187,27 +156,11 @@ struct Shader {
     lanes: u32,
     /// Output rows per group.
     rows: u32,
-    /// Words loaded per trip (the word walk; 1 elsewhere).
-    unroll: u32,
 }
 
 impl Shader {
     fn shared(wgsl: &'static str, lanes: u32, rows: u32) -> Self {
-        Self {
-            wgsl,
-            lanes,
-            rows,
-            unroll: 1,
-        }
-    }
-
-    fn words(wgsl: &'static str, lanes: u32, rows: u32, unroll: u32) -> Self {
-        Self {
-            wgsl,
-            lanes,
-            rows,
-            unroll,
-        }
+        Self { wgsl, lanes, rows }
     }
 
     fn vector(wgsl: &'static str, rows: u32) -> Self {
@@ -215,7 +168,6 @@ impl Shader {
             wgsl,
             lanes: 1,
             rows,
-            unroll: 1,
         }
     }
 }
@@ -270,7 +222,6 @@ fn launch(
                 lanes: shader.lanes,
                 rows: shader.rows,
                 batch: m as u32,
-                unroll: shader.unroll,
             },
             CubeDim::new_1d(WORKGROUP),
         )),
@@ -293,22 +244,7 @@ mod tests {
             Some(Layout::Shared { lanes: 64, rows: 8 })
         );
         assert_eq!(Layout::parse("vector:10"), Some(Layout::Vector { rows: 8 }));
-        assert_eq!(
-            Layout::parse("words:32:1:40"),
-            Some(Layout::Words {
-                lanes: 32,
-                rows: 1,
-                unroll: 16
-            })
-        );
-        for bad in [
-            "shared:32",
-            "words:32:1",
-            "shared:a:1",
-            "shared:32:1:256",
-            "vector",
-            "sg",
-        ] {
+        for bad in ["shared:32", "shared:a:1", "shared:32:1:256", "vector", "sg"] {
             assert_eq!(Layout::parse(bad), None, "{bad}");
         }
     }
