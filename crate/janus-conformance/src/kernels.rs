@@ -295,7 +295,7 @@ pub(crate) fn tensor<const D: usize>(
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-/// The decoder's fused kernels (`rms_norm.wgsl`, `rope.wgsl`, `attn_chunk.wgsl` + `attn_merge.wgsl`) against the
+/// The decoder's fused kernels (`rms_norm.wgsl`, `add_rms_norm.wgsl`, `rope.wgsl`, `attn_chunk.wgsl` + `attn_merge.wgsl`) against the
 /// generic burn ops they replace, on awkward sizes: rows past a grid dimension, odd widths,
 /// grouped-query heads, a cache longer than its filled prefix.
 pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>, String> {
@@ -317,9 +317,27 @@ pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>,
             eps: 1e-6,
         };
         let want = read_any(norm.forward(x.clone())).await?;
-        let got = read_any(rms_norm::rms_norm(x, &norm.weight, norm.eps)).await?;
+        let got = read_any(rms_norm::rms_norm(x.clone(), &norm.weight, norm.eps)).await?;
         let e = compare(&format!("rms_norm {shape:?}"), &got, &want)?;
         report.push(format!("rms_norm {shape:?}: {e:.1e}"));
+        // The residual connection and the norm after it in one launch: both outputs.
+        let a = tensor(random(n, seed + 20), shape, device);
+        let want_sum = read_any(x.clone() + a.clone()).await?;
+        let want = read_any(norm.forward(x.clone() + a.clone())).await?;
+        let (sum, got) = rms_norm::add_rms_norm(x, a, &norm.weight, norm.eps);
+        let e_sum = compare(
+            &format!("add_rms_norm {shape:?} sum"),
+            &read_any(sum).await?,
+            &want_sum,
+        )?;
+        let e = compare(
+            &format!("add_rms_norm {shape:?}"),
+            &read_any(got).await?,
+            &want,
+        )?;
+        report.push(format!(
+            "add_rms_norm {shape:?}: {e_sum:.1e} (sum), {e:.1e}"
+        ));
     }
     // SwiGLU gate over an odd number of values.
     let (g, u) = (

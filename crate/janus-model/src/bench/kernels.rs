@@ -18,7 +18,7 @@ use crate::error::JanusError;
 use crate::kernels::attention::attention_decode;
 use crate::kernels::graph::StepGraph;
 use crate::kernels::memory::i32_tensor;
-use crate::kernels::rms_norm::rms_norm;
+use crate::kernels::rms_norm::{add_rms_norm, rms_norm};
 use crate::quant::device::QuantMatrix;
 use crate::quant::{PackedMatrix, QuantFormat};
 
@@ -329,11 +329,29 @@ pub async fn kernels(
     out.push(KernelFigure {
         kernel: "rms_norm".into(),
         shape: format!("[1, {h}]"),
-        per_token: 2 * layers + 1,
+        // The first layer's input norm; every later norm follows a residual connection.
+        per_token: 1,
         seconds,
         replayed_seconds: replayed_seconds.map(|r| r.0),
         replay_host_seconds: replayed_seconds.map(|r| r.1),
         bytes: 3 * h as u64 * elem,
+    });
+    let a = Tensor::<2>::ones([1, h], device).cast(dtype);
+    let (seconds, replayed_seconds) = time_both(
+        &|| add_rms_norm(x.clone(), a.clone(), &w, config.rms_norm_eps).1,
+        clock,
+        min_s,
+    )
+    .await?;
+    out.push(KernelFigure {
+        kernel: "add_rms_norm".into(),
+        shape: format!("[1, {h}] + [1, {h}]"),
+        // After each layer's attention and MLP.
+        per_token: 2 * layers,
+        seconds,
+        replayed_seconds: replayed_seconds.map(|r| r.0),
+        replay_host_seconds: replayed_seconds.map(|r| r.1),
+        bytes: 5 * h as u64 * elem,
     });
     Ok(out)
 }

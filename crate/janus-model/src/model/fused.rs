@@ -1,6 +1,5 @@
-//! The decoder's fused WGSL kernels (`shaders/rms_norm.wgsl`, `rope.wgsl`, `attn_chunk.wgsl`,
-//! `swiglu.wgsl`, `rope_kv.wgsl`),
-//! called by `llama` when its weights live on wgpu with the kernels built in. Each replaces a
+//! The decoder's fused WGSL kernels (`shaders/rms_norm.wgsl`, `add_rms_norm.wgsl`, `rope.wgsl`,
+//! `attn_chunk.wgsl`, `swiglu.wgsl`, `rope_kv.wgsl`), called by `llama` when its weights live on wgpu with the kernels built in. Each replaces a
 //! chain of generic kernels whose launches, not their arithmetic, bound a decode step; each is
 //! tested against that chain (`janus_conformance::kernels`).
 
@@ -17,6 +16,24 @@ pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<1>, eps: f64) -> T
     #[cfg(not(feature = "wgpu-kernels"))]
     {
         let _ = (x, weight, eps);
+        unreachable!("fused kernels are only enabled with wgpu-kernels")
+    }
+}
+
+/// `(h + a, RMSNorm(h + a))`: a residual connection and the norm after it in one launch.
+pub fn add_rms_norm<const D: usize>(
+    h: Tensor<D>,
+    a: Tensor<D>,
+    weight: &Tensor<1>,
+    eps: f64,
+) -> (Tensor<D>, Tensor<D>) {
+    #[cfg(feature = "wgpu-kernels")]
+    {
+        crate::kernels::rms_norm::add_rms_norm(h, a, weight, eps)
+    }
+    #[cfg(not(feature = "wgpu-kernels"))]
+    {
+        let _ = (h, a, weight, eps);
         unreachable!("fused kernels are only enabled with wgpu-kernels")
     }
 }

@@ -246,17 +246,23 @@ impl Llama {
     /// holds); returns `[B, 1, H]`. The caches, filled up to that position by earlier steps,
     /// are written in place and their host-side lengths left as they are: the cursor counts.
     pub fn decode(&self, x: Tensor<3>, caches: &[KvCache], cursor: &Cursor) -> Tensor<3> {
-        let norm = |n: &RmsNorm, x: Tensor<3>| fused::rms_norm(x, &n.weight, n.eps);
+        // Each residual connection runs with the RMSNorm after it as one kernel
+        // (fused::add_rms_norm): `h` is the residual stream, `normed` the next block's input.
+        // Two launches fewer per layer.
+        let add_norm =
+            |h: Tensor<3>, a: Tensor<3>, n: &RmsNorm| fused::add_rms_norm(h, a, &n.weight, n.eps);
+        let first = self.layers.first().map_or(&self.norm, |l| &l.input_norm);
+        let mut normed = fused::rms_norm(x.clone(), &first.weight, first.eps);
         let mut h = x;
-        for (layer, cache) in self.layers.iter().zip(caches) {
-            let a = layer
-                .attn
-                .decode(norm(&layer.input_norm, h.clone()), cache, cursor);
-            h = h + a;
-            let m = layer.mlp.forward(norm(&layer.post_norm, h.clone()), true);
-            h = h + m;
+        for (i, (layer, cache)) in self.layers.iter().zip(caches).enumerate() {
+            let a = layer.attn.decode(normed, cache, cursor);
+            let (after_attn, mlp_in) = add_norm(h, a, &layer.post_norm);
+            let m = layer.mlp.forward(mlp_in, true);
+            // The next layer's input norm, or after the last layer the final one.
+            let next = self.layers.get(i + 1).map_or(&self.norm, |l| &l.input_norm);
+            (h, normed) = add_norm(after_attn, m, next);
         }
-        norm(&self.norm, h)
+        normed
     }
 
     /// Run `x: [B, T, H]` (embeddings at positions `cache.len() ..`) through every layer and the
