@@ -8,6 +8,8 @@
 #              (scripts/bench-layouts.sh);
 #   attention  the decode attention's chunk sizes (JANUS_ATTN_CHUNK=32, 64, 128) at a text
 #              context and an image step's (kernels::attention::set_chunk);
+#   norms      the norms' walks (JANUS_NORM_WALK=256:8, the GPU default, and 128:1, the walk
+#              before it): which GPUs should use (kernels::rms_norm::Walk::for_adapter);
 #   full       the full benchmark with the VQ decode at each of QUANTS (default q4), as
 #              BENCHMARKS.md rows: the adapter's default layout, and (after `layouts`) the layout
 #              whose decode-step sum was least;
@@ -22,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
 PRESET="${PRESET:-janus-1.3b}"
-PARTS="${PARTS:-convs layouts attention full profile}"
+PARTS="${PARTS:-convs layouts attention norms full profile}"
 read -r PROMPT DECODE IMAGE <<<"${STEPS:-128 128 64}"
 LAYOUTS="${LAYOUTS:-shared:32:1 shared:64:1 shared:16:1 shared:32:2 shared:16:4 vector:8}"
 run() {
@@ -68,6 +70,13 @@ if has attention; then
       JANUS_ATTN_CHUNK=$chunk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
         --kernels --context "$context" | grep -E 'attn|adapter'
     done
+  done
+fi
+if has norms; then
+  for walk in 256:8 128:1; do
+    echo "== JANUS_NORM_WALK=$walk"
+    JANUS_NORM_WALK=$walk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
+      --kernels | grep -E 'norm|adapter'
   done
 fi
 if has full; then

@@ -49,8 +49,9 @@ fn wgpu_described() -> Result<Opened, String> {
     let limits = setup.device.limits();
     // The kernels' settings by adapter type (janus_model::kernels::set_for_adapter), then the
     // overrides for measurements: JANUS_QMATVEC (`shared:LANES:ROWS` or `vector:ROWS`),
-    // JANUS_CONV_PIXELS (4 or 8), JANUS_ATTN_CHUNK (32, 64 or 128).
-    use janus_model::kernels::{attention, conv2d, qmatvec};
+    // JANUS_CONV_PIXELS (4 or 8), JANUS_ATTN_CHUNK (32, 64 or 128), JANUS_NORM_WALK
+    // (`WORKGROUP:PER`, the norms' walk).
+    use janus_model::kernels::{attention, conv2d, qmatvec, rms_norm};
     let cpu = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
     janus_model::kernels::set_for_adapter(cpu);
     let var = |name: &str| std::env::var(name).ok();
@@ -62,6 +63,9 @@ fn wgpu_described() -> Result<Opened, String> {
     }
     if let Some(chunk) = var("JANUS_ATTN_CHUNK").and_then(|v| v.parse().ok()) {
         attention::set_chunk(chunk);
+    }
+    if let Some(walk) = var("JANUS_NORM_WALK").and_then(|v| rms_norm::Walk::parse(&v)) {
+        rms_norm::set_walk(walk);
     }
     // Decode steps recorded once and replayed (kernels::graph); JANUS_GRAPHS=0 launches every
     // step anew (measurements).

@@ -304,8 +304,15 @@ pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>,
     use janus_model::model::nn::RmsNorm;
     use janus_model::model::rope::Rope;
     let mut report = Vec::new();
-    // RMSNorm: [3, 5, 96] and 70,000 rows of 32 (more rows than one grid dimension).
-    for (shape, seed) in [([3usize, 5, 96], 1u64), ([1, 70_000, 32], 2)] {
+    // RMSNorm: [3, 5, 96]; 70,000 rows of 32 (more rows than one grid dimension); rows that
+    // take several values per invocation, the last ones partly (600), and more than one trip
+    // (2500: two trips of 2048).
+    for (shape, seed) in [
+        ([3usize, 5, 96], 1u64),
+        ([1, 70_000, 32], 2),
+        ([2, 1, 600], 3),
+        ([1, 3, 2500], 4),
+    ] {
         let n: usize = shape.iter().product();
         let x = tensor(random(n, seed), shape, device);
         let w: Vec<f32> = random(shape[2], seed + 10)
@@ -317,26 +324,47 @@ pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>,
             eps: 1e-6,
         };
         let want = read_any(norm.forward(x.clone())).await?;
-        let got = read_any(rms_norm::rms_norm(x.clone(), &norm.weight, norm.eps)).await?;
-        let e = compare(&format!("rms_norm {shape:?}"), &got, &want)?;
-        report.push(format!("rms_norm {shape:?}: {e:.1e}"));
         // The residual connection and the norm after it in one launch: both outputs.
         let a = tensor(random(n, seed + 20), shape, device);
         let want_sum = read_any(x.clone() + a.clone()).await?;
-        let want = read_any(norm.forward(x.clone() + a.clone())).await?;
-        let (sum, got) = rms_norm::add_rms_norm(x, a, &norm.weight, norm.eps);
-        let e_sum = compare(
-            &format!("add_rms_norm {shape:?} sum"),
-            &read_any(sum).await?,
-            &want_sum,
-        )?;
-        let e = compare(
-            &format!("add_rms_norm {shape:?}"),
-            &read_any(got).await?,
-            &want,
-        )?;
+        let want_added = read_any(norm.forward(x.clone() + a.clone())).await?;
+        // Every walk: the GPUs' (several values per invocation), the CPU adapters' (one), and a
+        // narrow one taking three.
+        let before = rms_norm::walk();
+        let (mut e, mut e_sum, mut e_added) = (0f32, 0f32, 0f32);
+        for walk in [
+            rms_norm::Walk::for_adapter(false),
+            rms_norm::Walk::for_adapter(true),
+            rms_norm::Walk {
+                workgroup: 64,
+                max_per: 3,
+            },
+        ] {
+            rms_norm::set_walk(walk);
+            let got = rms_norm::rms_norm(x.clone(), &norm.weight, norm.eps);
+            let (sum, added) = rms_norm::add_rms_norm(x.clone(), a.clone(), &norm.weight, norm.eps);
+            rms_norm::set_walk(before);
+            let what = format!("{shape:?}, {walk:?}");
+            e = e.max(compare(
+                &format!("rms_norm {what}"),
+                &read_any(got).await?,
+                &want,
+            )?);
+            let sum = read_any(sum).await?;
+            e_sum = e_sum.max(compare(
+                &format!("add_rms_norm {what}, sum"),
+                &sum,
+                &want_sum,
+            )?);
+            let added = read_any(added).await?;
+            e_added = e_added.max(compare(
+                &format!("add_rms_norm {what}"),
+                &added,
+                &want_added,
+            )?);
+        }
         report.push(format!(
-            "add_rms_norm {shape:?}: {e_sum:.1e} (sum), {e:.1e}"
+            "rms_norm {shape:?}: {e:.1e}; add_rms_norm: {e_sum:.1e} (sum), {e_added:.1e} (every walk)"
         ));
     }
     // SwiGLU gate over an odd number of values.

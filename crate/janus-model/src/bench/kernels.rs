@@ -3,10 +3,9 @@
 //! bytes it must read, so each can be compared with the copy kernel's bandwidth. The model-level
 //! benchmark says how fast a step is; this says which kernel to work on. Figures, not assertions.
 //!
-//! Each kernel is timed twice: launched one call at a time, where a small kernel's time is the
-//! host's cost per launch, and as [`REPLAY_LAUNCHES`] launches recorded once and replayed
-//! ([`crate::kernels::graph`], as a decode step runs), where it is the GPU's own time per launch,
-//! the barrier between launches included.
+//! Each kernel is timed twice: launched one call at a time, and as [`REPLAY_LAUNCHES`] launches
+//! recorded once and replayed ([`crate::kernels::graph`]), as a decode step runs: what a launch
+//! costs there, the barrier between launches included, with the host's share of it.
 //!
 //! The matrices are packed directly with patterned codes (no quantisation: the kernels' cost
 //! does not depend on the values), so a run needs no model and takes seconds on a GPU.
@@ -117,22 +116,33 @@ fn patterned(format: QuantFormat, rows: usize, cols: usize, device: &Device) -> 
 /// (the replay's submission, the readback that ends the batch) are amortised.
 pub const REPLAY_LAUNCHES: usize = 32;
 
-/// Seconds per launch of `launch`, launched one call at a time ([`time`]) and replayed from a
-/// recording ([`time_replayed`]).
-async fn time_both<const D: usize>(
+/// One kernel at one shape: its name, shape and launches per decode step, then what one launch
+/// must move, timed launched one call at a time ([`time`]) and replayed ([`time_replayed`]).
+async fn figure<const D: usize>(
+    (kernel, shape, per_token): (&str, String, usize),
+    bytes: u64,
     launch: &dyn Fn() -> Tensor<D>,
     clock: &dyn Fn() -> f64,
     min_s: f64,
-) -> Result<(f64, Option<(f64, f64)>), JanusError> {
-    let launched = time(launch, clock, min_s).await?;
-    Ok((launched, time_replayed(launch, clock, min_s).await?))
+) -> Result<KernelFigure, JanusError> {
+    let seconds = time(launch, clock, min_s).await?;
+    let replayed = time_replayed(launch, clock, min_s).await?;
+    Ok(KernelFigure {
+        kernel: kernel.into(),
+        shape,
+        per_token,
+        seconds,
+        replayed_seconds: replayed.map(|r| r.0),
+        replay_host_seconds: replayed.map(|r| r.1),
+        bytes,
+    })
 }
 
 /// Seconds per launch when [`REPLAY_LAUNCHES`] launches of `launch` are recorded as one step
 /// and the recording replayed in batches of doubling size until a batch takes `min_s`: what a
 /// launch costs inside a recorded decode step, and the host's share of it (encoding and
-/// submitting the replays). None where the recording or its replay fails (the adapter's stream then
-/// goes on unrecorded).
+/// submitting the replays). None where the recording or its replay fails (the adapter's stream
+/// then goes on unrecorded).
 async fn time_replayed<const D: usize>(
     launch: &dyn Fn() -> Tensor<D>,
     clock: &dyn Fn() -> f64,
@@ -150,6 +160,8 @@ async fn time_replayed<const D: usize>(
     let Ok(graph) = StepGraph::capture(&anchor, &mut step) else {
         return Ok(None);
     };
+    // The capture ran the launches once for real: wait for them before timing.
+    sync(launch()).await?;
     let replay = |n: usize| (0..n).try_for_each(|_| graph.replay());
     let mut n = 1;
     let per_launch = loop {
@@ -238,57 +250,41 @@ pub async fn kernels(
     let down = patterned(format, h, i, device);
     for batch in [1usize, 2] {
         let x = Tensor::<2>::ones([batch, h], device).cast(dtype);
-        let (seconds, replayed_seconds) =
-            time_both(&|| square.matvec(x.clone()), clock, min_s).await?;
-        out.push(KernelFigure {
-            kernel: "qmatvec".into(),
-            shape: format!("[{batch}, {h}] × [{h}, {h}]ᵀ {}", format.name()),
-            // q, k, v, o per layer; none at batch 2 (the image step's CFG pair).
-            per_token: if batch == 1 { 4 * layers } else { 0 },
-            seconds,
-            replayed_seconds: replayed_seconds.map(|r| r.0),
-            replay_host_seconds: replayed_seconds.map(|r| r.1),
-            bytes: square.bytes() + (batch * 2 * h) as u64 * elem,
-        });
+        let shape = format!("[{batch}, {h}] × [{h}, {h}]ᵀ {}", format.name());
+        // q, k, v, o per layer; none at batch 2 (the image step's CFG pair).
+        let per_token = if batch == 1 { 4 * layers } else { 0 };
+        let bytes = square.bytes() + (batch * 2 * h) as u64 * elem;
+        let launch = || square.matvec(x.clone());
+        out.push(figure(("qmatvec", shape, per_token), bytes, &launch, clock, min_s).await?);
     }
     let x = Tensor::<2>::ones([1, h], device).cast(dtype);
     let swiglu = || {
         gate.swiglu_with(&up, &x)
             .expect("packed alike with one row: the fused kernel applies")
     };
-    let (seconds, replayed_seconds) = time_both(&swiglu, clock, min_s).await?;
-    out.push(KernelFigure {
-        kernel: "qmatvec_swiglu".into(),
-        shape: format!("[1, {h}] × 2 [{i}, {h}]ᵀ {}", format.name()),
-        per_token: layers,
-        seconds,
-        replayed_seconds: replayed_seconds.map(|r| r.0),
-        replay_host_seconds: replayed_seconds.map(|r| r.1),
-        bytes: 2 * gate.bytes() + (h + i) as u64 * elem,
-    });
+    let shape = format!("[1, {h}] × 2 [{i}, {h}]ᵀ {}", format.name());
+    let bytes = 2 * gate.bytes() + (h + i) as u64 * elem;
+    out.push(
+        figure(
+            ("qmatvec_swiglu", shape, layers),
+            bytes,
+            &swiglu,
+            clock,
+            min_s,
+        )
+        .await?,
+    );
     let xi = Tensor::<2>::ones([1, i], device).cast(dtype);
-    let (seconds, replayed_seconds) = time_both(&|| down.matvec(xi.clone()), clock, min_s).await?;
-    out.push(KernelFigure {
-        kernel: "qmatvec".into(),
-        shape: format!("[1, {i}] × [{h}, {i}]ᵀ {}", format.name()),
-        per_token: layers,
-        seconds,
-        replayed_seconds: replayed_seconds.map(|r| r.0),
-        replay_host_seconds: replayed_seconds.map(|r| r.1),
-        bytes: down.bytes() + (h + i) as u64 * elem,
-    });
+    let shape = format!("[1, {i}] × [{h}, {i}]ᵀ {}", format.name());
+    let bytes = down.bytes() + (h + i) as u64 * elem;
+    let launch = || down.matvec(xi.clone());
+    out.push(figure(("qmatvec", shape, layers), bytes, &launch, clock, min_s).await?);
     drop((square, gate, up, down));
     let head = patterned(format, v, h, device);
-    let (seconds, replayed_seconds) = time_both(&|| head.matvec(x.clone()), clock, min_s).await?;
-    out.push(KernelFigure {
-        kernel: "qmatvec".into(),
-        shape: format!("[1, {h}] × [{v}, {h}]ᵀ {}", format.name()),
-        per_token: 1,
-        seconds,
-        replayed_seconds: replayed_seconds.map(|r| r.0),
-        replay_host_seconds: replayed_seconds.map(|r| r.1),
-        bytes: head.bytes() + (h + v) as u64 * elem,
-    });
+    let shape = format!("[1, {h}] × [{v}, {h}]ᵀ {}", format.name());
+    let bytes = head.bytes() + (h + v) as u64 * elem;
+    let launch = || head.matvec(x.clone());
+    out.push(figure(("qmatvec", shape, 1), bytes, &launch, clock, min_s).await?);
     drop(head);
 
     // Attention over `context` positions of a cache with room for as many again (a generation
@@ -303,55 +299,31 @@ pub async fn kernels(
     let vv = Tensor::<4>::ones([1, kv_heads, capacity, d], device).cast(dtype);
     let state = i32_tensor(device, [4], &[context as i32 - 1, 0, 0, 0]);
     let scale = 1.0 / (d as f32).sqrt();
-    let (seconds, replayed_seconds) = time_both(
-        &|| attention_decode(q.clone(), &k, &vv, &state, scale),
-        clock,
-        min_s,
-    )
-    .await?;
-    out.push(KernelFigure {
-        kernel: "attn_decode".into(),
-        shape: format!("{heads} heads × {context} positions × {d}"),
-        per_token: layers,
-        seconds,
-        replayed_seconds: replayed_seconds.map(|r| r.0),
-        replay_host_seconds: replayed_seconds.map(|r| r.1),
-        bytes: (2 * kv_heads * context * d + 2 * heads * d) as u64 * elem,
-    });
+    let shape = format!("{heads} heads × {context} positions × {d}");
+    let bytes = (2 * kv_heads * context * d + 2 * heads * d) as u64 * elem;
+    let launch = || attention_decode(q.clone(), &k, &vv, &state, scale);
+    out.push(figure(("attn_decode", shape, layers), bytes, &launch, clock, min_s).await?);
 
     let w = Tensor::<1>::ones([h], device).cast(dtype);
-    let (seconds, replayed_seconds) = time_both(
-        &|| rms_norm(x.clone(), &w, config.rms_norm_eps),
-        clock,
-        min_s,
-    )
-    .await?;
-    out.push(KernelFigure {
-        kernel: "rms_norm".into(),
-        shape: format!("[1, {h}]"),
-        // The first layer's input norm; every later norm follows a residual connection.
-        per_token: 1,
-        seconds,
-        replayed_seconds: replayed_seconds.map(|r| r.0),
-        replay_host_seconds: replayed_seconds.map(|r| r.1),
-        bytes: 3 * h as u64 * elem,
-    });
+    let eps = config.rms_norm_eps;
+    // The first layer's input norm; every later norm follows a residual connection.
+    let launch = || rms_norm(x.clone(), &w, eps);
+    let (shape, bytes) = (format!("[1, {h}]"), 3 * h as u64 * elem);
+    out.push(figure(("rms_norm", shape, 1), bytes, &launch, clock, min_s).await?);
+    // After each layer's attention and after its MLP.
     let a = Tensor::<2>::ones([1, h], device).cast(dtype);
-    let (seconds, replayed_seconds) = time_both(
-        &|| add_rms_norm(x.clone(), a.clone(), &w, config.rms_norm_eps).1,
-        clock,
-        min_s,
-    )
-    .await?;
-    out.push(KernelFigure {
-        kernel: "add_rms_norm".into(),
-        shape: format!("[1, {h}] + [1, {h}]"),
-        // After each layer's attention and MLP.
-        per_token: 2 * layers,
-        seconds,
-        replayed_seconds: replayed_seconds.map(|r| r.0),
-        replay_host_seconds: replayed_seconds.map(|r| r.1),
-        bytes: 5 * h as u64 * elem,
-    });
+    let launch = || add_rms_norm(x.clone(), a.clone(), &w, eps).1;
+    let (shape, bytes) = (format!("[1, {h}] + [1, {h}]"), 5 * h as u64 * elem);
+    let per_token = 2 * layers;
+    out.push(
+        figure(
+            ("add_rms_norm", shape, per_token),
+            bytes,
+            &launch,
+            clock,
+            min_s,
+        )
+        .await?,
+    );
     Ok(out)
 }

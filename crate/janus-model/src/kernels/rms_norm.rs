@@ -2,6 +2,8 @@
 //! `shaders/add_rms_norm.wgsl`: a residual connection and the RMSNorm after it in one launch
 //! (reference: `h + a`, then the norm).
 
+use std::cell::Cell;
+
 use burn::backend::Cube;
 use burn::backend::wgpu::CubeTensor;
 use burn::cubecl::CubeCount;
@@ -9,11 +11,73 @@ use burn::cubecl::ir::attributes::BufferIOAttr;
 use burn::cubecl::server::KernelArguments;
 use burn::tensor::Tensor;
 
-use super::launch::{empty_like, float_handle, grid, info, launch_elem};
+use super::launch::{TemplateSource, empty_like, float_handle, grid, info};
 
 const WGSL: &str = include_str!("../../../../shaders/rms_norm.wgsl");
 const WGSL_ADD: &str = include_str!("../../../../shaders/add_rms_norm.wgsl");
-const WORKGROUP: u32 = 128;
+
+/// How the norms walk a row: `workgroup` invocations, each loading up to `max_per` values per
+/// trip before using any (`{{ per }}`; the shaders' notes say why).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Walk {
+    pub workgroup: u32,
+    pub max_per: u32,
+}
+
+impl Walk {
+    /// GPUs: 256 invocations (WebGPU's most), 8 values each, so a row of up to 2048 (Janus-1.3B's
+    /// hidden size) is one trip: one wait for memory where 128 invocations taking one value at
+    /// a time waited 16 times. Not yet timed on a GPU (BENCHMARKS.md, "NVIDIA H200 ...,
+    /// 2026-11-27, second session": the norm took 9.6 µs there, about 16 memory latencies).
+    /// CPU adapters keep 128 invocations taking one value at a time: on lavapipe the wider walk
+    /// made a decode step 2–3 % slower (1.41 → 1.45 s per token), since they keep arrays
+    /// indexed at run time in memory.
+    /// `WORKGROUP:PER` (measurements: `JANUS_NORM_WALK`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (workgroup, max_per) = text.split_once(':')?;
+        Some(Walk {
+            workgroup: workgroup.parse().ok()?,
+            max_per: max_per.parse().ok()?,
+        })
+    }
+
+    pub fn for_adapter(cpu_adapter: bool) -> Self {
+        if cpu_adapter {
+            Walk {
+                workgroup: 128,
+                max_per: 1,
+            }
+        } else {
+            Walk {
+                workgroup: 256,
+                max_per: 8,
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Per thread, like `qmatvec`'s layout. The GPU walk until set.
+    static WALK: Cell<Walk> = const {
+        Cell::new(Walk {
+            workgroup: 256,
+            max_per: 8,
+        })
+    };
+}
+
+/// The walk this thread's launches use.
+pub fn walk() -> Walk {
+    WALK.with(Cell::get)
+}
+
+/// Set the walk of later launches from this thread (workgroup a power of two in 32..=256,
+/// max_per in 1..=16).
+pub fn set_walk(walk: Walk) {
+    let workgroup = 1 << walk.workgroup.clamp(32, 256).ilog2();
+    let max_per = walk.max_per.clamp(1, 16);
+    WALK.with(|w| w.set(Walk { workgroup, max_per }));
+}
 
 /// `x: [..., dim]` normalised over the last dimension and scaled by `weight: [dim]` (same
 /// dtype as `x`).
@@ -70,10 +134,45 @@ fn launch<const N: usize>(
         args = args.with_buffer_io(out.handle.clone().binding(), BufferIOAttr::ReadWrite);
     }
     let params = info(&[dim as u32, gx, rows as u32, (eps as f32).to_bits()]);
-    launch_elem(
-        &x.client,
-        (wgsl, x.dtype, WORKGROUP),
-        CubeCount::Static(gx, gy, 1),
-        args.with_info(params),
-    );
+    let walk = walk();
+    let per = (dim.div_ceil(walk.workgroup as usize) as u32).clamp(1, walk.max_per);
+    TemplateSource::new(wgsl, x.dtype, walk.workgroup)
+        .with("per", per)
+        .launch(
+            &x.client,
+            CubeCount::Static(gx, gy, 1),
+            args.with_info(params),
+        );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_parse_and_clamp() {
+        assert_eq!(
+            Walk::parse("128:1"),
+            Some(Walk {
+                workgroup: 128,
+                max_per: 1
+            })
+        );
+        for bad in ["128", "a:1", "128:b", ""] {
+            assert_eq!(Walk::parse(bad), None, "{bad}");
+        }
+        let before = walk();
+        set_walk(Walk {
+            workgroup: 1000,
+            max_per: 0,
+        });
+        assert_eq!(
+            walk(),
+            Walk {
+                workgroup: 256,
+                max_per: 1
+            }
+        );
+        set_walk(before);
+    }
 }
