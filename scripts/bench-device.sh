@@ -75,8 +75,7 @@ fi
 if has norms; then
   for walk in 256:8 128:1; do
     echo "== JANUS_NORM_WALK=$walk"
-    JANUS_NORM_WALK=$walk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
-      --kernels | grep -E 'norm|adapter'
+    JANUS_NORM_WALK=$walk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 --kernels
   done
 fi
 if has full; then

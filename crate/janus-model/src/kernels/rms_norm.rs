@@ -24,14 +24,13 @@ pub struct Walk {
     pub max_per: u32,
 }
 
+/// The GPUs' walk (see [`Walk::for_adapter`]).
+const GPU_WALK: Walk = Walk {
+    workgroup: 256,
+    max_per: 8,
+};
+
 impl Walk {
-    /// GPUs: 256 invocations (WebGPU's most), 8 values each, so a row of up to 2048 (Janus-1.3B's
-    /// hidden size) is one trip: one wait for memory where 128 invocations taking one value at
-    /// a time waited 16 times. Not yet timed on a GPU (BENCHMARKS.md, "NVIDIA H200 ...,
-    /// 2026-11-27, second session": the norm took 9.6 µs there, about 16 memory latencies).
-    /// CPU adapters keep 128 invocations taking one value at a time: on lavapipe the wider walk
-    /// made a decode step 2–3 % slower (1.41 → 1.45 s per token), since they keep arrays
-    /// indexed at run time in memory.
     /// `WORKGROUP:PER` (measurements: `JANUS_NORM_WALK`).
     pub fn parse(text: &str) -> Option<Self> {
         let (workgroup, max_per) = text.split_once(':')?;
@@ -41,6 +40,13 @@ impl Walk {
         })
     }
 
+    /// GPUs: 256 invocations (WebGPU's most), 8 values each, so a row of up to 2048 (Janus-1.3B's
+    /// hidden size) is one trip: one wait for memory where 128 invocations taking one value at
+    /// a time waited 16 times. Not yet timed on a GPU (BENCHMARKS.md, "NVIDIA H200 ...,
+    /// 2026-11-27, second session": the norm took 9.6 µs there, about 16 memory latencies).
+    /// CPU adapters keep 128 invocations taking one value at a time: on lavapipe the wider walk
+    /// made a decode step 2–3 % slower (1.41 → 1.45 s per token), since they keep arrays
+    /// indexed at run time in memory.
     pub fn for_adapter(cpu_adapter: bool) -> Self {
         if cpu_adapter {
             Walk {
@@ -48,22 +54,14 @@ impl Walk {
                 max_per: 1,
             }
         } else {
-            Walk {
-                workgroup: 256,
-                max_per: 8,
-            }
+            GPU_WALK
         }
     }
 }
 
 thread_local! {
     /// Per thread, like `qmatvec`'s layout. The GPU walk until set.
-    static WALK: Cell<Walk> = const {
-        Cell::new(Walk {
-            workgroup: 256,
-            max_per: 8,
-        })
-    };
+    static WALK: Cell<Walk> = const { Cell::new(GPU_WALK) };
 }
 
 /// The walk this thread's launches use.
