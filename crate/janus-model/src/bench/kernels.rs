@@ -112,6 +112,11 @@ fn patterned(format: QuantFormat, rows: usize, cols: usize, device: &Device) -> 
     QuantMatrix::upload(&m, device)
 }
 
+/// Wait for everything queued before `t`'s launch: a one-element readback of it.
+async fn sync<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JanusError> {
+    crate::generate::read_f32(t.flatten::<1>(0, D - 1).narrow(0, 0, 1)).await
+}
+
 /// Launches in the recording [`time_replayed`] replays: enough that the recording's own edges
 /// (the replay's submission, the readback that ends the batch) are amortised.
 pub const REPLAY_LAUNCHES: usize = 32;
@@ -148,7 +153,6 @@ async fn time_replayed<const D: usize>(
     clock: &dyn Fn() -> f64,
     min_s: f64,
 ) -> Result<Option<(f64, f64)>, JanusError> {
-    let sync = |t: Tensor<D>| crate::generate::read_f32(t.flatten::<1>(0, D - 1).narrow(0, 0, 1));
     let first = launch();
     let anchor = first.clone().flatten::<1>(0, D - 1).int();
     sync(first).await?;
@@ -202,8 +206,6 @@ pub(crate) async fn time<const D: usize>(
     clock: &dyn Fn() -> f64,
     min_s: f64,
 ) -> Result<f64, JanusError> {
-    // A one-element readback waits for everything queued before it.
-    let sync = |t: Tensor<D>| crate::generate::read_f32(t.flatten::<1>(0, D - 1).narrow(0, 0, 1));
     sync(launch()).await?;
     let mut n = 1;
     loop {
