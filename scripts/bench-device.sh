@@ -26,7 +26,7 @@ BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
 PRESET="${PRESET:-janus-1.3b}"
 PARTS="${PARTS:-convs layouts attention norms full profile}"
 read -r PROMPT DECODE IMAGE <<<"${STEPS:-128 128 64}"
-LAYOUTS="${LAYOUTS:-shared:32:1 shared:64:1 shared:16:1 shared:32:2 shared:16:4 vector:8}"
+LAYOUTS="${LAYOUTS:-flat:32:1 flat:32:2 flat:16:2 flat:64:1 shared:32:1 vector:8}"
 run() {
   echo "== $*"
   "$@" 2>&1 | grep -v XDG_RUNTIME

@@ -25,8 +25,9 @@ pub const QMATVEC_CASES: [(usize, usize, usize); 7] = [
 /// groups per workgroup) and the CPU adapters' (a vector of 8 rows), and others a measurement may
 /// pick: a whole workgroup per row, several lanes and rows, one lane walking every load of 5 rows
 /// (each load's sums must start from zero), row counts that do not divide the cases' rows, and
-/// the largest vector (the SwiGLU pair clamps it to 8).
-const LAYOUTS: [Layout; 7] = [
+/// the largest vector (the SwiGLU pair clamps it to 8); the flat walk with one, two and four
+/// loads per trip (rows whose loads no trip divides).
+const LAYOUTS: [Layout; 10] = [
     Layout::Shared { lanes: 32, rows: 1 },
     Layout::Shared { lanes: 64, rows: 1 },
     Layout::Vector { rows: 8 },
@@ -34,6 +35,18 @@ const LAYOUTS: [Layout; 7] = [
     Layout::Shared { lanes: 1, rows: 5 },
     Layout::Vector { rows: 4 },
     Layout::Vector { rows: 16 },
+    Layout::Flat {
+        lanes: 32,
+        unroll: 1,
+    },
+    Layout::Flat {
+        lanes: 16,
+        unroll: 2,
+    },
+    Layout::Flat {
+        lanes: 4,
+        unroll: 4,
+    },
 ];
 
 /// Relative tolerance against the host's f64 product (f32 accumulation in another order).
@@ -152,6 +165,29 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                     set_layout(before);
                     let fused = fused.ok_or("swiglu_with declined a packed pair")?;
                     compare(&format!("swiglu {name}, {l:?}"), &read(fused).await?, &want)?;
+                }
+                // Matrices one under another (q, k and v as one product): the parts'
+                // products side by side, or declined where a part's packed scales end in half
+                // a word.
+                let side_by_side = read(Tensor::cat(
+                    vec![kernel.matvec(xt.clone()), up.matvec(xt.clone())],
+                    1,
+                ))
+                .await?;
+                match QuantMatrix::stack(&[&kernel, &up], u64::MAX) {
+                    Some(both) => compare(
+                        &format!("stacked {name}"),
+                        &read(both.matvec(xt.clone())).await?,
+                        &side_by_side,
+                    )
+                    .map(drop)?,
+                    None if (rows * cols / 32) % 2 == 1 => {}
+                    None => return Err(format!("stack declined {name}")),
+                }
+                let both = QuantMatrix::stack(&[&reference, &reference], u64::MAX)
+                    .ok_or("stack declined two reference uploads")?;
+                if read(both.dense(DType::F32)).await? != [w.clone(), w.clone()].concat() {
+                    return Err(format!("stacked reference {name}: values differ"));
                 }
             }
             report.push(format!(
@@ -461,10 +497,18 @@ pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>,
     let rope = Rope::new(d, 10_000.0);
     let (cos, sin) = rope.tables(pos, 1, device);
     let state = i32_tensor(device, [4], &[pos as i32, 0, 0, 0]);
+    // The joint product's rows: each batch row's queries, keys, then values.
+    let qkv = Tensor::cat(
+        vec![
+            q.clone().reshape([b, nh * d]),
+            k.clone().reshape([b, nkv * d]),
+            v.clone().reshape([b, nkv * d]),
+        ],
+        1,
+    );
     let rotated = rope_kv::rope_kv(
-        q.clone(),
-        k.clone(),
-        v.clone(),
+        qkv,
+        (nh, nkv, d),
         &rope.joint_table(cap, device),
         (&kc, &vc),
         &state,

@@ -18,6 +18,7 @@ use crate::kernels::attention::attention_decode;
 use crate::kernels::graph::StepGraph;
 use crate::kernels::memory::i32_tensor;
 use crate::kernels::rms_norm::{add_rms_norm, rms_norm};
+use crate::kernels::rope_kv::rope_kv;
 use crate::quant::device::QuantMatrix;
 use crate::quant::{PackedMatrix, QuantFormat};
 
@@ -250,11 +251,21 @@ pub async fn kernels(
     let gate = patterned(format, i, h, device);
     let up = patterned(format, i, h, device);
     let down = patterned(format, h, i, device);
+    // q, k and v as one product (`Attention::qkv`), then o, per layer.
+    let (heads, kv_heads, d) = (config.num_heads, config.num_kv_heads, config.head_dim);
+    let qkv_rows = (heads + 2 * kv_heads) * d;
+    let qkv = patterned(format, qkv_rows, h, device);
+    let x = Tensor::<2>::ones([1, h], device).cast(dtype);
+    let shape = format!("[1, {h}] × [{qkv_rows}, {h}]ᵀ {}", format.name());
+    let bytes = qkv.bytes() + (h + qkv_rows) as u64 * elem;
+    let launch = || qkv.matvec(x.clone());
+    out.push(figure(("qmatvec", shape, layers), bytes, &launch, clock, min_s).await?);
+    drop(qkv);
     for batch in [1usize, 2] {
         let x = Tensor::<2>::ones([batch, h], device).cast(dtype);
         let shape = format!("[{batch}, {h}] × [{h}, {h}]ᵀ {}", format.name());
-        // q, k, v, o per layer; none at batch 2 (the image step's CFG pair).
-        let per_token = if batch == 1 { 4 * layers } else { 0 };
+        // o per layer; none at batch 2 (the image step's CFG pair).
+        let per_token = if batch == 1 { layers } else { 0 };
         let bytes = square.bytes() + (batch * 2 * h) as u64 * elem;
         let launch = || square.matvec(x.clone());
         out.push(figure(("qmatvec", shape, per_token), bytes, &launch, clock, min_s).await?);
@@ -291,7 +302,6 @@ pub async fn kernels(
 
     // Attention over `context` positions of a cache with room for as many again (a generation
     // sizes its cache for the prompt and the tokens asked for).
-    let (heads, kv_heads, d) = (config.num_heads, config.num_kv_heads, config.head_dim);
     let context = context.max(1);
     let capacity = 2 * context;
     let q = Tensor::<3>::ones([1, heads, d], device).cast(dtype);
@@ -305,6 +315,21 @@ pub async fn kernels(
     let bytes = (2 * kv_heads * context * d + 2 * heads * d) as u64 * elem;
     let launch = || attention_decode(q.clone(), &k, &vv, &state, scale);
     out.push(figure(("attn_decode", shape, layers), bytes, &launch, clock, min_s).await?);
+    // The rotation and cache write before it, from the joint product's output.
+    let qkv_out = Tensor::<2>::ones([1, qkv_rows], device).cast(dtype);
+    let tables = Tensor::<3>::ones([capacity, 2, d], device);
+    let launch = || {
+        rope_kv(
+            qkv_out.clone(),
+            (heads, kv_heads, d),
+            &tables,
+            (&k, &vv),
+            &state,
+        )
+    };
+    let shape = format!("{heads} heads + 2 × {kv_heads} × {d}");
+    let bytes = (2 * (heads + 2 * kv_heads) * d) as u64 * elem + 4 * d as u64 * 4;
+    out.push(figure(("rope_kv", shape, layers), bytes, &launch, clock, min_s).await?);
 
     let w = Tensor::<1>::ones([h], device).cast(dtype);
     let eps = config.rms_norm_eps;
@@ -327,5 +352,14 @@ pub async fn kernels(
         )
         .await?,
     );
+    // The floor: an elementwise kernel over 64 values, one workgroup, one load of each input.
+    let (g, u) = (
+        Tensor::<2>::ones([1, 64], device).cast(dtype),
+        Tensor::<2>::ones([1, 64], device).cast(dtype),
+    );
+    let launch = || crate::kernels::swiglu::swiglu(g.clone(), u.clone());
+    let bytes = 3 * 64 * elem;
+    let shape = "[1, 64] (the floor: one workgroup, one load)".to_string();
+    out.push(figure(("swiglu", shape, 0), bytes, &launch, clock, min_s).await?);
     Ok(out)
 }

@@ -141,14 +141,48 @@ impl<'m> DeviceLoop<'m> {
         Ok(())
     }
 
-    /// The last step's ids, one per row.
-    pub async fn read_last(&self) -> Result<Vec<u32>, JanusError> {
-        read_ids(self.last.clone()).await
+    /// A reader of the last step's ids ([`IdsReader::start`]), apart from the loop so that a
+    /// read can be in flight while the next step is queued.
+    pub fn last_reader(&self) -> IdsReader {
+        IdsReader {
+            #[cfg(feature = "wgpu-kernels")]
+            reader: crate::kernels::memory::I32Reader::new(&self.last),
+            #[cfg(not(feature = "wgpu-kernels"))]
+            last: self.last.clone(),
+        }
     }
 
     /// Tokens `from .. to` of every row: `[rows, to - from]` row-major.
     pub async fn read_history(&self, from: usize, to: usize) -> Result<Vec<u32>, JanusError> {
         read_ids(self.history.clone().slice(s![.., from..to])).await
+    }
+}
+
+/// Reads a loop's last ids back ([`DeviceLoop::last_reader`]).
+pub struct IdsReader {
+    #[cfg(feature = "wgpu-kernels")]
+    reader: crate::kernels::memory::I32Reader,
+    #[cfg(not(feature = "wgpu-kernels"))]
+    last: Tensor<2, Int>,
+}
+
+impl IdsReader {
+    /// The ids, one per row, as every step queued so far leaves them. The read starts now: its
+    /// copy is queued before whatever the caller queues next, so the next step can run on the
+    /// GPU while the host awaits these ids.
+    pub fn start(&self) -> impl Future<Output = Result<Vec<u32>, JanusError>> + '_ {
+        #[cfg(feature = "wgpu-kernels")]
+        let read = self.reader.start();
+        #[cfg(not(feature = "wgpu-kernels"))]
+        let read = async {
+            let ids = read_ids(self.last.clone()).await;
+            ids.map(|ids| ids.into_iter().map(|v| v as i32).collect::<Vec<i32>>())
+                .map_err(|e| e.to_string())
+        };
+        async move {
+            let ids = read.await.map_err(JanusError::Device)?;
+            Ok(ids.into_iter().map(|v| v as u32).collect())
+        }
     }
 }
 

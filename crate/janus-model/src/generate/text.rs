@@ -159,14 +159,19 @@ pub async fn generate_text(
             Head::Text,
         );
         steps.choose_first(logits);
+        let last = steps.last_reader();
         for step in 0..budget {
-            if step > 0 {
-                steps.step(prompt_len + step - 1, step)?;
+            // Token `step` is chosen on the device. Its readback is queued first, then the step
+            // that feeds it in and chooses the next (it reads the id from the device), so the
+            // GPU runs that step while the host waits for this id: no idle GPU between steps.
+            // When this id ends the text, that step's work is simply not used.
+            let id = last.start();
+            let more = step + 1 < budget;
+            if more {
+                steps.step(prompt_len + step, step + 1)?;
             }
-            let next = steps.read_last().await?[0];
-            if accept(&mut out, next, req.stop_token, &mut on_token).is_break()
-                || step + 1 == budget
-            {
+            let next = id.await?[0];
+            if accept(&mut out, next, req.stop_token, &mut on_token).is_break() || !more {
                 break;
             }
         }

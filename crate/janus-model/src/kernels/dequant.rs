@@ -48,6 +48,7 @@ pub fn dequantize(
                 lanes: 1,
                 rows: 1,
                 batch: 1,
+                unroll: 1,
             },
             CubeDim::new_1d(WORKGROUP),
         )),

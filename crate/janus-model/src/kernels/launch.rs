@@ -35,6 +35,8 @@ pub struct QuantSource {
     /// Rows of `x` (`{{ batch }}`, the matrix-vector kernels; a constant so that their
     /// accumulators are registers, not memory).
     pub batch: u32,
+    /// Loads per trip (`{{ unroll }}`, `qmatvec_flat.wgsl`; 1 elsewhere).
+    pub unroll: u32,
 }
 
 impl KernelSource for QuantSource {
@@ -48,6 +50,7 @@ impl KernelSource for QuantSource {
             .register("lanes", self.lanes.to_string())
             .register("rows", self.rows.to_string())
             .register("batch", self.batch.to_string())
+            .register("unroll", self.unroll.to_string())
             .register("bits", self.format.bits().to_string())
     }
 
@@ -61,6 +64,7 @@ impl KernelSource for QuantSource {
             self.lanes,
             self.rows,
             self.batch,
+            self.unroll,
         ))
     }
 

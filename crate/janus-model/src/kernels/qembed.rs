@@ -42,6 +42,7 @@ pub fn lookup(
                 lanes: 1,
                 rows: 1,
                 batch: 1,
+                unroll: 1,
             },
             CubeDim::new_1d(WORKGROUP),
         )),

@@ -3,11 +3,15 @@
 //! loads of packed weights are dequantised in registers and used for every batch row, so every
 //! weight is read once per step, at 4.5 or 8.5 bits instead of 16 or 32.
 //!
-//! Two layouts ([`Layout`]), chosen once from the adapter the app opened ([`set_layout`],
+//! Three layouts ([`Layout`]), chosen once from the adapter the app opened ([`set_layout`],
 //! [`Layout::for_adapter`]):
-//! - [`Layout::Shared`] (`shaders/qmatvec.wgsl`, `qmatvec_swiglu.wgsl`), for GPUs: a group of
-//!   `lanes` invocations (default 32: two groups per 64-wide workgroup) shares `rows` output rows
-//!   (default 1) and reduces its partial sums in workgroup memory.
+//! - [`Layout::Flat`] (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`), the GPUs'
+//!   default: `lanes` invocations (32: two rows per 64-wide workgroup) share one output row, and
+//!   each lane's loads of a trip and the vectors of `x` they meet are written out in straight-line
+//!   code, so the compiler issues them together rather than waiting on each in turn.
+//! - [`Layout::Shared`] (`shaders/qmatvec.wgsl`, `qmatvec_swiglu.wgsl`): a group of `lanes`
+//!   invocations shares `rows` output rows through loops over arrays, and reduces its partial
+//!   sums in workgroup memory. The GPUs' layout before the flat one, kept for comparisons.
 //! - [`Layout::Vector`] (`shaders/qmatvec_cpu.wgsl`, `qmatvec_swiglu_cpu.wgsl`), for CPU adapters
 //!   (SwiftShader, lavapipe): one invocation per `rows` output rows (default 8), four rows as a
 //!   vector's components. A barrier there is a switch between emulated invocations and costs more
@@ -31,6 +35,8 @@ const WGSL: &str = include_str!("../../../../shaders/qmatvec.wgsl");
 const WGSL_SWIGLU: &str = include_str!("../../../../shaders/qmatvec_swiglu.wgsl");
 const WGSL_CPU: &str = include_str!("../../../../shaders/qmatvec_cpu.wgsl");
 const WGSL_SWIGLU_CPU: &str = include_str!("../../../../shaders/qmatvec_swiglu_cpu.wgsl");
+const WGSL_FLAT: &str = include_str!("../../../../shaders/qmatvec_flat.wgsl");
+const WGSL_SWIGLU_FLAT: &str = include_str!("../../../../shaders/qmatvec_swiglu_flat.wgsl");
 /// Invocations per workgroup (a power of two, at most WebGPU's 256).
 const WORKGROUP: u32 = 64;
 
@@ -41,6 +47,9 @@ pub enum Layout {
     Shared { lanes: u32, rows: u32 },
     /// One invocation per `rows` rows: 4, 8, 12 or 16 (the SwiGLU pair takes at most 8).
     Vector { rows: u32 },
+    /// `lanes` invocations per row, each taking `unroll` (1, 2 or 4) loads per trip in
+    /// straight-line code (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`).
+    Flat { lanes: u32, unroll: u32 },
 }
 
 impl Layout {
@@ -53,8 +62,8 @@ impl Layout {
         }
     }
 
-    /// Parse `shared:LANES:ROWS` or `vector:ROWS` (measurements: `JANUS_QMATVEC`, the
-    /// browser benchmark's `layout`); clamped to the ranges above.
+    /// Parse `flat:LANES:UNROLL`, `shared:LANES:ROWS` or `vector:ROWS` (measurements:
+    /// `JANUS_QMATVEC`, the browser benchmark's `layout`); clamped to the ranges above.
     pub fn parse(text: &str) -> Option<Self> {
         let parts: Vec<&str> = text.split(':').collect();
         let n = |i: usize| parts.get(i).and_then(|p| p.parse::<u32>().ok());
@@ -64,6 +73,10 @@ impl Layout {
                 rows: n(2)?,
             }),
             Some("vector") if parts.len() == 2 => Some(Layout::Vector { rows: n(1)? }),
+            Some("flat") if parts.len() == 3 => Some(Layout::Flat {
+                lanes: n(1)?,
+                unroll: n(2)?,
+            }),
             _ => None,
         }
         .map(Layout::clamped)
@@ -78,6 +91,10 @@ impl Layout {
             Layout::Vector { rows } => Layout::Vector {
                 rows: (rows.clamp(4, 16) / 4) * 4,
             },
+            Layout::Flat { lanes, unroll } => Layout::Flat {
+                lanes: 1 << lanes.clamp(1, WORKGROUP).ilog2(),
+                unroll: 1 << unroll.clamp(1, 4).ilog2(),
+            },
         }
     }
 
@@ -86,17 +103,20 @@ impl Layout {
     pub fn owns_rows(self) -> bool {
         matches!(
             self,
-            Layout::Vector { .. } | Layout::Shared { lanes: 1, .. }
+            Layout::Vector { .. } | Layout::Shared { lanes: 1, .. } | Layout::Flat { lanes: 1, .. }
         )
     }
 }
 
-/// The GPU layout: 32 lanes per row, two rows per 64-wide workgroup. Of the layouts measured on
-/// an H200 (BENCHMARKS.md, "NVIDIA H200 ..., 2026-11-27: matrix-vector layouts, attention
-/// chunks, the VQ decode") it ran the decode kernels fastest: the 102,400-row `lm_head` in 279 µs
-/// against 333 µs with a whole workgroup per row, the fused gate/up product in 38.8 µs against
-/// 41.3 µs. Wider workgroups and subgroup sums gained nothing there and were not kept.
-const GPU_LAYOUT: Layout = Layout::Shared { lanes: 32, rows: 1 };
+/// The GPU layout: 32 lanes per row, two rows per 64-wide workgroup, one 16-byte load per
+/// trip in straight-line code. On an H200 (BENCHMARKS.md, "NVIDIA H200 ..., 2026-11-27, third
+/// session") it ran `lm_head` (102,400 rows) in 134 µs where the same lanes walking through
+/// arrays (`Shared { lanes: 32, rows: 1 }`, the layout before) took 279, and decode at 260
+/// tokens/s against 210; two or four loads per trip, 16 or 64 lanes were slower.
+const GPU_LAYOUT: Layout = Layout::Flat {
+    lanes: 32,
+    unroll: 1,
+};
 
 thread_local! {
     /// Per thread: the engine launches from one thread, and tests on other threads keep theirs.
@@ -130,6 +150,10 @@ pub fn qmatvec(
     let shader = match layout() {
         Layout::Shared { lanes, rows } => Shader::shared(WGSL, lanes, rows),
         Layout::Vector { rows } => Shader::vector(WGSL_CPU, rows),
+        Layout::Flat { lanes, unroll } => Shader {
+            unroll,
+            ..Shader::shared(WGSL_FLAT, lanes, 1)
+        },
     };
     launch(shader, x, (codes, scales), None, rows, format)
 }
@@ -145,6 +169,10 @@ pub fn qmatvec_swiglu(
     let shader = match layout() {
         Layout::Shared { lanes, rows } => Shader::shared(WGSL_SWIGLU, lanes, rows),
         Layout::Vector { rows } => Shader::vector(WGSL_SWIGLU_CPU, rows.min(8)),
+        Layout::Flat { lanes, unroll } => Shader {
+            unroll,
+            ..Shader::shared(WGSL_SWIGLU_FLAT, lanes, 1)
+        },
     };
     launch(shader, x, gate, Some(up), rows, format)
 }
@@ -156,11 +184,18 @@ struct Shader {
     lanes: u32,
     /// Output rows per group.
     rows: u32,
+    /// Loads per trip (the flat kernel).
+    unroll: u32,
 }
 
 impl Shader {
     fn shared(wgsl: &'static str, lanes: u32, rows: u32) -> Self {
-        Self { wgsl, lanes, rows }
+        Self {
+            wgsl,
+            lanes,
+            rows,
+            unroll: 1,
+        }
     }
 
     fn vector(wgsl: &'static str, rows: u32) -> Self {
@@ -168,6 +203,7 @@ impl Shader {
             wgsl,
             lanes: 1,
             rows,
+            unroll: 1,
         }
     }
 }
@@ -222,6 +258,7 @@ fn launch(
                 lanes: shader.lanes,
                 rows: shader.rows,
                 batch: m as u32,
+                unroll: shader.unroll,
             },
             CubeDim::new_1d(WORKGROUP),
         )),
@@ -238,13 +275,27 @@ mod tests {
     #[test]
     fn layouts_parse_and_clamp() {
         assert_eq!(Layout::for_adapter(false), GPU_LAYOUT);
-        assert_eq!(Layout::parse("shared:32:1"), Some(GPU_LAYOUT));
+        assert_eq!(Layout::parse("flat:32:1"), Some(GPU_LAYOUT));
+        assert_eq!(
+            Layout::parse("flat:8:3"),
+            Some(Layout::Flat {
+                lanes: 8,
+                unroll: 2
+            })
+        );
         assert_eq!(
             Layout::parse("shared:100:9"),
             Some(Layout::Shared { lanes: 64, rows: 8 })
         );
         assert_eq!(Layout::parse("vector:10"), Some(Layout::Vector { rows: 8 }));
-        for bad in ["shared:32", "shared:a:1", "shared:32:1:256", "vector", "sg"] {
+        for bad in [
+            "shared:32",
+            "shared:a:1",
+            "shared:32:1:256",
+            "vector",
+            "sg",
+            "flat:32",
+        ] {
             assert_eq!(Layout::parse(bad), None, "{bad}");
         }
     }

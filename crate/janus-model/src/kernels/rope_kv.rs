@@ -8,37 +8,38 @@ use burn::cubecl::ir::attributes::BufferIOAttr;
 use burn::cubecl::server::KernelArguments;
 use burn::tensor::{Int, Tensor};
 
-use super::launch::{float_handle, int_handle, launch_elem, params};
+use super::launch::{empty_like, float_handle, int_handle, launch_elem, params};
 
 const WGSL: &str = include_str!("../../../../shaders/rope_kv.wgsl");
 const WORKGROUP: u32 = 256;
 
-/// Rotate `q: [B, heads, D]` (in place; returned) and `k: [B, kv_heads, D]` by row `state[0]`
-/// of `tables: [capacity, 2, D]` (f32: cos row, sin row), and write the rotated key and `v`
-/// at that position of the caches `[B, kv_heads, capacity, D]` (modified in place; the caller
-/// owns them).
+/// From `qkv: [B, (heads + 2 kv_heads) * D]` (each batch row's queries, keys, then values: the
+/// joint q/k/v product), rotate the queries by row `state[0]` of `tables: [capacity, 2, D]`
+/// (f32: cos row, sin row) into a new `[B, heads, D]` (returned), and write the rotated key and
+/// the value at that position of the caches `[B, kv_heads, capacity, D]` (modified in place;
+/// the caller owns them).
 pub fn rope_kv(
-    q: Tensor<3>,
-    k: Tensor<3>,
-    v: Tensor<3>,
+    qkv: Tensor<2>,
+    (heads, kv_heads, d): (usize, usize, usize),
     tables: &Tensor<3>,
     (k_cache, v_cache): (&Tensor<4>, &Tensor<4>),
     state: &Tensor<1, Int>,
 ) -> Tensor<3> {
-    let [b, heads, d] = q.dims();
-    let kv_heads = k.dims()[1];
+    let [b, width] = qkv.dims();
+    assert_eq!(
+        width,
+        (heads + 2 * kv_heads) * d,
+        "rope_kv: a row holds the queries, keys and values"
+    );
     let capacity = k_cache.dims()[2];
-    let q = float_handle(q);
-    // Rotated in place: a buffer another tensor shares is copied first (a decode step's
-    // queries, fresh from their product, never are).
-    let q = if q.can_mut() { q } else { q.copy() };
-    let (k, v) = (float_handle(k), float_handle(v));
+    let qkv = float_handle(qkv);
+    let q = empty_like(&qkv, vec![b, heads, d], qkv.dtype);
     let tables = float_handle(tables.clone());
     let (kc, vc) = (float_handle(k_cache.clone()), float_handle(v_cache.clone()));
     let state = int_handle(state);
     let client = q.client.clone();
     let (q_pairs, k_pairs) = (b * heads * d / 2, b * kv_heads * d / 2);
-    let params = params(&[q_pairs, k_pairs, d, capacity]);
+    let params = params(&[q_pairs, k_pairs, d, capacity, heads, kv_heads]);
     launch_elem(
         &client,
         (WGSL, q.dtype, WORKGROUP),
@@ -49,9 +50,8 @@ pub fn rope_kv(
             1,
         ),
         KernelArguments::new()
+            .with_buffer_io(qkv.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(q.handle.clone().binding(), BufferIOAttr::ReadWrite)
-            .with_buffer_io(k.handle.clone().binding(), BufferIOAttr::ReadOnly)
-            .with_buffer_io(v.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(tables.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(kc.handle.clone().binding(), BufferIOAttr::ReadWrite)
             .with_buffer_io(vc.handle.clone().binding(), BufferIOAttr::ReadWrite)

@@ -85,22 +85,23 @@ pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
     }
 }
 
-/// A decode step's rotation and cache write at the cursor's position: `q: [B, heads, D]`
-/// rotated (returned), `k` rotated and `v` written into the caches `[B, kv_heads, capacity, D]`
-/// in place.
+/// A decode step's rotation and cache write at the cursor's position, from the joint q/k/v
+/// product `qkv: [B, (heads + 2 kv_heads) * D]`: the queries rotated into `[B, heads, D]`
+/// (returned), the key rotated and the value written into the caches `[B, kv_heads, capacity,
+/// D]` in place.
 pub fn rope_kv(
-    q: Tensor<3>,
-    (k, v): (Tensor<3>, Tensor<3>),
+    qkv: Tensor<2>,
+    heads: (usize, usize, usize),
     caches: (&Tensor<4>, &Tensor<4>),
     cursor: &Cursor,
 ) -> Tensor<3> {
     #[cfg(feature = "wgpu-kernels")]
     {
-        crate::kernels::rope_kv::rope_kv(q, k, v, &cursor.tables, caches, &cursor.state)
+        crate::kernels::rope_kv::rope_kv(qkv, heads, &cursor.tables, caches, &cursor.state)
     }
     #[cfg(not(feature = "wgpu-kernels"))]
     {
-        let _ = (q, k, v, caches, cursor);
+        let _ = (qkv, heads, caches, cursor);
         unreachable!("fused kernels are only enabled with wgpu-kernels")
     }
 }

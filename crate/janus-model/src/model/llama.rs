@@ -8,7 +8,7 @@ use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 use super::cursor::Cursor;
 use super::fused;
 use super::kv_cache::KvCache;
-use super::nn::{Embedding, Linear, RmsNorm, silu, softmax_f32};
+use super::nn::{Embedding, Linear, RmsNorm, RowBlocks, silu, softmax_f32};
 use super::rope::Rope;
 use crate::config::LlamaConfig;
 use crate::error::WeightsError;
@@ -17,9 +17,10 @@ use crate::weights::TensorStore;
 /// Multi-head (or grouped-query) causal self-attention.
 #[derive(Clone, Debug)]
 pub struct Attention {
-    q_proj: Linear,
-    k_proj: Linear,
-    v_proj: Linear,
+    /// `q_proj`, `k_proj` and `v_proj` one under another, `[(heads + 2 kv_heads) * head_dim,
+    /// hidden]`: one product (one launch in decode) whose output is each row's queries, keys,
+    /// then values (`RowBlocks::stack`).
+    qkv: Linear,
     o_proj: Linear,
     heads: usize,
     kv_heads: usize,
@@ -28,10 +29,16 @@ pub struct Attention {
 
 impl Attention {
     fn load(store: &mut TensorStore, p: &str, c: &LlamaConfig) -> Result<Self, WeightsError> {
+        let parts = ["q_proj", "k_proj", "v_proj"]
+            .iter()
+            .map(|n| RowBlocks::load(store, &format!("{p}.{n}.weight")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let max_bytes = store.max_tensor_bytes();
         Ok(Self {
-            q_proj: Linear::load(store, &format!("{p}.q_proj"), false)?,
-            k_proj: Linear::load(store, &format!("{p}.k_proj"), false)?,
-            v_proj: Linear::load(store, &format!("{p}.v_proj"), false)?,
+            qkv: Linear {
+                weight: RowBlocks::stack(parts, max_bytes)?,
+                bias: None,
+            },
             o_proj: Linear::load(store, &format!("{p}.o_proj"), false)?,
             heads: c.num_heads,
             kv_heads: c.num_kv_heads,
@@ -47,13 +54,11 @@ impl Attention {
     fn decode(&self, x: Tensor<3>, cache: &KvCache, cursor: &Cursor) -> Tensor<3> {
         let [b, _, _] = x.dims();
         let (nh, nkv, hd) = (self.heads, self.kv_heads, self.head_dim);
-        let q = self.q_proj.forward(x.clone()).reshape([b, nh, hd]);
-        let k = self.k_proj.forward(x.clone()).reshape([b, nkv, hd]);
-        let v = self.v_proj.forward(x).reshape([b, nkv, hd]);
+        let qkv = self.qkv.forward(x).reshape([b, (nh + 2 * nkv) * hd]);
         let (kc, vc) = cache
             .buffers()
             .expect("decode follows a prefill, which allocates the caches");
-        let q = fused::rope_kv(q, (k, v), (kc, vc), cursor);
+        let q = fused::rope_kv(qkv, (nh, nkv, hd), (kc, vc), cursor);
         let scale = (hd as f64).powf(-0.5) as f32;
         let out = fused::attention_decode(q, kc, vc, &cursor.state, scale);
         self.o_proj.forward(out.reshape([b, 1, nh * hd]))
@@ -71,10 +76,14 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let (nh, nkv, hd) = (self.heads, self.kv_heads, self.head_dim);
-        // [B, T, heads, head_dim]
-        let q = self.q_proj.forward(x.clone()).reshape([b, t, nh, hd]);
-        let k = self.k_proj.forward(x.clone()).reshape([b, t, nkv, hd]);
-        let v = self.v_proj.forward(x).reshape([b, t, nkv, hd]);
+        // [B, T, heads, head_dim] from the joint product's queries, keys, then values.
+        let qkv = self.qkv.forward(x);
+        let part = |start: usize, heads: usize| {
+            qkv.clone()
+                .narrow(2, start * hd, heads * hd)
+                .reshape([b, t, heads, hd])
+        };
+        let (q, k, v) = (part(0, nh), part(nh, nkv), part(nh + nkv, nkv));
         // [B, heads, T, head_dim]
         let (q, k) = if kernels {
             (

@@ -92,6 +92,52 @@ impl RowBlocks {
         store.take_matrix(name)
     }
 
+    /// `parts` (equally wide) one under another: `[sum of rows, cols]`, so their products are
+    /// one product whose output columns are theirs side by side. Single blocks of one kind
+    /// merge into one block (one launch for what were several) where the merged buffer stays
+    /// within `max_bytes` (one device buffer); otherwise the blocks are kept as they are, in
+    /// order, and the product concatenates their outputs.
+    pub fn stack(parts: Vec<RowBlocks>, max_bytes: u64) -> Result<Self, WeightsError> {
+        let dtype = parts.first().map_or(DType::F32, |p| p.dtype);
+        let singles: Vec<&Block> = parts
+            .iter()
+            .filter_map(|p| match &p.blocks[..] {
+                [b] => Some(b),
+                _ => None,
+            })
+            .collect();
+        if singles.len() == parts.len() {
+            let dense: Vec<Tensor<2>> = singles
+                .iter()
+                .filter_map(|b| match b {
+                    Block::Dense(w) => Some(w.clone()),
+                    Block::Quant(_) => None,
+                })
+                .collect();
+            let quant: Vec<&QuantMatrix> = singles
+                .iter()
+                .filter_map(|b| match b {
+                    Block::Quant(q) => Some(q),
+                    Block::Dense(_) => None,
+                })
+                .collect();
+            let rows: usize = singles.iter().map(|b| b.rows()).sum();
+            let cols = singles.first().map_or(0, |b| b.cols());
+            let dense_bytes = (rows * cols * dense.first().map_or(4, |w| w.dtype().size())) as u64;
+            let same_dtype = dense.iter().all(|w| w.dtype() == dense[0].dtype());
+            if dense.len() == parts.len() && same_dtype && dense_bytes <= max_bytes {
+                return Self::checked(vec![Block::Dense(Tensor::cat(dense, 0))], dtype);
+            }
+            if quant.len() == parts.len()
+                && let Some(q) = QuantMatrix::stack(&quant, max_bytes)
+            {
+                return Self::checked(vec![Block::Quant(q)], dtype);
+            }
+        }
+        let blocks = parts.into_iter().flat_map(|p| p.blocks).collect();
+        Self::checked(blocks, dtype)
+    }
+
     pub fn rows(&self) -> usize {
         self.blocks.iter().map(Block::rows).sum()
     }

@@ -84,6 +84,55 @@ impl QuantMatrix {
         }
     }
 
+    /// `parts` one under another as one `[sum of rows, cols]` matrix (q, k and v as one
+    /// product: one launch where there were three), or `None` when they differ in format, width
+    /// or path, or when a part's scales end in half a word (an odd number of blocks: the packed
+    /// pairs would not line up), or the codes would exceed `max_bytes` (one device buffer).
+    pub fn stack(parts: &[&QuantMatrix], max_bytes: u64) -> Option<QuantMatrix> {
+        let first = parts.first()?;
+        let alike = parts.iter().all(|p| {
+            p.format == first.format
+                && p.cols == first.cols
+                && p.uses_kernel() == first.uses_kernel()
+                && !(p.uses_kernel() && (p.rows * p.cols / BLOCK) % 2 == 1)
+        });
+        let rows: usize = parts.iter().map(|p| p.rows).sum();
+        let code_bytes = (rows * first.cols * first.format.bits() / 8) as u64;
+        if !alike || code_bytes > max_bytes {
+            return None;
+        }
+        let codes = Tensor::cat(parts.iter().map(|p| p.codes.clone()).collect(), 0);
+        let scales = match first.scales {
+            Scales::Packed(_) => Scales::Packed(Tensor::cat(
+                parts
+                    .iter()
+                    .filter_map(|p| match &p.scales {
+                        Scales::Packed(s) => Some(s.clone()),
+                        Scales::F32(_) => None,
+                    })
+                    .collect(),
+                0,
+            )),
+            Scales::F32(_) => Scales::F32(Tensor::cat(
+                parts
+                    .iter()
+                    .filter_map(|p| match &p.scales {
+                        Scales::F32(s) => Some(s.clone()),
+                        Scales::Packed(_) => None,
+                    })
+                    .collect(),
+                0,
+            )),
+        };
+        Some(QuantMatrix {
+            format: first.format,
+            rows,
+            cols: first.cols,
+            codes,
+            scales,
+        })
+    }
+
     /// True when products run in the WGSL kernels.
     pub fn uses_kernel(&self) -> bool {
         matches!(self.scales, Scales::Packed(_))

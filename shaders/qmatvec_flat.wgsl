@@ -1,0 +1,123 @@
+// Block-quantised matrix-vector product for decode, y[b, r] = sum_c x[b, c] * W[r, c] (as
+// qmatvec.wgsl: same bindings, packed form and template values), written so that a lane's loads
+// are issued together: a group of LANES invocations owns one output row; each invocation takes
+// UNROLL of the row's 16-byte loads per trip (LANES apart), and for each the vectors of x it
+// meets, all in straight-line code with no arrays indexed at run time, so the compiler can issue
+// every load of a trip before it waits for the first. qmatvec.wgsl walks one 16-byte load per
+// trip through loops over arrays; on an H200 its small products took ~8 µs above the launch
+// floor, several waits for memory in a row (BENCHMARKS.md).
+// A load past the row's end (the last trip) reads the row's last load again and weighs it 0.
+// Template values ({{ name }}, filled by kernels/qmatvec.rs): elem, enable_f16, wg, lanes,
+// unroll (1 | 2 | 4), batch (1..=8), bits (8 | 4), quant (shaders/quant.wgsl). Tensor bindings
+// read_write, `params` read-only (see qmatvec.wgsl).
+{{ enable_f16 }}
+
+@group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> scales: array<u32>;
+@group(0) @binding(2) var<storage, read_write> x: array<vec4<{{ elem }}>>;
+@group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
+// batch, rows, cols, workgroups per grid row (the grid's x size).
+@group(0) @binding(4) var<storage, read> params: array<u32>;
+
+const WG: u32 = {{ wg }}u;
+const LANES: u32 = {{ lanes }}u;
+const UNROLL: u32 = {{ unroll }}u;
+const BITS: u32 = {{ bits }}u;
+const BATCH: u32 = {{ batch }}u;
+
+{{ quant }}
+
+// Weights per 16-byte load.
+const PER_LOAD: u32 = 4u * PER_WORD;
+
+var<workgroup> partial: array<f32, WG * BATCH>;
+
+// Vector v of x's batch row b at load l's columns.
+fn xv(b: u32, cols: u32, l: u32, v: u32) -> vec4<f32> {
+    return vec4<f32>(x[(b * cols + l * PER_LOAD) / 4u + v]);
+}
+
+// One 16-byte load w (load l of its row) against batch row b, unscaled.
+fn flat_dot(w: vec4<u32>, b: u32, cols: u32, l: u32) -> f32 {
+    if (BITS == 4u) {
+        return dot(codes4(w.x, 0u), xv(b, cols, l, 0u)) + dot(codes4(w.x, 4u), xv(b, cols, l, 1u))
+            + dot(codes4(w.y, 0u), xv(b, cols, l, 2u)) + dot(codes4(w.y, 4u), xv(b, cols, l, 3u))
+            + dot(codes4(w.z, 0u), xv(b, cols, l, 4u)) + dot(codes4(w.z, 4u), xv(b, cols, l, 5u))
+            + dot(codes4(w.w, 0u), xv(b, cols, l, 6u)) + dot(codes4(w.w, 4u), xv(b, cols, l, 7u));
+    }
+    return dot(codes4(w.x, 0u), xv(b, cols, l, 0u)) + dot(codes4(w.y, 0u), xv(b, cols, l, 1u))
+        + dot(codes4(w.z, 0u), xv(b, cols, l, 2u)) + dot(codes4(w.w, 0u), xv(b, cols, l, 3u));
+}
+
+@compute @workgroup_size({{ wg }}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let rows = params[1];
+    let cols = params[2];
+    let lane = lid % LANES;
+    let row = (wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES;
+    let n = cols / PER_LOAD;
+    // A row past the end computes the last row's sum (never written): no branch around the
+    // barriers below.
+    let base = min(row, rows - 1u) * n;
+    var acc: array<f32, BATCH>;
+    for (var l0 = lane; l0 < n; l0 += LANES * UNROLL) {
+        // This trip's loads: l0, then (UNROLL > 1) l0 + LANES, ..., clamped into the row and
+        // weighed 0 past its end.
+        let l1 = min(l0 + LANES, n - 1u);
+        let l2 = min(l0 + 2u * LANES, n - 1u);
+        let l3 = min(l0 + 3u * LANES, n - 1u);
+        let w0 = codes[base + l0];
+        let s0 = scale((base + l0) * 4u / WORDS_PER_BLOCK);
+        var w1 = w0;
+        var w2 = w0;
+        var w3 = w0;
+        var s1 = 0.0;
+        var s2 = 0.0;
+        var s3 = 0.0;
+        if (UNROLL >= 2u) {
+            w1 = codes[base + l1];
+            s1 = select(0.0, scale((base + l1) * 4u / WORDS_PER_BLOCK), l0 + LANES < n);
+        }
+        if (UNROLL >= 4u) {
+            w2 = codes[base + l2];
+            w3 = codes[base + l3];
+            s2 = select(0.0, scale((base + l2) * 4u / WORDS_PER_BLOCK), l0 + 2u * LANES < n);
+            s3 = select(0.0, scale((base + l3) * 4u / WORDS_PER_BLOCK), l0 + 3u * LANES < n);
+        }
+        for (var b = 0u; b < BATCH; b++) {
+            var d = s0 * flat_dot(w0, b, cols, l0);
+            if (UNROLL >= 2u) {
+                d += s1 * flat_dot(w1, b, cols, l1);
+            }
+            if (UNROLL >= 4u) {
+                d += s2 * flat_dot(w2, b, cols, l2) + s3 * flat_dot(w3, b, cols, l3);
+            }
+            acc[b] += d;
+        }
+    }
+    if (LANES > 1u) {
+        for (var b = 0u; b < BATCH; b++) {
+            partial[b * WG + lid] = acc[b];
+        }
+        workgroupBarrier();
+        for (var s = LANES / 2u; s > 0u; s /= 2u) {
+            if (lane < s) {
+                for (var b = 0u; b < BATCH; b++) {
+                    partial[b * WG + lid] += partial[b * WG + lid + s];
+                }
+            }
+            workgroupBarrier();
+        }
+        if (lane != 0u) {
+            return;
+        }
+        for (var b = 0u; b < BATCH; b++) {
+            acc[b] = partial[b * WG + lid];
+        }
+    }
+    if (row < rows) {
+        for (var b = 0u; b < BATCH; b++) {
+            y[b * rows + row] = {{ elem }}(acc[b]);
+        }
+    }
+}

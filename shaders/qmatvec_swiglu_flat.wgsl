@@ -1,0 +1,144 @@
+// The SwiGLU MLP's first half for decode in one launch, y[b, r] = silu(x[b] . G[r]) * (x[b] .
+// U[r]), in qmatvec_flat.wgsl's walk: a group of LANES invocations owns one output row of both
+// matrices; each invocation takes UNROLL 16-byte loads of each per trip, in straight-line code,
+// and each vector of x, loaded once, serves both. Bindings and template values as
+// qmatvec_swiglu.wgsl's, plus unroll (1 | 2 | 4); a load past the row's end is weighed 0.
+{{ enable_f16 }}
+
+@group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> scales: array<u32>;
+@group(0) @binding(2) var<storage, read_write> x: array<vec4<{{ elem }}>>;
+@group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
+// The up matrix: codes and scales laid out as the gate's.
+@group(0) @binding(4) var<storage, read_write> codes_up: array<vec4<u32>>;
+@group(0) @binding(5) var<storage, read_write> scales_up: array<u32>;
+// batch, rows, cols, workgroups per grid row.
+@group(0) @binding(6) var<storage, read> params: array<u32>;
+
+const WG: u32 = {{ wg }}u;
+const LANES: u32 = {{ lanes }}u;
+const UNROLL: u32 = {{ unroll }}u;
+const BITS: u32 = {{ bits }}u;
+const BATCH: u32 = {{ batch }}u;
+
+{{ quant }}
+
+const PER_LOAD: u32 = 4u * PER_WORD;
+
+// Gate sums in .x, up sums in .y.
+var<workgroup> partial: array<vec2<f32>, WG * BATCH>;
+
+fn scale_up(block: u32) -> f32 {
+    let pair = unpack2x16float(scales_up[block / 2u]);
+    return select(pair.x, pair.y, (block & 1u) == 1u);
+}
+
+fn xv(b: u32, cols: u32, l: u32, v: u32) -> vec4<f32> {
+    return vec4<f32>(x[(b * cols + l * PER_LOAD) / 4u + v]);
+}
+
+// Vector v of a load: its codes (w: gate, u: up) against x's vector, both products.
+fn pair_vec(w: u32, u: u32, j: u32, xs: vec4<f32>) -> vec2<f32> {
+    return vec2<f32>(dot(codes4(w, j), xs), dot(codes4(u, j), xs));
+}
+
+// Load l of the gate's row (w) and the up matrix's (u) against batch row b, unscaled.
+fn pair_dot(w: vec4<u32>, u: vec4<u32>, b: u32, cols: u32, l: u32) -> vec2<f32> {
+    if (BITS == 4u) {
+        return pair_vec(w.x, u.x, 0u, xv(b, cols, l, 0u)) + pair_vec(w.x, u.x, 4u, xv(b, cols, l, 1u))
+            + pair_vec(w.y, u.y, 0u, xv(b, cols, l, 2u)) + pair_vec(w.y, u.y, 4u, xv(b, cols, l, 3u))
+            + pair_vec(w.z, u.z, 0u, xv(b, cols, l, 4u)) + pair_vec(w.z, u.z, 4u, xv(b, cols, l, 5u))
+            + pair_vec(w.w, u.w, 0u, xv(b, cols, l, 6u)) + pair_vec(w.w, u.w, 4u, xv(b, cols, l, 7u));
+    }
+    return pair_vec(w.x, u.x, 0u, xv(b, cols, l, 0u)) + pair_vec(w.y, u.y, 0u, xv(b, cols, l, 1u))
+        + pair_vec(w.z, u.z, 0u, xv(b, cols, l, 2u)) + pair_vec(w.w, u.w, 0u, xv(b, cols, l, 3u));
+}
+
+// Both scales of load index i, weighed 0 when `keep` is false.
+fn pair_scale(i: u32, keep: bool) -> vec2<f32> {
+    let block = i * 4u / WORDS_PER_BLOCK;
+    return select(vec2<f32>(0.0), vec2<f32>(scale(block), scale_up(block)), keep);
+}
+
+@compute @workgroup_size({{ wg }}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let rows = params[1];
+    let cols = params[2];
+    let lane = lid % LANES;
+    let row = (wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES;
+    let n = cols / PER_LOAD;
+    // A row past the end computes the last row's sums (never written; see qmatvec_flat.wgsl).
+    let base = min(row, rows - 1u) * n;
+    var acc: array<vec2<f32>, BATCH>;
+    for (var l0 = lane; l0 < n; l0 += LANES * UNROLL) {
+        let l1 = min(l0 + LANES, n - 1u);
+        let l2 = min(l0 + 2u * LANES, n - 1u);
+        let l3 = min(l0 + 3u * LANES, n - 1u);
+        let w0 = codes[base + l0];
+        let u0 = codes_up[base + l0];
+        let s0 = pair_scale(base + l0, true);
+        var w1 = w0;
+        var w2 = w0;
+        var w3 = w0;
+        var u1 = u0;
+        var u2 = u0;
+        var u3 = u0;
+        var s1 = vec2<f32>(0.0);
+        var s2 = vec2<f32>(0.0);
+        var s3 = vec2<f32>(0.0);
+        if (UNROLL >= 2u) {
+            w1 = codes[base + l1];
+            u1 = codes_up[base + l1];
+            s1 = pair_scale(base + l1, l0 + LANES < n);
+        }
+        if (UNROLL >= 4u) {
+            w2 = codes[base + l2];
+            u2 = codes_up[base + l2];
+            w3 = codes[base + l3];
+            u3 = codes_up[base + l3];
+            s2 = pair_scale(base + l2, l0 + 2u * LANES < n);
+            s3 = pair_scale(base + l3, l0 + 3u * LANES < n);
+        }
+        for (var b = 0u; b < BATCH; b++) {
+            var d = s0 * pair_dot(w0, u0, b, cols, l0);
+            if (UNROLL >= 2u) {
+                d += s1 * pair_dot(w1, u1, b, cols, l1);
+            }
+            if (UNROLL >= 4u) {
+                d += s2 * pair_dot(w2, u2, b, cols, l2) + s3 * pair_dot(w3, u3, b, cols, l3);
+            }
+            acc[b] += d;
+        }
+    }
+    if (LANES > 1u) {
+        for (var b = 0u; b < BATCH; b++) {
+            partial[b * WG + lid] = acc[b];
+        }
+        workgroupBarrier();
+        for (var s = LANES / 2u; s > 0u; s /= 2u) {
+            if (lane < s) {
+                for (var b = 0u; b < BATCH; b++) {
+                    partial[b * WG + lid] += partial[b * WG + lid + s];
+                }
+            }
+            workgroupBarrier();
+        }
+        if (lane != 0u) {
+            return;
+        }
+        for (var b = 0u; b < BATCH; b++) {
+            acc[b] = partial[b * WG + lid];
+        }
+    }
+    if (row < rows) {
+        for (var b = 0u; b < BATCH; b++) {
+            y[b * rows + row] = swiglu(acc[b].x, acc[b].y);
+        }
+    }
+}
+
+// As the reference: each product rounded to the working type, silu(gate) too.
+fn swiglu(gate: f32, up: f32) -> {{ elem }} {
+    let g = f32({{ elem }}(gate));
+    return {{ elem }}(g / (1.0 + exp(-g))) * {{ elem }}(up);
+}
