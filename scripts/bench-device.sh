@@ -10,6 +10,8 @@
 #              context and an image step's (kernels::attention::set_chunk);
 #   norms      the norms' walks (JANUS_NORM_WALK=256:8, the GPU default, and 128:1, the walk
 #              before it): which GPUs should use (kernels::rms_norm::Walk::for_adapter);
+#   overlap    text decode with each step's id read back while the GPU runs the next step (the
+#              default) and with the id awaited first (JANUS_OVERLAP=0), alternating, twice;
 #   full       the full benchmark with the VQ decode at each of QUANTS (default q4), as
 #              BENCHMARKS.md rows: the adapter's default layout, and (after `layouts`) the layout
 #              whose decode-step sum was least;
@@ -24,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
 PRESET="${PRESET:-janus-1.3b}"
-PARTS="${PARTS:-convs layouts attention norms full profile}"
+PARTS="${PARTS:-convs layouts attention norms overlap full profile}"
 read -r PROMPT DECODE IMAGE <<<"${STEPS:-128 128 64}"
 LAYOUTS="${LAYOUTS:-flat:32:1 flat:32:2 flat:16:2 flat:64:1 shared:32:1 vector:8}"
 run() {
@@ -76,6 +78,15 @@ if has norms; then
   for walk in 256:8 128:1; do
     echo "== JANUS_NORM_WALK=$walk"
     JANUS_NORM_WALK=$walk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 --kernels
+  done
+fi
+if has overlap; then
+  for round in 1 2; do
+    for overlap in 1 0; do
+      echo "== JANUS_OVERLAP=$overlap (round $round)"
+      JANUS_OVERLAP=$overlap run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
+        --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" --image-steps 0 --no-vq
+    done
   done
 fi
 if has full; then

@@ -49,9 +49,8 @@ fn wgpu_described() -> Result<Opened, String> {
     let limits = setup.device.limits();
     // The kernels' settings by adapter type (janus_model::kernels::set_for_adapter), then the
     // overrides for measurements: JANUS_QMATVEC (`flat:LANES:UNROLL`, `shared:LANES:ROWS` or
-    // `vector:ROWS`),
-    // JANUS_CONV_PIXELS (4 or 8), JANUS_ATTN_CHUNK (32, 64 or 128), JANUS_NORM_WALK
-    // (`WORKGROUP:PER`, the norms' walk).
+    // `vector:ROWS`), JANUS_CONV_PIXELS (4 or 8), JANUS_ATTN_CHUNK (32, 64 or 128),
+    // JANUS_NORM_WALK (`WORKGROUP:PER`, the norms' walk).
     use janus_model::kernels::{attention, conv2d, qmatvec, rms_norm};
     let cpu = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
     janus_model::kernels::set_for_adapter(cpu);
@@ -71,6 +70,9 @@ fn wgpu_described() -> Result<Opened, String> {
     // Decode steps recorded once and replayed (kernels::graph); JANUS_GRAPHS=0 launches every
     // step anew (measurements).
     janus_model::kernels::graph::set_enabled(std::env::var("JANUS_GRAPHS").as_deref() != Ok("0"));
+    // Each text step's id read back while the GPU runs the next step; JANUS_OVERLAP=0 reads it
+    // before queuing the next (measurements).
+    janus_model::generate::on_device::set_overlap(var("JANUS_OVERLAP").as_deref() != Some("0"));
     Ok(Opened {
         device,
         adapter: format!("{} ({:?}, {})", info.name, setup.backend, info.driver),

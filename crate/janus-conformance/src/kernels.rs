@@ -191,7 +191,7 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                 }
             }
             report.push(format!(
-                "{name}: kernel {k:.1e} (32, 64, 4, 1 lanes; vectors), reference {r:.1e}"
+                "{name}: kernel {k:.1e} (32, 64, 4, 1 lanes; vectors; flat), reference {r:.1e}"
             ));
         }
     }

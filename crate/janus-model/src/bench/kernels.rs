@@ -328,7 +328,8 @@ pub async fn kernels(
         )
     };
     let shape = format!("{heads} heads + 2 × {kv_heads} × {d}");
-    let bytes = (2 * (heads + 2 * kv_heads) * d) as u64 * elem + 4 * d as u64 * 4;
+    // The joint output read, the queries and the new key and value written; a cos and a sin row.
+    let bytes = (2 * (heads + 2 * kv_heads) * d) as u64 * elem + 2 * d as u64 * 4;
     out.push(figure(("rope_kv", shape, layers), bytes, &launch, clock, min_s).await?);
 
     let w = Tensor::<1>::ones([h], device).cast(dtype);

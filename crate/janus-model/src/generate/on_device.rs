@@ -158,6 +158,23 @@ impl<'m> DeviceLoop<'m> {
     }
 }
 
+thread_local! {
+    /// Per thread, like the kernels' settings: see [`set_overlap`].
+    static OVERLAP: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Whether a text loop on this thread queues the next step before it awaits the current id (the
+/// default: the GPU runs that step while the host waits), or awaits the id first (measurements
+/// compare the two: `JANUS_OVERLAP=0`).
+pub fn set_overlap(on: bool) {
+    OVERLAP.with(|o| o.set(on));
+}
+
+/// See [`set_overlap`].
+pub fn overlap() -> bool {
+    OVERLAP.with(std::cell::Cell::get)
+}
+
 /// Reads a loop's last ids back ([`DeviceLoop::last_reader`]).
 pub struct IdsReader {
     #[cfg(feature = "wgpu-kernels")]

@@ -165,12 +165,20 @@ pub async fn generate_text(
             // that feeds it in and chooses the next (it reads the id from the device), so the
             // GPU runs that step while the host waits for this id: no idle GPU between steps.
             // When this id ends the text, that step's work is simply not used.
-            let id = last.start();
             let more = step + 1 < budget;
-            if more {
-                steps.step(prompt_len + step, step + 1)?;
-            }
-            let next = id.await?[0];
+            let id = last.start();
+            let next = if on_device::overlap() {
+                if more {
+                    steps.step(prompt_len + step, step + 1)?;
+                }
+                id.await?[0]
+            } else {
+                let next = id.await?[0];
+                if more {
+                    steps.step(prompt_len + step, step + 1)?;
+                }
+                next
+            };
             if accept(&mut out, next, req.stop_token, &mut on_token).is_break() || !more {
                 break;
             }

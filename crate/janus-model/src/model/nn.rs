@@ -125,7 +125,8 @@ impl RowBlocks {
             let cols = singles.first().map_or(0, |b| b.cols());
             let dense_bytes = (rows * cols * dense.first().map_or(4, |w| w.dtype().size())) as u64;
             let same_dtype = dense.iter().all(|w| w.dtype() == dense[0].dtype());
-            if dense.len() == parts.len() && same_dtype && dense_bytes <= max_bytes {
+            let same_width = singles.iter().all(|b| b.cols() == cols);
+            if dense.len() == parts.len() && same_dtype && same_width && dense_bytes <= max_bytes {
                 return Self::checked(vec![Block::Dense(Tensor::cat(dense, 0))], dtype);
             }
             if quant.len() == parts.len()
