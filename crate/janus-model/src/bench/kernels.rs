@@ -19,6 +19,7 @@ use crate::kernels::graph::StepGraph;
 use crate::kernels::memory::i32_tensor;
 use crate::kernels::rms_norm::{add_rms_norm, rms_norm};
 use crate::kernels::rope_kv::rope_kv;
+use crate::kernels::sample::{SampleStep, SampleTarget, sample_into};
 use crate::quant::device::QuantMatrix;
 use crate::quant::{PackedMatrix, QuantFormat};
 
@@ -96,11 +97,18 @@ pub fn markdown(figures: &[KernelFigure], copy_gbps: Option<f64>) -> String {
     out
 }
 
-/// A `[rows, cols]` matrix in `format` with patterned codes and small scales, on `device`.
+/// A `[rows, cols]` matrix in `format` with patterned codes and small scales, on `device`, for
+/// the products.
 fn patterned(format: QuantFormat, rows: usize, cols: usize, device: &Device) -> QuantMatrix {
+    let kernel = crate::quant::device::kernel_available(device);
+    QuantMatrix::upload_owned(packed(format, rows, cols), device, kernel)
+}
+
+/// The host side of [`patterned`].
+fn packed(format: QuantFormat, rows: usize, cols: usize) -> PackedMatrix {
     let words = rows * cols * format.bits() / 32;
     let blocks = rows * cols / crate::quant::BLOCK;
-    let m = PackedMatrix {
+    PackedMatrix {
         format,
         rows,
         cols,
@@ -109,8 +117,7 @@ fn patterned(format: QuantFormat, rows: usize, cols: usize, device: &Device) -> 
             .collect(),
         // f16 1/64: sums stay finite.
         scales: vec![0x2400; blocks],
-    };
-    QuantMatrix::upload(&m, device)
+    }
 }
 
 /// Wait for everything queued before `t`'s launch: a one-element readback of it.
@@ -299,6 +306,38 @@ pub async fn kernels(
     let launch = || head.matvec(x.clone());
     out.push(figure(("qmatvec", shape, 1), bytes, &launch, clock, min_s).await?);
     drop(head);
+    // A step's two ends: the token embedding's row (a lookup table, uploaded with f32 scales as
+    // the store does) and the text choice over the vocabulary's logits (greedy: one sweep).
+    let table = QuantMatrix::upload_owned(packed(format, v, h), device, false);
+    let ids = i32_tensor::<1>(device, [1], &[7]);
+    let launch = || table.select(ids.clone());
+    let shape = format!("1 row of [{v}, {h}] {}", format.name());
+    let bytes = format.bytes(1, h) + 4 * h as u64;
+    out.push(figure(("qembed", shape, 1), bytes, &launch, clock, min_s).await?);
+    drop(table);
+    let logits = Tensor::<2>::ones([1, v], device).cast(dtype);
+    let chosen = i32_tensor::<2>(device, [1, 1], &[0]);
+    let history = i32_tensor::<2>(device, [1, 1], &[0]);
+    let step_state = i32_tensor(device, [4], &[0; 4]);
+    let greedy = SampleStep {
+        cfg_weight: None,
+        temperature: 0.0,
+        top_k: 0,
+        top_p: 1.0,
+        seed: 0,
+    };
+    let target = SampleTarget {
+        out: &chosen,
+        history: &history,
+        state: &step_state,
+    };
+    // Returns the logits: reading them back waits for the choice queued before.
+    let launch = || {
+        sample_into(logits.clone(), &greedy, target);
+        logits.clone()
+    };
+    let shape = format!("[1, {v}], greedy");
+    out.push(figure(("sample", shape, 1), v as u64 * elem, &launch, clock, min_s).await?);
 
     // Attention over `context` positions of a cache with room for as many again (a generation
     // sizes its cache for the prompt and the tokens asked for).
