@@ -166,19 +166,15 @@ pub async fn generate_text(
             // GPU runs that step while the host waits for this id: no idle GPU between steps.
             // When this id ends the text, that step's work is simply not used.
             let more = step + 1 < budget;
+            let early = more && on_device::overlap();
             let id = last.start();
-            let next = if on_device::overlap() {
-                if more {
-                    steps.step(prompt_len + step, step + 1)?;
-                }
-                id.await?[0]
-            } else {
-                let next = id.await?[0];
-                if more {
-                    steps.step(prompt_len + step, step + 1)?;
-                }
-                next
-            };
+            if early {
+                steps.step(prompt_len + step, step + 1)?;
+            }
+            let next = id.await?[0];
+            if more && !early {
+                steps.step(prompt_len + step, step + 1)?;
+            }
             if accept(&mut out, next, req.stop_token, &mut on_token).is_break() || !more {
                 break;
             }
