@@ -107,7 +107,7 @@ fn kernels(
         let origin = Instant::now();
         let clock = move || origin.elapsed().as_secs_f64();
         let figures = pollster::block_on(kernels(
-            &config.language,
+            config,
             &opened.device,
             dtype.dtype(),
             format,

@@ -301,6 +301,48 @@ pub async fn sampler_matches_host(device: &Device) -> Result<Vec<String>, String
             "{name}: frequencies {freq:.3?} (expected {want:?})"
         ));
     }
+    // Kept sets over an awkward vocabulary (1,003 tokens: the scores' last vector padded):
+    // five likely tokens (0.30, 0.22, 0.18, 0.18 less 2e-5 of its log, 0.07; cumulative 0.30,
+    // 0.52, 0.70, 0.88, 0.95) at scattered places, 998 unlikely ones sharing the last 0.05.
+    // Every draw must come from the set the settings keep, and every member of it must be
+    // drawn: too wide a threshold lets draws out (the fourth token, 2e-5 below the third, is
+    // drawn ~200 times in 1,000 unless the search resolves that gap), too narrow one never
+    // draws the set's least likely member.
+    let k = 1003;
+    let likely = [
+        (1002usize, 0.30f64.ln()),
+        (0, 0.22f64.ln()),
+        (501, 0.18f64.ln()),
+        (3, 0.18f64.ln() - 2e-5),
+        (998, 0.07f64.ln()),
+    ];
+    let mut row = vec![(0.05f64 / 998.0).ln() as f32; k];
+    for &(i, logit) in &likely {
+        row[i] = logit as f32;
+    }
+    let n = 1000;
+    let rows = Tensor::<2>::from_data(TensorData::new(row.repeat(n), [n, k]), device);
+    let sets: [(&str, u32, f32, usize); 4] = [
+        ("top-p 0.9", 0, 0.9, 5),
+        ("top-p 0.6", 0, 0.6, 3),
+        ("top-k 3", 3, 1.0, 3),
+        ("top-k 4 then top-p 0.5", 4, 0.5, 2),
+    ];
+    for (name, top_k, top_p, size) in sets {
+        let ids = read_ids(sample(rows.clone(), &step(None, 1.0, top_k, top_p, 5), 3)).await?;
+        let kept: Vec<i64> = likely[..size].iter().map(|&(i, _)| i as i64).collect();
+        if let Some(out) = ids.iter().find(|i| !kept.contains(i)) {
+            return Err(format!("{name}: drew {out}, outside the kept set {kept:?}"));
+        }
+        if let Some(missing) = kept.iter().find(|i| !ids.contains(i)) {
+            return Err(format!(
+                "{name}: never drew {missing} of the kept set {kept:?}"
+            ));
+        }
+        report.push(format!(
+            "{name} over {k} tokens: {n} draws, all from the kept set {kept:?}, each drawn"
+        ));
+    }
     // Seeds: the same seed and step repeat; another seed gives other draws.
     let a = read_ids(sample(rows.clone(), &step(None, 1.0, 0, 1.0, 7), 3)).await?;
     let b = read_ids(sample(rows.clone(), &step(None, 1.0, 0, 1.0, 7), 3)).await?;

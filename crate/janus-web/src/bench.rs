@@ -167,7 +167,7 @@ async fn run(options: JsValue) -> Result<JsValue, WebError> {
             WebError::bad_request("kernels: times the quantised kernels (quant q8 or q4)")
         })?;
         let figures = janus_model::bench::kernels::kernels(
-            &config.language,
+            &config,
             device,
             dtype.dtype(),
             format,

@@ -10,9 +10,9 @@
 //! The matrices are packed directly with patterned codes (no quantisation: the kernels' cost
 //! does not depend on the values), so a run needs no model and takes seconds on a GPU.
 
-use burn::tensor::{DType, Device, Tensor};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 
-use crate::config::LlamaConfig;
+use crate::config::JanusConfig;
 use crate::error::JanusError;
 use crate::kernels::attention::attention_decode;
 use crate::kernels::graph::StepGraph;
@@ -233,10 +233,11 @@ pub(crate) async fn time<const D: usize>(
     }
 }
 
-/// Every decode-step kernel at `config`'s shapes, `x` in `dtype`, matrices in `format`, with
+/// Every decode-step kernel at `janus`'s shapes (its language model's; its image vocabulary for an
+/// image step's choice), `x` in `dtype`, matrices in `format`, with
 /// the attention over `context` cached positions. Each is timed for at least `min_s`.
 pub async fn kernels(
-    config: &LlamaConfig,
+    janus: &JanusConfig,
     device: &Device,
     dtype: DType,
     format: QuantFormat,
@@ -244,6 +245,7 @@ pub async fn kernels(
     clock: &dyn Fn() -> f64,
     min_s: f64,
 ) -> Result<Vec<KernelFigure>, JanusError> {
+    let config = &janus.language;
     let (h, i, v) = (
         config.hidden_size,
         config.intermediate_size,
@@ -315,29 +317,61 @@ pub async fn kernels(
     let bytes = format.bytes(1, h) + 4 * h as u64;
     out.push(figure(("qembed", shape, 1), bytes, &launch, clock, min_s).await?);
     drop(table);
-    let logits = Tensor::<2>::ones([1, v], device).cast(dtype);
-    let chosen = i32_tensor::<2>(device, [1, 1], &[0]);
-    let history = i32_tensor::<2>(device, [1, 1], &[0]);
-    let step_state = i32_tensor(device, [4], &[0; 4]);
-    let greedy = SampleStep {
-        cfg_weight: None,
-        temperature: 0.0,
-        top_k: 0,
-        top_p: 1.0,
-        seed: 0,
+    // Logits spread over [-5, 5) (a pattern, not a distribution: the searches' sweeps do not
+    // depend on the values, only the draw's kept set does).
+    let spread = |rows: usize, k: usize| {
+        let values: Vec<f32> = (0..rows * k)
+            .map(|i| (i as u64 * 2_654_435_761 % 1000) as f32 / 100.0 - 5.0)
+            .collect();
+        Tensor::<2>::from_data(TensorData::new(values, [rows, k]), device).cast(dtype)
     };
+    let chosen = i32_tensor::<2>(device, [2, 1], &[0; 2]);
+    let history = i32_tensor::<2>(device, [2, 1], &[0; 2]);
+    let step_state = i32_tensor(device, [4], &[0; 4]);
     let target = SampleTarget {
         out: &chosen,
         history: &history,
         state: &step_state,
     };
-    // Returns the logits: reading them back waits for the choice queued before.
-    let launch = || {
-        sample_into(logits.clone(), &greedy, target);
-        logits.clone()
-    };
-    let shape = format!("[1, {v}], greedy");
-    out.push(figure(("sample", shape, 1), v as u64 * elem, &launch, clock, min_s).await?);
+    let image_vocab = janus.gen_head.codebook_size;
+    // (rows, K, settings, what they are, launches per text token): a text step's choice greedy
+    // (the benchmark's decode) and with the chat page's defaults, and an image step's guided one
+    // (the imagine page's defaults; none per text token).
+    let choices = [
+        (1, v, (None, 0.0, 1.0), "greedy", 1),
+        (
+            1,
+            v,
+            (None, 0.7, 0.95),
+            "T 0.7, top-p 0.95 (the chat's defaults)",
+            0,
+        ),
+        (
+            2,
+            image_vocab,
+            (Some(5.0), 1.0, 1.0),
+            "CFG pair, T 1 (an image step)",
+            0,
+        ),
+    ];
+    for (rows, k, (cfg_weight, temperature, top_p), what, per_token) in choices {
+        let logits = spread(rows, k);
+        let how = SampleStep {
+            cfg_weight,
+            temperature,
+            top_k: 0,
+            top_p,
+            seed: 0,
+        };
+        // Returns the logits: reading them back waits for the choice queued before.
+        let launch = || {
+            sample_into(logits.clone(), &how, target);
+            logits.clone()
+        };
+        let shape = format!("[{rows}, {k}], {what}");
+        let bytes = (rows * k) as u64 * elem;
+        out.push(figure(("sample", shape, per_token), bytes, &launch, clock, min_s).await?);
+    }
 
     // Attention over `context` positions of a cache with room for as many again (a generation
     // sizes its cache for the prompt and the tokens asked for).

@@ -77,9 +77,12 @@ pub fn sample_into(logits: Tensor<2>, how: &SampleStep, target: SampleTarget<'_>
     let out = int_handle(target.out);
     let history = int_handle(target.history);
     let state = int_handle(target.state);
-    let scores = client.empty(sequences * k * 4);
+    // Four f32 scores per vector, the last vector padded.
+    let scores = client.empty(sequences * k.div_ceil(4) * 16);
     let greedy = how.temperature <= 0.0;
-    let filtered = (how.top_k > 0 && (how.top_k as usize) < k) || how.top_p < 1.0;
+    let top_k = how.top_k > 0 && (how.top_k as usize) < k;
+    let top_p = how.top_p < 1.0;
+    let filtered = top_k || top_p;
     let mode = if greedy {
         0
     } else if filtered {
@@ -99,9 +102,12 @@ pub fn sample_into(logits: Tensor<2>, how: &SampleStep, target: SampleTarget<'_>
         (if greedy { 1.0 } else { 1.0 / how.temperature }).to_bits(),
         how.top_p.clamp(0.0, 1.0).to_bits(),
     ]);
-    // The shader's MODE: 0 greedy, 1 a draw from every token, 2 a draw with top-k/top-p.
+    // The shader's MODE: 0 greedy, 1 a draw from every token, 2 a draw with top-k and/or top-p
+    // (a search each).
     TemplateSource::new(WGSL, logits.dtype, WORKGROUP)
         .with("mode", mode)
+        .with("top_k", top_k as u32)
+        .with("top_p", top_p as u32)
         .launch(
             &client,
             CubeCount::Static(sequences as u32, 1, 1),
