@@ -12,6 +12,9 @@
 #              before it): which GPUs should use (kernels::rms_norm::Walk::for_adapter);
 #   overlap    text decode with each step's id read back while the GPU runs the next step (the
 #              default) and with the id awaited first (JANUS_OVERLAP=0), alternating, twice;
+#   fuse       text decode and image steps with the norms and residual connections inside the
+#              matrix-vector products (the default) and as kernels of their own (JANUS_FUSE=0),
+#              alternating, twice;
 #   full       the full benchmark with the VQ decode at each of QUANTS (default q4), as
 #              BENCHMARKS.md rows: the adapter's default layout, and (after `layouts`) the layout
 #              whose decode-step sum was least;
@@ -26,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
 PRESET="${PRESET:-janus-1.3b}"
-PARTS="${PARTS:-convs layouts attention norms overlap full profile}"
+PARTS="${PARTS:-convs layouts attention norms overlap fuse full profile}"
 read -r PROMPT DECODE IMAGE <<<"${STEPS:-128 128 64}"
 LAYOUTS="${LAYOUTS:-flat:32:1 flat:32:2 flat:16:2 flat:64:1 shared:32:1 vector:8}"
 run() {
@@ -80,14 +83,21 @@ if has norms; then
     JANUS_NORM_WALK=$walk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 --kernels
   done
 fi
-if has overlap; then
+# A switch on (the default) and off, alternating, twice: `ab NAME IMAGE_STEPS`.
+ab() {
   for round in 1 2; do
-    for overlap in 1 0; do
-      echo "== JANUS_OVERLAP=$overlap (round $round)"
-      JANUS_OVERLAP=$overlap run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
-        --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" --image-steps 0 --no-vq
+    for value in 1 0; do
+      echo "== $1=$value (round $round)"
+      run env "$1=$value" "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
+        --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" --image-steps "$2" --no-vq
     done
   done
+}
+if has overlap; then
+  ab JANUS_OVERLAP 0
+fi
+if has fuse; then
+  ab JANUS_FUSE "$IMAGE"
 fi
 if has full; then
   full

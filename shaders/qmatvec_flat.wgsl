@@ -7,23 +7,34 @@
 // trip through loops over arrays; on an H200 its small products took ~8 µs above the launch
 // floor, several waits for memory in a row (BENCHMARKS.md).
 // A load past the row's end (the last trip) reads the row's last load again and weighs it 0.
+// Two steps of decode can ride along, each saving the launch of a kernel of their own
+// (kernels/qmatvec.rs, `Epilogue`):
+// - NORM: x is the residual stream, and the product is of its RMSNorm, x * g / rms(x). Every
+//   row's lanes together load all of x anyway, so they sum its squares as they go; the norm
+//   weight g is read alongside x; the row's sum is scaled by 1 / rms(x) at the end.
+// - RESIDUAL: y = r + x W^T, the residual connection after the product.
 // Template values ({{ name }}, filled by kernels/qmatvec.rs): elem, enable_f16, wg, lanes,
-// unroll (1 | 2 | 4), batch (1..=8), bits (8 | 4), quant (shaders/quant.wgsl). Tensor bindings
-// read_write, `params` read-only (see qmatvec.wgsl).
+// unroll (1 | 2 | 4), batch (1..=8), bits (8 | 4), quant (shaders/quant.wgsl), norm and
+// residual (0 | 1), epilogue_bindings, gain_body and residual_body (their bindings and reads),
+// params_binding. Tensor bindings read_write, `params` read-only (see qmatvec.wgsl).
 {{ enable_f16 }}
 
 @group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read_write> scales: array<u32>;
 @group(0) @binding(2) var<storage, read_write> x: array<vec4<{{ elem }}>>;
 @group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
-// batch, rows, cols, workgroups per grid row (the grid's x size).
-@group(0) @binding(4) var<storage, read> params: array<u32>;
+{{ epilogue_bindings }}
+// batch, rows, cols, workgroups per grid row (the grid's x size), then with NORM the norm's
+// epsilon (f32 bits).
+@group(0) @binding({{ params_binding }}) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const LANES: u32 = {{ lanes }}u;
 const UNROLL: u32 = {{ unroll }}u;
 const BITS: u32 = {{ bits }}u;
 const BATCH: u32 = {{ batch }}u;
+const NORM: bool = {{ norm }}u == 1u;
+const RESIDUAL: bool = {{ residual }}u == 1u;
 
 {{ quant }}
 
@@ -31,10 +42,37 @@ const BATCH: u32 = {{ batch }}u;
 const PER_LOAD: u32 = 4u * PER_WORD;
 
 var<workgroup> partial: array<f32, WG * BATCH>;
+// With NORM: the lanes' sums of squares of x.
+var<workgroup> partial_sq: array<f32, WG * BATCH>;
 
-// Vector v of x's batch row b at load l's columns.
-fn xv(b: u32, cols: u32, l: u32, v: u32) -> vec4<f32> {
+// The norm weight's vector v at load l's columns (NORM), else 1.
+fn gain(l: u32, v: u32) -> vec4<f32> {
+    {{ gain_body }}
+}
+
+// The residual stream's value i (RESIDUAL), else 0.
+fn residual(i: u32) -> f32 {
+    {{ residual_body }}
+}
+
+// Vector v of x's batch row b at load l's columns, as stored.
+fn xr(b: u32, cols: u32, l: u32, v: u32) -> vec4<f32> {
     return vec4<f32>(x[(b * cols + l * PER_LOAD) / 4u + v]);
+}
+
+// The same vector as the product takes it: times the norm weight with NORM.
+fn xv(b: u32, cols: u32, l: u32, v: u32) -> vec4<f32> {
+    return xr(b, cols, l, v) * gain(l, v);
+}
+
+// The squares of x over load l's columns, batch row b (NORM).
+fn squares(b: u32, cols: u32, l: u32) -> f32 {
+    var q = 0.0;
+    for (var v = 0u; v < PER_LOAD / 4u; v++) {
+        let e = xr(b, cols, l, v);
+        q += dot(e, e);
+    }
+    return q;
 }
 
 // One 16-byte load w (load l of its row) against batch row b, unscaled.
@@ -60,6 +98,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // barriers below.
     let base = min(row, rows - 1u) * n;
     var acc: array<f32, BATCH>;
+    var sq: array<f32, BATCH>;
     for (var l0 = lane; l0 < n; l0 += LANES * UNROLL) {
         // This trip's loads: l0, then (UNROLL > 1) l0 + LANES, ..., clamped into the row and
         // weighed 0 past its end.
@@ -93,17 +132,37 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 d += s2 * flat_dot(w2, b, cols, l2) + s3 * flat_dot(w3, b, cols, l3);
             }
             acc[b] += d;
+            if (NORM) {
+                // The same loads of x, each counted once: those past the row's end are not.
+                var q = squares(b, cols, l0);
+                if (UNROLL >= 2u && l0 + LANES < n) {
+                    q += squares(b, cols, l1);
+                }
+                if (UNROLL >= 4u && l0 + 2u * LANES < n) {
+                    q += squares(b, cols, l2);
+                }
+                if (UNROLL >= 4u && l0 + 3u * LANES < n) {
+                    q += squares(b, cols, l3);
+                }
+                sq[b] += q;
+            }
         }
     }
     if (LANES > 1u) {
         for (var b = 0u; b < BATCH; b++) {
             partial[b * WG + lid] = acc[b];
+            if (NORM) {
+                partial_sq[b * WG + lid] = sq[b];
+            }
         }
         workgroupBarrier();
         for (var s = LANES / 2u; s > 0u; s /= 2u) {
             if (lane < s) {
                 for (var b = 0u; b < BATCH; b++) {
                     partial[b * WG + lid] += partial[b * WG + lid + s];
+                    if (NORM) {
+                        partial_sq[b * WG + lid] += partial_sq[b * WG + lid + s];
+                    }
                 }
             }
             workgroupBarrier();
@@ -113,11 +172,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         for (var b = 0u; b < BATCH; b++) {
             acc[b] = partial[b * WG + lid];
+            if (NORM) {
+                sq[b] = partial_sq[b * WG + lid];
+            }
         }
     }
     if (row < rows) {
         for (var b = 0u; b < BATCH; b++) {
-            y[b * rows + row] = {{ elem }}(acc[b]);
+            var v = acc[b];
+            if (NORM) {
+                // 1 / rms(x) = 1 / sqrt(mean(x^2) + eps), in f32 as rms_norm.wgsl.
+                v *= inverseSqrt(sq[b] / f32(cols) + bitcast<f32>(params[4]));
+            }
+            y[b * rows + row] = {{ elem }}(v + residual(b * rows + row));
         }
     }
 }

@@ -3,6 +3,9 @@
 // matrices; each invocation takes UNROLL 16-byte loads of each per trip, in straight-line code,
 // and each vector of x, loaded once, serves both. Bindings and template values as
 // qmatvec_swiglu.wgsl's, plus unroll (1 | 2 | 4); a load past the row's end is weighed 0.
+// With NORM (template values norm, epilogue_bindings, gain_body, residual_body and
+// params_binding, as qmatvec_flat.wgsl's) x is the residual stream and both products are of its
+// RMSNorm, x * g / rms(x), saving the norm's own launch in decode.
 {{ enable_f16 }}
 
 @group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
@@ -12,14 +15,16 @@
 // The up matrix: codes and scales laid out as the gate's.
 @group(0) @binding(4) var<storage, read_write> codes_up: array<vec4<u32>>;
 @group(0) @binding(5) var<storage, read_write> scales_up: array<u32>;
-// batch, rows, cols, workgroups per grid row.
-@group(0) @binding(6) var<storage, read> params: array<u32>;
+{{ epilogue_bindings }}
+// batch, rows, cols, workgroups per grid row, then with NORM the norm's epsilon (f32 bits).
+@group(0) @binding({{ params_binding }}) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const LANES: u32 = {{ lanes }}u;
 const UNROLL: u32 = {{ unroll }}u;
 const BITS: u32 = {{ bits }}u;
 const BATCH: u32 = {{ batch }}u;
+const NORM: bool = {{ norm }}u == 1u;
 
 {{ quant }}
 
@@ -27,14 +32,42 @@ const PER_LOAD: u32 = 4u * PER_WORD;
 
 // Gate sums in .x, up sums in .y.
 var<workgroup> partial: array<vec2<f32>, WG * BATCH>;
+// With NORM: the lanes' sums of squares of x.
+var<workgroup> partial_sq: array<f32, WG * BATCH>;
 
 fn scale_up(block: u32) -> f32 {
     let pair = unpack2x16float(scales_up[block / 2u]);
     return select(pair.x, pair.y, (block & 1u) == 1u);
 }
 
-fn xv(b: u32, cols: u32, l: u32, v: u32) -> vec4<f32> {
+// The norm weight's vector v at load l's columns (NORM), else 1.
+fn gain(l: u32, v: u32) -> vec4<f32> {
+    {{ gain_body }}
+}
+
+// Unused here (no residual connection after the SwiGLU pair); its template value fills it.
+fn residual(i: u32) -> f32 {
+    {{ residual_body }}
+}
+
+// Vector v of x's batch row b at load l's columns, as stored.
+fn xr(b: u32, cols: u32, l: u32, v: u32) -> vec4<f32> {
     return vec4<f32>(x[(b * cols + l * PER_LOAD) / 4u + v]);
+}
+
+// The same vector as the products take it: times the norm weight with NORM.
+fn xv(b: u32, cols: u32, l: u32, v: u32) -> vec4<f32> {
+    return xr(b, cols, l, v) * gain(l, v);
+}
+
+// The squares of x over load l's columns, batch row b (NORM).
+fn squares(b: u32, cols: u32, l: u32) -> f32 {
+    var q = 0.0;
+    for (var v = 0u; v < PER_LOAD / 4u; v++) {
+        let e = xr(b, cols, l, v);
+        q += dot(e, e);
+    }
+    return q;
 }
 
 // Vector v of a load: its codes (w: gate, u: up) against x's vector, both products.
@@ -70,6 +103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // A row past the end computes the last row's sums (never written; see qmatvec_flat.wgsl).
     let base = min(row, rows - 1u) * n;
     var acc: array<vec2<f32>, BATCH>;
+    var sq: array<f32, BATCH>;
     for (var l0 = lane; l0 < n; l0 += LANES * UNROLL) {
         let l1 = min(l0 + LANES, n - 1u);
         let l2 = min(l0 + 2u * LANES, n - 1u);
@@ -108,17 +142,37 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 d += s2 * pair_dot(w2, u2, b, cols, l2) + s3 * pair_dot(w3, u3, b, cols, l3);
             }
             acc[b] += d;
+            if (NORM) {
+                // The same loads of x, each counted once: those past the row's end are not.
+                var q = squares(b, cols, l0);
+                if (UNROLL >= 2u && l0 + LANES < n) {
+                    q += squares(b, cols, l1);
+                }
+                if (UNROLL >= 4u && l0 + 2u * LANES < n) {
+                    q += squares(b, cols, l2);
+                }
+                if (UNROLL >= 4u && l0 + 3u * LANES < n) {
+                    q += squares(b, cols, l3);
+                }
+                sq[b] += q;
+            }
         }
     }
     if (LANES > 1u) {
         for (var b = 0u; b < BATCH; b++) {
             partial[b * WG + lid] = acc[b];
+            if (NORM) {
+                partial_sq[b * WG + lid] = sq[b];
+            }
         }
         workgroupBarrier();
         for (var s = LANES / 2u; s > 0u; s /= 2u) {
             if (lane < s) {
                 for (var b = 0u; b < BATCH; b++) {
                     partial[b * WG + lid] += partial[b * WG + lid + s];
+                    if (NORM) {
+                        partial_sq[b * WG + lid] += partial_sq[b * WG + lid + s];
+                    }
                 }
             }
             workgroupBarrier();
@@ -128,11 +182,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         for (var b = 0u; b < BATCH; b++) {
             acc[b] = partial[b * WG + lid];
+            if (NORM) {
+                sq[b] = partial_sq[b * WG + lid];
+            }
         }
     }
     if (row < rows) {
         for (var b = 0u; b < BATCH; b++) {
-            y[b * rows + row] = swiglu(acc[b].x, acc[b].y);
+            var v = acc[b];
+            if (NORM) {
+                // 1 / rms(x) = 1 / sqrt(mean(x^2) + eps), in f32 as rms_norm.wgsl.
+                v *= inverseSqrt(sq[b] / f32(cols) + bitcast<f32>(params[4]));
+            }
+            y[b * rows + row] = swiglu(v.x, v.y);
         }
     }
 }

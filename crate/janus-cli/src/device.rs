@@ -73,6 +73,9 @@ fn wgpu_described() -> Result<Opened, String> {
     // Each text step's id read back while the GPU runs the next step; JANUS_OVERLAP=0 reads it
     // before queuing the next (measurements).
     janus_model::generate::on_device::set_overlap(var("JANUS_OVERLAP").as_deref() != Some("0"));
+    // Decode's norms and residual connections inside the products (the flat layout);
+    // JANUS_FUSE=0 runs them as kernels of their own (measurements).
+    qmatvec::set_fusing(var("JANUS_FUSE").as_deref() != Some("0"));
     Ok(Opened {
         device,
         adapter: format!("{} ({:?}, {})", info.name, setup.backend, info.driver),

@@ -4,7 +4,7 @@
 //! checked against the host's f64 product of the dequantised weights.
 
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
-use janus_model::kernels::qmatvec::{Layout, layout, set_layout};
+use janus_model::kernels::qmatvec::{Fused, Layout, layout, set_layout};
 use janus_model::quant::device::QuantMatrix;
 use janus_model::quant::{QuantFormat, dequantize, quantize};
 
@@ -117,7 +117,7 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
             dequantize(&packed, &mut w);
             let x = random(m * cols, 100 + i as u64);
             let want = host_product(&x, &w, m, rows, cols);
-            let xt = Tensor::<2>::from_data(TensorData::new(x, [m, cols]), device);
+            let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [m, cols]), device);
             let kernel = QuantMatrix::upload_as(&packed, device, true);
             let reference = QuantMatrix::upload_as(&packed, device, false);
             if !kernel.uses_kernel() || reference.uses_kernel() {
@@ -161,10 +161,79 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                 .await?;
                 for l in LAYOUTS {
                     set_layout(l);
-                    let fused = kernel.swiglu_with(&up, &xt);
+                    let fused = kernel.swiglu_with(&up, &xt, None);
                     set_layout(before);
                     let fused = fused.ok_or("swiglu_with declined a packed pair")?;
                     compare(&format!("swiglu {name}, {l:?}"), &read(fused).await?, &want)?;
+                }
+                // Decode's norm and residual connection inside the flat kernels, against the
+                // host's norm and the plain product: the norm alone, the residual alone, both,
+                // and the gate and up pair's norm; declined (None) by the other layouts.
+                let eps = 1e-5;
+                let gain = random(cols, 70 + i as u64);
+                let normed: Vec<f32> = x
+                    .chunks(cols)
+                    .flat_map(|row| {
+                        let ms = row.iter().map(|v| v * v).sum::<f32>() / cols as f32;
+                        let r = 1.0 / (ms + eps as f32).sqrt();
+                        row.iter().zip(&gain).map(move |(v, g)| v * r * g)
+                    })
+                    .collect();
+                let resid = random(m * rows, 80 + i as u64);
+                let want_normed = host_product(&normed, &w, m, rows, cols);
+                // (`want` is the SwiGLU pair's here.)
+                let want_product = host_product(&x, &w, m, rows, cols);
+                let gain_t = Tensor::<1>::from_data(TensorData::new(gain, [cols]), device);
+                let resid_t =
+                    Tensor::<2>::from_data(TensorData::new(resid.clone(), [m, rows]), device);
+                let normed_t = Tensor::<2>::from_data(TensorData::new(normed, [m, cols]), device);
+                let plus =
+                    |a: &[f32]| -> Vec<f32> { a.iter().zip(&resid).map(|(a, r)| a + r).collect() };
+                let want_pair = read(
+                    burn::tensor::activation::silu(kernel.matvec(normed_t.clone()))
+                        * up.matvec(normed_t),
+                )
+                .await?;
+                for l in LAYOUTS {
+                    let cases = [
+                        ("norm", true, false, want_normed.clone()),
+                        ("residual", false, true, plus(&want_product)),
+                        ("norm and residual", true, true, plus(&want_normed)),
+                    ];
+                    for (what, norm, residual, want) in cases {
+                        let fused = Fused {
+                            norm: norm.then_some((&gain_t, eps)),
+                            residual: residual.then(|| resid_t.clone()),
+                        };
+                        set_layout(l);
+                        let got = kernel.matvec_fused(xt.clone(), fused);
+                        set_layout(before);
+                        match (got, l) {
+                            (Some(got), Layout::Flat { .. }) => {
+                                let what = format!("qmatvec with {what} {name}, {l:?}");
+                                k = k.max(compare(&what, &read(got).await?, &want)?);
+                            }
+                            (None, Layout::Flat { .. }) => {
+                                return Err(format!("{l:?} declined the {what} {name}"));
+                            }
+                            (Some(_), _) => return Err(format!("{l:?} fused the {what}")),
+                            (None, _) => {}
+                        }
+                    }
+                    set_layout(l);
+                    let got = kernel.swiglu_with(&up, &xt, Some((&gain_t, eps)));
+                    set_layout(before);
+                    match (got, l) {
+                        (Some(got), Layout::Flat { .. }) => {
+                            let what = format!("swiglu with norm {name}, {l:?}");
+                            k = k.max(compare(&what, &read(got).await?, &want_pair)?);
+                        }
+                        (None, Layout::Flat { .. }) => {
+                            return Err(format!("{l:?} declined the swiglu norm {name}"));
+                        }
+                        (Some(_), _) => return Err(format!("{l:?} fused the swiglu norm")),
+                        (None, _) => {}
+                    }
                 }
                 // Matrices one under another (q, k and v as one product): the parts'
                 // products side by side, or declined where a part's packed scales end in half
@@ -191,7 +260,7 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                 }
             }
             report.push(format!(
-                "{name}: kernel {k:.1e} (32, 64, 4, 1 lanes; vectors; flat), reference {r:.1e}"
+                "{name}: kernel {k:.1e} (32, 64, 4, 1 lanes; vectors; flat, also with norms and residuals), reference {r:.1e}"
             ));
         }
     }

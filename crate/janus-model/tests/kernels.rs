@@ -169,12 +169,18 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
         // Prefill (dense products after the dequantisation kernel) ...
         let (pt, pi) = first_logits(&packed, "tiny-a");
         let (ht, hi) = first_logits(&host, "tiny-a");
-        // ... and decode steps of a batch of two (the matrix-vector kernel).
+        // ... and decode steps of a batch of two (the matrix-vector kernel; in the flat
+        // layout, this thread's, with the norms and residual connections inside the products,
+        // and again with them apart).
         let (pd, hd) = (decode_logits(&packed), decode_logits(&host));
+        janus_model::kernels::qmatvec::set_fusing(false);
+        let apart = decode_logits(&packed);
+        janus_model::kernels::qmatvec::set_fusing(true);
         for (what, a, b) in [
             ("prefill text", &pt, &ht),
             ("prefill image", &pi, &hi),
             ("decode", &pd, &hd),
+            ("decode, norms and residuals apart", &apart, &hd),
         ] {
             let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
             let worst = a

@@ -17,6 +17,7 @@ use crate::error::JanusError;
 use crate::kernels::attention::attention_decode;
 use crate::kernels::graph::StepGraph;
 use crate::kernels::memory::i32_tensor;
+use crate::kernels::qmatvec::Fused;
 use crate::kernels::rms_norm::{add_rms_norm, rms_norm};
 use crate::kernels::rope_kv::rope_kv;
 use crate::kernels::sample::{SampleStep, SampleTarget, sample_into};
@@ -260,6 +261,23 @@ pub async fn kernels(
     let gate = patterned(format, i, h, device);
     let up = patterned(format, i, h, device);
     let down = patterned(format, h, i, device);
+    // Decode's norms and residual connections ride in the products (the flat layout): the
+    // fused rows weigh into the step's sum, the products alone and the norms' own kernels not;
+    // elsewhere the other way round.
+    let fuse = crate::kernels::qmatvec::fusing();
+    let (apart, fused) = if fuse { (0, layers) } else { (layers, 0) };
+    let w = Tensor::<1>::ones([h], device).cast(dtype);
+    let eps = config.rms_norm_eps;
+    let norm = || Fused {
+        norm: Some((&w, eps)),
+        residual: None,
+    };
+    let r = Tensor::<2>::ones([1, h], device).cast(dtype);
+    let residual = || Fused {
+        norm: None,
+        residual: Some(r.clone()),
+    };
+    let fusable = "the flat layout fuses";
     // q, k and v as one product (`Attention::qkv`), then o, per layer.
     let (heads, kv_heads, d) = (config.num_heads, config.num_kv_heads, config.head_dim);
     let qkv_rows = (heads + 2 * kv_heads) * d;
@@ -268,39 +286,78 @@ pub async fn kernels(
     let shape = format!("[1, {h}] × [{qkv_rows}, {h}]ᵀ {}", format.name());
     let bytes = qkv.bytes() + (h + qkv_rows) as u64 * elem;
     let launch = || qkv.matvec(x.clone());
-    out.push(figure(("qmatvec", shape, layers), bytes, &launch, clock, min_s).await?);
-    drop(qkv);
-    for batch in [1usize, 2] {
-        let x = Tensor::<2>::ones([batch, h], device).cast(dtype);
-        let shape = format!("[{batch}, {h}] × [{h}, {h}]ᵀ {}", format.name());
-        // o per layer; none at batch 2 (the image step's CFG pair).
-        let per_token = if batch == 1 { layers } else { 0 };
-        let bytes = square.bytes() + (batch * 2 * h) as u64 * elem;
-        let launch = || square.matvec(x.clone());
-        out.push(figure(("qmatvec", shape, per_token), bytes, &launch, clock, min_s).await?);
-    }
-    let x = Tensor::<2>::ones([1, h], device).cast(dtype);
-    let swiglu = || {
-        gate.swiglu_with(&up, &x)
-            .expect("packed alike with one row: the fused kernel applies")
-    };
-    let shape = format!("[1, {h}] × 2 [{i}, {h}]ᵀ {}", format.name());
-    let bytes = 2 * gate.bytes() + (h + i) as u64 * elem;
     out.push(
         figure(
-            ("qmatvec_swiglu", shape, layers),
+            ("qmatvec", shape.clone(), apart),
             bytes,
-            &swiglu,
+            &launch,
             clock,
             min_s,
         )
         .await?,
     );
+    if fuse {
+        let launch = || qkv.matvec_fused(x.clone(), norm()).expect(fusable);
+        let row = ("qmatvec + norm", shape, fused);
+        out.push(figure(row, bytes + h as u64 * elem, &launch, clock, min_s).await?);
+    }
+    drop(qkv);
+    for batch in [1usize, 2] {
+        let x = Tensor::<2>::ones([batch, h], device).cast(dtype);
+        let shape = format!("[{batch}, {h}] × [{h}, {h}]ᵀ {}", format.name());
+        // o per layer; none at batch 2 (the image step's CFG pair).
+        let per_token = if batch == 1 { apart } else { 0 };
+        let bytes = square.bytes() + (batch * 2 * h) as u64 * elem;
+        let launch = || square.matvec(x.clone());
+        out.push(
+            figure(
+                ("qmatvec", shape.clone(), per_token),
+                bytes,
+                &launch,
+                clock,
+                min_s,
+            )
+            .await?,
+        );
+        if fuse && batch == 1 {
+            let launch = || square.matvec_fused(x.clone(), residual()).expect(fusable);
+            let row = ("qmatvec + residual", shape, fused);
+            out.push(figure(row, bytes + h as u64 * elem, &launch, clock, min_s).await?);
+        }
+    }
+    let x = Tensor::<2>::ones([1, h], device).cast(dtype);
+    let shape = format!("[1, {h}] × 2 [{i}, {h}]ᵀ {}", format.name());
+    let bytes = 2 * gate.bytes() + (h + i) as u64 * elem;
+    let swiglu = || {
+        gate.swiglu_with(&up, &x, None)
+            .expect("packed alike with one row: the fused kernel applies")
+    };
+    let row = ("qmatvec_swiglu", shape.clone(), apart);
+    out.push(figure(row, bytes, &swiglu, clock, min_s).await?);
+    if fuse {
+        let launch = || gate.swiglu_with(&up, &x, Some((&w, eps))).expect(fusable);
+        let row = ("qmatvec_swiglu + norm", shape, fused);
+        out.push(figure(row, bytes + h as u64 * elem, &launch, clock, min_s).await?);
+    }
     let xi = Tensor::<2>::ones([1, i], device).cast(dtype);
     let shape = format!("[1, {i}] × [{h}, {i}]ᵀ {}", format.name());
     let bytes = down.bytes() + (h + i) as u64 * elem;
     let launch = || down.matvec(xi.clone());
-    out.push(figure(("qmatvec", shape, layers), bytes, &launch, clock, min_s).await?);
+    out.push(
+        figure(
+            ("qmatvec", shape.clone(), apart),
+            bytes,
+            &launch,
+            clock,
+            min_s,
+        )
+        .await?,
+    );
+    if fuse {
+        let launch = || down.matvec_fused(xi.clone(), residual()).expect(fusable);
+        let row = ("qmatvec + residual", shape, fused);
+        out.push(figure(row, bytes + h as u64 * elem, &launch, clock, min_s).await?);
+    }
     drop((square, gate, up, down));
     let head = patterned(format, v, h, device);
     let shape = format!("[1, {h}] × [{v}, {h}]ᵀ {}", format.name());
@@ -405,9 +462,8 @@ pub async fn kernels(
     let bytes = (2 * (heads + 2 * kv_heads) * d) as u64 * elem + 2 * d as u64 * 4;
     out.push(figure(("rope_kv", shape, layers), bytes, &launch, clock, min_s).await?);
 
-    let w = Tensor::<1>::ones([h], device).cast(dtype);
-    let eps = config.rms_norm_eps;
-    // The first layer's input norm; every later norm follows a residual connection.
+    // The first layer's input norm (fused: the final norm); every later norm follows a
+    // residual connection (fused: inside the products).
     let launch = || rms_norm(x.clone(), &w, eps);
     let (shape, bytes) = (format!("[1, {h}]"), 3 * h as u64 * elem);
     out.push(figure(("rms_norm", shape, 1), bytes, &launch, clock, min_s).await?);
@@ -415,7 +471,7 @@ pub async fn kernels(
     let a = Tensor::<2>::ones([1, h], device).cast(dtype);
     let launch = || add_rms_norm(x.clone(), a.clone(), &w, eps).1;
     let (shape, bytes) = (format!("[1, {h}] + [1, {h}]"), 5 * h as u64 * elem);
-    let per_token = 2 * layers;
+    let per_token = 2 * apart;
     out.push(
         figure(
             ("add_rms_norm", shape, per_token),

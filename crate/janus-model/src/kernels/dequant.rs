@@ -9,7 +9,7 @@ use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Int, Shape, Tensor};
 
-use super::launch::{QuantSource, grid, int_handle, params};
+use super::launch::{Epilogue, QuantSource, grid, int_handle, params};
 use crate::quant::QuantFormat;
 
 const WGSL: &str = include_str!("../../../../shaders/dequant.wgsl");
@@ -49,6 +49,7 @@ pub fn dequantize(
                 rows: 1,
                 batch: 1,
                 unroll: 1,
+                epilogue: Epilogue::none(3),
             },
             CubeDim::new_1d(WORKGROUP),
         )),

@@ -37,12 +37,74 @@ pub struct QuantSource {
     pub batch: u32,
     /// Loads per trip (`{{ unroll }}`, `qmatvec_flat.wgsl`; 1 elsewhere).
     pub unroll: u32,
+    /// What the flat matrix-vector kernels do besides the product (none elsewhere).
+    pub epilogue: Epilogue,
+}
+
+/// What a flat matrix-vector kernel (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`)
+/// does besides its product, each saving a launch of its own in decode: the RMSNorm of its
+/// input (`norm`: x is the residual stream, the norm weight a binding of its own) and the
+/// residual connection after it (`residual`: y = r + product, `qmatvec_flat.wgsl` only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Epilogue {
+    pub norm: bool,
+    pub residual: bool,
+    /// The kernel's buffers before these (its first binding; `params` follows them).
+    pub first_binding: u32,
+}
+
+impl Epilogue {
+    /// Nothing besides the product, for a kernel of `buffers` bindings before `params`.
+    pub fn none(buffers: u32) -> Self {
+        Self {
+            first_binding: buffers,
+            ..Self::default()
+        }
+    }
+
+    /// The template values `epilogue_bindings`, `params_binding`, `norm`, `residual`,
+    /// `gain_body` and `residual_body` (`elem`: the working type's WGSL name).
+    fn register(self, template: SourceTemplate, elem: &str) -> SourceTemplate {
+        let mut next = self.first_binding;
+        let mut bindings = String::new();
+        let mut bind = |decl: String| {
+            bindings += &format!("@group(0) @binding({next}) var<storage, read_write> {decl};\n");
+            next += 1;
+        };
+        if self.norm {
+            bind(format!("gain_w: array<vec4<{elem}>>"));
+        }
+        if self.residual {
+            bind(format!("resid: array<{elem}>"));
+        }
+        template
+            .register("epilogue_bindings", bindings)
+            .register("params_binding", next.to_string())
+            .register("norm", u32::from(self.norm).to_string())
+            .register("residual", u32::from(self.residual).to_string())
+            .register(
+                "gain_body",
+                if self.norm {
+                    "return vec4<f32>(gain_w[l * (PER_LOAD / 4u) + v]);"
+                } else {
+                    "return vec4<f32>(1.0);"
+                },
+            )
+            .register(
+                "residual_body",
+                if self.residual {
+                    "return f32(resid[i]);"
+                } else {
+                    "return 0.0;"
+                },
+            )
+    }
 }
 
 impl KernelSource for QuantSource {
     fn source(&self) -> SourceTemplate {
         let f16 = self.elem == DType::F16;
-        SourceTemplate::new(self.wgsl)
+        let template = SourceTemplate::new(self.wgsl)
             .register("quant", QUANT_WGSL)
             .register("enable_f16", if f16 { "enable f16;" } else { "" })
             .register("elem", if f16 { "f16" } else { "f32" })
@@ -51,7 +113,9 @@ impl KernelSource for QuantSource {
             .register("rows", self.rows.to_string())
             .register("batch", self.batch.to_string())
             .register("unroll", self.unroll.to_string())
-            .register("bits", self.format.bits().to_string())
+            .register("bits", self.format.bits().to_string());
+        self.epilogue
+            .register(template, if f16 { "f16" } else { "f32" })
     }
 
     fn id(&self) -> KernelId {
@@ -65,6 +129,7 @@ impl KernelSource for QuantSource {
             self.rows,
             self.batch,
             self.unroll,
+            self.epilogue,
         ))
     }
 

@@ -8,7 +8,7 @@ use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Int, Tensor};
 
-use super::launch::{QuantSource, empty_like, float_handle, grid, int_handle, params};
+use super::launch::{Epilogue, QuantSource, empty_like, float_handle, grid, int_handle, params};
 use crate::quant::QuantFormat;
 
 const WGSL: &str = include_str!("../../../../shaders/qembed.wgsl");
@@ -43,6 +43,7 @@ pub fn lookup(
                 rows: 1,
                 batch: 1,
                 unroll: 1,
+                epilogue: Epilogue::none(4),
             },
             CubeDim::new_1d(WORKGROUP),
         )),

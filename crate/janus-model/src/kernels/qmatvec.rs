@@ -28,7 +28,7 @@ use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{Int, Shape, Tensor};
 
-use super::launch::{QuantSource, float_handle, grid, int_handle, params};
+use super::launch::{Epilogue, QuantSource, float_handle, grid, int_handle, params};
 use crate::quant::QuantFormat;
 
 const WGSL: &str = include_str!("../../../../shaders/qmatvec.wgsl");
@@ -122,6 +122,20 @@ thread_local! {
     /// Per thread: the engine launches from one thread, and tests on other threads keep theirs.
     /// The GPU layout until set.
     static LAYOUT: Cell<Layout> = const { Cell::new(GPU_LAYOUT) };
+    /// See [`set_fusing`].
+    static FUSING: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Whether decode on this thread runs its norms and residual connections inside the products
+/// where the layout can ([`Layout::Flat`], [`qmatvec_fused`]): the default; off, they run as
+/// kernels of their own (measurements compare the two: `JANUS_FUSE=0`).
+pub fn set_fusing(on: bool) {
+    FUSING.with(|f| f.set(on));
+}
+
+/// True when decode fuses ([`set_fusing`]) and the layout can.
+pub fn fusing() -> bool {
+    FUSING.with(Cell::get) && matches!(layout(), Layout::Flat { .. })
 }
 
 /// Set the layout of later launches from this thread (clamped to the ranges [`Layout`] states).
@@ -155,26 +169,79 @@ pub fn qmatvec(
             ..Shader::shared(WGSL_FLAT, lanes, 1)
         },
     };
-    launch(shader, x, (codes, scales), None, rows, format)
+    launch(
+        shader,
+        x,
+        (codes, scales),
+        None,
+        rows,
+        format,
+        Fused::default(),
+    )
 }
 
-/// `silu(x Gᵀ) * (x Uᵀ)` for gate and up matrices packed alike (`shaders/qmatvec_swiglu.wgsl`).
+/// What decode fuses into a product (flat layout only, [`Layout::Flat`]): the RMSNorm of its
+/// input and the residual connection after it (`shaders/qmatvec_flat.wgsl`, `Epilogue`).
+#[derive(Clone, Debug, Default)]
+pub struct Fused<'a> {
+    /// The product is of `rms_norm(x) * weight` (`[cols]`) with this epsilon.
+    pub norm: Option<(&'a Tensor<1>, f64)>,
+    /// `[m, rows]`, added to the product.
+    pub residual: Option<Tensor<2>>,
+}
+
+/// [`qmatvec`] with `fused`'s steps in the same launch, where the layout is flat (None
+/// elsewhere: the caller runs them apart). Decode on GPUs: each saves a launch of its own.
+pub fn qmatvec_fused(
+    x: Tensor<2>,
+    (codes, scales): (&Tensor<1, Int>, &Tensor<1, Int>),
+    rows: usize,
+    format: QuantFormat,
+    fused: Fused<'_>,
+) -> Option<Tensor<2>> {
+    let Layout::Flat { lanes, unroll } = layout() else {
+        return None;
+    };
+    let shader = Shader {
+        unroll,
+        ..Shader::shared(WGSL_FLAT, lanes, 1)
+    };
+    Some(launch(
+        shader,
+        x,
+        (codes, scales),
+        None,
+        rows,
+        format,
+        fused,
+    ))
+}
+
+/// `silu(x Gᵀ) * (x Uᵀ)` for gate and up matrices packed alike (`shaders/qmatvec_swiglu.wgsl`);
+/// with `norm`, of `rms_norm(x) * weight` instead (flat layout only: None elsewhere, and the
+/// caller runs the norm apart).
 pub fn qmatvec_swiglu(
     x: Tensor<2>,
     gate: (&Tensor<1, Int>, &Tensor<1, Int>),
     up: (&Tensor<1, Int>, &Tensor<1, Int>),
     rows: usize,
     format: QuantFormat,
-) -> Tensor<2> {
+    norm: Option<(&Tensor<1>, f64)>,
+) -> Option<Tensor<2>> {
     let shader = match layout() {
-        Layout::Shared { lanes, rows } => Shader::shared(WGSL_SWIGLU, lanes, rows),
-        Layout::Vector { rows } => Shader::vector(WGSL_SWIGLU_CPU, rows.min(8)),
         Layout::Flat { lanes, unroll } => Shader {
             unroll,
             ..Shader::shared(WGSL_SWIGLU_FLAT, lanes, 1)
         },
+        _ if norm.is_some() => return None,
+        Layout::Shared { lanes, rows } => Shader::shared(WGSL_SWIGLU, lanes, rows),
+        Layout::Vector { rows } => Shader::vector(WGSL_SWIGLU_CPU, rows.min(8)),
     };
-    launch(shader, x, gate, Some(up), rows, format)
+    let fused = Fused {
+        norm,
+        residual: None,
+    };
+    Some(launch(shader, x, gate, Some(up), rows, format, fused))
 }
 
 /// A kernel and its template's layout values.
@@ -215,6 +282,7 @@ fn launch(
     second: Option<(&Tensor<1, Int>, &Tensor<1, Int>)>,
     rows: usize,
     format: QuantFormat,
+    fused: Fused<'_>,
 ) -> Tensor<2> {
     let [m, cols] = x.dims();
     assert!(
@@ -234,7 +302,11 @@ fn launch(
     );
     let groups = rows.div_ceil(shader.rows as usize);
     let (gx, gy) = grid(groups.div_ceil((WORKGROUP / shader.lanes) as usize));
-    let params = params(&[m, rows, cols, gx as usize]);
+    let mut words = vec![m, rows, cols, gx as usize];
+    if let Some((_, eps)) = fused.norm {
+        words.push((eps as f32).to_bits() as usize);
+    }
+    let params = params(&words);
     // Inputs declared read-only: a failed launch then cannot mark the weights as written.
     let mut args = KernelArguments::new()
         .with_buffer_io(codes.handle.clone().binding(), BufferIOAttr::ReadOnly)
@@ -248,6 +320,30 @@ fn launch(
             .with_buffer_io(codes2.handle.clone().binding(), BufferIOAttr::ReadOnly)
             .with_buffer_io(scales2.handle.clone().binding(), BufferIOAttr::ReadOnly);
     }
+    // The fused steps' inputs, after the kernel's own buffers (`Epilogue`'s bindings).
+    let epilogue = Epilogue {
+        norm: fused.norm.is_some(),
+        residual: fused.residual.is_some(),
+        first_binding: if second.is_some() { 6 } else { 4 },
+    };
+    if let Some((weight, _)) = fused.norm {
+        assert_eq!(
+            weight.dims(),
+            [cols],
+            "qmatvec: the norm weight is one per column"
+        );
+        let weight = float_handle(weight.clone().cast(dtype));
+        args = args.with_buffer_io(weight.handle.clone().binding(), BufferIOAttr::ReadOnly);
+    }
+    if let Some(residual) = fused.residual {
+        assert_eq!(
+            residual.dims(),
+            [m, rows],
+            "qmatvec: the residual is [m, rows]"
+        );
+        let residual = float_handle(residual.cast(dtype));
+        args = args.with_buffer_io(residual.handle.clone().binding(), BufferIOAttr::ReadOnly);
+    }
     client.launch(
         Box::new(SourceKernel::new(
             QuantSource {
@@ -259,6 +355,7 @@ fn launch(
                 rows: shader.rows,
                 batch: m as u32,
                 unroll: shader.unroll,
+                epilogue,
             },
             CubeDim::new_1d(WORKGROUP),
         )),

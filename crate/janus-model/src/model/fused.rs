@@ -7,6 +7,7 @@
 use burn::tensor::{Int, Tensor};
 
 use super::cursor::Cursor;
+use super::nn::{Linear, RmsNorm};
 
 /// RMSNorm of `x` over its last dimension (see [`super::nn::RmsNorm`]).
 pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<1>, eps: f64) -> Tensor<D> {
@@ -104,4 +105,52 @@ pub fn rope_kv(
         let _ = (qkv, heads, caches, cursor);
         unreachable!("fused kernels are only enabled with wgpu-kernels")
     }
+}
+
+/// Whether decode runs each RMSNorm inside the product after it and each residual connection
+/// inside the product before it (the flat matrix-vector layout, GPUs; see
+/// [`crate::kernels::qmatvec::set_fusing`]).
+pub fn fusing() -> bool {
+    #[cfg(feature = "wgpu-kernels")]
+    {
+        crate::kernels::qmatvec::fusing()
+    }
+    #[cfg(not(feature = "wgpu-kernels"))]
+    {
+        false
+    }
+}
+
+/// `rms_norm(x) Wᵀ` for decode, `x: [B, H]` the residual stream: one launch where `linear` is
+/// packed for the kernels and the layout fuses ([`fusing`]), else the norm's kernel, then the
+/// product.
+pub fn linear_normed(linear: &Linear, x: Tensor<2>, norm: &RmsNorm) -> Tensor<2> {
+    #[cfg(feature = "wgpu-kernels")]
+    if let Some(y) = linear.weight.single_quant().and_then(|q| {
+        let fused = crate::kernels::qmatvec::Fused {
+            norm: Some((&norm.weight, norm.eps)),
+            residual: None,
+        };
+        q.matvec_fused(x.clone(), fused)
+    }) {
+        return y;
+    }
+    linear.forward(rms_norm(x, &norm.weight, norm.eps))
+}
+
+/// `r + x Wᵀ` for decode (`r`: the residual stream, `[B, out]`): one launch where `linear` is
+/// packed for the kernels and the layout fuses ([`fusing`]), else the product, then the sum.
+pub fn linear_residual(linear: &Linear, x: Tensor<2>, r: Tensor<2>) -> Tensor<2> {
+    #[cfg(feature = "wgpu-kernels")]
+    if let Some(y) = linear.weight.single_quant().and_then(|q| {
+        let fused = crate::kernels::qmatvec::Fused {
+            norm: None,
+            residual: Some(r.clone()),
+        };
+        q.matvec_fused(x.clone(), fused)
+    }) {
+        return y;
+    }
+    let y = linear.forward(x).cast(r.dtype());
+    r + y
 }

@@ -1,7 +1,9 @@
 //! The LLaMA decoder (DeepSeek-LLM): pre-norm blocks of causal self-attention with RoPE and a
 //! SwiGLU MLP, RMSNorm, no biases (janus-spec.md §2.1). Runs on input *embeddings* so text tokens,
 //! SigLIP features and generated image-token embeddings enter the same way. On wgpu the norms,
-//! the rotation, the decode attention and the SwiGLU gate run as fused WGSL kernels (`fused`).
+//! the rotation, the decode attention and the SwiGLU gate run as fused WGSL kernels (`fused`);
+//! in the flat matrix-vector layout (GPUs) decode runs its norms and residual connections
+//! inside the products (`Llama::decode_fused`).
 
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 
@@ -53,15 +55,27 @@ impl Attention {
     /// host-side length untouched.
     fn decode(&self, x: Tensor<3>, cache: &KvCache, cursor: &Cursor) -> Tensor<3> {
         let [b, _, _] = x.dims();
+        let qkv = self
+            .qkv
+            .forward(x)
+            .reshape([b, (self.heads + 2 * self.kv_heads) * self.head_dim]);
+        let out = self.attend(qkv, cache, cursor);
+        self.o_proj
+            .forward(out.reshape([b, 1, self.heads * self.head_dim]))
+    }
+
+    /// [`Self::decode`] between its two products: the joint product's output `qkv: [B, (heads +
+    /// 2 kv_heads) * D]` rotated, its keys and values written to the caches, and the queries'
+    /// attention over them; returns `[B, heads * D]`, `o_proj`'s input.
+    fn attend(&self, qkv: Tensor<2>, cache: &KvCache, cursor: &Cursor) -> Tensor<2> {
+        let b = qkv.dims()[0];
         let (nh, nkv, hd) = (self.heads, self.kv_heads, self.head_dim);
-        let qkv = self.qkv.forward(x).reshape([b, (nh + 2 * nkv) * hd]);
         let (kc, vc) = cache
             .buffers()
             .expect("decode follows a prefill, which allocates the caches");
         let q = fused::rope_kv(qkv, (nh, nkv, hd), (kc, vc), cursor);
         let scale = (hd as f64).powf(-0.5) as f32;
-        let out = fused::attention_decode(q, kc, vc, &cursor.state, scale);
-        self.o_proj.forward(out.reshape([b, 1, nh * hd]))
+        fused::attention_decode(q, kc, vc, &cursor.state, scale).reshape([b, nh * hd])
     }
 
     /// `x: [B, T, H]` at positions `cache.len() ..`; returns `[B, T, H]`. With `kernels`, the
@@ -154,7 +168,7 @@ impl Mlp {
             )
         {
             let [b, t, cols] = x.dims();
-            if let Some(h) = g.swiglu_with(u, &x.clone().reshape([b * t, cols])) {
+            if let Some(h) = g.swiglu_with(u, &x.clone().reshape([b * t, cols]), None) {
                 return self.down.forward(h.reshape([b, t, g.rows]));
             }
         }
@@ -165,6 +179,24 @@ impl Mlp {
             silu(gate) * up
         };
         self.down.forward(h)
+    }
+
+    /// Decode's MLP block from the residual stream `h: [B, H]`: `h + down(swiglu(rms_norm(h)))`,
+    /// the norm inside the gate and up kernel and the residual connection inside down's where
+    /// the layout fuses them ([`fused::fusing`]); each apart otherwise.
+    fn decode_fused(&self, h: Tensor<2>, norm: &RmsNorm) -> Tensor<2> {
+        let mid = match (
+            self.gate.weight.single_quant(),
+            self.up.weight.single_quant(),
+        ) {
+            (Some(g), Some(u)) => g.swiglu_with(u, &h, Some((&norm.weight, norm.eps))),
+            _ => None,
+        };
+        let mid = mid.unwrap_or_else(|| {
+            let x = fused::rms_norm(h.clone(), &norm.weight, norm.eps);
+            fused::swiglu(self.gate.forward(x.clone()), self.up.forward(x))
+        });
+        fused::linear_residual(&self.down, mid, h)
     }
 }
 
@@ -255,6 +287,9 @@ impl Llama {
     /// holds); returns `[B, 1, H]`. The caches, filled up to that position by earlier steps,
     /// are written in place and their host-side lengths left as they are: the cursor counts.
     pub fn decode(&self, x: Tensor<3>, caches: &[KvCache], cursor: &Cursor) -> Tensor<3> {
+        if fused::fusing() && self.packed() {
+            return self.decode_fused(x, caches, cursor);
+        }
         // Each residual connection runs with the RMSNorm after it as one kernel
         // (fused::add_rms_norm): `h` is the residual stream, `normed` the next block's input.
         // Two launches fewer per layer.
@@ -272,6 +307,43 @@ impl Llama {
             (h, normed) = add_norm(after_attn, m, next);
         }
         normed
+    }
+
+    /// Every matrix of every layer is packed for the kernels (quantised weights on wgpu), so
+    /// [`Self::decode_fused`] fuses every norm and residual connection. (With dense weights it
+    /// would run each apart, two launches more per layer than [`Self::decode`].)
+    fn packed(&self) -> bool {
+        let packed = |l: &Linear| l.weight.single_quant().is_some_and(|q| q.uses_kernel());
+        self.layers.iter().all(|l| {
+            [
+                &l.attn.qkv,
+                &l.attn.o_proj,
+                &l.mlp.gate,
+                &l.mlp.up,
+                &l.mlp.down,
+            ]
+            .into_iter()
+            .all(packed)
+        })
+    }
+
+    /// [`Self::decode`] with each RMSNorm inside the product after it and each residual
+    /// connection inside the product before it (the flat layout, [`fused::fusing`]): per layer
+    /// the joint q/k/v product (with the input norm), the rotation, the attention, `o_proj` (with
+    /// the residual connection), the gate and up pair (with the post-attention norm) and `down`
+    /// (with the residual connection), where [`Self::decode`] adds two norms' launches.
+    fn decode_fused(&self, x: Tensor<3>, caches: &[KvCache], cursor: &Cursor) -> Tensor<3> {
+        let [b, _, width] = x.dims();
+        // The residual stream, [B, H].
+        let mut h = x.reshape([b, width]);
+        for (layer, cache) in self.layers.iter().zip(caches) {
+            let attn = &layer.attn;
+            let qkv = fused::linear_normed(&attn.qkv, h.clone(), &layer.input_norm);
+            let out = attn.attend(qkv, cache, cursor);
+            h = fused::linear_residual(&attn.o_proj, out, h);
+            h = layer.mlp.decode_fused(h, &layer.post_norm);
+        }
+        fused::rms_norm(h, &self.norm.weight, self.norm.eps).reshape([b, 1, width])
     }
 
     /// Run `x: [B, T, H]` (embeddings at positions `cache.len() ..`) through every layer and the

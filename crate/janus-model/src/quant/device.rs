@@ -184,8 +184,14 @@ impl QuantMatrix {
 
     /// `silu(x Gᵀ) * (x Uᵀ)` with `self` as G and `up` as U in one kernel, when both are packed
     /// alike for the kernels and `x: [m, cols]` has at most [`MATVEC_MAX_ROWS`] rows; `None`
-    /// otherwise (the caller takes the two products).
-    pub fn swiglu_with(&self, up: &QuantMatrix, x: &Tensor<2>) -> Option<Tensor<2>> {
+    /// otherwise (the caller takes the two products). With `norm` (a weight and epsilon), of
+    /// `rms_norm(x) * weight` instead, where the layout can fuse it (`None` elsewhere).
+    pub fn swiglu_with(
+        &self,
+        up: &QuantMatrix,
+        x: &Tensor<2>,
+        norm: Option<(&Tensor<1>, f64)>,
+    ) -> Option<Tensor<2>> {
         let m = x.dims()[0];
         let alike = self.format == up.format && self.rows == up.rows && self.cols == up.cols;
         match (&self.scales, &up.scales) {
@@ -193,18 +199,44 @@ impl QuantMatrix {
             (Scales::Packed(sg), Scales::Packed(su))
                 if alike && (1..=MATVEC_MAX_ROWS).contains(&m) =>
             {
-                Some(crate::kernels::qmatvec::qmatvec_swiglu(
+                crate::kernels::qmatvec::qmatvec_swiglu(
                     x.clone(),
                     (&self.codes, sg),
                     (&up.codes, su),
                     self.rows,
                     self.format,
-                ))
+                    norm,
+                )
             }
             _ => {
-                let _ = (alike, m);
+                let _ = (alike, m, norm);
                 None
             }
+        }
+    }
+
+    /// `x Wᵀ` with decode's steps around it fused into the same launch (`fused`: the RMSNorm of
+    /// `x`, the residual connection after), when packed for the kernels, `x: [m, cols]` has at
+    /// most [`MATVEC_MAX_ROWS`] rows and the layout can fuse them; `None` otherwise (the caller
+    /// runs them apart).
+    #[cfg(feature = "wgpu-kernels")]
+    pub fn matvec_fused(
+        &self,
+        x: Tensor<2>,
+        fused: crate::kernels::qmatvec::Fused<'_>,
+    ) -> Option<Tensor<2>> {
+        let m = x.dims()[0];
+        match &self.scales {
+            Scales::Packed(scales) if (1..=MATVEC_MAX_ROWS).contains(&m) => {
+                crate::kernels::qmatvec::qmatvec_fused(
+                    x,
+                    (&self.codes, scales),
+                    self.rows,
+                    self.format,
+                    fused,
+                )
+            }
+            _ => None,
         }
     }
 
