@@ -14,6 +14,7 @@ use super::nn::{Embedding, Linear, RmsNorm, RowBlocks, silu, softmax_f32};
 use super::rope::Rope;
 use crate::config::LlamaConfig;
 use crate::error::WeightsError;
+use crate::quant::device::MATVEC_MAX_ROWS;
 use crate::weights::TensorStore;
 
 /// Multi-head (or grouped-query) causal self-attention.
@@ -287,7 +288,7 @@ impl Llama {
     /// holds); returns `[B, 1, H]`. The caches, filled up to that position by earlier steps,
     /// are written in place and their host-side lengths left as they are: the cursor counts.
     pub fn decode(&self, x: Tensor<3>, caches: &[KvCache], cursor: &Cursor) -> Tensor<3> {
-        if fused::fusing() && self.packed() {
+        if fused::fusing() && x.dims()[0] <= MATVEC_MAX_ROWS && self.packed() {
             return self.decode_fused(x, caches, cursor);
         }
         // Each residual connection runs with the RMSNorm after it as one kernel
@@ -310,8 +311,9 @@ impl Llama {
     }
 
     /// Every matrix of every layer is packed for the kernels (quantised weights on wgpu), so
-    /// [`Self::decode_fused`] fuses every norm and residual connection. (With dense weights it
-    /// would run each apart, two launches more per layer than [`Self::decode`].)
+    /// [`Self::decode_fused`] fuses every norm and residual connection (with the batch within
+    /// the kernels' rows). Otherwise it would run each apart, two launches more per layer than
+    /// [`Self::decode`].
     fn packed(&self) -> bool {
         let packed = |l: &Linear| l.weight.single_quant().is_some_and(|q| q.uses_kernel());
         self.layers.iter().all(|l| {
