@@ -286,16 +286,8 @@ pub async fn kernels(
     let shape = format!("[1, {h}] × [{qkv_rows}, {h}]ᵀ {}", format.name());
     let bytes = qkv.bytes() + (h + qkv_rows) as u64 * elem;
     let launch = || qkv.matvec(x.clone());
-    out.push(
-        figure(
-            ("qmatvec", shape.clone(), apart),
-            bytes,
-            &launch,
-            clock,
-            min_s,
-        )
-        .await?,
-    );
+    let row = ("qmatvec", shape.clone(), apart);
+    out.push(figure(row, bytes, &launch, clock, min_s).await?);
     if fuse {
         let launch = || qkv.matvec_fused(x.clone(), norm()).expect(fusable);
         let row = ("qmatvec + norm", shape, fused);
@@ -309,16 +301,8 @@ pub async fn kernels(
         let per_token = if batch == 1 { apart } else { 0 };
         let bytes = square.bytes() + (batch * 2 * h) as u64 * elem;
         let launch = || square.matvec(x.clone());
-        out.push(
-            figure(
-                ("qmatvec", shape.clone(), per_token),
-                bytes,
-                &launch,
-                clock,
-                min_s,
-            )
-            .await?,
-        );
+        let row = ("qmatvec", shape.clone(), per_token);
+        out.push(figure(row, bytes, &launch, clock, min_s).await?);
         if fuse && batch == 1 {
             let launch = || square.matvec_fused(x.clone(), residual()).expect(fusable);
             let row = ("qmatvec + residual", shape, fused);
@@ -343,16 +327,8 @@ pub async fn kernels(
     let shape = format!("[1, {i}] × [{h}, {i}]ᵀ {}", format.name());
     let bytes = down.bytes() + (h + i) as u64 * elem;
     let launch = || down.matvec(xi.clone());
-    out.push(
-        figure(
-            ("qmatvec", shape.clone(), apart),
-            bytes,
-            &launch,
-            clock,
-            min_s,
-        )
-        .await?,
-    );
+    let row = ("qmatvec", shape.clone(), apart);
+    out.push(figure(row, bytes, &launch, clock, min_s).await?);
     if fuse {
         let launch = || down.matvec_fused(xi.clone(), residual()).expect(fusable);
         let row = ("qmatvec + residual", shape, fused);
