@@ -6,8 +6,9 @@
 #              against burn's conv2d: which tile GPUs should use (kernels::conv2d::pixels_for_adapter);
 #   layouts    the decode kernels alone in the matrix-vector layouts of LAYOUTS
 #              (scripts/bench-layouts.sh);
-#   attention  the decode attention's chunk sizes (JANUS_ATTN_CHUNK=32, 64, 128) at a text
-#              context and an image step's (kernels::attention::set_chunk);
+#   attention  the decode attention's splits (JANUS_ATTN_CHUNK=CHUNK:LANES, each of ATTN_SPLITS:
+#              positions per chunk, invocations per position) at a text context and an image
+#              step's (kernels::attention::chunk_for_adapter, lanes_for_adapter);
 #   norms      the norms' walks (JANUS_NORM_WALK=256:8, the GPU default, and 128:1, the walk
 #              before it): which GPUs should use (kernels::rms_norm::Walk::for_adapter);
 #   overlap    text decode with each step's id read back while the GPU runs the next step (the
@@ -32,6 +33,7 @@ PRESET="${PRESET:-janus-1.3b}"
 PARTS="${PARTS:-convs layouts attention norms overlap fuse full profile}"
 read -r PROMPT DECODE IMAGE <<<"${STEPS:-128 128 64}"
 LAYOUTS="${LAYOUTS:-flat:32:1 flat:32:2 flat:16:2 flat:64:1 shared:32:1 vector:8}"
+ATTN_SPLITS="${ATTN_SPLITS:-32:8 32:1 32:4 16:8 64:4 64:1}"
 run() {
   echo "== $*"
   "$@" 2>&1 | grep -v XDG_RUNTIME
@@ -69,11 +71,11 @@ if has layouts; then
   echo "== least decode-step sum: $best"
 fi
 if has attention; then
-  for chunk in 32 64 128; do
+  for split in $ATTN_SPLITS; do
     for context in 256 640; do
-      echo "== JANUS_ATTN_CHUNK=$chunk, $context positions"
-      JANUS_ATTN_CHUNK=$chunk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
-        --kernels --context "$context" | grep -E 'attn|adapter'
+      echo "== JANUS_ATTN_CHUNK=$split, $context positions"
+      JANUS_ATTN_CHUNK=$split run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
+        --kernels --context "$context" --only attn_decode
     done
   done
 fi
@@ -101,7 +103,9 @@ if has fuse; then
 fi
 if has full; then
   full
-  if [[ -n "$best" ]]; then
+  # The least-sum layout's own run, unless it is the default already run (the adapter's
+  # default: the first layout of `layouts`, as scripts/bench-layouts.sh orders them).
+  if [[ -n "$best" && "$best" != "${LAYOUTS%% *}" ]]; then
     echo "== JANUS_QMATVEC=$best"
     JANUS_QMATVEC="$best" full
   fi

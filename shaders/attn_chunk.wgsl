@@ -8,13 +8,21 @@
 // it is long, and 16 heads fill 16 of a GPU's ~100 compute units); chunks spread the positions
 // over the whole GPU. Grouped-query heads share their KV head (h / (heads / kv_heads)). No mask:
 // the new position sees every cached one.
-//   1. invocation j scores position c * CHUNK + j (CHUNK = WG);
+// The workgroup is CHUNK * LANES invocations; LANES of them share each position and each
+// output dimension, so the serial walks are LANES times shorter (on a GPU each step of a walk
+// waits for a load; on a CPU adapter LANES = 1 and the walks are its loops):
+//   1. invocations j * LANES .. j * LANES + LANES - 1 score position c * CHUNK + j, each over
+//      every LANES-th vector of the rows (adjacent invocations read adjacent vectors of one
+//      cached row), and sum their parts through workgroup memory;
 //   2. the workgroup reduces the chunk's maximum, exponentiates, reduces the sum;
-//   3. invocations own output dimensions and accumulate p_s * V[s, d] over the chunk's positions
-//      (consecutive invocations read consecutive dimensions of one cached row).
+//   3. invocation (g, t) = (lid / CHUNK, lid % CHUNK) accumulates p_s * V[s, d] over output
+//      dimension d = t (+ CHUNK per round) and the positions s = g, g + LANES, ... of the
+//      chunk (consecutive invocations read consecutive dimensions of one cached row); the
+//      LANES groups' sums meet in workgroup memory.
 // Vectors: every row is read as vectors of VEC = 4 elements when D is a multiple of 4 (a CPU
 // adapter then issues a quarter of the loads; dimensions below count vectors), else of 1.
-// Template values (kernels/attention.rs): elem, enable_f16, wg, vtype, vftype, vdot.
+// Template values (kernels/attention.rs): elem, enable_f16, wg (CHUNK * LANES), chunk, lanes,
+// vtype, vftype, vdot.
 {{ enable_f16 }}
 
 // An element vector and its f32 form (vec4 or scalar), and their product summed.
@@ -40,10 +48,13 @@ fn vdot(a: VF, b: VF) -> f32 {
 @group(0) @binding(6) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
-const CHUNK: u32 = WG;
+const CHUNK: u32 = {{ chunk }}u;
+const LANES: u32 = {{ lanes }}u;
 var<workgroup> partial: array<f32, WG>;
 // exp(score - m_c) of the chunk's positions.
 var<workgroup> p: array<f32, CHUNK>;
+// The LANES groups' sums of one round of output dimensions (step 3; unused when LANES = 1).
+var<workgroup> sums: array<VF, WG>;
 var<workgroup> shared_len: u32;
 
 fn reduce(lid: u32, value: f32, is_max: bool) -> f32 {
@@ -87,30 +98,68 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let qb = bh * d;
     let kv_base = ((b * kv_heads + kvh) * capacity + start) * d;
 
-    var score = -3.4e38;
-    if (lid < n) {
-        let kb = kv_base + lid * d;
-        var dot = 0.0;
-        for (var i = 0u; i < d; i++) {
+    // 1. Position j's score, its LANES parts summed.
+    let j = lid / LANES;
+    let sub = lid % LANES;
+    var dot = 0.0;
+    if (j < n) {
+        let kb = kv_base + j * d;
+        for (var i = sub; i < d; i += LANES) {
             dot += vdot(VF(q[qb + i]), VF(k[kb + i]));
         }
+    }
+    if (LANES > 1u) {
+        partial[lid] = dot;
+        workgroupBarrier();
+        dot = 0.0;
+        for (var r = 0u; r < LANES; r++) {
+            dot += partial[j * LANES + r];
+        }
+        workgroupBarrier();
+    }
+    var score = -3.4e38;
+    if (j < n) {
         score = dot * scale;
     }
+    // 2. Every lane of a position holds its score: the maximum is the positions', and only the
+    // first lane adds its exponential to the sum.
     let m = reduce(lid, score, true);
     var e = 0.0;
-    if (lid < n) {
+    if (j < n) {
         e = exp(score - m);
     }
-    p[lid] = e;
-    let l = reduce(lid, e, false);
+    if (sub == 0u) {
+        p[j] = e;
+    }
+    let l = reduce(lid, select(0.0, e, sub == 0u), false);
     // `reduce` ended on a barrier, so every p is visible here.
+    // 3. The weighted values, CHUNK output dimensions per round.
     let out = (bh * chunks + c) * d;
-    for (var i = lid; i < d; i += WG) {
+    let g = lid / CHUNK;
+    let t = lid % CHUNK;
+    for (var base = 0u; base < d; base += CHUNK) {
+        let i = base + t;
         var acc = VF(0.0);
-        for (var s = 0u; s < n; s++) {
-            acc += p[s] * VF(v[kv_base + s * d + i]);
+        if (i < d) {
+            for (var s = g; s < n; s += LANES) {
+                acc += p[s] * VF(v[kv_base + s * d + i]);
+            }
         }
-        part[out + i] = acc;
+        if (LANES == 1u) {
+            if (i < d) {
+                part[out + i] = acc;
+            }
+        } else {
+            sums[lid] = acc;
+            workgroupBarrier();
+            if (g == 0u && i < d) {
+                for (var r = 1u; r < LANES; r++) {
+                    acc += sums[r * CHUNK + t];
+                }
+                part[out + i] = acc;
+            }
+            workgroupBarrier();
+        }
     }
     if (lid == 0u) {
         stats[(bh * chunks + c) * 2u] = m;

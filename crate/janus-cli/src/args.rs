@@ -124,6 +124,10 @@ pub struct BenchArgs {
     /// Cached positions the attention kernel reads in --kernels.
     #[arg(long, default_value_t = 128)]
     pub context: usize,
+    /// With --kernels: time only the kernels whose names contain this (`attn_decode`, `qmatvec`,
+    /// `sample`...), for a measurement of one kernel's settings.
+    #[arg(long)]
+    pub only: Option<String>,
     /// Time the VQ decoder's convolutions alone (the WGSL kernel and burn's conv2d) at the
     /// preset's shapes instead (no model is built).
     #[arg(long)]

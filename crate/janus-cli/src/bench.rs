@@ -102,7 +102,7 @@ fn kernels(
 ) -> Result<(), String> {
     #[cfg(feature = "wgpu")]
     if opened.wgpu {
-        use janus_model::bench::kernels::{kernels, markdown};
+        use janus_model::bench::kernels::{Timing, kernels, markdown};
         let format = quant.ok_or("--kernels times the quantised kernels: --quant q8 or q4")?;
         let origin = Instant::now();
         let clock = move || origin.elapsed().as_secs_f64();
@@ -112,8 +112,11 @@ fn kernels(
             dtype.dtype(),
             format,
             args.context,
-            &clock,
-            0.5,
+            &Timing {
+                clock: &clock,
+                min_s: 0.5,
+                only: args.only.as_deref(),
+            },
         ))
         .map_err(|e| e.to_string())?;
         println!("{} ({}, {})", opened.adapter, dtype.name(), format.name());

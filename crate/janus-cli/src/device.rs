@@ -49,7 +49,8 @@ fn wgpu_described() -> Result<Opened, String> {
     let limits = setup.device.limits();
     // The kernels' settings by adapter type (janus_model::kernels::set_for_adapter), then the
     // overrides for measurements: JANUS_QMATVEC (`flat:LANES:UNROLL`, `shared:LANES:ROWS` or
-    // `vector:ROWS`), JANUS_CONV_PIXELS (4 or 8), JANUS_ATTN_CHUNK (32, 64 or 128),
+    // `vector:ROWS`), JANUS_CONV_PIXELS (4 or 8), JANUS_ATTN_CHUNK (`CHUNK[:LANES]`: 16, 32, 64
+    // or 128 positions per chunk; 1, 2, 4 or 8 invocations per position),
     // JANUS_NORM_WALK (`WORKGROUP:PER`, the norms' walk).
     use janus_model::kernels::{attention, conv2d, qmatvec, rms_norm};
     let cpu = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
@@ -61,8 +62,11 @@ fn wgpu_described() -> Result<Opened, String> {
     if let Some(pixels) = var("JANUS_CONV_PIXELS").and_then(|v| v.parse().ok()) {
         conv2d::set_pixels(pixels);
     }
-    if let Some(chunk) = var("JANUS_ATTN_CHUNK").and_then(|v| v.parse().ok()) {
+    if let Some((chunk, lanes)) = var("JANUS_ATTN_CHUNK").and_then(|v| attention::parse(&v)) {
         attention::set_chunk(chunk);
+        if let Some(lanes) = lanes {
+            attention::set_lanes(lanes);
+        }
     }
     if let Some(walk) = var("JANUS_NORM_WALK").and_then(|v| rms_norm::Walk::parse(&v)) {
         rms_norm::set_walk(walk);

@@ -52,6 +52,20 @@ const LAYOUTS: [Layout; 10] = [
 /// Relative tolerance against the host's f64 product (f32 accumulation in another order).
 const TOLERANCE: f32 = 1e-4;
 
+/// The decode attention's splits under test, `(positions per chunk, invocations per position)`:
+/// the CPU adapters' default first, every chunk size with one lane, the GPUs' default (32:8),
+/// and the widest workgroup each chunk size allows.
+const ATTENTION_SPLITS: [(u32, u32); 8] = [
+    (64, 1),
+    (32, 1),
+    (128, 1),
+    (16, 1),
+    (32, 8),
+    (16, 8),
+    (64, 4),
+    (128, 2),
+];
+
 pub(crate) fn random(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..n)
@@ -577,19 +591,26 @@ pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>,
         let probs = burn::tensor::activation::softmax(scores, 3);
         let want = read_any(probs.matmul(expand(v.clone())).reshape([b, nh, d])).await?;
         let shape = format!("{b} x {nh} heads over {nkv}, D {d}, {len} of {cap} positions");
-        // Every chunk size the kernel takes (the default first).
-        let before = attention::chunk();
+        // Every chunk size the kernel takes, one invocation per position (the CPU adapters'
+        // walk) and the GPUs' several (positions and dimensions split over lanes, their parts
+        // met in workgroup memory).
+        let before = (attention::chunk(), attention::lanes());
         let mut errors = Vec::new();
-        for chunk in [64, 32, 128] {
+        for (chunk, lanes) in ATTENTION_SPLITS {
             attention::set_chunk(chunk);
+            attention::set_lanes(lanes);
             let got = attention::attention_decode(q.clone(), &k, &v, &state, scale);
-            attention::set_chunk(before);
+            attention::set_chunk(before.0);
+            attention::set_lanes(before.1);
             let got = read_any(got).await?;
-            let label = format!("attention decode ({shape}, chunks of {chunk})");
+            let label = format!("attention decode ({shape}, chunks of {chunk}, {lanes} lanes)");
             errors.push(format!("{:.1e}", compare(&label, &got, &want)?));
         }
+        let splits = ATTENTION_SPLITS
+            .map(|(c, l)| format!("{c}:{l}"))
+            .join(" / ");
         report.push(format!(
-            "attention decode ({shape}), chunks of 64 / 32 / 128: {}",
+            "attention decode ({shape}), chunks:lanes {splits}: {}",
             errors.join(" / ")
         ));
     }

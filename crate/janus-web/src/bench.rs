@@ -172,8 +172,11 @@ async fn run(options: JsValue) -> Result<JsValue, WebError> {
             dtype.dtype(),
             format,
             o.context,
-            &now_s,
-            0.5,
+            &janus_model::bench::kernels::Timing {
+                clock: &now_s,
+                min_s: 0.5,
+                only: None,
+            },
         )
         .await
         .map_err(fail)?;

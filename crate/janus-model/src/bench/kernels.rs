@@ -130,18 +130,31 @@ async fn sync<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JanusError> {
 /// (the replay's submission, the readback that ends the batch) are amortised.
 pub const REPLAY_LAUNCHES: usize = 32;
 
+/// How [`kernels`] times: `clock` in seconds, each figure's batches for at least `min_s`, and
+/// only the kernels whose names contain `only` where it is given (a measurement of one kernel's
+/// settings then takes seconds, not the whole table's minute).
+pub struct Timing<'a> {
+    pub clock: &'a dyn Fn() -> f64,
+    pub min_s: f64,
+    pub only: Option<&'a str>,
+}
+
 /// One kernel at one shape: its name, shape and launches per decode step, then what one launch
 /// must move, timed launched one call at a time ([`time`]) and replayed ([`time_replayed`]).
+/// None where `timing.only` leaves the kernel out.
 async fn figure<const D: usize>(
     (kernel, shape, per_token): (&str, String, usize),
     bytes: u64,
     launch: &dyn Fn() -> Tensor<D>,
-    clock: &dyn Fn() -> f64,
-    min_s: f64,
-) -> Result<KernelFigure, JanusError> {
+    timing: &Timing<'_>,
+) -> Result<Option<KernelFigure>, JanusError> {
+    if timing.only.is_some_and(|only| !kernel.contains(only)) {
+        return Ok(None);
+    }
+    let (clock, min_s) = (timing.clock, timing.min_s);
     let seconds = time(launch, clock, min_s).await?;
     let replayed = time_replayed(launch, clock, min_s).await?;
-    Ok(KernelFigure {
+    Ok(Some(KernelFigure {
         kernel: kernel.into(),
         shape,
         per_token,
@@ -149,7 +162,7 @@ async fn figure<const D: usize>(
         replayed_seconds: replayed.map(|r| r.0),
         replay_host_seconds: replayed.map(|r| r.1),
         bytes,
-    })
+    }))
 }
 
 /// Seconds per launch when [`REPLAY_LAUNCHES`] launches of `launch` are recorded as one step
@@ -236,15 +249,14 @@ pub(crate) async fn time<const D: usize>(
 
 /// Every decode-step kernel at `janus`'s shapes (its language model's; its image vocabulary for an
 /// image step's choice), `x` in `dtype`, matrices in `format`, with
-/// the attention over `context` cached positions. Each is timed for at least `min_s`.
+/// the attention over `context` cached positions, timed as `timing` says.
 pub async fn kernels(
     janus: &JanusConfig,
     device: &Device,
     dtype: DType,
     format: QuantFormat,
     context: usize,
-    clock: &dyn Fn() -> f64,
-    min_s: f64,
+    timing: &Timing<'_>,
 ) -> Result<Vec<KernelFigure>, JanusError> {
     let config = &janus.language;
     let (h, i, v) = (
@@ -287,11 +299,11 @@ pub async fn kernels(
     let bytes = qkv.bytes() + (h + qkv_rows) as u64 * elem;
     let launch = || qkv.matvec(x.clone());
     let row = ("qmatvec", shape.clone(), apart);
-    out.push(figure(row, bytes, &launch, clock, min_s).await?);
+    out.extend(figure(row, bytes, &launch, timing).await?);
     if fuse {
         let launch = || qkv.matvec_fused(x.clone(), norm()).expect(fusable);
         let row = ("qmatvec + norm", shape, fused);
-        out.push(figure(row, bytes + h as u64 * elem, &launch, clock, min_s).await?);
+        out.extend(figure(row, bytes + h as u64 * elem, &launch, timing).await?);
     }
     drop(qkv);
     for batch in [1usize, 2] {
@@ -302,11 +314,11 @@ pub async fn kernels(
         let bytes = square.bytes() + (batch * 2 * h) as u64 * elem;
         let launch = || square.matvec(x.clone());
         let row = ("qmatvec", shape.clone(), per_token);
-        out.push(figure(row, bytes, &launch, clock, min_s).await?);
+        out.extend(figure(row, bytes, &launch, timing).await?);
         if fuse && batch == 1 {
             let launch = || square.matvec_fused(x.clone(), residual()).expect(fusable);
             let row = ("qmatvec + residual", shape, fused);
-            out.push(figure(row, bytes + h as u64 * elem, &launch, clock, min_s).await?);
+            out.extend(figure(row, bytes + h as u64 * elem, &launch, timing).await?);
         }
     }
     let x = Tensor::<2>::ones([1, h], device).cast(dtype);
@@ -317,29 +329,29 @@ pub async fn kernels(
             .expect("packed alike with one row: the fused kernel applies")
     };
     let row = ("qmatvec_swiglu", shape.clone(), apart);
-    out.push(figure(row, bytes, &swiglu, clock, min_s).await?);
+    out.extend(figure(row, bytes, &swiglu, timing).await?);
     if fuse {
         let launch = || gate.swiglu_with(&up, &x, Some((&w, eps))).expect(fusable);
         let row = ("qmatvec_swiglu + norm", shape, fused);
-        out.push(figure(row, bytes + h as u64 * elem, &launch, clock, min_s).await?);
+        out.extend(figure(row, bytes + h as u64 * elem, &launch, timing).await?);
     }
     let xi = Tensor::<2>::ones([1, i], device).cast(dtype);
     let shape = format!("[1, {i}] × [{h}, {i}]ᵀ {}", format.name());
     let bytes = down.bytes() + (h + i) as u64 * elem;
     let launch = || down.matvec(xi.clone());
     let row = ("qmatvec", shape.clone(), apart);
-    out.push(figure(row, bytes, &launch, clock, min_s).await?);
+    out.extend(figure(row, bytes, &launch, timing).await?);
     if fuse {
         let launch = || down.matvec_fused(xi.clone(), residual()).expect(fusable);
         let row = ("qmatvec + residual", shape, fused);
-        out.push(figure(row, bytes + h as u64 * elem, &launch, clock, min_s).await?);
+        out.extend(figure(row, bytes + h as u64 * elem, &launch, timing).await?);
     }
     drop((square, gate, up, down));
     let head = patterned(format, v, h, device);
     let shape = format!("[1, {h}] × [{v}, {h}]ᵀ {}", format.name());
     let bytes = head.bytes() + (h + v) as u64 * elem;
     let launch = || head.matvec(x.clone());
-    out.push(figure(("qmatvec", shape, 1), bytes, &launch, clock, min_s).await?);
+    out.extend(figure(("qmatvec", shape, 1), bytes, &launch, timing).await?);
     drop(head);
     // A step's two ends: the token embedding's row (a lookup table, uploaded with f32 scales as
     // the store does) and the text choice over the vocabulary's logits (greedy: one sweep).
@@ -348,7 +360,7 @@ pub async fn kernels(
     let launch = || table.select(ids.clone());
     let shape = format!("1 row of [{v}, {h}] {}", format.name());
     let bytes = format.bytes(1, h) + 4 * h as u64;
-    out.push(figure(("qembed", shape, 1), bytes, &launch, clock, min_s).await?);
+    out.extend(figure(("qembed", shape, 1), bytes, &launch, timing).await?);
     drop(table);
     // Logits spread over [-5, 5) (a pattern, not a distribution: the searches' sweeps do not
     // depend on the values, only the draw's kept set does).
@@ -403,7 +415,7 @@ pub async fn kernels(
         };
         let shape = format!("[{rows}, {k}], {what}");
         let bytes = (rows * k) as u64 * elem;
-        out.push(figure(("sample", shape, per_token), bytes, &launch, clock, min_s).await?);
+        out.extend(figure(("sample", shape, per_token), bytes, &launch, timing).await?);
     }
 
     // Attention over `context` positions of a cache with room for as many again (a generation
@@ -420,7 +432,7 @@ pub async fn kernels(
     let shape = format!("{heads} heads × {context} positions × {d}");
     let bytes = (2 * kv_heads * context * d + 2 * heads * d) as u64 * elem;
     let launch = || attention_decode(q.clone(), &k, &vv, &state, scale);
-    out.push(figure(("attn_decode", shape, layers), bytes, &launch, clock, min_s).await?);
+    out.extend(figure(("attn_decode", shape, layers), bytes, &launch, timing).await?);
     // The rotation and cache write before it, from the joint product's output.
     let qkv_out = Tensor::<2>::ones([1, qkv_rows], device).cast(dtype);
     let tables = Tensor::<3>::ones([capacity, 2, d], device);
@@ -436,28 +448,20 @@ pub async fn kernels(
     let shape = format!("{heads} heads + 2 × {kv_heads} × {d}");
     // The joint output read, the queries and the new key and value written; a cos and a sin row.
     let bytes = (2 * (heads + 2 * kv_heads) * d) as u64 * elem + 2 * d as u64 * 4;
-    out.push(figure(("rope_kv", shape, layers), bytes, &launch, clock, min_s).await?);
+    out.extend(figure(("rope_kv", shape, layers), bytes, &launch, timing).await?);
 
     // The first layer's input norm (fused: the final norm); every later norm follows a
     // residual connection (fused: inside the products).
     let launch = || rms_norm(x.clone(), &w, eps);
     let (shape, bytes) = (format!("[1, {h}]"), 3 * h as u64 * elem);
-    out.push(figure(("rms_norm", shape, 1), bytes, &launch, clock, min_s).await?);
+    out.extend(figure(("rms_norm", shape, 1), bytes, &launch, timing).await?);
     // After each layer's attention and after its MLP.
     let a = Tensor::<2>::ones([1, h], device).cast(dtype);
     let launch = || add_rms_norm(x.clone(), a.clone(), &w, eps).1;
     let (shape, bytes) = (format!("[1, {h}] + [1, {h}]"), 5 * h as u64 * elem);
     let per_token = 2 * apart;
-    out.push(
-        figure(
-            ("add_rms_norm", shape, per_token),
-            bytes,
-            &launch,
-            clock,
-            min_s,
-        )
-        .await?,
-    );
+    let row = ("add_rms_norm", shape, per_token);
+    out.extend(figure(row, bytes, &launch, timing).await?);
     // The floor: an elementwise kernel over 64 values, one workgroup, one load of each input.
     let (g, u) = (
         Tensor::<2>::ones([1, 64], device).cast(dtype),
@@ -466,6 +470,6 @@ pub async fn kernels(
     let launch = || crate::kernels::swiglu::swiglu(g.clone(), u.clone());
     let bytes = 3 * 64 * elem;
     let shape = "[1, 64] (the floor: one workgroup, one load)".to_string();
-    out.push(figure(("swiglu", shape, 0), bytes, &launch, clock, min_s).await?);
+    out.extend(figure(("swiglu", shape, 0), bytes, &launch, timing).await?);
     Ok(out)
 }

@@ -6,6 +6,9 @@
 //! per head, so the work spreads over the whole adapter whatever the context. The kernel before
 //! this one gave each head one workgroup, which walked every cached position serially: 16 heads
 //! filled 16 of a GPU's ~100 compute units, and a step slowed with the context's length.
+//! Within a chunk, [`lanes`] invocations share each position and each output dimension, so the
+//! walks over a row's dimensions and over the chunk's positions, where a GPU waits for every
+//! load in turn, are that many times shorter.
 
 use std::cell::Cell;
 
@@ -24,6 +27,8 @@ thread_local! {
     /// Positions per chunk, which is also both shaders' workgroup size (one position per
     /// invocation while scoring). Per thread, like `qmatvec`'s layout.
     static CHUNK: Cell<u32> = const { Cell::new(64) };
+    /// Invocations per position (and per output dimension) within a chunk.
+    static LANES: Cell<u32> = const { Cell::new(1) };
 }
 
 /// The chunk suited to an adapter (BENCHMARKS.md, "NVIDIA H200 ..., 2026-11-27" and "Decode
@@ -34,15 +39,54 @@ pub fn chunk_for_adapter(cpu_adapter: bool) -> u32 {
     if cpu_adapter { 64 } else { 32 }
 }
 
-/// Set the positions per chunk of later launches from this thread: 32, 64 or 128 (anything else
-/// is 64); by adapter ([`chunk_for_adapter`]), or `JANUS_ATTN_CHUNK` for measurements.
+/// Invocations per position suited to an adapter: one on a CPU adapter, where the walks are
+/// loops that cost the same however they are split and every barrier is a real cost; 8 on a
+/// GPU, where a walk of D / 4 = 32 dependent loads (Janus' heads) becomes 4 (not yet timed on
+/// a GPU: `scripts/bench-device.sh`'s `attention` part compares the choices).
+pub fn lanes_for_adapter(cpu_adapter: bool) -> u32 {
+    if cpu_adapter { 1 } else { 8 }
+}
+
+/// Set the positions per chunk of later launches from this thread: 16, 32, 64 or 128 (anything
+/// else is 64); by adapter ([`chunk_for_adapter`]), or `JANUS_ATTN_CHUNK` for measurements.
 pub fn set_chunk(chunk: u32) {
-    CHUNK.with(|c| c.set(if matches!(chunk, 32 | 128) { chunk } else { 64 }));
+    CHUNK.with(|c| {
+        c.set(if matches!(chunk, 16 | 32 | 128) {
+            chunk
+        } else {
+            64
+        })
+    });
 }
 
 /// Positions per chunk of this thread's launches.
 pub fn chunk() -> u32 {
     CHUNK.with(Cell::get)
+}
+
+/// Set the invocations per position of later launches from this thread: 1, 2, 4 or 8 (anything
+/// else is 1); by adapter ([`lanes_for_adapter`]), or `JANUS_ATTN_CHUNK=CHUNK:LANES` for
+/// measurements. A launch takes at most 256 invocations per workgroup (WebGPU's default
+/// limit), so fewer lanes where `chunk * lanes` would pass it.
+pub fn set_lanes(lanes: u32) {
+    LANES.with(|l| l.set(if matches!(lanes, 2 | 4 | 8) { lanes } else { 1 }));
+}
+
+/// Invocations per position of this thread's launches, as set ([`set_lanes`]).
+pub fn lanes() -> u32 {
+    LANES.with(Cell::get)
+}
+
+/// `CHUNK` or `CHUNK:LANES` (`JANUS_ATTN_CHUNK`): the positions per chunk and, where given, the
+/// invocations per position. None where either is not a number.
+pub fn parse(text: &str) -> Option<(u32, Option<u32>)> {
+    let mut parts = text.split(':');
+    let chunk = parts.next()?.trim().parse().ok()?;
+    let lanes = match parts.next() {
+        Some(l) => Some(l.trim().parse().ok()?),
+        None => None,
+    };
+    parts.next().is_none().then_some((chunk, lanes))
 }
 
 /// `q: [B, heads, D]` against the first `state[0] + 1` positions (the one just written and all
@@ -62,6 +106,8 @@ pub fn attention_decode(
     let out = empty_like(&q, vec![b, heads, d], q.dtype);
     let client = q.client.clone();
     let chunk = chunk();
+    // The workgroup (chunk * lanes invocations) within WebGPU's default 256.
+    let lanes = lanes().min(256 / chunk);
     // Sized for the whole cache, since the length is on the device: the chunks past it leave
     // at once, and the merge reads only the ones below it.
     let chunks = capacity.div_ceil(chunk as usize);
@@ -71,10 +117,12 @@ pub fn attention_decode(
     // Rows as vec4 where D allows (a CPU adapter then issues a quarter of the loads).
     let vec = if d.is_multiple_of(4) { 4 } else { 1 };
     vectors(
-        TemplateSource::new(WGSL_CHUNK, q.dtype, chunk),
+        TemplateSource::new(WGSL_CHUNK, q.dtype, chunk * lanes),
         q.dtype,
         vec,
     )
+    .with("chunk", chunk)
+    .with("lanes", lanes)
     .launch(
         &client,
         CubeCount::Static(chunks as u32, (b * heads) as u32, 1),
