@@ -22,7 +22,7 @@
 // Vectors: every row is read as vectors of VEC = 4 elements when D is a multiple of 4 (a CPU
 // adapter then issues a quarter of the loads; dimensions below count vectors), else of 1.
 // Template values (kernels/attention.rs): elem, enable_f16, wg (CHUNK * LANES), chunk, lanes,
-// vtype, vftype, vdot.
+// scratch (WG where LANES > 1, else 1), vtype, vftype, vdot.
 {{ enable_f16 }}
 
 // An element vector and its f32 form (vec4 or scalar), and their product summed.
@@ -53,8 +53,9 @@ const LANES: u32 = {{ lanes }}u;
 var<workgroup> partial: array<f32, WG>;
 // exp(score - m_c) of the chunk's positions.
 var<workgroup> p: array<f32, CHUNK>;
-// The LANES groups' sums of one round of output dimensions (step 3; unused when LANES = 1).
-var<workgroup> sums: array<VF, WG>;
+// The LANES groups' sums of one round of output dimensions (step 3; sized 1 where LANES = 1
+// and nothing uses it: CPU adapters zero every workgroup array at each workgroup's start).
+var<workgroup> sums: array<VF, {{ scratch }}>;
 var<workgroup> shared_len: u32;
 
 fn reduce(lid: u32, value: f32, is_max: bool) -> f32 {

@@ -1,11 +1,16 @@
 // The second half of decode attention (shaders/attn_chunk.wgsl writes the first): workgroup bh
 // combines the chunks of sequence b's head h into out = sum_c e^(m_c - M) o_c / sum_c
-// e^(m_c - M) l_c with M = max_c m_c, over the chunks that hold positions below `len`.
-// Every invocation computes M and the denominator itself (a few dozen chunks: cheaper than a
-// reduction's barriers), then owns output dimensions.
+// e^(m_c - M) l_c with M = max_c m_c, over the `used` chunks that hold positions below `len`.
+// The workgroup is CHUNK * LANES invocations, as attn_chunk.wgsl's:
+//   1. M and the denominator: each invocation takes every WG-th chunk's statistics, then the
+//      workgroup reduces them (one load each up to WG chunks, not a walk over every chunk; on a
+//      CPU adapter, LANES = 1, each invocation walks every chunk, as before);
+//   2. invocation (g, t) = (lid / CHUNK, lid % CHUNK) sums output dimension t (+ CHUNK per
+//      round) over chunks g, g + LANES, ...; the LANES groups meet in workgroup memory (on a
+//      CPU adapter LANES = 1 and each invocation walks every chunk, as loops cost the same).
 // Rows are vectors of VEC elements as in attn_chunk.wgsl (dimensions count vectors).
-// Template values (kernels/attention.rs): elem, enable_f16, wg, chunk (positions per chunk),
-// vtype, vftype.
+// Template values (kernels/attention.rs): elem, enable_f16, wg (CHUNK * LANES), chunk
+// (positions per chunk), lanes, scratch (WG where LANES > 1, else 1), vtype, vftype.
 {{ enable_f16 }}
 
 alias V = {{ vtype }};
@@ -23,30 +28,84 @@ alias VF = {{ vftype }};
 
 const WG: u32 = {{ wg }}u;
 const CHUNK: u32 = {{ chunk }}u;
+const LANES: u32 = {{ lanes }}u;
+// Sized 1 where LANES = 1 and nothing uses them (CPU adapters zero every workgroup array
+// at each workgroup's start).
+var<workgroup> partial: array<f32, {{ scratch }}>;
+var<workgroup> sums: array<VF, {{ scratch }}>;
+var<workgroup> shared_len: u32;
+
+fn reduce(lid: u32, value: f32, is_max: bool) -> f32 {
+    partial[lid] = value;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s /= 2u) {
+        if (lid < s) {
+            let other = partial[lid + s];
+            partial[lid] = select(partial[lid] + other, max(partial[lid], other), is_max);
+        }
+        workgroupBarrier();
+    }
+    let r = partial[0];
+    workgroupBarrier();
+    return r;
+}
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let d = params[0];
     let capacity = params[1];
     let chunks = params[2];
-    let len = min(u32(state[0]) + 1u, capacity);
+    if (lid == 0u) {
+        shared_len = min(u32(state[0]) + 1u, capacity);
+    }
+    let len = workgroupUniformLoad(&shared_len);
     let used = (len + CHUNK - 1u) / CHUNK;
     let bh = wid.x;
     let sb = bh * chunks;
+    // 1. M, then the denominator: with LANES = 1 (CPU adapters) each invocation walks every
+    // chunk itself, cheaper there than a reduction's barriers.
+    let first = select(lid, 0u, LANES == 1u);
+    let stride = select(WG, 1u, LANES == 1u);
     var m = -3.4e38;
-    for (var c = 0u; c < used; c++) {
+    for (var c = first; c < used; c += stride) {
         m = max(m, stats[(sb + c) * 2u]);
     }
+    if (LANES > 1u) {
+        m = reduce(lid, m, true);
+    }
     var l = 0.0;
-    for (var c = 0u; c < used; c++) {
+    for (var c = first; c < used; c += stride) {
         l += exp(stats[(sb + c) * 2u] - m) * stats[(sb + c) * 2u + 1u];
     }
+    if (LANES > 1u) {
+        l = reduce(lid, l, false);
+    }
     let inv = 1.0 / l;
-    for (var i = lid; i < d; i += WG) {
+    // 2. The output, CHUNK dimensions per round.
+    let g = lid / CHUNK;
+    let t = lid % CHUNK;
+    for (var base = 0u; base < d; base += CHUNK) {
+        let i = base + t;
         var acc = VF(0.0);
-        for (var c = 0u; c < used; c++) {
-            acc += exp(stats[(sb + c) * 2u] - m) * part[(sb + c) * d + i];
+        if (i < d) {
+            for (var c = g; c < used; c += LANES) {
+                acc += exp(stats[(sb + c) * 2u] - m) * part[(sb + c) * d + i];
+            }
         }
-        out[bh * d + i] = V(acc * inv);
+        if (LANES == 1u) {
+            if (i < d) {
+                out[bh * d + i] = V(acc * inv);
+            }
+        } else {
+            sums[lid] = acc;
+            workgroupBarrier();
+            if (g == 0u && i < d) {
+                for (var r = 1u; r < LANES; r++) {
+                    acc += sums[r * CHUNK + t];
+                }
+                out[bh * d + i] = V(acc * inv);
+            }
+            workgroupBarrier();
+        }
     }
 }

@@ -126,7 +126,7 @@ pub struct BenchArgs {
     pub context: usize,
     /// With --kernels: time only the kernels whose names contain this (`attn_decode`, `qmatvec`,
     /// `sample`...), for a measurement of one kernel's settings.
-    #[arg(long)]
+    #[arg(long, requires = "kernels")]
     pub only: Option<String>,
     /// Time the VQ decoder's convolutions alone (the WGSL kernel and burn's conv2d) at the
     /// preset's shapes instead (no model is built).

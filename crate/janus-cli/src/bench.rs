@@ -121,6 +121,9 @@ fn kernels(
         .map_err(|e| e.to_string())?;
         println!("{} ({}, {})", opened.adapter, dtype.name(), format.name());
         print!("{}", markdown(&figures, copy_gbps));
+        if let Some(only) = &args.only {
+            println!("(--only {only}: the sum covers the kernels above, not a whole step)");
+        }
         if args.json {
             println!(
                 "{}",

@@ -8,7 +8,7 @@
 //! filled 16 of a GPU's ~100 compute units, and a step slowed with the context's length.
 //! Within a chunk, [`lanes`] invocations share each position and each output dimension, so the
 //! walks over a row's dimensions and over the chunk's positions, where a GPU waits for every
-//! load in turn, are that many times shorter.
+//! load in turn, are that many times shorter; the merge's walk over the chunks likewise.
 
 use std::cell::Cell;
 
@@ -24,8 +24,8 @@ const WGSL_CHUNK: &str = include_str!("../../../../shaders/attn_chunk.wgsl");
 const WGSL_MERGE: &str = include_str!("../../../../shaders/attn_merge.wgsl");
 
 thread_local! {
-    /// Positions per chunk, which is also both shaders' workgroup size (one position per
-    /// invocation while scoring). Per thread, like `qmatvec`'s layout.
+    /// Positions per chunk: both shaders' workgroups are `chunk * lanes` invocations (`lanes`
+    /// per position while scoring). Per thread, like `qmatvec`'s layout.
     static CHUNK: Cell<u32> = const { Cell::new(64) };
     /// Invocations per position (and per output dimension) within a chunk.
     static LANES: Cell<u32> = const { Cell::new(1) };
@@ -108,6 +108,8 @@ pub fn attention_decode(
     let chunk = chunk();
     // The workgroup (chunk * lanes invocations) within WebGPU's default 256.
     let lanes = lanes().min(256 / chunk);
+    // The lanes' workgroup arrays: one element where there are no lanes to meet.
+    let scratch = if lanes > 1 { chunk * lanes } else { 1 };
     // Sized for the whole cache, since the length is on the device: the chunks past it leave
     // at once, and the merge reads only the ones below it.
     let chunks = capacity.div_ceil(chunk as usize);
@@ -123,6 +125,7 @@ pub fn attention_decode(
     )
     .with("chunk", chunk)
     .with("lanes", lanes)
+    .with("scratch", scratch)
     .launch(
         &client,
         CubeCount::Static(chunks as u32, (b * heads) as u32, 1),
@@ -143,11 +146,13 @@ pub fn attention_decode(
             ])),
     );
     vectors(
-        TemplateSource::new(WGSL_MERGE, q.dtype, chunk),
+        TemplateSource::new(WGSL_MERGE, q.dtype, chunk * lanes),
         q.dtype,
         vec,
     )
     .with("chunk", chunk)
+    .with("lanes", lanes)
+    .with("scratch", scratch)
     .launch(
         &client,
         CubeCount::Static((b * heads) as u32, 1, 1),
