@@ -20,13 +20,14 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/janus-xdg}"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 xz -dc .bench/janus.xz >/tmp/janus && chmod +x /tmp/janus
 { cat .bench/commit; nvidia-smi -L 2>&1; } | tee "$out/machine.log"
+parts="${SESSION_PARTS:-layouts attention overlap fuse full}"
 # Each part alone, so one that fails leaves the others' figures.
-for part in ${SESSION_PARTS:-layouts attention overlap fuse full}; do
+for part in $parts; do
   echo "== part $part ($(date +%T))"
   LAYOUTS="${LAYOUTS:-flat:32:1 shared:32:1}" PARTS="$part" CLOCKS_CSV="/tmp/clocks-$part.csv" \
     timeout "${PART_LIMIT_S:-240}" bash scripts/bench-device.sh /tmp/janus 2>&1 | tee "$out/$part.log"
 done
-for part in ${SESSION_PARTS:-layouts attention overlap fuse full}; do
+for part in $parts; do
   [[ -f "/tmp/clocks-$part.csv" ]] && sed "s/^/$part,/" "/tmp/clocks-$part.csv"
 done >"$out/clocks.csv"
 echo "== done ($(date +%T))"
