@@ -22,7 +22,8 @@
 // Vectors: every row is read as vectors of VEC = 4 elements when D is a multiple of 4 (a CPU
 // adapter then issues a quarter of the loads; dimensions below count vectors), else of 1.
 // Template values (kernels/attention.rs): elem, enable_f16, wg (CHUNK * LANES), chunk, lanes,
-// scratch (WG where LANES > 1, else 1), vtype, vftype, vdot.
+// scratch (WG where LANES > 1, else 1), attn_lanes (shaders/attn_lanes.wgsl), vtype, vftype,
+// vdot.
 {{ enable_f16 }}
 
 // An element vector and its f32 form (vec4 or scalar), and their product summed.
@@ -58,20 +59,7 @@ var<workgroup> p: array<f32, CHUNK>;
 var<workgroup> sums: array<VF, {{ scratch }}>;
 var<workgroup> shared_len: u32;
 
-fn reduce(lid: u32, value: f32, is_max: bool) -> f32 {
-    partial[lid] = value;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s /= 2u) {
-        if (lid < s) {
-            let other = partial[lid + s];
-            partial[lid] = select(partial[lid] + other, max(partial[lid], other), is_max);
-        }
-        workgroupBarrier();
-    }
-    let r = partial[0];
-    workgroupBarrier();
-    return r;
-}
+{{ attn_lanes }}
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -146,20 +134,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 acc += p[s] * VF(v[kv_base + s * d + i]);
             }
         }
-        if (LANES == 1u) {
-            if (i < d) {
-                part[out + i] = acc;
-            }
-        } else {
-            sums[lid] = acc;
-            workgroupBarrier();
-            if (g == 0u && i < d) {
-                for (var r = 1u; r < LANES; r++) {
-                    acc += sums[r * CHUNK + t];
-                }
-                part[out + i] = acc;
-            }
-            workgroupBarrier();
+        let total = meet(lid, acc);
+        if (g == 0u && i < d) {
+            part[out + i] = total;
         }
     }
     if (lid == 0u) {

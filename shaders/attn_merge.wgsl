@@ -10,7 +10,8 @@
 //      CPU adapter LANES = 1 and each invocation walks every chunk, as loops cost the same).
 // Rows are vectors of VEC elements as in attn_chunk.wgsl (dimensions count vectors).
 // Template values (kernels/attention.rs): elem, enable_f16, wg (CHUNK * LANES), chunk
-// (positions per chunk), lanes, scratch (WG where LANES > 1, else 1), vtype, vftype.
+// (positions per chunk), lanes, scratch (WG where LANES > 1, else 1), attn_lanes
+// (shaders/attn_lanes.wgsl), vtype, vftype.
 {{ enable_f16 }}
 
 alias V = {{ vtype }};
@@ -35,20 +36,7 @@ var<workgroup> partial: array<f32, {{ scratch }}>;
 var<workgroup> sums: array<VF, {{ scratch }}>;
 var<workgroup> shared_len: u32;
 
-fn reduce(lid: u32, value: f32, is_max: bool) -> f32 {
-    partial[lid] = value;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s /= 2u) {
-        if (lid < s) {
-            let other = partial[lid + s];
-            partial[lid] = select(partial[lid] + other, max(partial[lid], other), is_max);
-        }
-        workgroupBarrier();
-    }
-    let r = partial[0];
-    workgroupBarrier();
-    return r;
-}
+{{ attn_lanes }}
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -92,20 +80,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 acc += exp(stats[(sb + c) * 2u] - m) * part[(sb + c) * d + i];
             }
         }
-        if (LANES == 1u) {
-            if (i < d) {
-                out[bh * d + i] = V(acc * inv);
-            }
-        } else {
-            sums[lid] = acc;
-            workgroupBarrier();
-            if (g == 0u && i < d) {
-                for (var r = 1u; r < LANES; r++) {
-                    acc += sums[r * CHUNK + t];
-                }
-                out[bh * d + i] = V(acc * inv);
-            }
-            workgroupBarrier();
+        let total = meet(lid, acc);
+        if (g == 0u && i < d) {
+            out[bh * d + i] = V(total * inv);
         }
     }
 }

@@ -22,6 +22,8 @@ use super::launch::{TemplateSource, empty_like, float_handle, info, int_handle};
 
 const WGSL_CHUNK: &str = include_str!("../../../../shaders/attn_chunk.wgsl");
 const WGSL_MERGE: &str = include_str!("../../../../shaders/attn_merge.wgsl");
+/// The workgroup steps both share (`reduce`, `meet`), pasted at `{{ attn_lanes }}`.
+const WGSL_LANES: &str = include_str!("../../../../shaders/attn_lanes.wgsl");
 
 thread_local! {
     /// Positions per chunk: both shaders' workgroups are `chunk * lanes` invocations (`lanes`
@@ -126,6 +128,7 @@ pub fn attention_decode(
     .with("chunk", chunk)
     .with("lanes", lanes)
     .with("scratch", scratch)
+    .with_text("attn_lanes", WGSL_LANES)
     .launch(
         &client,
         CubeCount::Static(chunks as u32, (b * heads) as u32, 1),
@@ -153,6 +156,7 @@ pub fn attention_decode(
     .with("chunk", chunk)
     .with("lanes", lanes)
     .with("scratch", scratch)
+    .with_text("attn_lanes", WGSL_LANES)
     .launch(
         &client,
         CubeCount::Static((b * heads) as u32, 1, 1),
