@@ -13,8 +13,9 @@
 #              before it): which GPUs should use (kernels::rms_norm::Walk::for_adapter);
 #   overlap    text decode with each step's id read back while the GPU runs the next step (the
 #              default) and with the id awaited first (JANUS_OVERLAP=0), alternating, twice;
-#   fuse       text decode and image steps with the norms and residual connections inside the
-#              matrix-vector products (the default) and as kernels of their own (JANUS_FUSE=0),
+#   fuse       text decode and image steps with the norms, residual connections and the q/k/v
+#              rotation inside the matrix-vector products (the default), with the rotation as a
+#              kernel of its own (JANUS_FUSE_ROPE=0), and with all of them apart (JANUS_FUSE=0),
 #              alternating, twice;
 #   full       the full benchmark with the VQ decode at each of QUANTS (default q4), as
 #              BENCHMARKS.md rows: the adapter's default layout, and (after `layouts`) the layout
@@ -85,21 +86,23 @@ if has norms; then
     JANUS_NORM_WALK=$walk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 --kernels
   done
 fi
-# A switch on (the default) and off, alternating, twice: `ab NAME IMAGE_STEPS`.
+# Switches on (the defaults), then each alone off, alternating, twice: `ab IMAGE_STEPS NAME...`.
 ab() {
+  local image=$1
+  shift
   for round in 1 2; do
-    for value in 1 0; do
-      echo "== $1=$value (round $round)"
-      run env "$1=$value" "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
-        --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" --image-steps "$2" --no-vq
+    for off in "" "$@"; do
+      echo "== ${off:-defaults}${off:+=0} (round $round)"
+      run env ${off:+"$off=0"} "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
+        --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" --image-steps "$image" --no-vq
     done
   done
 }
 if has overlap; then
-  ab JANUS_OVERLAP 0
+  ab 0 JANUS_OVERLAP
 fi
 if has fuse; then
-  ab JANUS_FUSE "$IMAGE"
+  ab "$IMAGE" JANUS_FUSE_ROPE JANUS_FUSE
 fi
 if has full; then
   full

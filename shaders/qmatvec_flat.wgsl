@@ -13,10 +13,18 @@
 //   row's lanes together load all of x anyway, so they sum its squares as they go; the norm
 //   weight g is read alongside x; the row's sum is scaled by 1 / rms(x) at the end.
 // - RESIDUAL: y = r + x W^T, the residual connection after the product.
+// - ROPE (decode's joint q/k/v product, W = q, k and v one under another, [(heads + 2 kv) D,
+//   cols]): the rotary embedding and KV-cache write of rope_kv.wgsl, at the position the decode
+//   state holds. The rows are taken in an order that puts the two rows of a rotation pair (j and
+//   j + D/2 of one head) in adjacent row slots of a workgroup, so each row's lane 0 finds its
+//   partner's sum in workgroup memory once the lanes have reduced. y holds the rotated queries,
+//   [B, heads, D]; the rotated key and the value go into the caches.
 // Template values ({{ name }}, filled by kernels/qmatvec.rs): elem, enable_f16, wg, lanes,
-// unroll (1 | 2 | 4), batch (1..=8), bits (8 | 4), quant (shaders/quant.wgsl), norm and
-// residual (0 | 1), epilogue_bindings, gain_body and residual_body (their bindings and reads),
-// params_binding. Tensor bindings read_write, `params` read-only (see qmatvec.wgsl).
+// unroll (1 | 2 | 4), batch (1..=8), bits (8 | 4), quant (shaders/quant.wgsl), norm, residual
+// and rope (0 | 1), epilogue_bindings, gain_body, residual_body and rope_body (their bindings
+// and code), params_binding. Tensor bindings read_write (see qmatvec.wgsl). `params` is a
+// uniform here, not a read-only storage buffer: with ROPE the kernel binds eight storage buffers,
+// the most a baseline WebGPU adapter allows per stage (maxStorageBuffersPerShaderStage).
 {{ enable_f16 }}
 
 @group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
@@ -24,9 +32,10 @@
 @group(0) @binding(2) var<storage, read_write> x: array<vec4<{{ elem }}>>;
 @group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
 {{ epilogue_bindings }}
-// batch, rows, cols, workgroups per grid row (the grid's x size), then with NORM the norm's
-// epsilon (f32 bits).
-@group(0) @binding({{ params_binding }}) var<storage, read> params: array<u32>;
+// batch, rows, cols, workgroups per grid row (the grid's x size), the norm's epsilon (f32 bits,
+// NORM), then with ROPE heads, kv_heads, D and the caches' capacity; zeros after (kernels/
+// qmatvec.rs `PARAMS`: a uniform's size is fixed).
+@group(0) @binding({{ params_binding }}) var<uniform> params: array<vec4<u32>, 3>;
 
 const WG: u32 = {{ wg }}u;
 const LANES: u32 = {{ lanes }}u;
@@ -35,6 +44,7 @@ const BITS: u32 = {{ bits }}u;
 const BATCH: u32 = {{ batch }}u;
 const NORM: bool = {{ norm }}u == 1u;
 const RESIDUAL: bool = {{ residual }}u == 1u;
+const ROPE: bool = {{ rope }}u == 1u;
 
 {{ quant }}
 
@@ -53,6 +63,30 @@ fn gain(l: u32, v: u32) -> vec4<f32> {
 // The residual stream's value i (RESIDUAL), else 0.
 fn residual(i: u32) -> f32 {
     {{ residual_body }}
+}
+
+// Launch parameter i.
+fn param(i: u32) -> u32 {
+    return params[i / 4u][i % 4u];
+}
+
+// With ROPE: matrix row `row`'s sum of batch row b (normed), rotated with its partner's where
+// it is a query or key dimension, stored where it belongs (else nothing).
+fn rope_store(b: u32, row: u32, value: f32, partner: f32) {
+    {{ rope_body }}
+}
+// (With ROPE, shaders/qmatvec_rope.wgsl follows this file: its bindings and `rope_write`.)
+
+// The matrix row that row slot `slot` computes: itself, or with ROPE the order that makes slots
+// 2i and 2i + 1 a rotation pair: slot h D + w takes row h D + w / 2 (w even) or h D + D/2 +
+// w / 2 (w odd). Every row is taken once, and a slot past the matrix maps past it.
+fn matrix_row(slot: u32) -> u32 {
+    if (!ROPE) {
+        return slot;
+    }
+    let d = param(7u);
+    let w = slot % d;
+    return slot - w + w / 2u + (w % 2u) * (d / 2u);
 }
 
 // Vector v of x's batch row b at load l's columns, as stored.
@@ -89,10 +123,10 @@ fn flat_dot(w: vec4<u32>, b: u32, cols: u32, l: u32) -> f32 {
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let rows = params[1];
-    let cols = params[2];
+    let rows = param(1u);
+    let cols = param(2u);
     let lane = lid % LANES;
-    let row = (wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES;
+    let row = matrix_row((wid.y * param(3u) + wid.x) * (WG / LANES) + lid / LANES);
     let n = cols / PER_LOAD;
     // A row past the end computes the last row's sum (never written): no branch around the
     // barriers below.
@@ -179,12 +213,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     if (row < rows) {
         for (var b = 0u; b < BATCH; b++) {
-            var v = acc[b];
+            var norm = 1.0;
             if (NORM) {
                 // 1 / rms(x) = 1 / sqrt(mean(x^2) + eps), in f32 as rms_norm.wgsl.
-                v *= inverseSqrt(sq[b] / f32(cols) + bitcast<f32>(params[4]));
+                norm = inverseSqrt(sq[b] / f32(cols) + bitcast<f32>(param(4u)));
             }
-            y[b * rows + row] = {{ elem }}(v + residual(b * rows + row));
+            if (ROPE) {
+                // The partner row sits in the neighbouring row slot (slot ^ 1), its lane 0's sum
+                // in `partial` since the reduction's last barrier (LANES > 1, two or more rows
+                // per workgroup: kernels/qmatvec.rs declines other layouts). Both rows are of
+                // the same x: one norm.
+                let partner = partial[b * WG + (lid ^ LANES)];
+                rope_store(b, row, acc[b] * norm, partner * norm);
+            } else {
+                y[b * rows + row] = {{ elem }}(acc[b] * norm + residual(b * rows + row));
+            }
         }
     }
 }

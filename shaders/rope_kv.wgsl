@@ -3,9 +3,12 @@
 // (kernels/graph.rs). It reads the output of the joint q/k/v product (one row per batch row:
 // the queries, then the keys, then the values) and writes the queries rotated into their own
 // [B, heads, D] tensor, the new key rotated and the value into [B, kv_heads, capacity, D] at
-// that position. Rotation is transformers' rotate_half form with tables computed on the host in
-// f64 (model/rope.rs; GPU cos/sin of large angles are not precise enough), products in the
-// working type as the reference's x * cos + rotated * sin.
+// that position. Rotation is transformers' rotate_half form with the position's cos and sin rows
+// computed on the host in f64 (model/rope.rs; GPU cos/sin of large angles are not precise
+// enough) and carried by the decode state, products in the working type as the reference's
+// x * cos + rotated * sin.
+// Decode on GPUs runs this inside the q/k/v product instead (qmatvec_rope.wgsl); this kernel
+// serves the other layouts.
 // One invocation per pair (j, j + D/2) of a head. Replaces three launches per layer (the
 // queries' rotation, the key's rotation and the cache writes), and lets q, k and v come from one
 // product instead of three.
@@ -17,15 +20,14 @@
 @group(0) @binding(0) var<storage, read_write> qkv: array<{{ elem }}>;
 // [B, heads, D] the rotated queries.
 @group(0) @binding(1) var<storage, read_write> q: array<{{ elem }}>;
-// [capacity, 2, D] f32: each position's cos row, then its sin row.
-@group(0) @binding(2) var<storage, read_write> tables: array<f32>;
 // [B, kv_heads, capacity, D] caches, written at the position.
-@group(0) @binding(3) var<storage, read_write> k_cache: array<{{ elem }}>;
-@group(0) @binding(4) var<storage, read_write> v_cache: array<{{ elem }}>;
-// The decode state (i32): position, sampler step (model/cursor.rs).
-@group(0) @binding(5) var<storage, read_write> state: array<i32>;
+@group(0) @binding(2) var<storage, read_write> k_cache: array<{{ elem }}>;
+@group(0) @binding(3) var<storage, read_write> v_cache: array<{{ elem }}>;
+// The decode state (i32, model/cursor.rs): position, sampler step, two unused, then the
+// position's cos row and sin row ([2, D], f32 bits).
+@group(0) @binding(4) var<storage, read_write> state: array<i32>;
 // query pairs (B * heads * D/2), key pairs (B * kv_heads * D/2), D, capacity, heads, kv_heads.
-@group(0) @binding(6) var<storage, read> params: array<u32>;
+@group(0) @binding(5) var<storage, read> params: array<u32>;
 
 fn rotate(x: {{ elem }}, partner: {{ elem }}, c: f32, s: f32) -> {{ elem }} {
     return x * {{ elem }}(c) + partner * {{ elem }}(s);
@@ -44,11 +46,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     // Pair i: dimensions j and j + half of a head row.
     let j = i % half;
     let row = i / half;
-    let t = pos * 2u * d;
-    let c_lo = tables[t + j];
-    let c_hi = tables[t + j + half];
-    let s_lo = tables[t + d + j];
-    let s_hi = tables[t + d + j + half];
+    let c_lo = bitcast<f32>(state[4u + j]);
+    let c_hi = bitcast<f32>(state[4u + j + half]);
+    let s_lo = bitcast<f32>(state[4u + d + j]);
+    let s_hi = bitcast<f32>(state[4u + d + j + half]);
     if (i < params[0]) {
         // Query head row = b * heads + h.
         let src = (row / heads) * stride + (row % heads) * d + j;

@@ -80,6 +80,9 @@ fn wgpu_described() -> Result<Opened, String> {
     // Decode's norms and residual connections inside the products (the flat layout);
     // JANUS_FUSE=0 runs them as kernels of their own (measurements).
     qmatvec::set_fusing(var("JANUS_FUSE").as_deref() != Some("0"));
+    // Within that, the rotation and cache write inside the q/k/v product; JANUS_FUSE_ROPE=0
+    // runs them as a kernel of their own, rope_kv (measurements).
+    qmatvec::set_rope_fusing(var("JANUS_FUSE_ROPE").as_deref() != Some("0"));
     Ok(Opened {
         device,
         adapter: format!("{} ({:?}, {})", info.name, setup.backend, info.driver),

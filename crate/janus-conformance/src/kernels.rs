@@ -218,6 +218,7 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                         let fused = Fused {
                             norm: norm.then_some((&gain_t, eps)),
                             residual: residual.then(|| resid_t.clone()),
+                            rope: None,
                         };
                         set_layout(l);
                         let got = kernel.matvec_fused(xt.clone(), fused);
@@ -462,6 +463,7 @@ pub(crate) fn tensor<const D: usize>(
 pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>, String> {
     use janus_model::kernels::memory::i32_tensor;
     use janus_model::kernels::{attention, rms_norm, rope, rope_kv, swiglu};
+    use janus_model::model::cursor::state_words;
     use janus_model::model::nn::RmsNorm;
     use janus_model::model::rope::Rope;
     let mut report = Vec::new();
@@ -628,7 +630,9 @@ pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>,
     );
     let rope = Rope::new(d, 10_000.0);
     let (cos, sin) = rope.tables(pos, 1, device);
-    let state = i32_tensor(device, [4], &[pos as i32, 0, 0, 0]);
+    // The cursor's state at that position: its cos and sin rows after the header.
+    let words = state_words(&rope, pos, 0);
+    let state = i32_tensor(device, [words.len()], &words);
     // The joint product's rows: each batch row's queries, keys, then values.
     let qkv = Tensor::cat(
         vec![
@@ -638,13 +642,7 @@ pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>,
         ],
         1,
     );
-    let rotated = rope_kv::rope_kv(
-        qkv,
-        (nh, nkv, d),
-        &rope.joint_table(cap, device),
-        (&kc, &vc),
-        &state,
-    );
+    let rotated = rope_kv::rope_kv(qkv, (nh, nkv, d), (&kc, &vc), &state);
     let got_q = read_any(rotated).await?;
     let want_q = read_any(Rope::apply(q.reshape([b, nh, 1, d]), &cos, &sin)).await?;
     let e_q = compare("rope_kv queries", &got_q, &want_q)?;
@@ -673,6 +671,102 @@ pub async fn fused_kernels_match_generic(device: &Device) -> Result<Vec<String>,
     report.push(format!(
         "rope_kv (6 heads over 3, D 48, position 13 of 20): queries {e_q:.1e}, cache {e_kv:.1e}"
     ));
+    report.extend(qkv_rope_matches_apart(device).await?);
+    Ok(report)
+}
+
+/// Decode's joint q/k/v product with the rotation and cache write inside it (`Fused::rope`,
+/// the flat layouts of two or more rows per workgroup) against the product with the norm
+/// inside it, then `rope_kv`: the queries, and both caches whole (the position written, every
+/// other left as it was). Declined (None) by every other layout. Cases: grouped-query heads
+/// (4 over 2) at D 48, a batch of two, Q4; one head each at D 18 (half 9: pairs across vector
+/// boundaries), Q8, the last position.
+async fn qkv_rope_matches_apart(device: &Device) -> Result<Vec<String>, String> {
+    use janus_model::kernels::memory::i32_tensor;
+    use janus_model::kernels::qmatvec::RopeKv;
+    use janus_model::kernels::rope_kv::rope_kv;
+    use janus_model::model::cursor::state_words;
+    use janus_model::model::rope::Rope;
+    let mut report = Vec::new();
+    let cases = [
+        ((4, 2, 48), 2, 96, (7, 12), QuantFormat::Q4),
+        ((1, 1, 18), 1, 64, (2, 3), QuantFormat::Q8),
+    ];
+    for (i, ((nh, nkv, d), b, cols, (pos, cap), format)) in cases.into_iter().enumerate() {
+        let seed = 200 + 10 * i as u64;
+        let rows = (nh + 2 * nkv) * d;
+        let matrix = QuantMatrix::upload_as(
+            &quantize(&random(rows * cols, seed), cols, format),
+            device,
+            true,
+        );
+        let x = tensor(random(b * cols, seed + 1), [b, cols], device);
+        let gain = tensor(random(cols, seed + 2), [cols], device);
+        let eps = 1e-5;
+        let cache0 = |k: u64| random(b * nkv * cap * d, seed + k);
+        let cache = |values: Vec<f32>| tensor(values, [b, nkv, cap, d], device);
+        let words = state_words(&Rope::new(d, 10_000.0), pos, 0);
+        let state = i32_tensor(device, [words.len()], &words);
+        // Apart: the product with the norm (checked against the host above), then rope_kv.
+        let (want_k, want_v) = (cache(cache0(3)), cache(cache0(4)));
+        let normed = Fused {
+            norm: Some((&gain, eps)),
+            ..Fused::default()
+        };
+        let before = layout();
+        set_layout(Layout::Flat {
+            lanes: 32,
+            unroll: 1,
+        });
+        let qkv = matrix.matvec_fused(x.clone(), normed.clone());
+        set_layout(before);
+        let qkv = qkv.ok_or("the flat layout declined the norm")?;
+        let want_q = rope_kv(qkv, (nh, nkv, d), (&want_k, &want_v), &state);
+        let want = [
+            read_any(want_q).await?,
+            read_any(want_k).await?,
+            read_any(want_v).await?,
+        ];
+        let shape = format!(
+            "{nh} heads over {nkv}, D {d}, batch {b}, {}, position {pos} of {cap}",
+            format.name()
+        );
+        let mut worst = 0f32;
+        for l in LAYOUTS {
+            let (k_cache, v_cache) = (cache(cache0(3)), cache(cache0(4)));
+            let fused = Fused {
+                rope: Some(RopeKv {
+                    heads: (nh, nkv, d),
+                    caches: (&k_cache, &v_cache),
+                    state: &state,
+                }),
+                ..normed.clone()
+            };
+            set_layout(l);
+            let got = matrix.matvec_fused(x.clone(), fused);
+            set_layout(before);
+            let rotates = matches!(l, Layout::Flat { lanes, .. } if (2..=32).contains(&lanes));
+            let got = match (got, rotates) {
+                (Some(got), true) => got,
+                (None, false) => continue,
+                (Some(_), false) => return Err(format!("{l:?} rotated inside the product")),
+                (None, true) => return Err(format!("{l:?} declined the rotation ({shape})")),
+            };
+            let got = [
+                read_any(got).await?,
+                read_any(k_cache).await?,
+                read_any(v_cache).await?,
+            ];
+            let parts = ["queries", "key cache", "value cache"];
+            for ((what, g), w) in parts.into_iter().zip(&got).zip(&want) {
+                let label = format!("q/k/v product with rope_kv, {what} ({shape}), {l:?}");
+                worst = worst.max(compare(&label, g, w)?);
+            }
+        }
+        report.push(format!(
+            "q/k/v product with rope_kv inside ({shape}) against apart: {worst:.1e}"
+        ));
+    }
     Ok(report)
 }
 

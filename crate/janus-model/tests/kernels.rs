@@ -170,17 +170,26 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
         let (pt, pi) = first_logits(&packed, "tiny-a");
         let (ht, hi) = first_logits(&host, "tiny-a");
         // ... and decode steps of a batch of two (the matrix-vector kernel; in the flat
-        // layout, this thread's, with the norms and residual connections inside the products,
-        // and again with them apart).
+        // layout, this thread's, with the norms, residual connections and the rotation inside
+        // the products, then with the rotation apart, then with all of them apart).
         let (pd, hd) = (decode_logits(&packed), decode_logits(&host));
-        janus_model::kernels::qmatvec::set_fusing(false);
+        use janus_model::kernels::qmatvec::{set_fusing, set_rope_fusing};
+        set_rope_fusing(false);
+        let rope_apart = decode_logits(&packed);
+        set_rope_fusing(true);
+        set_fusing(false);
         let apart = decode_logits(&packed);
-        janus_model::kernels::qmatvec::set_fusing(true);
+        set_fusing(true);
         for (what, a, b) in [
             ("prefill text", &pt, &ht),
             ("prefill image", &pi, &hi),
             ("decode", &pd, &hd),
-            ("decode, norms and residuals apart", &apart, &hd),
+            ("decode, the rotation apart", &rope_apart, &hd),
+            (
+                "decode, norms, residuals and the rotation apart",
+                &apart,
+                &hd,
+            ),
         ] {
             let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
             let worst = a
@@ -238,7 +247,7 @@ fn decode_logits(m: &Loaded) -> Vec<f32> {
     );
     // With the kernels, steps take the fused decode path (position on the device), as the
     // generation loops do; without, the generic one.
-    let cursor = model.llm.kernels().then(|| model.llm.cursor(capacity));
+    let cursor = model.llm.kernels().then(|| model.llm.cursor());
     let mut out = Vec::new();
     for step in 0..2 {
         let next = vec![vec![ids[step]], vec![ids[step + 1]]];

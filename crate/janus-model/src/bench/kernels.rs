@@ -17,10 +17,12 @@ use crate::error::JanusError;
 use crate::kernels::attention::attention_decode;
 use crate::kernels::graph::StepGraph;
 use crate::kernels::memory::i32_tensor;
-use crate::kernels::qmatvec::Fused;
+use crate::kernels::qmatvec::{Fused, RopeKv};
 use crate::kernels::rms_norm::{add_rms_norm, rms_norm};
 use crate::kernels::rope_kv::rope_kv;
 use crate::kernels::sample::{SampleStep, SampleTarget, sample_into};
+use crate::model::cursor::state_words;
+use crate::model::rope::Rope;
 use crate::quant::device::QuantMatrix;
 use crate::quant::{PackedMatrix, QuantFormat};
 
@@ -282,16 +284,30 @@ pub async fn kernels(
     let eps = config.rms_norm_eps;
     let norm = || Fused {
         norm: Some((&w, eps)),
-        residual: None,
+        ..Fused::default()
     };
     let r = Tensor::<2>::ones([1, h], device).cast(dtype);
     let residual = || Fused {
-        norm: None,
         residual: Some(r.clone()),
+        ..Fused::default()
     };
     let fusable = "the flat layout fuses";
-    // q, k and v as one product (`Attention::qkv`), then o, per layer.
+    // Attention over `context` positions of a cache with room for as many again (a generation
+    // sizes its cache for the prompt and the tokens asked for), at the decode state of the last.
     let (heads, kv_heads, d) = (config.num_heads, config.num_kv_heads, config.head_dim);
+    let context = context.max(1);
+    let capacity = 2 * context;
+    let k = Tensor::<4>::ones([1, kv_heads, capacity, d], device).cast(dtype);
+    // A buffer of its own: WebGPU refuses two writable bindings of one buffer, so a clone of
+    // `k` here made every launch invalid in the browser (timed as if it ran: 49 µs).
+    let vv = Tensor::<4>::ones([1, kv_heads, capacity, d], device).cast(dtype);
+    let words = state_words(&Rope::new(d, config.rope_theta), context - 1, 0);
+    let state = i32_tensor(device, [words.len()], &words);
+    // The rotation and cache write: inside the q/k/v product where the layout fuses them,
+    // else a kernel of their own (`rope_kv`, below).
+    let rope_fused = crate::kernels::qmatvec::rope_fusing();
+    let (rope_apart, rope_inside) = if rope_fused { (0, layers) } else { (layers, 0) };
+    // q, k and v as one product (`Attention::qkv`), then o, per layer.
     let qkv_rows = (heads + 2 * kv_heads) * d;
     let qkv = patterned(format, qkv_rows, h, device);
     let x = Tensor::<2>::ones([1, h], device).cast(dtype);
@@ -302,8 +318,25 @@ pub async fn kernels(
     out.extend(figure(row, bytes, &launch, timing).await?);
     if fuse {
         let launch = || qkv.matvec_fused(x.clone(), norm()).expect(fusable);
-        let row = ("qmatvec + norm", shape, fused);
+        let row = ("qmatvec + norm", shape.clone(), fused - rope_inside);
         out.extend(figure(row, bytes + h as u64 * elem, &launch, timing).await?);
+        let launch = || {
+            let rope = RopeKv {
+                heads: (heads, kv_heads, d),
+                caches: (&k, &vv),
+                state: &state,
+            };
+            let fused = Fused {
+                rope: Some(rope),
+                ..norm()
+            };
+            qkv.matvec_fused(x.clone(), fused)
+                .expect("the flat layout's two rows per workgroup rotate")
+        };
+        let row = ("qmatvec + norm + rope_kv", shape, rope_inside);
+        // The norm weight read; a cos and a sin row.
+        let bytes = bytes + h as u64 * elem + 2 * d as u64 * 4;
+        out.extend(figure(row, bytes, &launch, timing).await?);
     }
     drop(qkv);
     for batch in [1usize, 2] {
@@ -418,16 +451,7 @@ pub async fn kernels(
         out.extend(figure(("sample", shape, per_token), bytes, &launch, timing).await?);
     }
 
-    // Attention over `context` positions of a cache with room for as many again (a generation
-    // sizes its cache for the prompt and the tokens asked for).
-    let context = context.max(1);
-    let capacity = 2 * context;
     let q = Tensor::<3>::ones([1, heads, d], device).cast(dtype);
-    let k = Tensor::<4>::ones([1, kv_heads, capacity, d], device).cast(dtype);
-    // A buffer of its own: WebGPU refuses two writable bindings of one buffer, so a clone of
-    // `k` here made every launch invalid in the browser (timed as if it ran: 49 µs).
-    let vv = Tensor::<4>::ones([1, kv_heads, capacity, d], device).cast(dtype);
-    let state = i32_tensor(device, [4], &[context as i32 - 1, 0, 0, 0]);
     let scale = 1.0 / (d as f32).sqrt();
     let shape = format!("{heads} heads × {context} positions × {d}");
     let bytes = (2 * kv_heads * context * d + 2 * heads * d) as u64 * elem;
@@ -435,20 +459,11 @@ pub async fn kernels(
     out.extend(figure(("attn_decode", shape, layers), bytes, &launch, timing).await?);
     // The rotation and cache write before it, from the joint product's output.
     let qkv_out = Tensor::<2>::ones([1, qkv_rows], device).cast(dtype);
-    let tables = Tensor::<3>::ones([capacity, 2, d], device);
-    let launch = || {
-        rope_kv(
-            qkv_out.clone(),
-            (heads, kv_heads, d),
-            &tables,
-            (&k, &vv),
-            &state,
-        )
-    };
+    let launch = || rope_kv(qkv_out.clone(), (heads, kv_heads, d), (&k, &vv), &state);
     let shape = format!("{heads} heads + 2 × {kv_heads} × {d}");
     // The joint output read, the queries and the new key and value written; a cos and a sin row.
     let bytes = (2 * (heads + 2 * kv_heads) * d) as u64 * elem + 2 * d as u64 * 4;
-    out.extend(figure(("rope_kv", shape, layers), bytes, &launch, timing).await?);
+    out.extend(figure(("rope_kv", shape, rope_apart), bytes, &launch, timing).await?);
 
     // The first layer's input norm (fused: the final norm); every later norm follows a
     // residual connection (fused: inside the products).

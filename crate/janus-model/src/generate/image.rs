@@ -134,7 +134,6 @@ pub async fn generate_image_codes(
         let mut steps = DeviceLoop::new(
             model,
             cache,
-            len + tokens,
             (2 * n, tokens),
             &req.sampling,
             Some(w),

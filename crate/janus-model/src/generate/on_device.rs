@@ -70,12 +70,11 @@ struct Choice {
 }
 
 impl<'m> DeviceLoop<'m> {
-    /// A loop over `caches` (already holding the prompt; `capacity` positions in all). Only
-    /// where [`available`] holds.
+    /// A loop over `caches` (already holding the prompt, with room for every step). Only where
+    /// [`available`] holds.
     pub fn new(
         model: &'m Janus,
         caches: Vec<KvCache>,
-        capacity: usize,
         (rows, columns): (usize, usize),
         sampling: &SamplingParams,
         cfg_weight: Option<f32>,
@@ -85,7 +84,7 @@ impl<'m> DeviceLoop<'m> {
         Self {
             model,
             caches,
-            cursor: model.llm.cursor(capacity),
+            cursor: model.llm.cursor(),
             history: zeros_i32(device, [rows, columns.max(1)]),
             last: zeros_i32(device, [rows, 1]),
             how: Choice {

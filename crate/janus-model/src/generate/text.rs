@@ -149,15 +149,7 @@ pub async fn generate_text(
     };
     if on_device::available(model.device()) {
         // The GPU chooses; a step reads back the chosen id and nothing else.
-        let mut steps = DeviceLoop::new(
-            model,
-            cache,
-            prompt_len + budget,
-            (1, budget),
-            &req.sampling,
-            None,
-            Head::Text,
-        );
+        let mut steps = DeviceLoop::new(model, cache, (1, budget), &req.sampling, None, Head::Text);
         steps.choose_first(logits);
         let last = steps.last_reader();
         for step in 0..budget {

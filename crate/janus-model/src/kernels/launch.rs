@@ -17,6 +17,8 @@ use crate::quant::QuantFormat;
 
 /// Shared functions for reading packed weights, pasted into kernels at `{{ quant }}`.
 const QUANT_WGSL: &str = include_str!("../../../../shaders/quant.wgsl");
+/// The q/k/v product's rotation and cache write, appended to `qmatvec_flat.wgsl` ([`Epilogue`]).
+const ROPE_WGSL: &str = include_str!("../../../../shaders/qmatvec_rope.wgsl");
 /// WebGPU's limit on workgroups per grid dimension.
 pub const MAX_GRID: usize = 65_535;
 
@@ -43,12 +45,16 @@ pub struct QuantSource {
 
 /// What a flat matrix-vector kernel (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`)
 /// does besides its product, each saving a launch of its own in decode: the RMSNorm of its
-/// input (`norm`: x is the residual stream, the norm weight a binding of its own) and the
-/// residual connection after it (`residual`: y = r + product, `qmatvec_flat.wgsl` only).
+/// input (`norm`: x is the residual stream, the norm weight a binding of its own), the
+/// residual connection after it (`residual`: y = r + product, `qmatvec_flat.wgsl` only) and
+/// the rotation and cache write after the joint q/k/v product (`rope`:
+/// `shaders/qmatvec_rope.wgsl` appended, the caches and the decode state its bindings;
+/// `qmatvec_flat.wgsl` only).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Epilogue {
     pub norm: bool,
     pub residual: bool,
+    pub rope: bool,
     /// The kernel's buffers before these (its first binding; `params` follows them).
     pub first_binding: u32,
 }
@@ -62,8 +68,9 @@ impl Epilogue {
         }
     }
 
-    /// The template values `epilogue_bindings`, `params_binding`, `norm`, `residual`,
-    /// `gain_body` and `residual_body` (`elem`: the working type's WGSL name).
+    /// The template values `epilogue_bindings`, `params_binding`, `norm`, `residual`, `rope`,
+    /// `gain_body`, `residual_body` and `rope_body`, and with `rope` the appended
+    /// `qmatvec_rope.wgsl` and its bindings' numbers (`elem`: the working type's WGSL name).
     fn register(self, template: SourceTemplate, elem: &str) -> SourceTemplate {
         let mut next = self.first_binding;
         let mut bindings = String::new();
@@ -77,11 +84,30 @@ impl Epilogue {
         if self.residual {
             bind(format!("resid: array<{elem}>"));
         }
+        let mut template = template;
+        if self.rope {
+            // The caches and the state, in that order, after the others.
+            template = template
+                .add_template(ROPE_WGSL)
+                .register("k_cache_binding", next.to_string())
+                .register("v_cache_binding", (next + 1).to_string())
+                .register("state_binding", (next + 2).to_string());
+            next += 3;
+        }
         template
             .register("epilogue_bindings", bindings)
             .register("params_binding", next.to_string())
             .register("norm", u32::from(self.norm).to_string())
             .register("residual", u32::from(self.residual).to_string())
+            .register("rope", u32::from(self.rope).to_string())
+            .register(
+                "rope_body",
+                if self.rope {
+                    "rope_write(b, row, value, partner);"
+                } else {
+                    ""
+                },
+            )
             .register(
                 "gain_body",
                 if self.norm {

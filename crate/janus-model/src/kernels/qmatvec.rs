@@ -41,6 +41,9 @@ const WGSL_FLAT: &str = include_str!("../../../../shaders/qmatvec_flat.wgsl");
 const WGSL_SWIGLU_FLAT: &str = include_str!("../../../../shaders/qmatvec_swiglu_flat.wgsl");
 /// Invocations per workgroup (a power of two, at most WebGPU's 256).
 const WORKGROUP: u32 = 64;
+/// Parameter words of every launch: `qmatvec_flat.wgsl` declares them as a uniform of this
+/// size (three vectors of four).
+const PARAMS: usize = 12;
 
 /// How the kernels spread a matrix's rows over invocations (see the module notes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +129,27 @@ thread_local! {
     static LAYOUT: Cell<Layout> = const { Cell::new(GPU_LAYOUT) };
     /// See [`set_fusing`].
     static FUSING: Cell<bool> = const { Cell::new(true) };
+    /// See [`set_rope_fusing`].
+    static ROPE_FUSING: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Whether decode on this thread, where it fuses ([`fusing`]), also runs the rotation and cache
+/// write inside the joint q/k/v product ([`Fused::rope`]): the default; off, they run as a
+/// kernel of their own, `rope_kv` (measurements compare the two: `JANUS_FUSE_ROPE=0`).
+pub fn set_rope_fusing(on: bool) {
+    ROPE_FUSING.with(|f| f.set(on));
+}
+
+/// True when decode fuses the rotation ([`set_rope_fusing`]), fuses at all ([`fusing`]), and
+/// the layout can: the flat layout with two or more rows per workgroup ([`Fused::rope`]).
+pub fn rope_fusing() -> bool {
+    ROPE_FUSING.with(Cell::get) && fusing() && rotates(layout())
+}
+
+/// Whether `layout`'s product can rotate: flat, with each row's lanes reduced in workgroup
+/// memory (two or more lanes) and two or more rows per workgroup, so a pair's rows meet there.
+fn rotates(layout: Layout) -> bool {
+    matches!(layout, Layout::Flat { lanes, .. } if (2..=WORKGROUP / 2).contains(&lanes))
 }
 
 /// Whether decode on this thread runs its norms and residual connections inside the products
@@ -183,17 +207,37 @@ pub fn qmatvec(
 }
 
 /// What decode fuses into a product (flat layout only, [`Layout::Flat`]): the RMSNorm of its
-/// input and the residual connection after it (`shaders/qmatvec_flat.wgsl`, `Epilogue`).
+/// input, the residual connection after it, or the rotation and cache write after the joint
+/// q/k/v product (`shaders/qmatvec_flat.wgsl`, `Epilogue`).
 #[derive(Clone, Debug, Default)]
 pub struct Fused<'a> {
     /// The product is of `rms_norm(x) * weight` (`[cols]`) with this epsilon.
     pub norm: Option<(&'a Tensor<1>, f64)>,
     /// `[m, rows]`, added to the product.
     pub residual: Option<Tensor<2>>,
+    /// The matrix is q, k and v one under another: the output is the rotated queries, and the
+    /// rotated key and the value go into the caches (not with `residual`).
+    pub rope: Option<RopeKv<'a>>,
+}
+
+/// Where the joint q/k/v product's rotation reads and writes (reference: `kernels::rope_kv`,
+/// the same step as a kernel of its own).
+#[derive(Clone, Copy, Debug)]
+pub struct RopeKv<'a> {
+    /// Query heads, key/value heads, head dimension D (even): the matrix has `(heads + 2
+    /// kv_heads) * D` rows.
+    pub heads: (usize, usize, usize),
+    /// `[m, kv_heads, capacity, D]`, written at the state's position.
+    pub caches: (&'a Tensor<4>, &'a Tensor<4>),
+    /// The decode state (`model::cursor`): the position and its cos and sin rows.
+    pub state: &'a Tensor<1, Int>,
 }
 
 /// [`qmatvec`] with `fused`'s steps in the same launch, where the layout is flat (None
-/// elsewhere: the caller runs them apart). Decode on GPUs: each saves a launch of its own.
+/// elsewhere: the caller runs them apart). Decode on GPUs: each saves a launch of its own. The
+/// output is `[m, rows]`, or with [`Fused::rope`] the rotated queries `[m, heads * D]`; the
+/// rotation needs two or more rows per workgroup, so layouts of one row per workgroup (64
+/// lanes) or one invocation per row decline it.
 pub fn qmatvec_fused(
     x: Tensor<2>,
     (codes, scales): (&Tensor<1, Int>, &Tensor<1, Int>),
@@ -204,6 +248,9 @@ pub fn qmatvec_fused(
     let Layout::Flat { lanes, unroll } = layout() else {
         return None;
     };
+    if fused.rope.is_some() && (fused.residual.is_some() || !rotates(layout())) {
+        return None;
+    }
     let shader = Shader {
         unroll,
         ..Shader::shared(WGSL_FLAT, lanes, 1)
@@ -241,7 +288,7 @@ pub fn qmatvec_swiglu(
     };
     let fused = Fused {
         norm,
-        residual: None,
+        ..Fused::default()
     };
     Some(launch(shader, x, gate, Some(up), rows, format, fused))
 }
@@ -295,19 +342,41 @@ fn launch(
     let (codes, scales) = (int_handle(codes), int_handle(scales));
     let client = x.client.clone();
     let dtype = x.dtype;
+    // [m, rows], or the rotated queries [m, heads * D].
+    let width = fused.rope.map_or(rows, |r| r.heads.0 * r.heads.2);
     let out = CubeTensor::new_contiguous(
         client.clone(),
         x.device.clone(),
-        Shape::new([m, rows]),
-        client.empty(m * rows * dtype.size()),
+        Shape::new([m, width]),
+        client.empty(m * width * dtype.size()),
         dtype,
     );
     let groups = rows.div_ceil(shader.rows as usize);
     let (gx, gy) = grid(groups.div_ceil((WORKGROUP / shader.lanes) as usize));
-    let mut words = vec![m, rows, cols, gx as usize];
-    if let Some((_, eps)) = fused.norm {
-        words.push((eps as f32).to_bits() as usize);
+    let eps = fused
+        .norm
+        .map_or(0, |(_, eps)| (eps as f32).to_bits() as usize);
+    let mut words = vec![m, rows, cols, gx as usize, eps];
+    if let Some(rope) = &fused.rope {
+        let (heads, kv_heads, d) = rope.heads;
+        let (k_cache, v_cache) = rope.caches;
+        let capacity = k_cache.dims()[2];
+        assert!(
+            rows == (heads + 2 * kv_heads) * d && d % 2 == 0,
+            "qmatvec: the rotation needs q, k and v's rows, D even"
+        );
+        assert!(
+            k_cache.dims() == [m, kv_heads, capacity, d] && v_cache.dims() == k_cache.dims(),
+            "qmatvec: the caches are [m, kv_heads, capacity, D]"
+        );
+        assert!(
+            rope.state.dims()[0] >= crate::model::cursor::STATE_HEADER + 2 * d,
+            "qmatvec: the decode state holds the position's cos and sin rows"
+        );
+        words.extend([heads, kv_heads, d, capacity]);
     }
+    // qmatvec_flat.wgsl's uniform is PARAMS words; the other kernels read what they use.
+    words.resize(PARAMS, 0);
     let params = params(&words);
     // Inputs declared read-only: a failed launch then cannot mark the weights as written.
     let mut args = KernelArguments::new()
@@ -326,6 +395,7 @@ fn launch(
     let epilogue = Epilogue {
         norm: fused.norm.is_some(),
         residual: fused.residual.is_some(),
+        rope: fused.rope.is_some(),
         first_binding: if second.is_some() { 6 } else { 4 },
     };
     if let Some((weight, _)) = fused.norm {
@@ -345,6 +415,17 @@ fn launch(
         );
         let residual = float_handle(residual.cast(dtype));
         args = args.with_buffer_io(residual.handle.clone().binding(), BufferIOAttr::ReadOnly);
+    }
+    if let Some(rope) = fused.rope {
+        // Written in place: the caller's tensors, not copies (`float_handle` of a contiguous
+        // tensor shares its buffer).
+        let (k_cache, v_cache) = rope.caches;
+        for t in [k_cache, v_cache] {
+            let t = float_handle(t.clone());
+            args = args.with_buffer_io(t.handle.clone().binding(), BufferIOAttr::ReadWrite);
+        }
+        let state = int_handle(rope.state);
+        args = args.with_buffer_io(state.handle.clone().binding(), BufferIOAttr::ReadOnly);
     }
     client.launch(
         Box::new(SourceKernel::new(

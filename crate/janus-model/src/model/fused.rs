@@ -1,5 +1,5 @@
 //! The decoder's fused WGSL kernels (`shaders/rms_norm.wgsl`, `add_rms_norm.wgsl`, `rope.wgsl`,
-//! `attn_chunk.wgsl`, `swiglu.wgsl`, `rope_kv.wgsl`), called by `llama` when its weights live on
+//! `attn_chunk.wgsl`, `swiglu.wgsl`, `rope_kv.wgsl`, and the flat products' epilogues), called by `llama` when its weights live on
 //! wgpu with the kernels built in. Each replaces a chain of generic kernels whose launches, not
 //! their arithmetic, bound a decode step; each is tested against that chain
 //! (`janus_conformance::kernels`).
@@ -98,7 +98,7 @@ pub fn rope_kv(
 ) -> Tensor<3> {
     #[cfg(feature = "wgpu-kernels")]
     {
-        crate::kernels::rope_kv::rope_kv(qkv, heads, &cursor.tables, caches, &cursor.state)
+        crate::kernels::rope_kv::rope_kv(qkv, heads, caches, &cursor.state)
     }
     #[cfg(not(feature = "wgpu-kernels"))]
     {
@@ -121,6 +121,44 @@ pub fn fusing() -> bool {
     }
 }
 
+/// Decode's joint q/k/v product of `rms_norm(h)` (`h: [B, H]`, the residual stream) with the
+/// rotation and cache write inside it: the rotated queries `[B, heads, D]`, the key and value
+/// written into the caches at the cursor's position. One launch where `qkv` is packed for the
+/// kernels and the layout fuses the rotation
+/// ([`crate::kernels::qmatvec::rope_fusing`]); None otherwise, and the caller runs the product
+/// ([`linear_normed`]) and [`rope_kv`] apart.
+pub fn qkv_rope(
+    qkv: &Linear,
+    h: &Tensor<2>,
+    norm: &RmsNorm,
+    heads: (usize, usize, usize),
+    caches: (&Tensor<4>, &Tensor<4>),
+    cursor: &Cursor,
+) -> Option<Tensor<3>> {
+    #[cfg(feature = "wgpu-kernels")]
+    {
+        use crate::kernels::qmatvec::{Fused, RopeKv, rope_fusing};
+        let q = qkv.weight.single_quant().filter(|_| rope_fusing())?;
+        let fused = Fused {
+            norm: Some((&norm.weight, norm.eps)),
+            rope: Some(RopeKv {
+                heads,
+                caches,
+                state: &cursor.state,
+            }),
+            ..Fused::default()
+        };
+        let out = q.matvec_fused(h.clone(), fused)?;
+        let (n, _, d) = heads;
+        Some(out.reshape([h.dims()[0], n, d]))
+    }
+    #[cfg(not(feature = "wgpu-kernels"))]
+    {
+        let _ = (qkv, h, norm, heads, caches, cursor);
+        None
+    }
+}
+
 /// `rms_norm(x) Wᵀ` for decode, `x: [B, H]` the residual stream: one launch where `linear` is
 /// packed for the kernels and the layout fuses ([`fusing`]), else the norm's kernel, then the
 /// product.
@@ -129,7 +167,7 @@ pub fn linear_normed(linear: &Linear, x: Tensor<2>, norm: &RmsNorm) -> Tensor<2>
     if let Some(y) = linear.weight.single_quant().and_then(|q| {
         let fused = crate::kernels::qmatvec::Fused {
             norm: Some((&norm.weight, norm.eps)),
-            residual: None,
+            ..Default::default()
         };
         q.matvec_fused(x.clone(), fused)
     }) {
@@ -144,8 +182,8 @@ pub fn linear_residual(linear: &Linear, x: Tensor<2>, r: Tensor<2>) -> Tensor<2>
     #[cfg(feature = "wgpu-kernels")]
     if let Some(y) = linear.weight.single_quant().and_then(|q| {
         let fused = crate::kernels::qmatvec::Fused {
-            norm: None,
             residual: Some(r.clone()),
+            ..Default::default()
         };
         q.matvec_fused(x.clone(), fused)
     }) {

@@ -60,23 +60,52 @@ impl Attention {
             .qkv
             .forward(x)
             .reshape([b, (self.heads + 2 * self.kv_heads) * self.head_dim]);
-        let out = self.attend(qkv, cache, cursor);
+        let (kc, vc) = Self::caches(cache);
+        let q = fused::rope_kv(qkv, self.dims(), (kc, vc), cursor);
+        let out = self.attend(q, cache, cursor);
         self.o_proj
             .forward(out.reshape([b, 1, self.heads * self.head_dim]))
     }
 
-    /// [`Self::decode`] between its two products: the joint product's output `qkv: [B, (heads +
-    /// 2 kv_heads) * D]` rotated, its keys and values written to the caches, and the queries'
-    /// attention over them; returns `[B, heads * D]`, `o_proj`'s input.
-    fn attend(&self, qkv: Tensor<2>, cache: &KvCache, cursor: &Cursor) -> Tensor<2> {
-        let b = qkv.dims()[0];
-        let (nh, nkv, hd) = (self.heads, self.kv_heads, self.head_dim);
-        let (kc, vc) = cache
-            .buffers()
-            .expect("decode follows a prefill, which allocates the caches");
-        let q = fused::rope_kv(qkv, (nh, nkv, hd), (kc, vc), cursor);
+    /// [`Self::decode`] up to `o_proj`'s input `[B, heads * D]`, from the residual stream `h:
+    /// [B, H]` and the input norm: the joint product with the norm inside it, and the rotation
+    /// and cache write too where the layout fuses them (`fused::qkv_rope`; else `rope_kv`), then
+    /// the attention.
+    fn decode_normed(
+        &self,
+        h: Tensor<2>,
+        norm: &RmsNorm,
+        cache: &KvCache,
+        cursor: &Cursor,
+    ) -> Tensor<2> {
+        let (kc, vc) = Self::caches(cache);
+        let q = fused::qkv_rope(&self.qkv, &h, norm, self.dims(), (kc, vc), cursor).unwrap_or_else(
+            || {
+                let qkv = fused::linear_normed(&self.qkv, h, norm);
+                fused::rope_kv(qkv, self.dims(), (kc, vc), cursor)
+            },
+        );
+        self.attend(q, cache, cursor)
+    }
+
+    /// The rotated queries' attention over the caches (this position's key and value already
+    /// written): `q: [B, heads, D]` -> `[B, heads * D]`, `o_proj`'s input.
+    fn attend(&self, q: Tensor<3>, cache: &KvCache, cursor: &Cursor) -> Tensor<2> {
+        let [b, nh, hd] = q.dims();
+        let (kc, vc) = Self::caches(cache);
         let scale = (hd as f64).powf(-0.5) as f32;
         fused::attention_decode(q, kc, vc, &cursor.state, scale).reshape([b, nh * hd])
+    }
+
+    /// Query heads, key/value heads, head dimension.
+    fn dims(&self) -> (usize, usize, usize) {
+        (self.heads, self.kv_heads, self.head_dim)
+    }
+
+    fn caches(cache: &KvCache) -> (&Tensor<4>, &Tensor<4>) {
+        cache
+            .buffers()
+            .expect("decode follows a prefill, which allocates the caches")
     }
 
     /// `x: [B, T, H]` at positions `cache.len() ..`; returns `[B, T, H]`. With `kernels`, the
@@ -278,9 +307,9 @@ impl Llama {
         self.kernels
     }
 
-    /// A cursor for caches of `capacity` positions (see [`Self::decode`]).
-    pub fn cursor(&self, capacity: usize) -> Cursor {
-        Cursor::new(&self.rope, capacity, &self.embed_device())
+    /// A decode cursor (see [`Self::decode`]).
+    pub fn cursor(&self) -> Cursor {
+        Cursor::new(&self.rope, &self.embed_device())
     }
 
     /// One decode step, `x: [B, 1, H]` (embeddings at the cursor's position), through every
@@ -331,17 +360,17 @@ impl Llama {
 
     /// [`Self::decode`] with each RMSNorm inside the product after it and each residual
     /// connection inside the product before it (the flat layout, [`fused::fusing`]): per layer
-    /// the joint q/k/v product (with the input norm), the rotation, the attention, `o_proj` (with
-    /// the residual connection), the gate and up pair (with the post-attention norm) and `down`
-    /// (with the residual connection), where [`Self::decode`] adds two norms' launches.
+    /// the joint q/k/v product (with the input norm, and the rotation and cache write unless
+    /// `JANUS_FUSE_ROPE=0`), the attention (two launches), `o_proj` (with the residual
+    /// connection), the gate and up pair (with the post-attention norm) and `down` (with the
+    /// residual connection): six launches, where [`Self::decode`] takes nine.
     fn decode_fused(&self, x: Tensor<3>, caches: &[KvCache], cursor: &Cursor) -> Tensor<3> {
         let [b, _, width] = x.dims();
         // The residual stream, [B, H].
         let mut h = x.reshape([b, width]);
         for (layer, cache) in self.layers.iter().zip(caches) {
             let attn = &layer.attn;
-            let qkv = fused::linear_normed(&attn.qkv, h.clone(), &layer.input_norm);
-            let out = attn.attend(qkv, cache, cursor);
+            let out = attn.decode_normed(h.clone(), &layer.input_norm, cache, cursor);
             h = fused::linear_residual(&attn.o_proj, out, h);
             h = layer.mlp.decode_fused(h, &layer.post_norm);
         }

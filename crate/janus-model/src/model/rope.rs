@@ -55,18 +55,10 @@ impl Rope {
         )
     }
 
-    /// Both tables for positions `0 .. capacity` in one f32 tensor `[capacity, 2, head_dim]`
-    /// (each position's cos row, then its sin row), for kernels that pick the position on the
-    /// device (`model::cursor`).
-    pub fn joint_table(&self, capacity: usize, device: &Device) -> Tensor<3> {
-        let d = self.head_dim;
-        let (cos, sin) = self.values(0, capacity);
-        let joint: Vec<f32> = cos
-            .chunks(d)
-            .zip(sin.chunks(d))
-            .flat_map(|(c, s)| c.iter().chain(s).copied())
-            .collect();
-        Tensor::from_data(TensorData::new(joint, [capacity, 2, d]), device)
+    /// The cos and sin rows of position `pos`, each `[head_dim]` (the decode state carries them,
+    /// `model::cursor`).
+    pub fn row(&self, pos: usize) -> (Vec<f32>, Vec<f32>) {
+        self.values(pos, 1)
     }
 
     /// Rotate `x: [B, heads, T, head_dim]` by tables `[T, head_dim]`.
