@@ -26,7 +26,8 @@ use burn::tensor::Device;
 /// Every kernel setting chosen by adapter type, for later launches from this thread: the
 /// matrix-vector layout ([`qmatvec::Layout::for_adapter`]), the VQ convolution's tile
 /// ([`conv2d::pixels_for_adapter`]), the decode attention's chunk and lanes
-/// ([`attention::chunk_for_adapter`], [`attention::lanes_for_adapter`]) and the norms' walk ([`rms_norm::Walk::for_adapter`]). `cpu_adapter`: a CPU implementation of the API
+/// ([`attention::chunk_for_adapter`], [`attention::lanes_for_adapter`]) and the norms' walk
+/// ([`rms_norm::Walk::for_adapter`]). `cpu_adapter`: a CPU implementation of the API
 /// (SwiftShader, lavapipe), which wants other shapes than a GPU (BENCHMARKS.md). Called once
 /// where a device is opened; measurements may then override a setting.
 pub fn set_for_adapter(cpu_adapter: bool) {

@@ -9,8 +9,9 @@
 //!   default: `lanes` invocations (32: two rows per 64-wide workgroup) share one output row, and
 //!   each lane's loads of a trip and the vectors of `x` they meet are written out in straight-line
 //!   code, so the compiler issues them together rather than waiting on each in turn. In decode
-//!   they also run the RMSNorm of their input or the residual connection after them
-//!   ([`qmatvec_fused`], [`Fused`]), each saving a launch of its own.
+//!   they also run the RMSNorm of their input or the residual connection after them, and the
+//!   joint q/k/v product the rotation and KV-cache write after it ([`qmatvec_fused`],
+//!   [`Fused`]), each saving a launch of its own.
 //! - [`Layout::Shared`] (`shaders/qmatvec.wgsl`, `qmatvec_swiglu.wgsl`): a group of `lanes`
 //!   invocations shares `rows` output rows through loops over arrays, and reduces its partial
 //!   sums in workgroup memory. The GPUs' layout before the flat one, kept for comparisons.
