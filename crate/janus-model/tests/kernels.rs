@@ -6,8 +6,8 @@
 
 mod common;
 
-use burn::tensor::Device;
 use burn::tensor::Tensor;
+use burn::tensor::{DType, Device};
 use common::{first_logits, golden, model_dir, u32s};
 use janus_model::quant::QuantFormat;
 use janus_model::quant::device::QuantMatrix;
@@ -203,6 +203,41 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
             );
             // Same weights, f32 sums in another order.
             assert!(worst <= 1e-3 * scale, "{what}: {worst}");
+        }
+        // The f16 kernels, which GPUs run (`shader-f16`), where this adapter has them: decode
+        // with every fusion, with the rotation apart, and with all of them apart, against the
+        // same f32 host round trip (activations rounded to f16 at every step).
+        if device.supports_dtype(DType::F16) {
+            let store = TensorStore::new(&device, WorkingDtype::F16)
+                .with_quant(Some(format))
+                .with_packed(true);
+            let half = load_into(&DirSource::new(model_dir("tiny-a-hf")), store).unwrap();
+            let fused = decode_logits(&half);
+            set_rope_fusing(false);
+            let rope_apart = decode_logits(&half);
+            set_rope_fusing(true);
+            set_fusing(false);
+            let apart = decode_logits(&half);
+            set_fusing(true);
+            for (what, a) in [
+                ("decode", &fused),
+                ("decode, the rotation apart", &rope_apart),
+                ("decode, norms, residuals and the rotation apart", &apart),
+            ] {
+                let scale = hd.iter().fold(1f32, |m, v| m.max(v.abs()));
+                let worst = a
+                    .iter()
+                    .zip(&hd)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0f32, f32::max);
+                println!(
+                    "tiny-a {} f16 {what}: against the f32 host round trip, max |diff| {worst:.2e} (logits up to {scale:.2})",
+                    format.name()
+                );
+                assert!(worst <= 5e-3 * scale, "f16 {what}: {worst}");
+            }
+        } else {
+            println!("f16 kernels not checked: this adapter has no shader-f16");
         }
     }
 }

@@ -216,7 +216,7 @@ impl QuantMatrix {
     }
 
     /// `x Wᵀ` with decode's steps around it fused into the same launch (`fused`: the RMSNorm of
-    /// `x`, the residual connection after), when packed for the kernels, `x: [m, cols]` has at
+    /// `x`, the residual connection after, or the q/k/v rotation and cache write), when packed for the kernels, `x: [m, cols]` has at
     /// most [`MATVEC_MAX_ROWS`] rows and the layout can fuse them; `None` otherwise (the caller
     /// runs them apart).
     #[cfg(feature = "wgpu-kernels")]
