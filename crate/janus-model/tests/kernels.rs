@@ -242,6 +242,101 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
     }
 }
 
+/// The GPU path as GPUs run it, end to end: generation loops over packed matrices (flat layout,
+/// every norm, residual and rotation inside the products, steps recorded and replayed) choose
+/// the same greedy text ids and CFG image codes as the host round trip of the same weights
+/// (unpacked: the generic decode, rotation apart). In f16 (where the adapter has it), replayed
+/// steps choose what launched ones do.
+#[test]
+fn packed_generation_chooses_what_the_host_round_trip_does() {
+    use janus_model::generate::image::{ImageRequest, generate_image_codes};
+    use janus_model::generate::sampling::SamplingParams;
+    use janus_model::generate::text::{TextRequest, generate_text};
+    use janus_model::kernels::graph;
+    use std::ops::ControlFlow;
+    let Some(device) = wgpu() else { return };
+    let g = golden("tiny-a");
+    let load = |dtype: WorkingDtype, packed: bool| {
+        let store = TensorStore::new(&device, dtype)
+            .with_quant(Some(QuantFormat::Q4))
+            .with_packed(packed);
+        load_into(&DirSource::new(model_dir("tiny-a-hf")), store).unwrap()
+    };
+    // 24 text ids (no stop token: the whole budget) and one image's codes with its
+    // unconditional row (a batch of two).
+    let run = |m: &Loaded| {
+        let text = TextRequest {
+            prompt_ids: u32s(&g["cases"]["text"]["prompt_ids"]),
+            images: vec![],
+            max_new_tokens: 24,
+            sampling: SamplingParams::greedy(),
+            stop_token: None,
+            image_token: m.tokenizer.special().image,
+        };
+        let image = ImageRequest {
+            prompt_ids: u32s(&g["cases"]["imagine"]["prompt_ids"]),
+            count: 1,
+            cfg_weight: 5.0,
+            sampling: SamplingParams::greedy(),
+            pad_token: m.tokenizer.special().pad,
+            preview_every: 0,
+        };
+        let go = ControlFlow::Continue;
+        let text = pollster::block_on(generate_text(&m.model, &text, |_| go(()))).unwrap();
+        let codes = pollster::block_on(generate_image_codes(&m.model, &image, |_| go(())));
+        (text.ids, codes.unwrap().codes)
+    };
+    let (recorded, _) = graph::recorded();
+    let packed = run(&load(WorkingDtype::F32, true));
+    assert!(graph::recorded().0 > recorded, "no step was recorded");
+    let host = run(&load(WorkingDtype::F32, false));
+    assert_eq!(packed.0.len(), 24);
+    same_choices(&packed, &host, "packed (fused, replayed), host round trip");
+    println!(
+        "tiny-a q4: {} text ids and {} image codes, packed = host round trip",
+        packed.0.len(),
+        packed.1[0].len()
+    );
+    if device.supports_dtype(DType::F16) {
+        let half = load(WorkingDtype::F16, true);
+        let replayed = run(&half);
+        graph::set_enabled(false);
+        let launched = run(&half);
+        graph::set_enabled(true);
+        same_choices(&replayed, &launched, "f16: replayed steps, launched ones");
+        let same = replayed
+            .0
+            .iter()
+            .zip(&packed.0)
+            .filter(|(a, b)| a == b)
+            .count();
+        println!("tiny-a q4 f16: replayed = launched; {same} of 24 text ids as in f32");
+    }
+}
+
+/// Text ids and image codes equal, or a panic naming the first that differs.
+fn same_choices(a: &(Vec<u32>, Vec<Vec<u32>>), b: &(Vec<u32>, Vec<Vec<u32>>), what: &str) {
+    let first = |x: &[u32], y: &[u32]| {
+        let differs = x.iter().zip(y).position(|(p, q)| p != q);
+        differs.or((x.len() != y.len()).then_some(x.len().min(y.len())))
+    };
+    if let Some(i) = first(&a.0, &b.0) {
+        panic!(
+            "{what}: text ids differ from index {i}: {:?}, {:?}",
+            a.0, b.0
+        );
+    }
+    assert_eq!(a.1.len(), b.1.len(), "{what}: image counts");
+    for (row, (x, y)) in a.1.iter().zip(&b.1).enumerate() {
+        if let Some(i) = first(x, y) {
+            panic!(
+                "{what}: image {row}'s codes differ from index {i} of {}",
+                x.len()
+            );
+        }
+    }
+}
+
 #[test]
 fn a_pack_loads_onto_the_gpu_as_the_same_packed_matrices() {
     let Some(device) = wgpu() else { return };
