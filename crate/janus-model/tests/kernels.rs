@@ -208,6 +208,8 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
         // with every fusion, with the rotation apart, and with all of them apart, against the
         // same f32 host round trip (activations rounded to f16 at every step).
         if device.supports_dtype(DType::F16) {
+            // As GPUs run them: their attention split and norms' walk too (this thread only).
+            janus_model::kernels::set_for_adapter(false);
             let store = TensorStore::new(&device, WorkingDtype::F16)
                 .with_quant(Some(format))
                 .with_packed(true);
@@ -245,8 +247,8 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
 /// The GPU path as GPUs run it, end to end: generation loops over packed matrices (flat layout,
 /// every norm, residual and rotation inside the products, steps recorded and replayed) choose
 /// the same greedy text ids and CFG image codes as the host round trip of the same weights
-/// (unpacked: the generic decode, rotation apart). In f16 (where the adapter has it), replayed
-/// steps choose what launched ones do.
+/// (unpacked: the generic decode, rotation apart), with every kernel setting a GPU gets. In f16
+/// (where the adapter has it), replayed steps choose what launched ones do.
 #[test]
 fn packed_generation_chooses_what_the_host_round_trip_does() {
     use janus_model::generate::image::{ImageRequest, generate_image_codes};
@@ -255,6 +257,9 @@ fn packed_generation_chooses_what_the_host_round_trip_does() {
     use janus_model::kernels::graph;
     use std::ops::ControlFlow;
     let Some(device) = wgpu() else { return };
+    // Every kernel setting a GPU gets (this test's thread only): the flat layout, the attention's
+    // lanes, the norms' walk.
+    janus_model::kernels::set_for_adapter(false);
     let g = golden("tiny-a");
     let load = |dtype: WorkingDtype, packed: bool| {
         let store = TensorStore::new(&device, dtype)
