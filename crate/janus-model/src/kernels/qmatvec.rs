@@ -371,6 +371,10 @@ fn launch(
             "qmatvec: the caches are [m, kv_heads, capacity, D]"
         );
         assert!(
+            k_cache.dtype() == dtype && v_cache.dtype() == dtype,
+            "qmatvec: the caches hold the activations' type"
+        );
+        assert!(
             rope.state.dims()[0] >= crate::model::cursor::STATE_HEADER + 2 * d,
             "qmatvec: the decode state holds the position's cos and sin rows"
         );
