@@ -20,7 +20,8 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/janus-xdg}"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 xz -dc .bench/janus.xz >/tmp/janus && chmod +x /tmp/janus
 { cat .bench/commit; nvidia-smi -L 2>&1; } | tee "$out/machine.log"
-parts="${SESSION_PARTS:-layouts attention overlap fuse full}"
+# The headline figures first (a call that runs out of time keeps what its parts wrote).
+parts="${SESSION_PARTS:-full fuse layouts attention overlap}"
 # Each part alone, so one that fails leaves the others' figures.
 for part in $parts; do
   echo "== part $part ($(date +%T))"
