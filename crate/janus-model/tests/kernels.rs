@@ -8,7 +8,7 @@ mod common;
 
 use burn::tensor::Tensor;
 use burn::tensor::{DType, Device};
-use common::{first_logits, golden, model_dir, u32s};
+use common::{first_logits, golden, image_request, max_diff, model_dir, text_request, u32s};
 use janus_model::quant::QuantFormat;
 use janus_model::quant::device::QuantMatrix;
 use janus_model::quant::quantize;
@@ -93,12 +93,7 @@ fn fused_decoder_kernels_match_the_generic_ops() {
     let mut generic = load();
     generic.model.llm.set_kernels(false);
     let (a, b) = (decode_logits(&fused), decode_logits(&generic));
-    let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max);
+    let (worst, scale) = max_diff(&a, &b);
     println!("tiny-a decode, fused vs generic: max |diff| {worst:.2e} (logits up to {scale:.2})");
     assert!(worst <= 1e-4 * scale, "{worst}");
 }
@@ -191,12 +186,7 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
                 &hd,
             ),
         ] {
-            let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
-            let worst = a
-                .iter()
-                .zip(b.iter())
-                .map(|(x, y)| (x - y).abs())
-                .fold(0f32, f32::max);
+            let (worst, scale) = max_diff(a, b);
             println!(
                 "tiny-a {} {what}: packed vs host round trip, max |diff| {worst:.2e} (logits up to {scale:.2})",
                 format.name()
@@ -226,12 +216,7 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
                 ("decode, the rotation apart", &rope_apart),
                 ("decode, norms, residuals and the rotation apart", &apart),
             ] {
-                let scale = hd.iter().fold(1f32, |m, v| m.max(v.abs()));
-                let worst = a
-                    .iter()
-                    .zip(&hd)
-                    .map(|(x, y)| (x - y).abs())
-                    .fold(0f32, f32::max);
+                let (worst, scale) = max_diff(a, &hd);
                 println!(
                     "tiny-a {} f16 {what}: against the f32 host round trip, max |diff| {worst:.2e} (logits up to {scale:.2})",
                     format.name()
@@ -251,9 +236,8 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
 /// (where the adapter has it), replayed steps choose what launched ones do.
 #[test]
 fn packed_generation_chooses_what_the_host_round_trip_does() {
-    use janus_model::generate::image::{ImageRequest, generate_image_codes};
-    use janus_model::generate::sampling::SamplingParams;
-    use janus_model::generate::text::{TextRequest, generate_text};
+    use janus_model::generate::image::generate_image_codes;
+    use janus_model::generate::text::generate_text;
     use janus_model::kernels::graph;
     use std::ops::ControlFlow;
     let Some(device) = wgpu() else { return };
@@ -270,22 +254,7 @@ fn packed_generation_chooses_what_the_host_round_trip_does() {
     // 24 text ids (no stop token: the whole budget) and one image's codes with its
     // unconditional row (a batch of two).
     let run = |m: &Loaded| {
-        let text = TextRequest {
-            prompt_ids: u32s(&g["cases"]["text"]["prompt_ids"]),
-            images: vec![],
-            max_new_tokens: 24,
-            sampling: SamplingParams::greedy(),
-            stop_token: None,
-            image_token: m.tokenizer.special().image,
-        };
-        let image = ImageRequest {
-            prompt_ids: u32s(&g["cases"]["imagine"]["prompt_ids"]),
-            count: 1,
-            cfg_weight: 5.0,
-            sampling: SamplingParams::greedy(),
-            pad_token: m.tokenizer.special().pad,
-            preview_every: 0,
-        };
+        let (text, image) = (text_request(m, &g, 24), image_request(m, &g));
         let go = ControlFlow::Continue;
         let text = pollster::block_on(generate_text(&m.model, &text, |_| go(()))).unwrap();
         let codes = pollster::block_on(generate_image_codes(&m.model, &image, |_| go(())));

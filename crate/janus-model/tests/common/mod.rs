@@ -59,34 +59,53 @@ pub fn read_png(path: PathBuf) -> image::RgbImage {
 /// First-step logits: the golden text prompt's next token, and the guided image token.
 pub fn first_logits(m: &Loaded, config: &str) -> (Vec<f32>, Vec<f32>) {
     let g = golden(config);
-    let text = pollster::block_on(generate_text(
-        &m.model,
-        &TextRequest {
-            prompt_ids: u32s(&g["cases"]["text"]["prompt_ids"]),
-            images: vec![],
-            max_new_tokens: 1,
-            sampling: SamplingParams::greedy(),
-            stop_token: None,
-            image_token: m.tokenizer.special().image,
-        },
-        |_| ControlFlow::Continue(()),
-    ))
+    let text = pollster::block_on(generate_text(&m.model, &text_request(m, &g, 1), |_| {
+        ControlFlow::Continue(())
+    }))
     .unwrap();
     let image = pollster::block_on(generate_image_codes(
         &m.model,
-        &ImageRequest {
-            prompt_ids: u32s(&g["cases"]["imagine"]["prompt_ids"]),
-            count: 1,
-            cfg_weight: 5.0,
-            sampling: SamplingParams::greedy(),
-            pad_token: m.tokenizer.special().pad,
-            preview_every: 0,
-        },
+        &image_request(m, &g),
         |_| ControlFlow::Break(()),
     ))
     .unwrap();
     let [_, _, guided] = image.first_logits;
     (text.first_logits, guided)
+}
+
+/// The golden text prompt, greedy, `max_new_tokens` of them (no stop token: the whole budget).
+pub fn text_request(m: &Loaded, g: &Value, max_new_tokens: usize) -> TextRequest {
+    TextRequest {
+        prompt_ids: u32s(&g["cases"]["text"]["prompt_ids"]),
+        images: vec![],
+        max_new_tokens,
+        sampling: SamplingParams::greedy(),
+        stop_token: None,
+        image_token: m.tokenizer.special().image,
+    }
+}
+
+/// The golden image prompt: one image, greedy, guidance 5 (a batch of two rows).
+pub fn image_request(m: &Loaded, g: &Value) -> ImageRequest {
+    ImageRequest {
+        prompt_ids: u32s(&g["cases"]["imagine"]["prompt_ids"]),
+        count: 1,
+        cfg_weight: 5.0,
+        sampling: SamplingParams::greedy(),
+        pad_token: m.tokenizer.special().pad,
+        preview_every: 0,
+    }
+}
+
+/// The largest |a - b| and the scale it is judged against (b's largest magnitude, at least 1).
+pub fn max_diff(a: &[f32], b: &[f32]) -> (f32, f32) {
+    let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    (worst, scale)
 }
 
 /// `janus pack` of a fixture into memory: the pack's files by name.
