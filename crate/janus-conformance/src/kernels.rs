@@ -100,6 +100,18 @@ async fn read(t: Tensor<2>) -> Result<Vec<f32>, String> {
         .map_err(|e| format!("{e:?}"))
 }
 
+/// The largest |got - want| and the scale it is judged against (want's largest magnitude, at
+/// least 1).
+pub fn max_diff(got: &[f32], want: &[f32]) -> (f32, f32) {
+    let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
+    let worst = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    (worst, scale)
+}
+
 pub(crate) fn compare(name: &str, got: &[f32], want: &[f32]) -> Result<f32, String> {
     if got.len() != want.len() {
         return Err(format!(
@@ -108,12 +120,7 @@ pub(crate) fn compare(name: &str, got: &[f32], want: &[f32]) -> Result<f32, Stri
             want.len()
         ));
     }
-    let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let (worst, scale) = max_diff(got, want);
     if worst > TOLERANCE * scale {
         return Err(format!("{name}: max |diff| {worst} (values up to {scale})"));
     }

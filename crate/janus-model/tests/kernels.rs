@@ -8,7 +8,8 @@ mod common;
 
 use burn::tensor::Tensor;
 use burn::tensor::{DType, Device};
-use common::{first_logits, golden, image_request, max_diff, model_dir, text_request, u32s};
+use common::{first_logits, golden, image_request, model_dir, text_request, u32s};
+use janus_conformance::kernels::max_diff;
 use janus_model::quant::QuantFormat;
 use janus_model::quant::device::QuantMatrix;
 use janus_model::quant::quantize;
@@ -93,9 +94,7 @@ fn fused_decoder_kernels_match_the_generic_ops() {
     let mut generic = load();
     generic.model.llm.set_kernels(false);
     let (a, b) = (decode_logits(&fused), decode_logits(&generic));
-    let (worst, scale) = max_diff(&a, &b);
-    println!("tiny-a decode, fused vs generic: max |diff| {worst:.2e} (logits up to {scale:.2})");
-    assert!(worst <= 1e-4 * scale, "{worst}");
+    within("tiny-a decode, fused vs generic", &a, &b, 1e-4);
 }
 
 /// The whole model on wgpu — fused kernels, GPU token choice — against the PyTorch goldens.
@@ -151,82 +150,79 @@ fn take_ids_reads_the_previous_column() {
 fn a_packed_model_computes_what_the_host_round_trip_does() {
     let Some(device) = wgpu() else { return };
     for format in [QuantFormat::Q8, QuantFormat::Q4] {
-        let load = |packed: bool| {
-            let store = TensorStore::new(&device, WorkingDtype::F32)
+        let load = |dtype: WorkingDtype, packed: bool| {
+            let store = TensorStore::new(&device, dtype)
                 .with_quant(Some(format))
                 .with_packed(packed);
             load_into(&DirSource::new(model_dir("tiny-a-hf")), store).unwrap()
         };
-        let (packed, host) = (load(true), load(false));
+        let (packed, host) = (
+            load(WorkingDtype::F32, true),
+            load(WorkingDtype::F32, false),
+        );
         assert!(packed.model.lm_head.weight.is_quantized());
         assert!(packed.model.llm.embed.weight.is_quantized());
         assert!(!host.model.lm_head.weight.is_quantized());
+        let name = format.name();
         // Prefill (dense products after the dequantisation kernel) ...
         let (pt, pi) = first_logits(&packed, "tiny-a");
         let (ht, hi) = first_logits(&host, "tiny-a");
-        // ... and decode steps of a batch of two (the matrix-vector kernel; in the flat
-        // layout, this thread's, with the norms, residual connections and the rotation inside
-        // the products, then with the rotation apart, then with all of them apart).
-        let (pd, hd) = (decode_logits(&packed), decode_logits(&host));
-        use janus_model::kernels::qmatvec::{set_fusing, set_rope_fusing};
-        set_rope_fusing(false);
-        let rope_apart = decode_logits(&packed);
-        set_rope_fusing(true);
-        set_fusing(false);
-        let apart = decode_logits(&packed);
-        set_fusing(true);
-        for (what, a, b) in [
-            ("prefill text", &pt, &ht),
-            ("prefill image", &pi, &hi),
-            ("decode", &pd, &hd),
-            ("decode, the rotation apart", &rope_apart, &hd),
-            (
-                "decode, norms, residuals and the rotation apart",
-                &apart,
-                &hd,
-            ),
-        ] {
-            let (worst, scale) = max_diff(a, b);
-            println!(
-                "tiny-a {} {what}: packed vs host round trip, max |diff| {worst:.2e} (logits up to {scale:.2})",
-                format.name()
+        // Same weights, f32 sums in another order.
+        let close = |what: &str, a: &[f32], b: &[f32]| {
+            within(
+                &format!("tiny-a {name} {what}: packed vs host round trip"),
+                a,
+                b,
+                1e-3,
             );
-            // Same weights, f32 sums in another order.
-            assert!(worst <= 1e-3 * scale, "{what}: {worst}");
+        };
+        close("prefill text", &pt, &ht);
+        close("prefill image", &pi, &hi);
+        // ... and decode steps of a batch of two (the matrix-vector kernel; in the flat
+        // layout, this thread's).
+        let hd = decode_logits(&host);
+        for (what, logits) in decode_fused_and_apart(&packed) {
+            close(what, &logits, &hd);
         }
-        // The f16 kernels, which GPUs run (`shader-f16`), where this adapter has them: decode
-        // with every fusion, with the rotation apart, and with all of them apart, against the
-        // same f32 host round trip (activations rounded to f16 at every step).
+        // The f16 kernels, which GPUs run (`shader-f16`), where this adapter has them, against
+        // the same f32 host round trip (activations rounded to f16 at every step).
         if device.supports_dtype(DType::F16) {
             // As GPUs run them: their attention split and norms' walk too (this thread only).
             janus_model::kernels::set_for_adapter(false);
-            let store = TensorStore::new(&device, WorkingDtype::F16)
-                .with_quant(Some(format))
-                .with_packed(true);
-            let half = load_into(&DirSource::new(model_dir("tiny-a-hf")), store).unwrap();
-            let fused = decode_logits(&half);
-            set_rope_fusing(false);
-            let rope_apart = decode_logits(&half);
-            set_rope_fusing(true);
-            set_fusing(false);
-            let apart = decode_logits(&half);
-            set_fusing(true);
-            for (what, a) in [
-                ("decode", &fused),
-                ("decode, the rotation apart", &rope_apart),
-                ("decode, norms, residuals and the rotation apart", &apart),
-            ] {
-                let (worst, scale) = max_diff(a, &hd);
-                println!(
-                    "tiny-a {} f16 {what}: against the f32 host round trip, max |diff| {worst:.2e} (logits up to {scale:.2})",
-                    format.name()
-                );
-                assert!(worst <= 5e-3 * scale, "f16 {what}: {worst}");
+            let half = load(WorkingDtype::F16, true);
+            for (what, logits) in decode_fused_and_apart(&half) {
+                let label = format!("tiny-a {name} f16 {what}: against the f32 host round trip");
+                within(&label, &logits, &hd, 5e-3);
             }
         } else {
             println!("f16 kernels not checked: this adapter has no shader-f16");
         }
     }
+}
+
+/// [`decode_logits`] with the norms, residual connections and the rotation inside the products
+/// (the flat layout's default), then with the rotation apart, then with all of them apart.
+fn decode_fused_and_apart(m: &Loaded) -> [(&'static str, Vec<f32>); 3] {
+    use janus_model::kernels::qmatvec::{set_fusing, set_rope_fusing};
+    let fused = decode_logits(m);
+    set_rope_fusing(false);
+    let rope_apart = decode_logits(m);
+    set_rope_fusing(true);
+    set_fusing(false);
+    let apart = decode_logits(m);
+    set_fusing(true);
+    [
+        ("decode", fused),
+        ("decode, the rotation apart", rope_apart),
+        ("decode, norms, residuals and the rotation apart", apart),
+    ]
+}
+
+/// `a` within `tolerance` of `b`'s largest magnitude, printed under `label`.
+fn within(label: &str, a: &[f32], b: &[f32], tolerance: f32) {
+    let (worst, scale) = max_diff(a, b);
+    println!("{label}, max |diff| {worst:.2e} (logits up to {scale:.2})");
+    assert!(worst <= tolerance * scale, "{label}: {worst}");
 }
 
 /// The GPU path as GPUs run it, end to end: generation loops over packed matrices (flat layout,

@@ -1,8 +1,8 @@
 //! The decoder's fused WGSL kernels (`shaders/rms_norm.wgsl`, `add_rms_norm.wgsl`, `rope.wgsl`,
 //! `attn_chunk.wgsl`, `swiglu.wgsl`, `rope_kv.wgsl`, and the flat products' epilogues), called
-//! by `llama` when its weights live on wgpu with the kernels built in. Each replaces a chain of generic kernels whose launches, not
-//! their arithmetic, bound a decode step; each is tested against that chain
-//! (`janus_conformance::kernels`).
+//! by `llama` when its weights live on wgpu with the kernels built in. Each replaces a chain of
+//! generic kernels whose launches, not their arithmetic, bound a decode step; each is tested
+//! against that chain (`janus_conformance::kernels`).
 
 use burn::tensor::{Int, Tensor};
 

@@ -60,9 +60,9 @@ impl Attention {
             .qkv
             .forward(x)
             .reshape([b, (self.heads + 2 * self.kv_heads) * self.head_dim]);
-        let (kc, vc) = Self::caches(cache);
-        let q = fused::rope_kv(qkv, self.dims(), (kc, vc), cursor);
-        let out = self.attend(q, cache, cursor);
+        let caches = Self::caches(cache);
+        let q = fused::rope_kv(qkv, self.dims(), caches, cursor);
+        let out = Self::attend(q, caches, cursor);
         self.o_proj
             .forward(out.reshape([b, 1, self.heads * self.head_dim]))
     }
@@ -78,21 +78,20 @@ impl Attention {
         cache: &KvCache,
         cursor: &Cursor,
     ) -> Tensor<2> {
-        let (kc, vc) = Self::caches(cache);
-        let q = fused::qkv_rope(&self.qkv, &h, norm, self.dims(), (kc, vc), cursor).unwrap_or_else(
+        let caches = Self::caches(cache);
+        let q = fused::qkv_rope(&self.qkv, &h, norm, self.dims(), caches, cursor).unwrap_or_else(
             || {
                 let qkv = fused::linear_normed(&self.qkv, h, norm);
-                fused::rope_kv(qkv, self.dims(), (kc, vc), cursor)
+                fused::rope_kv(qkv, self.dims(), caches, cursor)
             },
         );
-        self.attend(q, cache, cursor)
+        Self::attend(q, caches, cursor)
     }
 
     /// The rotated queries' attention over the caches (this position's key and value already
     /// written): `q: [B, heads, D]` -> `[B, heads * D]`, `o_proj`'s input.
-    fn attend(&self, q: Tensor<3>, cache: &KvCache, cursor: &Cursor) -> Tensor<2> {
+    fn attend(q: Tensor<3>, (kc, vc): (&Tensor<4>, &Tensor<4>), cursor: &Cursor) -> Tensor<2> {
         let [b, nh, hd] = q.dims();
-        let (kc, vc) = Self::caches(cache);
         let scale = (hd as f64).powf(-0.5) as f32;
         fused::attention_decode(q, kc, vc, &cursor.state, scale).reshape([b, nh * hd])
     }

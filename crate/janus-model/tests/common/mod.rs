@@ -97,17 +97,6 @@ pub fn image_request(m: &Loaded, g: &Value) -> ImageRequest {
     }
 }
 
-/// The largest |a - b| and the scale it is judged against (b's largest magnitude, at least 1).
-pub fn max_diff(a: &[f32], b: &[f32]) -> (f32, f32) {
-    let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
-    let worst = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max);
-    (worst, scale)
-}
-
 /// `janus pack` of a fixture into memory: the pack's files by name.
 pub fn pack_fixture(
     name: &str,
