@@ -18,8 +18,9 @@
 #              kernel of its own (JANUS_FUSE_ROPE=0), and with all of them apart (JANUS_FUSE=0),
 #              alternating, twice;
 #   full       the full benchmark with the VQ decode at each of QUANTS (default q4), as
-#              BENCHMARKS.md rows: the adapter's default layout, and (after `layouts`) the layout
-#              whose decode-step sum was least;
+#              BENCHMARKS.md rows, in the adapter's default layout;
+#   best       (after `layouts`, in the same call) the full benchmark in the layout whose
+#              decode-step sum was least, where that is not the default;
 #   profile    cubecl's per-kernel profile of a short run with the VQ decode, summed by kernel
 #              (scripts/profile-summary.py).
 #   bash scripts/bench-device.sh [JANUS_BINARY]
@@ -31,9 +32,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
 PRESET="${PRESET:-janus-1.3b}"
-PARTS="${PARTS:-convs layouts attention norms overlap fuse full profile}"
+PARTS="${PARTS:-convs layouts attention norms overlap fuse full best profile}"
 read -r PROMPT DECODE IMAGE <<<"${STEPS:-128 128 64}"
-LAYOUTS="${LAYOUTS:-flat:32:1 flat:32:2 flat:16:2 flat:64:1 shared:32:1 vector:8}"
+LAYOUTS="${LAYOUTS:-flat:32:1 flat:32:1:2 flat:32:1:4 flat:16:1:4 flat:32:2 shared:32:1 vector:8}"
 ATTN_SPLITS="${ATTN_SPLITS:-32:8 32:1 32:4 16:8 64:4 64:1}"
 run() {
   echo "== $*"
@@ -106,12 +107,12 @@ if has fuse; then
 fi
 if has full; then
   full
-  # The least-sum layout's own run, unless it is the default already run (the adapter's
-  # default: the first layout of `layouts`, as scripts/bench-layouts.sh orders them).
-  if [[ -n "$best" && "$best" != "${LAYOUTS%% *}" ]]; then
-    echo "== JANUS_QMATVEC=$best"
-    JANUS_QMATVEC="$best" full
-  fi
+fi
+# The least-sum layout's own run, unless it is the default (the first layout of `layouts`, as
+# scripts/bench-layouts.sh orders them).
+if has best && [[ -n "$best" && "$best" != "${LAYOUTS%% *}" ]]; then
+  echo "== JANUS_QMATVEC=$best"
+  JANUS_QMATVEC="$best" full
 fi
 if has profile; then
   echo "== JANUS_GRAPHS=0 CUBECL_DEBUG_OPTION=profile: a short run with the VQ decode (a recorded step cannot be profiled)"

@@ -20,13 +20,16 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/janus-xdg}"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 xz -dc .bench/janus.xz >/tmp/janus && chmod +x /tmp/janus
 { cat .bench/commit; nvidia-smi -L 2>&1; } | tee "$out/machine.log"
-# The headline figures first (a call that runs out of time keeps what its parts wrote).
-parts="${SESSION_PARTS:-full fuse layouts attention overlap}"
+# The headline figures first (a call that runs out of time keeps what its parts wrote). Parts
+# joined by + run in one bench-device.sh call: `layouts+best` runs the full benchmark again in
+# the layout whose decode-step sum was least, where that is not the default.
+parts="${SESSION_PARTS:-full fuse layouts+best attention overlap}"
 # Each part alone, so one that fails leaves the others' figures.
 for part in $parts; do
   echo "== part $part ($(date +%T))"
-  LAYOUTS="${LAYOUTS:-flat:32:1 shared:32:1}" PARTS="$part" CLOCKS_CSV="/tmp/clocks-$part.csv" \
-    timeout "${PART_LIMIT_S:-240}" bash scripts/bench-device.sh /tmp/janus 2>&1 | tee "$out/$part.log"
+  LAYOUTS="${LAYOUTS:-flat:32:1 flat:32:1:2 flat:32:1:4 flat:16:1:4}" PARTS="${part//+/ }" \
+    CLOCKS_CSV="/tmp/clocks-$part.csv" timeout "${PART_LIMIT_S:-240}" \
+    bash scripts/bench-device.sh /tmp/janus 2>&1 | tee "$out/$part.log"
 done
 for part in $parts; do
   [[ -f "/tmp/clocks-$part.csv" ]] && sed "s/^/$part,/" "/tmp/clocks-$part.csv"

@@ -7,6 +7,10 @@
 // trip through loops over arrays; on an H200 its small products took ~8 µs above the launch
 // floor, several waits for memory in a row (BENCHMARKS.md).
 // A load past the row's end (the last trip) reads the row's last load again and weighs it 0.
+// ROWS (1 | 2 | 4; with ROWS > 1, UNROLL is 1) rows per group of lanes: each invocation loads
+// the same columns of every row it owns, so each vector of x it loads serves ROWS rows (with
+// one row, x's vectors are 4 times the bytes of the weights they meet in f16, 8 in f32), and
+// ROWS loads of weights are in flight per trip instead of one.
 // Two steps of decode can ride along, each saving the launch of a kernel of their own
 // (kernels/qmatvec.rs, `Epilogue`):
 // - NORM: x is the residual stream, and the product is of its RMSNorm, x * g / rms(x). Every
@@ -20,7 +24,7 @@
 //   partner's sum in workgroup memory once the lanes have reduced. y holds the rotated queries,
 //   [B, heads, D]; the rotated key and the value go into the caches.
 // Template values ({{ name }}, filled by kernels/qmatvec.rs): elem, enable_f16, wg, lanes,
-// unroll (1 | 2 | 4), batch (1..=8), bits (8 | 4), quant (shaders/quant.wgsl), norm, residual
+// unroll (1 | 2 | 4), rows (1 | 2 | 4), batch (1..=8), bits (8 | 4), quant (shaders/quant.wgsl), norm, residual
 // and rope (0 | 1), epilogue_bindings, gain_body, residual_body and rope_body (their bindings
 // and code), params_binding. Tensor bindings read_write (see qmatvec.wgsl). `params` is a
 // uniform here, not a read-only storage buffer: with ROPE the kernel binds eight storage buffers,
@@ -40,6 +44,9 @@
 const WG: u32 = {{ wg }}u;
 const LANES: u32 = {{ lanes }}u;
 const UNROLL: u32 = {{ unroll }}u;
+const ROWS: u32 = {{ rows }}u;
+// Loads per row per trip: UNROLL with one row, else 1.
+const TRIP: u32 = select(UNROLL, 1u, ROWS > 1u);
 const BITS: u32 = {{ bits }}u;
 const BATCH: u32 = {{ batch }}u;
 const NORM: bool = {{ norm }}u == 1u;
@@ -51,7 +58,8 @@ const ROPE: bool = {{ rope }}u == 1u;
 // Weights per 16-byte load.
 const PER_LOAD: u32 = 4u * PER_WORD;
 
-var<workgroup> partial: array<f32, WG * BATCH>;
+// The lanes' sums, [ROWS, BATCH, WG].
+var<workgroup> partial: array<f32, WG * BATCH * ROWS>;
 // With NORM: the lanes' sums of squares of x.
 var<workgroup> partial_sq: array<f32, WG * BATCH>;
 
@@ -87,6 +95,38 @@ fn matrix_row(slot: u32) -> u32 {
     let d = param(7u);
     let w = slot % d;
     return slot - w + w / 2u + (w % 2u) * (d / 2u);
+}
+
+// With ROWS > 1: the dot products of vector j of word k of up to four rows' loads (one row per
+// component) with x's vector xs; components past ROWS are 0.
+fn rows_vec(k: vec4<u32>, j: u32, xs: vec4<f32>) -> vec4<f32> {
+    var r = vec4<f32>(dot(codes4(k.x, j), xs), 0.0, 0.0, 0.0);
+    if (ROWS >= 2u) {
+        r.y = dot(codes4(k.y, j), xs);
+    }
+    if (ROWS >= 4u) {
+        r.z = dot(codes4(k.z, j), xs);
+        r.w = dot(codes4(k.w, j), xs);
+    }
+    return r;
+}
+
+// One 16-byte load of each of the group's rows (w0..w3, load l of each; those past ROWS
+// ignored) against batch row b, unscaled: each vector of x loaded once for every row.
+fn rows_dot(w0: vec4<u32>, w1: vec4<u32>, w2: vec4<u32>, w3: vec4<u32>, b: u32, cols: u32,
+            l: u32) -> vec4<f32> {
+    let kx = vec4<u32>(w0.x, w1.x, w2.x, w3.x);
+    let ky = vec4<u32>(w0.y, w1.y, w2.y, w3.y);
+    let kz = vec4<u32>(w0.z, w1.z, w2.z, w3.z);
+    let kw = vec4<u32>(w0.w, w1.w, w2.w, w3.w);
+    if (BITS == 4u) {
+        return rows_vec(kx, 0u, xv(b, cols, l, 0u)) + rows_vec(kx, 4u, xv(b, cols, l, 1u))
+            + rows_vec(ky, 0u, xv(b, cols, l, 2u)) + rows_vec(ky, 4u, xv(b, cols, l, 3u))
+            + rows_vec(kz, 0u, xv(b, cols, l, 4u)) + rows_vec(kz, 4u, xv(b, cols, l, 5u))
+            + rows_vec(kw, 0u, xv(b, cols, l, 6u)) + rows_vec(kw, 4u, xv(b, cols, l, 7u));
+    }
+    return rows_vec(kx, 0u, xv(b, cols, l, 0u)) + rows_vec(ky, 0u, xv(b, cols, l, 1u))
+        + rows_vec(kz, 0u, xv(b, cols, l, 2u)) + rows_vec(kw, 0u, xv(b, cols, l, 3u));
 }
 
 // Vector v of x's batch row b at load l's columns, as stored.
@@ -126,14 +166,48 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let rows = param(1u);
     let cols = param(2u);
     let lane = lid % LANES;
-    let row = matrix_row((wid.y * param(3u) + wid.x) * (WG / LANES) + lid / LANES);
+    // This group of lanes owns row slots first_slot .. first_slot + ROWS - 1.
+    let first_slot = ((wid.y * param(3u) + wid.x) * (WG / LANES) + lid / LANES) * ROWS;
     let n = cols / PER_LOAD;
     // A row past the end computes the last row's sum (never written): no branch around the
     // barriers below.
-    let base = min(row, rows - 1u) * n;
-    var acc: array<f32, BATCH>;
+    let base = min(matrix_row(first_slot), rows - 1u) * n;
+    // With ROWS > 1, the other rows' (a row past ROWS repeats the first, unused).
+    var bases = vec4<u32>(base);
+    if (ROWS >= 2u) {
+        bases.y = min(matrix_row(first_slot + 1u), rows - 1u) * n;
+    }
+    if (ROWS >= 4u) {
+        bases.z = min(matrix_row(first_slot + 2u), rows - 1u) * n;
+        bases.w = min(matrix_row(first_slot + 3u), rows - 1u) * n;
+    }
+    // Row k's sum of batch row b in component k.
+    var acc: array<vec4<f32>, BATCH>;
     var sq: array<f32, BATCH>;
-    for (var l0 = lane; l0 < n; l0 += LANES * UNROLL) {
+    for (var l0 = lane; l0 < n; l0 += LANES * TRIP) {
+        if (ROWS > 1u) {
+            // One load of each row at the same columns (UNROLL is 1).
+            let w0 = codes[bases.x + l0];
+            var w1 = w0;
+            var w2 = w0;
+            var w3 = w0;
+            var sc = vec4<f32>(scale((bases.x + l0) * 4u / WORDS_PER_BLOCK), 0.0, 0.0, 0.0);
+            w1 = codes[bases.y + l0];
+            sc.y = scale((bases.y + l0) * 4u / WORDS_PER_BLOCK);
+            if (ROWS >= 4u) {
+                w2 = codes[bases.z + l0];
+                w3 = codes[bases.w + l0];
+                sc.z = scale((bases.z + l0) * 4u / WORDS_PER_BLOCK);
+                sc.w = scale((bases.w + l0) * 4u / WORDS_PER_BLOCK);
+            }
+            for (var b = 0u; b < BATCH; b++) {
+                acc[b] += sc * rows_dot(w0, w1, w2, w3, b, cols, l0);
+                if (NORM) {
+                    sq[b] += squares(b, cols, l0);
+                }
+            }
+            continue;
+        }
         // This trip's loads: l0, then (UNROLL > 1) l0 + LANES, ..., clamped into the row and
         // weighed 0 past its end.
         let l1 = min(l0 + LANES, n - 1u);
@@ -165,7 +239,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (UNROLL >= 4u) {
                 d += s2 * flat_dot(w2, b, cols, l2) + s3 * flat_dot(w3, b, cols, l3);
             }
-            acc[b] += d;
+            acc[b].x += d;
             if (NORM) {
                 // The same loads of x, each counted once: those past the row's end are not.
                 var q = squares(b, cols, l0);
@@ -183,18 +257,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
     }
     if (LANES > 1u) {
-        for (var b = 0u; b < BATCH; b++) {
-            partial[b * WG + lid] = acc[b];
-            if (NORM) {
+        for (var k = 0u; k < ROWS; k++) {
+            for (var b = 0u; b < BATCH; b++) {
+                partial[(k * BATCH + b) * WG + lid] = acc[b][k];
+            }
+        }
+        if (NORM) {
+            for (var b = 0u; b < BATCH; b++) {
                 partial_sq[b * WG + lid] = sq[b];
             }
         }
         workgroupBarrier();
         for (var s = LANES / 2u; s > 0u; s /= 2u) {
             if (lane < s) {
-                for (var b = 0u; b < BATCH; b++) {
-                    partial[b * WG + lid] += partial[b * WG + lid + s];
-                    if (NORM) {
+                for (var i = 0u; i < ROWS * BATCH; i++) {
+                    partial[i * WG + lid] += partial[i * WG + lid + s];
+                }
+                if (NORM) {
+                    for (var b = 0u; b < BATCH; b++) {
                         partial_sq[b * WG + lid] += partial_sq[b * WG + lid + s];
                     }
                 }
@@ -204,14 +284,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (lane != 0u) {
             return;
         }
-        for (var b = 0u; b < BATCH; b++) {
-            acc[b] = partial[b * WG + lid];
-            if (NORM) {
+        for (var k = 0u; k < ROWS; k++) {
+            for (var b = 0u; b < BATCH; b++) {
+                acc[b][k] = partial[(k * BATCH + b) * WG + lid];
+            }
+        }
+        if (NORM) {
+            for (var b = 0u; b < BATCH; b++) {
                 sq[b] = partial_sq[b * WG + lid];
             }
         }
     }
-    if (row < rows) {
+    for (var k = 0u; k < ROWS; k++) {
+        let row = matrix_row(first_slot + k);
+        if (row >= rows) {
+            continue;
+        }
         for (var b = 0u; b < BATCH; b++) {
             var norm = 1.0;
             if (NORM) {
@@ -219,14 +307,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 norm = inverseSqrt(sq[b] / f32(cols) + bitcast<f32>(param(4u)));
             }
             if (ROPE) {
-                // The partner row sits in the neighbouring row slot (slot ^ 1), its lane 0's sum
-                // in `partial` since the reduction's last barrier (LANES > 1, two or more rows
-                // per workgroup: kernels/qmatvec.rs declines other layouts). Both rows are of
-                // the same x: one norm.
-                let partner = partial[b * WG + (lid ^ LANES)];
-                rope_store(b, row, acc[b] * norm, partner * norm);
+                // The partner row sits in the neighbouring row slot (slot ^ 1): with ROWS > 1
+                // this group's row k ^ 1; with one row the neighbouring group's, its lane 0's
+                // sum in `partial` since the reduction's last barrier (LANES > 1, two or more
+                // groups per workgroup: kernels/qmatvec.rs declines other layouts). Both rows
+                // are of the same x: one norm.
+                var partner = 0.0;
+                if (ROWS > 1u) {
+                    partner = acc[b][k ^ 1u];
+                } else {
+                    partner = partial[b * WG + (lid ^ LANES)];
+                }
+                rope_store(b, row, acc[b][k] * norm, partner * norm);
             } else {
-                y[b * rows + row] = {{ elem }}(acc[b] * norm + residual(b * rows + row));
+                y[b * rows + row] = {{ elem }}(acc[b][k] * norm + residual(b * rows + row));
             }
         }
     }

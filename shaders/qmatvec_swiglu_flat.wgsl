@@ -2,7 +2,9 @@
 // U[r]), in qmatvec_flat.wgsl's walk: a group of LANES invocations owns one output row of both
 // matrices; each invocation takes UNROLL 16-byte loads of each per trip, in straight-line code,
 // and each vector of x, loaded once, serves both. Bindings and template values as
-// qmatvec_swiglu.wgsl's, plus unroll (1 | 2 | 4); a load past the row's end is weighed 0.
+// qmatvec_swiglu.wgsl's, plus unroll (1 | 2 | 4) and rows (1 | 2 | 4: output rows per group of
+// lanes, as qmatvec_flat.wgsl's ROWS; with ROWS > 1, UNROLL is 1); a load past the row's end is
+// weighed 0.
 // With NORM (template values norm, epilogue_bindings, gain_body, residual_body and
 // params_binding, as qmatvec_flat.wgsl's) x is the residual stream and both products are of its
 // RMSNorm, x * g / rms(x), saving the norm's own launch in decode.
@@ -22,6 +24,9 @@
 const WG: u32 = {{ wg }}u;
 const LANES: u32 = {{ lanes }}u;
 const UNROLL: u32 = {{ unroll }}u;
+const ROWS: u32 = {{ rows }}u;
+// Loads per row per trip: UNROLL with one row, else 1.
+const TRIP: u32 = select(UNROLL, 1u, ROWS > 1u);
 const BITS: u32 = {{ bits }}u;
 const BATCH: u32 = {{ batch }}u;
 const NORM: bool = {{ norm }}u == 1u;
@@ -30,8 +35,8 @@ const NORM: bool = {{ norm }}u == 1u;
 
 const PER_LOAD: u32 = 4u * PER_WORD;
 
-// Gate sums in .x, up sums in .y.
-var<workgroup> partial: array<vec2<f32>, WG * BATCH>;
+// Gate sums in .x, up sums in .y: [ROWS, BATCH, WG].
+var<workgroup> partial: array<vec2<f32>, WG * BATCH * ROWS>;
 // With NORM: the lanes' sums of squares of x.
 var<workgroup> partial_sq: array<f32, WG * BATCH>;
 
@@ -87,6 +92,60 @@ fn pair_dot(w: vec4<u32>, u: vec4<u32>, b: u32, cols: u32, l: u32) -> vec2<f32> 
         + pair_vec(w.z, u.z, 0u, xv(b, cols, l, 2u)) + pair_vec(w.w, u.w, 0u, xv(b, cols, l, 3u));
 }
 
+// With ROWS > 1: up to four rows' sums (one row per component) of both products.
+struct Sums {
+    gate: vec4<f32>,
+    up: vec4<f32>,
+}
+
+// Vector j of word k of up to four rows' loads (one row per component) with x's vector xs;
+// components past ROWS are 0.
+fn rows_vec(k: vec4<u32>, j: u32, xs: vec4<f32>) -> vec4<f32> {
+    var r = vec4<f32>(dot(codes4(k.x, j), xs), 0.0, 0.0, 0.0);
+    if (ROWS >= 2u) {
+        r.y = dot(codes4(k.y, j), xs);
+    }
+    if (ROWS >= 4u) {
+        r.z = dot(codes4(k.z, j), xs);
+        r.w = dot(codes4(k.w, j), xs);
+    }
+    return r;
+}
+
+// Vector j of word i of the gate's and the up matrix's loads (w0..w3, u0..u3: one row per
+// component) with x's vector xs.
+fn rows_pair(w0: vec4<u32>, w1: vec4<u32>, w2: vec4<u32>, w3: vec4<u32>, u0: vec4<u32>,
+             u1: vec4<u32>, u2: vec4<u32>, u3: vec4<u32>, i: u32, j: u32, xs: vec4<f32>) -> Sums {
+    let kg = vec4<u32>(w0[i], w1[i], w2[i], w3[i]);
+    let ku = vec4<u32>(u0[i], u1[i], u2[i], u3[i]);
+    return Sums(rows_vec(kg, j, xs), rows_vec(ku, j, xs));
+}
+
+fn add(a: Sums, b: Sums) -> Sums {
+    return Sums(a.gate + b.gate, a.up + b.up);
+}
+
+// Load l of the group's gate rows (w0..w3) and up rows (u0..u3; those past ROWS ignored)
+// against batch row b, unscaled: each vector of x loaded once for every row of both. Written
+// out, as pair_dot: no loop, no index known only at run time.
+fn rows_dot(w0: vec4<u32>, w1: vec4<u32>, w2: vec4<u32>, w3: vec4<u32>, u0: vec4<u32>,
+            u1: vec4<u32>, u2: vec4<u32>, u3: vec4<u32>, b: u32, cols: u32, l: u32) -> Sums {
+    if (BITS == 4u) {
+        var s = add(rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 0u, 0u, xv(b, cols, l, 0u)),
+                    rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 0u, 4u, xv(b, cols, l, 1u)));
+        s = add(s, rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 1u, 0u, xv(b, cols, l, 2u)));
+        s = add(s, rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 1u, 4u, xv(b, cols, l, 3u)));
+        s = add(s, rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 2u, 0u, xv(b, cols, l, 4u)));
+        s = add(s, rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 2u, 4u, xv(b, cols, l, 5u)));
+        s = add(s, rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 3u, 0u, xv(b, cols, l, 6u)));
+        return add(s, rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 3u, 4u, xv(b, cols, l, 7u)));
+    }
+    var s = add(rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 0u, 0u, xv(b, cols, l, 0u)),
+                rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 1u, 0u, xv(b, cols, l, 1u)));
+    s = add(s, rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 2u, 0u, xv(b, cols, l, 2u)));
+    return add(s, rows_pair(w0, w1, w2, w3, u0, u1, u2, u3, 3u, 0u, xv(b, cols, l, 3u)));
+}
+
 // Both scales of load index i, weighed 0 when `keep` is false.
 fn pair_scale(i: u32, keep: bool) -> vec2<f32> {
     let block = i * 4u / WORDS_PER_BLOCK;
@@ -98,13 +157,57 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let rows = params[1];
     let cols = params[2];
     let lane = lid % LANES;
-    let row = (wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES;
+    // This group of lanes owns output rows first .. first + ROWS - 1.
+    let first = ((wid.y * params[3] + wid.x) * (WG / LANES) + lid / LANES) * ROWS;
     let n = cols / PER_LOAD;
     // A row past the end computes the last row's sums (never written; see qmatvec_flat.wgsl).
-    let base = min(row, rows - 1u) * n;
-    var acc: array<vec2<f32>, BATCH>;
+    let base = min(first, rows - 1u) * n;
+    // With ROWS > 1, the other rows' (a row past ROWS repeats the first, unused).
+    var bases = vec4<u32>(base);
+    if (ROWS >= 2u) {
+        bases.y = min(first + 1u, rows - 1u) * n;
+    }
+    if (ROWS >= 4u) {
+        bases.z = min(first + 2u, rows - 1u) * n;
+        bases.w = min(first + 3u, rows - 1u) * n;
+    }
+    // Row k's gate and up sums of batch row b in component k.
+    var gate: array<vec4<f32>, BATCH>;
+    var up: array<vec4<f32>, BATCH>;
     var sq: array<f32, BATCH>;
-    for (var l0 = lane; l0 < n; l0 += LANES * UNROLL) {
+    for (var l0 = lane; l0 < n; l0 += LANES * TRIP) {
+        if (ROWS > 1u) {
+            // One load of each row of both matrices at the same columns (UNROLL is 1).
+            let w0 = codes[bases.x + l0];
+            let u0 = codes_up[bases.x + l0];
+            let w1 = codes[bases.y + l0];
+            let u1 = codes_up[bases.y + l0];
+            var w2 = w0;
+            var w3 = w0;
+            var u2 = u0;
+            var u3 = u0;
+            let s0 = pair_scale(bases.x + l0, true);
+            let s1 = pair_scale(bases.y + l0, true);
+            var s2 = vec2<f32>(0.0);
+            var s3 = vec2<f32>(0.0);
+            if (ROWS >= 4u) {
+                w2 = codes[bases.z + l0];
+                u2 = codes_up[bases.z + l0];
+                w3 = codes[bases.w + l0];
+                u3 = codes_up[bases.w + l0];
+                s2 = pair_scale(bases.z + l0, true);
+                s3 = pair_scale(bases.w + l0, true);
+            }
+            for (var b = 0u; b < BATCH; b++) {
+                let d = rows_dot(w0, w1, w2, w3, u0, u1, u2, u3, b, cols, l0);
+                gate[b] += vec4<f32>(s0.x, s1.x, s2.x, s3.x) * d.gate;
+                up[b] += vec4<f32>(s0.y, s1.y, s2.y, s3.y) * d.up;
+                if (NORM) {
+                    sq[b] += squares(b, cols, l0);
+                }
+            }
+            continue;
+        }
         let l1 = min(l0 + LANES, n - 1u);
         let l2 = min(l0 + 2u * LANES, n - 1u);
         let l3 = min(l0 + 3u * LANES, n - 1u);
@@ -141,7 +244,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (UNROLL >= 4u) {
                 d += s2 * pair_dot(w2, u2, b, cols, l2) + s3 * pair_dot(w3, u3, b, cols, l3);
             }
-            acc[b] += d;
+            gate[b].x += d.x;
+            up[b].x += d.y;
             if (NORM) {
                 // The same loads of x, each counted once: those past the row's end are not.
                 var q = squares(b, cols, l0);
@@ -159,18 +263,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
     }
     if (LANES > 1u) {
-        for (var b = 0u; b < BATCH; b++) {
-            partial[b * WG + lid] = acc[b];
-            if (NORM) {
+        for (var k = 0u; k < ROWS; k++) {
+            for (var b = 0u; b < BATCH; b++) {
+                partial[(k * BATCH + b) * WG + lid] = vec2<f32>(gate[b][k], up[b][k]);
+            }
+        }
+        if (NORM) {
+            for (var b = 0u; b < BATCH; b++) {
                 partial_sq[b * WG + lid] = sq[b];
             }
         }
         workgroupBarrier();
         for (var s = LANES / 2u; s > 0u; s /= 2u) {
             if (lane < s) {
-                for (var b = 0u; b < BATCH; b++) {
-                    partial[b * WG + lid] += partial[b * WG + lid + s];
-                    if (NORM) {
+                for (var i = 0u; i < ROWS * BATCH; i++) {
+                    partial[i * WG + lid] += partial[i * WG + lid + s];
+                }
+                if (NORM) {
+                    for (var b = 0u; b < BATCH; b++) {
                         partial_sq[b * WG + lid] += partial_sq[b * WG + lid + s];
                     }
                 }
@@ -180,16 +290,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (lane != 0u) {
             return;
         }
-        for (var b = 0u; b < BATCH; b++) {
-            acc[b] = partial[b * WG + lid];
-            if (NORM) {
+        for (var k = 0u; k < ROWS; k++) {
+            for (var b = 0u; b < BATCH; b++) {
+                let v = partial[(k * BATCH + b) * WG + lid];
+                gate[b][k] = v.x;
+                up[b][k] = v.y;
+            }
+        }
+        if (NORM) {
+            for (var b = 0u; b < BATCH; b++) {
                 sq[b] = partial_sq[b * WG + lid];
             }
         }
     }
-    if (row < rows) {
+    for (var k = 0u; k < ROWS; k++) {
+        let row = first + k;
+        if (row >= rows) {
+            continue;
+        }
         for (var b = 0u; b < BATCH; b++) {
-            var v = acc[b];
+            var v = vec2<f32>(gate[b][k], up[b][k]);
             if (NORM) {
                 // 1 / rms(x) = 1 / sqrt(mean(x^2) + eps), in f32 as rms_norm.wgsl.
                 v *= inverseSqrt(sq[b] / f32(cols) + bitcast<f32>(params[4]));

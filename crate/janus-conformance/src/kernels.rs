@@ -4,7 +4,7 @@
 //! checked against the host's f64 product of the dequantised weights.
 
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
-use janus_model::kernels::qmatvec::{Fused, Layout, layout, set_layout};
+use janus_model::kernels::qmatvec::{Fused, Layout, layout, rotates, set_layout};
 use janus_model::quant::device::QuantMatrix;
 use janus_model::quant::{QuantFormat, dequantize, quantize};
 
@@ -26,8 +26,9 @@ pub const QMATVEC_CASES: [(usize, usize, usize); 7] = [
 /// pick: a whole workgroup per row, several lanes and rows, one lane walking every load of 5 rows
 /// (each load's sums must start from zero), row counts that do not divide the cases' rows, and
 /// the largest vector (the SwiGLU pair clamps it to 8); the flat walk with one, two and four
-/// loads per trip (rows whose loads no trip divides).
-const LAYOUTS: [Layout; 10] = [
+/// loads per trip (rows whose loads no trip divides), and with two or four rows per group of
+/// lanes: two groups per workgroup, one group of the whole workgroup, one lane per group.
+const LAYOUTS: [Layout; 13] = [
     Layout::Shared { lanes: 32, rows: 1 },
     Layout::Shared { lanes: 64, rows: 1 },
     Layout::Vector { rows: 8 },
@@ -35,19 +36,21 @@ const LAYOUTS: [Layout; 10] = [
     Layout::Shared { lanes: 1, rows: 5 },
     Layout::Vector { rows: 4 },
     Layout::Vector { rows: 16 },
-    Layout::Flat {
-        lanes: 32,
-        unroll: 1,
-    },
-    Layout::Flat {
-        lanes: 16,
-        unroll: 2,
-    },
-    Layout::Flat {
-        lanes: 4,
-        unroll: 4,
-    },
+    flat(32, 1, 1),
+    flat(16, 2, 1),
+    flat(4, 4, 1),
+    flat(32, 1, 2),
+    flat(64, 1, 4),
+    flat(1, 1, 2),
 ];
+
+const fn flat(lanes: u32, unroll: u32, rows: u32) -> Layout {
+    Layout::Flat {
+        lanes,
+        unroll,
+        rows,
+    }
+}
 
 /// Relative tolerance against the host's f64 product (f32 accumulation in another order).
 const TOLERANCE: f32 = 1e-4;
@@ -721,10 +724,7 @@ async fn qkv_rope_matches_apart(device: &Device) -> Result<Vec<String>, String> 
             ..Fused::default()
         };
         let before = layout();
-        set_layout(Layout::Flat {
-            lanes: 32,
-            unroll: 1,
-        });
+        set_layout(flat(32, 1, 1));
         let qkv = matrix.matvec_fused(x.clone(), normed.clone());
         set_layout(before);
         let qkv = qkv.ok_or("the flat layout declined the norm")?;
@@ -752,8 +752,7 @@ async fn qkv_rope_matches_apart(device: &Device) -> Result<Vec<String>, String> 
             set_layout(l);
             let got = matrix.matvec_fused(x.clone(), fused);
             set_layout(before);
-            let rotates = matches!(l, Layout::Flat { lanes, .. } if (2..=32).contains(&lanes));
-            let got = match (got, rotates) {
+            let got = match (got, rotates(l)) {
                 (Some(got), true) => got,
                 (None, false) => continue,
                 (Some(_), false) => return Err(format!("{l:?} rotated inside the product")),

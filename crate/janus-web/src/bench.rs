@@ -36,7 +36,7 @@ struct BenchOptions {
     /// Time the VQ decoder's convolutions alone instead (the WGSL kernel and burn's conv2d; no
     /// model is built).
     vq_convs: bool,
-    /// The matrix-vector kernels' layout instead of the adapter's: `flat:LANES:UNROLL`,
+    /// The matrix-vector kernels' layout instead of the adapter's: `flat:LANES:UNROLL[:ROWS]`,
     /// `shared:LANES:ROWS` or `vector:ROWS` (janus_model::kernels::qmatvec::Layout;
     /// measurements).
     layout: Option<String>,

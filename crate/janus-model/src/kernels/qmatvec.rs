@@ -8,7 +8,10 @@
 //! - [`Layout::Flat`] (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`), the GPUs'
 //!   default: `lanes` invocations (32: two rows per 64-wide workgroup) share one output row, and
 //!   each lane's loads of a trip and the vectors of `x` they meet are written out in straight-line
-//!   code, so the compiler issues them together rather than waiting on each in turn. In decode
+//!   code, so the compiler issues them together rather than waiting on each in turn. A group of
+//!   lanes may own two or four rows instead (`flat:LANES:1:ROWS`), loading the same columns of
+//!   each, so every vector of `x` serves them all: with one row a lane reads 4 bytes of `x` (f16)
+//!   for every byte of Q4 weights. In decode
 //!   they also run the RMSNorm of their input or the residual connection after them, and the
 //!   joint q/k/v product the rotation and KV-cache write after it ([`qmatvec_fused`],
 //!   [`Fused`]), each saving a launch of its own.
@@ -53,9 +56,10 @@ pub enum Layout {
     Shared { lanes: u32, rows: u32 },
     /// One invocation per `rows` rows: 4, 8, 12 or 16 (the SwiGLU pair takes at most 8).
     Vector { rows: u32 },
-    /// `lanes` invocations per row, each taking `unroll` (1, 2 or 4) loads per trip in
-    /// straight-line code (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`).
-    Flat { lanes: u32, unroll: u32 },
+    /// `lanes` invocations per group of `rows` rows (1, 2 or 4), each taking `unroll` (1, 2 or 4; 1 with several rows) loads per row per trip
+    /// in straight-line code (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`). With
+    /// several rows each vector of `x` a lane loads serves all of them.
+    Flat { lanes: u32, unroll: u32, rows: u32 },
 }
 
 impl Layout {
@@ -68,7 +72,7 @@ impl Layout {
         }
     }
 
-    /// Parse `flat:LANES:UNROLL`, `shared:LANES:ROWS` or `vector:ROWS` (measurements:
+    /// Parse `flat:LANES:UNROLL[:ROWS]`, `shared:LANES:ROWS` or `vector:ROWS` (measurements:
     /// `JANUS_QMATVEC`, the browser benchmark's `layout`); clamped to the ranges above.
     pub fn parse(text: &str) -> Option<Self> {
         let parts: Vec<&str> = text.split(':').collect();
@@ -79,9 +83,10 @@ impl Layout {
                 rows: n(2)?,
             }),
             Some("vector") if parts.len() == 2 => Some(Layout::Vector { rows: n(1)? }),
-            Some("flat") if parts.len() == 3 => Some(Layout::Flat {
+            Some("flat") if (3..=4).contains(&parts.len()) => Some(Layout::Flat {
                 lanes: n(1)?,
                 unroll: n(2)?,
+                rows: if parts.len() == 4 { n(3)? } else { 1 },
             }),
             _ => None,
         }
@@ -97,10 +102,22 @@ impl Layout {
             Layout::Vector { rows } => Layout::Vector {
                 rows: (rows.clamp(4, 16) / 4) * 4,
             },
-            Layout::Flat { lanes, unroll } => Layout::Flat {
-                lanes: 1 << lanes.clamp(1, WORKGROUP).ilog2(),
-                unroll: 1 << unroll.clamp(1, 4).ilog2(),
-            },
+            Layout::Flat {
+                lanes,
+                unroll,
+                rows,
+            } => {
+                let rows = 1 << rows.clamp(1, 4).ilog2();
+                Layout::Flat {
+                    lanes: 1 << lanes.clamp(1, WORKGROUP).ilog2(),
+                    unroll: if rows > 1 {
+                        1
+                    } else {
+                        1 << unroll.clamp(1, 4).ilog2()
+                    },
+                    rows,
+                }
+            }
         }
     }
 
@@ -122,6 +139,7 @@ impl Layout {
 const GPU_LAYOUT: Layout = Layout::Flat {
     lanes: 32,
     unroll: 1,
+    rows: 1,
 };
 
 thread_local! {
@@ -142,15 +160,17 @@ pub fn set_rope_fusing(on: bool) {
 }
 
 /// True when decode fuses the rotation ([`set_rope_fusing`]), fuses at all ([`fusing`]), and
-/// the layout can: the flat layout with two or more rows per workgroup ([`Fused::rope`]).
+/// the layout can ([`rotates`]).
 pub fn rope_fusing() -> bool {
     ROPE_FUSING.with(Cell::get) && fusing() && rotates(layout())
 }
 
-/// Whether `layout`'s product can rotate: flat, with each row's lanes reduced in workgroup
-/// memory (two or more lanes) and two or more rows per workgroup, so a pair's rows meet there.
-fn rotates(layout: Layout) -> bool {
-    matches!(layout, Layout::Flat { lanes, .. } if (2..=WORKGROUP / 2).contains(&lanes))
+/// Whether `layout`'s product can rotate ([`Fused::rope`]): flat, with a rotation pair's two
+/// rows in one group of lanes (two or more rows per group), or in two groups of one workgroup
+/// that reduce their lanes in workgroup memory (two or more lanes, two or more groups).
+pub fn rotates(layout: Layout) -> bool {
+    matches!(layout, Layout::Flat { lanes, rows, .. }
+        if rows >= 2 || (2..=WORKGROUP / 2).contains(&lanes))
 }
 
 /// Whether decode on this thread runs its norms and residual connections inside the products
@@ -191,9 +211,13 @@ pub fn qmatvec(
     let shader = match layout() {
         Layout::Shared { lanes, rows } => Shader::shared(WGSL, lanes, rows),
         Layout::Vector { rows } => Shader::vector(WGSL_CPU, rows),
-        Layout::Flat { lanes, unroll } => Shader {
+        Layout::Flat {
+            lanes,
             unroll,
-            ..Shader::shared(WGSL_FLAT, lanes, 1)
+            rows,
+        } => Shader {
+            unroll,
+            ..Shader::shared(WGSL_FLAT, lanes, rows)
         },
     };
     launch(
@@ -246,7 +270,12 @@ pub fn qmatvec_fused(
     format: QuantFormat,
     fused: Fused<'_>,
 ) -> Option<Tensor<2>> {
-    let Layout::Flat { lanes, unroll } = layout() else {
+    let Layout::Flat {
+        lanes,
+        unroll,
+        rows: group_rows,
+    } = layout()
+    else {
         return None;
     };
     if fused.rope.is_some() && (fused.residual.is_some() || !rotates(layout())) {
@@ -254,7 +283,7 @@ pub fn qmatvec_fused(
     }
     let shader = Shader {
         unroll,
-        ..Shader::shared(WGSL_FLAT, lanes, 1)
+        ..Shader::shared(WGSL_FLAT, lanes, group_rows)
     };
     Some(launch(
         shader,
@@ -279,9 +308,13 @@ pub fn qmatvec_swiglu(
     norm: Option<(&Tensor<1>, f64)>,
 ) -> Option<Tensor<2>> {
     let shader = match layout() {
-        Layout::Flat { lanes, unroll } => Shader {
+        Layout::Flat {
+            lanes,
             unroll,
-            ..Shader::shared(WGSL_SWIGLU_FLAT, lanes, 1)
+            rows,
+        } => Shader {
+            unroll,
+            ..Shader::shared(WGSL_SWIGLU_FLAT, lanes, rows)
         },
         _ if norm.is_some() => return None,
         Layout::Shared { lanes, rows } => Shader::shared(WGSL_SWIGLU, lanes, rows),
@@ -465,7 +498,18 @@ mod tests {
             Layout::parse("flat:8:3"),
             Some(Layout::Flat {
                 lanes: 8,
-                unroll: 2
+                unroll: 2,
+                rows: 1
+            })
+        );
+        assert_eq!(Layout::parse("flat:32:1:1"), Some(GPU_LAYOUT));
+        // Several rows take one load per trip; 3 rows round down to 2.
+        assert_eq!(
+            Layout::parse("flat:16:4:3"),
+            Some(Layout::Flat {
+                lanes: 16,
+                unroll: 1,
+                rows: 2
             })
         );
         assert_eq!(
@@ -480,6 +524,8 @@ mod tests {
             "vector",
             "sg",
             "flat:32",
+            "flat:32:1:2:1",
+            "flat:32:1:x",
         ] {
             assert_eq!(Layout::parse(bad), None, "{bad}");
         }
