@@ -3,7 +3,8 @@
 // no barriers. Four rows are the four components of a vector (quant.wgsl `load_dot`), so no
 // array is indexed at run time (SwiftShader keeps such arrays in memory), and each vector of x,
 // once loaded, serves all ROWS rows: on a CPU a load of x costs as much as a load of weights.
-// Batch rows are walked one after another, the group's rows re-read from cache.
+// Batch rows are walked four at a time (prefill), each code decoded once for all four, then one
+// at a time; the group's rows are re-read from cache for each pass.
 // Template values (kernels/qmatvec.rs): elem, enable_f16, wg, rows (4, 8, 12 or 16), batch, bits,
 // quant. All bindings read_write except params (see qmatvec.wgsl).
 {{ enable_f16 }}
@@ -22,6 +23,8 @@ const BITS: u32 = {{ bits }}u;
 const BATCH: u32 = {{ batch }}u;
 // Groups of four rows per invocation.
 const GROUPS: u32 = {{ rows }}u / 4u;
+// Batch rows taken four at a time.
+const QUADS: u32 = BATCH / 4u;
 
 {{ quant }}
 
@@ -34,6 +37,16 @@ fn rows4(r: vec4<u32>, l: u32, xs: array<vec4<f32>, 8>) -> vec4<f32> {
     let b = i * 4u / WORDS_PER_BLOCK;
     let s = vec4<f32>(scale(b.x), scale(b.y), scale(b.z), scale(b.w));
     return s * load_dot(codes[i.x], codes[i.y], codes[i.z], codes[i.w], xs);
+}
+
+// rows4 for four batch rows (xs, ys, zs, ws), the codes decoded once for all four.
+fn rows4_quad(r: vec4<u32>, l: u32, xs: array<vec4<f32>, 8>, ys: array<vec4<f32>, 8>,
+              zs: array<vec4<f32>, 8>, ws: array<vec4<f32>, 8>) -> Dots4 {
+    let i = r + vec4<u32>(l);
+    let b = i * 4u / WORDS_PER_BLOCK;
+    let s = vec4<f32>(scale(b.x), scale(b.y), scale(b.z), scale(b.w));
+    let d = load_dot4(codes[i.x], codes[i.y], codes[i.z], codes[i.w], xs, ys, zs, ws);
+    return Dots4(s * d.r0, s * d.r1, s * d.r2, s * d.r3);
 }
 
 // The x vectors at load l of batch row `xrow` (in vectors): 8 (Q4) or 4 (Q8).
@@ -51,6 +64,14 @@ fn x_at(xrow: u32, l: u32) -> array<vec4<f32>, 8> {
         xs[7] = vec4<f32>(x[at + 7u]);
     }
     return xs;
+}
+
+// Rows row..row+3 of batch rows b..b+3 (one per field of d), those below `rows`.
+fn store_quad(b: u32, row: u32, rows: u32, d: Dots4) {
+    store4(b, row, rows, d.r0);
+    store4(b + 1u, row, rows, d.r1);
+    store4(b + 2u, row, rows, d.r2);
+    store4(b + 3u, row, rows, d.r3);
 }
 
 // Rows row..row+3 of batch row b, those below `rows`.
@@ -80,7 +101,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let r1 = min(base + vec4<u32>(4u), last) * loads;
     let r2 = min(base + vec4<u32>(8u), last) * loads;
     let r3 = min(base + vec4<u32>(12u), last) * loads;
-    for (var b = 0u; b < BATCH; b++) {
+    // Batch rows four at a time (prefill's chunks of 8): each code decoded once for all four,
+    // and each load of the group's rows serves four rows of x (on SwiftShader prefill ran twice
+    // as fast as with one row at a time, BENCHMARKS.md).
+    for (var b = 0u; b < QUADS * 4u; b += 4u) {
+        var a0 = Dots4(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+        var a1 = a0;
+        var a2 = a0;
+        var a3 = a0;
+        for (var l = 0u; l < loads; l++) {
+            let xs = x_at(b * cols / 4u, l);
+            let ys = x_at((b + 1u) * cols / 4u, l);
+            let zs = x_at((b + 2u) * cols / 4u, l);
+            let ws = x_at((b + 3u) * cols / 4u, l);
+            a0 = add4(a0, rows4_quad(r0, l, xs, ys, zs, ws));
+            if (GROUPS > 1u) { a1 = add4(a1, rows4_quad(r1, l, xs, ys, zs, ws)); }
+            if (GROUPS > 2u) { a2 = add4(a2, rows4_quad(r2, l, xs, ys, zs, ws)); }
+            if (GROUPS > 3u) { a3 = add4(a3, rows4_quad(r3, l, xs, ys, zs, ws)); }
+        }
+        store_quad(b, first, rows, a0);
+        if (GROUPS > 1u) { store_quad(b, first + 4u, rows, a1); }
+        if (GROUPS > 2u) { store_quad(b, first + 8u, rows, a2); }
+        if (GROUPS > 3u) { store_quad(b, first + 12u, rows, a3); }
+    }
+    // The rest one at a time (decode: one row, or an image step's CFG pair), from a constant
+    // start, so that decode's loop is the one it was before the quads.
+    for (var b = QUADS * 4u; b < BATCH; b++) {
         var a0 = vec4<f32>(0.0);
         var a1 = vec4<f32>(0.0);
         var a2 = vec4<f32>(0.0);

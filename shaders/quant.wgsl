@@ -66,3 +66,74 @@ fn load_dot(w0: vec4<u32>, w1: vec4<u32>, w2: vec4<u32>, w3: vec4<u32>,
     return word_dot(k0, xs[0], xs[0]) + word_dot(k1, xs[1], xs[1])
         + word_dot(k2, xs[2], xs[2]) + word_dot(k3, xs[3], xs[3]);
 }
+
+
+// Prefill on CPU adapters (qmatvec_cpu.wgsl): four batch rows at once, each code decoded once
+// for all four. The four rows' dot products (one row per component) with batch rows 0..3.
+struct Dots4 {
+    r0: vec4<f32>,
+    r1: vec4<f32>,
+    r2: vec4<f32>,
+    r3: vec4<f32>,
+}
+
+// word_dot for four batch rows: x, y, z and w at the word's columns (xa, xb; ya, yb; ...).
+fn word_dot4(c: vec4<u32>, xa: vec4<f32>, xb: vec4<f32>, ya: vec4<f32>, yb: vec4<f32>,
+             za: vec4<f32>, zb: vec4<f32>, wa: vec4<f32>, wb: vec4<f32>) -> Dots4 {
+    if (BITS == 4u) {
+        let m = vec4<u32>(0xFu);
+        let q0 = vec4<f32>(c & m) - 8.0;
+        let q1 = vec4<f32>((c >> vec4<u32>(4u)) & m) - 8.0;
+        let q2 = vec4<f32>((c >> vec4<u32>(8u)) & m) - 8.0;
+        let q3 = vec4<f32>((c >> vec4<u32>(12u)) & m) - 8.0;
+        let q4 = vec4<f32>((c >> vec4<u32>(16u)) & m) - 8.0;
+        let q5 = vec4<f32>((c >> vec4<u32>(20u)) & m) - 8.0;
+        let q6 = vec4<f32>((c >> vec4<u32>(24u)) & m) - 8.0;
+        let q7 = vec4<f32>(c >> vec4<u32>(28u)) - 8.0;
+        return Dots4(
+            q0 * xa.x + q1 * xa.y + q2 * xa.z + q3 * xa.w
+                + q4 * xb.x + q5 * xb.y + q6 * xb.z + q7 * xb.w,
+            q0 * ya.x + q1 * ya.y + q2 * ya.z + q3 * ya.w
+                + q4 * yb.x + q5 * yb.y + q6 * yb.z + q7 * yb.w,
+            q0 * za.x + q1 * za.y + q2 * za.z + q3 * za.w
+                + q4 * zb.x + q5 * zb.y + q6 * zb.z + q7 * zb.w,
+            q0 * wa.x + q1 * wa.y + q2 * wa.z + q3 * wa.w
+                + q4 * wb.x + q5 * wb.y + q6 * wb.z + q7 * wb.w,
+        );
+    }
+    let i = bitcast<vec4<i32>>(c);
+    let q0 = vec4<f32>((i << vec4<u32>(24u)) >> vec4<u32>(24u));
+    let q1 = vec4<f32>((i << vec4<u32>(16u)) >> vec4<u32>(24u));
+    let q2 = vec4<f32>((i << vec4<u32>(8u)) >> vec4<u32>(24u));
+    let q3 = vec4<f32>(i >> vec4<u32>(24u));
+    return Dots4(
+        q0 * xa.x + q1 * xa.y + q2 * xa.z + q3 * xa.w,
+        q0 * ya.x + q1 * ya.y + q2 * ya.z + q3 * ya.w,
+        q0 * za.x + q1 * za.y + q2 * za.z + q3 * za.w,
+        q0 * wa.x + q1 * wa.y + q2 * wa.z + q3 * wa.w,
+    );
+}
+
+fn add4(a: Dots4, b: Dots4) -> Dots4 {
+    return Dots4(a.r0 + b.r0, a.r1 + b.r1, a.r2 + b.r2, a.r3 + b.r3);
+}
+
+// load_dot for four batch rows (xs, ys, zs, ws as load_dot's xs).
+fn load_dot4(w0: vec4<u32>, w1: vec4<u32>, w2: vec4<u32>, w3: vec4<u32>,
+             xs: array<vec4<f32>, 8>, ys: array<vec4<f32>, 8>, zs: array<vec4<f32>, 8>,
+             ws: array<vec4<f32>, 8>) -> Dots4 {
+    let k0 = vec4<u32>(w0.x, w1.x, w2.x, w3.x);
+    let k1 = vec4<u32>(w0.y, w1.y, w2.y, w3.y);
+    let k2 = vec4<u32>(w0.z, w1.z, w2.z, w3.z);
+    let k3 = vec4<u32>(w0.w, w1.w, w2.w, w3.w);
+    if (BITS == 4u) {
+        return add4(add4(word_dot4(k0, xs[0], xs[1], ys[0], ys[1], zs[0], zs[1], ws[0], ws[1]),
+                         word_dot4(k1, xs[2], xs[3], ys[2], ys[3], zs[2], zs[3], ws[2], ws[3])),
+                    add4(word_dot4(k2, xs[4], xs[5], ys[4], ys[5], zs[4], zs[5], ws[4], ws[5]),
+                         word_dot4(k3, xs[6], xs[7], ys[6], ys[7], zs[6], zs[7], ws[6], ws[7])));
+    }
+    return add4(add4(word_dot4(k0, xs[0], xs[0], ys[0], ys[0], zs[0], zs[0], ws[0], ws[0]),
+                     word_dot4(k1, xs[1], xs[1], ys[1], ys[1], zs[1], zs[1], ws[1], ws[1])),
+                add4(word_dot4(k2, xs[2], xs[2], ys[2], ys[2], zs[2], zs[2], ws[2], ws[2]),
+                     word_dot4(k3, xs[3], xs[3], ys[3], ys[3], zs[3], zs[3], ws[3], ws[3])));
+}
