@@ -24,8 +24,8 @@
 //   partner's sum in workgroup memory once the lanes have reduced. y holds the rotated queries,
 //   [B, heads, D]; the rotated key and the value go into the caches.
 // Template values ({{ name }}, filled by kernels/qmatvec.rs): elem, enable_f16, wg, lanes,
-// unroll (1 | 2 | 4), rows (1 | 2 | 4), batch (1..=8), bits (8 | 4), quant (shaders/quant.wgsl), norm, residual
-// and rope (0 | 1), epilogue_bindings, gain_body, residual_body and rope_body (their bindings
+// unroll (1 | 2 | 4), rows (1 | 2 | 4), batch (1..=8), bits (8 | 4), quant (shaders/quant.wgsl),
+// norm, residual and rope (0 | 1), epilogue_bindings, gain_body, residual_body and rope_body (their bindings
 // and code), params_binding. Tensor bindings read_write (see qmatvec.wgsl). `params` is a
 // uniform here, not a read-only storage buffer: with ROPE the kernel binds eight storage buffers,
 // the most a baseline WebGPU adapter allows per stage (maxStorageBuffersPerShaderStage).
@@ -97,20 +97,6 @@ fn matrix_row(slot: u32) -> u32 {
     return slot - w + w / 2u + (w % 2u) * (d / 2u);
 }
 
-// With ROWS > 1: the dot products of vector j of word k of up to four rows' loads (one row per
-// component) with x's vector xs; components past ROWS are 0.
-fn rows_vec(k: vec4<u32>, j: u32, xs: vec4<f32>) -> vec4<f32> {
-    var r = vec4<f32>(dot(codes4(k.x, j), xs), 0.0, 0.0, 0.0);
-    if (ROWS >= 2u) {
-        r.y = dot(codes4(k.y, j), xs);
-    }
-    if (ROWS >= 4u) {
-        r.z = dot(codes4(k.z, j), xs);
-        r.w = dot(codes4(k.w, j), xs);
-    }
-    return r;
-}
-
 // One 16-byte load of each of the group's rows (w0..w3, load l of each; those past ROWS
 // ignored) against batch row b, unscaled: each vector of x loaded once for every row.
 fn rows_dot(w0: vec4<u32>, w1: vec4<u32>, w2: vec4<u32>, w3: vec4<u32>, b: u32, cols: u32,
@@ -120,13 +106,17 @@ fn rows_dot(w0: vec4<u32>, w1: vec4<u32>, w2: vec4<u32>, w3: vec4<u32>, b: u32, 
     let kz = vec4<u32>(w0.z, w1.z, w2.z, w3.z);
     let kw = vec4<u32>(w0.w, w1.w, w2.w, w3.w);
     if (BITS == 4u) {
-        return rows_vec(kx, 0u, xv(b, cols, l, 0u)) + rows_vec(kx, 4u, xv(b, cols, l, 1u))
-            + rows_vec(ky, 0u, xv(b, cols, l, 2u)) + rows_vec(ky, 4u, xv(b, cols, l, 3u))
-            + rows_vec(kz, 0u, xv(b, cols, l, 4u)) + rows_vec(kz, 4u, xv(b, cols, l, 5u))
-            + rows_vec(kw, 0u, xv(b, cols, l, 6u)) + rows_vec(kw, 4u, xv(b, cols, l, 7u));
+        return rows_vec(ROWS, kx, 0u, xv(b, cols, l, 0u))
+            + rows_vec(ROWS, kx, 4u, xv(b, cols, l, 1u))
+            + rows_vec(ROWS, ky, 0u, xv(b, cols, l, 2u))
+            + rows_vec(ROWS, ky, 4u, xv(b, cols, l, 3u))
+            + rows_vec(ROWS, kz, 0u, xv(b, cols, l, 4u))
+            + rows_vec(ROWS, kz, 4u, xv(b, cols, l, 5u))
+            + rows_vec(ROWS, kw, 0u, xv(b, cols, l, 6u))
+            + rows_vec(ROWS, kw, 4u, xv(b, cols, l, 7u));
     }
-    return rows_vec(kx, 0u, xv(b, cols, l, 0u)) + rows_vec(ky, 0u, xv(b, cols, l, 1u))
-        + rows_vec(kz, 0u, xv(b, cols, l, 2u)) + rows_vec(kw, 0u, xv(b, cols, l, 3u));
+    return rows_vec(ROWS, kx, 0u, xv(b, cols, l, 0u)) + rows_vec(ROWS, ky, 0u, xv(b, cols, l, 1u))
+        + rows_vec(ROWS, kz, 0u, xv(b, cols, l, 2u)) + rows_vec(ROWS, kw, 0u, xv(b, cols, l, 3u));
 }
 
 // Vector v of x's batch row b at load l's columns, as stored.

@@ -98,27 +98,13 @@ struct Sums {
     up: vec4<f32>,
 }
 
-// Vector j of word k of up to four rows' loads (one row per component) with x's vector xs;
-// components past ROWS are 0.
-fn rows_vec(k: vec4<u32>, j: u32, xs: vec4<f32>) -> vec4<f32> {
-    var r = vec4<f32>(dot(codes4(k.x, j), xs), 0.0, 0.0, 0.0);
-    if (ROWS >= 2u) {
-        r.y = dot(codes4(k.y, j), xs);
-    }
-    if (ROWS >= 4u) {
-        r.z = dot(codes4(k.z, j), xs);
-        r.w = dot(codes4(k.w, j), xs);
-    }
-    return r;
-}
-
 // Vector j of word i of the gate's and the up matrix's loads (w0..w3, u0..u3: one row per
 // component) with x's vector xs.
 fn rows_pair(w0: vec4<u32>, w1: vec4<u32>, w2: vec4<u32>, w3: vec4<u32>, u0: vec4<u32>,
              u1: vec4<u32>, u2: vec4<u32>, u3: vec4<u32>, i: u32, j: u32, xs: vec4<f32>) -> Sums {
     let kg = vec4<u32>(w0[i], w1[i], w2[i], w3[i]);
     let ku = vec4<u32>(u0[i], u1[i], u2[i], u3[i]);
-    return Sums(rows_vec(kg, j, xs), rows_vec(ku, j, xs));
+    return Sums(rows_vec(ROWS, kg, j, xs), rows_vec(ROWS, ku, j, xs));
 }
 
 fn add(a: Sums, b: Sums) -> Sums {

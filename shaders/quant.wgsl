@@ -24,6 +24,22 @@ fn codes4(word: u32, j: u32) -> vec4<f32> {
     return vec4<f32>(top >> vec4<u32>(24u));
 }
 
+// The flat kernels with several rows per group of lanes (qmatvec_flat.wgsl,
+// qmatvec_swiglu_flat.wgsl, `rows` their ROWS: 1, 2 or 4): the dot products of vector j of word k
+// of up to four rows' loads (one row per component) with x's vector xs; components past `rows`
+// are 0.
+fn rows_vec(rows: u32, k: vec4<u32>, j: u32, xs: vec4<f32>) -> vec4<f32> {
+    var r = vec4<f32>(dot(codes4(k.x, j), xs), 0.0, 0.0, 0.0);
+    if (rows >= 2u) {
+        r.y = dot(codes4(k.y, j), xs);
+    }
+    if (rows >= 4u) {
+        r.z = dot(codes4(k.z, j), xs);
+        r.w = dot(codes4(k.w, j), xs);
+    }
+    return r;
+}
+
 // The CPU adapters' kernels (qmatvec_cpu.wgsl, qmatvec_swiglu_cpu.wgsl) work on four rows at a
 // time as the four components of a vector: no arrays indexed at run time, which SwiftShader keeps
 // in memory rather than registers.
