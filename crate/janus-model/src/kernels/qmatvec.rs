@@ -56,9 +56,10 @@ pub enum Layout {
     Shared { lanes: u32, rows: u32 },
     /// One invocation per `rows` rows: 4, 8, 12 or 16 (the SwiGLU pair takes at most 8).
     Vector { rows: u32 },
-    /// `lanes` invocations per group of `rows` rows (1, 2 or 4), each taking `unroll` (1, 2 or 4; 1 with several rows) loads per row per trip
-    /// in straight-line code (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`). With
-    /// several rows each vector of `x` a lane loads serves all of them.
+    /// `lanes` invocations per group of `rows` rows (1, 2 or 4), each taking `unroll` loads
+    /// per row per trip (1, 2 or 4; 1 with several rows) in straight-line code
+    /// (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`). With several rows each vector
+    /// of `x` a lane loads serves all of them.
     Flat { lanes: u32, unroll: u32, rows: u32 },
 }
 
