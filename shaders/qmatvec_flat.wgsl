@@ -178,12 +178,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (ROWS > 1u) {
             // One load of each row at the same columns (UNROLL is 1).
             let w0 = codes[bases.x + l0];
-            var w1 = w0;
+            let w1 = codes[bases.y + l0];
             var w2 = w0;
             var w3 = w0;
-            var sc = vec4<f32>(scale((bases.x + l0) * 4u / WORDS_PER_BLOCK), 0.0, 0.0, 0.0);
-            w1 = codes[bases.y + l0];
-            sc.y = scale((bases.y + l0) * 4u / WORDS_PER_BLOCK);
+            var sc = vec4<f32>(scale((bases.x + l0) * 4u / WORDS_PER_BLOCK),
+                               scale((bases.y + l0) * 4u / WORDS_PER_BLOCK), 0.0, 0.0);
             if (ROWS >= 4u) {
                 w2 = codes[bases.z + l0];
                 w3 = codes[bases.w + l0];
