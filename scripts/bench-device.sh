@@ -34,7 +34,7 @@ BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
 PRESET="${PRESET:-janus-1.3b}"
 PARTS="${PARTS:-convs layouts attention norms overlap fuse full best profile}"
 read -r PROMPT DECODE IMAGE <<<"${STEPS:-128 128 64}"
-LAYOUTS="${LAYOUTS:-flat:32:1 flat:32:1:2 flat:32:1:4 flat:16:1:4 flat:32:2 shared:32:1 vector:8}"
+LAYOUTS="${LAYOUTS:-flat:32:1 flat:32:1:2 flat:32:1:4 flat:16:1:4 flat:32:2 vector:8}"
 ATTN_SPLITS="${ATTN_SPLITS:-32:8 32:1 32:4 16:8 64:4 64:1}"
 run() {
   echo "== $*"

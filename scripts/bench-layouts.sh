@@ -11,7 +11,7 @@ set -euo pipefail
 BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
 shift || true
 LAYOUTS=("$@")
-[[ ${#LAYOUTS[@]} -gt 0 ]] || LAYOUTS=(flat:32:1 flat:32:1:2 flat:32:1:4 flat:16:1:4 flat:64:1:4 flat:32:2 flat:16:2 flat:64:1 shared:32:1 shared:64:1 vector:8)
+[[ ${#LAYOUTS[@]} -gt 0 ]] || LAYOUTS=(flat:32:1 flat:32:1:2 flat:32:1:4 flat:16:1:4 flat:64:1:4 flat:32:2 flat:16:2 flat:64:1 vector:8)
 for layout in "${LAYOUTS[@]}"; do
   echo "== layout $layout"
   JANUS_QMATVEC="$layout" "$BIN" --backend wgpu bench --preset "${PRESET:-janus-1.3b}" --quant "${QUANT:-q4}" --kernels 2>&1 \

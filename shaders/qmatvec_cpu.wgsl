@@ -1,12 +1,12 @@
-// The quantised matrix-vector product of qmatvec.wgsl (same bindings, packing and result) laid
-// out for CPU adapters (SwiftShader, lavapipe): one invocation per ROWS = 4 x GROUPS output rows,
+// The quantised matrix-vector product of qmatvec_flat.wgsl (same bindings, packing and result)
+// laid out for CPU adapters (SwiftShader, lavapipe): one invocation per ROWS = 4 x GROUPS output rows,
 // no barriers. Four rows are the four components of a vector (quant.wgsl `load_dot`), so no
 // array is indexed at run time (SwiftShader keeps such arrays in memory), and each vector of x,
 // once loaded, serves all ROWS rows: on a CPU a load of x costs as much as a load of weights.
 // Batch rows are walked four at a time (prefill), each code decoded once for all four, then one
 // at a time; the group's rows are re-read from cache for each pass.
 // Template values (kernels/qmatvec.rs): elem, enable_f16, wg, rows (4, 8, 12 or 16), batch, bits,
-// quant. All bindings read_write except params (see qmatvec.wgsl).
+// quant. All bindings read_write except params (see qmatvec_flat.wgsl).
 {{ enable_f16 }}
 
 @group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;

@@ -1,17 +1,22 @@
-// Block-quantised matrix-vector product for decode, y[b, r] = sum_c x[b, c] * W[r, c] (as
-// qmatvec.wgsl: same bindings, packed form and template values), written so that a lane's loads
-// are issued together: a group of LANES invocations owns one output row; each invocation takes
-// UNROLL of the row's 16-byte loads per trip (LANES apart), and for each the vectors of x it
-// meets, all in straight-line code with no arrays indexed at run time, so the compiler can issue
-// every load of a trip before it waits for the first. qmatvec.wgsl walks one 16-byte load per
-// trip through loops over arrays; on an H200 its small products took ~8 µs above the launch
-// floor, several waits for memory in a row (BENCHMARKS.md).
+// Block-quantised matrix-vector product for decode: y[b, r] = sum_c x[b, c] * W[r, c] for up to
+// 8 rows b of x at once (BATCH; the CFG pair, or a chunk of a prompt), W in the packed form of
+// crate/janus-model/src/quant/pack.rs (32 weights per block, one f16 scale each). Every 16-byte
+// load of codes is dequantised in registers and used for every batch row, so the weights are
+// read once per launch; accumulation in f32. Workgroups beyond 65,535 spill into the grid's y
+// dimension (WebGPU's per-dimension limit).
+// The walk is written so that a lane's loads are issued together: a group of LANES invocations
+// owns one output row (or ROWS, below); each invocation takes UNROLL of the row's 16-byte loads
+// per trip (LANES apart), and for each the vectors of x it meets, all in straight-line code with
+// no arrays indexed at run time, so the compiler can issue every load of a trip before it waits
+// for the first. The lanes' partial sums meet in workgroup memory. The GPUs' layout before this
+// one walked the same loads through loops over arrays (`shared`, since removed): on an H200 its
+// products took twice as long, several waits for memory in a row (BENCHMARKS.md).
 // A load past the row's end (the last trip) reads the row's last load again and weighs it 0.
 // ROWS (1 | 2 | 4; with ROWS > 1, UNROLL is 1) rows per group of lanes: each invocation loads
 // the same columns of every row it owns, so each vector of x it loads serves ROWS rows (with
 // one row, x's vectors are 4 times the bytes of the weights they meet in f16, 8 in f32), and
 // ROWS loads of weights are in flight per trip instead of one.
-// Two steps of decode can ride along, each saving the launch of a kernel of their own
+// Three steps of decode can ride along, each saving the launch of a kernel of their own
 // (kernels/qmatvec.rs, `Epilogue`):
 // - NORM: x is the residual stream, and the product is of its RMSNorm, x * g / rms(x). Every
 //   row's lanes together load all of x anyway, so they sum its squares as they go; the norm
@@ -25,15 +30,25 @@
 //   [B, heads, D]; the rotated key and the value go into the caches.
 // Template values ({{ name }}, filled by kernels/qmatvec.rs): elem, enable_f16, wg, lanes,
 // unroll (1 | 2 | 4), rows (1 | 2 | 4), batch (1..=8), bits (8 | 4), quant (shaders/quant.wgsl),
-// norm, residual and rope (0 | 1), epilogue_bindings, gain_body, residual_body and rope_body (their bindings
-// and code), params_binding. Tensor bindings read_write (see qmatvec.wgsl). `params` is a
-// uniform here, not a read-only storage buffer: with ROPE the kernel binds eight storage buffers,
-// the most a baseline WebGPU adapter allows per stage (maxStorageBuffersPerShaderStage).
+// norm, residual and rope (0 | 1), epilogue_bindings, gain_body, residual_body and rope_body
+// (their bindings and code), params_binding.
+// Every tensor binding is declared read_write although only y (and with ROPE the caches) is
+// written: burn's memory pool places several tensors in one wgpu buffer, and a buffer bound both
+// read-only and read-write in one dispatch is a usage conflict (burn's own kernels declare all
+// bindings read_write too). `params`, the launch's info words (kernels/launch.rs `info`), is a
+// uniform here, not a read-only storage buffer as in the other kernels: with ROPE the kernel
+// binds eight storage buffers, the most a baseline WebGPU adapter allows per stage
+// (maxStorageBuffersPerShaderStage).
 {{ enable_f16 }}
 
+// The packed codes, row-major, four words per load; each row is a whole number of loads
+// because rows are whole blocks.
 @group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;
+// f16 scale bits, two per word.
 @group(0) @binding(1) var<storage, read_write> scales: array<u32>;
+// [batch, cols] activations (cols a multiple of 32, so rows are whole vectors).
 @group(0) @binding(2) var<storage, read_write> x: array<vec4<{{ elem }}>>;
+// [batch, rows] output (with ROPE the rotated queries, [batch, heads * D]).
 @group(0) @binding(3) var<storage, read_write> y: array<{{ elem }}>;
 {{ epilogue_bindings }}
 // batch, rows, cols, workgroups per grid row (the grid's x size), the norm's epsilon (f32 bits,

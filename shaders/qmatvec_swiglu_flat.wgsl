@@ -1,10 +1,12 @@
 // The SwiGLU MLP's first half for decode in one launch, y[b, r] = silu(x[b] . G[r]) * (x[b] .
-// U[r]), in qmatvec_flat.wgsl's walk: a group of LANES invocations owns one output row of both
-// matrices; each invocation takes UNROLL 16-byte loads of each per trip, in straight-line code,
-// and each vector of x, loaded once, serves both. Bindings and template values as
-// qmatvec_swiglu.wgsl's, plus unroll (1 | 2 | 4) and rows (1 | 2 | 4: output rows per group of
-// lanes, as qmatvec_flat.wgsl's ROWS; with ROWS > 1, UNROLL is 1); a load past the row's end is
-// weighed 0.
+// U[r]), with G (gate) and U (up) packed alike (crate/janus-model/src/quant/pack.rs), in
+// qmatvec_flat.wgsl's walk: a group of LANES invocations owns one output row of both matrices;
+// each invocation takes UNROLL 16-byte loads of each per trip, in straight-line code, and each
+// vector of x, loaded once, serves both; up to BATCH rows of x, f32 accumulation. Replaces
+// three launches (two products and the gate) per layer. Bindings (all read_write but params, see
+// qmatvec_flat.wgsl) and template values as qmatvec_flat.wgsl's, with the up matrix's codes and
+// scales after the gate's and without RESIDUAL or ROPE; rows (1 | 2 | 4) as its ROWS (with
+// ROWS > 1, UNROLL is 1); a load past the row's end is weighed 0.
 // With NORM (template values norm, epilogue_bindings, gain_body, residual_body and
 // params_binding, as qmatvec_flat.wgsl's) x is the residual stream and both products are of its
 // RMSNorm, x * g / rms(x), saving the norm's own launch in decode.

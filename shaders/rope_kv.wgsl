@@ -13,7 +13,7 @@
 // queries' rotation, the key's rotation and the cache writes), and lets q, k and v come from one
 // product instead of three.
 // Template values (kernels/rope_kv.rs): elem, enable_f16, wg. Tensor bindings read_write (see
-// qmatvec.wgsl).
+// qmatvec_flat.wgsl).
 {{ enable_f16 }}
 
 // [B, (heads + 2 kv_heads) * D]: each batch row's queries, keys, then values.

@@ -11,7 +11,7 @@
 //   node web/test/bench.mjs --vq-convs
 //     (each convolution of a VQ decode alone, the WGSL kernel and burn's conv2d; writes
 //     tests/artifacts/bench-vq-convs.json)
-//   --layout flat:LANES:UNROLL[:ROWS] | shared:LANES:ROWS | vector:ROWS: the matrix-vector kernels' layout instead of the
+//   --layout flat:LANES:UNROLL[:ROWS] | vector:ROWS: the matrix-vector kernels' layout instead of the
 //     adapter's (measurements)
 // Needs web/pkg (bash scripts/build-web.sh). Env: CHROMIUM, JANUS_BENCH_TIMEOUT_S (default 3600),
 // JANUS_BENCH_ADAPTER_ARGS (Chromium flags replacing the SwiftShader ones, for a real GPU).

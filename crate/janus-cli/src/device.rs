@@ -48,8 +48,7 @@ fn wgpu_described() -> Result<Opened, String> {
     let info = setup.adapter.get_info();
     let limits = setup.device.limits();
     // The kernels' settings by adapter type (janus_model::kernels::set_for_adapter), then the
-    // overrides for measurements: JANUS_QMATVEC (`flat:LANES:UNROLL[:ROWS]`, `shared:LANES:ROWS` or
-    // `vector:ROWS`), JANUS_CONV_PIXELS (4 or 8), JANUS_ATTN_CHUNK (`CHUNK[:LANES]`: 16, 32, 64
+    // overrides for measurements: JANUS_QMATVEC (`flat:LANES:UNROLL[:ROWS]` or `vector:ROWS`), JANUS_CONV_PIXELS (4 or 8), JANUS_ATTN_CHUNK (`CHUNK[:LANES]`: 16, 32, 64
     // or 128 positions per chunk; 1, 2, 4 or 8 invocations per position),
     // JANUS_NORM_WALK (`WORKGROUP:PER`, the norms' walk).
     use janus_model::kernels::{attention, conv2d, qmatvec, rms_norm};

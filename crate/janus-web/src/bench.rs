@@ -36,9 +36,8 @@ struct BenchOptions {
     /// Time the VQ decoder's convolutions alone instead (the WGSL kernel and burn's conv2d; no
     /// model is built).
     vq_convs: bool,
-    /// The matrix-vector kernels' layout instead of the adapter's: `flat:LANES:UNROLL[:ROWS]`,
-    /// `shared:LANES:ROWS` or `vector:ROWS` (janus_model::kernels::qmatvec::Layout;
-    /// measurements).
+    /// The matrix-vector kernels' layout instead of the adapter's: `flat:LANES:UNROLL[:ROWS]`
+    /// or `vector:ROWS` (janus_model::kernels::qmatvec::Layout; measurements).
     layout: Option<String>,
 }
 
@@ -137,7 +136,9 @@ async fn run(options: JsValue) -> Result<JsValue, WebError> {
     if let Some(text) = &o.layout {
         use janus_model::kernels::qmatvec::{Layout, set_layout};
         let layout = Layout::parse(text).ok_or_else(|| {
-            WebError::bad_request(format!("layout {text}: not shared:L:R or vector:R"))
+            WebError::bad_request(format!(
+                "layout {text}: not flat:LANES:UNROLL[:ROWS] or vector:ROWS"
+            ))
         })?;
         set_layout(layout);
     }

@@ -3,7 +3,7 @@
 //! loads of packed weights are dequantised in registers and used for every batch row, so every
 //! weight is read once per step, at 4.5 or 8.5 bits instead of 16 or 32.
 //!
-//! Three layouts ([`Layout`]), chosen once from the adapter the app opened ([`set_layout`],
+//! Two layouts ([`Layout`]), chosen once from the adapter the app opened ([`set_layout`],
 //! [`Layout::for_adapter`]):
 //! - [`Layout::Flat`] (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`), the GPUs'
 //!   default: `lanes` invocations (32: two rows per 64-wide workgroup) share one output row, and
@@ -15,15 +15,16 @@
 //!   they also run the RMSNorm of their input or the residual connection after them, and the
 //!   joint q/k/v product the rotation and KV-cache write after it ([`qmatvec_fused`],
 //!   [`Fused`]), each saving a launch of its own.
-//! - [`Layout::Shared`] (`shaders/qmatvec.wgsl`, `qmatvec_swiglu.wgsl`): a group of `lanes`
-//!   invocations shares `rows` output rows through loops over arrays, and reduces its partial
-//!   sums in workgroup memory. The GPUs' layout before the flat one, kept for comparisons.
 //! - [`Layout::Vector`] (`shaders/qmatvec_cpu.wgsl`, `qmatvec_swiglu_cpu.wgsl`), for CPU adapters
 //!   (SwiftShader, lavapipe): one invocation per `rows` output rows (default 8), four rows as a
 //!   vector's components. A barrier there is a switch between emulated invocations and costs more
 //!   than it saves; a load of `x` costs as much as a load of weights, so each serves 8 rows; and
 //!   SwiftShader keeps arrays indexed at run time in memory, so the shader has none. BENCHMARKS.md
 //!   has the figures that chose these.
+//!
+//! The GPUs' layout before the flat one (`shared:LANES:ROWS`: the same 16-byte loads walked
+//! through loops over arrays of rows and batch entries) took twice as long per product on an
+//! H200, and was removed once the flat walk had replaced it (BENCHMARKS.md, "third session").
 
 use std::cell::Cell;
 
@@ -37,8 +38,6 @@ use burn::tensor::{Int, Shape, Tensor};
 use super::launch::{Epilogue, QuantSource, float_handle, grid, int_handle, params};
 use crate::quant::QuantFormat;
 
-const WGSL: &str = include_str!("../../../../shaders/qmatvec.wgsl");
-const WGSL_SWIGLU: &str = include_str!("../../../../shaders/qmatvec_swiglu.wgsl");
 const WGSL_CPU: &str = include_str!("../../../../shaders/qmatvec_cpu.wgsl");
 const WGSL_SWIGLU_CPU: &str = include_str!("../../../../shaders/qmatvec_swiglu_cpu.wgsl");
 const WGSL_FLAT: &str = include_str!("../../../../shaders/qmatvec_flat.wgsl");
@@ -52,11 +51,9 @@ const PARAMS: usize = 12;
 /// How the kernels spread a matrix's rows over invocations (see the module notes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
-    /// `lanes` invocations (a power of two up to 64) share `rows` rows (1..=8).
-    Shared { lanes: u32, rows: u32 },
     /// One invocation per `rows` rows: 4, 8, 12 or 16 (the SwiGLU pair takes at most 8).
     Vector { rows: u32 },
-    /// `lanes` invocations per group of `rows` rows (1, 2 or 4), each taking `unroll` loads
+    /// `lanes` invocations (a power of two up to 64) per group of `rows` rows (1, 2 or 4), each taking `unroll` loads
     /// per row per trip (1, 2 or 4; 1 with several rows) in straight-line code
     /// (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`). With several rows each vector
     /// of `x` a lane loads serves all of them.
@@ -73,16 +70,12 @@ impl Layout {
         }
     }
 
-    /// Parse `flat:LANES:UNROLL[:ROWS]`, `shared:LANES:ROWS` or `vector:ROWS` (measurements:
+    /// Parse `flat:LANES:UNROLL[:ROWS]` or `vector:ROWS` (measurements:
     /// `JANUS_QMATVEC`, the browser benchmark's `layout`); clamped to the ranges above.
     pub fn parse(text: &str) -> Option<Self> {
         let parts: Vec<&str> = text.split(':').collect();
         let n = |i: usize| parts.get(i).and_then(|p| p.parse::<u32>().ok());
         match parts.first().copied() {
-            Some("shared") if parts.len() == 3 => Some(Layout::Shared {
-                lanes: n(1)?,
-                rows: n(2)?,
-            }),
             Some("vector") if parts.len() == 2 => Some(Layout::Vector { rows: n(1)? }),
             Some("flat") if (3..=4).contains(&parts.len()) => Some(Layout::Flat {
                 lanes: n(1)?,
@@ -96,10 +89,6 @@ impl Layout {
 
     fn clamped(self) -> Self {
         match self {
-            Layout::Shared { lanes, rows } => Layout::Shared {
-                lanes: 1 << lanes.clamp(1, WORKGROUP).ilog2(),
-                rows: rows.clamp(1, 8),
-            },
             Layout::Vector { rows } => Layout::Vector {
                 rows: (rows.clamp(4, 16) / 4) * 4,
             },
@@ -125,17 +114,14 @@ impl Layout {
     /// True when each invocation owns whole rows (no lanes share one): products of many rows
     /// (prefill) then go through the kernel in chunks rather than by dequantising.
     pub fn owns_rows(self) -> bool {
-        matches!(
-            self,
-            Layout::Vector { .. } | Layout::Shared { lanes: 1, .. } | Layout::Flat { lanes: 1, .. }
-        )
+        matches!(self, Layout::Vector { .. } | Layout::Flat { lanes: 1, .. })
     }
 }
 
 /// The GPU layout: 32 lanes per row, two rows per 64-wide workgroup, one 16-byte load per
 /// trip in straight-line code. On an H200 (BENCHMARKS.md, "NVIDIA H200 ..., 2026-11-27, third
 /// session") it ran `lm_head` (102,400 rows) in 134 µs where the same lanes walking through
-/// arrays (`Shared { lanes: 32, rows: 1 }`, the layout before) took 279, and decode at 260
+/// arrays (`shared:32:1`, the layout before, since removed) took 279, and decode at 260
 /// tokens/s against 210; two or four loads per trip, 16 or 64 lanes were slower.
 const GPU_LAYOUT: Layout = Layout::Flat {
     lanes: 32,
@@ -210,16 +196,12 @@ pub fn qmatvec(
     format: QuantFormat,
 ) -> Tensor<2> {
     let shader = match layout() {
-        Layout::Shared { lanes, rows } => Shader::shared(WGSL, lanes, rows),
         Layout::Vector { rows } => Shader::vector(WGSL_CPU, rows),
         Layout::Flat {
             lanes,
             unroll,
             rows,
-        } => Shader {
-            unroll,
-            ..Shader::shared(WGSL_FLAT, lanes, rows)
-        },
+        } => Shader::flat(WGSL_FLAT, lanes, unroll, rows),
     };
     launch(
         shader,
@@ -282,10 +264,7 @@ pub fn qmatvec_fused(
     if fused.rope.is_some() && (fused.residual.is_some() || !rotates(layout())) {
         return None;
     }
-    let shader = Shader {
-        unroll,
-        ..Shader::shared(WGSL_FLAT, lanes, group_rows)
-    };
+    let shader = Shader::flat(WGSL_FLAT, lanes, unroll, group_rows);
     Some(launch(
         shader,
         x,
@@ -297,9 +276,9 @@ pub fn qmatvec_fused(
     ))
 }
 
-/// `silu(x Gᵀ) * (x Uᵀ)` for gate and up matrices packed alike (`shaders/qmatvec_swiglu.wgsl`);
-/// with `norm`, of `rms_norm(x) * weight` instead (flat layout only: None elsewhere, and the
-/// caller runs the norm apart).
+/// `silu(x Gᵀ) * (x Uᵀ)` for gate and up matrices packed alike (`shaders/qmatvec_swiglu_flat.wgsl`,
+/// `qmatvec_swiglu_cpu.wgsl`); with `norm`, of `rms_norm(x) * weight` instead (flat layout only:
+/// None elsewhere, and the caller runs the norm apart).
 pub fn qmatvec_swiglu(
     x: Tensor<2>,
     gate: (&Tensor<1, Int>, &Tensor<1, Int>),
@@ -313,12 +292,8 @@ pub fn qmatvec_swiglu(
             lanes,
             unroll,
             rows,
-        } => Shader {
-            unroll,
-            ..Shader::shared(WGSL_SWIGLU_FLAT, lanes, rows)
-        },
-        _ if norm.is_some() => return None,
-        Layout::Shared { lanes, rows } => Shader::shared(WGSL_SWIGLU, lanes, rows),
+        } => Shader::flat(WGSL_SWIGLU_FLAT, lanes, unroll, rows),
+        Layout::Vector { .. } if norm.is_some() => return None,
         Layout::Vector { rows } => Shader::vector(WGSL_SWIGLU_CPU, rows.min(8)),
     };
     let fused = Fused {
@@ -340,12 +315,12 @@ struct Shader {
 }
 
 impl Shader {
-    fn shared(wgsl: &'static str, lanes: u32, rows: u32) -> Self {
+    fn flat(wgsl: &'static str, lanes: u32, unroll: u32, rows: u32) -> Self {
         Self {
             wgsl,
             lanes,
             rows,
-            unroll: 1,
+            unroll,
         }
     }
 
@@ -514,14 +489,17 @@ mod tests {
             })
         );
         assert_eq!(
-            Layout::parse("shared:100:9"),
-            Some(Layout::Shared { lanes: 64, rows: 8 })
+            Layout::parse("flat:100:1:9"),
+            Some(Layout::Flat {
+                lanes: 64,
+                unroll: 1,
+                rows: 4
+            })
         );
         assert_eq!(Layout::parse("vector:10"), Some(Layout::Vector { rows: 8 }));
         for bad in [
-            "shared:32",
-            "shared:a:1",
-            "shared:32:1:256",
+            "shared:32:1",
+            "vector:a",
             "vector",
             "sg",
             "flat:32",
