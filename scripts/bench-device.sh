@@ -5,7 +5,8 @@
 #   convs      the VQ decoder's convolutions, each tile (JANUS_CONV_PIXELS=4 and 8), then once
 #              against burn's conv2d: which tile GPUs should use (kernels::conv2d::pixels_for_adapter);
 #   layouts    the decode kernels alone in the matrix-vector layouts of LAYOUTS
-#              (scripts/bench-layouts.sh);
+#              (scripts/bench-layouts.sh), then the default layout's products with each
+#              reading one copy of its weights, which the GPU's cache may hold (--hot);
 #   attention  the decode attention's splits (JANUS_ATTN_CHUNK=CHUNK:LANES, each of ATTN_SPLITS:
 #              positions per chunk, invocations per position) at a text context and an image
 #              step's (kernels::attention::chunk_for_adapter, lanes_for_adapter);
@@ -71,6 +72,9 @@ if has layouts; then
   best=$(awk '/^== layout /{l=$3} /sum over a decode step/{split($0,c,"|"); v=c[6]+0; if (v == 0) v=c[5]+0;
     if (b=="" || v<b) {b=v; best=l}} END{print best}' /tmp/janus-layouts.log)
   echo "== least decode-step sum: $best"
+  # The products once more with one copy of their weights each (--hot), as the tables before
+  # 2026-11-28 were timed: how much the GPU's cache flattered the small products.
+  run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 --kernels --only qmatvec --hot
 fi
 if has attention; then
   for split in $ATTN_SPLITS; do

@@ -6,7 +6,7 @@
 # JANUS_BINARY defaults to $CARGO_TARGET_DIR/release/janus (cargo build --release -p janus-cli);
 # PRESET (default janus-1.3b) may name a preset or a config.json.
 # Default layouts: GPU candidates (the flat walk with one, two or four rows per group of lanes,
-# and lanes sharing rows through arrays) and the CPU-adapter one (vector rows).
+# one, two or four loads per trip, 16 to 64 lanes) and the CPU-adapter one (vector rows).
 set -euo pipefail
 BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
 shift || true

@@ -128,6 +128,10 @@ pub struct BenchArgs {
     /// `sample`...), for a measurement of one kernel's settings.
     #[arg(long, requires = "kernels")]
     pub only: Option<String>,
+    /// With --kernels: each product reads one copy of its weights, launch after launch, so a
+    /// GPU's cache may hold them (the figures before the copies; not what a decode step finds).
+    #[arg(long, requires = "kernels")]
+    pub hot: bool,
     /// Time the VQ decoder's convolutions alone (the WGSL kernel and burn's conv2d) at the
     /// preset's shapes instead (no model is built).
     #[arg(long)]

@@ -116,6 +116,7 @@ fn kernels(
                 clock: &clock,
                 min_s: 0.5,
                 only: args.only.as_deref(),
+                hot: args.hot,
             },
         ))
         .map_err(|e| e.to_string())?;
@@ -123,6 +124,9 @@ fn kernels(
         print!("{}", markdown(&figures, copy_gbps));
         if let Some(only) = &args.only {
             println!("(--only {only}: the sum covers the kernels above, not a whole step)");
+        }
+        if args.hot {
+            println!("(--hot: each product read one copy of its weights, which a cache may hold)");
         }
         if args.json {
             println!(

@@ -177,6 +177,7 @@ async fn run(options: JsValue) -> Result<JsValue, WebError> {
                 clock: &now_s,
                 min_s: 0.5,
                 only: None,
+                hot: false,
             },
         )
         .await

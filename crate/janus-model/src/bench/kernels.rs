@@ -8,7 +8,11 @@
 //! costs there, the barrier between launches included, with the host's share of it.
 //!
 //! The matrices are packed directly with patterned codes (no quantisation: the kernels' cost
-//! does not depend on the values), so a run needs no model and takes seconds on a GPU.
+//! does not depend on the values), so a run needs no model and takes seconds on a GPU. Each
+//! product takes its weights from several copies in turn ([`Rotation`]), as a decode step finds
+//! them: never in the cache from the launch before.
+
+use std::cell::{Cell, OnceCell};
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
@@ -107,6 +111,66 @@ fn patterned(format: QuantFormat, rows: usize, cols: usize, device: &Device) -> 
     QuantMatrix::upload_owned(packed(format, rows, cols), device, kernel)
 }
 
+/// Copies of one patterned matrix that a product's launches take in turn, so that no launch
+/// finds its weights in the adapter's cache from the launch before. A decode step streams ~0.8
+/// GB of weights (Janus-1.3B at Q4) between two uses of one matrix, while a 2048 × 2048 Q4
+/// matrix (2.4 MB) fits in an H200's 50 MB L2 or a CPU's L3: launched back to back on one copy,
+/// the small products read from cache and looked faster than a step runs them. The copies
+/// together hold at least [`COLD_BYTES`]; there are at least two, and at most one per replayed
+/// launch.
+struct Rotation<'a> {
+    format: QuantFormat,
+    shape: (usize, usize),
+    count: usize,
+    device: &'a Device,
+    /// Made at the first launch, so that kernels left out (`Timing::only`) cost no uploads.
+    copies: OnceCell<Vec<QuantMatrix>>,
+    next: Cell<usize>,
+}
+
+/// What a product's copies hold together ([`Rotation`]): several times a GPU's last-level
+/// cache.
+pub const COLD_BYTES: u64 = 192 << 20;
+
+impl<'a> Rotation<'a> {
+    /// The copies of a `[rows, cols]` matrix; one copy where `hot`.
+    fn new(format: QuantFormat, shape: (usize, usize), hot: bool, device: &'a Device) -> Self {
+        let count = if hot {
+            1
+        } else {
+            COLD_BYTES
+                .div_ceil(format.bytes(shape.0, shape.1))
+                .clamp(2, REPLAY_LAUNCHES as u64) as usize
+        };
+        Self {
+            format,
+            shape,
+            count,
+            device,
+            copies: OnceCell::new(),
+            next: Cell::new(0),
+        }
+    }
+
+    /// The copy the next launch reads.
+    fn next(&self) -> &QuantMatrix {
+        let (rows, cols) = self.shape;
+        let copies = self.copies.get_or_init(|| {
+            (0..self.count)
+                .map(|_| patterned(self.format, rows, cols, self.device))
+                .collect()
+        });
+        let i = self.next.get();
+        self.next.set((i + 1) % copies.len());
+        &copies[i]
+    }
+
+    /// One copy's bytes on the device: what one launch reads of the weights.
+    fn bytes(&self) -> u64 {
+        self.format.bytes(self.shape.0, self.shape.1)
+    }
+}
+
 /// The host side of [`patterned`].
 fn packed(format: QuantFormat, rows: usize, cols: usize) -> PackedMatrix {
     let words = rows * cols * format.bits() / 32;
@@ -134,11 +198,13 @@ pub const REPLAY_LAUNCHES: usize = 32;
 
 /// How [`kernels`] times: `clock` in seconds, each figure's batches for at least `min_s`, and
 /// only the kernels whose names contain `only` where it is given (a measurement of one kernel's
-/// settings then takes seconds, not the whole table's minute).
+/// settings then takes seconds, not the whole table's minute). With `hot`, each product reads
+/// one copy of its weights ([`Rotation`]), which a cache may then hold between launches.
 pub struct Timing<'a> {
     pub clock: &'a dyn Fn() -> f64,
     pub min_s: f64,
     pub only: Option<&'a str>,
+    pub hot: bool,
 }
 
 /// One kernel at one shape: its name, shape and launches per decode step, then what one launch
@@ -271,10 +337,8 @@ pub async fn kernels(
     let mut out = Vec::new();
 
     // Matrix-vector products: the packed weights plus x and y.
-    let square = patterned(format, h, h, device);
-    let gate = patterned(format, i, h, device);
-    let up = patterned(format, i, h, device);
-    let down = patterned(format, h, i, device);
+    // Each in copies taken in turn (`Rotation`), made just before its rows and dropped after.
+    let square = || Rotation::new(format, (h, h), timing.hot, device);
     // Decode's norms and residual connections ride in the products (the flat layout): the
     // fused rows weigh into the step's sum, the products alone and the norms' own kernels not;
     // elsewhere the other way round.
@@ -309,15 +373,15 @@ pub async fn kernels(
     let (rope_apart, rope_inside) = if rope_fused { (0, layers) } else { (layers, 0) };
     // q, k and v as one product (`Attention::qkv`), then o, per layer.
     let qkv_rows = (heads + 2 * kv_heads) * d;
-    let qkv = patterned(format, qkv_rows, h, device);
+    let qkv = Rotation::new(format, (qkv_rows, h), timing.hot, device);
     let x = Tensor::<2>::ones([1, h], device).cast(dtype);
     let shape = format!("[1, {h}] × [{qkv_rows}, {h}]ᵀ {}", format.name());
     let bytes = qkv.bytes() + (h + qkv_rows) as u64 * elem;
-    let launch = || qkv.matvec(x.clone());
+    let launch = || qkv.next().matvec(x.clone());
     let row = ("qmatvec", shape.clone(), apart);
     out.extend(figure(row, bytes, &launch, timing).await?);
     if fuse {
-        let launch = || qkv.matvec_fused(x.clone(), norm()).expect(fusable);
+        let launch = || qkv.next().matvec_fused(x.clone(), norm()).expect(fusable);
         let row = ("qmatvec + norm", shape.clone(), fused - rope_inside);
         out.extend(figure(row, bytes + h as u64 * elem, &launch, timing).await?);
         let launch = || {
@@ -330,7 +394,8 @@ pub async fn kernels(
                 rope: Some(rope),
                 ..norm()
             };
-            qkv.matvec_fused(x.clone(), fused)
+            qkv.next()
+                .matvec_fused(x.clone(), fused)
                 .expect("the flat layout's two rows per workgroup rotate")
         };
         let row = ("qmatvec + norm + rope_kv", shape, rope_inside);
@@ -339,51 +404,70 @@ pub async fn kernels(
         out.extend(figure(row, bytes, &launch, timing).await?);
     }
     drop(qkv);
+    let square = square();
     for batch in [1usize, 2] {
         let x = Tensor::<2>::ones([batch, h], device).cast(dtype);
         let shape = format!("[{batch}, {h}] × [{h}, {h}]ᵀ {}", format.name());
         // o per layer; none at batch 2 (the image step's CFG pair).
         let per_token = if batch == 1 { apart } else { 0 };
         let bytes = square.bytes() + (batch * 2 * h) as u64 * elem;
-        let launch = || square.matvec(x.clone());
+        let launch = || square.next().matvec(x.clone());
         let row = ("qmatvec", shape.clone(), per_token);
         out.extend(figure(row, bytes, &launch, timing).await?);
         if fuse && batch == 1 {
-            let launch = || square.matvec_fused(x.clone(), residual()).expect(fusable);
+            let launch = || {
+                let square = square.next();
+                square.matvec_fused(x.clone(), residual()).expect(fusable)
+            };
             let row = ("qmatvec + residual", shape, fused);
             out.extend(figure(row, bytes + h as u64 * elem, &launch, timing).await?);
         }
     }
+    drop(square);
+    let (gate, up) = (
+        Rotation::new(format, (i, h), timing.hot, device),
+        Rotation::new(format, (i, h), timing.hot, device),
+    );
     let x = Tensor::<2>::ones([1, h], device).cast(dtype);
     let shape = format!("[1, {h}] × 2 [{i}, {h}]ᵀ {}", format.name());
     let bytes = 2 * gate.bytes() + (h + i) as u64 * elem;
+    // The two rotations have as many copies, so a launch takes a gate and an up copy together.
     let swiglu = || {
-        gate.swiglu_with(&up, &x, None)
+        gate.next()
+            .swiglu_with(up.next(), &x, None)
             .expect("packed alike with one row: the fused kernel applies")
     };
     let row = ("qmatvec_swiglu", shape.clone(), apart);
     out.extend(figure(row, bytes, &swiglu, timing).await?);
     if fuse {
-        let launch = || gate.swiglu_with(&up, &x, Some((&w, eps))).expect(fusable);
+        let launch = || {
+            let (gate, up) = (gate.next(), up.next());
+            gate.swiglu_with(up, &x, Some((&w, eps))).expect(fusable)
+        };
         let row = ("qmatvec_swiglu + norm", shape, fused);
         out.extend(figure(row, bytes + h as u64 * elem, &launch, timing).await?);
     }
+    drop((gate, up));
+    let down = Rotation::new(format, (h, i), timing.hot, device);
     let xi = Tensor::<2>::ones([1, i], device).cast(dtype);
     let shape = format!("[1, {i}] × [{h}, {i}]ᵀ {}", format.name());
     let bytes = down.bytes() + (h + i) as u64 * elem;
-    let launch = || down.matvec(xi.clone());
+    let launch = || down.next().matvec(xi.clone());
     let row = ("qmatvec", shape.clone(), apart);
     out.extend(figure(row, bytes, &launch, timing).await?);
     if fuse {
-        let launch = || down.matvec_fused(xi.clone(), residual()).expect(fusable);
+        let launch = || {
+            let down = down.next();
+            down.matvec_fused(xi.clone(), residual()).expect(fusable)
+        };
         let row = ("qmatvec + residual", shape, fused);
         out.extend(figure(row, bytes + h as u64 * elem, &launch, timing).await?);
     }
-    drop((square, gate, up, down));
-    let head = patterned(format, v, h, device);
+    drop(down);
+    let head = Rotation::new(format, (v, h), timing.hot, device);
     let shape = format!("[1, {h}] × [{v}, {h}]ᵀ {}", format.name());
     let bytes = head.bytes() + (h + v) as u64 * elem;
-    let launch = || head.matvec(x.clone());
+    let launch = || head.next().matvec(x.clone());
     out.extend(figure(("qmatvec", shape, 1), bytes, &launch, timing).await?);
     drop(head);
     // A step's two ends: the token embedding's row (a lookup table, uploaded with f32 scales as
@@ -487,4 +571,38 @@ pub async fn kernels(
     let shape = "[1, 64] (the floor: one workgroup, one load)".to_string();
     out.extend(figure(("swiglu", shape, 0), bytes, &launch, timing).await?);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Small products rotate through as many copies as a replay launches, `lm_head` through two,
+    /// `hot` through one; each launch takes the next copy, and the copies are distinct matrices.
+    #[test]
+    fn products_rotate_through_copies_no_cache_holds() {
+        let device = Device::flex();
+        let q4 = QuantFormat::Q4;
+        let count = |shape, hot| Rotation::new(q4, shape, hot, &device).count;
+        assert_eq!(count((2048, 2048), false), REPLAY_LAUNCHES);
+        assert_eq!(count((102_400, 2048), false), 2);
+        // 192 MiB over 7,077,888 bytes (codes and f16 scales) is 28.4.
+        assert_eq!(count((6144, 2048), false), 29);
+        assert_eq!(count((6144, 2048), true), 1);
+        // Made lazily: none before the first launch.
+        let small = Rotation::new(q4, (4, 64), false, &device);
+        assert!(small.copies.get().is_none());
+        let first: *const QuantMatrix = small.next();
+        let seen: Vec<*const QuantMatrix> =
+            (1..REPLAY_LAUNCHES).map(|_| small.next() as _).collect();
+        assert!(
+            !seen.contains(&first),
+            "a copy came round before the others"
+        );
+        assert!(
+            std::ptr::eq(small.next(), first),
+            "the rotation does not cycle"
+        );
+        assert_eq!(small.bytes(), q4.bytes(4, 64));
+    }
 }
