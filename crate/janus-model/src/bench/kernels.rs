@@ -405,10 +405,14 @@ pub async fn kernels(
     }
     drop(qkv);
     let square = square();
-    for batch in [1usize, 2] {
+    // One row (decode), the image step's CFG pair, and a prompt's chunk of MAX_BATCH rows
+    // where the layout's invocations own whole rows (the CPU adapters' prefill).
+    let chunk = crate::kernels::qmatvec::layout().owns_rows();
+    let batches = [1, 2, crate::kernels::qmatvec::MAX_BATCH];
+    for batch in batches.into_iter().filter(|&b| b <= 2 || chunk) {
         let x = Tensor::<2>::ones([batch, h], device).cast(dtype);
         let shape = format!("[{batch}, {h}] × [{h}, {h}]ᵀ {}", format.name());
-        // o per layer; none at batch 2 (the image step's CFG pair).
+        // o per layer; none at batch 2 or 8 (not a text step's).
         let per_token = if batch == 1 { apart } else { 0 };
         let bytes = square.bytes() + (batch * 2 * h) as u64 * elem;
         let launch = || square.next().matvec(x.clone());
