@@ -292,7 +292,12 @@ pub fn qmatvec_swiglu(
             lanes,
             unroll,
             rows,
-        } => Shader::flat(WGSL_SWIGLU_FLAT, lanes, unroll, rows),
+        } => Shader::flat(
+            WGSL_SWIGLU_FLAT,
+            lanes,
+            unroll,
+            swiglu_rows(rows, x.dims()[0]),
+        ),
         Layout::Vector { .. } if norm.is_some() => return None,
         Layout::Vector { rows } => Shader::vector(WGSL_SWIGLU_CPU, rows.min(8)),
     };
@@ -301,6 +306,23 @@ pub fn qmatvec_swiglu(
         ..Fused::default()
     };
     Some(launch(shader, x, gate, Some(up), rows, format, fused))
+}
+
+/// WebGPU's least `maxComputeWorkgroupStorageSize`: what every adapter allows a workgroup.
+const WORKGROUP_STORAGE: usize = 16_384;
+
+/// Rows per group of lanes that the SwiGLU pair's flat kernel takes at `batch` rows of x:
+/// `rows`, halved until its workgroup memory fits [`WORKGROUP_STORAGE`]. The kernel keeps
+/// `[ROWS, BATCH, WG]` pairs of f32 partial sums and `[BATCH, WG]` f32 sums of squares
+/// (`shaders/qmatvec_swiglu_flat.wgsl`), so four rows fit up to a batch of 7 and two up to 8.
+/// (`qmatvec_flat.wgsl` keeps single f32 sums: four rows fit at every batch.)
+fn swiglu_rows(rows: u32, batch: usize) -> u32 {
+    let bytes = |rows: u32| WORKGROUP as usize * batch * (8 * rows as usize + 4);
+    let mut rows = rows;
+    while rows > 1 && bytes(rows) > WORKGROUP_STORAGE {
+        rows /= 2;
+    }
+    rows
 }
 
 /// A kernel and its template's layout values.
@@ -465,6 +487,31 @@ fn launch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every flat kernel's workgroup memory fits what every WebGPU adapter allows, at every
+    /// batch and row count a layout may ask for.
+    #[test]
+    fn flat_kernels_fit_webgpu_workgroup_storage() {
+        let wg = WORKGROUP as usize;
+        for batch in 1..=MAX_BATCH {
+            for rows in [1u32, 2, 4] {
+                // qmatvec_flat.wgsl: f32 partial sums and the norm's sums of squares.
+                let product = wg * batch * (4 * rows as usize + 4);
+                assert!(product <= WORKGROUP_STORAGE, "{rows} rows, batch {batch}");
+                // qmatvec_swiglu_flat.wgsl: pairs of f32 partial sums and the sums of squares.
+                let taken = swiglu_rows(rows, batch);
+                let pair = wg * batch * (8 * taken as usize + 4);
+                assert!(pair <= WORKGROUP_STORAGE, "{rows} rows, batch {batch}");
+                assert!(
+                    taken <= rows && taken >= rows.min(2),
+                    "{rows} rows, batch {batch}"
+                );
+            }
+        }
+        assert_eq!(swiglu_rows(4, 7), 4);
+        assert_eq!(swiglu_rows(4, 8), 2);
+        assert_eq!(swiglu_rows(1, 8), 1);
+    }
 
     #[test]
     fn layouts_parse_and_clamp() {
