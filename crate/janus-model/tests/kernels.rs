@@ -22,11 +22,56 @@ fn wgpu() -> Option<Device> {
     }
     // The wgpu service starts once per process: the tests share one device.
     static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
-    Some(
-        DEVICE
-            .get_or_init(|| Device::wgpu_options().init().expect("a wgpu adapter"))
-            .clone(),
+    Some(DEVICE.get_or_init(baseline_device).clone())
+}
+
+/// A device on the first adapter with WebGPU's default limits rather than the adapter's own
+/// (which burn asks for, and which lavapipe and SwiftShader set high: 10 storage buffers per
+/// stage, 32 KiB of workgroup memory). A browser on a modest GPU may give no more than the
+/// defaults, so every kernel must run within them: 8 storage buffers per stage (the fused
+/// q/k/v product binds all 8), 256 invocations per workgroup. Past them wgpu refuses the
+/// pipeline, and the test fails here rather than on a user's machine. (wgpu does not check a
+/// kernel's workgroup memory against the limit, so `kernels::qmatvec`'s own test holds the
+/// largest kernels within 16 KiB.) The adapter's features are all kept (`shader-f16`, where it
+/// has it, for the f16 tests).
+fn baseline_device() -> Device {
+    use burn::tensor::wgpu::{WgpuSetup, wgpu};
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter =
+        pollster::block_on(instance.request_adapter(&Default::default())).expect("a wgpu adapter");
+    let limits = wgpu::Limits::default();
+    assert_eq!(
+        (
+            limits.max_compute_workgroup_storage_size,
+            limits.max_storage_buffers_per_shader_stage,
+            limits.max_compute_invocations_per_workgroup,
+        ),
+        (16_384, 8, 256),
+        "wgpu's default limits are WebGPU's"
+    );
+    let (device, queue) = pollster::block_on(
+        adapter.request_device(&wgpu::DeviceDescriptor {
+            required_features: adapter
+                .features()
+                .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+            required_limits: limits,
+            ..Default::default()
+        }),
     )
+    .expect("a device with WebGPU's default limits");
+    let backend = adapter.get_info().backend;
+    let setup = WgpuSetup {
+        instance,
+        adapter,
+        device,
+        queue,
+        backend,
+    };
+    Device::wgpu_options()
+        .setup(setup)
+        .init()
+        .expect("burn registers the device")
 }
 
 #[test]
