@@ -4,7 +4,8 @@
 // lives only for that product.
 // One invocation per 16-byte load of codes (16 or 32 weights); the grid is 2-D because big
 // matrices need more than 65,535 workgroups. Template values (kernels/dequant.rs): elem,
-// enable_f16, wg, bits, quant (shaders/quant.wgsl). All bindings read_write (see qmatvec_flat.wgsl).
+// enable_f16, wg, bits, quant (shaders/quant.wgsl). All bindings read_write (see
+// qmatvec_flat.wgsl).
 {{ enable_f16 }}
 
 @group(0) @binding(0) var<storage, read_write> codes: array<vec4<u32>>;

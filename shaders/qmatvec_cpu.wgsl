@@ -1,6 +1,6 @@
 // The quantised matrix-vector product of qmatvec_flat.wgsl (same bindings, packing and result)
-// laid out for CPU adapters (SwiftShader, lavapipe): one invocation per ROWS = 4 x GROUPS output rows,
-// no barriers. Four rows are the four components of a vector (quant.wgsl `load_dot`), so no
+// laid out for CPU adapters (SwiftShader, lavapipe): one invocation per ROWS = 4 x GROUPS output
+// rows, no barriers. Four rows are the four components of a vector (quant.wgsl `load_dot`), so no
 // array is indexed at run time (SwiftShader keeps such arrays in memory), and each vector of x,
 // once loaded, serves all ROWS rows: on a CPU a load of x costs as much as a load of weights.
 // Batch rows are walked four at a time (prefill), each code decoded once for all four, then one

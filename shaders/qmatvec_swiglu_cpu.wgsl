@@ -1,6 +1,7 @@
 // qmatvec_swiglu_flat.wgsl's product (silu(x . G[r]) * (x . U[r]), same bindings and result)
-// laid out for CPU adapters as qmatvec_cpu.wgsl: one invocation per ROWS = 4 x GROUPS output rows of both
-// matrices, four rows as a vector's components, each vector of x serving 2 x ROWS rows.
+// laid out for CPU adapters as qmatvec_cpu.wgsl: one invocation per ROWS = 4 x GROUPS output
+// rows of both matrices, four rows as a vector's components, each vector of x serving 2 x ROWS
+// rows.
 // Template values (kernels/qmatvec.rs): elem, enable_f16, wg, rows (4 or 8), batch, bits,
 // quant. All bindings read_write except params (see qmatvec_flat.wgsl).
 {{ enable_f16 }}

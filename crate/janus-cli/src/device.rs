@@ -48,9 +48,10 @@ fn wgpu_described() -> Result<Opened, String> {
     let info = setup.adapter.get_info();
     let limits = setup.device.limits();
     // The kernels' settings by adapter type (janus_model::kernels::set_for_adapter), then the
-    // overrides for measurements: JANUS_QMATVEC (`flat:LANES:UNROLL[:ROWS]` or `vector:ROWS`), JANUS_CONV_PIXELS (4 or 8), JANUS_ATTN_CHUNK (`CHUNK[:LANES]`: 16, 32, 64
-    // or 128 positions per chunk; 1, 2, 4 or 8 invocations per position),
-    // JANUS_NORM_WALK (`WORKGROUP:PER`, the norms' walk).
+    // overrides for measurements: JANUS_QMATVEC (`flat:LANES:UNROLL[:ROWS]` or `vector:ROWS`),
+    // JANUS_CONV_PIXELS (4 or 8), JANUS_ATTN_CHUNK (`CHUNK[:LANES]`: 16, 32, 64 or 128
+    // positions per chunk; 1, 2, 4 or 8 invocations per position), JANUS_NORM_WALK
+    // (`WORKGROUP:PER`, the norms' walk).
     use janus_model::kernels::{attention, conv2d, qmatvec, rms_norm};
     let cpu = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
     janus_model::kernels::set_for_adapter(cpu);

@@ -53,8 +53,9 @@ const PARAMS: usize = 12;
 pub enum Layout {
     /// One invocation per `rows` rows: 4, 8, 12 or 16 (the SwiGLU pair takes at most 8).
     Vector { rows: u32 },
-    /// `lanes` invocations (a power of two up to 64) per group of `rows` rows (1, 2 or 4), each taking `unroll` loads
-    /// per row per trip (1, 2 or 4; 1 with several rows) in straight-line code
+    /// `lanes` invocations (a power of two up to 64) per group of `rows` rows (1, 2 or 4),
+    /// each taking `unroll` loads per row per trip (1, 2 or 4; 1 with several rows) in
+    /// straight-line code
     /// (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`). With several rows each vector
     /// of `x` a lane loads serves all of them.
     Flat { lanes: u32, unroll: u32, rows: u32 },
@@ -276,9 +277,10 @@ pub fn qmatvec_fused(
     ))
 }
 
-/// `silu(x Gᵀ) * (x Uᵀ)` for gate and up matrices packed alike (`shaders/qmatvec_swiglu_flat.wgsl`,
-/// `qmatvec_swiglu_cpu.wgsl`); with `norm`, of `rms_norm(x) * weight` instead (flat layout only:
-/// None elsewhere, and the caller runs the norm apart).
+/// `silu(x Gᵀ) * (x Uᵀ)` for gate and up matrices packed alike
+/// (`shaders/qmatvec_swiglu_flat.wgsl`, `qmatvec_swiglu_cpu.wgsl`); with `norm`, of
+/// `rms_norm(x) * weight` instead (flat layout only: None elsewhere, and the caller runs the
+/// norm apart).
 pub fn qmatvec_swiglu(
     x: Tensor<2>,
     gate: (&Tensor<1, Int>, &Tensor<1, Int>),

@@ -1,8 +1,9 @@
 //! A block-quantised matrix on a device, and its products. On burn's wgpu backend (feature
-//! `wgpu-kernels`) the packed words stay packed: the matrix-vector kernels (`shaders/qmatvec_*.wgsl`)
-//! read them for products with a few rows (decode), `shaders/dequant.wgsl` unpacks them for a product with many rows
-//! (prefill). Everywhere else, and as the reference the kernels are tested against, plain burn
-//! ops unpack the codes (shifts and masks on Int tensors) and multiply by the scales.
+//! `wgpu-kernels`) the packed words stay packed: the matrix-vector kernels
+//! (`shaders/qmatvec_*.wgsl`) read them for products with a few rows (decode),
+//! `shaders/dequant.wgsl` unpacks them for a product with many rows (prefill). Everywhere else,
+//! and as the reference the kernels are tested against, plain burn ops unpack the codes (shifts
+//! and masks on Int tensors) and multiply by the scales.
 
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use half::f16;
