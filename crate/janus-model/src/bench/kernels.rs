@@ -337,8 +337,15 @@ pub async fn kernels(
     let mut out = Vec::new();
 
     // Matrix-vector products: the packed weights plus x and y.
-    // Each in copies taken in turn (`Rotation`), made just before its rows and dropped after.
-    let square = || Rotation::new(format, (h, h), timing.hot, device);
+    // Each in copies taken in turn (`Rotation`): made at its first launch, dropped after its
+    // rows.
+    let hot = timing.hot;
+    let square = Rotation::new(format, (h, h), hot, device);
+    let (gate, up) = (
+        Rotation::new(format, (i, h), hot, device),
+        Rotation::new(format, (i, h), hot, device),
+    );
+    let down = Rotation::new(format, (h, i), hot, device);
     // Decode's norms and residual connections ride in the products (the flat layout): the
     // fused rows weigh into the step's sum, the products alone and the norms' own kernels not;
     // elsewhere the other way round.
@@ -373,7 +380,7 @@ pub async fn kernels(
     let (rope_apart, rope_inside) = if rope_fused { (0, layers) } else { (layers, 0) };
     // q, k and v as one product (`Attention::qkv`), then o, per layer.
     let qkv_rows = (heads + 2 * kv_heads) * d;
-    let qkv = Rotation::new(format, (qkv_rows, h), timing.hot, device);
+    let qkv = Rotation::new(format, (qkv_rows, h), hot, device);
     let x = Tensor::<2>::ones([1, h], device).cast(dtype);
     let shape = format!("[1, {h}] × [{qkv_rows}, {h}]ᵀ {}", format.name());
     let bytes = qkv.bytes() + (h + qkv_rows) as u64 * elem;
@@ -404,7 +411,6 @@ pub async fn kernels(
         out.extend(figure(row, bytes, &launch, timing).await?);
     }
     drop(qkv);
-    let square = square();
     // One row (decode), the image step's CFG pair, and a prompt's chunk of MAX_BATCH rows
     // where the layout's invocations own whole rows (the CPU adapters' prefill).
     let chunk = crate::kernels::qmatvec::layout().owns_rows();
@@ -428,10 +434,6 @@ pub async fn kernels(
         }
     }
     drop(square);
-    let (gate, up) = (
-        Rotation::new(format, (i, h), timing.hot, device),
-        Rotation::new(format, (i, h), timing.hot, device),
-    );
     let x = Tensor::<2>::ones([1, h], device).cast(dtype);
     let shape = format!("[1, {h}] × 2 [{i}, {h}]ᵀ {}", format.name());
     let bytes = 2 * gate.bytes() + (h + i) as u64 * elem;
@@ -452,7 +454,6 @@ pub async fn kernels(
         out.extend(figure(row, bytes + h as u64 * elem, &launch, timing).await?);
     }
     drop((gate, up));
-    let down = Rotation::new(format, (h, i), timing.hot, device);
     let xi = Tensor::<2>::ones([1, i], device).cast(dtype);
     let shape = format!("[1, {i}] × [{h}, {i}]ᵀ {}", format.name());
     let bytes = down.bytes() + (h + i) as u64 * elem;
@@ -468,7 +469,7 @@ pub async fn kernels(
         out.extend(figure(row, bytes + h as u64 * elem, &launch, timing).await?);
     }
     drop(down);
-    let head = Rotation::new(format, (v, h), timing.hot, device);
+    let head = Rotation::new(format, (v, h), hot, device);
     let shape = format!("[1, {h}] × [{v}, {h}]ᵀ {}", format.name());
     let bytes = head.bytes() + (h + v) as u64 * elem;
     let launch = || head.next().matvec(x.clone());

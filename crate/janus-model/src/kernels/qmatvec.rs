@@ -348,13 +348,9 @@ impl Shader {
         }
     }
 
+    /// The vector kernels: one invocation per group of rows, one load per trip.
     fn vector(wgsl: &'static str, rows: u32) -> Self {
-        Self {
-            wgsl,
-            lanes: 1,
-            rows,
-            unroll: 1,
-        }
+        Self::flat(wgsl, 1, 1, rows)
     }
 }
 
