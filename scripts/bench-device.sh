@@ -18,6 +18,12 @@
 #              rotation inside the matrix-vector products (the default), with the rotation as a
 #              kernel of its own (JANUS_FUSE_ROPE=0), and with all of them apart (JANUS_FUSE=0),
 #              alternating, twice;
+#   dequant    codes made floats by the exponent trick (the default) and by conversion
+#              (JANUS_DEQUANT=convert), alternating, twice: the products' kernel table and text
+#              decode (kernels::Dequant);
+#   large      text decode of LARGE_PRESET (default janus-pro-7b: 4.4 GB of Q4 weights, matrices
+#              of 4,096 columns) with a short prompt: how near the bandwidth the kernels come
+#              where each launch has four times the bytes of Janus-1.3B's;
 #   full       the full benchmark with the VQ decode at each of QUANTS (default q4), as
 #              BENCHMARKS.md rows, in the adapter's default layout;
 #   best       (after `layouts`, in the same call) the full benchmark in the layout whose
@@ -33,7 +39,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-${CARGO_TARGET_DIR:-target}/release/janus}"
 PRESET="${PRESET:-janus-1.3b}"
-PARTS="${PARTS:-convs layouts attention norms overlap fuse full best profile}"
+PARTS="${PARTS:-convs layouts attention norms overlap fuse dequant full best large profile}"
 read -r PROMPT DECODE IMAGE <<<"${STEPS:-128 128 64}"
 LAYOUTS="${LAYOUTS:-flat:32:1 flat:32:1:2 flat:32:1:4 flat:16:1:4 flat:32:2 vector:8}"
 ATTN_SPLITS="${ATTN_SPLITS:-32:8 32:1 32:4 16:8 64:4 64:1}"
@@ -108,6 +114,21 @@ if has overlap; then
 fi
 if has fuse; then
   ab "$IMAGE" JANUS_FUSE_ROPE JANUS_FUSE
+fi
+if has dequant; then
+  for round in 1 2; do
+    for how in exponent convert; do
+      echo "== JANUS_DEQUANT=$how (round $round)"
+      JANUS_DEQUANT=$how run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
+        --kernels --only qmatvec
+      JANUS_DEQUANT=$how run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
+        --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" --image-steps 0 --no-vq
+    done
+  done
+fi
+if has large; then
+  run "$BIN" --backend wgpu bench --preset "${LARGE_PRESET:-janus-pro-7b}" --quant q4 \
+    --prompt-tokens 16 --decode-tokens "$DECODE" --image-steps 0 --no-vq
 fi
 if has full; then
   full

@@ -23,7 +23,7 @@ xz -dc .bench/janus.xz >/tmp/janus && chmod +x /tmp/janus
 # The headline figures first (a call that runs out of time keeps what its parts wrote). Parts
 # joined by + run in one bench-device.sh call: `layouts+best` runs the full benchmark again in
 # the layout whose decode-step sum was least, where that is not the default.
-parts="${SESSION_PARTS:-full layouts+best fuse attention overlap}"
+parts="${SESSION_PARTS:-full layouts+best dequant fuse attention overlap large}"
 # Each part alone, so one that fails leaves the others' figures.
 for part in $parts; do
   echo "== part $part ($(date +%T))"

@@ -71,6 +71,12 @@ fn wgpu_described() -> Result<Opened, String> {
     if let Some(walk) = var("JANUS_NORM_WALK").and_then(|v| rms_norm::Walk::parse(&v)) {
         rms_norm::set_walk(walk);
     }
+    // JANUS_DEQUANT=convert: codes made floats by conversion, not the exponent trick.
+    if let Some(dequant) =
+        var("JANUS_DEQUANT").and_then(|v| janus_model::kernels::Dequant::parse(&v))
+    {
+        janus_model::kernels::set_dequant(dequant);
+    }
     // Decode steps recorded once and replayed (kernels::graph); JANUS_GRAPHS=0 launches every
     // step anew (measurements).
     janus_model::kernels::graph::set_enabled(std::env::var("JANUS_GRAPHS").as_deref() != Ok("0"));

@@ -5,6 +5,7 @@
 
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use janus_model::kernels::qmatvec::{Fused, Layout, layout, rotates, set_layout};
+use janus_model::kernels::{Dequant, set_dequant};
 use janus_model::quant::device::QuantMatrix;
 use janus_model::quant::{QuantFormat, dequantize, quantize};
 
@@ -156,12 +157,29 @@ pub async fn qmatvec_matches_reference(device: &Device) -> Result<Vec<String>, S
                 let what = format!("kernel {name}, {l:?}");
                 k = k.max(compare(&what, &got?, &want)?);
             }
+            // Codes made floats by conversion rather than the exponent trick (the default): the
+            // GPUs' layout, and the dequantisation kernel in both ways.
+            set_dequant(Dequant::Convert);
+            set_layout(flat(32, 1, 1));
+            let converted = read(kernel.matmul_t(xt.clone())).await;
+            let converted_dense = read(kernel.dense(DType::F32)).await;
+            set_layout(before);
+            set_dequant(Dequant::Exponent);
+            k = k.max(compare(
+                &format!("kernel {name}, codes converted"),
+                &converted?,
+                &want,
+            )?);
             // The dequantisation kernel computes exactly the host's values (scale * code).
-            let dense = read(kernel.dense(DType::F32)).await?;
-            if dense != w {
-                return Err(format!(
-                    "dequantisation kernel {name}: values differ from the host"
-                ));
+            for (how, dense) in [
+                ("exponent trick", read(kernel.dense(DType::F32)).await?),
+                ("conversion", converted_dense?),
+            ] {
+                if dense != w {
+                    return Err(format!(
+                        "dequantisation kernel {name} ({how}): values differ from the host"
+                    ));
+                }
             }
             let r = compare(
                 &format!("reference {name}"),

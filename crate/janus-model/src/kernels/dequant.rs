@@ -9,7 +9,7 @@ use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Int, Shape, Tensor};
 
-use super::launch::{Epilogue, QuantSource, grid, int_handle, params};
+use super::launch::{Epilogue, QuantSource, dequant_mode, grid, int_handle, params};
 use crate::quant::QuantFormat;
 
 const WGSL: &str = include_str!("../../../../shaders/dequant.wgsl");
@@ -50,6 +50,7 @@ pub fn dequantize(
                 batch: 1,
                 unroll: 1,
                 epilogue: Epilogue::none(3),
+                dequant: dequant_mode(),
             },
             CubeDim::new_1d(WORKGROUP),
         )),

@@ -1,6 +1,7 @@
 //! What every kernel launch shares: the WGSL template, the 2-D grid, tensors as cubecl handles.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use burn::backend::Cube;
 use burn::backend::wgpu::{
@@ -22,6 +23,48 @@ const ROPE_WGSL: &str = include_str!("../../../../shaders/qmatvec_rope.wgsl");
 /// WebGPU's limit on workgroups per grid dimension.
 pub const MAX_GRID: usize = 65_535;
 
+/// How the quantised kernels make their codes floats (`shaders/quant.wgsl`, `codes4`): both
+/// give the same values exactly, so only speed tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dequant {
+    /// The bits `0x4B000000 | code` are the float `2^23 + code`: a logic op and a float
+    /// subtraction per code, no conversion (the default). An integer-to-float conversion runs
+    /// at 16 per clock per SM on NVIDIA's recent GPUs, an eighth of the float rate, and the
+    /// matrix-vector products pay one per weight; on an H200 `lm_head` read at 0.48 of the copy
+    /// rate (BENCHMARKS.md). Not yet timed on a GPU in the flat walk; in the layout before it
+    /// (`shared`, bound by its arrays in memory) it changed nothing.
+    Exponent,
+    /// An integer-to-float conversion per code (the kernels before; `JANUS_DEQUANT=convert`
+    /// for measurements).
+    Convert,
+}
+
+impl Dequant {
+    /// `exponent` or `convert`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "exponent" => Some(Dequant::Exponent),
+            "convert" => Some(Dequant::Convert),
+            _ => None,
+        }
+    }
+}
+
+thread_local! {
+    /// Per thread, like the matrix-vector layout.
+    static DEQUANT: Cell<Dequant> = const { Cell::new(Dequant::Exponent) };
+}
+
+/// Set how later launches from this thread make codes floats.
+pub fn set_dequant(dequant: Dequant) {
+    DEQUANT.with(|d| d.set(dequant));
+}
+
+/// How this thread's launches make codes floats.
+pub fn dequant_mode() -> Dequant {
+    DEQUANT.with(Cell::get)
+}
+
 /// A WGSL source with the template values the quantised kernels share.
 #[derive(Debug)]
 pub struct QuantSource {
@@ -41,6 +84,8 @@ pub struct QuantSource {
     pub unroll: u32,
     /// What the flat matrix-vector kernels do besides the product (none elsewhere).
     pub epilogue: Epilogue,
+    /// How codes become floats (`{{ exponent }}` in `shaders/quant.wgsl`).
+    pub dequant: Dequant,
 }
 
 /// What a flat matrix-vector kernel (`shaders/qmatvec_flat.wgsl`, `qmatvec_swiglu_flat.wgsl`)
@@ -131,7 +176,18 @@ impl KernelSource for QuantSource {
     fn source(&self) -> SourceTemplate {
         let f16 = self.elem == DType::F16;
         let template = SourceTemplate::new(self.wgsl)
-            .register("quant", QUANT_WGSL)
+            // One pass fills the template, so quant.wgsl's own value goes in first.
+            .register(
+                "quant",
+                QUANT_WGSL.replace(
+                    "{{ exponent }}",
+                    if self.dequant == Dequant::Exponent {
+                        "1"
+                    } else {
+                        "0"
+                    },
+                ),
+            )
             .register("enable_f16", if f16 { "enable f16;" } else { "" })
             .register("elem", if f16 { "f16" } else { "f32" })
             .register("wg", self.workgroup.to_string())
@@ -156,6 +212,7 @@ impl KernelSource for QuantSource {
             self.batch,
             self.unroll,
             self.epilogue,
+            self.dequant,
         ))
     }
 

@@ -20,6 +20,8 @@ pub mod sample;
 pub mod swiglu;
 pub mod take_ids;
 
+pub use launch::{Dequant, dequant_mode, set_dequant};
+
 use burn::backend::{CubeDevice, DispatchDevice};
 use burn::tensor::Device;
 
@@ -27,7 +29,8 @@ use burn::tensor::Device;
 /// matrix-vector layout ([`qmatvec::Layout::for_adapter`]), the VQ convolution's tile
 /// ([`conv2d::pixels_for_adapter`]), the decode attention's chunk and lanes
 /// ([`attention::chunk_for_adapter`], [`attention::lanes_for_adapter`]) and the norms' walk
-/// ([`rms_norm::Walk::for_adapter`]). `cpu_adapter`: a CPU implementation of the API
+/// ([`rms_norm::Walk::for_adapter`]); codes become floats by the exponent trick on every
+/// adapter ([`Dequant`]). `cpu_adapter`: a CPU implementation of the API
 /// (SwiftShader, lavapipe), which wants other shapes than a GPU (BENCHMARKS.md). Called once
 /// where a device is opened; measurements may then override a setting.
 pub fn set_for_adapter(cpu_adapter: bool) {
@@ -36,6 +39,7 @@ pub fn set_for_adapter(cpu_adapter: bool) {
     attention::set_chunk(attention::chunk_for_adapter(cpu_adapter));
     attention::set_lanes(attention::lanes_for_adapter(cpu_adapter));
     rms_norm::set_walk(rms_norm::Walk::for_adapter(cpu_adapter));
+    set_dequant(Dequant::Exponent);
 }
 
 /// True when `device` is burn's wgpu backend, where the WGSL kernels can run.

@@ -8,7 +8,9 @@ use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Int, Tensor};
 
-use super::launch::{Epilogue, QuantSource, empty_like, float_handle, grid, int_handle, params};
+use super::launch::{
+    Epilogue, QuantSource, dequant_mode, empty_like, float_handle, grid, int_handle, params,
+};
 use crate::quant::QuantFormat;
 
 const WGSL: &str = include_str!("../../../../shaders/qembed.wgsl");
@@ -44,6 +46,7 @@ pub fn lookup(
                 batch: 1,
                 unroll: 1,
                 epilogue: Epilogue::none(4),
+                dequant: dequant_mode(),
             },
             CubeDim::new_1d(WORKGROUP),
         )),

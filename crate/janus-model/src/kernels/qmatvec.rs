@@ -35,7 +35,7 @@ use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{Int, Shape, Tensor};
 
-use super::launch::{Epilogue, QuantSource, float_handle, grid, int_handle, params};
+use super::launch::{Epilogue, QuantSource, dequant_mode, float_handle, grid, int_handle, params};
 use crate::quant::QuantFormat;
 
 const WGSL_CPU: &str = include_str!("../../../../shaders/qmatvec_cpu.wgsl");
@@ -473,6 +473,7 @@ fn launch(
                 batch: m as u32,
                 unroll: shader.unroll,
                 epilogue,
+                dequant: dequant_mode(),
             },
             CubeDim::new_1d(WORKGROUP),
         )),
