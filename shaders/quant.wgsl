@@ -21,7 +21,7 @@ const EXPONENT: bool = {{ exponent }}u == 1u;
 // float without a conversion: the bits 0x4B000000 | n are the float 2^23 + n exactly (n below
 // 2^23), so subtracting 2^23 + 8 (Q4's offset) or 2^23 + 128 (Q8's, its byte's sign bit flipped
 // first: the XOR with 0x4B000080 does both) leaves the code's value exactly. That is a shift, one
-// logic op and a float subtraction; a conversion runs at a quarter of the float rate on NVIDIA
+// logic op and a float subtraction; a conversion runs at an eighth of the float rate on NVIDIA
 // GPUs (16 per clock per SM), once per weight.
 fn codes4(word: u32, j: u32) -> vec4<f32> {
     let w = vec4<u32>(word);
