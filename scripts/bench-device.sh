@@ -19,8 +19,8 @@
 #              kernel of its own (JANUS_FUSE_ROPE=0), and with all of them apart (JANUS_FUSE=0),
 #              alternating, twice;
 #   dequant    codes made floats by the exponent trick (the default) and by conversion
-#              (JANUS_DEQUANT=convert), alternating, twice: the products' kernel table and text
-#              decode (kernels::Dequant);
+#              (JANUS_DEQUANT=convert), alternating, twice: the products' kernel table, then
+#              text decode (kernels::Dequant);
 #   large      text decode of LARGE_PRESET (default janus-pro-7b: 4.4 GB of Q4 weights, matrices
 #              of 4,096 columns) with a short prompt: how near the bandwidth the kernels come
 #              where each launch has four times the bytes of Janus-1.3B's;
@@ -97,23 +97,23 @@ if has norms; then
     JANUS_NORM_WALK=$walk run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 --kernels
   done
 fi
-# Switches on (the defaults), then each alone off, alternating, twice: `ab IMAGE_STEPS NAME...`.
+# The defaults, then each setting alone, alternating, twice: `ab IMAGE_STEPS NAME=VALUE...`.
 ab() {
   local image=$1
   shift
   for round in 1 2; do
-    for off in "" "$@"; do
-      echo "== ${off:-defaults}${off:+=0} (round $round)"
-      run env ${off:+"$off=0"} "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
+    for setting in "" "$@"; do
+      echo "== ${setting:-defaults} (round $round)"
+      run env ${setting:+"$setting"} "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
         --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" --image-steps "$image" --no-vq
     done
   done
 }
 if has overlap; then
-  ab 0 JANUS_OVERLAP
+  ab 0 JANUS_OVERLAP=0
 fi
 if has fuse; then
-  ab "$IMAGE" JANUS_FUSE_ROPE JANUS_FUSE
+  ab "$IMAGE" JANUS_FUSE_ROPE=0 JANUS_FUSE=0
 fi
 if has dequant; then
   for round in 1 2; do
@@ -121,10 +121,9 @@ if has dequant; then
       echo "== JANUS_DEQUANT=$how (round $round)"
       JANUS_DEQUANT=$how run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
         --kernels --only qmatvec
-      JANUS_DEQUANT=$how run "$BIN" --backend wgpu bench --preset "$PRESET" --quant q4 \
-        --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" --image-steps 0 --no-vq
     done
   done
+  ab 0 JANUS_DEQUANT=convert
 fi
 if has large; then
   run "$BIN" --backend wgpu bench --preset "${LARGE_PRESET:-janus-pro-7b}" --quant q4 \

@@ -18,17 +18,18 @@ BIN="${CARGO_TARGET_DIR:-target}/release/janus"
 PRESET="${PRESET:-janus-1.3b}"
 mkdir -p "$DIR"
 bf16="$DIR/$PRESET-bf16"
+q4="$DIR/$PRESET-q4"
 if [[ ! -f "$bf16/model.safetensors" && ! -f "$bf16/model.safetensors.index.json" ]]; then
   "$BIN" random-model --config "$PRESET" --tokenizer tests/fixtures/models/tiny-a-hf/tokenizer.json \
-    --out "$DIR/$PRESET-bf16" --skip-unused
+    --out "$bf16" --skip-unused
 fi
-if [[ ! -f "$DIR/$PRESET-q4/janus-pack.json" ]]; then
-  "$BIN" pack --model "$DIR/$PRESET-bf16" --quant q4 --out "$DIR/$PRESET-q4"
+if [[ ! -f "$q4/janus-pack.json" ]]; then
+  "$BIN" pack --model "$bf16" --quant q4 --out "$q4"
 fi
 for load in ${LOADS:-pack bf16}; do
   case "$load" in
-    pack) node web/test/bench-load.mjs --model "$DIR/$PRESET-q4" --visits 3 ;;
-    bf16) node web/test/bench-load.mjs --model "$DIR/$PRESET-bf16" --visits 2 ;;
+    pack) node web/test/bench-load.mjs --model "$q4" --visits 3 ;;
+    bf16) node web/test/bench-load.mjs --model "$bf16" --visits 2 ;;
     *) echo "LOADS: pack or bf16, not $load" >&2; exit 2 ;;
   esac
 done
