@@ -256,6 +256,33 @@ async fn missing_and_corrupt_files_are_typed_errors() {
     assert_eq!(err.code, codes::BAD_CHECKPOINT, "{err}");
 }
 
+/// Janus-Pro-7B's first bf16 shard names its token embedding, 102,400 x 4,096: 2^32.6 bits, past
+/// a 32-bit `usize`. The safetensors crate's header check counted in `usize` bits and refused it
+/// in wasm32 (the 7B could not load from its checkpoint in a page); `parse_header` counts in
+/// u64. The same header's native test: `parses_tensors_past_four_gibibits`.
+#[wasm_bindgen_test]
+fn a_7b_sized_header_parses_in_wasm32() {
+    use janus_model::weights::safetensors::parse_header;
+    assert_eq!(usize::BITS, 32);
+    let bytes = 102_400u64 * 4_096 * 2;
+    let header = format!(
+        r#"{{"model.language_model.embed_tokens.weight":{{"dtype":"BF16","shape":[102400,4096],"data_offsets":[0,{bytes}]}}}}"#
+    );
+    let file_len = 8 + header.len() as u64 + bytes;
+    let parsed = parse_header(
+        "model-00001-of-00004.safetensors",
+        header.as_bytes(),
+        file_len,
+    )
+    .expect("a 7B-sized tensor parses in wasm32");
+    assert_eq!(parsed.tensors[0].shape, vec![102_400, 4_096]);
+    assert_eq!(parsed.tensors[0].end, file_len);
+    // A dimension past 32 bits is refused as a bad header, not truncated.
+    let wide = r#"{"a":{"dtype":"U8","shape":[4294967296],"data_offsets":[0,4294967296]}}"#;
+    let file_len = 8 + wide.len() as u64 + 4_294_967_296;
+    assert!(parse_header("f", wide.as_bytes(), file_len).is_err());
+}
+
 /// Every WGSL kernel on WebGPU (SwiftShader) against its plain-burn reference and the host, on
 /// the conformance suite's awkward sizes: the quantised products and lookups, the GPU sampler,
 /// the decoder's fused kernels and the VQ decoder's convolution and group norm.

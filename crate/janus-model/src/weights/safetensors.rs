@@ -1,14 +1,19 @@
 //! safetensors headers, read without the tensor data.
 //!
-//! A file is `u64 LE header length n` + `n bytes of JSON` + data. The JSON is parsed and validated
-//! by the `safetensors` crate's `Metadata` (sorted, contiguous, non-overlapping offsets whose
-//! lengths match dtype x shape); this module adds the checks that need the file length, so a
-//! truncated or padded file is rejected before any tensor is read.
+//! A file is `u64 LE header length n` + `n bytes of JSON` + data. The JSON is checked as the
+//! `safetensors` crate checks it (its dtype names; offsets sorted, contiguous and non-overlapping,
+//! each tensor's length dtype x shape) plus what needs the file length, so a truncated or padded
+//! file is rejected before any tensor is read.
+//!
+//! The arithmetic is in u64, not the crate's `usize`: in wasm32 a `usize` is 32 bits, and the
+//! crate's `Metadata` counts a tensor's size in bits, so a bf16 tensor of 2^28 elements or more
+//! overflowed and the header was refused. Janus-Pro-7B's token embedding and `lm_head` (102,400 x
+//! 4,096) are such tensors: its bf16 checkpoint could not be loaded in a page at all.
 
 use std::collections::BTreeMap;
 
 use safetensors::Dtype;
-use safetensors::tensor::Metadata;
+use serde::Deserialize;
 
 use crate::error::WeightsError;
 
@@ -101,6 +106,14 @@ pub fn header_len(file: &str, prefix: &[u8], file_len: u64) -> Result<u64, Weigh
     Ok(n)
 }
 
+/// One tensor's entry as a header states it (offsets relative to the data, as stored).
+#[derive(Deserialize)]
+struct RawTensor {
+    dtype: Dtype,
+    shape: Vec<u64>,
+    data_offsets: (u64, u64),
+}
+
 /// Parse and validate the JSON header; `file_len` must equal header + data exactly.
 pub fn parse_header(file: &str, header: &[u8], file_len: u64) -> Result<ShardHeader, WeightsError> {
     let bad = |reason: String| WeightsError::BadHeader {
@@ -111,40 +124,75 @@ pub fn parse_header(file: &str, header: &[u8], file_len: u64) -> Result<ShardHea
     if let Some(name) = crate::json_keys::duplicate_key(header) {
         return Err(bad(format!("{name:?} appears twice in the header")));
     }
-    // `Metadata`'s deserializer validates offsets against dtypes and shapes.
-    let metadata: Metadata =
+    let entries: BTreeMap<String, serde_json::Value> =
         serde_json::from_str(text).map_err(|e| bad(format!("header is invalid: {e}")))?;
-    let data_start = PREFIX_LEN + header.len() as u64;
-    let data_len = metadata.data_len() as u64;
-    if data_start + data_len != file_len {
-        return Err(bad(format!(
-            "header describes {data_len} data bytes after byte {data_start}, but the file is {file_len} bytes (truncated or padded)"
-        )));
+    let mut metadata = BTreeMap::new();
+    let mut raw: Vec<(String, RawTensor)> = Vec::with_capacity(entries.len());
+    for (name, value) in entries {
+        if name == "__metadata__" {
+            metadata = serde_json::from_value(value)
+                .map_err(|e| bad(format!("header is invalid: __metadata__: {e}")))?;
+            continue;
+        }
+        let tensor = serde_json::from_value(value)
+            .map_err(|e| bad(format!("header is invalid: {name:?}: {e}")))?;
+        raw.push((name, tensor));
     }
-    let mut tensors: Vec<HeaderTensor> = metadata
-        .tensors()
-        .into_iter()
-        .map(|(name, info)| HeaderTensor {
-            dtype: match info.dtype {
+    // Storage order; then each tensor must start where the one before ended, from 0.
+    raw.sort_by_key(|(_, t)| t.data_offsets);
+    let data_start = PREFIX_LEN + header.len() as u64;
+    let mut data_len = 0u64;
+    let mut tensors = Vec::with_capacity(raw.len());
+    for (name, t) in raw {
+        let (start, end) = t.data_offsets;
+        if start != data_len || end < start {
+            return Err(bad(format!(
+                "header is invalid: {name:?} has data_offsets [{start}, {end}], expected to start at {data_len}"
+            )));
+        }
+        let overflow = || bad(format!("header is invalid: {name:?}: its size overflows"));
+        let elements = t
+            .shape
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d))
+            .ok_or_else(overflow)?;
+        let bits = elements
+            .checked_mul(t.dtype.bitsize() as u64)
+            .ok_or_else(overflow)?;
+        if bits % 8 != 0 || end - start != bits / 8 {
+            return Err(bad(format!(
+                "header is invalid: {name:?} holds {} bytes, but {:?} x {:?} is {bits} bits",
+                end - start,
+                t.dtype,
+                t.shape
+            )));
+        }
+        // Every dimension is an index on this platform (a 32-bit one in wasm32).
+        let shape = t
+            .shape
+            .iter()
+            .map(|&d| usize::try_from(d).map_err(|_| overflow()))
+            .collect::<Result<Vec<usize>, _>>()?;
+        data_len = end;
+        tensors.push(HeaderTensor {
+            dtype: match t.dtype {
                 Dtype::BF16 => Ok(StoredDtype::BF16),
                 Dtype::F16 => Ok(StoredDtype::F16),
                 Dtype::F32 => Ok(StoredDtype::F32),
                 Dtype::U8 => Ok(StoredDtype::U8),
                 other => Err(format!("{other:?}")),
             },
-            shape: info.shape.clone(),
-            start: data_start + info.data_offsets.0 as u64,
-            end: data_start + info.data_offsets.1 as u64,
+            shape,
+            start: data_start + start,
+            end: data_start + end,
             name,
-        })
-        .collect();
-    tensors.sort_by_key(|t| t.start);
-    let metadata = metadata
-        .metadata()
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+        });
+    }
+    if data_start.checked_add(data_len) != Some(file_len) {
+        return Err(bad(format!(
+            "header describes {data_len} data bytes after byte {data_start}, but the file is {file_len} bytes (truncated or padded)"
+        )));
+    }
     Ok(ShardHeader {
         file: file.to_string(),
         file_len,
@@ -272,6 +320,27 @@ mod tests {
         bad("an overflowing shape", &file(overflow, &[0; 4]));
         let unknown = r#"{"a":{"dtype":"Q7","shape":[1],"data_offsets":[0,4]}}"#;
         bad("an unknown dtype", &file(unknown, &[0; 4]));
+    }
+
+    /// Janus-Pro-7B's token embedding in bf16: 102,400 x 4,096 = 2^28.6 elements, 2^32.6 bits.
+    /// The arithmetic is u64 on every platform, so a 32-bit `usize` (wasm32) parses it too
+    /// (janus-web's browser test `a_7b_sized_header_parses_in_wasm32` runs this in wasm32).
+    #[test]
+    fn parses_tensors_past_four_gibibits() {
+        let bytes = 102_400u64 * 4_096 * 2;
+        let h = format!(
+            r#"{{"__metadata__":{{"format":"pt"}},"embed":{{"dtype":"BF16","shape":[102400,4096],"data_offsets":[0,{bytes}]}},"norm":{{"dtype":"F32","shape":[4096],"data_offsets":[{bytes},{}]}}}}"#,
+            bytes + 16_384
+        );
+        let file_len = 8 + h.len() as u64 + bytes + 16_384;
+        let header = parse_header("f", h.as_bytes(), file_len).unwrap();
+        assert_eq!(header.tensors[0].shape, vec![102_400, 4_096]);
+        assert_eq!(header.tensors[0].end - header.tensors[0].start, bytes);
+        assert_eq!(header.tensors[1].end, file_len);
+        assert_eq!(
+            header.metadata.get("format").map(String::as_str),
+            Some("pt")
+        );
     }
 
     #[test]
