@@ -62,6 +62,14 @@ export interface LoadOptions {
    * (a quarter of the space; later loads read the pack). true keeps the download as well.
    */
   keepSource?: boolean;
+  /**
+   * With `quant`, how a sharded model's download is stored while the pack is written: 'auto'
+   * (default) whole where the download and the pack fit the browser's quota together, else one
+   * shard at a time (each fetched when the engine reaches it and deleted before the next: about
+   * a third of the room for Janus-Pro-7B, but a load cut off starts again); true always shard by
+   * shard; false never (a load that does not fit whole is refused).
+   */
+  shardByShard?: boolean | 'auto';
 }
 
 export interface ChatMessage {
@@ -193,6 +201,7 @@ export class JanusClient extends EventTarget {
       idleTimeoutMs: options.idleTimeoutMs,
         skipSpaceCheck: options.skipSpaceCheck,
         keepSource: options.keepSource,
+        shardByShard: options.shardByShard,
       }),
     };
     const handlers: CallHandlers = {};

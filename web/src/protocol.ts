@@ -72,6 +72,8 @@ export interface WireLoadOptions {
   skipSpaceCheck?: boolean;
   /** Keep the bf16 download once a quantised engine has stored the model's pack. */
   keepSource?: boolean;
+  /** A quantised first load of a sharded model, one shard stored at a time (store/space.ts). */
+  shardByShard?: boolean | 'auto';
 }
 
 /** What the download step of a cached load did. */
@@ -96,6 +98,11 @@ export interface DownloadReport {
   sourceReleased?: boolean;
   /** Why the pack could not be stored (the model loaded all the same; the download is kept). */
   packError?: WireError;
+  /**
+   * The shards were fetched one at a time as the engine read them, each deleted before the next
+   * (`LoadOptions.shardByShard`); the download is released whether or not the pack was stored.
+   */
+  shardByShard?: boolean;
 }
 
 /** What the worker answers after 'init'. */

@@ -80,6 +80,7 @@ function need(ok: boolean, path: string, what: string): void {
 
 const string: Check = (v, path) => need(typeof v === 'string', path, 'a string');
 const boolean: Check = (v, path) => need(typeof v === 'boolean', path, 'a boolean');
+const booleanOrAuto: Check = (v, path) => need(typeof v === 'boolean' || v === 'auto', path, "a boolean or 'auto'");
 /** Any number: NaN, infinities and ranges are the engine's to refuse, with its own message. */
 const number: Check = (v, path) => need(typeof v === 'number', path, 'a number');
 /** Sizes and durations the worker uses itself: 0, negative or NaN would mean nothing. */
@@ -158,7 +159,7 @@ const modelSource = shape({ baseUrl, name: string, entry: nullable(registryModel
 /** WireLoadOptions (protocol.ts). */
 const loadOptions = shape(
   { cache: boolean },
-  { chunkBytes: positive, retry, idleTimeoutMs: positive, skipSpaceCheck: boolean, keepSource: boolean },
+  { chunkBytes: positive, retry, idleTimeoutMs: positive, skipSpaceCheck: boolean, keepSource: boolean, shardByShard: booleanOrAuto },
 );
 
 /** EngineOptions (types.ts). */

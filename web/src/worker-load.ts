@@ -4,7 +4,10 @@
 //
 // With a quantised engine (`quant: 'q8' | 'q4'`), the first load also writes the model's pack
 // into the store (store/pack-cache.ts) and releases the bf16 download (`keepSource` keeps it);
-// later loads read the pack: no download, no re-quantising, a quarter of the bytes.
+// later loads read the pack: no download, no re-quantising, a quarter of the bytes. Where the
+// download and the pack do not fit the browser's quota together, a sharded model is fetched and
+// released shard by shard while it loads (store/space.ts), so the store holds the pack and one
+// shard at a time.
 
 import type { Engine } from '../pkg/janus_web.js';
 import { JanusError, toWireError } from './errors.js';
@@ -49,6 +52,9 @@ export async function loadModel(
       const download: DownloadReport = { cache: 'indexeddb', fetchedBytes: 0, resumedBytes: 0, requests: 0, retries: 0, restarts: 0, repairs: 0, pack: 'loaded' };
       return { report: fromPack, download };
     }
+    // The pack replaces the download (unless the caller keeps both): its room counts, and shard
+    // by shard is possible.
+    const packs = quant !== 'none' && !isPackKey(source.baseUrl) && options.keepSource !== true;
     const ensure = (): Promise<EnsureReport> =>
       ensureModel(store, source, {
         signal,
@@ -56,11 +62,15 @@ export async function loadModel(
         retry: options.retry,
         idleTimeoutMs: options.idleTimeoutMs,
         skipSpaceCheck: options.skipSpaceCheck,
+        packing: packs
+          ? { quant, storedBytes: quant === 'q4' ? source.entry?.q4?.storedBytes : undefined, shardByShard: options.shardByShard ?? 'auto' }
+          : undefined,
         onProgress: (progress) => {
           sink(progress);
         },
       });
-    const first = await ensure();
+    let ensured = await ensure();
+    const first = ensured;
     const download: DownloadReport = {
       cache: 'indexeddb',
       fetchedBytes: first.fetchedBytes,
@@ -70,12 +80,23 @@ export async function loadModel(
       restarts: first.restarts,
       repairs: 0,
     };
+    if (first.lazy !== undefined) download.shardByShard = true;
+    // Shard by shard, the shards' downloads happen during the load: counted once it ends.
+    const countLazy = (): void => {
+      const later = ensured.lazy?.report();
+      if (later === undefined) return;
+      download.fetchedBytes += later.fetchedBytes - ensured.fetchedBytes;
+      download.requests += later.requests - ensured.requests;
+      download.retries += later.retries - ensured.retries;
+      download.restarts += later.restarts - ensured.restarts;
+    };
     for (;;) {
-      const reader = await StoreReader.open(store, source.baseUrl);
+      const reader = await StoreReader.open(store, source.baseUrl, ensured.lazy);
       const recorder = quant === 'none' || isPackKey(source.baseUrl) ? null : new PackRecorder(store, packKey(source.baseUrl, quant), `${source.name} (${quant})`, options.chunkBytes ?? PACK_CHUNK_BYTES);
       await recorder?.begin();
       try {
         const report = (await engine.loadFrom(reader, engineProgress, recorder?.onFile)) as LoadReport;
+        countLazy();
         if (recorder?.failure != null) download.packError = recorder.failure.toWire();
         if (recorder !== null && recorder.failure === null && report.packWritten === true) {
           await recorder.complete();
@@ -87,16 +108,23 @@ export async function loadModel(
           }
         } else {
           await recorder?.abandon();
+          // Shard by shard, what is left of the download (the headers, the last shard) loads
+          // nothing by itself: the room goes back.
+          if (ensured.lazy !== undefined) {
+            await deleteModel(store, source.baseUrl).catch(() => undefined);
+            download.sourceReleased = true;
+          }
         }
         return { report, download };
       } catch (error) {
         await recorder?.abandon();
         // A damaged stored chunk was removed by the reader: fetch it again (once) and reload.
         if (toWireError(error).code !== 'integrity' || download.repairs >= 1) throw error;
+        countLazy();
         download.repairs += 1;
-        const repaired = await ensure();
-        download.fetchedBytes += repaired.fetchedBytes;
-        download.requests += repaired.requests;
+        ensured = await ensure();
+        download.fetchedBytes += ensured.fetchedBytes;
+        download.requests += ensured.requests;
       }
     }
   } finally {

@@ -64,16 +64,29 @@ try {
         // Seconds from the start of the load at which each phase first reported.
         const phases = {};
         const loadStarted = performance.now();
+        // What the store holds through the load (the browser's usage figure, every 2 s): a first
+        // visit keeps the download and the pack, whole or shard by shard (web/src/store/space.ts).
+        let storedPeak = 0;
+        let sampling = true;
+        const sampler = (async () => {
+          while (sampling) {
+            storedPeak = Math.max(storedPeak, (await navigator.storage.estimate()).usage ?? 0);
+            await new Promise((resolve) => setTimeout(resolve, 2000));
+          }
+        })();
         const report = await client.load('/bench-model/', {
           onProgress: (p) => {
             phases[p.phase] ??= (performance.now() - loadStarted) / 1000;
           },
+        }).finally(() => {
+          sampling = false;
         });
         const loadS = (performance.now() - loadStarted) / 1000;
+        await sampler;
         const estimate = await navigator.storage.estimate();
         const adapter = client.deviceInfo.adapter;
         client.dispose?.();
-        return { engineMs, loadS, phases, report, usage: estimate.usage, adapter };
+        return { engineMs, loadS, phases, report, usage: estimate.usage, quota: estimate.quota, storedPeak, adapter };
       }, values.quant);
       if (pageErrors.length > 0) throw new Error(`the page failed during the load:\n${pageErrors.join('\n')}`);
       // The model's files only (the page, the bundle and the wasm come from the same server).
@@ -92,6 +105,9 @@ try {
         servedBytes: served.bytes,
         servedRequests: served.requests,
         storedBytes: result.usage,
+        storedPeakBytes: result.storedPeak,
+        quotaBytes: result.quota,
+        shardByShard: r.download?.shardByShard ?? false,
         wasmBeforeBytes: r.wasmMemoryBefore,
         wasmPeakBytes: r.wasmMemoryPeak,
         pack: r.download?.pack ?? null,
@@ -103,7 +119,8 @@ try {
       console.log(
         `visit ${visit}: ready in ${row.loadS.toFixed(1)} s (engine start ${row.engineStartS.toFixed(1)} s); ` +
           `served ${(row.servedBytes / MIB).toFixed(0)} MiB in ${row.servedRequests} requests; ` +
-          `IndexedDB ${(row.storedBytes / MIB).toFixed(0)} MiB; wasm ${(row.wasmBeforeBytes / MIB).toFixed(0)} MiB before, ` +
+          `IndexedDB ${(row.storedBytes / MIB).toFixed(0)} MiB (at most ${(row.storedPeakBytes / MIB).toFixed(0)} MiB while loading, ` +
+          `quota ${(row.quotaBytes / MIB).toFixed(0)} MiB${row.shardByShard ? ', shard by shard' : ''}); wasm ${(row.wasmBeforeBytes / MIB).toFixed(0)} MiB before, ` +
           `${(row.wasmPeakBytes / MIB).toFixed(0)} MiB peak; ` +
           `pack ${row.pack}; phases ${JSON.stringify(row.phases)}`,
       );

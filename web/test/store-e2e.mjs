@@ -1127,6 +1127,70 @@ async function packLoad(appBase) {
 // ---- 8. the quantised form kept --------------------------------------------------------------
 
 /**
+ * A q4 engine loads tiny-a shard by shard (`shardByShard: true`; 'auto' does so where the download
+ * and the pack do not fit the quota together, store/space.ts): each shard's first chunk is stored
+ * first, each shard is fetched when the engine reaches it and deleted before the next. The page
+ * polls the store while the shards drip in: at most one shard is stored at once (the whole
+ * download is 1.97 MB, the larger shard 1.09 MB). The pack is written, the download released,
+ * and the tokens are those of the same model loaded whole.
+ */
+async function shardByShardLoad(appBase) {
+  const weights = createServer({ root });
+  const hub = (await weights.listen()).url;
+  const { browser, page } = await openClientPage(appBase);
+  const text = golden.cases.text;
+  const messages = [{ role: 'user', content: text.turns[0] }];
+  const shards = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'].map((f) => statSync(path.join(root, 'tests/fixtures/models/tiny-a-hf', f)).size);
+  try {
+    const run = (hubRoot, shardByShard) =>
+      page.evaluate(
+        async ({ hubRoot, shardByShard, messages, system }) => {
+          const client = await Janus.JanusClient.create({ quant: 'q4' });
+          const base = `${hubRoot}janus-web/tiny-a/resolve/main/`;
+          // The source's stored bytes, sampled every 50 ms through the load.
+          let most = 0;
+          let polling = true;
+          const poll = (async () => {
+            while (polling) {
+              const source = (await Janus.JanusClient.cachedModels()).find((m) => m.key === base);
+              most = Math.max(most, source?.storedBytes ?? 0);
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+          })();
+          try {
+            const report = await client.load('janus-web/tiny-a', { hub: hubRoot, chunkBytes: 64 * 1024, shardByShard });
+            polling = false;
+            await poll;
+            const chat = await t.collect(client.chat(messages, { system, maxNewTokens: 6, temperature: 0 }));
+            const stored = (await Janus.JanusClient.cachedModels()).filter((m) => m.key.startsWith(base)).map((m) => [m.key.slice(base.length), m.complete]);
+            return { download: report.download, packWritten: report.packWritten, most, ids: chat.result?.ids ?? null, error: chat.error, stored };
+          } catch (e) {
+            return { error: { code: e.code, message: e.message } };
+          } finally {
+            polling = false;
+            client.dispose();
+          }
+        },
+        { hubRoot, shardByShard, messages, system: text.system },
+      );
+    const whole = await run(hub, false);
+    console.log(`   whole: ${JSON.stringify(whole.download ?? whole.error)}; most stored ${whole.most}; ids ${JSON.stringify(whole.ids)}`);
+    check(whole.packWritten === true && whole.download?.shardByShard === undefined && Array.isArray(whole.ids), `whole load: ${JSON.stringify(whole)}`);
+    const byShard = await run(`${hub}fault/drip=400000/`, true);
+    console.log(`   shard by shard: ${JSON.stringify(byShard.download ?? byShard.error)}; most stored ${byShard.most} (shards ${shards.join(' + ')}); stored after ${JSON.stringify(byShard.stored)}; ids ${JSON.stringify(byShard.ids)}`);
+    check(byShard.download?.shardByShard === true && byShard.download.pack === 'written' && byShard.download.sourceReleased === true, `shard-by-shard load: ${JSON.stringify(byShard)}`);
+    check(byShard.download.fetchedBytes >= shards[0] + shards[1], `every shard fetched and counted: ${byShard.download.fetchedBytes}`);
+    check(byShard.most >= Math.max(...shards) / 2 && byShard.most < Math.max(...shards) + 200_000, `at most one shard stored at once: ${byShard.most} bytes at the most`);
+    check(JSON.stringify(byShard.stored) === JSON.stringify([['janus-pack-q4/', true]]), `stored after: ${JSON.stringify(byShard.stored)}`);
+    check(JSON.stringify(byShard.ids) === JSON.stringify(whole.ids), `ids shard by shard ${JSON.stringify(byShard.ids)} != whole ${JSON.stringify(whole.ids)}`);
+    figures.shardByShard = { whole: whole.download, byShard: byShard.download, mostStoredBytes: byShard.most, shardBytes: shards };
+  } finally {
+    await browser.close();
+    await weights.close().catch(() => undefined);
+  }
+}
+
+/**
  * A q4 engine loads tiny-a (bf16): the engine writes the model's pack as it loads, the worker
  * stores it and releases the bf16 download; the next load reads the pack (nothing fetched, no
  * quantising), also with the server stopped and from an engine created without `quant`; the
@@ -1219,6 +1283,7 @@ async function main() {
     await step('a cached model loads and chats with the weights server stopped, after a reload', () => offlineLoad(url));
     await step('a q4 pack: verified by its manifest, loads and chats as its source at q4', () => packLoad(url));
     await step('a q4 engine stores the pack it wrote while loading; later loads read it, offline too', () => packCache(url));
+    await step('a q4 engine loads a sharded model shard by shard: one shard stored at a time, the pack written, the same tokens', () => shardByShardLoad(url));
   } finally {
     await browser.close();
     figures.serverStats = { requests: server.stats().requests, bytes: server.stats().bytes };

@@ -54,6 +54,12 @@ export interface DownloadOptions {
   onProgress?: ((file: string, done: number, total: number) => void) | undefined;
   /** A request that brings no byte for this long is abandoned and retried (default 60 s). */
   idleTimeoutMs?: number | undefined;
+  /**
+   * Stop once the file's first N chunks are stored: the record stays incomplete (unverified, and
+   * resumable by a later call without it). Shard-by-shard loads fetch each shard's first chunk
+   * this way, for the safetensors header the engine reads before any tensor (model-cache.ts).
+   */
+  limitChunks?: number | undefined;
 }
 
 /** What a finished download did, for reports and tests. */
@@ -129,6 +135,7 @@ class Download {
     for (let pass = 1; ; pass += 1) {
       const hasher = await this.resume();
       await this.fetchRest(hasher);
+      if (hasher.index * this.record.chunkSize < this.record.size) return; // stopped at limitChunks
       const digest = hasher.digest(this.record.expected);
       const expected = this.record.expected;
       if (expected === null || digest.hex === expected.hex) {
@@ -247,8 +254,9 @@ class Download {
     const { signal } = this.options;
     const { url, path } = this.task;
     const { size, chunkSize } = this.record;
+    const limit = this.options.limitChunks ?? Infinity;
     let failures = 0;
-    while (hasher.index * chunkSize < size) {
+    while (hasher.index * chunkSize < size && hasher.index < limit) {
       throwIfAborted(signal);
       const offset = hasher.index * chunkSize;
       const headers: Record<string, string> = { Range: rangeHeader(offset, size - 1) };
@@ -306,7 +314,7 @@ class Download {
         })
         .finally(() => idle.stop());
       if (landed > 0) failures = 0;
-      if (landed >= 0 && hasher.index * chunkSize < size) {
+      if (landed >= 0 && hasher.index * chunkSize < size && hasher.index < limit) {
         failures = await this.failed(failures, 'network', `${url}: the response ended ${size - hasher.index * chunkSize} bytes early`);
       }
     }
@@ -398,6 +406,12 @@ class Download {
             // Observed by the next await of it; until then, not an unhandled rejection.
             writing.catch(() => undefined);
             filled = 0;
+            if (hasher.index >= (this.options.limitChunks ?? Infinity)) {
+              // As many chunks as asked for: the rest of the body is not wanted now.
+              await writing;
+              writing = null;
+              return landed;
+            }
             if (hasher.index * chunkSize < size) buffer = new Uint8Array(chunkLength(size, chunkSize, hasher.index));
           }
         }

@@ -5,11 +5,12 @@
 // (repairing a lost one alone) and makes no request otherwise, so a cached model loads offline.
 
 import { JanusError } from '../errors.js';
-import { downloadFile, type DownloadOptions, type DownloadOutcome, type FileTask } from './download.js';
+import { DEFAULT_CHUNK_BYTES, downloadFile, type DownloadOptions, type DownloadOutcome, type FileTask } from './download.js';
 import { hashFromEtag, parseExpectedHash, type ExpectedHash } from './hash.js';
 import { isWebPageInstead, judgeResponse, parseContentRange, rangeHeader, unreachableHint, webPageMessage } from './http.js';
 import { chunkCount, fileKey, type ChunkStore, type FileRecord, type HashSource, type ModelRecord } from './records.js';
 import type { ModelSource } from './registry.js';
+import { packEstimate, planSpace, type ShardMode, type SpaceNeeds } from './space.js';
 
 export const INDEX_FILE = 'model.safetensors.index.json';
 export const SINGLE_FILE = 'model.safetensors';
@@ -39,6 +40,22 @@ export interface EnsureOptions extends Omit<DownloadOptions, 'onProgress'> {
   onProgress?: ((progress: DownloadProgress) => void) | undefined;
   /** Skip the `navigator.storage.estimate()` check (it can also understate). Default false. */
   skipSpaceCheck?: boolean | undefined;
+  /**
+   * The load writes the model's pack in `quant` and then releases this download (worker-load.ts):
+   * the pack's size (`storedBytes`, else estimated) counts in the room needed, and where the
+   * download and the pack do not fit together, a sharded model may load shard by shard
+   * (`shardByShard`, space.ts): only each shard's first chunk is fetched now, and the report's
+   * `lazy` fetches the shards themselves as the engine reaches them.
+   */
+  packing?: { quant: 'q4' | 'q8'; storedBytes?: number | undefined; shardByShard?: ShardMode | undefined } | undefined;
+}
+
+/** The shards of a model ensured shard by shard, fetched when the engine reads them. */
+export interface LazyFiles {
+  /** Fetch the file completely (verified), as a whole download would have. */
+  fetch(path: string): Promise<void>;
+  /** The report with every fetch so far. */
+  report(): EnsureReport;
 }
 
 export interface EnsureReport {
@@ -50,6 +67,8 @@ export interface EnsureReport {
   requests: number;
   retries: number;
   restarts: number;
+  /** Set where the model was ensured shard by shard: `model` is not complete (see `packing`). */
+  lazy?: LazyFiles;
 }
 
 /** Bring `source` into `store` completely (downloading, resuming or repairing as needed). */
@@ -91,13 +110,15 @@ async function ensureLocked(store: ChunkStore, source: ModelSource, options: Ens
     retries: sum(outcomes, (o) => o.retries),
     restarts: sum(outcomes, (o) => o.restarts),
   });
-  const fetch = async (task: FileTask): Promise<void> => {
+  const fetch = async (task: FileTask, limitChunks?: number): Promise<void> => {
     const outcome = await downloadFile(store, task, {
       ...options,
-      onProgress: (file, done, total) => progress.file(file, done, total),
+      limitChunks,
+      // A shard's first chunk alone (shard by shard) is not shown: the shard is, later.
+      onProgress: limitChunks === undefined ? (file, done, total) => progress.file(file, done, total) : undefined,
     });
     outcomes.push(outcome);
-    progress.fileDone(task.path, task.size);
+    if (limitChunks === undefined) progress.fileDone(task.path, task.size);
   };
 
   const known = await store.getModel(source.baseUrl);
@@ -109,10 +130,10 @@ async function ensureLocked(store: ChunkStore, source: ModelSource, options: Ens
     return report(known);
   }
 
-  const plan = await planFiles(store, source, options, fetch);
+  const plan = await planFiles(store, source, options, (task) => fetch(task));
   const total = sum(plan.tasks, (t) => t.size) + plan.fetchedBytes;
   progress.total = total;
-  if (options.skipSpaceCheck !== true) await checkSpace(store, plan.tasks);
+  const byShard = await checkSpace(store, plan.tasks, options);
   const record: ModelRecord = {
     key: source.baseUrl,
     name: source.name,
@@ -122,6 +143,23 @@ async function ensureLocked(store: ChunkStore, source: ModelSource, options: Ens
     createdAt: known?.createdAt ?? Date.now(),
   };
   await store.putModel(record);
+  if (byShard) {
+    // Each shard's first chunk (its header: the engine plans the load from every header before
+    // it reads a tensor); the shards themselves when the engine reaches them.
+    for (const task of plan.tasks) await fetch(task, isShard(task) ? 1 : undefined);
+    const tasks = new Map(plan.tasks.map((t) => [t.path, t]));
+    const lazy: LazyFiles = {
+      fetch: (path) => {
+        const task = tasks.get(path);
+        if (task === undefined) return Promise.reject(new JanusError('not-found', `${source.baseUrl}${path}: not part of the model`));
+        return withModelLock(source.baseUrl, options.signal, () => undefined, () => fetch(task)).catch(async (error: unknown) => {
+          throw await withStorageFigures(error, store);
+        });
+      },
+      report: () => report(record),
+    };
+    return { ...report(record), lazy };
+  }
   for (const task of plan.tasks) await fetch(task);
   const complete: ModelRecord = { ...record, complete: true, completedAt: Date.now() };
   await store.putModel(complete);
@@ -380,18 +418,47 @@ async function probe(url: string, path: string, signal: AbortSignal | undefined)
   }
 }
 
-/** Refuse before downloading when the browser says the rest cannot fit. */
-async function checkSpace(store: ChunkStore, tasks: FileTask[]): Promise<void> {
+/** A safetensors file of a model's weights (the files a shard-by-shard load fetches late). */
+function isShard(task: FileTask): boolean {
+  return task.path.endsWith('.safetensors');
+}
+
+/**
+ * Refuse before downloading when the browser says the rest cannot fit (space.ts); true where
+ * the model is to be ensured shard by shard.
+ */
+async function checkSpace(store: ChunkStore, tasks: FileTask[], options: EnsureOptions): Promise<boolean> {
   const storage = storageManager();
-  if (store.kind !== 'indexeddb' || storage?.estimate === undefined) return;
-  let needed = 0;
+  const packing = options.packing;
+  // Room is only known of IndexedDB (a memory store can still go shard by shard when asked to).
+  const estimated = store.kind === 'indexeddb' && options.skipSpaceCheck !== true && storage?.estimate !== undefined;
+  if (packing === undefined && !estimated) return false;
+  const needs: SpaceNeeds = { download: 0, pack: 0, byShard: null };
+  const shards = tasks.filter(isShard);
+  let small = 0;
+  let heads = 0;
+  let largest = 0;
   for (const task of tasks) {
     const record = await store.getFile(fileKey(task.model, task.path));
     if (record?.complete === true) continue;
-    const have = record === null ? 0 : (await store.chunkIndices(record.key)).length * record.chunkSize;
-    needed += Math.max(0, task.size - have);
+    const indices = record === null ? [] : await store.chunkIndices(record.key);
+    const rest = Math.max(0, task.size - indices.length * (record?.chunkSize ?? 0));
+    needs.download += rest;
+    if (!isShard(task)) small += rest;
+    else {
+      largest = Math.max(largest, rest);
+      if (indices[0] !== 0) heads += Math.min(task.size, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    }
   }
-  refuseIfNoRoom(needed, await storage.estimate());
+  if (packing !== undefined) {
+    needs.pack = packing.storedBytes ?? packEstimate(sum(shards, (t) => t.size), packing.quant);
+    if (shards.length > 1) needs.byShard = small + heads + largest + needs.pack;
+  }
+  const estimate = estimated ? await storage.estimate() : null;
+  const free = estimate?.quota === undefined || estimate.usage === undefined ? null : Math.max(0, estimate.quota - estimate.usage);
+  const plan = planSpace(needs, free, packing?.shardByShard ?? 'auto');
+  if (plan.kind === 'refuse' && estimate !== null) refuseIfNoRoom(plan.needed, estimate);
+  return plan.kind === 'shards';
 }
 
 /** The browser's StorageManager, where there is one (not in Node). */

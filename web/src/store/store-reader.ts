@@ -18,9 +18,15 @@
 // (records.ts FileRecord.head), checked against its own SHA-256 once: the loader reads every
 // shard's header before any tensor, and each such read used to read and hash the shard's whole
 // first chunk, which the tensors then read again. A damaged copy is passed over for the chunk.
+//
+// Shard by shard (model-cache.ts `LazyFiles`, space.ts), the shards are stored with their first
+// chunk only: the headers come from there, and the first read past a shard's header fetches the
+// whole shard (verified), after deleting the shard read before. The loader reads the shards one
+// after another, so one shard at a time is stored; a shard read again is fetched again.
 
 import { JanusError } from '../errors.js';
 import { sha256Hex } from './hash.js';
+import type { LazyFiles } from './model-cache.js';
 import { chunkLength, fileKey, type ChunkStore, type FileRecord, type ModelRecord, type StoredChunk } from './records.js';
 
 /** Chunks read ahead of the engine in a file it reads in order (16 MiB each by default). */
@@ -37,24 +43,30 @@ export class StoreReader {
   private ahead: { file: string; chunks: Map<number, Promise<Checked>> } | null = null;
   /** Files whose kept header was checked: true when it matched its SHA-256. */
   private readonly heads = new Map<string, boolean>();
+  /** Shard by shard: the shard fetched last, deleted when the engine reads past another's header. */
+  private fetched: string | null = null;
 
   private constructor(
     private readonly store: ChunkStore,
     private readonly model: ModelRecord,
     private readonly files: Map<string, FileRecord>,
+    private readonly lazy: LazyFiles | undefined,
   ) {}
 
-  /** A reader over a complete cached model; 'not-found' when it is not (fully) cached. */
-  static async open(store: ChunkStore, key: string): Promise<StoreReader> {
+  /**
+   * A reader over a complete cached model; 'not-found' when it is not (fully) cached. With
+   * `lazy`, a model ensured shard by shard: its incomplete files are fetched when read.
+   */
+  static async open(store: ChunkStore, key: string, lazy?: LazyFiles): Promise<StoreReader> {
     const model = await store.getModel(key);
-    if (model === null || !model.complete) throw new JanusError('not-found', `${key} is not cached completely`);
+    if (model === null || (!model.complete && lazy === undefined)) throw new JanusError('not-found', `${key} is not cached completely`);
     const files = new Map<string, FileRecord>();
     for (const path of model.files) {
       const record = await store.getFile(fileKey(key, path));
-      if (record === null || !record.complete) throw new JanusError('not-found', `${key}${path} is not cached completely`);
+      if (record === null || (!record.complete && lazy === undefined)) throw new JanusError('not-found', `${key}${path} is not cached completely`);
       files.set(path, record);
     }
-    return new StoreReader(store, model, files);
+    return new StoreReader(store, model, files, lazy);
   }
 
   /** For messages. */
@@ -69,7 +81,7 @@ export class StoreReader {
 
   /** Exactly `length` bytes at `offset` of `path`. */
   async read(path: string, offset: number, length: number): Promise<Uint8Array> {
-    const record = this.files.get(path);
+    let record = this.files.get(path);
     if (record === undefined) throw new JanusError('not-found', `${this.model.key}${path}: not part of the cached model`);
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > record.size) {
       throw new JanusError('bad-checkpoint', `${path}: read of ${length} bytes at ${offset} is outside its ${record.size} bytes`);
@@ -80,6 +92,7 @@ export class StoreReader {
       if (!this.last.has(record.key)) this.last.set(record.key, 0);
       return record.head.bytes.subarray(offset, offset + length);
     }
+    if (!record.complete) record = await this.fetch(record);
     const first = Math.floor(offset / record.chunkSize);
     if (Math.floor((offset + length - 1) / record.chunkSize) === first) {
       // Inside one chunk (most reads): a view of it, no copy; the engine copies it into wasm.
@@ -98,6 +111,36 @@ export class StoreReader {
       done += take;
     }
     return out;
+  }
+
+  /**
+   * Shard by shard: the file whole (the one fetched before deleted first), checked to have the
+   * header the engine planned from, which was read before the file was verified.
+   */
+  private async fetch(record: FileRecord): Promise<FileRecord> {
+    if (this.lazy === undefined) throw new JanusError('not-found', `${record.path} is not cached completely`);
+    if (this.fetched !== null && this.fetched !== record.path) await this.release(this.fetched);
+    await this.lazy.fetch(record.path);
+    const whole = await this.store.getFile(record.key);
+    if (whole === null || !whole.complete) throw new JanusError('integrity', `${record.path} was fetched but is not stored completely`);
+    if (record.head !== undefined && whole.head?.sha256 !== record.head.sha256) {
+      throw new JanusError('integrity', `${record.path}: the verified file has another header than the one the load was planned from; load again`);
+    }
+    this.files.set(record.path, whole);
+    this.fetched = record.path;
+    return whole;
+  }
+
+  /** Delete a shard the engine has read (its record kept here as incomplete: a read fetches it again). */
+  private async release(path: string): Promise<void> {
+    const record = this.files.get(path);
+    this.fetched = null;
+    if (record === undefined) return;
+    if (this.chunk?.file === record.key) this.chunk = null;
+    if (this.ahead?.file === record.key) this.ahead = null;
+    this.last.delete(record.key);
+    await this.store.deleteFile(record.key);
+    this.files.set(path, { ...record, complete: false });
   }
 
   private async chunkBytes(record: FileRecord, index: number): Promise<Uint8Array> {

@@ -66,7 +66,7 @@ test('every request the client sends is accepted as it is, and so is its structu
 
   const loads = [...MODELS.map((model) => model.id), 'deepseek-ai/Janus-1.3B', 'someone/custom-janus', 'https://mirror.example/janus/?token=1#x', 'http://127.0.0.1:8080/models/tiny'];
   for (const model of loads) await tuned.load(model);
-  await tuned.load('janus-1.3b', { cache: false, hub: 'https://hub.example/', chunkBytes: 1 << 20, retry: { attempts: 2, baseMs: 0, maxMs: 10 }, idleTimeoutMs: 5000, skipSpaceCheck: true, keepSource: true, onProgress: () => {} });
+  await tuned.load('janus-1.3b', { cache: false, hub: 'https://hub.example/', chunkBytes: 1 << 20, retry: { attempts: 2, baseMs: 0, maxMs: 10 }, idleTimeoutMs: 5000, skipSpaceCheck: true, keepSource: true, shardByShard: true, onProgress: () => {} });
 
   const png = new Blob([new Uint8Array([137, 80, 78, 71])], { type: 'image/png' });
   await tuned.chat([{ role: 'user', content: 'hello' }]).result;
@@ -333,7 +333,7 @@ const valid: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
     id,
     source: fc.record({ baseUrl, name: text, entry: fc.option(fc.oneof(fc.constantFrom(...MODELS), registryModel)), treeUrl: fc.option(text) }),
     options: opt(
-      { cache: fc.boolean(), chunkBytes: positive, retry: fc.record({ attempts: positive, baseMs: nonNegative, maxMs: nonNegative }), idleTimeoutMs: positive, skipSpaceCheck: fc.boolean(), keepSource: fc.boolean() },
+      { cache: fc.boolean(), chunkBytes: positive, retry: fc.record({ attempts: positive, baseMs: nonNegative, maxMs: nonNegative }), idleTimeoutMs: positive, skipSpaceCheck: fc.boolean(), keepSource: fc.boolean(), shardByShard: fc.constantFrom(true, false, 'auto') },
       ['cache'],
     ),
   }),
@@ -347,7 +347,7 @@ const valid: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
  * What each field of each request must be, by path (array indices as []): the oracle for the
  * mutations below, written from protocol.ts, types.ts and store/registry.ts.
  */
-type Kind = 'type' | 'id' | 'string' | 'url' | 'baseUrl' | 'number' | 'positive' | 'nonNegative' | 'count' | 'boolean' | 'object' | 'array' | 'image' | 'pixels';
+type Kind = 'type' | 'id' | 'string' | 'url' | 'baseUrl' | 'number' | 'positive' | 'nonNegative' | 'count' | 'boolean' | 'booleanOrAuto' | 'object' | 'array' | 'image' | 'pixels';
 interface Field {
   kind: Kind;
   optional?: boolean;
@@ -391,6 +391,7 @@ const FIELDS: Record<RequestType, Record<string, Field>> = {
     'options.idleTimeoutMs': o('positive'),
     'options.skipSpaceCheck': o('boolean'),
     'options.keepSource': o('boolean'),
+    'options.shardByShard': o('booleanOrAuto'),
   },
   chat: {
     ...ENVELOPE,
@@ -474,6 +475,7 @@ const DECIDED: Partial<Record<Kind, (value: unknown) => boolean>> = {
   nonNegative: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0,
   url: (v) => typeof v === 'string' && URL.canParse(v),
   baseUrl: (v) => typeof v === 'string' && URL.canParse(v) && v.endsWith('/'),
+  booleanOrAuto: (v) => typeof v === 'boolean' || v === 'auto',
 };
 
 /** The categories a kind may take (others are refused), and whether any value of them is valid. */
@@ -488,6 +490,7 @@ const KINDS: Record<Kind, { allowed: Category[]; free: boolean }> = {
   nonNegative: { allowed: ['number'], free: false },
   count: { allowed: ['number'], free: false },
   boolean: { allowed: ['boolean'], free: true },
+  booleanOrAuto: { allowed: ['boolean', 'string'], free: false },
   object: { allowed: ['object'], free: false },
   array: { allowed: ['array'], free: false },
   image: { allowed: ['object', 'other'], free: false },
