@@ -273,6 +273,9 @@ async function load(choice: Choice, { store = true }: { store?: boolean } = {}):
       // Streamed: asked for, or the browser's storage could not be opened (private mode, a newer page's schema).
       const why = report.download.cacheError === undefined ? '' : ` (${report.download.cacheError.message})`;
       setStatus(`${ready}It was not stored on this computer${why}: it downloads again next time.`);
+    } else if (report.download.packError !== undefined && report.download.sourceReleased === true) {
+      // Shard by shard with no room left for the pack: nothing of the model stays.
+      setStatus(`${ready}Its 4-bit form could not be stored (${report.download.packError.message}): it downloads again next time.`);
     } else {
       const kept = report.download.pack === 'written' ? ' and stored its 4-bit form in a quarter of the space' : '';
       setStatus(ready + (fetched > 0 ? `Downloaded ${formatBytes(fetched)}${kept}; next time it loads from this computer, also offline.` : 'Loaded from this computer: no download needed.'));
