@@ -134,13 +134,13 @@ try {
 }
 
 const gb = (b) => (b / 1e9).toFixed(2);
-console.log(`\n| adapter | model | visit | served GB | ready s | IndexedDB GB after | wasm peak MiB |`);
-console.log('|---|---|---|---|---|---|---|');
+console.log(`\n| adapter | model | visit | served GB | ready s | stored at most GB | IndexedDB GB after | wasm peak MiB |`);
+console.log('|---|---|---|---|---|---|---|---|');
 for (const row of rows) {
   const what = row.visit === 1 ? '1 (download)' : `${row.visit} (cached, browser restarted)`;
   console.log(
     `| ${row.adapter} | ${path.basename(path.resolve(values.model))}, quant ${values.quant} | ${what} | ${gb(row.servedBytes)} | ` +
-      `${row.loadS.toFixed(1)} | ${gb(row.storedBytes)} | ${(row.wasmPeakBytes / MIB).toFixed(0)} |`,
+      `${row.loadS.toFixed(1)} | ${gb(row.storedPeakBytes)}${row.shardByShard ? ' (shard by shard)' : ''} | ${gb(row.storedBytes)} | ${(row.wasmPeakBytes / MIB).toFixed(0)} |`,
   );
 }
 mkdirSync(path.join(root, 'tests/artifacts'), { recursive: true });
