@@ -90,6 +90,8 @@ class Download {
   private record!: FileRecord;
   private readonly key: string;
   private readonly retry: RetryPolicy;
+  /** Chunks to stop at (`limitChunks`; none: the whole file). */
+  private readonly limit: number;
   private fetchedBytes = 0;
   private resumedBytes = 0;
   private requests = 0;
@@ -104,6 +106,7 @@ class Download {
   ) {
     this.key = fileKey(task.model, task.path);
     this.retry = options.retry ?? DEFAULT_RETRY;
+    this.limit = options.limitChunks ?? Infinity;
   }
 
   outcome(): DownloadOutcome {
@@ -254,9 +257,10 @@ class Download {
     const { signal } = this.options;
     const { url, path } = this.task;
     const { size, chunkSize } = this.record;
-    const limit = this.options.limitChunks ?? Infinity;
+    // More is wanted: the file is not all here, and the chunk limit not reached.
+    const wanted = (): boolean => hasher.index * chunkSize < size && hasher.index < this.limit;
     let failures = 0;
-    while (hasher.index * chunkSize < size && hasher.index < limit) {
+    while (wanted()) {
       throwIfAborted(signal);
       const offset = hasher.index * chunkSize;
       const headers: Record<string, string> = { Range: rangeHeader(offset, size - 1) };
@@ -314,7 +318,7 @@ class Download {
         })
         .finally(() => idle.stop());
       if (landed > 0) failures = 0;
-      if (landed >= 0 && hasher.index * chunkSize < size && hasher.index < limit) {
+      if (landed >= 0 && wanted()) {
         failures = await this.failed(failures, 'network', `${url}: the response ended ${size - hasher.index * chunkSize} bytes early`);
       }
     }
@@ -406,7 +410,7 @@ class Download {
             // Observed by the next await of it; until then, not an unhandled rejection.
             writing.catch(() => undefined);
             filled = 0;
-            if (hasher.index >= (this.options.limitChunks ?? Infinity)) {
+            if (hasher.index >= this.limit) {
               // As many chunks as asked for: the rest of the body is not wanted now.
               await writing;
               writing = null;

@@ -130,7 +130,7 @@ async function ensureLocked(store: ChunkStore, source: ModelSource, options: Ens
     return report(known);
   }
 
-  const plan = await planFiles(store, source, options, (task) => fetch(task));
+  const plan = await planFiles(store, source, options, fetch);
   const total = sum(plan.tasks, (t) => t.size) + plan.fetchedBytes;
   progress.total = total;
   const byShard = await checkSpace(store, plan.tasks, options);
