@@ -43,6 +43,21 @@ node -e '
 cargo run --locked -q -p janus-cli -- random-model --config "$BIG/source-config.json" \
   --tokenizer tests/fixtures/models/tiny-a-hf/tokenizer.json --out "$BIG" --shard-mib 40 --skip-unused
 
+step "a random-weight model with a 393,216-token vocabulary for the memory-bound check (janus random-model)"
+# tiny-a with a vocabulary of 393,216: its embedding and lm_head are 48 MiB each in bf16 and
+# 96 MiB in f32, so a loader that held one whole tensor on the host would blow the bound the
+# e2e test asserts (one request plus a few MiB, whatever the tensors).
+VOCAB=tests/artifacts/models/tiny-a-vocab
+mkdir -p "$VOCAB"
+node -e '
+  const fs = require("fs");
+  const c = JSON.parse(fs.readFileSync("tests/fixtures/models/tiny-a-hf/config.json", "utf8"));
+  c.text_config.vocab_size = 393216;
+  fs.writeFileSync(process.argv[1], JSON.stringify(c, null, 1));
+' "$VOCAB/source-config.json"
+cargo run --locked -q -p janus-cli -- random-model --config "$VOCAB/source-config.json" \
+  --tokenizer tests/fixtures/models/tiny-a-hf/tokenizer.json --out "$VOCAB" --skip-unused
+
 step "test server (node --test)"
 # Its faults test the server itself, not the downloader: they are not counted.
 JANUS_FAULT_LOG= node --test web/test/server.test.mjs

@@ -21,6 +21,7 @@
 
 pub mod bench;
 pub mod config;
+mod device_write;
 pub mod error;
 pub mod fuzzing;
 pub mod generate;

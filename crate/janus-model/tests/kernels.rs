@@ -195,12 +195,19 @@ fn take_ids_reads_the_previous_column() {
 fn a_packed_model_computes_what_the_host_round_trip_does() {
     let Some(device) = wgpu() else { return };
     for format in [QuantFormat::Q8, QuantFormat::Q4] {
-        let load = |dtype: WorkingDtype, packed: bool| {
+        // `stage`: every tensor written to the device a row at a time (a one-byte stage).
+        let load_staged = |dtype: WorkingDtype, packed: bool, stage: bool| {
             let store = TensorStore::new(&device, dtype)
                 .with_quant(Some(format))
                 .with_packed(packed);
+            let store = if stage {
+                store.with_stage_bytes(1)
+            } else {
+                store
+            };
             load_into(&DirSource::new(model_dir("tiny-a-hf")), store).unwrap()
         };
+        let load = |dtype: WorkingDtype, packed: bool| load_staged(dtype, packed, false);
         let (packed, host) = (
             load(WorkingDtype::F32, true),
             load(WorkingDtype::F32, false),
@@ -226,6 +233,11 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
         // ... and decode steps of a batch of two (the matrix-vector kernel; in the flat
         // layout, this thread's).
         let hd = decode_logits(&host);
+        // The packed words, scale pairs and dense values written to the device a row at a time
+        // (in place, at their offsets) are the same weights, bit for bit.
+        let rowwise = load_staged(WorkingDtype::F32, true, true);
+        let same = decode_logits(&rowwise) == decode_logits(&packed);
+        assert!(same, "tiny-a {name}: written a row at a time, other logits");
         for (what, logits) in decode_fused_and_apart(&packed) {
             close(what, &logits, &hd);
         }
@@ -235,6 +247,13 @@ fn a_packed_model_computes_what_the_host_round_trip_does() {
             // As GPUs run them: their attention split and norms' walk too (this thread only).
             janus_model::kernels::set_for_adapter(false);
             let half = load(WorkingDtype::F16, true);
+            // f16 rows of one value are half a word: those writes take burn's slice_assign.
+            let rowwise = load_staged(WorkingDtype::F16, true, true);
+            let same = decode_logits(&rowwise) == decode_logits(&half);
+            assert!(
+                same,
+                "tiny-a {name} f16: written a row at a time, other logits"
+            );
             for (what, logits) in decode_fused_and_apart(&half) {
                 let label = format!("tiny-a {name} f16 {what}: against the f32 host round trip");
                 within(&label, &logits, &hd, 5e-3);

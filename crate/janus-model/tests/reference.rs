@@ -91,6 +91,21 @@ fn split_vocabulary_matrices_match_reference() {
     }
 }
 
+/// Every tensor converted and written to the device a row at a time (a one-byte stage), the
+/// vocabulary matrices in row blocks as well: the model is the same.
+#[test]
+fn rows_written_a_row_at_a_time_match_reference() {
+    let source = DirSource::new(model_dir("tiny-b-hf"));
+    let info = janus_model::inspect(&source).unwrap();
+    let limit = janus_conformance::vocabulary_split_limit(&info.config, &info.plan);
+    let store = TensorStore::new(&device(), WorkingDtype::F32)
+        .with_max_tensor_bytes(limit)
+        .with_stage_bytes(1);
+    let m = load_into(&source, store).unwrap();
+    assert!(m.model.lm_head.weight.block_count() >= 2);
+    run_conformance(&m, "tiny-b-hf (a row at a time)", "tiny-b");
+}
+
 #[test]
 fn preprocessing_matches_reference_pixels() {
     let g = golden("tiny-a");

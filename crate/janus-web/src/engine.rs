@@ -361,9 +361,9 @@ fn rgba_images(images: &[RgbImage]) -> JsValue {
 struct JsPackSink(Function);
 
 impl PackSink for JsPackSink {
-    async fn put(&mut self, file: PackOutput) -> Result<(), WebError> {
+    async fn put(&mut self, file: &PackOutput) -> Result<(), WebError> {
+        // A copy into JavaScript's heap: the shard's wasm allocation goes back to the writer.
         let bytes = Uint8Array::from(&file.bytes[..]);
-        drop(file.bytes);
         let returned = self
             .0
             .call3(

@@ -67,14 +67,14 @@ pub struct LoadStats {
 /// Single-threaded wasm: its futures need not be `Send`.
 #[allow(async_fn_in_trait)]
 pub trait PackSink {
-    async fn put(&mut self, file: PackOutput) -> Result<(), WebError>;
+    async fn put(&mut self, file: &PackOutput) -> Result<(), WebError>;
 }
 
 /// No pack is written.
 pub struct NoPack;
 
 impl PackSink for NoPack {
-    async fn put(&mut self, _: PackOutput) -> Result<(), WebError> {
+    async fn put(&mut self, _: &PackOutput) -> Result<(), WebError> {
         Ok(())
     }
 }
@@ -176,7 +176,7 @@ pub async fn load_with_pack<S: AsyncSource, P: PackSink>(
     };
     if let (Some(w), Some(sink)) = (writer.as_mut(), pack.as_mut()) {
         for file in w.start(&config_bytes, &tokenizer_bytes) {
-            sink.put(file).await?;
+            sink.put(&file).await?;
         }
     }
     drop((config_bytes, tokenizer_bytes));
@@ -215,7 +215,9 @@ pub async fn load_with_pack<S: AsyncSource, P: PackSink>(
             if let (Some(w), Some(sink)) = (writer.as_mut(), pack.as_mut()) {
                 for file in w.accept(read, part)? {
                     stats.pack_bytes += file.bytes.len() as u64;
-                    sink.put(file).await?;
+                    sink.put(&file).await?;
+                    // The next shard is written into this one's allocation.
+                    w.recycle(file.bytes);
                 }
                 memory_probe();
             }
@@ -234,7 +236,7 @@ pub async fn load_with_pack<S: AsyncSource, P: PackSink>(
         let (manifest, _) = w.finish()?;
         stats.pack_bytes += manifest.bytes.len() as u64;
         stats.pack_written = true;
-        sink.put(manifest).await?;
+        sink.put(&manifest).await?;
     }
     let split_tensors = store.split_tensors().to_vec();
     let quantized_tensors = store.quantized_tensors().to_vec();

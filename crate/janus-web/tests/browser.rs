@@ -335,9 +335,9 @@ struct MemoryPack(MemorySource);
 impl PackSink for MemoryPack {
     async fn put(
         &mut self,
-        file: janus_model::weights::pack_writer::PackOutput,
+        file: &janus_model::weights::pack_writer::PackOutput,
     ) -> Result<(), WebError> {
-        self.0.insert(file.file, file.bytes);
+        self.0.insert(file.file.clone(), file.bytes.clone());
         Ok(())
     }
 }
@@ -351,11 +351,16 @@ async fn a_packed_q4_model_on_webgpu_matches_the_host_round_trip() {
     let gpu = open().await.unwrap();
     let mut outputs = Vec::new();
     let mut written = MemoryPack::default();
-    // Packed on the GPU (writing the pack as it loads), the host round trip, then that pack.
-    for run in 0..3 {
+    // Packed on the GPU (writing the pack as it loads), the host round trip, that pack, then
+    // that pack again with every tensor written to the GPU a row at a time.
+    for run in 0..4 {
         let store = TensorStore::new(&gpu.device, WorkingDtype::F32)
             .with_quant(Some(QuantFormat::Q4))
             .with_packed(run != 1);
+        let store = match run {
+            3 => store.with_stage_bytes(1),
+            _ => store,
+        };
         let progress = |_: &_| ControlFlow::Continue(());
         let (m, stats) = match run {
             0 => load_with_pack(&tiny_a_hf(), store, progress, || {}, Some(&mut written)).await,
@@ -365,7 +370,7 @@ async fn a_packed_q4_model_on_webgpu_matches_the_host_round_trip() {
         .unwrap();
         assert_eq!(m.model.lm_head.weight.is_quantized(), run != 1);
         assert_eq!(stats.pack_written, run == 0);
-        assert_eq!(m.plan.pack.is_some(), run == 2);
+        assert_eq!(m.plan.pack.is_some(), run >= 2);
         let special = m.tokenizer.special();
         let req = TextRequest {
             prompt_ids: vec![special.bos, 5, 6, 7, 8, 9],
@@ -389,8 +394,10 @@ async fn a_packed_q4_model_on_webgpu_matches_the_host_round_trip() {
     console_log!("q4 packed vs host round trip on WebGPU: ids {ids_p:?}, max |dlogit| {worst:.2e}");
     assert!(worst < 1e-3, "{worst}");
     assert_eq!(ids_p, ids_h);
-    // The pack written while loading is `janus pack`'s, and loads into the same weights.
+    // The pack written while loading is `janus pack`'s, and loads into the same weights,
+    // however its rows reach the GPU.
     assert_eq!(&outputs[2], &outputs[0]);
+    assert_eq!(&outputs[3], &outputs[0]);
     let mut expected = MemorySource::new();
     let options = PackOptions {
         format: QuantFormat::Q4,

@@ -21,8 +21,9 @@ pub async fn random_model(
             continue;
         };
         for p in placements {
-            // Row chunks, as a download arrives: host memory holds one chunk and the stored form.
-            let mut incoming = store.begin(&p.target, &p.shape, None);
+            // Row chunks, as a download arrives: host memory holds one chunk and a stage of
+            // converted rows (`weights::incoming`).
+            let mut incoming = store.begin(&p.target, &p.shape, None)?;
             let rows = p.shape.first().copied().unwrap_or(1);
             let step = incoming.chunk_rows();
             for start_row in (0..rows).step_by(step) {

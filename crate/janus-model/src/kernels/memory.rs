@@ -4,7 +4,9 @@
 use burn::backend::Cube;
 use burn::backend::wgpu::CubeTensor;
 use burn::cubecl::MemoryScope;
+use burn::cubecl::bytes::Bytes;
 use burn::tensor::{DType, Device, Int, Shape, Tensor};
+use bytemuck::NoUninit;
 
 use super::launch::{float_handle, int_handle};
 
@@ -52,6 +54,32 @@ pub fn write_i32<const D: usize>(tensor: &Tensor<D, Int>, values: &[i32]) {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     t.client
         .write(&t.handle, burn::cubecl::bytes::Bytes::from_bytes_vec(bytes));
+}
+
+/// Write `values` into a float tensor's buffer from element `at` on, in place: a queue write
+/// (what an upload is), no launch, after every launch already issued on this thread. WebGPU
+/// writes whole 4-byte words: the caller checks the offset and length in bytes are multiples
+/// of 4 and that `E` is the tensor's element type.
+pub fn write_float_at<E: NoUninit + Send + Sync>(tensor: &Tensor<1>, at: usize, values: Vec<E>) {
+    write_at(float_handle(tensor.clone()), at * size_of::<E>(), values);
+}
+
+/// [`write_float_at`] for an i32 tensor (packed words, scale pairs).
+pub fn write_i32_at(tensor: &Tensor<1, Int>, at: usize, values: Vec<i32>) {
+    write_at(int_handle(tensor), at * size_of::<i32>(), values);
+}
+
+/// `values` written at byte `offset` of `t`'s buffer. The handle is narrowed to exactly those
+/// bytes at both ends: cubecl writes the whole range a handle names, so a handle naming the
+/// rest of the tensor would stage (and write) everything after `offset` at every write, which
+/// is quadratic in the rows and holds a tensor-sized staging copy in wasm memory.
+fn write_at<E: NoUninit + Send + Sync>(t: CubeTensor, offset: usize, values: Vec<E>) {
+    let bytes = Bytes::from_elems(values);
+    let (offset, len) = (offset as u64, bytes.len() as u64);
+    // The tensor's bytes are what its handle's offsets leave of its buffer; both offsets add.
+    let after = t.handle.size_in_used() - offset - len;
+    let handle = t.handle.offset_start(offset).offset_end(after);
+    t.client.write(&handle, bytes);
 }
 
 /// Reads an i32 tensor back, each read started when asked for ([`Self::start`]): the copy to the

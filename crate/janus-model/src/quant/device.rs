@@ -9,6 +9,7 @@ use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use half::f16;
 
 use super::{BLOCK, PackedMatrix, QuantFormat};
+use crate::device_write::{write_float, write_i32};
 
 /// Rows of `x` up to which a product reads the packed weights directly (the kernel's batch
 /// limit: a decode step, or the CFG pairs of up to four images).
@@ -59,22 +60,18 @@ impl QuantMatrix {
     fn from_words(m: &PackedMatrix, words: Vec<i32>, device: &Device, kernel: bool) -> Self {
         let n = words.len();
         let codes = Tensor::from_data(TensorData::new(words, [n]), device);
+        let n = m.scales.len();
         let scales = if kernel {
-            let pairs: Vec<i32> = m
-                .scales
-                .chunks(2)
-                .map(|p| (p[0] as u32 | (p.get(1).copied().unwrap_or(0) as u32) << 16) as i32)
-                .collect();
-            let n = pairs.len();
-            Scales::Packed(Tensor::from_data(TensorData::new(pairs, [n]), device))
+            let pairs = scale_pairs(&m.scales);
+            Scales::Packed(Tensor::from_data(
+                TensorData::new(pairs, [n.div_ceil(2)]),
+                device,
+            ))
         } else {
-            let values: Vec<f32> = m
-                .scales
-                .iter()
-                .map(|&s| f16::from_bits(s).to_f32())
-                .collect();
-            let n = values.len();
-            Scales::F32(Tensor::from_data(TensorData::new(values, [n]), device))
+            Scales::F32(Tensor::from_data(
+                TensorData::new(scale_values(&m.scales), [n]),
+                device,
+            ))
         };
         Self {
             format: m.format,
@@ -82,6 +79,60 @@ impl QuantMatrix {
             cols: m.cols,
             codes,
             scales,
+        }
+    }
+
+    /// A `[rows, cols]` matrix in `format` on `device` whose values are yet to be written
+    /// ([`Self::write_rows`]): a large matrix goes to the device a few MiB at a time, never
+    /// whole on the host.
+    pub fn empty(
+        format: QuantFormat,
+        rows: usize,
+        cols: usize,
+        device: &Device,
+        kernel: bool,
+    ) -> Self {
+        let blocks = rows * cols / BLOCK;
+        let codes = Tensor::empty([rows * cols * format.bits() / 32], device);
+        let scales = if kernel {
+            Scales::Packed(Tensor::empty([blocks.div_ceil(2)], device))
+        } else {
+            Scales::F32(Tensor::empty([blocks], device))
+        };
+        Self {
+            format,
+            rows,
+            cols,
+            codes,
+            scales,
+        }
+    }
+
+    /// Write `part`'s rows from row `start` on (its format and width are this matrix's). For
+    /// the kernels, whose scales lie two to a word, `start`'s first block must begin a word
+    /// (an even block index) and so must the block after `part` unless it ends the matrix; the
+    /// store's assembly keeps a row back to see to that. The buffers are written in place: the
+    /// matrix is taken by value, so nothing else holds them.
+    pub fn write_rows(self, start: usize, part: PackedMatrix) -> Self {
+        let words_per_row = self.cols * self.format.bits() / 32;
+        let blocks_per_row = self.cols / BLOCK;
+        let first_block = start * blocks_per_row;
+        let codes = write_i32(
+            self.codes,
+            start * words_per_row,
+            bytemuck::allocation::cast_vec(part.codes),
+        );
+        let scales = match self.scales {
+            Scales::Packed(s) => {
+                debug_assert!(first_block.is_multiple_of(2), "scale pairs out of line");
+                Scales::Packed(write_i32(s, first_block / 2, scale_pairs(&part.scales)))
+            }
+            Scales::F32(s) => Scales::F32(write_float(s, first_block, scale_values(&part.scales))),
+        };
+        Self {
+            codes,
+            scales,
+            ..self
         }
     }
 
@@ -132,6 +183,16 @@ impl QuantMatrix {
             codes,
             scales,
         })
+    }
+
+    /// The code words and the scales as uploaded (tests compare uploads).
+    #[cfg(test)]
+    pub(crate) fn raw(&self) -> (TensorData, TensorData) {
+        let scales = match &self.scales {
+            Scales::Packed(s) => s.clone().into_data(),
+            Scales::F32(s) => s.clone().into_data(),
+        };
+        (self.codes.clone().into_data(), scales)
     }
 
     /// True when products run in the WGSL kernels.
@@ -306,6 +367,20 @@ impl QuantMatrix {
         };
         unpack(self.codes.clone(), scales.clone(), self.format).reshape([self.rows, self.cols])
     }
+}
+
+/// f16 scale bits two to an i32 word, as the kernels read them (the high half of an odd
+/// count's last word 0).
+fn scale_pairs(scales: &[u16]) -> Vec<i32> {
+    scales
+        .chunks(2)
+        .map(|p| (p[0] as u32 | (p.get(1).copied().unwrap_or(0) as u32) << 16) as i32)
+        .collect()
+}
+
+/// f16 scale bits as f32 values, as the reference reads them.
+fn scale_values(scales: &[u16]) -> Vec<f32> {
+    scales.iter().map(|&s| f16::from_bits(s).to_f32()).collect()
 }
 
 /// Code words and their blocks' f32 scales -> the values, flat, in element order.

@@ -39,6 +39,33 @@ impl PackedMatrix {
             scales: self.scales[start * blocks..end * blocks].to_vec(),
         }
     }
+
+    /// Keep rows `..at`, return rows `at..` (`Vec::split_off` on both buffers).
+    pub fn split_off(&mut self, at: usize) -> PackedMatrix {
+        let words = self.cols * self.format.bits() / 32;
+        let blocks = self.cols / BLOCK;
+        let tail = PackedMatrix {
+            format: self.format,
+            rows: self.rows - at,
+            cols: self.cols,
+            codes: self.codes.split_off(at * words),
+            scales: self.scales.split_off(at * blocks),
+        };
+        self.rows = at;
+        tail
+    }
+
+    /// Rows of `other` (same format and width) after these (taken as they are after none).
+    pub fn append(&mut self, mut other: PackedMatrix) {
+        debug_assert!(self.format == other.format && self.cols == other.cols);
+        if self.rows == 0 {
+            *self = other;
+            return;
+        }
+        self.rows += other.rows;
+        self.codes.append(&mut other.codes);
+        self.scales.append(&mut other.scales);
+    }
 }
 
 impl PackedMatrix {

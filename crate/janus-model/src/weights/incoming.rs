@@ -1,22 +1,83 @@
 //! One tensor arriving in whole-row chunks, converted as it comes: into the working dtype, or
-//! block-quantised. A 102,400-row vocabulary matrix then never exists as f32 on the host — peak
-//! memory is one chunk plus the stored form (for Q4 an eighth of f32), which keeps the browser's
-//! wasm memory small while loading.
+//! block-quantised, then written to the device a few MiB at a time ([`super::device_rows`]).
+//! A 102,400-row vocabulary matrix then never exists whole on the host, as f32 or packed: peak
+//! memory is one chunk plus [`STAGE_BYTES`] of converted rows, which keeps the browser's wasm
+//! memory small while loading.
 
 use half::f16;
 
+use super::device_rows::{Blocks, DeviceRows};
 use super::store::WorkingDtype;
 use crate::error::WeightsError;
-use crate::quant::{BLOCK, PackedMatrix, QuantFormat, dequantize, quantize, round_trip};
+use crate::quant::{PackedMatrix, QuantFormat, dequantize, quantize, round_trip};
 
 /// Values per conversion chunk (whole rows; at least one row).
 pub const CHUNK_VALUES: usize = 1 << 20;
 
-/// The stored form being built.
+/// Converted rows are written to the device once this many bytes wait (or the tensor is
+/// complete): few enough writes that each costs little, few enough bytes to hold.
+pub const STAGE_BYTES: usize = 4 << 20;
+
+/// Converted rows not yet on the device.
 pub(crate) enum Buffer {
     F32(Vec<f32>),
     F16(Vec<f16>),
     Packed(PackedMatrix),
+}
+
+impl Buffer {
+    /// Whole rows of `row_len` values held.
+    pub fn rows(&self, row_len: usize) -> usize {
+        match self {
+            Buffer::F32(v) => v.len() / row_len.max(1),
+            Buffer::F16(v) => v.len() / row_len.max(1),
+            Buffer::Packed(p) => p.rows,
+        }
+    }
+
+    /// Bytes held.
+    fn bytes(&self) -> usize {
+        match self {
+            Buffer::F32(v) => v.len() * 4,
+            Buffer::F16(v) => v.len() * 2,
+            Buffer::Packed(p) => p.bytes() as usize,
+        }
+    }
+
+    /// Keep rows `..at`, return rows `at..`.
+    pub fn split_off(&mut self, at: usize, row_len: usize) -> Buffer {
+        match self {
+            Buffer::F32(v) => Buffer::F32(v.split_off(at * row_len)),
+            Buffer::F16(v) => Buffer::F16(v.split_off(at * row_len)),
+            Buffer::Packed(p) => Buffer::Packed(p.split_off(at)),
+        }
+    }
+
+    /// Empty, of the same kind.
+    fn empty_like(&self) -> Buffer {
+        match self {
+            Buffer::F32(_) => Buffer::F32(Vec::new()),
+            Buffer::F16(_) => Buffer::F16(Vec::new()),
+            Buffer::Packed(p) => Buffer::Packed(PackedMatrix {
+                codes: Vec::new(),
+                scales: Vec::new(),
+                rows: 0,
+                ..*p
+            }),
+        }
+    }
+}
+
+/// How a tensor's rows are converted.
+pub(crate) struct Conversion {
+    /// The dense working dtype.
+    pub dtype: WorkingDtype,
+    /// Stored packed in this block format.
+    pub packed: Option<QuantFormat>,
+    /// Quantised and dequantised on the host, stored dense.
+    pub round_trip: Option<QuantFormat>,
+    /// The rows arrive packed in this format.
+    pub prepacked: Option<QuantFormat>,
 }
 
 /// A tensor being received: `shape`, `rows_done` of `shape[0]`.
@@ -30,29 +91,40 @@ pub(crate) struct Incoming {
     pub round_trip: Option<QuantFormat>,
     /// The rows arrive packed in this format (a pack's `U8` rows, see `weights::packed`).
     pub prepacked: Option<QuantFormat>,
-    pub buffer: Buffer,
+    /// Converted rows waiting for the device.
+    staged: Buffer,
+    /// The device buffers they go to.
+    device: DeviceRows,
+    /// Staged bytes that are written out ([`STAGE_BYTES`] but in tests).
+    stage_bytes: usize,
 }
 
 impl Incoming {
+    /// `name` of `shape`, converted as `how` says, for `device`, written `stage_bytes` at a
+    /// time.
     pub fn new(
         name: &str,
         shape: &[usize],
-        dtype: WorkingDtype,
-        packed: Option<QuantFormat>,
-        round_trip: Option<QuantFormat>,
-        prepacked: Option<QuantFormat>,
+        how: Conversion,
+        device: DeviceRows,
+        stage_bytes: usize,
     ) -> Self {
-        let elems: usize = shape.iter().product();
+        let Conversion {
+            dtype,
+            packed,
+            round_trip,
+            prepacked,
+        } = how;
         let row_len = shape.iter().skip(1).product();
-        let buffer = match (packed, dtype) {
+        let staged = match (packed, dtype) {
             (Some(format), _) => Buffer::Packed(PackedMatrix {
                 format,
                 rows: 0,
                 cols: shape[1],
-                codes: Vec::with_capacity(elems * format.bits() / 32),
-                scales: Vec::with_capacity(elems / BLOCK),
+                codes: Vec::new(),
+                scales: Vec::new(),
             }),
-            // Reserved at the first chunk: a tensor that is one chunk moves in without a copy.
+            // Filled at the first chunk: a tensor that is one chunk moves in without a copy.
             (None, WorkingDtype::F32) => Buffer::F32(Vec::new()),
             (None, WorkingDtype::F16) => Buffer::F16(Vec::new()),
         };
@@ -63,13 +135,16 @@ impl Incoming {
             rows_done: 0,
             round_trip,
             prepacked,
-            buffer,
+            staged,
+            device,
+            stage_bytes,
         }
     }
 
-    /// Rows per chunk for this tensor.
+    /// Rows per chunk for this tensor: [`CHUNK_VALUES`], or fewer values where the stage holds
+    /// fewer bytes.
     pub fn chunk_rows(&self) -> usize {
-        (CHUNK_VALUES / self.row_len.max(1)).max(1)
+        (CHUNK_VALUES.min(self.stage_bytes) / self.row_len.max(1)).max(1)
     }
 
     /// Append whole rows; `source` names the checkpoint tensor in errors.
@@ -90,27 +165,40 @@ impl Incoming {
         if let Some(format) = self.round_trip {
             round_trip(&mut values, self.row_len, format);
         }
-        let total = self.total_rows() * self.row_len;
-        match &mut self.buffer {
-            Buffer::F32(b) if b.is_empty() && values.len() == total => *b = values,
-            Buffer::F32(b) => {
-                b.reserve_exact(total - b.len());
-                b.extend_from_slice(&values);
-            }
-            Buffer::F16(b) => {
-                b.reserve_exact(total - b.len());
-                b.extend(values.iter().map(|&v| f16::from_f32(v)));
-            }
-            Buffer::Packed(p) => {
-                // Blocks lie within rows, so quantising row chunks is quantising the whole.
-                let part = quantize(&values, self.row_len, p.format);
-                p.rows += part.rows;
-                p.codes.extend_from_slice(&part.codes);
-                p.scales.extend_from_slice(&part.scales);
-            }
+        match &mut self.staged {
+            Buffer::F32(b) if b.is_empty() => *b = values,
+            Buffer::F32(b) => b.extend_from_slice(&values),
+            Buffer::F16(b) => b.extend(values.iter().map(|&v| f16::from_f32(v))),
+            // Blocks lie within rows, so quantising row chunks is quantising the whole.
+            Buffer::Packed(p) => p.append(quantize(&values, self.row_len, p.format)),
         }
         self.rows_done += rows;
+        self.flush();
         Ok(())
+    }
+
+    /// Write the staged rows to the device when a stage's bytes wait or the tensor is
+    /// complete.
+    fn flush(&mut self) {
+        if self.is_complete() || self.staged.bytes() >= self.stage_bytes {
+            let next = self.staged.empty_like();
+            self.device.write(std::mem::replace(&mut self.staged, next));
+        }
+    }
+
+    /// The device blocks of the complete tensor.
+    pub fn finish(self) -> Result<Blocks, WeightsError> {
+        let missing = format!(
+            "{}: {} of {} rows arrived",
+            self.name,
+            self.rows_done,
+            self.total_rows()
+        );
+        match self.is_complete() {
+            true => self.device.finish(),
+            false => None,
+        }
+        .ok_or(WeightsError::Internal(missing))
     }
 
     /// Append whole rows that arrive packed (`PackedMatrix::to_row_bytes` form): copied as they
@@ -134,11 +222,10 @@ impl Incoming {
                 self.name, part.rows
             )));
         }
-        if let Buffer::Packed(p) = &mut self.buffer {
-            p.rows += part.rows;
-            p.codes.extend_from_slice(&part.codes);
-            p.scales.extend_from_slice(&part.scales);
+        if let Buffer::Packed(p) = &mut self.staged {
             self.rows_done += part.rows;
+            p.append(part);
+            self.flush();
             return Ok(());
         }
         let mut values = vec![0f32; part.rows * cols];

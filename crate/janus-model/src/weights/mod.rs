@@ -6,6 +6,7 @@
 //! drives the same plan with `await`s; [`load_weights`] is the synchronous driver.
 
 pub mod budget;
+mod device_rows;
 pub mod incoming;
 pub mod index;
 pub mod manifest;

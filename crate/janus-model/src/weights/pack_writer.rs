@@ -6,9 +6,10 @@
 //!
 //! The layout comes first, from sizes alone (which rows of which tensor go to which shard, so
 //! shard names can say `-of-N` and the index is written before any tensor); then the reads are
-//! converted as they arrive, whole or in row parts, and each shard is handed out as soon as its
-//! rows are there. Host memory holds one read, the converted rows not yet in a shard, and one
-//! shard. The same writer runs in `janus pack` and in the browser while a model loads.
+//! converted as they arrive, whole or in row parts, straight into the shard that holds them
+//! (rows arrive in the shards' order), and each shard is handed out as soon as its rows are
+//! there. Host memory holds one read, its converted rows, and one shard. The same writer runs
+//! in `janus pack` and in the browser while a model loads.
 
 use std::collections::BTreeMap;
 
@@ -73,12 +74,12 @@ struct Item {
     packed: Option<QuantFormat>,
 }
 
-/// An item's converted rows `first..done` not yet placed in a shard.
-#[derive(Default)]
-struct Rows {
-    first: usize,
-    done: usize,
+/// The shard being written: its header, then its entries' rows as they arrive.
+struct Filling {
     bytes: Vec<u8>,
+    /// The entry rows go to next, and how many of its rows are in.
+    entry: usize,
+    rows: usize,
 }
 
 /// Rows `first..first + rows` of item `item` in one shard, under `name`.
@@ -101,17 +102,23 @@ pub struct PackOutput {
 /// Writes a pack from the plan's reads as they arrive (sans IO: a synchronous driver is
 /// [`write_pack`], the browser's awaits its reads from IndexedDB): [`Self::start`] gives the
 /// small files, [`Self::accept`] each read in plan order and returns the shards it completed,
-/// [`Self::finish`] the manifest. Host memory: the converted rows of the items whose shard is
-/// not complete yet (at most one shard plus one tensor).
+/// [`Self::finish`] the manifest. Rows arrive in the order the shards hold them (the layout
+/// follows the plan), so each converted part goes straight into the shard being written, after
+/// its header (known from the layout): host memory holds one read, its converted rows, and the
+/// one shard.
 pub struct PackWriter {
     options: PackOptions,
     items: Vec<Item>,
     shards: Vec<Vec<Entry>>,
-    /// Per item, its converted rows not yet in a shard.
-    converted: Vec<Rows>,
+    /// Per item, the rows converted so far.
+    rows_done: Vec<usize>,
     /// Items begun (the last may still be arriving in row parts), shards written.
     next_item: usize,
     next_shard: usize,
+    /// The shard `next_shard` while its rows arrive.
+    filling: Option<Filling>,
+    /// A stored shard's allocation, given back ([`Self::recycle`]) for the next one.
+    spare: Vec<u8>,
     files: Vec<PackFile>,
     source_bytes: u64,
 }
@@ -127,12 +134,14 @@ impl PackWriter {
         let items = items(plan, options.format);
         let shards = layout(&items, options.shard_bytes)?;
         Ok(Self {
-            converted: (0..items.len()).map(|_| Rows::default()).collect(),
+            rows_done: vec![0; items.len()],
             options,
             items,
             shards,
             next_item: 0,
             next_shard: 0,
+            filling: None,
+            spare: Vec::new(),
             files: Vec::new(),
             source_bytes: 0,
         })
@@ -190,12 +199,13 @@ impl PackWriter {
             return Err(out_of_order("has the wrong length"));
         }
         self.source_bytes += read.len;
+        let mut out = Vec::new();
         for placement in &read.placements {
             // The item still arriving in parts, or the next one.
             let current = self
                 .next_item
                 .checked_sub(1)
-                .filter(|&i| self.converted[i].done < self.items[i].rows);
+                .filter(|&i| self.rows_done[i] < self.items[i].rows);
             let index = match current {
                 Some(i) => i,
                 None => {
@@ -208,81 +218,96 @@ impl PackWriter {
                 .get(index)
                 .filter(|item| item.name == placement.target)
                 .ok_or_else(|| out_of_order("arrived out of plan order"))?;
-            let rows = &mut self.converted[index];
-            if read.first_row.unwrap_or(0) != rows.done {
+            if read.first_row.unwrap_or(0) != self.rows_done[index] {
                 return Err(out_of_order("continues at the wrong row"));
             }
             let converted = convert(read, placement, bytes, item)?;
-            let done = rows.done + converted.len() / item.row_bytes.max(1) as usize;
-            if rows.bytes.capacity() < rows.bytes.len() + converted.len() {
-                // Room for every row held until the shard of this part's last row is written,
-                // at once: growing by doubling would hold up to twice that, and a copy besides.
-                let until = entry_end(&self.shards, index, done.saturating_sub(1)).max(done);
-                let want = (until - rows.first) * item.row_bytes as usize;
-                rows.bytes
-                    .reserve_exact(want.saturating_sub(rows.bytes.len()));
-            }
-            rows.done = done;
-            rows.bytes.extend_from_slice(&converted);
-        }
-        let mut out = Vec::new();
-        while self.next_shard < self.shards.len()
-            && self.shards[self.next_shard]
-                .iter()
-                .all(|e| self.converted[e.item].done >= e.first + e.rows)
-        {
-            let bytes = self.shard(self.next_shard)?;
-            let name = self.shard_name(self.next_shard);
-            self.next_shard += 1;
-            out.push(self.output(name, bytes));
+            let first = self.rows_done[index];
+            self.rows_done[index] += converted.len() / item.row_bytes.max(1) as usize;
+            self.place(index, first, &converted, &mut out)?;
         }
         Ok(out)
     }
 
-    /// Shard `i` from its entries' converted rows, which are then released. The header comes
-    /// first (every entry's size is known), so the rows move once, straight into the file's
-    /// bytes: host memory holds the pending rows and the one file, not a second copy of it.
-    fn shard(&mut self, i: usize) -> Result<Vec<u8>, WeightsError> {
-        let mut header = Map::new();
-        let mut end = 0usize;
-        for e in &self.shards[i] {
-            let item = &self.items[e.item];
-            let start = end;
-            end += e.rows * item.row_bytes as usize;
-            let mut shape = if item.scalar { vec![] } else { vec![e.rows] };
-            shape.extend_from_slice(&item.row);
-            header.insert(
-                e.name.clone(),
-                json!({ "dtype": item.dtype.name(), "shape": shape, "data_offsets": [start, end] }),
-            );
-        }
-        let metadata = json!({ "format": "pt", PACK_KEY: PACK_VERSION, QUANT_KEY: self.options.format.name() });
-        header.insert("__metadata__".into(), metadata);
-        let mut bytes = shard_header(&Value::Object(header), end);
-        for e in &self.shards[i] {
-            let item = &self.items[e.item];
-            let rows = &mut self.converted[e.item];
-            if rows.first != e.first {
+    /// Item `index`'s converted rows from row `row` on into the shards that hold them, in
+    /// order: each shard completed on the way is handed out.
+    fn place(
+        &mut self,
+        index: usize,
+        mut row: usize,
+        mut data: &[u8],
+        out: &mut Vec<PackOutput>,
+    ) -> Result<(), WeightsError> {
+        let row_bytes = self.items[index].row_bytes.max(1) as usize;
+        while !data.is_empty() {
+            let Some(entries) = self.shards.get(self.next_shard) else {
+                return Err(self.out_of_layout(index));
+            };
+            let filling = match self.filling.take() {
+                Some(f) => f,
+                None => Filling {
+                    bytes: shard_header(
+                        entries,
+                        &self.items,
+                        &self.options,
+                        std::mem::take(&mut self.spare),
+                    ),
+                    entry: 0,
+                    rows: 0,
+                },
+            };
+            let e = &entries[filling.entry];
+            if e.item != index || e.first + filling.rows != row {
+                return Err(self.out_of_layout(index));
+            }
+            let take = ((e.rows - filling.rows) * row_bytes).min(data.len());
+            let Filling {
+                mut bytes,
+                mut entry,
+                mut rows,
+            } = filling;
+            bytes.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            rows += take / row_bytes;
+            row += take / row_bytes;
+            if rows == e.rows {
+                (entry, rows) = (entry + 1, 0);
+            }
+            if entry < entries.len() {
+                self.filling = Some(Filling { bytes, entry, rows });
+                continue;
+            }
+            if bytes.len() as u64 > self.options.shard_bytes {
                 return Err(WeightsError::Internal(format!(
-                    "pack writer: {} rows from {} held, {} wanted",
-                    item.name, rows.first, e.first
+                    "pack shard {} came to {} bytes, over the {}-byte limit",
+                    self.next_shard + 1,
+                    bytes.len(),
+                    self.options.shard_bytes
                 )));
             }
-            bytes.extend(rows.bytes.drain(..e.rows * item.row_bytes as usize));
-            rows.first += e.rows;
-            if rows.first == item.rows {
-                rows.bytes = Vec::new();
-            }
+            let name = self.shard_name(self.next_shard);
+            self.next_shard += 1;
+            out.push(self.output(name, bytes));
         }
-        if bytes.len() as u64 > self.options.shard_bytes {
-            return Err(WeightsError::Internal(format!(
-                "pack shard {} came to {} bytes, over the {}-byte limit",
-                i + 1,
-                bytes.len(),
-                self.options.shard_bytes
-            )));
+        Ok(())
+    }
+
+    /// Give a handed-out file's bytes back once they are stored: the next shard is written
+    /// into the same allocation. (A fresh 64 MiB buffer per shard fragments the heap, and
+    /// wasm memory never shrinks: the browser's peak grew by shards.)
+    pub fn recycle(&mut self, bytes: Vec<u8>) {
+        if bytes.capacity() > self.spare.capacity() {
+            self.spare = bytes;
         }
-        Ok(bytes)
+    }
+
+    /// Rows of item `index` arrived where the layout has another entry.
+    fn out_of_layout(&self, index: usize) -> WeightsError {
+        WeightsError::Internal(format!(
+            "pack writer: rows of `{}` arrived where shard {} wants others",
+            self.items[index].name,
+            self.next_shard + 1
+        ))
     }
 
     /// The manifest (written last: a pack with its manifest is complete) and the report.
@@ -337,6 +362,7 @@ pub fn write_pack(
         let bytes = source.read(&read.file, read.offset, read.len)?;
         for out in writer.accept(&read, &bytes)? {
             write(&out.file, &out.bytes)?;
+            writer.recycle(out.bytes);
         }
     }
     let (manifest, report) = writer.finish()?;
@@ -429,16 +455,6 @@ fn layout(items: &[Item], shard_bytes: u64) -> Result<Vec<Vec<Entry>>, WeightsEr
     Ok(shards)
 }
 
-/// The row after the shard entry of `item` that holds `row` (its rows up to there are held
-/// until that entry's shard is written).
-fn entry_end(shards: &[Vec<Entry>], item: usize, row: usize) -> usize {
-    shards
-        .iter()
-        .flatten()
-        .find(|e| e.item == item && e.first <= row && row < e.first + e.rows)
-        .map_or(row + 1, |e| e.first + e.rows)
-}
-
 fn count_split(shards: &[Vec<Entry>], items: &[Item]) -> usize {
     let mut split: Vec<usize> = shards
         .iter()
@@ -491,14 +507,39 @@ fn convert(
     Ok(out)
 }
 
-/// The start of a safetensors file, length prefix and the header padded with spaces to 8 bytes,
-/// with room for its `data_len` bytes of data, which the caller appends.
-fn shard_header(header: &Value, data_len: usize) -> Vec<u8> {
-    let mut text = header.to_string();
+/// The start of a shard of `entries` in `out` (emptied; its allocation reused): the length
+/// prefix and the header (every entry's dtype, shape and offsets, known from the layout) padded
+/// with spaces to 8 bytes, with room for the data, which follows as it arrives.
+fn shard_header(
+    entries: &[Entry],
+    items: &[Item],
+    options: &PackOptions,
+    mut out: Vec<u8>,
+) -> Vec<u8> {
+    let mut header = Map::new();
+    let mut end = 0usize;
+    for e in entries {
+        let item = &items[e.item];
+        let start = end;
+        end += e.rows * item.row_bytes as usize;
+        let mut shape = if item.scalar { vec![] } else { vec![e.rows] };
+        shape.extend_from_slice(&item.row);
+        header.insert(
+            e.name.clone(),
+            json!({ "dtype": item.dtype.name(), "shape": shape, "data_offsets": [start, end] }),
+        );
+    }
+    let metadata =
+        json!({ "format": "pt", PACK_KEY: PACK_VERSION, QUANT_KEY: options.format.name() });
+    header.insert("__metadata__".into(), metadata);
+    let mut text = Value::Object(header).to_string();
     while !text.len().is_multiple_of(8) {
         text.push(' ');
     }
-    let mut out = Vec::with_capacity(8 + text.len() + data_len);
+    out.clear();
+    // Room for the largest shard at once: every shard of the pack then fits the one allocation.
+    let room = (8 + text.len() + end).max(options.shard_bytes as usize);
+    out.reserve_exact(room);
     out.extend_from_slice(&(text.len() as u64).to_le_bytes());
     out.extend_from_slice(text.as_bytes());
     out

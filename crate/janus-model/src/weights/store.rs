@@ -1,8 +1,9 @@
 //! Device tensors assembled from checkpoint reads, handed to the module builders by name.
 //!
-//! Each read is decoded (bf16/f16/f32 -> working dtype), checked and uploaded immediately, so
-//! host memory never holds more than one tensor. Tensors are kept flat (rank 1) with their
-//! canonical shape; `take` reshapes, which costs nothing.
+//! Each read is decoded (bf16/f16/f32 -> working dtype), checked, converted and written to the
+//! device a few MiB at a time ([`super::incoming`], [`super::device_rows`]), so host memory
+//! never holds a whole tensor. Tensors are kept flat (rank 1) with their canonical shape; `take`
+//! reshapes, which costs nothing.
 //!
 //! A GPU binds at most `maxStorageBufferBindingSize` bytes per buffer (128 MiB by default on
 //! WebGPU, 1–4 GiB when the adapter's own limits are requested), and burn cannot allocate a tensor
@@ -12,14 +13,15 @@
 
 use std::collections::HashMap;
 
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor};
 
-use super::incoming::{Buffer, Incoming};
+use super::device_rows::{Blocks, DeviceRows};
+use super::incoming::{Conversion, Incoming, STAGE_BYTES};
 use super::plan::{LoadPlan, TensorRead};
 use super::safetensors::decode_f32;
 use crate::error::WeightsError;
 use crate::model::nn::RowBlocks;
-use crate::quant::device::{QuantMatrix, kernel_available};
+use crate::quant::device::kernel_available;
 use crate::quant::{QuantFormat, is_lookup, quantizable};
 
 /// Float type weights are converted to on upload.
@@ -62,13 +64,6 @@ struct Stored {
     shape: Vec<usize>,
 }
 
-enum Blocks {
-    /// Flat values in the working dtype.
-    Dense(Vec<Tensor<1>>),
-    /// Packed codes and scales.
-    Quant(Vec<QuantMatrix>),
-}
-
 /// Loaded weights by canonical name.
 pub struct TensorStore {
     device: Device,
@@ -87,6 +82,8 @@ pub struct TensorStore {
     packed: bool,
     /// Tensors arriving in row parts (a pack's large tensors), until their last part.
     pending: HashMap<String, Incoming>,
+    /// Converted bytes held on the host before they are written to the device.
+    stage_bytes: usize,
 }
 
 impl TensorStore {
@@ -101,6 +98,7 @@ impl TensorStore {
             quantized: Vec::new(),
             packed: kernel_available(device),
             pending: HashMap::new(),
+            stage_bytes: STAGE_BYTES,
         }
     }
 
@@ -116,6 +114,14 @@ impl TensorStore {
     /// for quantised matrices: tests compare the two.
     pub fn with_packed(mut self, packed: bool) -> Self {
         self.packed = packed;
+        self
+    }
+
+    /// Write converted rows to the device once `bytes` of them wait (default
+    /// [`STAGE_BYTES`]); a stage of `n` bytes also converts at most `n` values at a time, so
+    /// tests that stage a byte write every tensor a row at a time.
+    pub fn with_stage_bytes(mut self, bytes: usize) -> Self {
+        self.stage_bytes = bytes.max(1);
         self
     }
 
@@ -216,8 +222,9 @@ impl TensorStore {
     }
 
     /// Decode, check and upload the bytes of one planned read, a chunk of rows at a time (see
-    /// [`super::incoming`]): host memory holds the read, one chunk, and the stored form. A
-    /// pack's row part is held until the part with its last row arrives.
+    /// [`super::incoming`]): host memory holds the read, one chunk, and at most
+    /// [`super::incoming::STAGE_BYTES`] of converted rows. A pack's row parts continue the
+    /// tensor their first part began.
     pub fn accept(&mut self, read: &TensorRead, bytes: &[u8]) -> Result<(), WeightsError> {
         if bytes.len() as u64 != read.len {
             return Err(WeightsError::ShortRead {
@@ -234,7 +241,7 @@ impl TensorStore {
                 .unwrap_or((0, read.shape.first().copied().unwrap_or(1)));
             let mut incoming = match self.pending.remove(&p.target) {
                 Some(incoming) => incoming,
-                None => self.begin(&p.target, &p.shape, read.packed),
+                None => self.begin(&p.target, &p.shape, read.packed)?,
             };
             if incoming.rows_done != read.first_row.unwrap_or(0) {
                 return Err(WeightsError::Pack {
@@ -269,92 +276,48 @@ impl TensorStore {
 
     /// Start receiving `name` (row-major `shape`) in row chunks; `prepacked` when the rows
     /// arrive already quantised (a pack), which are then copied or dequantised, never
-    /// quantised again.
+    /// quantised again. Errors when it cannot fit the device ([`Self::check`]).
     pub(crate) fn begin(
         &self,
         name: &str,
         shape: &[usize],
         prepacked: Option<QuantFormat>,
-    ) -> Incoming {
+    ) -> Result<Incoming, WeightsError> {
         let quantised = prepacked.or(self.quant.filter(|_| quantizable(name, shape)));
         let packed = quantised.filter(|_| self.packed);
         let round_trip = quantised.filter(|_| !self.packed && prepacked.is_none());
-        Incoming::new(
-            name,
+        // Lookup tables keep f32 scales: a gather unpacks its rows with plain burn ops.
+        let kernel = !is_lookup(name);
+        let device = DeviceRows::new(
+            &self.device,
             shape,
-            self.dtype_for(name),
+            self.block_rows(name, shape)?,
+            packed.is_some(),
+            kernel,
+        );
+        let how = Conversion {
+            dtype: self.dtype_for(name),
             packed,
             round_trip,
             prepacked,
-        )
+        };
+        Ok(Incoming::new(name, shape, how, device, self.stage_bytes))
     }
 
-    /// Upload a complete tensor, in row blocks when over the limit.
+    /// File a complete tensor's device blocks under its name.
     pub(crate) fn finish(&mut self, incoming: Incoming) -> Result<(), WeightsError> {
-        let Incoming {
-            name,
-            shape,
-            row_len,
-            round_trip,
-            prepacked,
-            buffer,
-            ..
-        } = incoming;
-        let split = self.block_rows(&name, &shape)?;
-        if split.is_some() {
+        let name = incoming.name.clone();
+        let shape = incoming.shape.clone();
+        if self.block_rows(&name, &shape)?.is_some() {
             self.split.push(name.clone());
         }
-        let quantised =
-            round_trip.is_some() || prepacked.is_some() || matches!(buffer, Buffer::Packed(_));
-        if quantised {
+        let quantised = incoming.round_trip.is_some() || incoming.prepacked.is_some();
+        let blocks = incoming.finish()?;
+        if quantised || matches!(blocks, Blocks::Quant(_)) {
             self.quantized.push(name.clone());
         }
-        let blocks = match buffer {
-            Buffer::Packed(packed) => {
-                // Lookup tables keep f32 scales: a gather unpacks its rows with plain burn ops.
-                let kernel = !is_lookup(&name);
-                let rows = split.unwrap_or(packed.rows).max(1);
-                Blocks::Quant(if rows >= packed.rows {
-                    // Whole: the host's copy moves into the upload.
-                    vec![QuantMatrix::upload_owned(packed, &self.device, kernel)]
-                } else {
-                    (0..packed.rows)
-                        .step_by(rows)
-                        .map(|start| {
-                            let part = packed.row_range(start, (start + rows).min(packed.rows));
-                            QuantMatrix::upload_owned(part, &self.device, kernel)
-                        })
-                        .collect()
-                })
-            }
-            Buffer::F32(values) => Blocks::Dense(self.dense(values, row_len, split)),
-            Buffer::F16(values) => Blocks::Dense(self.dense(values, row_len, split)),
-        };
         self.tensors.insert(name, Stored { blocks, shape });
         Ok(())
-    }
-
-    /// Upload values of one float type, `split` rows per block if given.
-    fn dense<E: burn::tensor::Element>(
-        &self,
-        values: Vec<E>,
-        row_len: usize,
-        split: Option<usize>,
-    ) -> Vec<Tensor<1>> {
-        match split {
-            None => vec![self.upload(values)],
-            Some(rows) => values
-                .chunks(rows * row_len)
-                .map(|block| self.upload(block.to_vec()))
-                .collect(),
-        }
-    }
-
-    fn upload<E: burn::tensor::Element>(&self, values: Vec<E>) -> Tensor<1> {
-        let n = values.len();
-        let data = TensorData::new(values, [n]);
-        let dtype = data.dtype();
-        Tensor::from_data(data, (&self.device, dtype))
     }
 
     /// Add a weight directly (tests, synthetic models): `values` in row-major order of `shape`.
@@ -364,7 +327,7 @@ impl TensorStore {
         values: &[f32],
         shape: &[usize],
     ) -> Result<(), WeightsError> {
-        let mut incoming = self.begin(name, shape, None);
+        let mut incoming = self.begin(name, shape, None)?;
         let chunk = incoming.chunk_rows() * incoming.row_len.max(1);
         for part in values.chunks(chunk.max(1)) {
             incoming.push(part.to_vec(), name)?;
