@@ -28,35 +28,33 @@ if [[ ! -d node_modules/playwright-core ]]; then
 fi
 export CHROMIUM
 
-step "a larger random-weight model for the memory-bound check (janus random-model)"
-# tiny-a's architecture with 12 layers of 16,384-wide MLPs: ~75 MiB of bf16 whose largest tensor
-# is 2 MiB, so a loader that held the checkpoint would blow the bound the e2e test asserts.
-BIG=tests/artifacts/models/tiny-a-wide
-mkdir -p "$BIG"
-node -e '
-  const fs = require("fs");
-  const c = JSON.parse(fs.readFileSync("tests/fixtures/models/tiny-a-hf/config.json", "utf8"));
-  c.text_config.num_hidden_layers = 12;
-  c.text_config.intermediate_size = 16384;
-  fs.writeFileSync(process.argv[1], JSON.stringify(c, null, 1));
-' "$BIG/source-config.json"
-cargo run --locked -q -p janus-cli -- random-model --config "$BIG/source-config.json" \
-  --tokenizer tests/fixtures/models/tiny-a-hf/tokenizer.json --out "$BIG" --shard-mib 40 --skip-unused
+# A random-weight variant of the tiny fixture: $1 the folder, $2 JavaScript changing its config
+# `c`; further arguments go to `janus random-model`.
+tiny_variant() {
+  local dir="$1" change="$2"
+  shift 2
+  mkdir -p "$dir"
+  node -e "
+    const fs = require('fs');
+    const c = JSON.parse(fs.readFileSync('tests/fixtures/models/tiny-a-hf/config.json', 'utf8'));
+    $change;
+    fs.writeFileSync(process.argv[1], JSON.stringify(c, null, 1));
+  " "$dir/source-config.json"
+  cargo run --locked -q -p janus-cli -- random-model --config "$dir/source-config.json" \
+    --tokenizer tests/fixtures/models/tiny-a-hf/tokenizer.json --out "$dir" --skip-unused "$@"
+}
+
+step "a larger random-weight model for the weight store's tests (janus random-model)"
+# tiny-a's architecture with 12 layers of 16,384-wide MLPs: ~75 MiB of bf16 in 40 MiB shards, for
+# the store's throughput, resume and quota steps.
+tiny_variant tests/artifacts/models/tiny-a-wide \
+  'c.text_config.num_hidden_layers = 12; c.text_config.intermediate_size = 16384' --shard-mib 40
 
 step "a random-weight model with a 393,216-token vocabulary for the memory-bound check (janus random-model)"
 # tiny-a with a vocabulary of 393,216: its embedding and lm_head are 48 MiB each in bf16 and
 # 96 MiB in f32, so a loader that held one whole tensor on the host would blow the bound the
 # e2e test asserts (one request plus a few MiB, whatever the tensors).
-VOCAB=tests/artifacts/models/tiny-a-vocab
-mkdir -p "$VOCAB"
-node -e '
-  const fs = require("fs");
-  const c = JSON.parse(fs.readFileSync("tests/fixtures/models/tiny-a-hf/config.json", "utf8"));
-  c.text_config.vocab_size = 393216;
-  fs.writeFileSync(process.argv[1], JSON.stringify(c, null, 1));
-' "$VOCAB/source-config.json"
-cargo run --locked -q -p janus-cli -- random-model --config "$VOCAB/source-config.json" \
-  --tokenizer tests/fixtures/models/tiny-a-hf/tokenizer.json --out "$VOCAB" --skip-unused
+tiny_variant tests/artifacts/models/tiny-a-vocab 'c.text_config.vocab_size = 393216'
 
 step "test server (node --test)"
 # Its faults test the server itself, not the downloader: they are not counted.

@@ -323,7 +323,10 @@ fn reads_in_small_row_parts_load_and_pack_the_same() {
     );
     for read in &parts {
         let bytes = source.read(&read.file, read.offset, read.len).unwrap();
-        files.extend(writer.accept(read, &bytes).unwrap());
+        writer.accept(read, &bytes).unwrap();
+        while let Some(file) = writer.next_shard().unwrap() {
+            files.push(file);
+        }
     }
     files.push(writer.finish().unwrap().0);
     let expected = pack_fixture("tiny-a-hf", QuantFormat::Q4, 64 << 10);

@@ -213,7 +213,8 @@ pub async fn load_with_pack<S: AsyncSource, P: PackSink>(
             store.accept(read, part)?;
             memory_probe();
             if let (Some(w), Some(sink)) = (writer.as_mut(), pack.as_mut()) {
-                for file in w.accept(read, part)? {
+                w.accept(read, part)?;
+                while let Some(file) = w.next_shard()? {
                     stats.pack_bytes += file.bytes.len() as u64;
                     sink.put(&file).await?;
                     // The next shard is written into this one's allocation.

@@ -11,7 +11,7 @@
 //! there. Host memory holds one read, its converted rows, and one shard. The same writer runs
 //! in `janus pack` and in the browser while a model loads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -74,6 +74,14 @@ struct Item {
     packed: Option<QuantFormat>,
 }
 
+/// Converted rows of one item not yet in a shard: `data[at..]`, from item row `row` on.
+struct Pending {
+    item: usize,
+    row: usize,
+    data: Vec<u8>,
+    at: usize,
+}
+
 /// The shard being written: its header, then its entries' rows as they arrive.
 struct Filling {
     bytes: Vec<u8>,
@@ -101,11 +109,12 @@ pub struct PackOutput {
 
 /// Writes a pack from the plan's reads as they arrive (sans IO: a synchronous driver is
 /// [`write_pack`], the browser's awaits its reads from IndexedDB): [`Self::start`] gives the
-/// small files, [`Self::accept`] each read in plan order and returns the shards it completed,
-/// [`Self::finish`] the manifest. Rows arrive in the order the shards hold them (the layout
-/// follows the plan), so each converted part goes straight into the shard being written, after
-/// its header (known from the layout): host memory holds one read, its converted rows, and the
-/// one shard.
+/// small files; [`Self::accept`] takes each read in plan order, then [`Self::next_shard`] gives
+/// each shard it completed, one at a time; [`Self::finish`] gives the manifest. Rows arrive in
+/// the order the shards hold them (the layout follows the plan), so converted rows go straight
+/// into the shard being written, after its header (known from the layout), and rows past a
+/// finished shard wait until the caller has stored it and given its allocation back
+/// ([`Self::recycle`]): host memory holds one read, its converted rows, and one shard.
 pub struct PackWriter {
     options: PackOptions,
     items: Vec<Item>,
@@ -114,11 +123,13 @@ pub struct PackWriter {
     rows_done: Vec<usize>,
     /// Items begun (the last may still be arriving in row parts), shards written.
     next_item: usize,
-    next_shard: usize,
-    /// The shard `next_shard` while its rows arrive.
+    shards_done: usize,
+    /// The shard `shards_done` while its rows arrive.
     filling: Option<Filling>,
     /// A stored shard's allocation, given back ([`Self::recycle`]) for the next one.
     spare: Vec<u8>,
+    /// Converted rows accepted and not yet in a shard, in order.
+    queue: VecDeque<Pending>,
     files: Vec<PackFile>,
     source_bytes: u64,
 }
@@ -139,9 +150,10 @@ impl PackWriter {
             items,
             shards,
             next_item: 0,
-            next_shard: 0,
+            shards_done: 0,
             filling: None,
             spare: Vec::new(),
+            queue: VecDeque::new(),
             files: Vec::new(),
             source_bytes: 0,
         })
@@ -186,20 +198,15 @@ impl PackWriter {
     }
 
     /// The bytes of a read of the plan, or of one of its row parts
-    /// ([`TensorRead::row_parts`]), in plan order: converts its rows and returns the shards
-    /// that are now complete.
-    pub fn accept(
-        &mut self,
-        read: &TensorRead,
-        bytes: &[u8],
-    ) -> Result<Vec<PackOutput>, WeightsError> {
+    /// ([`TensorRead::row_parts`]), in plan order: converts its rows, which
+    /// [`Self::next_shard`] then places.
+    pub fn accept(&mut self, read: &TensorRead, bytes: &[u8]) -> Result<(), WeightsError> {
         let out_of_order =
             |what: &str| WeightsError::Internal(format!("pack writer: `{}` {what}", read.name));
         if bytes.len() as u64 != read.len {
             return Err(out_of_order("has the wrong length"));
         }
         self.source_bytes += read.len;
-        let mut out = Vec::new();
         for placement in &read.placements {
             // The item still arriving in parts, or the next one.
             let current = self
@@ -221,26 +228,44 @@ impl PackWriter {
             if read.first_row.unwrap_or(0) != self.rows_done[index] {
                 return Err(out_of_order("continues at the wrong row"));
             }
-            let converted = convert(read, placement, bytes, item)?;
-            let first = self.rows_done[index];
-            self.rows_done[index] += converted.len() / item.row_bytes.max(1) as usize;
-            self.place(index, first, &converted, &mut out)?;
+            let data = convert(read, placement, bytes, item)?;
+            let row = self.rows_done[index];
+            self.rows_done[index] += data.len() / item.row_bytes.max(1) as usize;
+            self.queue.push_back(Pending {
+                item: index,
+                row,
+                data,
+                at: 0,
+            });
         }
-        Ok(out)
+        Ok(())
     }
 
-    /// Item `index`'s converted rows from row `row` on into the shards that hold them, in
-    /// order: each shard completed on the way is handed out.
-    fn place(
-        &mut self,
-        index: usize,
-        mut row: usize,
-        mut data: &[u8],
-        out: &mut Vec<PackOutput>,
-    ) -> Result<(), WeightsError> {
+    /// The next shard whose rows have all been accepted, `None` until there is one. Store it,
+    /// give its bytes back ([`Self::recycle`]) and ask again: the rows after it wait, so the
+    /// next shard is written into the same allocation rather than beside it.
+    pub fn next_shard(&mut self) -> Result<Option<PackOutput>, WeightsError> {
+        while let Some(mut p) = self.queue.pop_front() {
+            let done = self.place(&mut p)?;
+            if p.at < p.data.len() {
+                self.queue.push_front(p);
+            }
+            if let Some(bytes) = done {
+                let name = self.shard_name(self.shards_done);
+                self.shards_done += 1;
+                return Ok(Some(self.output(name, bytes)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `p`'s rows into the shard being written, up to its end: the shard's bytes when they
+    /// complete it.
+    fn place(&mut self, p: &mut Pending) -> Result<Option<Vec<u8>>, WeightsError> {
+        let index = p.item;
         let row_bytes = self.items[index].row_bytes.max(1) as usize;
-        while !data.is_empty() {
-            let Some(entries) = self.shards.get(self.next_shard) else {
+        while p.at < p.data.len() {
+            let Some(entries) = self.shards.get(self.shards_done) else {
                 return Err(self.out_of_layout(index));
             };
             let filling = match self.filling.take() {
@@ -257,19 +282,19 @@ impl PackWriter {
                 },
             };
             let e = &entries[filling.entry];
-            if e.item != index || e.first + filling.rows != row {
+            if e.item != index || e.first + filling.rows != p.row {
                 return Err(self.out_of_layout(index));
             }
-            let take = ((e.rows - filling.rows) * row_bytes).min(data.len());
+            let take = ((e.rows - filling.rows) * row_bytes).min(p.data.len() - p.at);
             let Filling {
                 mut bytes,
                 mut entry,
                 mut rows,
             } = filling;
-            bytes.extend_from_slice(&data[..take]);
-            data = &data[take..];
+            bytes.extend_from_slice(&p.data[p.at..p.at + take]);
+            p.at += take;
             rows += take / row_bytes;
-            row += take / row_bytes;
+            p.row += take / row_bytes;
             if rows == e.rows {
                 (entry, rows) = (entry + 1, 0);
             }
@@ -280,16 +305,14 @@ impl PackWriter {
             if bytes.len() as u64 > self.options.shard_bytes {
                 return Err(WeightsError::Internal(format!(
                     "pack shard {} came to {} bytes, over the {}-byte limit",
-                    self.next_shard + 1,
+                    self.shards_done + 1,
                     bytes.len(),
                     self.options.shard_bytes
                 )));
             }
-            let name = self.shard_name(self.next_shard);
-            self.next_shard += 1;
-            out.push(self.output(name, bytes));
+            return Ok(Some(bytes));
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Give a handed-out file's bytes back once they are stored: the next shard is written
@@ -306,16 +329,16 @@ impl PackWriter {
         WeightsError::Internal(format!(
             "pack writer: rows of `{}` arrived where shard {} wants others",
             self.items[index].name,
-            self.next_shard + 1
+            self.shards_done + 1
         ))
     }
 
     /// The manifest (written last: a pack with its manifest is complete) and the report.
     pub fn finish(self) -> Result<(PackOutput, PackReport), WeightsError> {
-        if self.next_shard != self.shards.len() {
+        if self.shards_done != self.shards.len() || !self.queue.is_empty() {
             return Err(WeightsError::Internal(format!(
                 "pack writer: finished after {} of {} shards",
-                self.next_shard,
+                self.shards_done,
                 self.shards.len()
             )));
         }
@@ -360,7 +383,8 @@ pub fn write_pack(
     }
     for read in plan.reads.iter().flat_map(|r| r.row_parts(READ_PART_BYTES)) {
         let bytes = source.read(&read.file, read.offset, read.len)?;
-        for out in writer.accept(&read, &bytes)? {
+        writer.accept(&read, &bytes)?;
+        while let Some(out) = writer.next_shard()? {
             write(&out.file, &out.bytes)?;
             writer.recycle(out.bytes);
         }
