@@ -50,10 +50,7 @@ pub fn i32_tensor<const D: usize>(
 /// Overwrite an i32 tensor's values in place (same buffer: what a captured graph reads), in
 /// order after every launch already issued on this thread and before every later one.
 pub fn write_i32<const D: usize>(tensor: &Tensor<D, Int>, values: &[i32]) {
-    let t = int_handle(tensor);
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    t.client
-        .write(&t.handle, burn::cubecl::bytes::Bytes::from_bytes_vec(bytes));
+    write_at(int_handle(tensor), 0, values.to_vec());
 }
 
 /// Write `values` into a float tensor's buffer from element `at` on, in place: a queue write

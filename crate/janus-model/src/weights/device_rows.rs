@@ -22,6 +22,16 @@ pub(crate) enum Blocks {
     Quant(Vec<QuantMatrix>),
 }
 
+impl Blocks {
+    /// How many row blocks.
+    pub fn len(&self) -> usize {
+        match self {
+            Blocks::Dense(b) => b.len(),
+            Blocks::Quant(b) => b.len(),
+        }
+    }
+}
+
 /// The block being written. (One per tensor while it loads: the variants' sizes do not matter.)
 #[allow(clippy::large_enum_variant)]
 enum Open {

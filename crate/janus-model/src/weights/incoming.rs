@@ -188,17 +188,15 @@ impl Incoming {
 
     /// The device blocks of the complete tensor.
     pub fn finish(self) -> Result<Blocks, WeightsError> {
-        let missing = format!(
-            "{}: {} of {} rows arrived",
-            self.name,
-            self.rows_done,
-            self.total_rows()
-        );
-        match self.is_complete() {
-            true => self.device.finish(),
-            false => None,
-        }
-        .ok_or(WeightsError::Internal(missing))
+        let (done, total) = (self.rows_done, self.total_rows());
+        let blocks = if done == total {
+            self.device.finish()
+        } else {
+            None
+        };
+        blocks.ok_or_else(|| {
+            WeightsError::Internal(format!("{}: {done} of {total} rows arrived", self.name))
+        })
     }
 
     /// Append whole rows that arrive packed (`PackedMatrix::to_row_bytes` form): copied as they

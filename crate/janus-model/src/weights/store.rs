@@ -308,11 +308,12 @@ impl TensorStore {
     pub(crate) fn finish(&mut self, incoming: Incoming) -> Result<(), WeightsError> {
         let name = incoming.name.clone();
         let shape = incoming.shape.clone();
-        if self.block_rows(&name, &shape)?.is_some() {
-            self.split.push(name.clone());
-        }
         let quantised = incoming.round_trip.is_some() || incoming.prepacked.is_some();
         let blocks = incoming.finish()?;
+        // More than one block: the tensor was over the device limit and split (`begin`).
+        if blocks.len() > 1 {
+            self.split.push(name.clone());
+        }
         if quantised || matches!(blocks, Blocks::Quant(_)) {
             self.quantized.push(name.clone());
         }
