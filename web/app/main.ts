@@ -185,6 +185,9 @@ function clearError(): void {
   $('error-offer').hidden = true;
 }
 
+/** The load's latest events of each kind: a first load reads the shards while they download. */
+const shown: { download: DownloadProgress | null; load: LoadProgress | null } = { download: null, load: null };
+
 function showProgress(progress: LoadProgress | DownloadProgress): void {
   const bar = $<HTMLProgressElement>('progress-bar');
   const text = $('progress-text');
@@ -194,15 +197,24 @@ function showProgress(progress: LoadProgress | DownloadProgress): void {
       bar.removeAttribute('value');
       return;
     }
-    bar.max = Math.max(1, progress.total);
-    bar.value = progress.bytes;
-    const rate = progress.rate > 0 ? ` at ${formatBytes(progress.rate)}/s, ${formatDuration(progress.etaSeconds)} left` : '';
-    text.textContent = `Downloading ${progress.file}: ${formatBytes(progress.bytes)} of ${formatBytes(progress.total)}${rate}`;
+    shown.download = progress;
   } else {
-    bar.max = Math.max(1, progress.bytesTotal);
-    bar.value = progress.bytesDone;
-    text.textContent = `Loading onto the GPU: ${progress.tensorsDone} of ${progress.tensorsTotal} weights`;
+    shown.load = progress;
   }
+  const { download, load } = shown;
+  const downloading = download !== null && download.bytes < download.total;
+  const rate = download !== null && download.rate > 0 ? ` at ${formatBytes(download.rate)}/s, ${formatDuration(download.etaSeconds)} left` : '';
+  if (load === null || load.phase !== 'weights') {
+    if (download === null) return;
+    bar.max = Math.max(1, download.total);
+    bar.value = download.bytes;
+    text.textContent = `Downloading ${download.file}: ${formatBytes(download.bytes)} of ${formatBytes(download.total)}${rate}`;
+    return;
+  }
+  bar.max = Math.max(1, load.bytesTotal);
+  bar.value = load.bytesDone;
+  const loading = `loading onto the GPU: ${load.tensorsDone} of ${load.tensorsTotal} weights`;
+  text.textContent = downloading ? `Downloading ${formatBytes(download.bytes)} of ${formatBytes(download.total)}${rate}, ${loading}` : `L${loading.slice(1)}`;
 }
 
 let recovering = false;
@@ -247,6 +259,8 @@ async function load(choice: Choice, { store = true }: { store?: boolean } = {}):
   clearError();
   const controller = new AbortController();
   state.loading = controller;
+  shown.download = null;
+  shown.load = null;
   renderModels();
   const panel = $('download');
   panel.hidden = false;

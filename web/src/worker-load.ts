@@ -62,6 +62,8 @@ export async function loadModel(
         retry: options.retry,
         idleTimeoutMs: options.idleTimeoutMs,
         skipSpaceCheck: options.skipSpaceCheck,
+        // The shards download while the engine reads them (store/background.ts).
+        stream: true,
         packing: packs
           ? { quant, storedBytes: quant === 'q4' ? source.entry?.q4?.storedBytes : undefined, shardByShard: options.shardByShard ?? 'auto' }
           : undefined,
@@ -80,22 +82,38 @@ export async function loadModel(
       restarts: first.restarts,
       repairs: 0,
     };
-    if (first.lazy !== undefined) download.shardByShard = true;
-    // Shard by shard, the shards' downloads happen during the load: counted once it ends.
+    if (first.lazy !== undefined && !first.lazy.background.keep) download.shardByShard = true;
+    // Streamed, the shards' downloads happen during the load: counted once it ends.
     const countLazy = (): void => {
       const later = ensured.lazy?.report();
       if (later === undefined) return;
       download.fetchedBytes += later.fetchedBytes - ensured.fetchedBytes;
+      download.resumedBytes += later.resumedBytes - ensured.resumedBytes;
       download.requests += later.requests - ensured.requests;
       download.retries += later.retries - ensured.retries;
       download.restarts += later.restarts - ensured.restarts;
     };
     for (;;) {
-      const reader = await StoreReader.open(store, source.baseUrl, ensured.lazy);
+      const lazy = ensured.lazy;
+      const reader = await StoreReader.open(store, source.baseUrl, lazy?.background).catch(async (error: unknown) => {
+        await lazy?.stop();
+        throw error;
+      });
       const recorder = quant === 'none' || isPackKey(source.baseUrl) ? null : new PackRecorder(store, packKey(source.baseUrl, quant), `${source.name} (${quant})`, options.chunkBytes ?? PACK_CHUNK_BYTES);
-      await recorder?.begin();
       try {
+        await recorder?.begin();
         const report = (await engine.loadFrom(reader, engineProgress, recorder?.onFile)) as LoadReport;
+        // Read while it downloaded: the load counts only once every file is verified (a file's
+        // last chunk reaches the engine only then, but a shard need not be read to its end).
+        await lazy?.finish().catch((error: unknown) => {
+          // Built from bytes that failed their check: not kept.
+          try {
+            engine.unload();
+          } catch {
+            // not loaded, or busy: nothing to drop
+          }
+          throw error;
+        });
         countLazy();
         if (recorder?.failure != null) download.packError = recorder.failure.toWire();
         if (recorder !== null && recorder.failure === null && report.packWritten === true) {
@@ -110,15 +128,18 @@ export async function loadModel(
           await recorder?.abandon();
           // Shard by shard, what is left of the download (the headers, the last shard) loads
           // nothing by itself: the room goes back.
-          if (ensured.lazy !== undefined) {
+          if (lazy !== undefined && !lazy.background.keep) {
             await deleteModel(store, source.baseUrl).catch(() => undefined);
             download.sourceReleased = true;
           }
         }
         return { report, download };
       } catch (error) {
+        // What is stored of a download stopped here stays: the next ensure resumes it.
+        await lazy?.stop();
         await recorder?.abandon();
-        // A damaged stored chunk was removed by the reader: fetch it again (once) and reload.
+        // A damaged stored chunk was removed by the reader, or a file changed while it loaded:
+        // fetch it again (once) and reload.
         if (toWireError(error).code !== 'integrity' || download.repairs >= 1) throw error;
         countLazy();
         download.repairs += 1;

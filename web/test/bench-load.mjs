@@ -9,7 +9,9 @@
 // tests/artifacts/bench-load-<model folder>.json. Figures, not assertions; a load that fails
 // fails it.
 //
-//   node web/test/bench-load.mjs --model DIR [--quant q4|q8|none] [--visits N]
+//   node web/test/bench-load.mjs --model DIR [--quant q4|q8|none] [--visits N] [--rate MBPS]
+// --rate serves the model at about MBPS megabytes per second (the test server's `drip`), as a
+// home connection would, instead of as fast as this machine can.
 // Env: CHROMIUM, JANUS_BENCH_ADAPTER_ARGS (Chromium flags replacing the SwiftShader ones).
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     model: { type: 'string' },
     quant: { type: 'string', default: 'q4' },
     visits: { type: 'string', default: '2' },
+    rate: { type: 'string' },
   },
 });
 if (values.model === undefined) {
@@ -37,6 +40,7 @@ const visits = Math.max(1, Number(values.visits));
 const adapterArgs = process.env.JANUS_BENCH_ADAPTER_ARGS?.split(' ').filter(Boolean) ?? WEBGPU_ARGS;
 const MIB = 2 ** 20;
 
+const modelPath = values.rate === undefined ? '/bench-model/' : `/fault/drip=${Math.round(Number(values.rate) * 1e6)}/bench-model/`;
 const server = createServer({ root, mounts: { ...DEFAULT_MOUNTS, '/bench-model/': path.resolve(values.model) } });
 const { url } = await server.listen();
 // One profile for every visit: the IndexedDB cache outlives the browser, as on a real machine.
@@ -57,13 +61,15 @@ try {
       page.on('pageerror', (error) => pageErrors.push(error.message));
       await page.goto(new URL('pages/client.html', url).href);
       await page.waitForFunction(() => window.janusReady === true);
-      const result = await page.evaluate(async (quant) => {
+      const result = await page.evaluate(async ({ quant, modelPath }) => {
         const started = performance.now();
         const client = await window.Janus.JanusClient.create({ quant });
         const engineMs = performance.now() - started;
         // Seconds from the start of the load at which each phase first reported.
         const phases = {};
         const loadStarted = performance.now();
+        // When the download's last byte was stored (the engine reads while it downloads).
+        let downloadedS = null;
         // What the store holds through the load (the browser's usage figure, every 2 s): a first
         // visit keeps the download and the pack, whole or shard by shard (web/src/store/space.ts).
         let storedPeak = 0;
@@ -74,9 +80,10 @@ try {
             await new Promise((resolve) => setTimeout(resolve, 2000));
           }
         })();
-        const report = await client.load('/bench-model/', {
+        const report = await client.load(modelPath, {
           onProgress: (p) => {
             phases[p.phase] ??= (performance.now() - loadStarted) / 1000;
+            if (p.phase === 'download' && p.total > 0 && p.bytes === p.total) downloadedS = (performance.now() - loadStarted) / 1000;
           },
         }).finally(() => {
           sampling = false;
@@ -86,11 +93,11 @@ try {
         const estimate = await navigator.storage.estimate();
         const adapter = client.deviceInfo.adapter;
         client.dispose?.();
-        return { engineMs, loadS, phases, report, usage: estimate.usage, quota: estimate.quota, storedPeak, adapter };
-      }, values.quant);
+        return { engineMs, loadS, phases, downloadedS, report, usage: estimate.usage, quota: estimate.quota, storedPeak, adapter };
+      }, { quant: values.quant, modelPath });
       if (pageErrors.length > 0) throw new Error(`the page failed during the load:\n${pageErrors.join('\n')}`);
       // The model's files only (the page, the bundle and the wasm come from the same server).
-      const model = Object.entries(server.stats().paths).filter(([p]) => p.startsWith('/bench-model/'));
+      const model = Object.entries(server.stats().paths).filter(([p]) => p.startsWith(modelPath));
       const served = {
         bytes: model.reduce((n, [, e]) => n + e.bytes, 0),
         requests: model.reduce((n, [, e]) => n + e.requests, 0),
@@ -102,6 +109,8 @@ try {
         engineStartS: result.engineMs / 1000,
         loadS: result.loadS,
         phases: result.phases,
+        downloadedS: result.downloadedS,
+        rateMBps: values.rate === undefined ? null : Number(values.rate),
         servedBytes: served.bytes,
         servedRequests: served.requests,
         storedBytes: result.usage,
@@ -122,7 +131,8 @@ try {
           `IndexedDB ${(row.storedBytes / MIB).toFixed(0)} MiB (at most ${(row.storedPeakBytes / MIB).toFixed(0)} MiB while loading, ` +
           `quota ${(row.quotaBytes / MIB).toFixed(0)} MiB${row.shardByShard ? ', shard by shard' : ''}); wasm ${(row.wasmBeforeBytes / MIB).toFixed(0)} MiB before, ` +
           `${(row.wasmPeakBytes / MIB).toFixed(0)} MiB peak; ` +
-          `pack ${row.pack}; phases ${JSON.stringify(row.phases)}`,
+          `pack ${row.pack}; phases ${JSON.stringify(row.phases)}; ` +
+          `downloaded at ${row.downloadedS === null ? '-' : `${row.downloadedS.toFixed(1)} s`}${row.rateMBps === null ? '' : ` (served at ${row.rateMBps} MB/s)`}`,
       );
     } finally {
       await context.close();

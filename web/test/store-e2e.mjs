@@ -1242,6 +1242,78 @@ async function packCache(appBase) {
   }
 }
 
+// ---- a first load reads the shards while they download --------------------------------------
+
+/**
+ * A first load reads the shards while they download (web/src/store/background.ts): tiny-a
+ * (two shards) served at 300 kB/s, the engine reports its first shard's weights read while the
+ * second is still downloading (a load that downloaded first reports none before the last byte),
+ * the model is stored whole, and a later load from the store chats the same tokens. Then the server changes a file under such a load (tiny-b: a dropped connection, and the
+ * request resuming it gets another version): the engine has read the old version's chunks, so
+ * the worker loads again from the start (repairs 1) and finishes.
+ */
+async function streamedLoad(appBase) {
+  const { browser, page } = await openClientPage(appBase);
+  const chunkBytes = 64 * 1024;
+  const model = `${appBase}fault/drip=300000/models/tiny-a-hf/`;
+  const changing = `${appBase}fault/drip=400000,etag-change=3,drop-at=${10 * 128 * 1024 + 9}/models/tiny-b-hf/`;
+  try {
+    const got = await page.evaluate(
+      async ({ model, changing, chunkBytes }) => {
+        const client = await Janus.JanusClient.create();
+        const chat = async () => (await t.collect(client.chat([{ role: 'user', content: 'hi' }], { maxNewTokens: 4, temperature: 0 }))).result?.ids ?? null;
+        const timed = async (url, chunks = chunkBytes) => {
+          const started = performance.now();
+          const at = { weights: null, downloaded: null };
+          const report = await client.load(url, {
+            chunkBytes: chunks,
+            onProgress: (p) => {
+              const s = (performance.now() - started) / 1000;
+              if (p.phase === 'weights') at.weights ??= s;
+              // The last such event: while the file list is read, the total is not known yet.
+              if (p.phase === 'download' && p.total > 0 && p.bytes === p.total) at.downloaded = s;
+            },
+          });
+          return { download: report.download, at, readyS: (performance.now() - started) / 1000 };
+        };
+        try {
+          const first = await timed(model);
+          const chatStarted = performance.now();
+          const firstIds = await chat();
+          const chatS = (performance.now() - chatStarted) / 1000;
+          const stored = (await Janus.JanusClient.cachedModels()).find((m) => m.key === model) ?? null;
+          const again = await timed(model);
+          const againIds = await chat();
+          const changed = await timed(changing, 128 * 1024).catch((e) => ({ error: { code: e.code, message: e.message } }));
+          const changedIds = changed.error === undefined ? await chat() : null;
+          for (const url of [model, changing]) await Janus.JanusClient.deleteCachedModel(url);
+          return { first, firstIds, chatS, stored, again, againIds, changed, changedIds };
+        } finally {
+          client.dispose();
+        }
+      },
+      { model, changing, chunkBytes },
+    );
+    const { first, again, changed } = got;
+    console.log(
+      `   first load: weights from ${first.at.weights?.toFixed(1)} s, last byte stored at ${first.at.downloaded?.toFixed(1)} s, ready at ${first.readyS.toFixed(1)} s ` +
+        `(${first.download.fetchedBytes} bytes fetched); from the store: ${again.readyS.toFixed(1)} s, ${again.download.fetchedBytes} fetched; chat ${got.chatS.toFixed(1)} s; ids ${JSON.stringify(got.firstIds)} / ${JSON.stringify(got.againIds)}`,
+    );
+    console.log(`   the file changed under the load: ${changed.error === undefined ? `ready at ${changed.readyS.toFixed(1)} s, ${JSON.stringify(changed.download)}` : JSON.stringify(changed.error)}`);
+    check(first.at.weights !== null && first.at.downloaded !== null, `progress: ${JSON.stringify(first.at)}`);
+    check(first.at.weights + 1 < first.at.downloaded, `the engine read weights only ${(first.at.downloaded - first.at.weights).toFixed(1)} s before the download ended: not read while it downloaded`);
+    check(got.stored?.complete === true && got.stored.storedBytes === got.stored.bytes, `stored after a streamed load: ${JSON.stringify(got.stored)}`);
+    check(again.download.fetchedBytes === 0 && again.download.requests === 0, `the second load fetched: ${JSON.stringify(again.download)}`);
+    check(Array.isArray(got.firstIds) && got.firstIds.length > 0 && JSON.stringify(got.firstIds) === JSON.stringify(got.againIds), `ids: streamed ${JSON.stringify(got.firstIds)}, stored ${JSON.stringify(got.againIds)}`);
+    check(changed.error === undefined, `the load of a file changed under it: ${JSON.stringify(changed.error)}`);
+    check(changed.download.repairs === 1, `a file changed under the load is loaded again: ${JSON.stringify(changed.download)}`);
+    check(Array.isArray(got.changedIds) && got.changedIds.length > 0, `chat after the changed file: ${JSON.stringify(got.changedIds)}`);
+    figures.streamedLoad = { first, again, changed };
+  } finally {
+    await browser.close();
+  }
+}
+
 async function main() {
   mkdirSync(artifacts, { recursive: true });
   check(statSync(path.join(root, 'web/dist/janus.js')).isFile(), 'web/dist is not built');
@@ -1280,6 +1352,7 @@ async function main() {
     await step('U1 availability(): downloadable, downloading (asked from the page while the worker downloads), available; unavailable without WebGPU', () => availabilityStates(url));
     await step('H2 a cross-origin-isolated page (COOP, COEP): weights from an origin with CORS load; without CORS, a network error naming it', () => isolatedPage(url));
     await step("M6 the engine's worker stopped for 3 s mid-download, the tab throttled: the load completes, nothing fetched twice", () => frozenTab(url, server));
+    await step('a first load reads the shards while they download; a file changed under it is loaded again', () => streamedLoad(url));
     await step('a cached model loads and chats with the weights server stopped, after a reload', () => offlineLoad(url));
     await step('a q4 pack: verified by its manifest, loads and chats as its source at q4', () => packLoad(url));
     await step('a q4 engine stores the pack it wrote while loading; later loads read it, offline too', () => packCache(url));

@@ -32,6 +32,9 @@ export abstract class JanusElement extends HTMLElement {
   protected progress!: HTMLProgressElement;
   private engine: SharedEngine | null = null;
   private connected = false;
+  /** A load in progress: the download not finished, the engine reading weights. */
+  private downloading = false;
+  private loading = false;
   private readonly listeners: [string, EventListener][] = [
     ['progress', (event) => this.onProgress((event as CustomEvent<LoadProgress | DownloadProgress>).detail)],
     ['ready', (event) => this.onReady((event as CustomEvent<LoadResult>).detail)],
@@ -134,6 +137,8 @@ export abstract class JanusElement extends HTMLElement {
 
   /** Shows the error as a sentence and sends it as an 'error' event. */
   protected fail(error: unknown): void {
+    this.downloading = false;
+    this.loading = false;
     const janus = toJanusError(error);
     const { title, action } = humanError(janus.code);
     this.status.textContent = `${title} ${action}`;
@@ -178,19 +183,25 @@ export abstract class JanusElement extends HTMLElement {
 
   private onProgress(progress: LoadProgress | DownloadProgress): void {
     this.progress.hidden = false;
+    // A first load reads the shards while they download: both kinds of event come at once.
     if (progress.phase === 'download') {
+      this.downloading = progress.waiting !== true && progress.bytes < progress.total;
+      if (this.loading) return;
       this.progress.max = Math.max(1, progress.total);
       this.progress.value = progress.bytes;
       this.say(progress.waiting === true ? 'Waiting for another tab’s download…' : `Downloading the model: ${formatBytes(progress.bytes)} of ${formatBytes(progress.total)}`);
     } else {
+      this.loading = progress.phase === 'weights';
       this.progress.max = Math.max(1, progress.bytesTotal);
       this.progress.value = progress.bytesDone;
-      this.say('Loading the model onto the GPU…');
+      this.say(this.downloading ? 'Downloading the model and loading it onto the GPU…' : 'Loading the model onto the GPU…');
     }
     this.emit('progress', progress);
   }
 
   private onReady(result: LoadResult): void {
+    this.downloading = false;
+    this.loading = false;
     this.progress.hidden = true;
     this.setBusy(false);
     this.say('Ready.');

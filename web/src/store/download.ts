@@ -18,6 +18,7 @@ import {
   fileHead,
   fileKey,
   type ChunkStore,
+  MAX_HEAD_BYTES,
   type FileHead,
   type FileRecord,
   type HashSource,
@@ -60,6 +61,14 @@ export interface DownloadOptions {
    * this way, for the safetensors header the engine reads before any tensor (model-cache.ts).
    */
   limitChunks?: number | undefined;
+  /**
+   * The file's first `count` chunks are stored now, each checked against its own SHA-256 (the
+   * file's hash is checked only once the last one lands). Called after the stored prefix is
+   * resumed, after each chunk lands, and with 0 when the stored chunks are discarded (a restart
+   * or a file that fails its hash). A load that reads the file while it downloads waits on this
+   * (store/background.ts).
+   */
+  onStored?: ((count: number) => void) | undefined;
 }
 
 /** What a finished download did, for reports and tests. */
@@ -85,6 +94,25 @@ export async function downloadFile(store: ChunkStore, task: FileTask, options: D
   await run.start();
   return run.outcome();
 }
+
+/**
+ * Store the file's safetensors header alone (`FileRecord.head`, on a record kept incomplete and
+ * resumable), without its first chunk: a load that reads the shards while they download plans
+ * from every header first (model-cache.ts `stream`). Resolves with the outcome, whose record has
+ * no `head` where the file has no safetensors header within MAX_HEAD_BYTES.
+ */
+export async function downloadHead(store: ChunkStore, task: FileTask, options: DownloadOptions = {}): Promise<DownloadOutcome> {
+  const run = new Download(store, task, options, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  await run.head();
+  return run.outcome();
+}
+
+/**
+ * The first request for a header asks for this much; a longer header takes a second request.
+ * Janus-Pro-7B's bf16 shards' headers are 10–63 KB and a pack shard's 6.5 KB: one request;
+ * Janus-1.3B's single file's is 91 KB: two. The body's download fetches these bytes again.
+ */
+const HEAD_GUESS_BYTES = 64 * 1024;
 
 class Download {
   private record!: FileRecord;
@@ -156,6 +184,7 @@ class Download {
       }
       // Corrupt in transit (or the server's hash is stale): never kept, fetched once more.
       await this.store.deleteChunks(this.key, 0);
+      this.options.onStored?.(0);
       if (pass >= 2) {
         throw new JanusError(
           'integrity',
@@ -165,6 +194,44 @@ class Download {
       }
       this.restarts += 1;
     }
+  }
+
+  /** The header alone, on an incomplete record (see `downloadHead`). */
+  async head(): Promise<void> {
+    const stored = await this.store.getFile(this.key);
+    if (stored !== null && this.matches(stored) && stored.chunkSize === this.chunkBytes) {
+      this.record = stored;
+      if (stored.head !== undefined) return;
+      if ((await this.store.chunkIndices(this.key))[0] === 0) {
+        // Resumed from a chunk 0 stored without its header copy.
+        const head = await this.storedHead();
+        if (head !== null) {
+          this.record = { ...stored, head, updatedAt: Date.now() };
+          await this.store.putFile(this.record);
+        }
+        return;
+      }
+    } else {
+      if (stored !== null) await this.store.deleteFile(this.key);
+      await this.fresh();
+    }
+    const { size } = this.record;
+    let { bytes, etag } = await this.fetchRange(0, Math.min(size, HEAD_GUESS_BYTES));
+    const stated = bytes.length >= 8 ? 8 + Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)) : 0;
+    if (stated > bytes.length && stated <= Math.min(size, MAX_HEAD_BYTES)) {
+      const rest = await this.fetchRange(bytes.length, stated - bytes.length);
+      if (etag !== null && rest.etag !== null && rest.etag !== etag) return; // changed between the two: no header kept
+      const whole = new Uint8Array(stated);
+      whole.set(bytes);
+      whole.set(rest.bytes, bytes.length);
+      bytes = whole;
+    }
+    const head = await fileHead(bytes);
+    if (head === null) return;
+    // The ETag goes with the header: a body fetched later from another version restarts.
+    await this.learn(etag);
+    this.record = { ...this.record, head, updatedAt: Date.now() };
+    await this.store.putFile(this.record);
   }
 
   /** A stored record is for this task: same size and no conflicting expected hash. */
@@ -230,6 +297,7 @@ class Download {
     }
     this.resumedBytes = Math.min(size, hasher.index * chunkSize);
     this.options.onProgress?.(this.task.path, this.resumedBytes, size);
+    this.options.onStored?.(hasher.index);
     return hasher;
   }
 
@@ -237,6 +305,7 @@ class Download {
     this.restarts += 1;
     await hasher.reset();
     await this.store.deleteChunks(this.key, 0);
+    this.options.onStored?.(0);
   }
 
   private ifRange(): boolean {
@@ -406,6 +475,7 @@ class Download {
             writing = this.store.putChunk(this.key, index, chunk).then(async () => {
               landed += 1;
               if (headed !== null) await this.store.putFile(headed);
+              this.options.onStored?.(index + 1);
             });
             // Observed by the next await of it; until then, not an unhandled rejection.
             writing.catch(() => undefined);
@@ -462,10 +532,14 @@ class Download {
 
   /** Chunk `index` alone (a repair). */
   private async fetchChunk(index: number): Promise<Uint8Array> {
-    const { url, path } = this.task;
     const { size, chunkSize } = this.record;
-    const offset = index * chunkSize;
-    const length = chunkLength(size, chunkSize, index);
+    return (await this.fetchRange(index * chunkSize, chunkLength(size, chunkSize, index))).bytes;
+  }
+
+  /** `length` bytes at `offset` alone, with the answer's strong ETag. */
+  private async fetchRange(offset: number, length: number): Promise<{ bytes: Uint8Array; etag: string | null }> {
+    const { url, path } = this.task;
+    const { size } = this.record;
     let failures = 0;
     for (;;) {
       throwIfAborted(this.options.signal);
@@ -483,12 +557,13 @@ class Download {
           failures = await this.failed(failures, verdict.code, verdict.message, verdict.retryAfterMs);
           continue;
         }
-        // A whole-file answer is fine here: the slice is checked against the recorded hash.
+        // A whole-file answer is fine here: a repair's slice is checked against the recorded
+        // hash, a header against the file's once the file is verified.
         const skip = verdict.kind === 'partial' ? verdict.skip : offset;
         const bytes = await readSlice(response, skip, length, (n) => {
           this.fetchedBytes += n;
         });
-        if (bytes !== null) return bytes;
+        if (bytes !== null) return { bytes, etag: strongEtag(response.headers.get('ETag')) };
         failures = await this.failed(failures, 'network', `${url}: the response ended early`);
       } catch (error) {
         throwIfAborted(this.options.signal);

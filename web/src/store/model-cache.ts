@@ -5,11 +5,13 @@
 // (repairing a lost one alone) and makes no request otherwise, so a cached model loads offline.
 
 import { JanusError } from '../errors.js';
-import { DEFAULT_CHUNK_BYTES, downloadFile, type DownloadOptions, type DownloadOutcome, type FileTask } from './download.js';
+import { Background } from './background.js';
+import { DEFAULT_CHUNK_BYTES, downloadFile, downloadHead, type DownloadOptions, type DownloadOutcome, type FileTask } from './download.js';
 import { hashFromEtag, parseExpectedHash, type ExpectedHash } from './hash.js';
 import { isWebPageInstead, judgeResponse, parseContentRange, rangeHeader, unreachableHint, webPageMessage } from './http.js';
 import { chunkCount, fileKey, type ChunkStore, type FileRecord, type HashSource, type ModelRecord } from './records.js';
 import type { ModelSource } from './registry.js';
+import { ProgressMeter } from './progress-meter.js';
 import { packEstimate, planSpace, type ShardMode, type SpaceNeeds } from './space.js';
 
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -48,12 +50,27 @@ export interface EnsureOptions extends Omit<DownloadOptions, 'onProgress'> {
    * `lazy` fetches the shards themselves as the engine reaches them.
    */
   packing?: { quant: 'q4' | 'q8'; storedBytes?: number | undefined; shardByShard?: ShardMode | undefined } | undefined;
+  /**
+   * Return once the small files and each shard's header are stored, and fetch the shards
+   * while the engine reads them (the report's `lazy`, background.ts), so a first load takes about
+   * the longer of the download and the load rather than their sum. Default false: return once
+   * the whole model is stored.
+   */
+  stream?: boolean | undefined;
 }
 
-/** The shards of a model ensured shard by shard, fetched when the engine reads them. */
+/**
+ * The shards still to arrive when `ensureModel` returns (`stream`, or shard by shard): they are
+ * fetched while the engine reads them (background.ts). Exactly one of `finish` (after the load)
+ * or `stop` (after a failure) must be called: kept whole, the model's lock is held until then.
+ */
 export interface LazyFiles {
-  /** Fetch the file completely (verified), as a whole download would have. */
-  fetch(path: string): Promise<void>;
+  /** What the reader waits on (store-reader.ts). */
+  readonly background: Background;
+  /** Every file fetched and verified (kept whole: the model marked complete), the lock released. */
+  finish(): Promise<void>;
+  /** The downloads stopped (what is stored stays), the lock released. */
+  stop(): Promise<void>;
   /** The report with every fetch so far. */
   report(): EnsureReport;
 }
@@ -67,7 +84,7 @@ export interface EnsureReport {
   requests: number;
   retries: number;
   restarts: number;
-  /** Set where the model was ensured shard by shard: `model` is not complete (see `packing`). */
+  /** Set where shards are still to arrive (`stream`, or shard by shard): `model` is not complete. */
   lazy?: LazyFiles;
 }
 
@@ -75,9 +92,34 @@ export interface EnsureReport {
 export async function ensureModel(store: ChunkStore, source: ModelSource, options: EnsureOptions = {}): Promise<EnsureReport> {
   const onWait = (): void =>
     options.onProgress?.({ phase: 'download', file: '', fileBytes: 0, fileTotal: 0, bytes: 0, total: 0, rate: 0, etaSeconds: null, waiting: true });
-  return withModelLock(source.baseUrl, options.signal, onWait, () => ensureLocked(store, source, options)).catch(async (error: unknown) => {
+  const withFigures = async (error: unknown): Promise<never> => {
     throw await withStorageFigures(error, store);
+  };
+  // Kept whole while streamed, the lock stays held until the background downloads end: another
+  // tab waits, then finds the model complete. The report is handed out before that.
+  let handOut!: (report: EnsureReport) => void;
+  const handedOut = new Promise<EnsureReport>((resolve) => {
+    handOut = resolve;
   });
+  let released: Promise<unknown> = Promise.resolve();
+  const locked = withModelLock(source.baseUrl, options.signal, onWait, async () => {
+    const report = await ensureLocked(store, source, options);
+    const lazy = report.lazy;
+    if (lazy === undefined || !lazy.background.keep) return report;
+    handOut({
+      ...report,
+      lazy: {
+        ...lazy,
+        // Resolve once the lock is released, so what follows (deleting the source) can take it.
+        finish: () => lazy.finish().then(() => released.then(() => undefined)),
+        stop: () => lazy.stop().then(() => released.then(() => undefined)),
+      },
+    });
+    await lazy.background.closed;
+    return report;
+  });
+  released = locked.catch(() => undefined);
+  return Promise.race([locked.catch(withFigures), handedOut]);
 }
 
 /**
@@ -110,15 +152,35 @@ async function ensureLocked(store: ChunkStore, source: ModelSource, options: Ens
     retries: sum(outcomes, (o) => o.retries),
     restarts: sum(outcomes, (o) => o.restarts),
   });
-  const fetch = async (task: FileTask, limitChunks?: number): Promise<void> => {
+  const fetch = async (
+    task: FileTask,
+    limitChunks?: number,
+    later?: { onStored: (count: number) => void; signal: AbortSignal },
+  ): Promise<FileRecord> => {
     const outcome = await downloadFile(store, task, {
       ...options,
       limitChunks,
       // A shard's first chunk alone (shard by shard) is not shown: the shard is, later.
       onProgress: limitChunks === undefined ? (file, done, total) => progress.file(file, done, total) : undefined,
+      ...(later === undefined ? {} : { onStored: later.onStored, signal: later.signal }),
     });
     outcomes.push(outcome);
     if (limitChunks === undefined) progress.fileDone(task.path, task.size);
+    return outcome.record;
+  };
+  /**
+   * A shard's header alone, else (no safetensors header found that way) its first chunk; a shard
+   * of one chunk whole (its header would be fetched twice for nothing gained).
+   */
+  const fetchHead = async (task: FileTask): Promise<FileRecord> => {
+    if (task.size <= (options.chunkBytes ?? DEFAULT_CHUNK_BYTES)) return fetch(task);
+    const known = await store.getFile(fileKey(task.model, task.path));
+    if (known?.complete !== true) {
+      const outcome = await downloadHead(store, task, { ...options, onProgress: undefined });
+      outcomes.push(outcome);
+      if (outcome.record.head !== undefined) return outcome.record;
+    }
+    return fetch(task, 1);
   };
 
   const known = await store.getModel(source.baseUrl);
@@ -143,27 +205,57 @@ async function ensureLocked(store: ChunkStore, source: ModelSource, options: Ens
     createdAt: known?.createdAt ?? Date.now(),
   };
   await store.putModel(record);
-  if (byShard) {
-    // Each shard's first chunk (its header: the engine plans the load from every header before
-    // it reads a tensor); the shards themselves when the engine reaches them.
-    for (const task of plan.tasks) await fetch(task, isShard(task) ? 1 : undefined);
-    const tasks = new Map(plan.tasks.map((t) => [t.path, t]));
-    const lazy: LazyFiles = {
-      fetch: (path) => {
-        const task = tasks.get(path);
-        if (task === undefined) return Promise.reject(new JanusError('not-found', `${source.baseUrl}${path}: not part of the model`));
-        return withModelLock(source.baseUrl, options.signal, () => undefined, () => fetch(task)).catch(async (error: unknown) => {
-          throw await withStorageFigures(error, store);
-        });
-      },
-      report: () => report(record),
-    };
-    return { ...report(record), lazy };
+  const markComplete = async (): Promise<ModelRecord> => {
+    const complete: ModelRecord = { ...record, complete: true, completedAt: Date.now() };
+    await store.putModel(complete);
+    return complete;
+  };
+  if (byShard || options.stream === true) {
+    // Each shard's header (the engine plans the load from every header before it reads a
+    // tensor), kept with its record; the shards themselves while the engine reads them.
+    const later: string[] = [];
+    for (const task of plan.tasks) if (!isShard(task)) await fetch(task);
+    // A request each, a few at once: a pack has dozens of shards, and one round trip after
+    // another would hold the engine back by seconds over a distant CDN.
+    const shards = plan.tasks.filter(isShard);
+    for (let i = 0; i < shards.length; i += HEAD_REQUESTS) {
+      const stored = await Promise.all(shards.slice(i, i + HEAD_REQUESTS).map(fetchHead));
+      for (const record of stored) if (!record.complete) later.push(record.path);
+    }
+    if (later.length > 0 || byShard) {
+      const tasks = new Map(plan.tasks.map((t) => [t.path, t]));
+      const background = new Background({
+        // The engine reads shards in name order (weights/index.rs `ShardIndex::shards`).
+        paths: later.sort(),
+        keep: !byShard,
+        signal: options.signal,
+        fetchFile: (path, onStored, signal) => {
+          const task = tasks.get(path);
+          if (task === undefined) return Promise.reject(new JanusError('not-found', `${source.baseUrl}${path}: not part of the model`));
+          const run = (): Promise<FileRecord> => fetch(task, undefined, { onStored, signal });
+          // Kept whole, this load holds the model's lock throughout (ensureModel); shard by
+          // shard, each shard takes it in turn.
+          if (!byShard) return run();
+          return withModelLock(source.baseUrl, signal, () => undefined, run).catch(async (error: unknown) => {
+            throw await withStorageFigures(error, store);
+          });
+        },
+        complete: async () => {
+          await markComplete();
+        },
+      });
+      const lazy: LazyFiles = {
+        background,
+        finish: () => background.finish(),
+        stop: () => background.stop(),
+        report: () => report(record),
+      };
+      return { ...report(record), lazy };
+    }
+    return report(await markComplete());
   }
   for (const task of plan.tasks) await fetch(task);
-  const complete: ModelRecord = { ...record, complete: true, completedAt: Date.now() };
-  await store.putModel(complete);
-  return report(complete);
+  return report(await markComplete());
 }
 
 /** The stored files of a model as tasks, or null when a file record is gone (evicted). */
@@ -206,7 +298,7 @@ async function planFiles(
   store: ChunkStore,
   source: ModelSource,
   options: EnsureOptions,
-  fetchTask: (task: FileTask) => Promise<void>,
+  fetchTask: (task: FileTask) => Promise<unknown>,
 ): Promise<Plan> {
   const tree = source.treeUrl === null ? null : await hubTree(source.treeUrl, options.signal);
   const probes = new Map<string, Promise<Probe | null>>();
@@ -418,6 +510,9 @@ async function probe(url: string, path: string, signal: AbortSignal | undefined)
   }
 }
 
+/** Shard headers fetched at once before a streamed load (`stream`). */
+const HEAD_REQUESTS = 6;
+
 /** A safetensors file of a model's weights (the files a shard-by-shard load fetches late). */
 function isShard(task: FileTask): boolean {
   return task.path.endsWith('.safetensors');
@@ -580,55 +675,6 @@ export async function withModelLock<T>(key: string, signal: AbortSignal | undefi
       throw new JanusError('aborted', 'the download was cancelled');
     }
     throw error;
-  }
-}
-
-/** Aggregates per-file progress into model progress with a rate over the last seconds. */
-class ProgressMeter {
-  total = 0;
-  private doneFiles = 0;
-  private current = { file: '', done: 0, total: 0 };
-  private samples: Array<{ at: number; bytes: number }> = [];
-  private lastEmit = 0;
-
-  constructor(private readonly sink: ((progress: DownloadProgress) => void) | undefined) {}
-
-  file(file: string, done: number, total: number): void {
-    const fresh = file !== this.current.file;
-    this.current = { file, done, total };
-    const now = performance.now();
-    const bytes = this.doneFiles + done;
-    // The first report of a file is what was already stored: not network speed.
-    if (fresh) this.samples = [];
-    this.samples.push({ at: now, bytes });
-    while (this.samples.length > 2 && now - (this.samples[0]?.at ?? now) > 5000) this.samples.shift();
-    if (now - this.lastEmit >= 100 || done === total) this.emit(now);
-  }
-
-  fileDone(_file: string, size: number): void {
-    this.doneFiles += size;
-    this.current = { file: this.current.file, done: 0, total: 0 };
-  }
-
-  private emit(now: number): void {
-    if (this.sink === undefined) return;
-    this.lastEmit = now;
-    const first = this.samples[0];
-    const last = this.samples[this.samples.length - 1];
-    const seconds = first !== undefined && last !== undefined ? (last.at - first.at) / 1000 : 0;
-    const rate = seconds > 0.2 && first !== undefined && last !== undefined ? (last.bytes - first.bytes) / seconds : 0;
-    const bytes = this.doneFiles + this.current.done;
-    const total = Math.max(this.total, bytes);
-    this.sink({
-      phase: 'download',
-      file: this.current.file,
-      fileBytes: this.current.done,
-      fileTotal: this.current.total,
-      bytes,
-      total,
-      rate,
-      etaSeconds: rate > 0 ? (total - bytes) / rate : null,
-    });
   }
 }
 

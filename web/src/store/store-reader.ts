@@ -19,15 +19,21 @@
 // shard's header before any tensor, and each such read used to read and hash the shard's whole
 // first chunk, which the tensors then read again. A damaged copy is passed over for the chunk.
 //
-// Shard by shard (model-cache.ts `LazyFiles`, space.ts), the shards are stored with their first
-// chunk only: the headers come from there, and the first read past a shard's header fetches the
-// whole shard (verified), after deleting the shard read before. The loader reads the shards one
-// after another, so one shard at a time is stored; a shard read again is fetched again.
+// A first load reads the shards while they download (store/background.ts): a chunk of a file not
+// yet verified is read once the download has stored it, checked against the SHA-256 taken when
+// it arrived, and the file's last chunk only once the whole file matches its hash. The headers
+// come from the copies kept with the records (each shard's first chunk is stored before the
+// engine starts).
+//
+// Shard by shard (model-cache.ts `LazyFiles`, space.ts), the first read past a shard's header
+// starts its download, after the shard read before has finished downloading and is deleted. The
+// loader reads the shards one after another, so one shard at a time is stored; a shard read
+// again is fetched again.
 
 import { JanusError } from '../errors.js';
 import { sha256Hex } from './hash.js';
-import type { LazyFiles } from './model-cache.js';
-import { chunkLength, fileKey, type ChunkStore, type FileRecord, type ModelRecord, type StoredChunk } from './records.js';
+import type { Background } from './background.js';
+import { chunkCount, chunkLength, fileKey, type ChunkStore, type FileRecord, type ModelRecord, type StoredChunk } from './records.js';
 
 /** Chunks read ahead of the engine in a file it reads in order (16 MiB each by default). */
 export const READ_AHEAD = 2;
@@ -45,19 +51,22 @@ export class StoreReader {
   private readonly heads = new Map<string, boolean>();
   /** Shard by shard: the shard fetched last, deleted when the engine reads past another's header. */
   private fetched: string | null = null;
+  /** Files whose download has a verified record here (checked against the planned header). */
+  private readonly verified = new Set<string>();
 
   private constructor(
     private readonly store: ChunkStore,
     private readonly model: ModelRecord,
     private readonly files: Map<string, FileRecord>,
-    private readonly lazy: LazyFiles | undefined,
+    private readonly lazy: Background | undefined,
   ) {}
 
   /**
    * A reader over a complete cached model; 'not-found' when it is not (fully) cached. With
-   * `lazy`, a model ensured shard by shard: its incomplete files are fetched when read.
+   * `lazy`, a model whose shards are still to arrive (model-cache.ts `LazyFiles`): those are read
+   * as they download.
    */
-  static async open(store: ChunkStore, key: string, lazy?: LazyFiles): Promise<StoreReader> {
+  static async open(store: ChunkStore, key: string, lazy?: Background): Promise<StoreReader> {
     const model = await store.getModel(key);
     if (model === null || (!model.complete && lazy === undefined)) throw new JanusError('not-found', `${key} is not cached completely`);
     const files = new Map<string, FileRecord>();
@@ -92,7 +101,7 @@ export class StoreReader {
       if (!this.last.has(record.key)) this.last.set(record.key, 0);
       return record.head.bytes.subarray(offset, offset + length);
     }
-    if (!record.complete) record = await this.fetch(record);
+    if (!record.complete) await this.begin(record);
     const first = Math.floor(offset / record.chunkSize);
     if (Math.floor((offset + length - 1) / record.chunkSize) === first) {
       // Inside one chunk (most reads): a view of it, no copy; the engine copies it into wasm.
@@ -113,34 +122,51 @@ export class StoreReader {
     return out;
   }
 
-  /**
-   * Shard by shard: the file whole (the one fetched before deleted first), checked to have the
-   * header the engine planned from, which was read before the file was verified.
-   */
-  private async fetch(record: FileRecord): Promise<FileRecord> {
-    if (this.lazy === undefined) throw new JanusError('not-found', `${record.path} is not cached completely`);
-    if (this.fetched !== null && this.fetched !== record.path) await this.release(this.fetched);
-    await this.lazy.fetch(record.path);
-    const whole = await this.store.getFile(record.key);
-    if (whole === null || !whole.complete) throw new JanusError('integrity', `${record.path} was fetched but is not stored completely`);
-    if (record.head !== undefined && whole.head?.sha256 !== record.head.sha256) {
-      throw new JanusError('integrity', `${record.path}: the verified file has another header than the one the load was planned from; load again`);
-    }
-    this.files.set(record.path, whole);
+  /** A file still to arrive: its download started (shard by shard, the shard before released first). */
+  private async begin(record: FileRecord): Promise<void> {
+    if (this.lazy === undefined || !this.lazy.has(record.path)) throw new JanusError('not-found', `${record.path} is not cached completely`);
+    if (this.fetched === record.path) return;
+    if (!this.lazy.keep && this.fetched !== null) await this.release(this.fetched);
+    this.lazy.fetch(record.path);
     this.fetched = record.path;
-    return whole;
   }
 
-  /** Delete a shard the engine has read (its record kept here as incomplete: a read fetches it again). */
+  /**
+   * Shard by shard: delete a shard the engine has read, once its download has ended (its record
+   * kept here as incomplete: a read fetches it again).
+   */
   private async release(path: string): Promise<void> {
     const record = this.files.get(path);
     this.fetched = null;
+    await this.lazy?.release(path);
+    this.verified.delete(path);
     if (record === undefined) return;
     if (this.chunk?.file === record.key) this.chunk = null;
     if (this.ahead?.file === record.key) this.ahead = null;
     this.last.delete(record.key);
     await this.store.deleteFile(record.key);
     this.files.set(path, { ...record, complete: false });
+  }
+
+  /**
+   * The record to check chunk `index` against: a file still downloading waits until the chunk
+   * is stored (its last chunk, until the file is verified). A verified file must have the header
+   * the load was planned from, which was read before the file was.
+   */
+  private async arrived(record: FileRecord, index: number): Promise<FileRecord> {
+    if (record.complete || this.lazy === undefined) return record;
+    const planned = this.files.get(record.path) ?? record;
+    if (planned.complete) return planned;
+    const whole = await this.lazy.chunk(record.path, index, chunkCount(record.size, record.chunkSize));
+    if (whole === null) return planned;
+    if (!this.verified.has(record.path)) {
+      if (planned.head !== undefined && whole.head?.sha256 !== planned.head.sha256) {
+        throw new JanusError('integrity', `${record.path}: the verified file has another header than the one the load was planned from; load again`);
+      }
+      this.verified.add(record.path);
+    }
+    this.files.set(record.path, whole);
+    return whole;
   }
 
   private async chunkBytes(record: FileRecord, index: number): Promise<Uint8Array> {
@@ -193,10 +219,14 @@ export class StoreReader {
     return ok === true;
   }
 
-  /** Chunk `index` of the file from the store, checked against its length and SHA-256. */
-  private async check(record: FileRecord, index: number): Promise<Checked> {
+  /**
+   * Chunk `index` of the file from the store, checked against its length and SHA-256: the one
+   * recorded when the file was verified, or (still downloading) the one taken when it arrived.
+   */
+  private async check(planned: FileRecord, index: number): Promise<Checked> {
+    const record = await this.arrived(planned, index);
     const stored = await this.store.getChunk(record.key, index);
-    const want = record.chunkHashes?.[index];
+    const want = record.complete ? record.chunkHashes?.[index] : stored?.sha256;
     if (
       stored !== null &&
       stored.bytes.length === chunkLength(record.size, record.chunkSize, index) &&
