@@ -34,7 +34,8 @@ export interface CreateOptions extends EngineOptions {
 export interface LoadOptions {
   /**
    * Download progress (`phase: 'download'`: bytes, total, rate, ETA, file) while the weights
-   * come into the cache, then the engine's progress, at least once per tensor.
+   * come into the cache, and the engine's progress, at least once per tensor. A first load reads
+   * the shards while they download, so the two kinds interleave until the download ends.
    */
   onProgress?: (progress: LoadProgress | DownloadProgress) => void;
   /**

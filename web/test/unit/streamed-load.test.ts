@@ -24,6 +24,15 @@ const options = { chunkBytes: CHUNK, retry: FAST_RETRY, stream: true };
 /** tiny-a served at about 1 MB/s: its 864 KiB shard takes most of a second. */
 const slow = (faults = '') => resolveModel(`${base()}fault/drip=1000000${faults}/models/tiny-a-hf/`);
 
+/** A streamed ensure, and a reader over it, as worker-load.ts makes them. */
+async function begin(store: MemoryChunkStore, source: ReturnType<typeof resolveModel>) {
+  const ensured = await ensureModel(store, source, options);
+  const lazy = ensured.lazy;
+  assert.ok(lazy !== undefined, 'shards still to arrive');
+  const reader = await StoreReader.open(store, source.baseUrl, lazy.background);
+  return { ensured, lazy, reader };
+}
+
 test('streamed: the engine reads each chunk once stored, long before its shard is; finish marks the model complete', async () => {
   const store = new MemoryChunkStore();
   const source = slow();
@@ -71,10 +80,7 @@ test('streamed: a shard that fails its hash never lets its last chunk through; t
   const whole = bytes(SHARD);
   // A byte of the shard's last chunk corrupted in every response: its hash fails twice.
   const source = slow(`,flip=${whole.length - 10}`);
-  const ensured = await ensureModel(store, source, options);
-  const lazy = ensured.lazy;
-  assert.ok(lazy !== undefined);
-  const reader = await StoreReader.open(store, source.baseUrl, lazy.background);
+  const { lazy, reader } = await begin(store, source);
   assert.deepEqual(await reader.read(SHARD, CHUNK, 100), whole.subarray(CHUNK, CHUNK + 100));
   const integrity = (e: unknown) => e instanceof JanusError && e.code === 'integrity';
   await assert.rejects(reader.read(SHARD, CHUNK, whole.length - CHUNK), integrity);
@@ -89,10 +95,7 @@ test('streamed: a shard the server changes while it loads fails the load with in
   // connection drops after 5 chunks; the request that resumes it gets a changed file with its
   // own ETag, which the download restarts on, after the engine read the old version's chunks.
   const source = slow(`,etag-change=3,drop-at=${5 * CHUNK + 9}`);
-  const ensured = await ensureModel(store, source, options);
-  const lazy = ensured.lazy;
-  assert.ok(lazy !== undefined);
-  const reader = await StoreReader.open(store, source.baseUrl, lazy.background);
+  const { lazy, reader } = await begin(store, source);
   const whole = bytes(SHARD);
   assert.deepEqual(await reader.read(SHARD, 4 * CHUNK, 100), whole.subarray(4 * CHUNK, 4 * CHUNK + 100));
   await assert.rejects(
@@ -121,10 +124,7 @@ test('streamed: a download that fails (the storage full) fails the read waiting 
   }
   const store = new FullStore();
   const source = slow();
-  const ensured = await ensureModel(store, source, options);
-  const lazy = ensured.lazy;
-  assert.ok(lazy !== undefined);
-  const reader = await StoreReader.open(store, source.baseUrl, lazy.background);
+  const { lazy, reader } = await begin(store, source);
   assert.deepEqual(await reader.read(SHARD, 4 * CHUNK, 10), bytes(SHARD).subarray(4 * CHUNK, 4 * CHUNK + 10));
   const quota = (e: unknown) => e instanceof JanusError && e.code === 'quota' && /storage is full/.test(e.message);
   await assert.rejects(reader.read(SHARD, 5 * CHUNK, 10), quota);
@@ -136,10 +136,7 @@ test('streamed: a download that fails (the storage full) fails the read waiting 
 test('streamed: a load stopped part way keeps what it stored, and the next one resumes from there', async () => {
   const store = new MemoryChunkStore();
   const source = slow();
-  const ensured = await ensureModel(store, source, options);
-  const lazy = ensured.lazy;
-  assert.ok(lazy !== undefined);
-  const reader = await StoreReader.open(store, source.baseUrl, lazy.background);
+  const { lazy, reader } = await begin(store, source);
   await reader.read(SHARD, 3 * CHUNK, 10);
   await lazy.stop();
   const kept = (await store.chunkIndices(fileKey(source.baseUrl, SHARD))).length;
