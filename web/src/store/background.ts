@@ -81,7 +81,10 @@ export class Background {
   private readonly signal: AbortSignal;
   private closing: Promise<void> | null = null;
   private closedResolve!: () => void;
-  /** Resolves once `finish` or `stop` has ended (model-cache.ts holds the model's lock until then). */
+  /**
+   * Resolves once `finish` or `stop` has ended, or (kept whole) every file is verified:
+   * model-cache.ts holds the model's lock until then.
+   */
   readonly closed: Promise<void> = new Promise((resolve) => {
     this.closedResolve = resolve;
   });
@@ -208,6 +211,11 @@ export class Background {
         arrival.notify();
         // Kept whole, the next file; shard by shard the queue holds only what was asked for.
         this.pump();
+        // Kept whole and every file verified: the model is complete whatever the engine does
+        // next, and the lock goes back now, not when the engine ends its load.
+        if (this.keep && this.running === null && this.queue.length === 0 && this.failure === null && !this.signal.aborted) {
+          this.finish().catch(() => undefined);
+        }
       });
   }
 }

@@ -22,7 +22,7 @@
 // A first load reads the shards while they download (store/background.ts): a chunk of a file not
 // yet verified is read once the download has stored it, checked against the SHA-256 taken when
 // it arrived, and the file's last chunk only once the whole file matches its hash. The headers
-// come from the copies kept with the records (each shard's first chunk is stored before the
+// come from the copies kept with the records (each shard's header is fetched alone before the
 // engine starts).
 //
 // Shard by shard (model-cache.ts `LazyFiles`, space.ts), the first read past a shard's header

@@ -24,6 +24,15 @@ const options = { chunkBytes: CHUNK, retry: FAST_RETRY, stream: true };
 /** tiny-a served at about 1 MB/s: its 864 KiB shard takes most of a second. */
 const slow = (faults = '') => resolveModel(`${base()}fault/drip=1000000${faults}/models/tiny-a-hf/`);
 
+/** `promise`, or a failure naming `what` after `ms` (never a test that hangs). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`waited ${ms} ms for ${what}`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** A streamed ensure, and a reader over it, as worker-load.ts makes them. */
 async function begin(store: MemoryChunkStore, source: ReturnType<typeof resolveModel>) {
   const ensured = await ensureModel(store, source, options);
@@ -33,7 +42,7 @@ async function begin(store: MemoryChunkStore, source: ReturnType<typeof resolveM
   return { ensured, lazy, reader };
 }
 
-test('streamed: the engine reads each chunk once stored, long before its shard is; finish marks the model complete', async () => {
+test('streamed: the engine reads each chunk once stored, long before its shard is; the model is complete once every file is verified', async () => {
   const store = new MemoryChunkStore();
   const source = slow();
   const ensured = await ensureModel(store, source, options);
@@ -64,10 +73,12 @@ test('streamed: the engine reads each chunk once stored, long before its shard i
   assert.deepEqual(await reader.read(SHARD, at, whole.length - at), whole.subarray(at));
   assert.equal((await record(SHARD))?.complete, true);
 
-  // The other shard is never read past its header: finish fetches it all the same.
-  await lazy.finish();
+  // The other shard is never read past its header: it is fetched all the same, and once it is
+  // verified the model is complete (and its lock free) before the engine's load has ended.
+  await within(lazy.background.closed, 20_000, 'the background to close once every file is verified');
   assert.equal((await record(OTHER))?.complete, true);
   assert.equal((await store.getModel(source.baseUrl))?.complete, true);
+  await lazy.finish();
   const report = lazy.report();
   assert.ok(report.fetchedBytes >= whole.length + bytes(OTHER).length - 2 * CHUNK, `${report.fetchedBytes} bytes counted`);
   // A model stored this way loads like any other.
