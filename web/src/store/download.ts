@@ -17,8 +17,8 @@ import {
   chunkLength,
   fileHead,
   fileKey,
+  safetensorsHeadEnd,
   type ChunkStore,
-  MAX_HEAD_BYTES,
   type FileHead,
   type FileRecord,
   type HashSource,
@@ -217,8 +217,8 @@ class Download {
     }
     const { size } = this.record;
     let { bytes, etag } = await this.fetchRange(0, Math.min(size, HEAD_GUESS_BYTES));
-    const stated = bytes.length >= 8 ? 8 + Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)) : 0;
-    if (stated > bytes.length && stated <= Math.min(size, MAX_HEAD_BYTES)) {
+    const stated = safetensorsHeadEnd(bytes);
+    if (stated !== null && stated > bytes.length && stated <= size) {
       const rest = await this.fetchRange(bytes.length, stated - bytes.length);
       if (etag !== null && rest.etag !== null && rest.etag !== etag) return; // changed between the two: no header kept
       const whole = new Uint8Array(stated);

@@ -76,14 +76,22 @@ export const MAX_HEAD_BYTES = 1 << 20;
  */
 export function safetensorsHead(first: Uint8Array): Uint8Array | null {
   if (first.length < 9) return null;
-  const view = new DataView(first.buffer, first.byteOffset, 8);
-  const n = view.getBigUint64(0, true);
-  if (n < 2n || n > BigInt(MAX_HEAD_BYTES - 8)) return null;
-  const end = 8 + Number(n);
+  const end = safetensorsHeadEnd(first);
+  if (end === null) return null;
   // The JSON object's opening brace: a text file of 9+ bytes rarely starts with a length that
   // fits and a '{' after it, and one that did would only have its first bytes kept, verified.
   if (end > first.length || first[8] !== 0x7b) return null;
   return first.slice(0, end);
+}
+
+/**
+ * Where the safetensors header that `first` (at least its 8-byte length) announces ends: 8 + N,
+ * or null when N cannot be a header kept with a record (under 2 bytes, or past MAX_HEAD_BYTES).
+ */
+export function safetensorsHeadEnd(first: Uint8Array): number | null {
+  if (first.length < 8) return null;
+  const n = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  return n < 2n || n > BigInt(MAX_HEAD_BYTES - 8) ? null : 8 + Number(n);
 }
 
 /** `FileRecord.head` of a file's leading bytes, or null when they start with no safetensors header. */
