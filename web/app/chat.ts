@@ -3,7 +3,7 @@
 // not a usable picture is refused with a sentence saying why: at once when its header tells
 // (picture.ts), else when the engine fails to decode it; the conversation goes on without it.
 
-import { humanError, toJanusError, type ChatMessage, type JanusClient, type JanusError } from '../src/index.js';
+import { humanError, toJanusError, type ChatMessage, type ChatResult, type JanusClient, type JanusError } from '../src/index.js';
 import { renderMarkdown } from '../src/markdown.js';
 import { byId } from './dom.js';
 import { describeProblem, inspectPicture } from './picture.js';
@@ -197,9 +197,12 @@ export class ChatView {
     this.stop = new AbortController();
     this.update();
     let frame = 0;
+    const asked = performance.now();
+    let first: number | null = null;
     try {
       const stream = this.client.chat(history, { ...this.settings(), signal: this.stop.signal });
       for await (const piece of stream) {
+        first ??= performance.now();
         turn.content += piece;
         if (frame === 0) {
           frame = requestAnimationFrame(() => {
@@ -211,6 +214,7 @@ export class ChatView {
       const result = await stream.result;
       turn.content = result.text;
       if (result.stop === 'cancelled') turn.element.dataset.stopped = 'true';
+      turn.element.append(replyStats(result, asked, first ?? performance.now(), performance.now()));
     } catch (error) {
       const janus = toJanusError(error);
       if (janus.code === 'bad-image') {
@@ -274,6 +278,25 @@ export class ChatView {
     $<HTMLButtonElement>('regenerate').disabled = busy || this.turns.length === 0;
     $<HTMLButtonElement>('clear').disabled = this.turns.length === 0;
   }
+}
+
+/**
+ * What a reply cost: its tokens and their rate, the wait for the first one, and how much of the
+ * prompt ran (the engine keeps the last turn's cache: a follow-up runs only what is new).
+ */
+function replyStats(result: ChatResult, asked: number, first: number, done: number): HTMLElement {
+  const stats = document.createElement('p');
+  stats.className = 'stats';
+  const n = result.ids.length;
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const rate = n > 1 && done > first ? `, ${(((n - 1) * 1000) / (done - first)).toFixed(1)} tokens/s` : '';
+  const ran = result.promptTokens - result.reusedTokens;
+  const prompt =
+    result.reusedTokens > 0
+      ? `${ran} of ${result.promptTokens} prompt tokens run, the rest kept from before`
+      : `${result.promptTokens} prompt tokens`;
+  stats.textContent = `${n} ${n === 1 ? 'token' : 'tokens'}${rate} · first after ${seconds(first - asked)} · ${prompt}`;
+  return stats;
 }
 
 function thumbnail(blob: Blob, alt: string): HTMLImageElement {

@@ -82,6 +82,13 @@ export interface ChatMessage {
 
 export interface ChatOptions extends SamplingOptions {
   /**
+   * Start from the engine's cache of the last chat where this prompt begins as that one did
+   * (default true): a follow-up question or a regenerated reply runs only what is new. The
+   * engine keeps one conversation's cache; loading a model or generating an image clears it.
+   * false runs the whole prompt and keeps nothing.
+   */
+  reuse?: boolean;
+  /**
    * Aborting stops the reply between tokens: `result` then resolves with stop 'cancelled'.
    * If the request had not started yet (another call was running), it rejects with 'aborted'.
    */

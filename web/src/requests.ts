@@ -32,8 +32,8 @@ export function chatFields(messages: readonly ChatMessage[], options: ChatOption
     images.push(...own);
     return own.length === 0 ? { role: message.role, content: message.content } : { role: message.role, content: message.content, images: own.length };
   });
-  const { system, maxNewTokens, temperature, topP, topK, seed } = options;
-  const request = { messages: wireMessages, ...withoutUndefined({ system, maxNewTokens, temperature, topP, topK, seed }) };
+  const { system, maxNewTokens, temperature, topP, topK, seed, reuse } = options;
+  const request = { messages: wireMessages, ...withoutUndefined({ system, maxNewTokens, temperature, topP, topK, seed, reuse }) };
   return { request, images };
 }
 

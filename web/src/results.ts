@@ -38,6 +38,7 @@ export function chatResult(raw: ChatResult): ChatResult {
     text: raw.text,
     ids: toNumbers(raw.ids, 'chat ids'),
     promptTokens: raw.promptTokens,
+    reusedTokens: raw.reusedTokens,
     stop: raw.stop,
     seed: raw.seed,
   };

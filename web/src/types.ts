@@ -110,6 +110,8 @@ export interface SamplingOptions {
 /** `Engine.chat` request; images are passed separately, in message order. */
 export interface EngineChatRequest extends SamplingOptions {
   messages: EngineMessage[];
+  /** See `ChatOptions.reuse`. */
+  reuse?: boolean;
 }
 
 /** Why generation stopped. 'context': the prompt plus reply reached the context length. */
@@ -120,6 +122,12 @@ export interface ChatResult {
   text: string;
   ids: number[];
   promptTokens: number;
+  /**
+   * Leading prompt tokens taken from the last chat's kept cache instead of being run again: the
+   * same conversation with a new question runs only the question (and a picture asked about
+   * before is not encoded again). 0 when the prompt shares nothing with the last chat.
+   */
+  reusedTokens: number;
   stop: StopReason;
   /** The sampling seed used (given, or drawn at random): pass it again to reproduce the reply. */
   seed: number;

@@ -258,6 +258,47 @@ async function run(page, server, baseUrl, browserVersion) {
     );
   });
 
+  await step(page, 'a follow-up turn starts from the kept cache: only what is new runs, the same reply as afresh', async () => {
+    // The last chat (the step before) was this conversation's prompt; its reply goes back in.
+    const first = await chat(page, TEXT_MESSAGES, TEXT_OPTIONS);
+    checkChat(first, 'regenerated chat');
+    checkIds(first.result.ids, text.output_ids, 'regenerated chat');
+    check(
+      first.result.reusedTokens === first.result.promptTokens - 1,
+      `regenerated chat: ${first.result.reusedTokens} of ${first.result.promptTokens} prompt tokens reused, expected all but the last`,
+    );
+    const messages = [...TEXT_MESSAGES, { role: 'assistant', content: first.result.text }, { role: 'user', content: 'And what comes next?' }];
+    const options = { ...TEXT_OPTIONS, maxNewTokens: 8 };
+    const kept = await chat(page, messages, options);
+    // Once more, its pipelines compiled: the time a user sees from the second turn on.
+    await chat(page, TEXT_MESSAGES, TEXT_OPTIONS);
+    const warm = await chat(page, messages, options);
+    const fresh = await chat(page, messages, { ...options, reuse: false });
+    const after = await chat(page, messages, options);
+    for (const [got, what] of [[kept, 'follow-up'], [warm, 'follow-up again'], [fresh, 'follow-up afresh'], [after, 'follow-up after reuse: false']]) checkChat(got, what);
+    check(
+      kept.result.reusedTokens >= first.result.promptTokens,
+      `follow-up: ${kept.result.reusedTokens} prompt tokens reused, the last prompt alone is ${first.result.promptTokens}`,
+    );
+    check(fresh.result.reusedTokens === 0, `reuse: false reused ${fresh.result.reusedTokens} tokens`);
+    check(after.result.reusedTokens === 0, `reuse: false kept a cache: the next chat reused ${after.result.reusedTokens} tokens`);
+    checkIds(kept.result.ids, fresh.result.ids, 'follow-up from the kept cache against afresh');
+    checkIds(warm.result.ids, fresh.result.ids, 'follow-up again from the kept cache against afresh');
+    check(warm.result.reusedTokens === kept.result.reusedTokens, `follow-up again: ${warm.result.reusedTokens} reused, first ${kept.result.reusedTokens}`);
+    checkIds(after.result.ids, fresh.result.ids, 'follow-up after reuse: false');
+    figures.followUp = {
+      promptTokens: kept.result.promptTokens,
+      reusedTokens: kept.result.reusedTokens,
+      keptFirstMs: Math.round(kept.ms),
+      keptMs: Math.round(warm.ms),
+      freshMs: Math.round(fresh.ms),
+    };
+    console.log(
+      `   ${kept.result.promptTokens}-token prompt: ${kept.result.reusedTokens} reused, ${(warm.ms / 1000).toFixed(2)} s ` +
+        `(${(kept.ms / 1000).toFixed(2)} s the first time, compiling its shapes); afresh ${(fresh.ms / 1000).toFixed(2)} s; the same ${kept.result.ids.length} ids`,
+    );
+  });
+
   // The Blob goes through the engine's own decoder (the reference's); ImageData and ImageBitmap
   // through the worker's RGBA path: the same pixels, so the same prompt and first tokens.
   for (const [kind, maxNewTokens] of [['Blob', understand.max_new_tokens], ['ImageData', 3], ['ImageBitmap', 3]]) {
@@ -275,6 +316,12 @@ async function run(page, server, baseUrl, browserVersion) {
       );
       checkChat(got, `image chat (${kind})`);
       checkIds(got.result.ids, understand.output_ids.slice(0, maxNewTokens), `image chat (${kind})`);
+      // After a text chat, nothing of the picture is kept; after the Blob's chat, the same
+      // pixels are (the picture is not encoded again).
+      const picture = understand.prompt_ids.indexOf(golden.special_ids.image);
+      const reused = got.result.reusedTokens;
+      if (kind === 'Blob') check(reused < picture, `image chat (Blob): ${reused} reused, the picture starts at ${picture}`);
+      else check(reused === got.result.promptTokens - 1, `image chat (${kind}): ${reused} of ${got.result.promptTokens} prompt tokens reused`);
       check(
         got.result.promptTokens === understand.prompt_ids.length,
         `image chat (${kind}): promptTokens ${got.result.promptTokens} != golden ${understand.prompt_ids.length}`,
@@ -304,6 +351,11 @@ async function run(page, server, baseUrl, browserVersion) {
     const again = await chat(page, TEXT_MESSAGES, TEXT_OPTIONS);
     checkChat(again, 'chat after cancel');
     checkIds(again.result.ids, text.output_ids, 'chat after cancel');
+    // A cancelled chat keeps its cache like any other.
+    check(
+      again.result.reusedTokens === again.result.promptTokens - 1,
+      `chat after cancel: ${again.result.reusedTokens} of ${again.result.promptTokens} prompt tokens reused`,
+    );
   });
 
   await step(page, 'generateImage: 2 images, CFG, greedy', async () => {
@@ -603,10 +655,14 @@ function chat(page, messages, options) {
   );
 }
 
-/** The text case with 4 new tokens: the engine still works and still matches the golden. */
+/**
+ * The text case with 4 new tokens: the engine still works and still matches the golden. Every
+ * caller comes after an image job, a load or a new engine, each of which clears the kept cache.
+ */
 async function shortChat(page, what) {
   const got = await chat(page, TEXT_MESSAGES, { ...TEXT_OPTIONS, maxNewTokens: 4 });
   checkChat(got, what);
+  check(got.result.reusedTokens === 0, `${what}: ${got.result.reusedTokens} prompt tokens reused from before`);
   checkIds(got.result.ids, text.output_ids.slice(0, 4), what);
   check(got.result.stop === 'max_tokens', `${what}: stop should be 'max_tokens', got ${got.result.stop}`);
 }

@@ -299,6 +299,9 @@ async function main() {
       const first = await visibleText(page, '.turn.assistant .content');
       console.log(`   reply (random weights): ${JSON.stringify(first.slice(0, 80))}`);
       check(first.length > 0, 'the reply is empty');
+      const stats = await visibleText(page, '.turn.assistant .stats');
+      console.log(`   under the reply: ${stats}`);
+      check(/^\d+ tokens?.* · first after [\d.]+ s · \d+ prompt tokens$/.test(stats), `the reply's figures: ${JSON.stringify(stats)}`);
       check((await page.locator('#attachments img').count()) === 0, 'the attachment was not cleared after sending');
       await shot(page, '6-chat');
 
@@ -317,6 +320,11 @@ async function main() {
       await page.waitForSelector('.turn.assistant:nth-of-type(4):not([aria-busy])', { timeout: 300_000 });
       check((await page.locator('.turn.assistant').count()) === 2, 'regenerate should replace the last reply');
       check((await page.locator('.turn.assistant[data-stopped="true"]').count()) === 0, 'the stopped reply should be gone after regenerate');
+      // The same prompt as the stopped reply's: all of it but its last token comes from the
+      // engine's kept cache.
+      const again = await visibleText(page, '.turn.assistant:nth-of-type(4) .stats');
+      console.log(`   under the regenerated reply: ${again}`);
+      check(/ · 1 of \d+ prompt tokens run, the rest kept from before$/.test(again), `the regenerated reply's figures: ${JSON.stringify(again)}`);
       await page.click('#clear');
       check((await page.locator('.turn').count()) === 0, 'clear left messages');
     });

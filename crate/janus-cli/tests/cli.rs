@@ -409,6 +409,7 @@ fn bench_reports_every_figure() {
         "load_s",
         "prefill_s",
         "decode_s",
+        "follow_up_s",
         "image_step_s",
         "image_s",
         "vq_decode_s",

@@ -4,8 +4,9 @@ use std::ops::ControlFlow;
 
 use janus_model::Loaded;
 use janus_model::generate::image::{ImageRequest, decode_images, generate_image_codes};
+use janus_model::generate::prompt_cache::PromptCache;
 use janus_model::generate::sampling::SamplingParams;
-use janus_model::generate::text::{StopReason, TextRequest, generate_text};
+use janus_model::generate::text::{StopReason, TextOutput, TextRequest, generate_text_with};
 use janus_model::metrics::{psnr, rel_err};
 use janus_model::preprocess::image::{PreparedImage, preprocess};
 use janus_model::preprocess::prompt::{Message, render_chat, render_image_prompt};
@@ -52,9 +53,9 @@ impl std::fmt::Display for Figures {
     }
 }
 
-type Check<T = ()> = Result<T, String>;
+pub(crate) type Check<T = ()> = Result<T, String>;
 
-fn ensure(ok: bool, what: impl FnOnce() -> String) -> Check {
+pub(crate) fn ensure(ok: bool, what: impl FnOnce() -> String) -> Check {
     if ok { Ok(()) } else { Err(what()) }
 }
 
@@ -77,7 +78,7 @@ pub fn f32s(v: &Value) -> Check<Vec<f32>> {
     numbers(v, "floats", |x| x.as_f64().map(|n| n as f32))
 }
 
-fn text(v: &Value) -> Check<&str> {
+pub(crate) fn text(v: &Value) -> Check<&str> {
     v.as_str().ok_or_else(|| "golden: expected a string".into())
 }
 
@@ -160,7 +161,8 @@ async fn text_cases(
     ensure(ids == u32s(&case["prompt_ids"])?, || {
         "text: prompt ids differ".into()
     })?;
-    run_text(m, case, ids, vec![], "text", logits_tol, &mut fig).await?;
+    let prompt = Prompt::text(ids);
+    run_text(m, case, prompt, "text", logits_tol, &mut fig, None).await?;
 
     // Raw prompt, no template.
     let case = &g["cases"]["raw"];
@@ -170,7 +172,8 @@ async fn text_cases(
     ensure(ids == u32s(&case["prompt_ids"])?, || {
         "raw: prompt ids differ".into()
     })?;
-    run_text(m, case, ids, vec![], "raw", logits_tol, &mut fig).await?;
+    let prompt = Prompt::text(ids);
+    run_text(m, case, prompt, "raw", logits_tol, &mut fig, None).await?;
 
     // Understanding a non-square image.
     let case = &g["cases"]["understand"];
@@ -186,17 +189,13 @@ async fn text_cases(
     })?;
     let size = m.model.config().vision.image_size;
     let image = preprocess(goldens.question_image, size).map_err(|e| e.to_string())?;
-    run_text(
-        m,
-        case,
+    let prompt = Prompt {
         ids,
-        vec![image],
-        "understand",
-        logits_tol,
-        &mut fig,
-    )
-    .await?;
+        images: vec![image.clone()],
+    };
+    run_text(m, case, prompt, "understand", logits_tol, &mut fig, None).await?;
 
+    crate::kept::kept_cache(m, g, roles, image, logits_tol, &mut fig).await?;
     Ok(fig)
 }
 
@@ -218,18 +217,34 @@ fn special_ids(m: &Loaded, g: &Value) -> Check {
     Ok(())
 }
 
-async fn run_text(
+/// A prompt's ids (images expanded) and its pictures, in order.
+#[derive(Clone)]
+pub(crate) struct Prompt {
+    pub ids: Vec<u32>,
+    pub images: Vec<PreparedImage>,
+}
+
+impl Prompt {
+    pub fn text(ids: Vec<u32>) -> Self {
+        Self {
+            ids,
+            images: Vec::new(),
+        }
+    }
+}
+
+pub(crate) async fn run_text(
     m: &Loaded,
     case: &Value,
-    prompt_ids: Vec<u32>,
-    images: Vec<PreparedImage>,
+    prompt: Prompt,
     what: &str,
     tol: f32,
     fig: &mut Figures,
-) -> Check {
+    kept: Option<&mut PromptCache>,
+) -> Check<TextOutput> {
     let req = TextRequest {
-        prompt_ids,
-        images,
+        prompt_ids: prompt.ids,
+        images: prompt.images,
         max_new_tokens: case["max_new_tokens"]
             .as_u64()
             .ok_or("golden: max_new_tokens")? as usize,
@@ -237,7 +252,7 @@ async fn run_text(
         stop_token: Some(m.tokenizer.special().eos),
         image_token: m.tokenizer.special().image,
     };
-    let out = generate_text(&m.model, &req, |_| ControlFlow::Continue(()))
+    let out = generate_text_with(&m.model, &req, kept, |_| ControlFlow::Continue(()))
         .await
         .map_err(|e| format!("{what}: {e}"))?;
     let err = rel_err(&out.first_logits, &f32s(&case["first_logits"])?);
@@ -254,7 +269,7 @@ async fn run_text(
         format!("{what}: stop reason {:?}", out.stop)
     })?;
     fig.text_ids_compared += out.ids.len();
-    Ok(())
+    Ok(out)
 }
 
 /// Text to image: greedy CFG, two images in one batch, every code.

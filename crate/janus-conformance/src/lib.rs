@@ -6,6 +6,9 @@
 //! - first-step logits within a relative-error tolerance (1e-4 on the CPU, 1e-3 on GPUs);
 //! - greedy text ids identical — a two-turn chat with a system prompt, a raw prompt, and a
 //!   question about a non-square image;
+//! - a prompt started from the last chat's kept cache (regenerated, a follow-up turn, the same
+//!   picture asked about again, another picture under the same ids) gives what it gives run
+//!   afresh;
 //! - all greedy classifier-free-guided image codes identical for a batch of two;
 //! - decoded images within PSNR 40 dB of the reference PNGs.
 //!
@@ -13,6 +16,7 @@
 //! is an `Err` naming the case and the numbers; success returns the measured figures.
 
 mod cases;
+mod kept;
 #[cfg(feature = "wgpu-kernels")]
 pub mod kernels;
 #[cfg(feature = "wgpu-kernels")]

@@ -33,7 +33,8 @@ pub struct ChatMessage {
     pub images: usize,
 }
 
-/// `{messages: [{role, content, images?}], system?, maxNewTokens?, temperature?, topP?, topK?, seed?}`
+/// `{messages: [{role, content, images?}], system?, maxNewTokens?, temperature?, topP?, topK?,
+/// seed?, reuse?}`
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatRequest {
@@ -45,6 +46,9 @@ pub struct ChatRequest {
     pub top_p: Option<f32>,
     pub top_k: Option<usize>,
     pub seed: Option<f64>,
+    /// Start from the engine's kept cache of the last chat where the prompts share a prefix
+    /// (default); `false` runs the whole prompt and keeps nothing.
+    pub reuse: Option<bool>,
 }
 
 /// `{prompt, count?, cfgWeight?, temperature?, topP?, topK?, seed?, previewEvery?}`

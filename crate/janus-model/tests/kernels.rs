@@ -348,6 +348,51 @@ fn packed_generation_chooses_what_the_host_round_trip_does() {
     }
 }
 
+/// A chat's follow-up turn started from the kept cache (`generate_text_with`) on packed
+/// matrices, where the decode steps write the keys and values in place from inside the fused
+/// q/k/v product: the same logits and greedy ids as the whole prompt run afresh, with every
+/// position the loop filled reused.
+#[test]
+fn a_kept_cache_on_packed_weights_gives_what_the_whole_prompt_does() {
+    use janus_model::generate::prompt_cache::PromptCache;
+    use janus_model::generate::text::generate_text_with;
+    use std::ops::ControlFlow;
+    let Some(device) = wgpu() else { return };
+    janus_model::kernels::set_for_adapter(false);
+    let g = golden("tiny-a");
+    let store = TensorStore::new(&device, WorkingDtype::F32)
+        .with_quant(Some(QuantFormat::Q4))
+        .with_packed(true);
+    let m = load_into(&DirSource::new(model_dir("tiny-a-hf")), store).unwrap();
+    let run = |req: &janus_model::generate::text::TextRequest, kept: Option<&mut PromptCache>| {
+        let go = |_| ControlFlow::Continue(());
+        pollster::block_on(generate_text_with(&m.model, req, kept, go)).unwrap()
+    };
+    let mut kept = PromptCache::new();
+    let first = text_request(&m, &g, 12);
+    let reply = run(&first, Some(&mut kept));
+    // The last prompt, the reply, a new question.
+    let mut next = first.clone();
+    next.prompt_ids.extend_from_slice(&reply.ids);
+    let question = m
+        .tokenizer
+        .encode("\n\nUser: And then?\n\nAssistant:")
+        .unwrap();
+    next.prompt_ids.extend_from_slice(&question[1..]);
+    let follow = run(&next, Some(&mut kept));
+    let fresh = run(&next, None);
+    // Every reply token but the last was fed in by a decode step.
+    assert_eq!(follow.reused, first.prompt_ids.len() + reply.ids.len() - 1);
+    assert_eq!(fresh.reused, 0);
+    within(
+        "tiny-a q4, follow-up from the kept cache against afresh",
+        &follow.first_logits,
+        &fresh.first_logits,
+        1e-4,
+    );
+    assert_eq!(follow.ids, fresh.ids, "greedy ids from the kept cache");
+}
+
 /// Text ids and image codes equal, or a panic naming the first that differs.
 fn same_choices(a: &(Vec<u32>, Vec<Vec<u32>>), b: &(Vec<u32>, Vec<Vec<u32>>), what: &str) {
     let first = |x: &[u32], y: &[u32]| {

@@ -10,7 +10,8 @@ use std::rc::Rc;
 
 use image::RgbImage;
 use janus_model::generate::image::{decode_images, generate_image_codes};
-use janus_model::generate::text::{StopReason, generate_text};
+use janus_model::generate::prompt_cache::PromptCache;
+use janus_model::generate::text::{StopReason, generate_text_with};
 use janus_model::quant::QuantFormat;
 use janus_model::weights::TensorStore;
 use janus_model::weights::pack_writer::PackOutput;
@@ -41,7 +42,19 @@ struct Inner {
     quant: Option<QuantFormat>,
     max_tensor_bytes: u64,
     model: RefCell<Option<Rc<Loaded>>>,
+    /// The last chat's KV cache, for the next chat's shared prefix (`generate_text_with`). It
+    /// belongs to `model`: replacing or dropping the model clears it, and an image job clears it
+    /// first (its memory goes to the image's caches).
+    conversation: RefCell<PromptCache>,
     busy: Cell<bool>,
+}
+
+impl Inner {
+    /// Replace the loaded model (or drop it) and forget the conversation computed with it.
+    fn set_model(&self, model: Option<Rc<Loaded>>) {
+        self.conversation.borrow_mut().clear();
+        *self.model.borrow_mut() = model;
+    }
 }
 
 /// Marks the engine busy for the life of one job.
@@ -170,6 +183,7 @@ impl Engine {
                     quant,
                     max_tensor_bytes,
                     model: RefCell::new(None),
+                    conversation: RefCell::new(PromptCache::new()),
                     busy: Cell::new(false),
                 }),
             };
@@ -202,7 +216,7 @@ impl Engine {
         if self.inner.busy.get() {
             return Err(WebError::new(codes::BUSY, "cannot unload while a job runs").into());
         }
-        self.inner.model.borrow_mut().take();
+        self.inner.set_model(None);
         Ok(())
     }
 
@@ -242,9 +256,14 @@ impl Engine {
     }
 
     /// Chat. `request`: `{messages: [{role, content, images?}], system?, maxNewTokens?,
-    /// temperature?, topP?, topK?, seed?}`; `images`: the pictures of every message in order;
+    /// temperature?, topP?, topK?, seed?, reuse?}`; `images`: the pictures of every message in order;
     /// `onToken(piece, id)` per generated token — return `false` to stop.
-    /// Resolves `{text, ids, promptTokens, stop, seed}`.
+    /// Resolves `{text, ids, promptTokens, reusedTokens, stop, seed}`.
+    ///
+    /// The engine keeps the last chat's KV cache: a prompt that begins as the last one did
+    /// (the same conversation with a new question, or the same prompt regenerated) runs only
+    /// the rest, and `reusedTokens` says how many it did not run again. `reuse: false` runs
+    /// the whole prompt and keeps nothing; loading, unloading and image jobs clear it.
     pub fn chat(&self, request: JsValue, image_list: JsValue, on_token: Function) -> Promise {
         let inner = self.inner.clone();
         job_promise(inner.gpu.clone(), async move {
@@ -259,11 +278,19 @@ impl Engine {
             let seed = text_request.sampling.seed;
             let mut stream = tok.stream();
             let mut steer = Steer::new(&on_token);
-            let out = generate_text(model, &text_request, |id| {
+            // Out of the cell for the job (a failure leaves it empty); `reuse: false` starts
+            // afresh and keeps nothing.
+            let mut kept = inner.conversation.take();
+            let reuse = req.reuse.unwrap_or(true);
+            if !reuse {
+                kept.clear();
+            }
+            let out = generate_text_with(model, &text_request, reuse.then_some(&mut kept), |id| {
                 let piece = stream.push(id).ok().flatten().unwrap_or_default();
                 steer.call(&[piece.into(), id.into()])
             })
             .await?;
+            *inner.conversation.borrow_mut() = kept;
             inner.gpu.check_alive()?;
             steer.finish()?;
             let text = tok
@@ -273,6 +300,7 @@ impl Engine {
             set(&result, "text", text);
             set(&result, "ids", id_array(&out.ids));
             set(&result, "promptTokens", prompt_tokens as u32);
+            set(&result, "reusedTokens", out.reused as u32);
             set(
                 &result,
                 "stop",
@@ -300,6 +328,7 @@ impl Engine {
             let job = Job::start(&inner)?;
             let loaded = job.model()?;
             let req: ImageGenRequest = parse_required(request, "image request")?;
+            inner.conversation.borrow_mut().clear();
             let model = &loaded.model;
             let image_request =
                 req.image_request(&loaded.tokenizer, model.config(), random_seed)?;
@@ -388,7 +417,7 @@ async fn load_from<S: AsyncSource, P: PackSink>(
 ) -> Result<JsValue, WebError> {
     let inner = &job.0;
     // Free the old model's GPU memory before the new one arrives.
-    inner.model.borrow_mut().take();
+    inner.set_model(None);
     let before = crate::wasm_memory_bytes();
     let peak = Cell::new(before);
     let store = TensorStore::new(&inner.gpu.device, inner.dtype)
@@ -411,7 +440,7 @@ async fn load_from<S: AsyncSource, P: PackSink>(
     let (loaded, stats) = loading?;
     inner.gpu.check_alive()?;
     let report = report(&loaded, &stats, inner.dtype, before, peak.get())?;
-    *inner.model.borrow_mut() = Some(Rc::new(loaded));
+    inner.set_model(Some(Rc::new(loaded)));
     Ok(report)
 }
 

@@ -51,7 +51,7 @@ class FakeWorker extends EventTarget {
   postMessage(request: Request): void {
     FakeWorker.posted.push(structuredClone(request));
     if (request.type === 'cancel') return; // answered by the request it cancels
-    const value = request.type === 'init' ? { deviceInfo: { adapter: 'fake' }, wasmMemoryBytes: 1 } : request.type === 'chat' ? { text: '', ids: [], promptTokens: 1, stop: 'eos', seed: 1 } : request.type === 'generateImage' ? { width: 1, height: 1, images: [], codes: [], cancelled: false, seed: 1 } : null;
+    const value = request.type === 'init' ? { deviceInfo: { adapter: 'fake' }, wasmMemoryBytes: 1 } : request.type === 'chat' ? { text: '', ids: [], promptTokens: 1, reusedTokens: 0, stop: 'eos', seed: 1 } : request.type === 'generateImage' ? { width: 1, height: 1, images: [], codes: [], cancelled: false, seed: 1 } : null;
     const answer = { type: 'result', id: request.id, value } as Response;
     setTimeout(() => this.dispatchEvent(new MessageEvent('message', { data: answer })), 0);
   }
@@ -76,7 +76,7 @@ test('every request the client sends is accepted as it is, and so is its structu
       { role: 'assistant', content: 'two images' },
       { role: 'user', content: '', images: [png] },
     ],
-    { system: '', maxNewTokens: 8, temperature: 0, topP: 0.9, topK: 40, seed: 2 ** 53 },
+    { system: '', maxNewTokens: 8, temperature: 0, topP: 0.9, topK: 40, seed: 2 ** 53, reuse: false },
   ).result;
   await tuned.generateImage('a fox');
   await tuned.generateImage('a fox', { count: 2, cfgWeight: 5, temperature: 1, topP: 1, topK: 0, seed: 0, onPreview: () => {} });
@@ -223,6 +223,7 @@ const MALFORMED: [string, unknown, number | null, RegExp][] = [
   ['chat message unknown field', { ...CHAT, request: { messages: [{ role: 'user', content: 'x', image: 1 }] }, images: [] }, 8, /request\.messages\[0\]\.image is not a known field/],
   ['chat temperature a string', { ...CHAT, request: { ...CHAT.request, temperature: '0.5' } }, 8, /^chat: request\.temperature must be a number$/],
   ['chat system null', { ...CHAT, request: { ...CHAT.request, system: null } }, 8, /request\.system must be a string/],
+  ['chat reuse a string', { ...CHAT, request: { ...CHAT.request, reuse: 'no' } }, 8, /request\.reuse must be a boolean/],
   ['chat sampling option misspelt', { ...CHAT, request: { ...CHAT.request, top_k: 4 } }, 8, /request\.top_k is not a known field/],
   ['chat without images', { ...CHAT, images: undefined }, 8, /^chat: images must be an array$/],
   ['chat image a string', { ...CHAT, images: ['data:image/png;base64,'] }, 8, /^chat: images\[0\] must be a Blob, ImageBitmap, ImageData or \{width, height, data\}$/],
@@ -320,7 +321,7 @@ const image = fc.oneof(
 );
 const message = opt({ role: fc.oneof(fc.constantFrom('user', 'assistant'), text), content: text, images: fc.nat(3) }, ['role', 'content']);
 const chat = fc
-  .tuple(id, fc.array(message, { maxLength: 4 }), opt({ system: text, maxNewTokens: anyNumber, temperature: anyNumber, topP: anyNumber, topK: anyNumber, seed: anyNumber }, []))
+  .tuple(id, fc.array(message, { maxLength: 4 }), opt({ system: text, maxNewTokens: anyNumber, temperature: anyNumber, topP: anyNumber, topK: anyNumber, seed: anyNumber, reuse: fc.boolean() }, []))
   .chain(([id, messages, sampling]) => {
     const count = messages.reduce((sum, m) => sum + (m.images ?? 0), 0);
     return fc.array(image, { minLength: count, maxLength: count }).map((images) => ({ type: 'chat', id, request: { messages, ...sampling }, images }));
@@ -403,6 +404,7 @@ const FIELDS: Record<RequestType, Record<string, Field>> = {
     'request.messages[].images': o('count'),
     'request.system': o('string'),
     'request.maxNewTokens': o('number'),
+    'request.reuse': o('boolean'),
     ...Object.fromEntries(Object.entries(SAMPLING).map(([k, v]) => [`request.${k}`, v])),
     images: f('array'),
     'images[]': f('image'),

@@ -23,8 +23,9 @@ use crate::Janus;
 use crate::error::JanusError;
 use crate::generate::image::{ImageRequest, generate_image_codes};
 use crate::generate::on_device::IMAGE_READBACK_EVERY;
+use crate::generate::prompt_cache::PromptCache;
 use crate::generate::sampling::SamplingParams;
-use crate::generate::text::{TextRequest, generate_text};
+use crate::generate::text::{TextRequest, generate_text_with};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -40,11 +41,16 @@ pub struct BenchPlan {
     pub vq_decode: bool,
 }
 
-/// Times of the text path: prefill of `prompt_tokens`, then `decode_tokens` steps.
+/// New prompt tokens of the measured follow-up turn (a short question).
+pub const FOLLOW_UP_TOKENS: usize = 16;
+
+/// Times of the text path: prefill of `prompt_tokens`, then `decode_tokens` steps, then a
+/// follow-up turn of [`FOLLOW_UP_TOKENS`] new tokens from the kept cache (to its first token).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TextTimes {
     pub prefill_s: f64,
     pub decode_s: f64,
+    pub follow_up_s: f64,
 }
 
 /// Deterministic token ids below `vocab` (not special; random weights give them no meaning).
@@ -55,7 +61,9 @@ fn prompt(len: usize, vocab: usize) -> Vec<u32> {
 }
 
 /// Prefill `prompt_tokens`, then greedy decode `decode_tokens` more, with the library's text
-/// loop (its per-step readback included). Prefill time is the time to the first token.
+/// loop (its per-step readback included). Prefill time is the time to the first token. Then a
+/// chat's next turn: that prompt, its reply and [`FOLLOW_UP_TOKENS`] more, started from the
+/// cache the first turn kept, timed to its first token.
 pub async fn text(
     model: &Janus,
     prompt_tokens: usize,
@@ -72,18 +80,33 @@ pub async fn text(
         // No image placeholders in the prompt: an id the prompt never uses.
         image_token: (vocab - 1) as u32,
     };
+    let mut kept = PromptCache::new();
     let start = clock();
     let mut stamps = Vec::with_capacity(decode_tokens + 1);
-    generate_text(model, &req, |_| {
+    let reply = generate_text_with(model, &req, Some(&mut kept), |_| {
         stamps.push(clock());
         ControlFlow::Continue(())
     })
     .await?;
     let first = stamps.first().copied().unwrap_or(start);
     let last = stamps.last().copied().unwrap_or(first);
+    let question = prompt(prompt_tokens + FOLLOW_UP_TOKENS, vocab).split_off(prompt_tokens);
+    let next = TextRequest {
+        prompt_ids: [req.prompt_ids.as_slice(), &reply.ids, &question].concat(),
+        max_new_tokens: 1,
+        ..req
+    };
+    let asked = clock();
+    let mut answered = asked;
+    generate_text_with(model, &next, Some(&mut kept), |_| {
+        answered = clock();
+        ControlFlow::Break(())
+    })
+    .await?;
     Ok(TextTimes {
         prefill_s: first - start,
         decode_s: last - first,
+        follow_up_s: answered - asked,
     })
 }
 
@@ -200,6 +223,7 @@ pub async fn run(
         prefill_s: text_times.prefill_s,
         decode_tokens: plan.decode_tokens,
         decode_s: text_times.decode_s,
+        follow_up_s: text_times.follow_up_s,
         image_steps: plan.image_steps,
         image_step_s: image.map(|i| i.0),
         image_s: image.map(|i| i.1),

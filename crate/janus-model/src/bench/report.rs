@@ -22,6 +22,9 @@ pub struct BenchReport {
     pub prefill_s: f64,
     pub decode_tokens: usize,
     pub decode_s: f64,
+    /// A chat's next turn after the measured one ([`super::FOLLOW_UP_TOKENS`] new tokens), to
+    /// its first token, started from the cache the measured turn kept.
+    pub follow_up_s: f64,
     pub image_steps: usize,
     pub image_step_s: Option<f64>,
     /// A whole image: prefill + 576 steps at the measured rate (without the VQ decode).
@@ -50,6 +53,13 @@ impl BenchReport {
         self.decode_tokens as f64 / self.decode_s
     }
 
+    /// The same follow-up turn with its whole prompt run (the measured prompt, its reply and
+    /// the new tokens) at the measured prefill rate: what it costs without the kept cache.
+    pub fn follow_up_afresh_s(&self) -> f64 {
+        (self.prompt_tokens + self.decode_tokens + super::FOLLOW_UP_TOKENS) as f64
+            / self.prefill_tokens_per_s()
+    }
+
     /// Weight bytes per second during decode.
     pub fn decode_gbps(&self) -> f64 {
         self.decode_bytes as f64 * self.decode_tokens_per_s() / 1e9
@@ -62,8 +72,8 @@ impl BenchReport {
 
     /// The table header matching [`Self::markdown_row`].
     pub fn markdown_header() -> &'static str {
-        "| adapter | model | weights | load s | GPU GB (loaded / after) | prefill tok/s | decode tok/s | s per decode token | s per image step | s per image (extrap.) | VQ decode s | decode GB/s | copy GB/s | fraction |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| adapter | model | weights | load s | GPU GB (loaded / after) | prefill tok/s | decode tok/s | s per decode token | follow-up turn s (afresh) | s per image step | s per image (extrap.) | VQ decode s | decode GB/s | copy GB/s | fraction |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     }
 
     pub fn markdown_row(&self) -> String {
@@ -71,7 +81,7 @@ impl BenchReport {
         let opt =
             |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
         format!(
-            "| {} | {} | {} | {:.1} | {} / {} | {:.1} | {:.2} | {:.3} | {} | {} | {} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {:.1} | {} / {} | {:.1} | {:.2} | {:.3} | {:.2} ({:.2}) | {} | {} | {} | {:.1} | {} | {} |",
             self.adapter,
             self.model,
             self.weights,
@@ -81,6 +91,8 @@ impl BenchReport {
             self.prefill_tokens_per_s(),
             self.decode_tokens_per_s(),
             1.0 / self.decode_tokens_per_s(),
+            self.follow_up_s,
+            self.follow_up_afresh_s(),
             opt(self.image_step_s, 3),
             opt(self.image_s, 0),
             opt(self.vq_decode_s, 2),

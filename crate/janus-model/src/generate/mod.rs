@@ -4,6 +4,7 @@
 
 pub mod image;
 pub mod on_device;
+pub mod prompt_cache;
 pub mod sampling;
 pub mod text;
 

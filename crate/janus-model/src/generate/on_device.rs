@@ -155,6 +155,14 @@ impl<'m> DeviceLoop<'m> {
     pub async fn read_history(&self, from: usize, to: usize) -> Result<Vec<u32>, JanusError> {
         read_ids(self.history.clone().slice(s![.., from..to])).await
     }
+
+    /// End the loop and hand back its caches, as its steps wrote them in place (their
+    /// host-side lengths still those of the prompt: the caller counts the steps it ran).
+    pub fn into_caches(mut self) -> Vec<KvCache> {
+        // The recording goes first, as in `drop`.
+        self.replay = Replay::Off;
+        std::mem::take(&mut self.caches)
+    }
 }
 
 thread_local! {

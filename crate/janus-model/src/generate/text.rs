@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 use burn::tensor::{Tensor, TensorData, s};
 
 use super::on_device::{self, DeviceLoop, Head};
+use super::prompt_cache::{Key, PromptCache, prompt_keys};
 use super::sampling::{Sampler, SamplingParams};
 use super::{check_prompt, read_f32};
 use crate::error::{JanusError, PromptError};
@@ -55,6 +56,8 @@ pub struct TextOutput {
     pub stop: StopReason,
     /// Logits of the first generated position (for reference checks).
     pub first_logits: Vec<f32>,
+    /// Leading prompt tokens taken from a kept cache instead of being run again.
+    pub reused: usize,
 }
 
 /// Build the prompt's input embeddings `[1, T, H]`: token embeddings with every run of
@@ -65,15 +68,8 @@ pub fn prompt_embeddings(
     images: &[PreparedImage],
     image_token: u32,
 ) -> Result<Tensor<3>, JanusError> {
+    check_image_count(model, ids, images.len(), image_token)?;
     let per_image = model.config().image_tokens();
-    let placeholders = ids.iter().filter(|&&id| id == image_token).count();
-    if placeholders != images.len() * per_image {
-        return Err(PromptError::ImageCount {
-            placeholders: placeholders / per_image.max(1),
-            images: images.len(),
-        }
-        .into());
-    }
     let mut x = model.embed_tokens(model.ids_tensor(&[ids.to_vec()]));
     if images.is_empty() {
         return Ok(x);
@@ -122,18 +118,65 @@ pub fn prompt_embeddings(
     Ok(x)
 }
 
+/// One picture per run of placeholders.
+fn check_image_count(
+    model: &Janus,
+    ids: &[u32],
+    images: usize,
+    image_token: u32,
+) -> Result<(), JanusError> {
+    let per_image = model.config().image_tokens();
+    let placeholders = ids.iter().filter(|&&id| id == image_token).count();
+    if placeholders != images * per_image {
+        return Err(PromptError::ImageCount {
+            placeholders: placeholders / per_image.max(1),
+            images,
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Generate text. `on_token` sees every new id (before the stop token) and may stop the loop.
 pub async fn generate_text(
     model: &Janus,
     req: &TextRequest,
+    on_token: impl FnMut(u32) -> ControlFlow<()>,
+) -> Result<TextOutput, JanusError> {
+    generate_text_with(model, req, None, on_token).await
+}
+
+/// [`generate_text`], starting from what `kept` holds of the prompt (its shared prefix is not
+/// run again, [`TextOutput::reused`] counts it) and leaving in it this prompt and every token
+/// the loop fed in, for the next. A request refused before it runs leaves it as it was; a
+/// failure while it runs leaves it empty.
+pub async fn generate_text_with(
+    model: &Janus,
+    req: &TextRequest,
+    mut kept: Option<&mut PromptCache>,
     mut on_token: impl FnMut(u32) -> ControlFlow<()>,
 ) -> Result<TextOutput, JanusError> {
     req.validate(model.config())?;
+    check_image_count(model, &req.prompt_ids, req.images.len(), req.image_token)?;
     let context = model.config().language.max_position_embeddings;
     let prompt_len = req.prompt_ids.len();
     let budget = req.max_new_tokens.min(context - prompt_len);
-    let mut cache = model.new_cache(prompt_len + budget);
-    let x = prompt_embeddings(model, &req.prompt_ids, &req.images, req.image_token)?;
+    let mut keys = prompt_keys(&req.prompt_ids, &req.images, req.image_token);
+    let (mut cache, reused) = match kept.as_deref_mut().and_then(|k| k.take(&keys)) {
+        Some(found) => found,
+        None => (model.new_cache(prompt_len + budget), 0),
+    };
+    for layer in &mut cache {
+        layer.ensure_capacity(prompt_len + budget);
+    }
+    // Only the unshared tail runs: its pictures are those whose runs start in it.
+    let skipped_images = image_runs(&req.prompt_ids[..reused], req.image_token);
+    let x = prompt_embeddings(
+        model,
+        &req.prompt_ids[reused..],
+        &req.images[skipped_images..],
+        req.image_token,
+    )?;
     let hidden = model.forward_embeds(x, &mut cache);
     let logits = model.text_logits(hidden);
     // The prompt's logits are read once (callers compare them with references).
@@ -146,7 +189,10 @@ pub async fn generate_text(
             StopReason::MaxTokens
         },
         first_logits,
+        reused,
     };
+    // Every id fed back in, in order (the stop token too where a step already fed it).
+    let mut fed = Vec::new();
     if on_device::available(model.device()) {
         // The GPU chooses; a step reads back the chosen id and nothing else.
         let mut steps = DeviceLoop::new(model, cache, (1, budget), &req.sampling, None, Head::Text);
@@ -156,7 +202,8 @@ pub async fn generate_text(
             // Token `step` is chosen on the device. Its readback is queued first, then the step
             // that feeds it in and chooses the next (it reads the id from the device), so the
             // GPU runs that step while the host waits for this id: no idle GPU between steps.
-            // When this id ends the text, that step's work is simply not used.
+            // When this id ends the text, that step has fed it in: the cache then holds it
+            // (the stop token closes the reply in the next turn's prompt too).
             let more = step + 1 < budget;
             let early = more && on_device::overlap();
             let id = last.start();
@@ -164,27 +211,51 @@ pub async fn generate_text(
                 steps.step(prompt_len + step, step + 1)?;
             }
             let next = id.await?[0];
-            if more && !early {
+            let end = accept(&mut out, next, req.stop_token, &mut on_token).is_break() || !more;
+            if !early && !end {
                 steps.step(prompt_len + step, step + 1)?;
             }
-            if accept(&mut out, next, req.stop_token, &mut on_token).is_break() || !more {
+            if early || !end {
+                fed.push(next);
+            }
+            if end {
                 break;
             }
         }
-        return Ok(out);
-    }
-    let mut sampler = Sampler::new(req.sampling.clone());
-    let mut host = out.first_logits.clone();
-    for step in 0..budget {
-        let next = sampler.sample(&host) as u32;
-        if accept(&mut out, next, req.stop_token, &mut on_token).is_break() || step + 1 == budget {
-            break;
+        drop(last);
+        cache = steps.into_caches();
+        for layer in &mut cache {
+            layer.set_filled(prompt_len + fed.len());
         }
-        let x = model.embed_tokens(model.ids_tensor(&[vec![next]]));
-        let logits = model.text_logits(model.forward_embeds(x, &mut cache));
-        host = read_f32(logits).await?;
+    } else {
+        let mut sampler = Sampler::new(req.sampling.clone());
+        let mut host = out.first_logits.clone();
+        for step in 0..budget {
+            let next = sampler.sample(&host) as u32;
+            if accept(&mut out, next, req.stop_token, &mut on_token).is_break()
+                || step + 1 == budget
+            {
+                break;
+            }
+            let x = model.embed_tokens(model.ids_tensor(&[vec![next]]));
+            let logits = model.text_logits(model.forward_embeds(x, &mut cache));
+            fed.push(next);
+            host = read_f32(logits).await?;
+        }
+    }
+    if let Some(kept) = kept {
+        keys.extend(fed.into_iter().map(Key::text));
+        kept.keep(keys, cache);
     }
     Ok(out)
+}
+
+/// Runs of `image_token` in `ids` (each is one picture).
+fn image_runs(ids: &[u32], image_token: u32) -> usize {
+    ids.iter()
+        .enumerate()
+        .filter(|&(i, &id)| id == image_token && (i == 0 || ids[i - 1] != image_token))
+        .count()
 }
 
 /// Take a generated id into `out`; `Break` when the loop must end (the stop token, which is

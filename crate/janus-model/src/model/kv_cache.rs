@@ -67,11 +67,16 @@ impl KvCache {
     /// by doubling), for a writer that fills them in place; then call [`Self::advance`].
     pub fn reserve(&mut self, [b, h, t, d]: [usize; 4], device: &Device, dtype: DType) {
         let needed = self.len + t;
-        let capacity = self.k.as_ref().map_or(0, |k| k.dims()[2]);
+        let capacity = self.capacity();
         if needed <= capacity {
             return;
         }
         let capacity = needed.max(capacity * 2).max(self.capacity_hint);
+        self.grow_to(capacity, [b, h, d], device, dtype);
+    }
+
+    /// New buffers of `capacity` positions holding the filled prefix of the old ones.
+    fn grow_to(&mut self, capacity: usize, [b, h, d]: [usize; 3], device: &Device, dtype: DType) {
         let len = self.len;
         let grow = |old: Option<Tensor<4>>| {
             let fresh = Tensor::<4>::zeros([b, h, capacity, d], (device, dtype));
@@ -89,5 +94,40 @@ impl KvCache {
     /// Count `t` positions written in place after [`Self::reserve`].
     pub fn advance(&mut self, t: usize) {
         self.len += t;
+    }
+
+    /// Positions the buffers hold (filled or not); 0 before the first write.
+    pub fn capacity(&self) -> usize {
+        self.k.as_ref().map_or(0, |k| k.dims()[2])
+    }
+
+    /// Keep only the first `len` positions (a kept conversation's shared prefix); the rest are
+    /// written again by whatever follows. Longer than what is filled changes nothing.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Room for `total` positions in all, so that writers filling in place (the decode loop)
+    /// never outrun the buffers: grows now (copying the filled prefix) if they are smaller, or
+    /// raises the first allocation's size when there are none yet.
+    pub fn ensure_capacity(&mut self, total: usize) {
+        match self.k.as_ref() {
+            None => self.capacity_hint = self.capacity_hint.max(total),
+            Some(k) if k.dims()[2] < total => {
+                // Exactly `total`, not doubled: a kept conversation's cache stays as large as
+                // its turn needs.
+                let [b, h, _, d] = k.dims();
+                let (device, dtype) = (k.device(), k.dtype());
+                self.grow_to(total, [b, h, d], &device, dtype);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Count positions `len..filled` as written by a writer that filled them in place without
+    /// counting (the decode loop, whose cursor lives on the device).
+    pub fn set_filled(&mut self, filled: usize) {
+        debug_assert!(filled <= self.capacity(), "{filled} > {}", self.capacity());
+        self.len = filled.min(self.capacity());
     }
 }
