@@ -16,9 +16,11 @@ JANUS="${CARGO_TARGET_DIR:-target}/release/janus"
 echo "== model"
 "$JANUS" inspect --model "$MODEL"
 echo
-echo "== chat (greedy, 32 tokens)"
-"$JANUS" --backend "$BACKEND" chat --model "$MODEL" --prompt "Describe this picture." \
-  --image tests/fixtures/images/photo.png --max-new-tokens 32
+echo "== chat (greedy, 32 tokens), then a follow-up question from stdin (--interactive: the"
+echo "   follow-up starts from the first turn's cache; the picture is not encoded again)"
+echo "What colours does it have?" |
+  "$JANUS" --backend "$BACKEND" chat --model "$MODEL" --prompt "Describe this picture." \
+    --image tests/fixtures/images/photo.png --max-new-tokens 32 --interactive
 echo
 echo "== imagine (CFG 5, seed 42)"
 "$JANUS" --backend "$BACKEND" imagine --model "$MODEL" --prompt "A red cat on a blue house at night." \

@@ -173,18 +173,24 @@ pub struct ModelArg {
 }
 
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["prompt", "raw_prompt"])))]
+#[command(group(
+    clap::ArgGroup::new("input")
+        .required(true)
+        .multiple(true)
+        .args(["prompt", "raw_prompt", "interactive"])
+))]
 pub struct ChatArgs {
     #[command(flatten)]
     pub model: ModelArg,
     /// The user's message, rendered with the chat template.
     #[arg(long)]
     pub prompt: Option<String>,
-    /// System prompt for --prompt (default: DeepSeek's assistant prompt; "" for none).
-    #[arg(long, requires = "prompt")]
+    /// System prompt for --prompt and --interactive (default: DeepSeek's assistant prompt; ""
+    /// for none).
+    #[arg(long, conflicts_with = "raw_prompt")]
     pub system: Option<String>,
     /// Text tokenised exactly as given (BOS added; each <image_placeholder> takes the next --image).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["prompt", "interactive"])]
     pub raw_prompt: Option<String>,
     /// Image file (PNG, JPEG, WebP, GIF); repeat for several.
     #[arg(long)]
@@ -206,9 +212,18 @@ pub struct ChatArgs {
     /// Role names in the template (default: tagged when the tokenizer has <|User|>).
     #[arg(long, value_enum)]
     pub roles: Option<Roles>,
-    /// Print one JSON object (prompt_ids, output_ids, text) instead of streaming.
+    /// Print one JSON object per reply (prompt_ids, output_ids, text, stop, reused) instead of
+    /// streaming.
     #[arg(long)]
     pub json: bool,
+    /// A conversation: after --prompt's reply (if given), every line read from stdin is the
+    /// next message, until the end of input. Each turn runs only what the last one did not
+    /// (the pictures of the first message are encoded once).
+    #[arg(long, short = 'i')]
+    pub interactive: bool,
+    /// Run every turn's whole prompt instead of starting from the cache the last turn kept.
+    #[arg(long)]
+    pub no_reuse: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1,21 +1,16 @@
 //! The subcommands.
 
-use std::io::Write;
 use std::ops::ControlFlow;
 
 use janus_model::generate::image::{ImageRequest, decode_images, generate_image_codes};
 use janus_model::generate::sampling::SamplingParams;
-use janus_model::generate::text::{StopReason, TextRequest, generate_text};
-use janus_model::preprocess::image::preprocess;
-use janus_model::preprocess::prompt::{
-    DEFAULT_SYSTEM_PROMPT, Message, render_chat, render_image_prompt,
-};
+use janus_model::preprocess::prompt::render_image_prompt;
 use janus_model::quant::QuantFormat;
 use janus_model::tokenizer::{BEGIN_OF_IMAGE, JanusTokenizer, RoleNames};
 use janus_model::{DirSource, Loaded, TensorStore, WorkingDtype, inspect, load_into};
 use serde_json::json;
 
-use crate::args::{ChatArgs, Cli, Command, ImagineArgs, ModelArg, Roles};
+use crate::args::{Cli, Command, ImagineArgs, ModelArg, Roles};
 use crate::output::{parse_codes, write_pngs};
 
 pub fn run(cli: Cli) -> Result<(), String> {
@@ -23,7 +18,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Inspect { model, json } => inspect_cmd(&model, json),
         Command::Chat(args) => {
             let loaded = open(&args.model, cli.backend)?;
-            chat(&loaded, &args)
+            crate::chat::chat(&loaded, &args)
         }
         Command::Imagine(args) => {
             let loaded = open(&args.model, cli.backend)?;
@@ -159,83 +154,12 @@ fn skipped_groups(names: &[String]) -> Vec<String> {
     groups
 }
 
-fn roles(choice: Option<Roles>, tokenizer: &JanusTokenizer) -> RoleNames {
+pub(crate) fn roles(choice: Option<Roles>, tokenizer: &JanusTokenizer) -> RoleNames {
     match choice {
         Some(Roles::Plain) => RoleNames::plain(),
         Some(Roles::Tagged) => RoleNames::tagged(),
         None => tokenizer.default_roles(),
     }
-}
-
-fn chat(loaded: &Loaded, args: &ChatArgs) -> Result<(), String> {
-    let tok = &loaded.tokenizer;
-    let config = loaded.model.config();
-    let text = match (&args.prompt, &args.raw_prompt) {
-        (Some(prompt), _) => {
-            let system = args.system.as_deref().unwrap_or(DEFAULT_SYSTEM_PROMPT);
-            let message = Message::user_with_images(args.image.len(), prompt);
-            render_chat(system, &[message], &roles(args.roles, tok))
-        }
-        (None, Some(raw)) => raw.clone(),
-        (None, None) => return Err("give --prompt or --raw-prompt".into()),
-    };
-    let ids = tok.encode(&text).map_err(|e| e.to_string())?;
-    let (prompt_ids, wanted) = tok.expand_images(&ids, config.image_tokens());
-    if wanted != args.image.len() {
-        return Err(format!(
-            "the prompt has {wanted} <image_placeholder> but {} --image were given",
-            args.image.len()
-        ));
-    }
-    let images = args
-        .image
-        .iter()
-        .map(|path| {
-            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            preprocess(&bytes, config.vision.image_size)
-                .map_err(|e| format!("{}: {e}", path.display()))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    let req = TextRequest {
-        prompt_ids: prompt_ids.clone(),
-        images,
-        max_new_tokens: args.max_new_tokens,
-        sampling: SamplingParams {
-            temperature: args.temperature,
-            top_k: args.top_k,
-            top_p: args.top_p,
-            seed: args.seed,
-        },
-        stop_token: (!args.ignore_eos).then_some(tok.special().eos),
-        image_token: tok.special().image,
-    };
-    let mut stream = tok.stream();
-    let mut stdout = std::io::stdout();
-    let streaming = !args.json;
-    let out = pollster::block_on(generate_text(&loaded.model, &req, |id| {
-        if streaming && let Ok(Some(piece)) = stream.push(id) {
-            let _ = stdout.write_all(piece.as_bytes());
-            let _ = stdout.flush();
-        }
-        ControlFlow::Continue(())
-    }))
-    .map_err(|e| e.to_string())?;
-    let text = tok.decode(&out.ids).map_err(|e| e.to_string())?;
-    if args.json {
-        let stop = match out.stop {
-            StopReason::Eos => "eos",
-            StopReason::MaxTokens => "max_tokens",
-            StopReason::Context => "context",
-            StopReason::Cancelled => "cancelled",
-        };
-        println!(
-            "{}",
-            json!({"prompt_ids": prompt_ids, "output_ids": out.ids, "text": text, "stop": stop})
-        );
-    } else {
-        println!();
-    }
-    Ok(())
 }
 
 fn imagine(loaded: &Loaded, args: &ImagineArgs) -> Result<(), String> {

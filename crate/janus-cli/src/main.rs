@@ -5,6 +5,7 @@
 
 mod args;
 mod bench;
+mod chat;
 mod commands;
 mod device;
 mod output;

@@ -102,6 +102,64 @@ fn chat_raw_prompt_json_matches_reference() {
     assert_eq!(v["text"], case["text"]);
 }
 
+/// `janus chat --interactive`: every stdin line is the next message. Each turn after the first
+/// starts from the cache the last one kept (the picture of the first message is not encoded
+/// again) and replies what the whole prompt run afresh (`--no-reuse`) does.
+#[test]
+fn interactive_chat_starts_each_turn_from_the_last_and_replies_as_afresh() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let image = fixtures().join("images/photo.png").display().to_string();
+    let run = |extra: &[&str]| -> Vec<Value> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_janus"))
+            .args(["chat", "--model", &model("tiny-a-hf"), "--image", &image])
+            .args(["--prompt", "What is this?", "--interactive", "--json"])
+            .args(["--max-new-tokens", "6"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A blank line is skipped; the end of input ends the conversation.
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"And the colours?\n\nWhat next?\n")
+            .unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{extra:?}: {stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let turns: Vec<Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(turns.len(), 3, "{stdout}");
+        turns
+    };
+    let kept = run(&[]);
+    let fresh = run(&["--no-reuse"]);
+    let ids = |v: &Value| v.as_array().unwrap().len() as u64;
+    for (i, (k, f)) in kept.iter().zip(&fresh).enumerate() {
+        assert_eq!(k["prompt_ids"], f["prompt_ids"], "turn {i}: prompts");
+        assert_eq!(k["output_ids"], f["output_ids"], "turn {i}: replies");
+        assert_eq!(f["reused"], 0, "turn {i}: --no-reuse reused");
+        if i == 0 {
+            assert_eq!(k["reused"], 0);
+            continue;
+        }
+        // The last prompt at least (it holds the picture), and its reply where the reply
+        // tokenizes back to the ids generated.
+        let last = ids(&kept[i - 1]["prompt_ids"]);
+        let reused = k["reused"].as_u64().unwrap();
+        assert!(
+            reused >= last,
+            "turn {i}: {reused} reused, the last prompt is {last}"
+        );
+    }
+}
+
 /// `janus chat` about the test photo with tiny-b's understanding question.
 fn understanding_args(backend: &str, json: bool) -> Vec<String> {
     let g = golden("tiny-b");
