@@ -41,7 +41,7 @@ pub(crate) fn prompt_keys(ids: &[u32], images: &[PreparedImage], image_token: u3
             if id != image_token {
                 return Key::text(id);
             }
-            if i == 0 || ids[i - 1] != image_token {
+            if starts_picture(ids, i, image_token) {
                 run += 1;
             }
             hashes
@@ -49,6 +49,11 @@ pub(crate) fn prompt_keys(ids: &[u32], images: &[PreparedImage], image_token: u3
                 .map_or(Key::text(id), |&picture| Key { id, picture })
         })
         .collect()
+}
+
+/// Whether position `i` begins a run of `image_token` (one picture's placeholders).
+pub(crate) fn starts_picture(ids: &[u32], i: usize, image_token: u32) -> bool {
+    ids[i] == image_token && (i == 0 || ids[i - 1] != image_token)
 }
 
 /// A picture's key: SipHash of its size and pixels' bits, never 0 (0 marks text).

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use burn::tensor::{Tensor, TensorData, s};
 
 use super::on_device::{self, DeviceLoop, Head};
-use super::prompt_cache::{Key, PromptCache, prompt_keys};
+use super::prompt_cache::{Key, PromptCache, prompt_keys, starts_picture};
 use super::sampling::{Sampler, SamplingParams};
 use super::{check_prompt, read_f32};
 use crate::error::{JanusError, PromptError};
@@ -252,9 +252,8 @@ pub async fn generate_text_with(
 
 /// Runs of `image_token` in `ids` (each is one picture).
 fn image_runs(ids: &[u32], image_token: u32) -> usize {
-    ids.iter()
-        .enumerate()
-        .filter(|&(i, &id)| id == image_token && (i == 0 || ids[i - 1] != image_token))
+    (0..ids.len())
+        .filter(|&i| starts_picture(ids, i, image_token))
         .count()
 }
 

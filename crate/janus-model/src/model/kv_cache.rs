@@ -113,7 +113,7 @@ impl KvCache {
     pub fn ensure_capacity(&mut self, total: usize) {
         match self.k.as_ref() {
             None => self.capacity_hint = self.capacity_hint.max(total),
-            Some(k) if k.dims()[2] < total => {
+            Some(k) if self.capacity() < total => {
                 // Exactly `total`, not doubled: a kept conversation's cache stays as large as
                 // its turn needs.
                 let [b, h, _, d] = k.dims();
