@@ -36,7 +36,7 @@ for model in sorted(p for p in MODELS.iterdir() if p.is_dir()):
 
 # Small images of every format the decoder takes (the photo fixtures are 10s of KB; a fuzzer
 # mutates small inputs faster).
-for image in sorted(IMAGES.iterdir()):
+for image in sorted(p for p in IMAGES.iterdir() if p.is_file()):
     data = image.read_bytes()
     if len(data) <= 64 * 1024:
         write("image_file", image.name, data)
@@ -52,6 +52,9 @@ write("worker_request", "chat-image",
 write("worker_request", "chat-turns",
       b"\x00\x00" + json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
                                              {"role": "user", "content": "c"}]}).encode())
+write("worker_request", "chat-stop",
+      b"\x00\x00" + json.dumps({"messages": [{"role": "user", "content": "Count: 1, 2, 3\n\nUser: é"}],
+                                "stop": ["\n\nUser:", "3", "é"], "reuse": False}).encode())
 write("worker_request", "image-gen",
       b"\x01" + json.dumps({"prompt": "a red fox", "count": 2, "cfgWeight": 5, "temperature": 1, "seed": 1,
                             "previewEvery": 96}).encode())

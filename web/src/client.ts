@@ -82,6 +82,12 @@ export interface ChatMessage {
 
 export interface ChatOptions extends SamplingOptions {
   /**
+   * Stop sequences (one string, or up to 16 of at most 256 bytes): the reply ends before the first of them its text
+   * contains, with stop 'stop'. The sequence is neither streamed nor in `text`; text that could
+   * begin one is streamed once the next token shows it does not.
+   */
+  stop?: string | readonly string[];
+  /**
    * Start from the engine's cache of the last chat where this prompt begins as that one did
    * (default true): a follow-up question or a regenerated reply runs only what is new. The
    * engine keeps one conversation's cache; loading a model or generating an image clears it.

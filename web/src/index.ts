@@ -12,6 +12,18 @@ export type {
   RgbaImage,
 } from './client.js';
 export type { ChatStream } from './chat-stream.js';
+export { JANUS_IMAGE_SIZE, openAI } from './openai/index.js';
+export type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionParams,
+  CompletionUsage,
+  FinishReason,
+  ImageGenerateParams,
+  ImagesResponse,
+  JanusOpenAI,
+  OpenAIMessage,
+} from './openai/index.js';
 export { CLIENT_CODES, ENGINE_CODES, JanusError, isJanusErrorCode, toJanusError } from './errors.js';
 export type { ClientErrorCode, EngineErrorCode, JanusErrorCode } from './errors.js';
 export type { ChatImage, DownloadReport, LoadResult } from './protocol.js';

@@ -33,8 +33,19 @@ export function chatFields(messages: readonly ChatMessage[], options: ChatOption
     return own.length === 0 ? { role: message.role, content: message.content } : { role: message.role, content: message.content, images: own.length };
   });
   const { system, maxNewTokens, temperature, topP, topK, seed, reuse } = options;
-  const request = { messages: wireMessages, ...withoutUndefined({ system, maxNewTokens, temperature, topP, topK, seed, reuse }) };
+  const stop = stopList(options.stop);
+  const request = { messages: wireMessages, ...withoutUndefined({ system, maxNewTokens, temperature, topP, topK, seed, stop, reuse }) };
   return { request, images };
+}
+
+/** `ChatOptions.stop` as the engine takes it: a list (the engine checks each entry). */
+function stopList(stop: ChatOptions['stop']): string[] | undefined {
+  if (stop === undefined) return undefined;
+  const list: unknown[] = typeof stop === 'string' ? [stop] : Array.isArray(stop) ? [...(stop as unknown[])] : [stop];
+  list.forEach((s, i) => {
+    if (typeof s !== 'string') throw new JanusError('bad-request', `stop[${i}] must be a string`);
+  });
+  return list as string[];
 }
 
 function isChatImage(value: unknown): value is ChatImage {

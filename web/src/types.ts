@@ -110,12 +110,17 @@ export interface SamplingOptions {
 /** `Engine.chat` request; images are passed separately, in message order. */
 export interface EngineChatRequest extends SamplingOptions {
   messages: EngineMessage[];
+  /** See `ChatOptions.stop` (always a list on the wire). */
+  stop?: string[];
   /** See `ChatOptions.reuse`. */
   reuse?: boolean;
 }
 
-/** Why generation stopped. 'context': the prompt plus reply reached the context length. */
-export type StopReason = 'eos' | 'max_tokens' | 'context' | 'cancelled';
+/**
+ * Why generation stopped. 'context': the prompt plus reply reached the context length; 'stop':
+ * the reply reached one of the request's stop sequences.
+ */
+export type StopReason = 'eos' | 'max_tokens' | 'context' | 'stop' | 'cancelled';
 
 /** What a chat resolves with: the whole reply, its token ids and the prompt length in tokens. */
 export interface ChatResult {

@@ -299,6 +299,79 @@ async function run(page, server, baseUrl, browserVersion) {
     );
   });
 
+  await step(page, 'stop sequences: the reply ends before the first, streamed without any of it', async () => {
+    // ' lah' is in the middle of the golden reply: the reply ends before it, its ids a prefix.
+    const stop = ' lah';
+    check(text.text.includes(stop), `the golden reply ${JSON.stringify(text.text)} lacks ${JSON.stringify(stop)}`);
+    const whole = await chat(page, TEXT_MESSAGES, TEXT_OPTIONS);
+    checkChat(whole, 'whole reply');
+    const expected = whole.result.text.slice(0, whole.result.text.indexOf(stop));
+    const cut = await chat(page, TEXT_MESSAGES, { ...TEXT_OPTIONS, stop: ['never \u0001', stop] });
+    checkChat(cut, 'reply with a stop sequence');
+    check(cut.result.stop === 'stop', `stop sequence: stop is ${cut.result.stop}, expected 'stop'`);
+    check(cut.result.text === expected, `stop sequence: text ${JSON.stringify(cut.result.text)}, expected ${JSON.stringify(expected)}`);
+    checkPrefix(cut.result.ids, text.output_ids, 'stop sequence');
+    check(cut.result.ids.length < text.output_ids.length, `stop sequence: ${cut.result.ids.length} ids, the whole reply has ${text.output_ids.length}`);
+    // One string is a list of one; a sequence that never comes changes nothing.
+    const one = await chat(page, TEXT_MESSAGES, { ...TEXT_OPTIONS, stop });
+    check(one.result?.text === expected, `stop as one string: ${JSON.stringify(one.result?.text)}`);
+    const never = await chat(page, TEXT_MESSAGES, { ...TEXT_OPTIONS, stop: '\u0001\u0002' });
+    checkChat(never, 'a stop sequence that never comes');
+    check(never.result.stop === 'eos' && never.result.text === whole.result.text, `a stop sequence that never comes: ${never.result.stop}, ${JSON.stringify(never.result.text)}`);
+    const refused = await chat(page, TEXT_MESSAGES, { ...TEXT_OPTIONS, stop: Array.from({ length: 17 }, (_, i) => `s${i}`) });
+    check(refused.error?.code === 'bad-request' && /at most 16/.test(refused.error.message), `17 stop sequences: ${JSON.stringify(refused.error)}`);
+    console.log(`   ${cut.result.ids.length} of ${text.output_ids.length} tokens, ${JSON.stringify(cut.result.text)}`);
+  });
+
+  await step(page, 'OpenAI-style chat.completions.create: whole and streamed, a stop sequence, a picture by data: URL', async () => {
+    const got = await page.evaluate(
+      async ({ messages, system, maxTokens, question, imageUrl }) => {
+        const openai = Janus.openAI(client, { model: 'tiny-a' });
+        const params = { messages: [{ role: 'system', content: system }, ...messages], max_tokens: maxTokens, temperature: 0 };
+        const whole = await openai.chat.completions.create(params);
+        const chunks = [];
+        for await (const chunk of await openai.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } })) chunks.push(chunk);
+        const stopped = await openai.chat.completions.create({ ...params, stop: ' lah' });
+        // The picture as a data: URL, against the same picture as a Blob through client.chat.
+        const blob = await t.fetchBlob(imageUrl);
+        const dataUrl = await new Promise((resolve) => {
+          const reader = new FileReader();
+          reader.onload = () => resolve(reader.result);
+          reader.readAsDataURL(blob);
+        });
+        const options = { system: '', maxNewTokens: 3, temperature: 0, reuse: false };
+        const native = await client.chat([{ role: 'user', content: question, images: [blob] }], options).result;
+        const pictured = await openai.chat.completions.create({
+          messages: [{ role: 'system', content: '' }, { role: 'user', content: [{ type: 'text', text: question }, { type: 'image_url', image_url: { url: dataUrl } }] }],
+          max_completion_tokens: 3,
+          temperature: 0,
+          reuse: false,
+        });
+        const refused = await t.rejection(openai.chat.completions.create({ ...params, n: 2 }));
+        return { whole, chunks, stopped, native: { text: native.text, promptTokens: native.promptTokens }, pictured, refused };
+      },
+      { messages: TEXT_MESSAGES, system: text.system, maxTokens: text.max_new_tokens, question: understand.question, imageUrl: IMAGE_URL },
+    );
+    const reply = await chat(page, TEXT_MESSAGES, TEXT_OPTIONS);
+    const choice = got.whole.choices[0];
+    check(got.whole.object === 'chat.completion' && got.whole.model === 'tiny-a', `completion: ${JSON.stringify({ ...got.whole, choices: undefined })}`);
+    check(choice.message.content === reply.result.text, `completion: ${JSON.stringify(choice.message.content)} != client.chat's ${JSON.stringify(reply.result.text)}`);
+    check(choice.finish_reason === 'stop', `completion: finish_reason ${choice.finish_reason} (the golden ends on eos)`);
+    const usage = got.whole.usage;
+    check(usage.prompt_tokens === text.prompt_ids.length && usage.completion_tokens === text.output_ids.length, `completion usage: ${JSON.stringify(usage)}`);
+    const streamed = got.chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+    check(streamed === reply.result.text, `streamed: ${JSON.stringify(streamed)} != ${JSON.stringify(reply.result.text)}`);
+    check(got.chunks.at(-2)?.choices[0]?.finish_reason === 'stop' && got.chunks.at(-1)?.usage?.completion_tokens === text.output_ids.length, 'streamed: the finish and usage chunks');
+    // The streamed call asked what the whole one did: its prompt is all kept but the last token.
+    const cached = got.chunks.at(-1).usage.prompt_tokens_details.cached_tokens;
+    check(cached === text.prompt_ids.length - 1, `streamed: ${cached} cached prompt tokens, expected ${text.prompt_ids.length - 1}`);
+    check(got.stopped.choices[0].finish_reason === 'stop' && got.stopped.choices[0].message.content === reply.result.text.slice(0, reply.result.text.indexOf(' lah')), `stop: ${JSON.stringify(got.stopped.choices[0])}`);
+    check(got.pictured.choices[0].message.content === got.native.text, `picture by data: URL: ${JSON.stringify(got.pictured.choices[0].message.content)} != the Blob's ${JSON.stringify(got.native.text)}`);
+    check(got.pictured.usage.prompt_tokens === understand.prompt_ids.length && got.native.promptTokens === understand.prompt_ids.length, `picture: ${got.pictured.usage.prompt_tokens} prompt tokens`);
+    check(got.refused.code === 'bad-request' && /^n:/.test(got.refused.message), `n: 2: ${JSON.stringify(got.refused)}`);
+    console.log(`   ${got.chunks.length} chunks; ${usage.extra.time_to_first_token_s.toFixed(2)} s to the first token, ${usage.extra.decode_tokens_per_s.toFixed(1)} tokens/s`);
+  });
+
   // The Blob goes through the engine's own decoder (the reference's); ImageData and ImageBitmap
   // through the worker's RGBA path: the same pixels, so the same prompt and first tokens.
   for (const [kind, maxNewTokens] of [['Blob', understand.max_new_tokens], ['ImageData', 3], ['ImageBitmap', 3]]) {
@@ -420,6 +493,27 @@ async function run(page, server, baseUrl, browserVersion) {
         .map((image) => image.psnr.toFixed(1))
         .join(', ')} dB; ${figures.imagine.pngs.join(', ')}`,
     );
+  });
+
+  await step(page, 'OpenAI-style images.generate: a base64 PNG of the golden image', async () => {
+    const got = await page.evaluate(
+      async ({ prompt, cfgWeight }) => {
+        const openai = Janus.openAI(client);
+        const response = await openai.images.generate({ prompt, n: 1, cfg_weight: cfgWeight, temperature: 0, response_format: 'b64_json' });
+        const b64 = response.data[0].b64_json;
+        const image = await t.decodePixels(`data:image/png;base64,${b64}`);
+        const golden = await t.decodePixels('/goldens/tiny-a-imagine.png');
+        const wrongSize = await t.rejection(openai.images.generate({ prompt, size: '1024x1024' }));
+        return { count: response.data.length, seed: response.seed, pngBytes: atob(b64).length, width: image.width, height: image.height, psnr: t.psnr(image, golden), wrongSize };
+      },
+      { prompt: imagine.prompt, cfgWeight: imagine.cfg_weight },
+    );
+    const [w, h] = imagine.image_size;
+    check(got.count === 1 && got.width === w && got.height === h, `images.generate: ${got.count} images of ${got.width}x${got.height}, golden ${w}x${h}`);
+    // The same pixels as generateImage (PNG is lossless): the golden within the same bound.
+    check(got.psnr >= 35, `images.generate: PSNR ${got.psnr.toFixed(1)} dB vs tiny-a-imagine.png (< 35)`);
+    check(got.wrongSize.code === 'bad-request' && /384x384/.test(got.wrongSize.message), `size 1024x1024: ${JSON.stringify(got.wrongSize)}`);
+    console.log(`   a ${got.pngBytes}-byte PNG, PSNR ${got.psnr.toFixed(1)} dB vs golden`);
   });
 
   await step(page, 'cancel an image generation after 5 steps, then chat', async () => {

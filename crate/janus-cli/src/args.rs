@@ -209,6 +209,10 @@ pub struct ChatArgs {
     /// Keep generating after the end-of-sentence token.
     #[arg(long)]
     pub ignore_eos: bool,
+    /// A stop sequence: the reply ends before the first one its text contains (stop "stop");
+    /// repeat for several (at most 16).
+    #[arg(long = "stop", value_name = "TEXT")]
+    pub stops: Vec<String>,
     /// Role names in the template (default: tagged when the tokenizer has <|User|>).
     #[arg(long, value_enum)]
     pub roles: Option<Roles>,

@@ -11,7 +11,8 @@ use std::ops::ControlFlow;
 use janus_model::Loaded;
 use janus_model::generate::prompt_cache::PromptCache;
 use janus_model::generate::sampling::SamplingParams;
-use janus_model::generate::text::{StopReason, TextRequest, generate_text_with};
+use janus_model::generate::stop_text::StopText;
+use janus_model::generate::text::{TextRequest, generate_text_with};
 use janus_model::preprocess::image::{PreparedImage, preprocess};
 use janus_model::preprocess::prompt::{DEFAULT_SYSTEM_PROMPT, Message, render_chat};
 use serde_json::json;
@@ -114,26 +115,37 @@ fn reply(
         stop_token: (!args.ignore_eos).then_some(tok.special().eos),
         image_token: tok.special().image,
     };
+    let mut stops = StopText::new(args.stops.clone()).map_err(|e| e.to_string())?;
     let mut stream = tok.stream();
     let mut stdout = std::io::stdout();
     let streaming = !args.json;
-    let reuse = (!args.no_reuse).then_some(kept);
-    let out = pollster::block_on(generate_text_with(&loaded.model, &req, reuse, |id| {
-        if streaming && let Ok(Some(piece)) = stream.push(id) {
-            let _ = stdout.write_all(piece.as_bytes());
+    let mut show = |text: &str| {
+        if streaming && !text.is_empty() {
+            let _ = stdout.write_all(text.as_bytes());
             let _ = stdout.flush();
         }
-        ControlFlow::Continue(())
+    };
+    let reuse = (!args.no_reuse).then_some(kept);
+    let out = pollster::block_on(generate_text_with(&loaded.model, &req, reuse, |id| {
+        let piece = stream.push(id).ok().flatten().unwrap_or_default();
+        let pushed = stops.push(&piece);
+        show(&pushed.shown);
+        if pushed.stop {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     }))
     .map_err(|e| e.to_string())?;
-    let text = tok.decode(&out.ids).map_err(|e| e.to_string())?;
+    // Cut at a stop sequence: the text shown. Else every id, and what was held back is shown.
+    let (text, stop) = if stops.hit() {
+        (stops.text().to_string(), "stop")
+    } else {
+        show(&stops.finish());
+        let text = tok.decode(&out.ids).map_err(|e| e.to_string())?;
+        (text, out.stop.as_str())
+    };
     if args.json {
-        let stop = match out.stop {
-            StopReason::Eos => "eos",
-            StopReason::MaxTokens => "max_tokens",
-            StopReason::Context => "context",
-            StopReason::Cancelled => "cancelled",
-        };
         println!(
             "{}",
             json!({

@@ -160,6 +160,61 @@ fn interactive_chat_starts_each_turn_from_the_last_and_replies_as_afresh() {
     }
 }
 
+#[test]
+fn a_stop_sequence_ends_the_reply_before_it_streamed_and_in_json() {
+    let m = model("tiny-a-hf");
+    let args = [
+        "chat",
+        "--model",
+        &m,
+        "--prompt",
+        "Hello",
+        "--max-new-tokens",
+        "24",
+        "--ignore-eos",
+    ];
+    fn with<'a>(args: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [args, extra].concat()
+    }
+    let whole = ok_json(&with(&args, &["--json"]));
+    let text = whole["text"].as_str().unwrap();
+    // Two characters from the middle of the reply: it ends before their first occurrence.
+    let chars: Vec<char> = text.chars().collect();
+    assert!(
+        chars.len() >= 8,
+        "a 24-token reply of {} characters",
+        chars.len()
+    );
+    let stop: String = chars[chars.len() / 2..chars.len() / 2 + 2].iter().collect();
+    let expected = &text[..text.find(&stop).unwrap()];
+    let cut = ok_json(&with(
+        &args,
+        &["--json", "--stop", "never in it \u{1}", "--stop", &stop],
+    ));
+    assert_eq!(cut["stop"], "stop");
+    assert_eq!(cut["text"], expected);
+    let (all, some) = (
+        whole["output_ids"].as_array().unwrap(),
+        cut["output_ids"].as_array().unwrap(),
+    );
+    assert!(
+        some.len() < all.len() && all.starts_with(some),
+        "{some:?} of {all:?}"
+    );
+    // Streamed: nothing of the sequence is printed, not even its first character.
+    let out = janus(&with(&args, &["--stop", &stop]));
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{expected}\n")
+    );
+    // A sequence that never comes changes nothing; the text held back is printed at the end.
+    let last: String = chars[chars.len() - 1..].iter().collect();
+    let held = janus(&with(&args, &["--stop", &format!("{last}\u{1}")]));
+    assert_eq!(String::from_utf8_lossy(&held.stdout), format!("{text}\n"));
+    assert!(fails(&with(&args, &["--stop", ""])).contains("stop[0] is empty"));
+}
+
 /// `janus chat` about the test photo with tiny-b's understanding question.
 fn understanding_args(backend: &str, json: bool) -> Vec<String> {
     let g = golden("tiny-b");

@@ -26,7 +26,7 @@ pub const TARGETS: [(&str, Harness); 6] = [
     ("worker_request", worker_request),
 ];
 
-fn tiny_config() -> &'static JanusConfig {
+pub(crate) fn tiny_config() -> &'static JanusConfig {
     static CONFIG: OnceLock<JanusConfig> = OnceLock::new();
     CONFIG.get_or_init(|| {
         JanusConfig::from_json(include_str!(
@@ -36,7 +36,7 @@ fn tiny_config() -> &'static JanusConfig {
     })
 }
 
-fn tiny_tokenizer() -> &'static JanusTokenizer {
+pub(crate) fn tiny_tokenizer() -> &'static JanusTokenizer {
     static TOKENIZER: OnceLock<JanusTokenizer> = OnceLock::new();
     TOKENIZER.get_or_init(|| {
         JanusTokenizer::from_bytes(
@@ -168,6 +168,7 @@ pub fn worker_request(data: &[u8]) {
                     text.images.len() * config.image_tokens(),
                     "one run of placeholders per image"
                 );
+                stop_sequences(&request);
             }
         }
         1 => {
@@ -197,5 +198,51 @@ pub fn worker_request(data: &[u8]) {
                 assert_eq!(image.pixels.len(), 3 * size * size);
             }
         }
+    }
+}
+
+/// An accepted chat's stop sequences over a reply made of its own messages and sequences, cut
+/// into pieces of a few characters: what is shown adds up to the reply's text, which holds no
+/// sequence, and a reply that stopped continues with one.
+fn stop_sequences(request: &ChatRequest) {
+    let mut stops = request
+        .stop_text()
+        .expect("an accepted chat's stop sequences are valid");
+    let sequences = request.stop.clone().unwrap_or_default();
+    let reply: String = request
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .chain(sequences.iter().map(String::as_str))
+        .collect();
+    let chars: Vec<char> = reply.chars().collect();
+    let mut shown = String::new();
+    for piece in chars.chunks(3) {
+        let pushed = stops.push(&piece.iter().collect::<String>());
+        shown.push_str(&pushed.shown);
+        if pushed.stop {
+            break;
+        }
+    }
+    if !stops.hit() {
+        shown.push_str(&stops.finish());
+    }
+    assert_eq!(shown, stops.text(), "the pieces shown add up to the text");
+    assert!(
+        reply.starts_with(stops.text()),
+        "the text is the reply's beginning"
+    );
+    for s in &sequences {
+        assert!(
+            !stops.text().contains(s.as_str()),
+            "no stop sequence is shown"
+        );
+    }
+    if stops.hit() {
+        let rest = &reply[stops.text().len()..];
+        assert!(
+            sequences.iter().any(|s| rest.starts_with(s.as_str())),
+            "it stopped at one"
+        );
     }
 }

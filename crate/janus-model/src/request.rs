@@ -10,6 +10,7 @@ use crate::JanusConfig;
 use crate::error::{ImageError, JanusError, PromptError};
 use crate::generate::image::ImageRequest;
 use crate::generate::sampling::SamplingParams;
+use crate::generate::stop_text::StopText;
 use crate::generate::text::TextRequest;
 use crate::preprocess::image::{MAX_PIXELS, MAX_SIDE, PreparedImage, prepare_rgb};
 use crate::preprocess::prompt::{DEFAULT_SYSTEM_PROMPT, Message, render_chat, render_image_prompt};
@@ -34,7 +35,7 @@ pub struct ChatMessage {
 }
 
 /// `{messages: [{role, content, images?}], system?, maxNewTokens?, temperature?, topP?, topK?,
-/// seed?, reuse?}`
+/// seed?, stop?, reuse?}`
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatRequest {
@@ -46,6 +47,8 @@ pub struct ChatRequest {
     pub top_p: Option<f32>,
     pub top_k: Option<usize>,
     pub seed: Option<f64>,
+    /// Stop sequences: the reply ends before the first of them its text contains.
+    pub stop: Option<Vec<String>>,
     /// Start from the engine's kept cache of the last chat where the prompts share a prefix
     /// (default); `false` runs the whole prompt and keeps nothing.
     pub reuse: Option<bool>,
@@ -128,8 +131,14 @@ impl ChatRequest {
             .collect())
     }
 
+    /// The reply's stop sequences, checked (none: the text passes through as it comes).
+    pub fn stop_text(&self) -> Result<StopText, JanusError> {
+        StopText::new(self.stop.clone().unwrap_or_default())
+    }
+
     /// The whole request for `generate_text`, checked: messages, template, tokens, image
-    /// placeholders against the images given, sampling settings and the model's context.
+    /// placeholders against the images given, stop sequences, sampling settings and the
+    /// model's context.
     pub fn text_request(
         &self,
         tok: &JanusTokenizer,
@@ -138,6 +147,7 @@ impl ChatRequest {
         fresh_seed: impl FnOnce() -> u64,
     ) -> Result<TextRequest, JanusError> {
         let messages = self.messages(images.len())?;
+        self.stop_text()?;
         let sampling = SamplingParams {
             temperature: self.temperature.unwrap_or(0.0),
             top_k: self.top_k,
@@ -298,6 +308,33 @@ mod tests {
             usize::MAX
         ));
         assert!(refused(huge.messages(1)).contains("announce"));
+    }
+
+    #[test]
+    fn stop_sequences_are_checked_with_the_request() {
+        let (config, tok) = (
+            crate::fuzzing::tiny_config(),
+            crate::fuzzing::tiny_tokenizer(),
+        );
+        let request = |stop: &str| {
+            chat(&format!(
+                r#"{{"messages":[{{"role":"user","content":"a"}}],"stop":{stop}}}"#
+            ))
+            .text_request(tok, config, Vec::new(), || 0)
+        };
+        assert!(request(r#"["\n\nUser:", "x"]"#).is_ok());
+        assert!(request("[]").is_ok());
+        match request(r#"["ok", ""]"#) {
+            Err(JanusError::Request(m)) => assert!(m.contains("stop[1] is empty"), "{m}"),
+            other => panic!("expected a bad-request error, got {other:?}"),
+        }
+        // One string, not a list, is a malformed request (the client sends a list).
+        assert!(
+            serde_json::from_str::<ChatRequest>(
+                r#"{"messages":[{"role":"user","content":"a"}],"stop":"x"}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use image::RgbImage;
 use janus_model::generate::image::{decode_images, generate_image_codes};
 use janus_model::generate::prompt_cache::PromptCache;
-use janus_model::generate::text::{StopReason, generate_text_with};
+use janus_model::generate::text::generate_text_with;
 use janus_model::quant::QuantFormat;
 use janus_model::weights::TensorStore;
 use janus_model::weights::pack_writer::PackOutput;
@@ -285,32 +285,41 @@ impl Engine {
             if !reuse {
                 kept.clear();
             }
+            // Text that may begin a stop sequence is held back until the next piece; a reply
+            // that ends without one gets it in `text` (the client streams what `text` adds).
+            let mut stops = req.stop_text()?;
             let out = generate_text_with(model, &text_request, reuse.then_some(&mut kept), |id| {
                 let piece = stream.push(id).ok().flatten().unwrap_or_default();
-                steer.call(&[piece.into(), id.into()])
+                let pushed = stops.push(&piece);
+                let flow = steer.call(&[pushed.shown.into(), id.into()]);
+                if pushed.stop {
+                    ControlFlow::Break(())
+                } else {
+                    flow
+                }
             })
             .await?;
             *inner.conversation.borrow_mut() = kept;
             inner.gpu.check_alive()?;
             steer.finish()?;
-            let text = tok
-                .decode(&out.ids)
-                .map_err(janus_model::JanusError::from)?;
+            // Cut at a stop sequence: the text streamed (the ids include the sequence's).
+            let text = if stops.hit() {
+                stops.text().to_string()
+            } else {
+                tok.decode(&out.ids)
+                    .map_err(janus_model::JanusError::from)?
+            };
             let result = Object::new();
             set(&result, "text", text);
             set(&result, "ids", id_array(&out.ids));
             set(&result, "promptTokens", prompt_tokens as u32);
             set(&result, "reusedTokens", out.reused as u32);
-            set(
-                &result,
-                "stop",
-                match out.stop {
-                    StopReason::Eos => "eos",
-                    StopReason::MaxTokens => "max_tokens",
-                    StopReason::Context => "context",
-                    StopReason::Cancelled => "cancelled",
-                },
-            );
+            let stop = if stops.hit() {
+                "stop"
+            } else {
+                out.stop.as_str()
+            };
+            set(&result, "stop", stop);
             set(&result, "seed", seed as f64);
             Ok(result.into())
         })

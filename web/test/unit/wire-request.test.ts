@@ -76,7 +76,7 @@ test('every request the client sends is accepted as it is, and so is its structu
       { role: 'assistant', content: 'two images' },
       { role: 'user', content: '', images: [png] },
     ],
-    { system: '', maxNewTokens: 8, temperature: 0, topP: 0.9, topK: 40, seed: 2 ** 53, reuse: false },
+    { system: '', maxNewTokens: 8, temperature: 0, topP: 0.9, topK: 40, seed: 2 ** 53, stop: ['\n\nUser:', '###'], reuse: false },
   ).result;
   await tuned.generateImage('a fox');
   await tuned.generateImage('a fox', { count: 2, cfgWeight: 5, temperature: 1, topP: 1, topK: 0, seed: 0, onPreview: () => {} });
@@ -224,6 +224,8 @@ const MALFORMED: [string, unknown, number | null, RegExp][] = [
   ['chat temperature a string', { ...CHAT, request: { ...CHAT.request, temperature: '0.5' } }, 8, /^chat: request\.temperature must be a number$/],
   ['chat system null', { ...CHAT, request: { ...CHAT.request, system: null } }, 8, /request\.system must be a string/],
   ['chat reuse a string', { ...CHAT, request: { ...CHAT.request, reuse: 'no' } }, 8, /request\.reuse must be a boolean/],
+  ['chat stop a string', { ...CHAT, request: { ...CHAT.request, stop: 'END' } }, 8, /^chat: request\.stop must be an array$/],
+  ['chat stop holding a number', { ...CHAT, request: { ...CHAT.request, stop: ['END', 3] } }, 8, /^chat: request\.stop\[1\] must be a string$/],
   ['chat sampling option misspelt', { ...CHAT, request: { ...CHAT.request, top_k: 4 } }, 8, /request\.top_k is not a known field/],
   ['chat without images', { ...CHAT, images: undefined }, 8, /^chat: images must be an array$/],
   ['chat image a string', { ...CHAT, images: ['data:image/png;base64,'] }, 8, /^chat: images\[0\] must be a Blob, ImageBitmap, ImageData or \{width, height, data\}$/],
@@ -405,6 +407,8 @@ const FIELDS: Record<RequestType, Record<string, Field>> = {
     'request.system': o('string'),
     'request.maxNewTokens': o('number'),
     'request.reuse': o('boolean'),
+    'request.stop': o('array'),
+    'request.stop[]': f('string'),
     ...Object.fromEntries(Object.entries(SAMPLING).map(([k, v]) => [`request.${k}`, v])),
     images: f('array'),
     'images[]': f('image'),

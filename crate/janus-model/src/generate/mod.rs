@@ -6,6 +6,7 @@ pub mod image;
 pub mod on_device;
 pub mod prompt_cache;
 pub mod sampling;
+pub mod stop_text;
 pub mod text;
 
 /// Read a float tensor back to the host as f32.

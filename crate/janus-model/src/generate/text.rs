@@ -50,6 +50,20 @@ pub enum StopReason {
     Cancelled,
 }
 
+impl StopReason {
+    /// The name the page, the CLI's JSON and OpenAI-style callers see. A reply cut at a stop
+    /// sequence ([`super::stop_text::StopText`]) is reported as `"stop"` by the caller that
+    /// matched it, whose callback ended the loop.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Eos => "eos",
+            StopReason::MaxTokens => "max_tokens",
+            StopReason::Context => "context",
+            StopReason::Cancelled => "cancelled",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct TextOutput {
     pub ids: Vec<u32>,

@@ -1,0 +1,63 @@
+// `images.generate`: Janus's text to image answered as OpenAI's images response — each picture a
+// base64 PNG (`b64_json`, the default) or a `blob:` URL of one (`url`), encoded by the browser
+// (OffscreenCanvas), in a page or a worker.
+
+import type { GenerateImageOptions, GeneratedImages, RgbaImage } from '../client.js';
+import { JanusError } from '../errors.js';
+import { badRequest } from './params.js';
+import type { ImageGenerateParams, ImagesResponse, RequestOptions } from './types.js';
+
+/** What the adapter needs of a JanusClient. */
+export interface ImageClient {
+  generateImage(prompt: string, options?: GenerateImageOptions): Promise<GeneratedImages>;
+}
+
+/** Janus and Janus-Pro draw 384 × 384 (24 × 24 image tokens of 16 pixels). */
+export const JANUS_IMAGE_SIZE = '384x384';
+
+const KNOWN = new Set(['prompt', 'model', 'n', 'size', 'response_format', 'output_format', 'user', 'seed', 'cfg_weight', 'temperature']);
+
+export async function generate(client: ImageClient, params: ImageGenerateParams, options: RequestOptions = {}): Promise<ImagesResponse> {
+  if (typeof params !== 'object' || params === null) throw badRequest('the request must be an object');
+  for (const key of Object.keys(params)) {
+    if (!KNOWN.has(key)) throw badRequest(`${key} is not an image parameter janus-web knows`);
+  }
+  if (typeof params.prompt !== 'string') throw badRequest('prompt must be a string');
+  const size = params.size ?? 'auto';
+  if (size !== 'auto' && size !== JANUS_IMAGE_SIZE) throw badRequest(`size: Janus draws ${JANUS_IMAGE_SIZE} images, not ${size}`);
+  const format = params.response_format ?? 'b64_json';
+  if (format !== 'b64_json' && format !== 'url') throw badRequest("response_format must be 'b64_json' or 'url'");
+  if ((params.output_format ?? 'png') !== 'png') throw badRequest("output_format: janus-web writes 'png'");
+  const request: GenerateImageOptions = {};
+  if (params.n !== undefined && params.n !== null) request.count = params.n;
+  if (params.seed !== undefined && params.seed !== null) request.seed = params.seed;
+  if (params.cfg_weight !== undefined && params.cfg_weight !== null) request.cfgWeight = params.cfg_weight;
+  if (params.temperature !== undefined && params.temperature !== null) request.temperature = params.temperature;
+  if (options.signal !== undefined) request.signal = options.signal;
+  const created = Math.floor(Date.now() / 1000);
+  const out = await client.generateImage(params.prompt, request);
+  if (out.cancelled) throw new JanusError('aborted', 'the image generation was stopped');
+  // A model of other shapes (the test fixtures) draws another size: what was asked must be it.
+  if (size !== 'auto' && size !== `${out.width}x${out.height}`) throw badRequest(`size: this model draws ${out.width}x${out.height} images, not ${size}`);
+  const pngs = await Promise.all(out.images.map(encodePng));
+  const data = await Promise.all(pngs.map(async (png) => (format === 'url' ? { url: URL.createObjectURL(png) } : { b64_json: await base64(png) })));
+  return { created, data, seed: out.seed };
+}
+
+/** RGBA pixels as a PNG file, encoded by the browser. */
+export async function encodePng(image: RgbaImage): Promise<Blob> {
+  if (typeof OffscreenCanvas === 'undefined') throw new JanusError('bad-request', 'this browser has no OffscreenCanvas to encode PNG with');
+  const canvas = new OffscreenCanvas(image.width, image.height);
+  const context = canvas.getContext('2d');
+  if (context === null) throw new JanusError('bad-request', 'OffscreenCanvas gave no 2D context to encode PNG with');
+  context.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
+  return canvas.convertToBlob({ type: 'image/png' });
+}
+
+/** A Blob's bytes in base64, in slices (String.fromCharCode takes a bounded argument list). */
+async function base64(blob: Blob): Promise<string> {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
