@@ -8,8 +8,13 @@ import {
   MODELS,
   formatBytes,
   humanError,
+  openAI,
   resolveModel,
   type CachedModel,
+  type ChatCompletion,
+  type ChatCompletionParamsNonStreaming,
+  type FinishReason,
+  type ImagesResponse,
   type ChatMessage,
   type DownloadProgress,
   type GeneratedImages,
@@ -40,6 +45,25 @@ export async function run(signal: AbortSignal): Promise<string> {
   const cached: CachedModel[] = await JanusClient.cachedModels();
   client.dispose();
   return `${loaded.parameters} ${text} ${stop} ${images.seed} ${cached.length} ${resolveModel('janus-pro-1b').baseUrl}`;
+}
+
+/** The OpenAI-style face: a whole completion, a streamed one, and images. */
+export async function asOpenAI(client: JanusClient, picture: string): Promise<string> {
+  const openai = openAI(client, { model: 'janus-pro-1b' });
+  const params: ChatCompletionParamsNonStreaming = {
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: picture } }] },
+    ],
+    max_tokens: 32,
+    stop: ['\n\n'],
+  };
+  const whole: ChatCompletion = await openai.chat.completions.create(params);
+  const finish: FinishReason = whole.choices[0].finish_reason;
+  let streamed = '';
+  for await (const chunk of await openai.chat.completions.create({ ...params, stream: true })) streamed += chunk.choices[0]?.delta.content ?? '';
+  const images: ImagesResponse = await openai.images.generate({ prompt: 'a fox', n: 1, response_format: 'b64_json' });
+  return `${whole.choices[0].message.content} ${finish} ${whole.usage.prompt_tokens_details.cached_tokens} ${streamed} ${images.data.length}`;
 }
 
 export function explain(error: unknown): string {

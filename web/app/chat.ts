@@ -2,18 +2,21 @@
 // clear; pictures attached by button, drag-and-drop or paste; sampling settings. A file that is
 // not a usable picture is refused with a sentence saying why: at once when its header tells
 // (picture.ts), else when the engine fails to decode it; the conversation goes on without it.
+// The conversation is kept on this device unless the person says not to (kept-conversation.ts):
+// after a reload it is shown again and goes on where it stopped.
 
 import { humanError, toJanusError, type ChatMessage, type ChatResult, type JanusClient, type JanusError } from '../src/index.js';
 import { renderMarkdown } from '../src/markdown.js';
 import { byId } from './dom.js';
+import { KeptConversation, type KeptTurn } from './kept-conversation.js';
 import { describeProblem, inspectPicture } from './picture.js';
 
-interface Turn {
-  role: 'user' | 'assistant';
-  content: string;
-  images: Blob[];
+interface Turn extends KeptTurn {
   element: HTMLLIElement;
 }
+
+/** localStorage: 'false' when the person chose not to keep conversations on this device. */
+const KEEP_KEY = 'janus-keep-conversation';
 
 export interface ChatHooks {
   onError(error: unknown): void;
@@ -29,6 +32,9 @@ export class ChatView {
   private attaching: Promise<void> = Promise.resolve();
   /** Why pictures were refused, under the attachments (made here: index.html has no place for it). */
   private readonly problems: HTMLElement;
+  private readonly kept = new KeptConversation();
+  /** The kept conversation shown again; sending waits for it. */
+  private readonly restored: Promise<void>;
 
   constructor(
     private readonly client: JanusClient,
@@ -77,7 +83,47 @@ export class ChatView {
     $('stop').addEventListener('click', () => this.stop?.abort());
     $('regenerate').addEventListener('click', () => void this.regenerate());
     $('clear').addEventListener('click', () => this.clear());
+    const keep = $<HTMLInputElement>('keep');
+    keep.checked = readKeep();
+    keep.addEventListener('change', () => void this.setKeep(keep.checked));
     this.update();
+    this.restored = this.restore();
+  }
+
+  /** Shows the kept conversation again, as it was left. */
+  private async restore(): Promise<void> {
+    if (!readKeep()) return this.keepStatus('Not kept: this conversation ends with the page.');
+    const turns = await this.kept.load();
+    for (const kept of turns) {
+      const turn = this.push(kept.role, kept.content, kept.images);
+      if (kept.role === 'assistant') decorate(turn, kept);
+    }
+    this.keepStatus(turns.length > 0 ? `Your last conversation, kept on this device (${messages(turns.length)}); Clear deletes it.` : 'Kept on this device; Clear deletes it.');
+    this.update();
+  }
+
+  private async setKeep(keep: boolean): Promise<void> {
+    try {
+      localStorage.setItem(KEEP_KEY, String(keep));
+    } catch {
+      // No localStorage (a sandboxed frame): the choice lasts for this page only.
+    }
+    if (keep) return this.persist();
+    await this.kept.forget();
+    this.keepStatus('Not kept: this conversation ends with the page, and nothing of it is stored.');
+  }
+
+  /** Stores the conversation as it is now, where the person keeps it. */
+  private async persist(): Promise<void> {
+    if (!$<HTMLInputElement>('keep').checked) return;
+    // A reply still being written is kept once it ends.
+    const turns = this.turns.filter((t) => t.element.getAttribute('aria-busy') !== 'true').map(({ element: _, ...kept }) => kept);
+    const ok = await this.kept.save(turns);
+    this.keepStatus(ok ? `Kept on this device (${messages(turns.length)}); Clear deletes it.` : 'This browser would not store the conversation (a private window, or no room): it ends with the page.');
+  }
+
+  private keepStatus(text: string): void {
+    $('keep-status').textContent = text;
   }
 
   /** Attaches the files that are usable pictures; says why about each one that is not. */
@@ -156,7 +202,7 @@ export class ChatView {
   }
 
   private async send(): Promise<void> {
-    await this.attaching;
+    await Promise.all([this.attaching, this.restored]);
     if (this.stop !== null) return;
     const input = $<HTMLTextAreaElement>('message');
     const text = input.value.trim();
@@ -170,6 +216,7 @@ export class ChatView {
   }
 
   private async regenerate(): Promise<void> {
+    await this.restored;
     if (this.stop !== null) return;
     const last = this.turns.at(-1);
     if (last?.role === 'assistant') {
@@ -185,6 +232,9 @@ export class ChatView {
     $('messages').replaceChildren();
     this.say([]);
     this.update();
+    void this.kept.clear().then((ok) => {
+      if (ok && $<HTMLInputElement>('keep').checked) this.keepStatus('Cleared: nothing of this conversation is kept.');
+    });
   }
 
   /** Streams the assistant's answer to the conversation so far. */
@@ -200,6 +250,9 @@ export class ChatView {
     const asked = performance.now();
     let first: number | null = null;
     try {
+      // Kept before the reply starts (the question, without a reply it replaces): a crash during
+      // the reply leaves the conversation as it was asked.
+      await this.persist();
       const stream = this.client.chat(history, { ...this.settings(), signal: this.stop.signal });
       for await (const piece of stream) {
         first ??= performance.now();
@@ -213,22 +266,27 @@ export class ChatView {
       }
       const result = await stream.result;
       turn.content = result.text;
-      if (result.stop === 'cancelled') turn.element.dataset.stopped = 'true';
-      turn.element.append(replyStats(result, asked, first ?? performance.now(), performance.now()));
+      if (result.stop === 'cancelled') turn.stopped = true;
+      turn.stats = replyStats(result, asked, first ?? performance.now(), performance.now());
     } catch (error) {
       const janus = toJanusError(error);
       if (janus.code === 'bad-image') {
         this.refuse(turn, janus);
+      } else if (janus.code === 'aborted') {
+        // Stopped (or cleared) before the engine took the request: nothing to say.
+        turn.stopped = true;
       } else {
         this.hooks.onError(error);
-        turn.element.dataset.failed = 'true';
+        turn.failed = true;
       }
     } finally {
       cancelAnimationFrame(frame);
       body.innerHTML = renderMarkdown(turn.content);
+      decorate(turn, turn);
       turn.element.removeAttribute('aria-busy');
       this.stop = null;
       this.update();
+      void this.persist();
     }
   }
 
@@ -280,13 +338,36 @@ export class ChatView {
   }
 }
 
+/** A reply's marks (stopped, failed) and its line of figures, on its element. */
+function decorate(turn: Turn, from: KeptTurn): void {
+  if (from.stopped === true) turn.element.dataset.stopped = 'true';
+  if (from.failed === true) turn.element.dataset.failed = 'true';
+  if (from.stats !== undefined && turn.element.querySelector('.stats') === null) {
+    const stats = document.createElement('p');
+    stats.className = 'stats';
+    stats.textContent = from.stats;
+    turn.element.append(stats);
+  }
+  Object.assign(turn, { stopped: from.stopped, failed: from.failed, stats: from.stats });
+}
+
+function messages(n: number): string {
+  return `${n} ${n === 1 ? 'message' : 'messages'}`;
+}
+
+function readKeep(): boolean {
+  try {
+    return localStorage.getItem(KEEP_KEY) !== 'false';
+  } catch {
+    return true;
+  }
+}
+
 /**
  * What a reply cost: its tokens and their rate, the wait for the first one, and how much of the
  * prompt ran (the engine keeps the last turn's cache: a follow-up runs only what is new).
  */
-function replyStats(result: ChatResult, asked: number, first: number, done: number): HTMLElement {
-  const stats = document.createElement('p');
-  stats.className = 'stats';
+function replyStats(result: ChatResult, asked: number, first: number, done: number): string {
   const n = result.ids.length;
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const rate = n > 1 && done > first ? `, ${(((n - 1) * 1000) / (done - first)).toFixed(1)} tokens/s` : '';
@@ -295,8 +376,7 @@ function replyStats(result: ChatResult, asked: number, first: number, done: numb
     result.reusedTokens > 0
       ? `${ran} of ${result.promptTokens} prompt tokens run, the rest kept from before`
       : `${result.promptTokens} prompt tokens`;
-  stats.textContent = `${n} ${n === 1 ? 'token' : 'tokens'}${rate} · first after ${seconds(first - asked)} · ${prompt}`;
-  return stats;
+  return `${n} ${n === 1 ? 'token' : 'tokens'}${rate} · first after ${seconds(first - asked)} · ${prompt}`;
 }
 
 function thumbnail(blob: Blob, alt: string): HTMLImageElement {

@@ -17,6 +17,8 @@ export type {
   ChatCompletion,
   ChatCompletionChunk,
   ChatCompletionParams,
+  ChatCompletionParamsNonStreaming,
+  ChatCompletionParamsStreaming,
   CompletionUsage,
   FinishReason,
   ImageGenerateParams,

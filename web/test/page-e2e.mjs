@@ -90,6 +90,14 @@ async function waitText(page, selector, pattern, timeout = 120_000) {
   return visibleText(page, selector);
 }
 
+/** Reloads the page and loads the tiny model from storage (the chat shows once it is ready). */
+async function reloadAndLoad(page) {
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]');
+  await modelButton(page, `Load ${TINY}`).click();
+  await waitText(page, '#status', /is ready/);
+}
+
 function modelButton(page, name) {
   return page.locator(`#model-list button`, { hasText: name });
 }
@@ -325,8 +333,44 @@ async function main() {
       const again = await visibleText(page, '.turn.assistant:nth-of-type(4) .stats');
       console.log(`   under the regenerated reply: ${again}`);
       check(/ · 1 of \d+ prompt tokens run, the rest kept from before$/.test(again), `the regenerated reply's figures: ${JSON.stringify(again)}`);
+
+      // Kept on this device: after a reload the conversation is shown again as it was left, and
+      // goes on from there (a new engine keeps nothing: its first turn runs the whole prompt).
+      // Regenerate kept 3 messages before its reply, and 4 after it.
+      await waitText(page, '#keep-status', /^Kept on this device \(4 messages\)/, 10_000);
+      const before = await page.locator('.turn').allInnerTexts();
+      await reloadAndLoad(page);
+      const note = await waitText(page, '#keep-status', /Your last conversation, kept on this device \(4 messages\)/, 10_000);
+      const after = await page.locator('.turn').allInnerTexts();
+      check(JSON.stringify(after) === JSON.stringify(before), `after a reload the conversation is ${JSON.stringify(after)}, it was ${JSON.stringify(before)}`);
+      check(await page.locator('.turn.user img.thumbnail').isVisible(), 'the kept picture is not shown after the reload');
+      await page.click('.settings summary');
+      await page.fill('#max-tokens', '4');
+      await page.fill('#temperature', '0');
+      await page.fill('#message', 'And after the reload?');
+      await page.click('#send');
+      await page.waitForSelector('.turn.assistant:nth-of-type(6):not([aria-busy])', { timeout: 300_000 });
+      const resumed = await visibleText(page, '.turn.assistant:nth-of-type(6) .stats');
+      check((await page.locator('.turn.assistant[data-failed]').count()) === 0, 'the conversation did not go on after the reload');
+      check(/ · \d+ prompt tokens$/.test(resumed), `the first reply after the reload: ${JSON.stringify(resumed)}`);
+      console.log(`   ${note} | then: ${resumed}`);
+      // Not kept when the person says so: nothing is stored, and the choice stays.
+      await page.uncheck('#keep');
+      await waitText(page, '#keep-status', /Not kept/, 10_000);
+      await reloadAndLoad(page);
+      check((await page.locator('.turn').count()) === 0, 'a conversation was shown after "keep" was unchecked');
+      check(!(await page.isChecked('#keep')), 'the choice not to keep was forgotten by the reload');
+      await page.check('#keep');
+      await waitText(page, '#keep-status', /^Kept on this device \(0 messages\)/, 10_000);
+      await page.fill('#message', 'Kept again?');
+      await page.click('#send');
+      await waitText(page, '#keep-status', /^Kept on this device \(2 messages\)/, 300_000);
+      await shot(page, '7a-chat-kept');
       await page.click('#clear');
       check((await page.locator('.turn').count()) === 0, 'clear left messages');
+      await waitText(page, '#keep-status', /^Cleared/, 10_000);
+      await reloadAndLoad(page);
+      check((await page.locator('.turn').count()) === 0, 'a cleared conversation came back after a reload');
     });
 
     await step('chat: bad files refused with the reason (text named photo.png, a 20000×20000 PNG, a PNG cut short); the chat goes on', async () => {
@@ -464,9 +508,11 @@ async function main() {
       await page.click('.settings summary');
       await page.fill('#max-tokens', '3');
       await page.fill('#temperature', '0');
+      // The conversation of the offline step is shown again (kept): the new reply is the next.
+      const replies = await page.locator('.turn.assistant').count();
       await page.fill('#message', 'Still there?');
       await page.click('#send');
-      await page.waitForSelector('.turn.assistant:not([aria-busy])', { timeout: 300_000 });
+      await page.waitForFunction((n) => document.querySelectorAll('.turn.assistant').length === n + 1 && document.querySelector('.turn.assistant:last-child:not([aria-busy])') !== null, replies, { timeout: 300_000 });
       check((await page.locator('.turn.assistant[data-failed]').count()) === 0, 'the chat after the restart failed');
     });
 

@@ -10,13 +10,22 @@
 
 import { create, type ChatClient } from './chat.js';
 import { generate, type ImageClient } from './images.js';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionParams, ImageGenerateParams, ImagesResponse, RequestOptions } from './types.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionParams,
+  ChatCompletionParamsNonStreaming,
+  ChatCompletionParamsStreaming,
+  ImageGenerateParams,
+  ImagesResponse,
+  RequestOptions,
+} from './types.js';
 
 export interface JanusOpenAI {
   chat: {
     completions: {
-      create(params: ChatCompletionParams & { stream: true }, options?: RequestOptions): Promise<AsyncIterable<ChatCompletionChunk>>;
-      create(params: ChatCompletionParams & { stream?: false | null }, options?: RequestOptions): Promise<ChatCompletion>;
+      create(params: ChatCompletionParamsStreaming, options?: RequestOptions): Promise<AsyncIterable<ChatCompletionChunk>>;
+      create(params: ChatCompletionParamsNonStreaming, options?: RequestOptions): Promise<ChatCompletion>;
       create(params: ChatCompletionParams, options?: RequestOptions): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
     };
   };

@@ -66,7 +66,7 @@ function refuseUnsupported(params: ChatCompletionParams): void {
   off('logit_bias', (v) => typeof v === 'object' && Object.keys(v as object).length === 0, 'janus-web has no logit bias');
   off('response_format', (v) => (v as { type?: unknown }).type === 'text', "janus-web writes text only (type: 'text')");
   off('tools', (v) => Array.isArray(v) && v.length === 0, 'Janus has no tool calling');
-  off('tool_choice', (v) => v === 'none', 'Janus has no tool calling');
+  off('tool_choice', (v) => v === 'none' || v === 'auto', 'Janus has no tool calling');
   off('stream', (v) => typeof v === 'boolean', 'must be a boolean');
 }
 

@@ -50,6 +50,10 @@ export interface ChatCompletionParams {
   reuse?: boolean;
 }
 
+/** The two forms of a request, as OpenAI's SDK names them: the response's type follows. */
+export type ChatCompletionParamsNonStreaming = ChatCompletionParams & { stream?: false | null };
+export type ChatCompletionParamsStreaming = ChatCompletionParams & { stream: true };
+
 /** OpenAI's reasons, and WebLLM's 'abort' for a reply the caller's signal stopped. */
 export type FinishReason = 'stop' | 'length' | 'abort';
 
