@@ -88,10 +88,11 @@ export interface ChatOptions extends SamplingOptions {
    */
   stop?: string | readonly string[];
   /**
-   * Start from the engine's cache of the last chat where this prompt begins as that one did
+   * Start from the engine's cache of a recent chat where this prompt begins as that one did
    * (default true): a follow-up question or a regenerated reply runs only what is new. The
-   * engine keeps one conversation's cache; loading a model or generating an image clears it.
-   * false runs the whole prompt and keeps nothing.
+   * engine keeps the caches of up to 4 conversations (within `conversationCacheBytes`);
+   * loading a model or generating an image clears them. false runs the whole prompt and keeps
+   * nothing of it.
    */
   reuse?: boolean;
   /**
@@ -382,6 +383,7 @@ export class JanusClient extends EventTarget {
       dtype: this.options.dtype,
       quant: this.options.quant,
       maxBindingBytes: this.options.maxBindingBytes,
+      conversationCacheBytes: this.options.conversationCacheBytes,
     });
     try {
       const wasmUrl = new URL(this.options.wasmUrl ?? new URL('./janus_web_bg.wasm', import.meta.url), pageUrl()).href;

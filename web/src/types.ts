@@ -19,6 +19,13 @@ export interface EngineOptions {
    * (4.5 bits; Janus-1.3B in about 1.4 GB of GPU memory instead of 4.2). Default 'none'.
    */
   quant?: Quant;
+  /**
+   * GPU memory the engine may spend keeping the caches of up to 4 recent conversations, so
+   * that each one's next turn runs only what is new (two chat elements on a page, a title asked
+   * for between turns). Default 512 MiB; the last conversation used is kept whatever its size;
+   * 0 keeps that one only.
+   */
+  conversationCacheBytes?: number;
 }
 
 /** Weight quantisation formats. */
@@ -128,9 +135,9 @@ export interface ChatResult {
   ids: number[];
   promptTokens: number;
   /**
-   * Leading prompt tokens taken from the last chat's kept cache instead of being run again: the
+   * Leading prompt tokens taken from a recent chat's kept cache instead of being run again: the
    * same conversation with a new question runs only the question (and a picture asked about
-   * before is not encoded again). 0 when the prompt shares nothing with the last chat.
+   * before is not encoded again). 0 when the prompt shares nothing with the chats kept.
    */
   reusedTokens: number;
   stop: StopReason;

@@ -163,7 +163,7 @@ const loadOptions = shape(
 );
 
 /** EngineOptions (types.ts). */
-const engineOptions = shape({}, { maxBindingBytes: number, dtype: string, quant: string });
+const engineOptions = shape({}, { maxBindingBytes: number, dtype: string, quant: string, conversationCacheBytes: number });
 
 /** EngineChatRequest (types.ts): SamplingOptions plus the messages. */
 const chatRequest = shape(

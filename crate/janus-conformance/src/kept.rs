@@ -112,7 +112,60 @@ pub(crate) async fn kept_cache(
     let err = rel_err(&fresh.first_logits, &asked.first_logits);
     ensure(err > tol, || {
         format!("{what}: the logits of both pictures agree ({err:e}); the check proves nothing")
-    })
+    })?;
+    two_conversations(m, g, &tail[1..], asking.images[0].clone(), tol, fig).await
+}
+
+/// Two conversations taking turns in one kept cache (the text chat, then the picture question,
+/// then each one's next turn): the second begins as the first does only in its first token(s),
+/// so it starts from a copy of that prefix (the golden holds), and each next turn then goes on
+/// from its own conversation, giving what it gives run afresh.
+async fn two_conversations(
+    m: &Loaded,
+    g: &Value,
+    question: &[u32],
+    picture: PreparedImage,
+    tol: f32,
+    fig: &mut Figures,
+) -> Check {
+    let mut kept = PromptCache::with_limits(4, u64::MAX);
+    let (text, understand) = (&g["cases"]["text"], &g["cases"]["understand"]);
+    let a = Prompt::text(u32s(&text["prompt_ids"])?);
+    let b = Prompt {
+        ids: u32s(&understand["prompt_ids"])?,
+        images: vec![picture],
+    };
+    let what = "two conversations";
+    let a1 = run_text(m, text, a.clone(), what, tol, fig, Some(&mut kept)).await?;
+    let b1 = run_text(m, understand, b.clone(), what, tol, fig, Some(&mut kept)).await?;
+    ensure(b1.reused < 8 && kept.conversations() == 2, || {
+        format!(
+            "{what}: the picture question reused {} positions and left {} conversations kept",
+            b1.reused,
+            kept.conversations()
+        )
+    })?;
+    for (first, out, name) in [(a, a1, "the chat's"), (b, b1, "the picture's")] {
+        // The conversation's next turn: its prompt, its reply (and stop token), a question.
+        let mut next = first.clone();
+        next.ids.extend_from_slice(&out.ids);
+        if out.stop == StopReason::Eos {
+            next.ids.push(m.tokenizer.special().eos);
+        }
+        next.ids.extend_from_slice(question);
+        let what = format!("{what}, {name} next turn");
+        let kept_turn = generate(m, next.clone(), Some(&mut kept), &what).await?;
+        let own = first.ids.len() + out.ids.len() - 1;
+        ensure(kept_turn.reused >= own, || {
+            format!(
+                "{what}: {} reused, its own conversation holds {own}",
+                kept_turn.reused
+            )
+        })?;
+        let fresh = generate(m, next, None, &what).await?;
+        same(&kept_turn, &fresh, tol, &what, fig)?;
+    }
+    Ok(())
 }
 
 /// Greedy, `NEW_TOKENS` tokens, stopping at EOS.

@@ -49,8 +49,8 @@ pub struct ChatRequest {
     pub seed: Option<f64>,
     /// Stop sequences: the reply ends before the first of them its text contains.
     pub stop: Option<Vec<String>>,
-    /// Start from the engine's kept cache of the last chat where the prompts share a prefix
-    /// (default); `false` runs the whole prompt and keeps nothing.
+    /// Start from the engine's kept cache of a recent chat where the prompts share a prefix
+    /// (default); `false` runs the whole prompt and keeps nothing of it.
     pub reuse: Option<bool>,
 }
 

@@ -42,12 +42,21 @@ struct Inner {
     quant: Option<QuantFormat>,
     max_tensor_bytes: u64,
     model: RefCell<Option<Rc<Loaded>>>,
-    /// The last chat's KV cache, for the next chat's shared prefix (`generate_text_with`). It
-    /// belongs to `model`: replacing or dropping the model clears it, and an image job clears it
-    /// first (its memory goes to the image's caches).
+    /// The last chats' KV caches, for the next chat's shared prefix (`generate_text_with`):
+    /// up to [`KEPT_CONVERSATIONS`] within `conversationCacheBytes`. They belong to `model`:
+    /// replacing or dropping the model clears them, and an image job clears them first (their
+    /// memory goes to the image's caches).
     conversation: RefCell<PromptCache>,
     busy: Cell<bool>,
 }
+
+/// Conversations whose caches the engine keeps at most (two chat elements on a page, a title
+/// asked for between turns, ...).
+const KEPT_CONVERSATIONS: usize = 4;
+/// Device memory they may hold together unless `conversationCacheBytes` says otherwise; the last
+/// one used is kept whatever its size. Janus-1.3B in f16 needs 192 KiB a position: 512 MiB is
+/// about 2,700 positions (a conversation's cache holds its prompt and its token budget).
+const DEFAULT_CONVERSATION_CACHE_BYTES: u64 = 512 << 20;
 
 impl Inner {
     /// Replace the loaded model (or drop it) and forget the conversation computed with it.
@@ -176,6 +185,15 @@ impl Engine {
                 }
                 max_tensor_bytes = max_tensor_bytes.min(cap as u64);
             }
+            let kept_bytes = match options.conversation_cache_bytes {
+                None => DEFAULT_CONVERSATION_CACHE_BYTES,
+                Some(b) if b.is_finite() && b >= 0.0 => b as u64,
+                Some(_) => {
+                    return Err(WebError::bad_request(
+                        "conversationCacheBytes must be a number of bytes, 0 or more",
+                    ));
+                }
+            };
             let engine = Engine {
                 inner: Rc::new(Inner {
                     gpu,
@@ -183,7 +201,10 @@ impl Engine {
                     quant,
                     max_tensor_bytes,
                     model: RefCell::new(None),
-                    conversation: RefCell::new(PromptCache::new()),
+                    conversation: RefCell::new(PromptCache::with_limits(
+                        KEPT_CONVERSATIONS,
+                        kept_bytes,
+                    )),
                     busy: Cell::new(false),
                 }),
             };
@@ -260,10 +281,11 @@ impl Engine {
     /// `onToken(piece, id)` per generated token — return `false` to stop.
     /// Resolves `{text, ids, promptTokens, reusedTokens, stop, seed}`.
     ///
-    /// The engine keeps the last chat's KV cache: a prompt that begins as the last one did
-    /// (the same conversation with a new question, or the same prompt regenerated) runs only
-    /// the rest, and `reusedTokens` says how many it did not run again. `reuse: false` runs
-    /// the whole prompt and keeps nothing; loading, unloading and image jobs clear it.
+    /// The engine keeps the KV caches of the last chats: a prompt that begins as one of them
+    /// did (the same conversation with a new question, or the same prompt regenerated) runs
+    /// only the rest, and `reusedTokens` says how many it did not run again. `reuse: false`
+    /// runs the whole prompt and keeps nothing of it; loading, unloading and image jobs clear
+    /// them all.
     pub fn chat(&self, request: JsValue, image_list: JsValue, on_token: Function) -> Promise {
         let inner = self.inner.clone();
         job_promise(inner.gpu.clone(), async move {
@@ -278,13 +300,14 @@ impl Engine {
             let seed = text_request.sampling.seed;
             let mut stream = tok.stream();
             let mut steer = Steer::new(&on_token);
-            // Out of the cell for the job (a failure leaves it empty); `reuse: false` starts
-            // afresh and keeps nothing.
-            let mut kept = inner.conversation.take();
+            // Out of the cell for the job (a failure leaves it empty, with its limits);
+            // `reuse: false` starts afresh and keeps nothing of this chat.
+            let mut kept = {
+                let mut cell = inner.conversation.borrow_mut();
+                let empty = cell.empty_like();
+                std::mem::replace(&mut *cell, empty)
+            };
             let reuse = req.reuse.unwrap_or(true);
-            if !reuse {
-                kept.clear();
-            }
             // Text that may begin a stop sequence is held back until the next piece; a reply
             // that ends without one gets it in `text` (the client streams what `text` adds).
             let mut stops = req.stop_text()?;

@@ -19,6 +19,8 @@ pub struct EngineOptions {
     pub dtype: crate::device::DtypeChoice,
     /// Block quantisation of the large matrices: "none" (default), "q8" or "q4".
     pub quant: Option<String>,
+    /// Device memory the kept conversations' caches may hold together (0: the last one only).
+    pub conversation_cache_bytes: Option<f64>,
 }
 
 /// Parse a plain JS object (or `undefined` for the defaults).

@@ -62,7 +62,7 @@ class FakeWorker extends EventTarget {
 
 test('every request the client sends is accepted as it is, and so is its structured clone', async () => {
   const client = await JanusClient.create({ workerUrl: 'http://test/worker.js' });
-  const tuned = await JanusClient.create({ workerUrl: 'http://test/worker.js', wasmUrl: 'https://cdn.example/janus/janus_web_bg.wasm', dtype: 'f16', quant: 'q4', maxBindingBytes: 2 ** 28 });
+  const tuned = await JanusClient.create({ workerUrl: 'http://test/worker.js', wasmUrl: 'https://cdn.example/janus/janus_web_bg.wasm', dtype: 'f16', quant: 'q4', maxBindingBytes: 2 ** 28, conversationCacheBytes: 2 ** 29 });
 
   const loads = [...MODELS.map((model) => model.id), 'deepseek-ai/Janus-1.3B', 'someone/custom-janus', 'https://mirror.example/janus/?token=1#x', 'http://127.0.0.1:8080/models/tiny'];
   for (const model of loads) await tuned.load(model);
@@ -361,7 +361,7 @@ const o = (kind: Kind): Field => f(kind, { optional: true });
 const ENVELOPE = { type: f('type'), id: f('id') };
 const SAMPLING = { temperature: o('number'), topP: o('number'), topK: o('number'), seed: o('number') };
 const FIELDS: Record<RequestType, Record<string, Field>> = {
-  init: { ...ENVELOPE, options: o('object'), 'options.maxBindingBytes': o('number'), 'options.dtype': o('string'), 'options.quant': o('string'), wasmUrl: o('url') },
+  init: { ...ENVELOPE, options: o('object'), 'options.maxBindingBytes': o('number'), 'options.dtype': o('string'), 'options.quant': o('string'), 'options.conversationCacheBytes': o('number'), wasmUrl: o('url') },
   load: {
     ...ENVELOPE,
     source: f('object'),

@@ -1,8 +1,14 @@
-//! The KV cache of the last chat, kept so that the next prompt prefills only what it does not
-//! share with it. A chat sends its whole conversation every turn (the page, any embedder, the
-//! reference's template); without this, turn n prefills turns 1..n again, and a picture asked
-//! about in turn 1 goes through the vision tower again every turn. With it, a follow-up question
-//! prefills its own few tokens, and "regenerate" (the same prompt again) prefills one.
+//! The KV caches of the last chats, kept so that the next prompt prefills only what it does not
+//! share with one of them. A chat sends its whole conversation every turn (the page, any
+//! embedder, the reference's template); without this, turn n prefills turns 1..n again, and a
+//! picture asked about in turn 1 goes through the vision tower again every turn. With it, a
+//! follow-up question prefills its own few tokens, and "regenerate" (the same prompt again)
+//! prefills one.
+//!
+//! Several conversations can be kept (two chat widgets on one page, an app that asks for a
+//! title between turns): the next prompt starts from the one it shares the longest prefix with.
+//! The others are dropped, least recently used first, beyond a count and a byte budget; the
+//! last one used is always kept.
 //!
 //! What a cached position holds is keyed by its token id and, for an image placeholder, by the
 //! picture it shows (a hash of the prepared pixels): the same ids over another picture share
@@ -66,59 +72,140 @@ fn picture_hash(image: &PreparedImage) -> u64 {
     h.finish().max(1)
 }
 
-/// The kept caches of one conversation (at most one: a second chat replaces it).
-#[derive(Default)]
+/// The kept caches of the last conversations.
 pub struct PromptCache {
-    kept: Option<Kept>,
+    /// Least recently used first.
+    kept: Vec<Kept>,
+    /// At most this many conversations.
+    conversations: usize,
+    /// Device bytes the conversations may hold together; the last one used is kept whatever
+    /// its size.
+    budget: u64,
 }
 
 struct Kept {
     /// One per filled cache position.
     keys: Vec<Key>,
+    /// The first `prompt` positions were the prompt; the rest the tokens generated after it.
+    prompt: usize,
     /// One per decoder layer, filled up to `keys.len()`.
     caches: Vec<KvCache>,
+    /// Device bytes of `caches`.
+    bytes: u64,
+}
+
+impl Default for PromptCache {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl PromptCache {
+    /// One conversation: a chat that shares nothing with the last one replaces it.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_limits(1, 0)
     }
 
-    /// Positions held (0: nothing kept).
+    /// Up to `conversations` (at least 1) within `budget` bytes of device memory together;
+    /// the last one used is kept whatever its size.
+    pub fn with_limits(conversations: usize, budget: u64) -> Self {
+        Self {
+            kept: Vec::new(),
+            conversations: conversations.max(1),
+            budget,
+        }
+    }
+
+    /// Nothing kept, under the same limits.
+    pub fn empty_like(&self) -> Self {
+        Self::with_limits(self.conversations, self.budget)
+    }
+
+    /// Positions held, all conversations together (0: nothing kept).
     pub fn len(&self) -> usize {
-        self.kept.as_ref().map_or(0, |k| k.keys.len())
+        self.kept.iter().map(|k| k.keys.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.kept.is_empty()
+    }
+
+    /// Conversations kept.
+    pub fn conversations(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// Device bytes the kept caches hold.
+    pub fn bytes(&self) -> u64 {
+        self.kept.iter().map(|k| k.bytes).sum()
     }
 
     /// Drop what is kept (its GPU memory goes back to the allocator's pool).
     pub fn clear(&mut self) {
-        self.kept = None;
+        self.kept.clear();
     }
 
-    /// Take the kept caches for a prompt keyed `keys`, cut back to the prefix the two share:
-    /// `(caches, shared)`. At least the prompt's last position is left to run (its logits
-    /// choose the first new token), and a picture is never cut in two. `None` (and nothing
-    /// kept any more) when they share nothing.
-    pub(crate) fn take(&mut self, keys: &[Key]) -> Option<(Vec<KvCache>, usize)> {
-        let kept = self.kept.take()?;
-        let shared = shared_prefix(&kept.keys, keys);
-        if shared == 0 {
-            return None;
+    /// Caches for a prompt keyed `keys`, filled with the longest prefix it shares with a kept
+    /// conversation: `(caches, shared)`. At least the prompt's last position is left to run (its
+    /// logits choose the first new token), and a picture is never cut in two.
+    ///
+    /// Where the prompt goes on from that conversation's whole prompt (a follow-up question, a
+    /// regenerated reply), the conversation's caches are taken and cut back: this turn replaces
+    /// it. Where it only begins alike (another conversation with the same system prompt), the
+    /// shared prefix is copied into new caches of `capacity` positions and the conversation is
+    /// kept as it was.
+    ///
+    /// `None` when none shares anything; then, where the count is full, the least recently
+    /// used is dropped first, making room for the turn's own caches.
+    pub(crate) fn take(&mut self, keys: &[Key], capacity: usize) -> Option<(Vec<KvCache>, usize)> {
+        let best = (0..self.kept.len())
+            .map(|i| (shared_prefix(&self.kept[i].keys, keys), i))
+            .max();
+        match best {
+            Some((shared, i)) if shared > 0 && shared + 1 >= self.kept[i].prompt => {
+                let mut caches = self.kept.remove(i).caches;
+                for cache in &mut caches {
+                    cache.truncate(shared);
+                }
+                Some((caches, shared))
+            }
+            Some((shared, i)) if shared > 0 => {
+                let caches = self.kept[i]
+                    .caches
+                    .iter()
+                    .map(|c| c.fork(shared, capacity))
+                    .collect();
+                Some((caches, shared))
+            }
+            _ => {
+                while self.kept.len() >= self.conversations {
+                    self.kept.remove(0);
+                }
+                None
+            }
         }
-        let mut caches = kept.caches;
-        for cache in &mut caches {
-            cache.truncate(shared);
-        }
-        Some((caches, shared))
     }
 
-    /// Keep `caches`, filled up to `keys.len()` positions, for the next prompt.
-    pub(crate) fn keep(&mut self, keys: Vec<Key>, caches: Vec<KvCache>) {
+    /// Keep `caches`, filled up to `keys.len()` positions of which the first `prompt` were the
+    /// prompt, as the most recent conversation; then drop the least recently used beyond the
+    /// count and the byte budget.
+    pub(crate) fn keep(&mut self, keys: Vec<Key>, caches: Vec<KvCache>, prompt: usize) {
         debug_assert!(caches.iter().all(|c| c.len() == keys.len()));
-        self.kept = (!keys.is_empty()).then_some(Kept { keys, caches });
+        if keys.is_empty() {
+            return;
+        }
+        let bytes = caches.iter().map(KvCache::bytes).sum();
+        self.kept.push(Kept {
+            keys,
+            prompt,
+            caches,
+            bytes,
+        });
+        while self.kept.len() > 1
+            && (self.kept.len() > self.conversations || self.bytes() > self.budget)
+        {
+            self.kept.remove(0);
+        }
     }
 }
 
@@ -187,5 +274,111 @@ mod tests {
         // Nothing shared.
         assert_eq!(shared_prefix(&turn1, &k(&[8, 2], &[])), 0);
         assert_eq!(shared_prefix(&[], &turn1), 0);
+    }
+
+    /// A conversation's caches: two layers of `[1, 1, capacity, 2]` f32 filled to `keys`.
+    fn caches(keys: &[Key], capacity: usize) -> Vec<KvCache> {
+        let device = burn::tensor::Device::flex();
+        (0..2)
+            .map(|_| {
+                let mut c = KvCache::new(capacity);
+                c.reserve([1, 1, keys.len(), 2], &device, burn::tensor::DType::F32);
+                c.advance(keys.len());
+                c
+            })
+            .collect()
+    }
+
+    fn text(ids: &[u32]) -> Vec<Key> {
+        ids.iter().map(|&id| Key::text(id)).collect()
+    }
+
+    #[test]
+    fn the_prompt_starts_from_the_conversation_it_shares_most_with() {
+        let mut kept = PromptCache::with_limits(4, u64::MAX);
+        // A: a 3-token prompt and one generated token.
+        let a = text(&[1, 2, 3, 4]);
+        kept.keep(a.clone(), caches(&a, 8), 3);
+        // B begins as A does (a system prompt): A's first position is copied, A stays whole.
+        let b = text(&[1, 7, 8]);
+        let (forked, shared) = kept.take(&b, 16).unwrap();
+        assert_eq!((shared, forked[0].len(), forked[0].capacity()), (1, 1, 16));
+        assert_eq!((kept.conversations(), kept.len()), (1, 4));
+        kept.keep(b.clone(), caches(&b, 8), 3);
+        assert_eq!((kept.conversations(), kept.len()), (2, 7));
+        // 2 layers x keys and values x 8 positions x 2 floats x 4 bytes, twice.
+        assert_eq!(kept.bytes(), 2 * 2 * 2 * 8 * 2 * 4);
+        // A's follow-up goes on from A's whole prompt: A's caches are taken, B stays.
+        let (got, shared) = kept.take(&text(&[1, 2, 3, 4, 5, 6]), 16).unwrap();
+        assert_eq!((shared, got[0].len(), got[0].capacity()), (4, 4, 8));
+        assert_eq!((kept.conversations(), kept.len()), (1, 3));
+        // A regenerated reply (the prompt again, all but its last position shared) replaces B.
+        let (_, shared) = kept.take(&b, 16).unwrap();
+        assert_eq!((shared, kept.conversations()), (2, 0));
+        // Nothing shared with what is kept: it stays while there is room.
+        kept.keep(b.clone(), caches(&b, 8), 3);
+        assert!(kept.take(&text(&[9, 9]), 16).is_none());
+        assert_eq!(kept.conversations(), 1);
+    }
+
+    #[test]
+    fn a_fork_copies_the_prefix_and_never_writes_into_the_conversation_it_came_from() {
+        use burn::tensor::{Tensor, TensorData};
+        let device = burn::tensor::Device::flex();
+        let values = |v: &[f32]| {
+            Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, 1, v.len() / 2, 2]), &device)
+        };
+        let read = |t: &Tensor<4>| t.to_data().try_to_vec::<f32>().unwrap();
+        let mut source = KvCache::new(4);
+        source.write(
+            values(&[1., 2., 3., 4., 5., 6.]),
+            values(&[7., 8., 9., 10., 11., 12.]),
+        );
+        let mut fork = source.fork(2, 5);
+        assert_eq!((fork.len(), fork.capacity()), (2, 5));
+        let (k, v) = fork.append(values(&[-1., -2.]), values(&[-3., -4.]));
+        assert_eq!(read(&k), [1., 2., 3., 4., -1., -2.]);
+        assert_eq!(read(&v), [7., 8., 9., 10., -3., -4.]);
+        let (k, v) = source.buffers().unwrap();
+        assert_eq!(&read(k)[..6], [1., 2., 3., 4., 5., 6.]);
+        assert_eq!(&read(v)[..6], [7., 8., 9., 10., 11., 12.]);
+        assert_eq!(source.len(), 3);
+    }
+
+    #[test]
+    fn the_least_recently_used_go_first_beyond_the_count_and_the_budget() {
+        let conv = |first: u32| text(&[first, 1, 2]);
+        let one = caches(&conv(0), 4).iter().map(KvCache::bytes).sum::<u64>();
+        // By count: three kept, the fourth drops the first.
+        let mut kept = PromptCache::with_limits(3, u64::MAX);
+        for i in 0..4 {
+            kept.keep(conv(i), caches(&conv(i), 4), 3);
+        }
+        assert_eq!(kept.conversations(), 3);
+        assert!(kept.take(&conv(0), 4).is_none(), "the oldest was kept");
+        // Nothing shared and the count full: one goes before the turn's own caches come.
+        assert_eq!(kept.conversations(), 2);
+        assert!(
+            kept.take(&conv(1), 4).is_none(),
+            "the second oldest was kept"
+        );
+        assert_eq!(kept.take(&conv(3), 4).unwrap().1, 2);
+        // By bytes: room for two.
+        let mut kept = PromptCache::with_limits(8, 2 * one);
+        for i in 0..3 {
+            kept.keep(conv(i), caches(&conv(i), 4), 3);
+        }
+        assert_eq!((kept.conversations(), kept.bytes()), (2, 2 * one));
+        // The last one used stays, whatever its size.
+        let mut kept = PromptCache::with_limits(8, 0);
+        kept.keep(conv(5), caches(&conv(5), 4), 3);
+        kept.keep(conv(6), caches(&conv(6), 4), 3);
+        assert_eq!(kept.conversations(), 1);
+        assert_eq!(kept.take(&conv(6), 4).unwrap().1, 2);
+        // One conversation (new()): a prompt sharing nothing drops it.
+        let mut kept = PromptCache::new();
+        kept.keep(conv(1), caches(&conv(1), 4), 3);
+        assert!(kept.take(&conv(2), 4).is_none());
+        assert!(kept.is_empty());
     }
 }

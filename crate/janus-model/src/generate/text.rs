@@ -160,10 +160,11 @@ pub async fn generate_text(
     generate_text_with(model, req, None, on_token).await
 }
 
-/// [`generate_text`], starting from what `kept` holds of the prompt (its shared prefix is not
-/// run again, [`TextOutput::reused`] counts it) and leaving in it this prompt and every token
-/// the loop fed in, for the next. A request refused before it runs leaves it as it was; a
-/// failure while it runs leaves it empty.
+/// [`generate_text`], starting from what `kept` holds of the prompt (the kept conversation that
+/// shares the longest prefix with it: that prefix is not run again, [`TextOutput::reused`]
+/// counts it) and leaving in it this prompt and every token the loop fed in, for the next. A
+/// request refused before it runs leaves it as it was; a failure while it runs leaves out the
+/// conversation it started from.
 pub async fn generate_text_with(
     model: &Janus,
     req: &TextRequest,
@@ -176,7 +177,8 @@ pub async fn generate_text_with(
     let prompt_len = req.prompt_ids.len();
     let budget = req.max_new_tokens.min(context - prompt_len);
     let mut keys = prompt_keys(&req.prompt_ids, &req.images, req.image_token);
-    let (mut cache, reused) = match kept.as_deref_mut().and_then(|k| k.take(&keys)) {
+    let total = prompt_len + budget;
+    let (mut cache, reused) = match kept.as_deref_mut().and_then(|k| k.take(&keys, total)) {
         Some(found) => found,
         None => (model.new_cache(prompt_len + budget), 0),
     };
@@ -259,7 +261,7 @@ pub async fn generate_text_with(
     }
     if let Some(kept) = kept {
         keys.extend(fed.into_iter().map(Key::text));
-        kept.keep(keys, cache);
+        kept.keep(keys, cache, prompt_len);
     }
     Ok(out)
 }

@@ -96,6 +96,33 @@ impl KvCache {
         self.len += t;
     }
 
+    /// A cache of its own (new buffers of `capacity` positions, at least `len`) holding the
+    /// first `len` positions of this one, which stays as it is: kernels write caches in place,
+    /// so a conversation forked from another's prefix must not share its buffers.
+    pub fn fork(&self, len: usize, capacity: usize) -> KvCache {
+        let len = len.min(self.len);
+        let mut fork = KvCache::new(capacity.max(len));
+        if let Some(k) = &self.k {
+            let [b, h, _, d] = k.dims();
+            let (device, dtype) = (k.device(), k.dtype());
+            fork.k = self.k.clone();
+            fork.v = self.v.clone();
+            fork.len = len;
+            // Copies the filled prefix out of the shared handles into fresh buffers.
+            fork.grow_to(capacity.max(len).max(1), [b, h, d], &device, dtype);
+        }
+        fork
+    }
+
+    /// Bytes of device memory the buffers hold (keys and values, filled or not).
+    pub fn bytes(&self) -> u64 {
+        [&self.k, &self.v]
+            .into_iter()
+            .flatten()
+            .map(|t| t.dims().iter().product::<usize>() as u64 * t.dtype().size() as u64)
+            .sum()
+    }
+
     /// Positions the buffers hold (filled or not); 0 before the first write.
     pub fn capacity(&self) -> usize {
         self.k.as_ref().map_or(0, |k| k.dims()[2])
