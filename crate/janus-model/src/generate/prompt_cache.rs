@@ -188,7 +188,9 @@ impl PromptCache {
 
     /// Keep `caches`, filled up to `keys.len()` positions of which the first `prompt` were the
     /// prompt, as the most recent conversation; then drop the least recently used beyond the
-    /// count and the byte budget.
+    /// count. Over the byte budget, the older ones first give back the room their turns had
+    /// reserved and not filled (their caches copied down to what they hold), then the least
+    /// recently used go.
     pub(crate) fn keep(&mut self, keys: Vec<Key>, caches: Vec<KvCache>, prompt: usize) {
         debug_assert!(caches.iter().all(|c| c.len() == keys.len()));
         if keys.is_empty() {
@@ -201,9 +203,22 @@ impl PromptCache {
             caches,
             bytes,
         });
-        while self.kept.len() > 1
-            && (self.kept.len() > self.conversations || self.bytes() > self.budget)
-        {
+        while self.kept.len() > self.conversations {
+            self.kept.remove(0);
+        }
+        let newest = self.kept.len() - 1;
+        for i in 0..newest {
+            if self.bytes() <= self.budget {
+                break;
+            }
+            let old = &mut self.kept[i];
+            let filled = old.keys.len();
+            if old.caches.iter().any(|c| c.capacity() > filled) {
+                old.caches = old.caches.iter().map(|c| c.fork(filled, filled)).collect();
+                old.bytes = old.caches.iter().map(KvCache::bytes).sum();
+            }
+        }
+        while self.kept.len() > 1 && self.bytes() > self.budget {
             self.kept.remove(0);
         }
     }
@@ -348,7 +363,6 @@ mod tests {
     #[test]
     fn the_least_recently_used_go_first_beyond_the_count_and_the_budget() {
         let conv = |first: u32| text(&[first, 1, 2]);
-        let one = caches(&conv(0), 4).iter().map(KvCache::bytes).sum::<u64>();
         // By count: three kept, the fourth drops the first.
         let mut kept = PromptCache::with_limits(3, u64::MAX);
         for i in 0..4 {
@@ -363,12 +377,25 @@ mod tests {
             "the second oldest was kept"
         );
         assert_eq!(kept.take(&conv(3), 4).unwrap().1, 2);
-        // By bytes: room for two.
+        // By bytes: room for two (filled as far as they reach: nothing to give back).
+        let full = |i: u32| caches(&conv(i), 3);
+        let one = full(0).iter().map(KvCache::bytes).sum::<u64>();
         let mut kept = PromptCache::with_limits(8, 2 * one);
         for i in 0..3 {
-            kept.keep(conv(i), caches(&conv(i), 4), 3);
+            kept.keep(conv(i), full(i), 3);
         }
         assert_eq!((kept.conversations(), kept.bytes()), (2, 2 * one));
+        // Over the budget, the older ones are first copied down to what they hold: a cache of
+        // 8 positions holding 3 then takes 3 positions' room, and three fit where two did.
+        let roomy = |i: u32| caches(&conv(i), 8);
+        let mut kept = PromptCache::with_limits(8, 8 * one / 3 + 2 * one);
+        for i in 0..3 {
+            kept.keep(conv(i), roomy(i), 3);
+        }
+        assert_eq!(kept.conversations(), 3);
+        assert_eq!(kept.bytes(), 8 * one / 3 + 2 * one);
+        let (older, shared) = kept.take(&text(&[0, 1, 2, 5]), 6).unwrap();
+        assert_eq!((shared, older[0].capacity()), (3, 3));
         // The last one used stays, whatever its size.
         let mut kept = PromptCache::with_limits(8, 0);
         kept.keep(conv(5), caches(&conv(5), 4), 3);
