@@ -153,7 +153,7 @@ impl PromptCache {
     /// regenerated reply), the conversation's caches are taken and cut back: this turn replaces
     /// it. Where it only begins alike (another conversation with the same system prompt), the
     /// shared prefix is copied into new caches of `capacity` positions and the conversation is
-    /// kept as it was.
+    /// kept as it was (with room for one conversation only, it is taken: it would go anyway).
     ///
     /// `None` when none shares anything; then, where the count is full, the least recently
     /// used is dropped first, making room for the turn's own caches.
@@ -162,7 +162,9 @@ impl PromptCache {
             .map(|i| (shared_prefix(&self.kept[i].keys, keys), i))
             .max();
         match best {
-            Some((shared, i)) if shared > 0 && shared + 1 >= self.kept[i].prompt => {
+            Some((shared, i))
+                if shared > 0 && (shared + 1 >= self.kept[i].prompt || self.conversations == 1) =>
+            {
                 let mut caches = self.kept.remove(i).caches;
                 for cache in &mut caches {
                     cache.truncate(shared);
@@ -407,5 +409,9 @@ mod tests {
         kept.keep(conv(1), caches(&conv(1), 4), 3);
         assert!(kept.take(&conv(2), 4).is_none());
         assert!(kept.is_empty());
+        // ...and one that begins alike takes it (no copy: it would go anyway).
+        kept.keep(conv(1), caches(&conv(1), 4), 3);
+        let (taken, shared) = kept.take(&text(&[1, 5]), 4).unwrap();
+        assert_eq!((shared, taken[0].capacity(), kept.is_empty()), (1, 4, true));
     }
 }
