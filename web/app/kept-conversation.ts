@@ -81,10 +81,19 @@ export class KeptConversation {
 
   private open(): Promise<IDBPDatabase<Schema>> {
     if (typeof indexedDB === 'undefined') return Promise.reject(new Error('no IndexedDB'));
+    const forget = (): void => {
+      this.db = null;
+    };
     this.db ??= openDB<Schema>(DB_NAME, DB_VERSION, {
       upgrade(db) {
         db.createObjectStore(STORE);
       },
+      blocking(_current, _next, event) {
+        // Another tab deletes the database ("do not keep"): let it, and reopen on next use.
+        (event.target as IDBDatabase).close();
+        forget();
+      },
+      terminated: forget,
     });
     // A failed open is tried again next time (the store may work later).
     this.db.catch(() => (this.db = null));
