@@ -6,7 +6,6 @@
 //! encoded again. `--no-reuse` runs every turn's whole prompt (for comparison).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::ops::ControlFlow;
 
 use janus_model::Loaded;
 use janus_model::generate::prompt_cache::PromptCache;
@@ -130,21 +129,15 @@ fn reply(
         let piece = stream.push(id).ok().flatten().unwrap_or_default();
         let pushed = stops.push(&piece);
         show(&pushed.shown);
-        if pushed.stop {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
+        pushed.flow()
     }))
     .map_err(|e| e.to_string())?;
-    // Cut at a stop sequence: the text shown. Else every id, and what was held back is shown.
-    let (text, stop) = if stops.hit() {
-        (stops.text().to_string(), "stop")
-    } else {
-        show(&stops.finish());
-        let text = tok.decode(&out.ids).map_err(|e| e.to_string())?;
-        (text, out.stop.as_str())
-    };
+    // What was held back and is not a stop sequence (nothing after one) is shown now.
+    show(&stops.finish());
+    let text = stops
+        .reply(|| tok.decode(&out.ids))
+        .map_err(|e| e.to_string())?;
+    let stop = out.stop.as_str();
     if args.json {
         println!(
             "{}",

@@ -56,7 +56,7 @@ fn cancelling_text_stops_between_tokens_and_the_engine_stays_usable() {
     let out = pollster::block_on(generate_text(&m.model, &req, |_| {
         seen += 1;
         if seen == 5 {
-            ControlFlow::Break(())
+            ControlFlow::Break(StopReason::Cancelled)
         } else {
             ControlFlow::Continue(())
         }

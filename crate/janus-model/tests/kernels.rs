@@ -315,9 +315,15 @@ fn packed_generation_chooses_what_the_host_round_trip_does() {
     // unconditional row (a batch of two).
     let run = |m: &Loaded| {
         let (text, image) = (text_request(m, &g, 24), image_request(m, &g));
-        let go = ControlFlow::Continue;
-        let text = pollster::block_on(generate_text(&m.model, &text, |_| go(()))).unwrap();
-        let codes = pollster::block_on(generate_image_codes(&m.model, &image, |_| go(())));
+        let text = pollster::block_on(generate_text(
+            &m.model,
+            &text,
+            |_| ControlFlow::Continue(()),
+        ));
+        let codes = pollster::block_on(generate_image_codes(&m.model, &image, |_| {
+            ControlFlow::Continue(())
+        }));
+        let text = text.unwrap();
         (text.ids, codes.unwrap().codes)
     };
     let (recorded, _) = graph::recorded();

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use image::RgbImage;
 use janus_model::generate::image::{decode_images, generate_image_codes};
 use janus_model::generate::prompt_cache::PromptCache;
-use janus_model::generate::text::generate_text_with;
+use janus_model::generate::text::{StopReason, generate_text_with};
 use janus_model::quant::QuantFormat;
 use janus_model::weights::TensorStore;
 use janus_model::weights::pack_writer::PackOutput;
@@ -314,35 +314,26 @@ impl Engine {
             let out = generate_text_with(model, &text_request, reuse.then_some(&mut kept), |id| {
                 let piece = stream.push(id).ok().flatten().unwrap_or_default();
                 let pushed = stops.push(&piece);
-                let flow = steer.call(&[pushed.shown.into(), id.into()]);
-                if pushed.stop {
-                    ControlFlow::Break(())
-                } else {
-                    flow
-                }
+                let flow = pushed.flow();
+                let steered = steer.call(&[pushed.shown.into(), id.into()]);
+                // A stop sequence ends the reply whatever the callback said.
+                flow?;
+                steered.map_break(|()| StopReason::Cancelled)
             })
             .await?;
             *inner.conversation.borrow_mut() = kept;
             inner.gpu.check_alive()?;
             steer.finish()?;
             // Cut at a stop sequence: the text streamed (the ids include the sequence's).
-            let text = if stops.hit() {
-                stops.text().to_string()
-            } else {
-                tok.decode(&out.ids)
-                    .map_err(janus_model::JanusError::from)?
-            };
+            let text = stops
+                .reply(|| tok.decode(&out.ids))
+                .map_err(janus_model::JanusError::from)?;
             let result = Object::new();
             set(&result, "text", text);
             set(&result, "ids", id_array(&out.ids));
             set(&result, "promptTokens", prompt_tokens as u32);
             set(&result, "reusedTokens", out.reused as u32);
-            let stop = if stops.hit() {
-                "stop"
-            } else {
-                out.stop.as_str()
-            };
-            set(&result, "stop", stop);
+            set(&result, "stop", out.stop.as_str());
             set(&result, "seed", seed as f64);
             Ok(result.into())
         })

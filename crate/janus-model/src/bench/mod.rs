@@ -25,7 +25,7 @@ use crate::generate::image::{ImageRequest, generate_image_codes};
 use crate::generate::on_device::IMAGE_READBACK_EVERY;
 use crate::generate::prompt_cache::PromptCache;
 use crate::generate::sampling::SamplingParams;
-use crate::generate::text::{TextRequest, generate_text_with};
+use crate::generate::text::{StopReason, TextRequest, generate_text_with};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -100,7 +100,7 @@ pub async fn text(
     let mut answered = asked;
     generate_text_with(model, &next, Some(&mut kept), |_| {
         answered = clock();
-        ControlFlow::Break(())
+        ControlFlow::Break(StopReason::Cancelled)
     })
     .await?;
     Ok(TextTimes {

@@ -5,6 +5,9 @@
 //! until the next piece says otherwise, so a streamed reply never shows any part of the sequence
 //! that ends it; the reply ends before the sequence, which is not part of it.
 
+use std::ops::ControlFlow;
+
+use super::text::StopReason;
 use crate::error::JanusError;
 
 /// At most this many stop sequences in one request.
@@ -30,6 +33,18 @@ pub struct Pushed {
     pub shown: String,
     /// The reply has reached a stop sequence: generation should end here.
     pub stop: bool,
+}
+
+impl Pushed {
+    /// What a text loop's callback returns for this piece: end with [`StopReason::Stop`] at a
+    /// stop sequence, else go on.
+    pub fn flow(&self) -> ControlFlow<StopReason> {
+        if self.stop {
+            ControlFlow::Break(StopReason::Stop)
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
 }
 
 impl StopText {
@@ -116,6 +131,17 @@ impl StopText {
         &self.text
     }
 
+    /// The reply's text as the caller returns it: up to the stop sequence it reached, else
+    /// `whole` (the ids decoded at once: the streaming decoder holds back an unfinished last
+    /// character, which the whole decode shows as it renders).
+    pub fn reply<E>(&self, whole: impl FnOnce() -> Result<String, E>) -> Result<String, E> {
+        if self.hit {
+            Ok(self.text.clone())
+        } else {
+            whole()
+        }
+    }
+
     /// The longest end of `text` that is the beginning of a stop sequence (and not the whole
     /// of one: that would have been found).
     fn held_back(&self) -> usize {
@@ -196,6 +222,17 @@ mod tests {
         // Later pieces change nothing.
         assert!(st.push("more").stop);
         assert_eq!(st.text(), "ab ");
+    }
+
+    #[test]
+    fn the_loop_ends_with_stop_and_the_reply_is_the_text_before_the_sequence() {
+        let whole = || Ok::<_, ()>("decoded".to_string());
+        let mut st = stops(&["END"]);
+        assert_eq!(st.push("ab").flow(), ControlFlow::Continue(()));
+        assert_eq!(st.reply(whole), Ok("decoded".to_string()));
+        assert_eq!(st.push("cEND").flow(), ControlFlow::Break(StopReason::Stop));
+        assert_eq!(st.reply(whole), Ok("abc".to_string()));
+        assert_eq!(st.finish(), "");
     }
 
     #[test]

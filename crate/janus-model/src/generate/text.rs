@@ -48,18 +48,20 @@ pub enum StopReason {
     Context,
     /// The callback asked to stop.
     Cancelled,
+    /// The reply reached one of its stop sequences ([`super::stop_text::StopText`]), as its
+    /// callback said.
+    Stop,
 }
 
 impl StopReason {
-    /// The name the page, the CLI's JSON and OpenAI-style callers see. A reply cut at a stop
-    /// sequence ([`super::stop_text::StopText`]) is reported as `"stop"` by the caller that
-    /// matched it, whose callback ended the loop.
+    /// The name the page, the CLI's JSON and OpenAI-style callers see.
     pub fn as_str(self) -> &'static str {
         match self {
             StopReason::Eos => "eos",
             StopReason::MaxTokens => "max_tokens",
             StopReason::Context => "context",
             StopReason::Cancelled => "cancelled",
+            StopReason::Stop => "stop",
         }
     }
 }
@@ -151,11 +153,12 @@ fn check_image_count(
     Ok(())
 }
 
-/// Generate text. `on_token` sees every new id (before the stop token) and may stop the loop.
+/// Generate text. `on_token` sees every new id (before the stop token) and may end the loop,
+/// saying why ([`StopReason::Cancelled`], [`StopReason::Stop`]): that is the output's `stop`.
 pub async fn generate_text(
     model: &Janus,
     req: &TextRequest,
-    on_token: impl FnMut(u32) -> ControlFlow<()>,
+    on_token: impl FnMut(u32) -> ControlFlow<StopReason>,
 ) -> Result<TextOutput, JanusError> {
     generate_text_with(model, req, None, on_token).await
 }
@@ -169,7 +172,7 @@ pub async fn generate_text_with(
     model: &Janus,
     req: &TextRequest,
     mut kept: Option<&mut PromptCache>,
-    mut on_token: impl FnMut(u32) -> ControlFlow<()>,
+    mut on_token: impl FnMut(u32) -> ControlFlow<StopReason>,
 ) -> Result<TextOutput, JanusError> {
     req.validate(model.config())?;
     check_image_count(model, &req.prompt_ids, req.images.len(), req.image_token)?;
@@ -274,21 +277,18 @@ fn image_runs(ids: &[u32], image_token: u32) -> usize {
 }
 
 /// Take a generated id into `out`; `Break` when the loop must end (the stop token, which is
-/// not kept, or the callback's cancellation).
+/// not kept, or the callback's reason), which is then `out.stop`.
 fn accept(
     out: &mut TextOutput,
     next: u32,
     stop_token: Option<u32>,
-    on_token: &mut impl FnMut(u32) -> ControlFlow<()>,
+    on_token: &mut impl FnMut(u32) -> ControlFlow<StopReason>,
 ) -> ControlFlow<()> {
-    if Some(next) == stop_token {
-        out.stop = StopReason::Eos;
-        return ControlFlow::Break(());
-    }
-    out.ids.push(next);
-    if on_token(next).is_break() {
-        out.stop = StopReason::Cancelled;
-        return ControlFlow::Break(());
-    }
-    ControlFlow::Continue(())
+    let flow = if Some(next) == stop_token {
+        ControlFlow::Break(StopReason::Eos)
+    } else {
+        out.ids.push(next);
+        on_token(next)
+    };
+    flow.map_break(|reason| out.stop = reason)
 }
