@@ -78,14 +78,9 @@ impl KvCache {
     /// New buffers of `capacity` positions holding the filled prefix of the old ones.
     fn grow_to(&mut self, capacity: usize, [b, h, d]: [usize; 3], device: &Device, dtype: DType) {
         let len = self.len;
-        let grow = |old: Option<Tensor<4>>| {
-            let fresh = Tensor::<4>::zeros([b, h, capacity, d], (device, dtype));
-            match old {
-                Some(old) if len > 0 => {
-                    fresh.slice_assign(s![.., .., 0..len], old.slice(s![.., .., 0..len]))
-                }
-                _ => fresh,
-            }
+        let grow = |old: Option<Tensor<4>>| match old {
+            Some(old) => prefix_copy(old, len, capacity),
+            None => Tensor::<4>::zeros([b, h, capacity, d], (device, dtype)),
         };
         self.k = Some(grow(self.k.take()));
         self.v = Some(grow(self.v.take()));
@@ -101,17 +96,16 @@ impl KvCache {
     /// so a conversation forked from another's prefix must not share its buffers.
     pub fn fork(&self, len: usize, capacity: usize) -> KvCache {
         let len = len.min(self.len);
-        let mut fork = KvCache::new(capacity.max(len));
-        if let Some(k) = &self.k {
-            let [b, h, _, d] = k.dims();
-            let (device, dtype) = (k.device(), k.dtype());
-            fork.k = self.k.clone();
-            fork.v = self.v.clone();
-            fork.len = len;
-            // Copies the filled prefix out of the shared handles into fresh buffers.
-            fork.grow_to(capacity.max(len).max(1), [b, h, d], &device, dtype);
+        let capacity = capacity.max(len).max(1);
+        let Some((k, v)) = self.buffers() else {
+            return KvCache::new(capacity);
+        };
+        KvCache {
+            k: Some(prefix_copy(k.clone(), len, capacity)),
+            v: Some(prefix_copy(v.clone(), len, capacity)),
+            len,
+            capacity_hint: capacity,
         }
-        fork
     }
 
     /// Bytes of device memory the buffers hold (keys and values, filled or not).
@@ -157,4 +151,15 @@ impl KvCache {
         debug_assert!(filled <= self.capacity(), "{filled} > {}", self.capacity());
         self.len = filled.min(self.capacity());
     }
+}
+
+/// New zeroed buffers `[B, kv_heads, capacity, head_dim]` holding the first `len` positions of
+/// `old` (same shape but for its capacity, `len` at most that); `old` is only read.
+fn prefix_copy(old: Tensor<4>, len: usize, capacity: usize) -> Tensor<4> {
+    let [b, h, _, d] = old.dims();
+    let fresh = Tensor::<4>::zeros([b, h, capacity, d], (&old.device(), old.dtype()));
+    if len == 0 {
+        return fresh;
+    }
+    fresh.slice_assign(s![.., .., 0..len], old.slice(s![.., .., 0..len]))
 }
