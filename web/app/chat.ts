@@ -95,8 +95,8 @@ export class ChatView {
     if (!readKeep()) return this.keepStatus('Not kept: this conversation ends with the page.');
     const turns = await this.kept.load();
     for (const kept of turns) {
-      const turn = this.push(kept.role, kept.content, kept.images);
-      if (kept.role === 'assistant') decorate(turn, kept);
+      const turn = this.push(kept);
+      if (kept.role === 'assistant') decorate(turn);
     }
     this.keepStatus(turns.length > 0 ? `Your last conversation, kept on this device (${messages(turns.length)}); Clear deletes it.` : 'Kept on this device; Clear deletes it.');
     this.update();
@@ -207,7 +207,7 @@ export class ChatView {
     const input = $<HTMLTextAreaElement>('message');
     const text = input.value.trim();
     if (text === '' && this.pending.length === 0) return;
-    this.push('user', text, this.pending);
+    this.push({ role: 'user', content: text, images: this.pending });
     this.pending = [];
     this.renderPending();
     this.say([]);
@@ -240,7 +240,7 @@ export class ChatView {
   /** Streams the assistant's answer to the conversation so far. */
   private async reply(): Promise<void> {
     const history: ChatMessage[] = this.turns.map((t) => ({ role: t.role, content: t.content, images: t.images }));
-    const turn = this.push('assistant', '', []);
+    const turn = this.push({ role: 'assistant', content: '', images: [] });
     const body = turn.element.querySelector<HTMLElement>('.content');
     if (body === null) return;
     turn.element.setAttribute('aria-busy', 'true');
@@ -282,7 +282,7 @@ export class ChatView {
     } finally {
       cancelAnimationFrame(frame);
       body.innerHTML = renderMarkdown(turn.content);
-      decorate(turn, turn);
+      decorate(turn);
       turn.element.removeAttribute('aria-busy');
       this.stop = null;
       this.update();
@@ -290,7 +290,9 @@ export class ChatView {
     }
   }
 
-  private push(role: Turn['role'], content: string, images: Blob[]): Turn {
+  /** Shows a message (a kept one with its marks and figures) at the end of the conversation. */
+  private push(message: KeptTurn): Turn {
+    const { role, content, images } = message;
     const element = document.createElement('li');
     element.className = `turn ${role}`;
     const who = document.createElement('p');
@@ -308,7 +310,7 @@ export class ChatView {
     if (role === 'user') body.textContent = content;
     else body.innerHTML = renderMarkdown(content);
     element.append(body);
-    const turn: Turn = { role, content, images, element };
+    const turn: Turn = { ...message, element };
     if (role === 'assistant') {
       const copy = document.createElement('button');
       copy.type = 'button';
@@ -338,17 +340,16 @@ export class ChatView {
   }
 }
 
-/** A reply's marks (stopped, failed) and its line of figures, on its element. */
-function decorate(turn: Turn, from: KeptTurn): void {
-  if (from.stopped === true) turn.element.dataset.stopped = 'true';
-  if (from.failed === true) turn.element.dataset.failed = 'true';
-  if (from.stats !== undefined && turn.element.querySelector('.stats') === null) {
+/** Shows a reply's marks (stopped, failed) and its line of figures on its element. */
+function decorate(turn: Turn): void {
+  if (turn.stopped === true) turn.element.dataset.stopped = 'true';
+  if (turn.failed === true) turn.element.dataset.failed = 'true';
+  if (turn.stats !== undefined && turn.element.querySelector('.stats') === null) {
     const stats = document.createElement('p');
     stats.className = 'stats';
-    stats.textContent = from.stats;
+    stats.textContent = turn.stats;
     turn.element.append(stats);
   }
-  Object.assign(turn, { stopped: from.stopped, failed: from.failed, stats: from.stats });
 }
 
 function messages(n: number): string {
