@@ -98,6 +98,22 @@ async function reloadAndLoad(page) {
   await waitText(page, '#status', /is ready/);
 }
 
+/**
+ * Opens the chat's settings (closed after every page load) and asks for greedy replies of at
+ * most `tokens` tokens: a random draw from the random-weight model can end at once (an empty
+ * reply).
+ */
+async function greedyReplies(page, tokens) {
+  await page.click('.settings summary');
+  await page.fill('#max-tokens', String(tokens));
+  await page.fill('#temperature', '0');
+}
+
+async function send(page, message) {
+  await page.fill('#message', message);
+  await page.click('#send');
+}
+
 function modelButton(page, name) {
   return page.locator(`#model-list button`, { hasText: name });
 }
@@ -293,9 +309,7 @@ async function main() {
 
     await step('chat: a picture attached, a streamed reply, stop, regenerate, clear', async () => {
       check(await page.locator('#chat').isVisible(), 'the chat is not shown once a model is ready');
-      await page.click('.settings summary');
-      await page.fill('#max-tokens', '6');
-      await page.fill('#temperature', '0');
+      await greedyReplies(page, 6);
       await page.fill('#message', 'What is in this picture?');
       await page.setInputFiles('#attach', path.join(root, 'tests/fixtures/images/photo.png'));
       // The page looks at a file's header before attaching it (a moment, asynchronously).
@@ -314,8 +328,7 @@ async function main() {
       await shot(page, '6-chat');
 
       await page.fill('#max-tokens', '200');
-      await page.fill('#message', 'Tell me more.');
-      await page.click('#send');
+      await send(page, 'Tell me more.');
       await page.waitForFunction(() => (document.querySelectorAll('.turn.assistant')[1]?.textContent ?? '').replace(/^Janus/, '').replace(/Copy$/, '').trim().length > 0, null, { timeout: 300_000 });
       check(await page.locator('#stop').isVisible(), 'no Stop button while replying');
       await page.click('#stop');
@@ -344,11 +357,8 @@ async function main() {
       const after = await page.locator('.turn').allInnerTexts();
       check(JSON.stringify(after) === JSON.stringify(before), `after a reload the conversation is ${JSON.stringify(after)}, it was ${JSON.stringify(before)}`);
       check(await page.locator('.turn.user img.thumbnail').isVisible(), 'the kept picture is not shown after the reload');
-      await page.click('.settings summary');
-      await page.fill('#max-tokens', '4');
-      await page.fill('#temperature', '0');
-      await page.fill('#message', 'And after the reload?');
-      await page.click('#send');
+      await greedyReplies(page, 4);
+      await send(page, 'And after the reload?');
       await page.waitForSelector('.turn.assistant:nth-of-type(6):not([aria-busy])', { timeout: 300_000 });
       const resumed = await visibleText(page, '.turn.assistant:nth-of-type(6) .stats');
       check((await page.locator('.turn.assistant[data-failed]').count()) === 0, 'the conversation did not go on after the reload');
@@ -362,8 +372,7 @@ async function main() {
       check(!(await page.isChecked('#keep')), 'the choice not to keep was forgotten by the reload');
       await page.check('#keep');
       await waitText(page, '#keep-status', /^Kept on this device \(0 messages\)/, 10_000);
-      await page.fill('#message', 'Kept again?');
-      await page.click('#send');
+      await send(page, 'Kept again?');
       await waitText(page, '#keep-status', /^Kept on this device \(2 messages\)/, 300_000);
       await shot(page, '7a-chat-kept');
       await page.click('#clear');
@@ -394,8 +403,7 @@ async function main() {
       await page.setInputFiles('#attach', { name: 'cut.png', mimeType: 'image/png', buffer: photo.subarray(0, photo.length >> 1) });
       await page.waitForSelector('#attachments img', { timeout: 10_000 });
       check(await page.locator('#attach-problem').isHidden(), 'the refusal of the file before stays after a good attach');
-      await page.fill('#message', 'What is in this picture?');
-      await page.click('#send');
+      await send(page, 'What is in this picture?');
       const refused = await waitText(page, '#attach-problem', /That picture could not be read\. The engine says: .*decod/, 120_000);
       console.log(`   ${refused.replace(/\n+/g, ' | ')}`);
       check(/left out of the conversation/.test(refused), `the refusal does not say what became of the message: ${refused}`);
@@ -404,8 +412,7 @@ async function main() {
       check(await page.locator('#error').isHidden(), `an error besides the refusal: ${await page.locator('#error').innerText()}`);
       await shot(page, '7b-bad-pictures');
 
-      await page.fill('#message', 'Hello again.');
-      await page.click('#send');
+      await send(page, 'Hello again.');
       await page.waitForSelector('.turn.assistant:not([aria-busy])', { timeout: 300_000 });
       const reply = await visibleText(page, '.turn.assistant .content');
       console.log(`   then: reply ${JSON.stringify(reply.slice(0, 40))}`);
@@ -480,12 +487,8 @@ async function main() {
       await modelButton(page, `Load ${TINY}`).click();
       const ready = await waitText(page, '#status', /is ready/);
       check(/no download needed/.test(ready), `offline load: ${ready}`);
-      await page.click('.settings summary');
-      await page.fill('#max-tokens', '4');
-      // Greedy: a random draw from the random-weight model can end at once (an empty reply).
-      await page.fill('#temperature', '0');
-      await page.fill('#message', 'Are you offline?');
-      await page.click('#send');
+      await greedyReplies(page, 4);
+      await send(page, 'Are you offline?');
       await page.waitForSelector('.turn.assistant:not([aria-busy])', { timeout: 300_000 });
       const reply = await visibleText(page, '.turn.assistant .content');
       check(reply.length > 0 && (await page.locator('.turn.assistant[data-failed]').count()) === 0, `offline chat: ${reply}`);
@@ -505,13 +508,10 @@ async function main() {
       console.log(`   ${error} | ${status}`);
       check(await page.locator('#error').isHidden(), 'the error stays shown after the engine recovered');
       await shot(page, '11-recovered');
-      await page.click('.settings summary');
-      await page.fill('#max-tokens', '3');
-      await page.fill('#temperature', '0');
+      await greedyReplies(page, 3);
       // The conversation of the offline step is shown again (kept): the new reply is the next.
       const replies = await page.locator('.turn.assistant').count();
-      await page.fill('#message', 'Still there?');
-      await page.click('#send');
+      await send(page, 'Still there?');
       await page.waitForFunction((n) => document.querySelectorAll('.turn.assistant').length === n + 1 && document.querySelector('.turn.assistant:last-child:not([aria-busy])') !== null, replies, { timeout: 300_000 });
       check((await page.locator('.turn.assistant[data-failed]').count()) === 0, 'the chat after the restart failed');
     });
