@@ -1,6 +1,11 @@
 // The downloader (web/src/store/download.ts) against the fault-injecting server, with the
 // in-memory store: every checklist fault of the download rows (D1-D11) and the resume, repair and
 // integrity rules. The same code runs against IndexedDB in Chromium (web/test/store-e2e.mjs).
+//
+// A test that needs some chunks stored before its fault stops a first download at them
+// (`limitChunks`), not with a dropped connection: a fetch body that fails discards what it held
+// and the reader had not read yet, so on a loaded machine a drop can take the last chunk before
+// it with it, and the stored chunks would vary from run to run. The tests about drops allow it.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -80,10 +85,10 @@ test('a pinned hash wins over the server; a wrong pin never completes (integrity
 test('D1 ignore-range on resume: restarts from byte 0, never appends', async () => {
   server().resetFaults();
   const store = new MemoryChunkStore();
-  // First 5 chunks arrive, then the connection drops; the next request is answered with 200.
-  const drop = task(`drop-at=${5 * CHUNK + 100}`);
-  const dropped = await downloadFile(store, drop, { ...options, retry: { ...FAST_RETRY, attempts: 1 } }).catch((e: unknown) => e);
-  assert.ok(dropped instanceof JanusError && dropped.code === 'network', String(dropped));
+  // The first 5 chunks are stored (a download stopped there); the next request is answered
+  // with 200.
+  const drop = task(null);
+  await downloadFile(store, drop, { ...options, limitChunks: 5 });
   const key = fileKey(drop.model, drop.path);
   assert.deepEqual(await store.chunkIndices(key), [0, 1, 2, 3, 4]);
   // Same stored file (same model key), now from a server that ignores Range.
@@ -98,15 +103,15 @@ test('D1 ignore-range on resume: restarts from byte 0, never appends', async () 
 test('D2 a 206 from an earlier offset is honoured; a wrong start or total is refused', async () => {
   server().resetFaults();
   const store = new MemoryChunkStore();
-  const first = task(`drop-at=${3 * CHUNK + 10}`);
-  await downloadFile(store, first, { ...options, retry: { ...FAST_RETRY, attempts: 1 } }).catch(() => undefined);
+  const first = task(null);
+  await downloadFile(store, first, { ...options, limitChunks: 3 });
   const shifted = { ...task('shift-range=1000'), model: first.model };
   const out = await downloadFile(store, shifted, options);
   assert.equal(out.restarts, 0);
   assert.deepEqual(await stored(store, shifted), shardBytes);
 
   const other = new MemoryChunkStore();
-  await downloadFile(other, { ...task(`drop-at=${2 * CHUNK + 1}`), model: 'm2/' }, { ...options, retry: { ...FAST_RETRY, attempts: 1 } }).catch(() => undefined);
+  await downloadFile(other, { ...task(null), model: 'm2/' }, { ...options, limitChunks: 2 });
   await rejects(downloadFile(other, { ...task('wrong-range'), model: 'm2/' }, options), 'bad-response', /asked for bytes/);
   await rejects(downloadFile(new MemoryChunkStore(), task('wrong-total'), options), 'bad-response', /expected 883870/);
   // The verified chunks survive the refusal.
@@ -116,7 +121,7 @@ test('D2 a 206 from an earlier offset is honoured; a wrong start or total is ref
 test('D3 a 200 carrying a partial range is refused, not spliced', async () => {
   server().resetFaults();
   const store = new MemoryChunkStore();
-  await downloadFile(store, { ...task(`drop-at=${CHUNK + 5}`), model: 'm/' }, { ...options, retry: { ...FAST_RETRY, attempts: 1 } }).catch(() => undefined);
+  await downloadFile(store, { ...task(null), model: 'm/' }, { ...options, limitChunks: 1 });
   await rejects(downloadFile(store, { ...task('200-with-range'), model: 'm/' }, options), 'bad-response', /refusing to splice/);
   assert.deepEqual(await store.chunkIndices(fileKey('m/', SHARD)), [0]);
 });
@@ -131,8 +136,11 @@ test('D4/D10 a short body or a dropped connection resumes from the last verified
   assert.deepEqual(await stored(store, t), shardBytes);
   await settle();
   const stats = statsOf(server(), t.url);
-  // Re-fetched: only the 123 bytes of the chunk in flight.
-  assert.equal(stats.bytes, SIZE + 123);
+  // Re-fetched: the 123 bytes of the chunk in flight, from the start of that chunk; and, where
+  // the reader was behind when the connection broke (a loaded machine), the chunk it had not
+  // read yet (see the top of this file).
+  const again = stats.bytes - SIZE;
+  assert.ok(again === 123 || again === CHUNK + 123, `re-fetched ${again} bytes`);
 
   const cut = task('truncate=200000');
   const truncated = await downloadFile(new MemoryChunkStore(), cut, { ...options, retry: { ...FAST_RETRY, attempts: 8 } });
@@ -252,8 +260,8 @@ test('D11 a slow drip keeps reporting progress and can be cancelled; the verifie
 test('without a saved hash state (or a bad one) a resume re-hashes what is stored', async () => {
   server().resetFaults();
   const store = new MemoryChunkStore();
-  const t = task(`drop-at=${5 * CHUNK + 9}`);
-  await downloadFile(store, t, { ...options, retry: { ...FAST_RETRY, attempts: 1 } }).catch(() => undefined);
+  const t = task(null);
+  await downloadFile(store, t, { ...options, limitChunks: 5 });
   const key = fileKey(t.model, t.path);
   for (const i of await store.chunkIndices(key)) {
     const chunk = (await store.getChunk(key, i))!;
@@ -306,8 +314,8 @@ test('S5 a deleted chunk of a complete file is fetched alone and checked against
 test('a damaged last stored chunk is found on resume: its state is not trusted, the rest is re-hashed', async () => {
   server().resetFaults();
   const store = new MemoryChunkStore();
-  const t = task(`drop-at=${6 * CHUNK + 9}`);
-  await downloadFile(store, t, { ...options, retry: { ...FAST_RETRY, attempts: 1 } }).catch(() => undefined);
+  const t = task(null);
+  await downloadFile(store, t, { ...options, limitChunks: 6 });
   const key = fileKey(t.model, t.path);
   assert.deepEqual(await store.chunkIndices(key), [0, 1, 2, 3, 4, 5]);
   const last = (await store.getChunk(key, 5))!;
