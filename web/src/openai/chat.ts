@@ -36,7 +36,7 @@ export function create(client: ChatClient, model: string, params: ChatCompletion
 export function create(client: ChatClient, model: string, params: ChatCompletionParams & { stream?: false | null }, options?: RequestOptions): Promise<ChatCompletion>;
 export function create(client: ChatClient, model: string, params: ChatCompletionParams, options?: RequestOptions): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
 export async function create(client: ChatClient, model: string, params: ChatCompletionParams, options: RequestOptions = {}): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
-  const chat = await toChat(params);
+  const chat = await toChat(params, options.signal);
   const head: Head = { id: `chatcmpl-${randomId()}`, created: Math.floor(Date.now() / 1000), model: params.model ?? model };
   if (params.stream === true) {
     return chunks(client, chat.messages, chat.options, head, params.stream_options?.include_usage === true, options.signal);

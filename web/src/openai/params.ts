@@ -24,8 +24,11 @@ export function badRequest(message: string): JanusError {
   return new JanusError('bad-request', message);
 }
 
-/** Checks `params` and fetches the pictures its messages point to. */
-export async function toChat(params: ChatCompletionParams): Promise<JanusChat> {
+/**
+ * Checks `params` and fetches the pictures its messages point to; `signal` stops the fetches
+ * (rejecting with 'aborted').
+ */
+export async function toChat(params: ChatCompletionParams, signal?: AbortSignal): Promise<JanusChat> {
   if (typeof params !== 'object' || params === null) throw badRequest('the request must be an object');
   for (const key of Object.keys(params)) {
     if (!KNOWN.has(key)) throw badRequest(`${key} is not a chat completion parameter janus-web knows`);
@@ -33,7 +36,7 @@ export async function toChat(params: ChatCompletionParams): Promise<JanusChat> {
   refuseUnsupported(params);
   if (!Array.isArray(params.messages) || params.messages.length === 0) throw badRequest('messages must be a non-empty array');
   const { system, rest } = splitSystem(params.messages);
-  const messages = await Promise.all(rest.map((m, i) => toMessage(m, i + (params.messages.length - rest.length))));
+  const messages = await Promise.all(rest.map((m, i) => toMessage(m, i + (params.messages.length - rest.length), signal)));
   const maxNewTokens = optionalNumber(params.max_completion_tokens, 'max_completion_tokens') ?? optionalNumber(params.max_tokens, 'max_tokens');
   const options: ChatOptions = {};
   if (system !== undefined) options.system = system;
@@ -88,7 +91,7 @@ function isSystem(m: OpenAIMessage | undefined): boolean {
   return m?.role === 'system' || m?.role === 'developer';
 }
 
-async function toMessage(m: OpenAIMessage, index: number): Promise<ChatMessage> {
+async function toMessage(m: OpenAIMessage, index: number, signal: AbortSignal | undefined): Promise<ChatMessage> {
   if (typeof m !== 'object' || m === null) throw badRequest(`messages[${index}] must be an object`);
   if (m.role === 'assistant') {
     if ('tool_calls' in m) throw badRequest(`messages[${index}]: Janus has no tool calling`);
@@ -104,7 +107,7 @@ async function toMessage(m: OpenAIMessage, index: number): Promise<ChatMessage> 
   m.content.forEach((part, j) => {
     const where = `messages[${index}].content[${j}]`;
     if (part?.type === 'text' && typeof part.text === 'string') texts.push(part.text);
-    else if (part?.type === 'image_url') pictures.push(fetchPicture(part, where));
+    else if (part?.type === 'image_url') pictures.push(fetchPicture(part, where, signal));
     else throw badRequest(`${where}: expected {type: 'text', text} or {type: 'image_url', image_url: {url}}`);
   });
   // Janus's template puts a message's pictures before its text, whatever their order here.
@@ -127,7 +130,7 @@ function textOf(m: OpenAIMessage, index: number): string {
 const PICTURE_SCHEMES = new Set(['data:', 'blob:', 'https:', 'http:']);
 
 /** The picture an image part points to, as a Blob (the engine decodes and checks it). */
-async function fetchPicture(part: ImagePart, where: string): Promise<Blob> {
+async function fetchPicture(part: ImagePart, where: string, signal: AbortSignal | undefined): Promise<Blob> {
   const url = typeof part.image_url === 'string' ? part.image_url : part.image_url?.url;
   if (typeof url !== 'string') throw badRequest(`${where}.image_url.url must be a string`);
   let scheme: string;
@@ -137,14 +140,19 @@ async function fetchPicture(part: ImagePart, where: string): Promise<Blob> {
     throw badRequest(`${where}: ${short(url)} is not a URL`);
   }
   if (!PICTURE_SCHEMES.has(scheme)) throw badRequest(`${where}: a picture's URL must be data:, blob:, https: or http:, not ${scheme}`);
-  let response: Response;
+  const stopped = (error?: unknown): JanusError => new JanusError('aborted', `${where}: stopped while the picture at ${short(url)} was fetched`, { cause: error });
+  // A function: TypeScript would take `aborted` as still false after the fetch.
+  const aborted = (): boolean => signal?.aborted === true;
+  if (aborted()) throw stopped(signal?.reason);
   try {
-    response = await fetch(url);
+    const response = await fetch(url, signal === undefined ? {} : { signal });
+    if (!response.ok) throw new JanusError('http', `${where}: the picture at ${short(url)} answered HTTP ${response.status}`);
+    return await response.blob();
   } catch (error) {
+    if (error instanceof JanusError) throw error;
+    if (aborted()) throw stopped(error);
     throw new JanusError('network', `${where}: the picture at ${short(url)} could not be fetched: ${String(error)}`, { cause: error });
   }
-  if (!response.ok) throw new JanusError('http', `${where}: the picture at ${short(url)} answered HTTP ${response.status}`);
-  return response.blob();
 }
 
 /** A URL short enough for a message (a data: URL can be megabytes). */

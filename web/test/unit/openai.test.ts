@@ -4,6 +4,8 @@
 // (web/test/e2e.mjs, step "OpenAI-style calls").
 
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { PieceStream } from '../../src/chat-stream.js';
 import type { ChatMessage, ChatOptions, GenerateImageOptions, GeneratedImages } from '../../src/client.js';
@@ -130,6 +132,28 @@ test('leaving a stream early, or the caller\'s signal, stops the reply', async (
   const stopped = await whole;
   assert.equal(stopped.choices[0].finish_reason, 'abort');
   assert.ok(stopped.choices[0].message.content.length < 6);
+});
+
+test("the caller's signal stops fetching a picture, and nothing is asked of the client", { timeout: 10_000 }, async () => {
+  // A server that takes the request and never answers.
+  const server = createServer(() => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const client = new FakeClient();
+  const openai = openAI(client);
+  const picture = (url: string) => ({ messages: [{ role: 'user' as const, content: [{ type: 'image_url' as const, image_url: { url } }] }] });
+  try {
+    const controller = new AbortController();
+    const pending = openai.chat.completions.create(picture(`http://127.0.0.1:${port}/slow.png`), { signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    await assert.rejects(pending, (e: unknown) => e instanceof JanusError && e.code === 'aborted' && /stopped while the picture at http:\/\/127\.0\.0\.1:\d+\/slow\.png was fetched/.test(e.message));
+    // Already stopped: not fetched at all.
+    await assert.rejects(openai.chat.completions.create(picture(PNG_DATA_URL), { signal: AbortSignal.abort() }), (e: unknown) => e instanceof JanusError && e.code === 'aborted');
+    assert.equal(client.calls.length, 0);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 });
 
 test('whatever Janus cannot honour is refused by name, before anything runs', async () => {
