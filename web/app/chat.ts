@@ -2,13 +2,16 @@
 // clear; pictures attached by button, drag-and-drop or paste; sampling settings. A file that is
 // not a usable picture is refused with a sentence saying why: at once when its header tells
 // (picture.ts), else when the engine fails to decode it; the conversation goes on without it.
-// The conversation is kept on this device unless the person says not to (kept-conversation.ts):
-// after a reload it is shown again and goes on where it stopped.
+// Conversations are kept on this device unless the person says not to (kept-conversations.ts):
+// after a reload the tab's conversation is shown again and goes on where it stopped; a new tab
+// opens the latest one no other tab shows; earlier ones are listed (history.ts) to go back to.
 
 import { humanError, toJanusError, type ChatMessage, type ChatResult, type JanusClient, type JanusError } from '../src/index.js';
 import { renderMarkdown } from '../src/markdown.js';
 import { byId } from './dom.js';
-import { KeptConversation, type KeptTurn } from './kept-conversation.js';
+import { ConversationClaim } from './conversation-claim.js';
+import { renderHistory } from './history.js';
+import { KeptConversations, newConversationId, titleOf, type KeptTurn } from './kept-conversations.js';
 import { describeProblem, inspectPicture } from './picture.js';
 
 interface Turn extends KeptTurn {
@@ -17,6 +20,10 @@ interface Turn extends KeptTurn {
 
 /** localStorage: 'false' when the person chose not to keep conversations on this device. */
 const KEEP_KEY = 'janus-keep-conversation';
+/** sessionStorage: the conversation this tab shows, so that a reload shows it again. */
+const SHOWN_KEY = 'janus-conversation-shown';
+/** Tabs tell each other the list changed. */
+const CHANGES = 'janus-conversations';
 
 export interface ChatHooks {
   onError(error: unknown): void;
@@ -32,7 +39,12 @@ export class ChatView {
   private attaching: Promise<void> = Promise.resolve();
   /** Why pictures were refused, under the attachments (made here: index.html has no place for it). */
   private readonly problems: HTMLElement;
-  private readonly kept = new KeptConversation();
+  private readonly kept = new KeptConversations();
+  private readonly claim = new ConversationClaim();
+  /** The conversation shown: its key among the kept ones. */
+  private id = newConversationId();
+  /** Other tabs' word that the list changed (none where BroadcastChannel is missing). */
+  private readonly changes: BroadcastChannel | null = typeof BroadcastChannel === 'function' ? new BroadcastChannel(CHANGES) : null;
   /** The kept conversation shown again; sending waits for it. */
   private readonly restored: Promise<void>;
 
@@ -83,6 +95,14 @@ export class ChatView {
     $('stop').addEventListener('click', () => this.stop?.abort());
     $('regenerate').addEventListener('click', () => void this.regenerate());
     $('clear').addEventListener('click', () => this.clear());
+    $('new-conversation').addEventListener('click', () => void this.startNew());
+    // Which conversations other tabs show changes without a word: looked at again when the list
+    // is opened and when the page comes back into view.
+    this.changes?.addEventListener('message', () => void this.showHistory());
+    $('history').addEventListener('toggle', () => void this.showHistory());
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') void this.showHistory();
+    });
     const keep = $<HTMLInputElement>('keep');
     keep.checked = readKeep();
     keep.addEventListener('change', () => void this.setKeep(keep.checked));
@@ -90,16 +110,88 @@ export class ChatView {
     this.restored = this.restore();
   }
 
-  /** Shows the kept conversation again, as it was left. */
+  /**
+   * Shows a kept conversation again, as it was left: the one this tab showed before a reload, else
+   * the latest one no other tab shows, else none (a new conversation).
+   */
   private async restore(): Promise<void> {
-    if (!readKeep()) return this.keepStatus('Not kept: this conversation ends with the page.');
-    const turns = await this.kept.load();
+    if (!readKeep()) {
+      this.showHistory([]);
+      return this.keepStatus('Not kept: this conversation ends with the page.');
+    }
+    const own = readShown();
+    let id: string | null = own !== null && (await this.claim.take(own, true)) ? own : null;
+    if (id === null) {
+      const elsewhere = await ConversationClaim.elsewhere(null);
+      const latest = (await this.kept.list()).find((c) => !elsewhere.has(c.id));
+      if (latest !== undefined && (await this.claim.take(latest.id))) id = latest.id;
+    }
+    const turns = id === null ? [] : await this.kept.load(id);
+    this.show(id ?? newConversationId(), turns);
+    this.keepStatus(turns.length > 0 ? `Your last conversation, kept on this device (${messages(turns.length)}); Clear deletes it.` : 'Kept on this device; Clear deletes it.');
+    await this.showHistory();
+  }
+
+  /** Shows conversation `id` (this tab's from now on) with `turns`, in place of the one shown. */
+  private show(id: string, turns: KeptTurn[]): void {
+    this.id = id;
+    void this.claim.take(id);
+    try {
+      sessionStorage.setItem(SHOWN_KEY, id);
+    } catch {
+      // No sessionStorage (a sandboxed frame): a reload shows the latest conversation.
+    }
+    this.turns = [];
+    $('messages').replaceChildren();
+    this.say([]);
     for (const kept of turns) {
       const turn = this.push(kept);
       if (kept.role === 'assistant') decorate(turn);
     }
-    this.keepStatus(turns.length > 0 ? `Your last conversation, kept on this device (${messages(turns.length)}); Clear deletes it.` : 'Kept on this device; Clear deletes it.');
     this.update();
+  }
+
+  /** Goes back to a kept conversation from the list, unless another tab shows it. */
+  private async open(id: string): Promise<void> {
+    if (this.stop !== null) return;
+    if (!(await this.claim.take(id))) {
+      this.keepStatus('That conversation is open in another tab: go on with it there.');
+      return this.showHistory();
+    }
+    const turns = await this.kept.load(id);
+    this.show(id, turns);
+    this.keepStatus(`“${titleOf(turns)}”, kept on this device (${messages(turns.length)}).`);
+    await this.showHistory();
+  }
+
+  /** A new, empty conversation; the one shown stays in the list. */
+  private async startNew(): Promise<void> {
+    if (this.stop !== null) return;
+    this.show(newConversationId(), []);
+    this.keepStatus(readKeep() ? 'A new conversation; the others are kept in the list.' : 'A new conversation.');
+    await this.showHistory();
+  }
+
+  /** Deletes a kept conversation from the list (the one shown: as Clear does). */
+  private async remove(id: string): Promise<void> {
+    if (id === this.id) return this.clear();
+    await this.kept.remove(id);
+    this.changed();
+  }
+
+  /** The list of kept conversations, as the store has it now (or `list`). */
+  private async showHistory(list?: Awaited<ReturnType<KeptConversations['list']>>): Promise<void> {
+    const keeping = $<HTMLInputElement>('keep').checked;
+    $('history').hidden = !keeping;
+    const shown = list ?? (keeping ? await this.kept.list() : []);
+    const elsewhere = await ConversationClaim.elsewhere(this.claim.id);
+    renderHistory(shown, this.id, elsewhere, { open: (id) => void this.open(id), remove: (id) => void this.remove(id) });
+  }
+
+  /** The list changed here: show it, and tell the other tabs. */
+  private changed(): void {
+    void this.showHistory();
+    this.changes?.postMessage('changed');
   }
 
   private async setKeep(keep: boolean): Promise<void> {
@@ -110,7 +202,8 @@ export class ChatView {
     }
     if (keep) return this.persist();
     await this.kept.forget();
-    this.keepStatus('Not kept: this conversation ends with the page, and nothing of it is stored.');
+    this.changed();
+    this.keepStatus('Not kept: conversations end with the page, and nothing of them is stored.');
   }
 
   /** Stores the conversation as it is now, where the person keeps it. */
@@ -118,8 +211,9 @@ export class ChatView {
     if (!$<HTMLInputElement>('keep').checked) return;
     // A reply still being written is kept once it ends.
     const turns = this.turns.filter((t) => t.element.getAttribute('aria-busy') !== 'true').map(({ element: _, ...kept }) => kept);
-    const ok = await this.kept.save(turns);
+    const ok = await this.kept.save(this.id, turns);
     this.keepStatus(ok ? `Kept on this device (${messages(turns.length)}); Clear deletes it.` : 'This browser would not store the conversation (a private window, or no room): it ends with the page.');
+    this.changed();
   }
 
   private keepStatus(text: string): void {
@@ -232,8 +326,9 @@ export class ChatView {
     $('messages').replaceChildren();
     this.say([]);
     this.update();
-    void this.kept.clear().then((ok) => {
+    void this.kept.remove(this.id).then((ok) => {
       if (ok && $<HTMLInputElement>('keep').checked) this.keepStatus('Cleared: nothing of this conversation is kept.');
+      this.changed();
     });
   }
 
@@ -337,6 +432,7 @@ export class ChatView {
     $('stop').hidden = !busy;
     $<HTMLButtonElement>('regenerate').disabled = busy || this.turns.length === 0;
     $<HTMLButtonElement>('clear').disabled = this.turns.length === 0;
+    $<HTMLButtonElement>('new-conversation').disabled = busy || this.turns.length === 0;
   }
 }
 
@@ -354,6 +450,14 @@ function decorate(turn: Turn): void {
 
 function messages(n: number): string {
   return `${n} ${n === 1 ? 'message' : 'messages'}`;
+}
+
+function readShown(): string | null {
+  try {
+    return sessionStorage.getItem(SHOWN_KEY);
+  } catch {
+    return null;
+  }
 }
 
 function readKeep(): boolean {

@@ -364,6 +364,49 @@ async function main() {
       check((await page.locator('.turn.assistant[data-failed]').count()) === 0, 'the conversation did not go on after the reload');
       check(/ · \d+ prompt tokens$/.test(resumed), `the first reply after the reload: ${JSON.stringify(resumed)}`);
       console.log(`   ${note} | then: ${resumed}`);
+
+      // Kept conversations: a new one, the first still listed; another tab opens the latest one
+      // no tab shows and cannot open the one shown here; back to the first from the list, whose
+      // cache the engine kept; a listed one deleted.
+      check(await page.locator('#history').isVisible(), 'the list of kept conversations is not shown');
+      await page.click('#history summary');
+      await waitText(page, '#history-count', /^1$/, 10_000);
+      const firstTitle = await visibleText(page, '#conversations li[aria-current="true"] .open');
+      check(firstTitle === 'What is in this picture?', `the first conversation's title: ${JSON.stringify(firstTitle)}`);
+      await page.click('#new-conversation');
+      check((await page.locator('.turn').count()) === 0, 'a new conversation shows the messages of the one before');
+      await send(page, 'A second conversation.');
+      await page.waitForSelector('.turn.assistant:not([aria-busy])', { timeout: 300_000 });
+      await waitText(page, '#history-count', /^2$/, 10_000);
+      const tab = await page.context().newPage();
+      await tab.goto(url);
+      await tab.waitForSelector('body[data-ready="true"]');
+      await modelButton(tab, `Load ${TINY}`).click();
+      await waitText(tab, '#status', /is ready/);
+      await tab.click('#history summary');
+      const other = await tab.locator('.turn').allInnerTexts();
+      check(other.length === 6 && other[0].includes('What is in this picture?'), `the second tab shows ${JSON.stringify(other)}`);
+      const elsewhere = await visibleText(tab, '#conversations li:not([aria-current]) .facts');
+      check(/2 messages · .* · open in another tab$/.test(elsewhere), `the second tab lists the first tab's conversation as ${JSON.stringify(elsewhere)}`);
+      check(await tab.locator('#conversations li:not([aria-current]) .open').isDisabled(), "the second tab may open the first tab's conversation");
+      await tab.close();
+      // The list is looked at again when it is opened.
+      const firstItem = page.locator('#conversations li', { hasText: 'What is in this picture?' });
+      for (let i = 0; i < 50 && (await firstItem.locator('.open').isDisabled()); i += 1) {
+        await page.click('#history summary');
+        await page.click('#history summary');
+        await page.waitForTimeout(200);
+      }
+      await firstItem.locator('.open').click();
+      await waitText(page, '#keep-status', /^“What is in this picture\?”, kept on this device \(6 messages\)/, 10_000);
+      await send(page, 'Back to the first one.');
+      await page.waitForSelector('.turn.assistant:nth-of-type(8):not([aria-busy])', { timeout: 300_000 });
+      const back = await visibleText(page, '.turn.assistant:nth-of-type(8) .stats');
+      check(/ · \d+ of \d+ prompt tokens run, the rest kept from before$/.test(back), `back in the first conversation: ${JSON.stringify(back)}`);
+      await page.locator('#conversations li', { hasText: 'A second conversation.' }).getByRole('button', { name: /^Delete/ }).click();
+      await waitText(page, '#history-count', /^1$/, 10_000);
+      console.log(`   two conversations kept; back in the first: ${back}`);
+      await shot(page, '7a-conversations');
       // Not kept when the person says so: nothing is stored, and the choice stays.
       await page.uncheck('#keep');
       await waitText(page, '#keep-status', /Not kept/, 10_000);
@@ -380,6 +423,27 @@ async function main() {
       await waitText(page, '#keep-status', /^Cleared/, 10_000);
       await reloadAndLoad(page);
       check((await page.locator('.turn').count()) === 0, 'a cleared conversation came back after a reload');
+
+      // The one conversation version 1 of the database kept is listed after the upgrade.
+      await page.evaluate(async () => {
+        const request = (r) => new Promise((resolve, reject) => Object.assign(r, { onsuccess: () => resolve(r.result), onerror: () => reject(r.error) }));
+        // The page's connection closes when asked to (its `blocking` handler).
+        await request(indexedDB.deleteDatabase('janus-conversation'));
+        const opening = indexedDB.open('janus-conversation', 1);
+        opening.onupgradeneeded = () => opening.result.createObjectStore('conversation');
+        const db = await request(opening);
+        const turns = [{ role: 'user', content: 'Kept by version 1?', images: [] }, { role: 'assistant', content: 'Yes.', images: [], stats: '1 token' }];
+        await request(db.transaction('conversation', 'readwrite').objectStore('conversation').put({ version: 1, savedAt: Date.now(), turns }, 'current'));
+        db.close();
+      });
+      await reloadAndLoad(page);
+      await page.click('#history summary');
+      await waitText(page, '#history-count', /^1$/, 10_000);
+      await page.locator('#conversations li', { hasText: 'Kept by version 1?' }).locator('.open').click();
+      await waitText(page, '#keep-status', /kept on this device \(2 messages\)/, 10_000);
+      check((await page.locator('.turn').allInnerTexts()).join('|').includes('Yes.'), 'the conversation of version 1 is not shown');
+      await page.click('#clear');
+      await waitText(page, '#history-count', /^0$/, 10_000);
     });
 
     await step('chat: bad files refused with the reason (text named photo.png, a 20000×20000 PNG, a PNG cut short); the chat goes on', async () => {

@@ -1,0 +1,67 @@
+// Which tab has a conversation open: each tab holds a Web Lock named after the conversation it
+// shows, for as long as it shows it, so that two tabs never write the same kept conversation
+// (the last save would undo the other's turns). The browser lets a lock go when its tab closes or
+// crashes. Where there are no Web Locks (an insecure context), every tab may open every
+// conversation, and the last save wins.
+
+const PREFIX = 'janus-conversation:';
+
+/**
+ * How long a tab waits for the conversation it showed before a reload (the old page's lock goes
+ * as it unloads); a duplicated tab, whose original still shows it, then starts a new one.
+ */
+const OWN_WAIT_MS = 3000;
+
+export class ConversationClaim {
+  private release: (() => void) | null = null;
+  private held: string | null = null;
+
+  /** The conversation this tab holds, if any. */
+  get id(): string | null {
+    return this.held;
+  }
+
+  /**
+   * Holds `id` for this tab, then lets go of the one held before; false where another tab holds
+   * it (the one held before is kept). `wait`: wait a moment for it (the tab's own conversation
+   * across a reload).
+   */
+  async take(id: string, wait = false): Promise<boolean> {
+    if (this.held === id) return true;
+    const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
+    let release: (() => void) | null = null;
+    if (locks !== undefined) {
+      release = await new Promise<(() => void) | null>((resolve) => {
+        const options: LockOptions = wait ? { signal: AbortSignal.timeout(OWN_WAIT_MS) } : { ifAvailable: true };
+        locks
+          .request(`${PREFIX}${id}`, options, (lock) => {
+            if (lock === null) {
+              resolve(null);
+              return undefined;
+            }
+            // Held until the tab takes another conversation (or goes).
+            return new Promise<void>((done) => resolve(done));
+          })
+          .catch(() => resolve(null));
+      });
+      if (release === null) return false;
+    }
+    this.release?.();
+    this.release = release;
+    this.held = id;
+    return true;
+  }
+
+  /** The conversations other tabs hold (none known without Web Locks). */
+  static async elsewhere(mine: string | null): Promise<Set<string>> {
+    const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
+    if (locks === undefined) return new Set();
+    try {
+      const { held = [] } = await locks.query();
+      const ids = held.map((lock) => lock.name ?? '').filter((name) => name.startsWith(PREFIX)).map((name) => name.slice(PREFIX.length));
+      return new Set(ids.filter((id) => id !== mine));
+    } catch {
+      return new Set();
+    }
+  }
+}

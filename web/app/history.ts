@@ -1,0 +1,45 @@
+// The list of conversations kept on this device: each one's title, size and date, a button that
+// opens it and one that deletes it. The one shown is marked; one another tab shows cannot be
+// opened or deleted here (conversation-claim.ts). What the buttons do is the chat's (chat.ts).
+
+import { byId } from './dom.js';
+import type { ConversationSummary } from './kept-conversations.js';
+
+export interface HistoryActions {
+  open(id: string): void;
+  remove(id: string): void;
+}
+
+export function renderHistory(list: readonly ConversationSummary[], current: string, elsewhere: ReadonlySet<string>, actions: HistoryActions): void {
+  byId('history-count').textContent = String(list.length);
+  byId<HTMLUListElement>('conversations').replaceChildren(
+    ...list.map((c) => {
+      const item = document.createElement('li');
+      item.dataset.id = c.id;
+      const here = c.id === current;
+      const away = elsewhere.has(c.id);
+      if (here) item.setAttribute('aria-current', 'true');
+      const open = document.createElement('button');
+      open.type = 'button';
+      open.className = 'open';
+      open.textContent = c.title;
+      open.disabled = here || away;
+      open.setAttribute('aria-label', `Open “${c.title}”`);
+      open.addEventListener('click', () => actions.open(c.id));
+      const facts = document.createElement('span');
+      facts.className = 'facts';
+      const when = new Date(c.savedAt).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+      const where = here ? ' · shown here' : away ? ' · open in another tab' : '';
+      facts.textContent = `${c.messages} ${c.messages === 1 ? 'message' : 'messages'} · ${when}${where}`;
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'delete secondary';
+      remove.textContent = 'Delete';
+      remove.disabled = away;
+      remove.setAttribute('aria-label', `Delete “${c.title}”`);
+      remove.addEventListener('click', () => actions.remove(c.id));
+      item.append(open, facts, remove);
+      return item;
+    }),
+  );
+}
