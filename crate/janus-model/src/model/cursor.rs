@@ -19,6 +19,8 @@ pub struct Cursor {
     /// table of every position and the host writes one row per step (a kilobyte at D = 128)
     /// with the position it writes anyway.
     pub state: Tensor<1, Int>,
+    /// Read by `set` where the kernels write the state (the fuzz build has none).
+    #[cfg_attr(not(feature = "wgpu-kernels"), allow(dead_code))]
     rope: Rope,
 }
 
