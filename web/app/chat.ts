@@ -1,14 +1,17 @@
-// The conversation: messages with pictures, a streamed Markdown reply, stop, regenerate, copy,
-// clear; pictures attached by button, drag-and-drop or paste; sampling settings. A file that is
-// not a usable picture is refused with a sentence saying why: at once when its header tells
-// (picture.ts), else when the engine fails to decode it; the conversation goes on without it.
+// The conversation: messages with pictures, a streamed Markdown reply, stop, continue, regenerate,
+// copy, edit a question and ask again, clear, save as Markdown (export.ts); pictures attached by
+// button, drag-and-drop or paste; sampling settings. A file that is not a usable picture is
+// refused with a sentence saying why: at once when its header tells (picture.ts), else when the
+// engine fails to decode it; the conversation goes on without it.
 // Conversations are kept on this device unless the person says not to (kept-conversations.ts):
 // after a reload the tab's conversation is shown again and goes on where it stopped; a new tab
 // opens the latest one no other tab shows; earlier ones are listed (history.ts) to go back to.
 
 import { humanError, toJanusError, type ChatMessage, type ChatResult, type JanusClient, type JanusError } from '../src/index.js';
+import { saveBlob } from '../src/canvas.js';
 import { renderMarkdown } from '../src/markdown.js';
 import { byId } from './dom.js';
+import { conversationMarkdown, exportName } from './export.js';
 import { ConversationClaim } from './conversation-claim.js';
 import { renderHistory } from './history.js';
 import { KeptConversations, newConversationId, titleOf, type KeptTurn } from './kept-conversations.js';
@@ -16,6 +19,8 @@ import { describeProblem, inspectPicture } from './picture.js';
 
 interface Turn extends KeptTurn {
   element: HTMLLIElement;
+  /** A reply being continued: its text before, which is what is kept until it ends. */
+  before?: string;
 }
 
 /** localStorage: 'false' when the person chose not to keep conversations on this device. */
@@ -94,8 +99,10 @@ export class ChatView {
     });
     $('stop').addEventListener('click', () => this.stop?.abort());
     $('regenerate').addEventListener('click', () => void this.regenerate());
+    $('continue').addEventListener('click', () => void this.continueReply());
     $('clear').addEventListener('click', () => this.clear());
     $('new-conversation').addEventListener('click', () => void this.startNew());
+    $('export').addEventListener('click', () => void this.export());
     // Which conversations other tabs show changes without a word: looked at again when the list
     // is opened and when the page comes back into view.
     this.changes?.addEventListener('message', () => void this.showHistory());
@@ -116,7 +123,7 @@ export class ChatView {
    */
   private async restore(): Promise<void> {
     if (!readKeep()) {
-      this.showHistory([]);
+      void this.showHistory([]);
       return this.keepStatus('Not kept: this conversation ends with the page.');
     }
     const own = readShown();
@@ -206,11 +213,29 @@ export class ChatView {
     this.keepStatus('Not kept: conversations end with the page, and nothing of them is stored.');
   }
 
+  /**
+   * The conversation as it is now: a reply still being written is not in it yet, one being
+   * continued is as it was before.
+   */
+  private settled(): KeptTurn[] {
+    return this.turns
+      .filter((t) => t.element.getAttribute('aria-busy') !== 'true' || t.before !== undefined)
+      .map(({ element: _, before, ...kept }) => (before === undefined ? kept : { ...kept, content: before }));
+  }
+
+  /** Offers the conversation as a Markdown file (pictures in it). */
+  private async export(): Promise<void> {
+    const turns = this.settled();
+    if (turns.length === 0) return;
+    const title = titleOf(turns);
+    saveBlob(new Blob([await conversationMarkdown(title, turns)], { type: 'text/markdown' }), exportName(title));
+  }
+
   /** Stores the conversation as it is now, where the person keeps it. */
   private async persist(): Promise<void> {
     if (!$<HTMLInputElement>('keep').checked) return;
     // A reply still being written is kept once it ends.
-    const turns = this.turns.filter((t) => t.element.getAttribute('aria-busy') !== 'true').map(({ element: _, ...kept }) => kept);
+    const turns = this.settled();
     const ok = await this.kept.save(this.id, turns);
     this.keepStatus(ok ? `Kept on this device (${messages(turns.length)}); Clear deletes it.` : 'This browser would not store the conversation (a private window, or no room): it ends with the page.');
     this.changed();
@@ -254,7 +279,10 @@ export class ChatView {
     const question = before?.role === 'user' ? before : undefined;
     this.turns = this.turns.filter((t) => t !== reply && t !== question);
     reply.element.remove();
-    if (question !== undefined) question.element.dataset.refused = 'true';
+    if (question !== undefined) {
+      question.element.dataset.refused = 'true';
+      question.element.querySelector('.edit')?.remove();
+    }
     const { title, action } = humanError(error.code);
     const why = error.message.replace(/\.$/, '');
     this.say([`${title} The engine says: ${why}.`, `Your message with it was left out of the conversation. ${action}`]);
@@ -320,6 +348,13 @@ export class ChatView {
     if (this.turns.length > 0) await this.reply();
   }
 
+  /** The last reply, cut at its length or stopped, goes on from where it ended. */
+  private async continueReply(): Promise<void> {
+    await this.restored;
+    const last = this.turns.at(-1);
+    if (this.stop === null && last !== undefined && continuable(last)) await this.reply(last);
+  }
+
   private clear(): void {
     this.stop?.abort();
     this.turns = [];
@@ -332,12 +367,22 @@ export class ChatView {
     });
   }
 
-  /** Streams the assistant's answer to the conversation so far. */
-  private async reply(): Promise<void> {
+  /**
+   * Streams the assistant's answer to the conversation so far, or with `into` (the last reply)
+   * what follows it: the engine goes on from a last message of the assistant's, and its kept
+   * cache holds all of it.
+   */
+  private async reply(into?: Turn): Promise<void> {
     const history: ChatMessage[] = this.turns.map((t) => ({ role: t.role, content: t.content, images: t.images }));
-    const turn = this.push({ role: 'assistant', content: '', images: [] });
+    const turn = into ?? this.push({ role: 'assistant', content: '', images: [] });
     const body = turn.element.querySelector<HTMLElement>('.content');
     if (body === null) return;
+    const before = turn.content;
+    if (into !== undefined) {
+      turn.before = before;
+      delete turn.stopped;
+      delete turn.cut;
+    }
     turn.element.setAttribute('aria-busy', 'true');
     this.stop = new AbortController();
     this.update();
@@ -360,9 +405,11 @@ export class ChatView {
         }
       }
       const result = await stream.result;
-      turn.content = result.text;
+      turn.content = before + result.text;
       if (result.stop === 'cancelled') turn.stopped = true;
-      turn.stats = replyStats(result, asked, first ?? performance.now(), performance.now());
+      if (result.stop === 'max_tokens') turn.cut = true;
+      const stats = replyStats(result, asked, first ?? performance.now(), performance.now());
+      turn.stats = into === undefined ? stats : `continued: ${stats}`;
     } catch (error) {
       const janus = toJanusError(error);
       if (janus.code === 'bad-image') {
@@ -377,6 +424,7 @@ export class ChatView {
     } finally {
       cancelAnimationFrame(frame);
       body.innerHTML = renderMarkdown(turn.content);
+      delete turn.before;
       decorate(turn);
       turn.element.removeAttribute('aria-busy');
       this.stop = null;
@@ -419,6 +467,14 @@ export class ChatView {
         );
       });
       element.append(copy);
+    } else {
+      const edit = document.createElement('button');
+      edit.type = 'button';
+      edit.className = 'edit';
+      edit.textContent = 'Edit';
+      edit.setAttribute('aria-label', 'Edit this message and ask again from it');
+      edit.addEventListener('click', () => this.edit(turn));
+      element.append(edit);
     }
     $('messages').append(element);
     this.turns.push(turn);
@@ -426,26 +482,61 @@ export class ChatView {
     return turn;
   }
 
+  /**
+   * Takes a question back to change it: it and everything after it leave the conversation (and
+   * the kept copy), and its text and pictures go back to the composer; Send asks again from
+   * there (the engine's kept cache holds what comes before, so only the question runs).
+   */
+  private edit(turn: Turn): void {
+    const at = this.turns.indexOf(turn);
+    if (this.stop !== null || at < 0) return;
+    for (const later of this.turns.slice(at)) later.element.remove();
+    this.turns = this.turns.slice(0, at);
+    const input = $<HTMLTextAreaElement>('message');
+    input.value = turn.content;
+    this.pending = [...turn.images];
+    this.renderPending();
+    this.say([]);
+    this.update();
+    input.focus();
+    void this.persist();
+  }
+
   private update(): void {
     const busy = this.stop !== null;
+    for (const edit of document.querySelectorAll<HTMLButtonElement>('#messages .edit')) edit.disabled = busy;
     $<HTMLButtonElement>('send').disabled = busy;
     $('stop').hidden = !busy;
     $<HTMLButtonElement>('regenerate').disabled = busy || this.turns.length === 0;
+    const last = this.turns.at(-1);
+    $<HTMLButtonElement>('continue').disabled = busy || last === undefined || !continuable(last);
     $<HTMLButtonElement>('clear').disabled = this.turns.length === 0;
     $<HTMLButtonElement>('new-conversation').disabled = busy || this.turns.length === 0;
+    $<HTMLButtonElement>('export').disabled = this.turns.length === 0;
   }
 }
 
-/** Shows a reply's marks (stopped, failed) and its line of figures on its element. */
+/** Shows a reply's marks (stopped, cut, failed) and its line of figures on its element. */
 function decorate(turn: Turn): void {
-  if (turn.stopped === true) turn.element.dataset.stopped = 'true';
-  if (turn.failed === true) turn.element.dataset.failed = 'true';
-  if (turn.stats !== undefined && turn.element.querySelector('.stats') === null) {
+  const mark = (name: 'stopped' | 'cut' | 'failed'): void => {
+    if (turn[name] === true) turn.element.dataset[name] = 'true';
+    else delete turn.element.dataset[name];
+  };
+  mark('stopped');
+  mark('cut');
+  mark('failed');
+  turn.element.querySelector('.stats')?.remove();
+  if (turn.stats !== undefined) {
     const stats = document.createElement('p');
     stats.className = 'stats';
     stats.textContent = turn.stats;
     turn.element.append(stats);
   }
+}
+
+/** A reply that ended before it was done: stopped, or cut at its length. */
+function continuable(turn: Turn): boolean {
+  return turn.role === 'assistant' && turn.failed !== true && (turn.stopped === true || turn.cut === true) && turn.content !== '';
 }
 
 function messages(n: number): string {

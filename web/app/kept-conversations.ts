@@ -17,6 +17,8 @@ export interface KeptTurn {
   /** The line of figures under a reply. */
   stats?: string;
   stopped?: boolean;
+  /** The reply ended at its length (it can be continued). */
+  cut?: boolean;
   failed?: boolean;
 }
 

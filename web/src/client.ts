@@ -275,7 +275,9 @@ export class JanusClient extends EventTarget {
 
   /**
    * Streams the assistant's reply to `messages` (the whole conversation: the caller keeps the
-   * history, including earlier assistant replies).
+   * history, including earlier assistant replies). Where the last message is the assistant's,
+   * the reply goes on from it (a reply cut at its length, or words put in the assistant's mouth
+   * to steer it): `text` is what follows, and the engine's kept cache holds what came before.
    */
   chat(messages: readonly ChatMessage[], options: ChatOptions = {}): ChatStream {
     const stream = new PieceStream();

@@ -344,6 +344,28 @@ async function run(page, server, baseUrl, browserVersion) {
     console.log(`   ${cut.result.ids.length} of ${text.output_ids.length} tokens, ${JSON.stringify(cut.result.text)}`);
   });
 
+  await step(page, 'a reply cut at its length goes on: the last message the assistant\'s, from the kept cache', async () => {
+    const cutAt = 8;
+    const first = await chat(page, TEXT_MESSAGES, { ...TEXT_OPTIONS, maxNewTokens: cutAt });
+    checkChat(first, 'the cut reply');
+    check(first.result.stop === 'max_tokens', `the cut reply: stop ${first.result.stop}`);
+    checkIds(first.result.ids, text.output_ids.slice(0, cutAt), 'the cut reply');
+    const continued = [...TEXT_MESSAGES, { role: 'assistant', content: first.result.text }];
+    const rest = await chat(page, continued, { ...TEXT_OPTIONS, maxNewTokens: text.output_ids.length });
+    checkChat(rest, 'the reply continued');
+    // The same as from nothing kept (the random model's text does not tokenize back into the
+    // ids it was written as, so the golden's rest is not the reference here).
+    const afresh = await chat(page, continued, { ...TEXT_OPTIONS, maxNewTokens: text.output_ids.length, reuse: false });
+    checkIds(rest.result.ids, afresh.result.ids, 'the reply continued, against afresh');
+    const added = rest.result.promptTokens - first.result.promptTokens;
+    console.log(
+      `   ${cutAt} tokens, then ${rest.result.ids.length} more (stop ${rest.result.stop}); the prompt grew by ${added} tokens, ` +
+        `${rest.result.reusedTokens} of ${rest.result.promptTokens} reused; ${JSON.stringify(first.result.text)} + ${JSON.stringify(rest.result.text)}`,
+    );
+    check(rest.result.reusedTokens >= first.result.promptTokens, `the continued reply reused ${rest.result.reusedTokens} tokens; the cut one's prompt alone was ${first.result.promptTokens}`);
+    check(rest.result.text.length > 0 && rest.pieces.join('') === rest.result.text, `the continued reply streamed ${JSON.stringify(rest.pieces)}, its text is ${JSON.stringify(rest.result.text)}`);
+  });
+
   await step(page, 'OpenAI-style chat.completions.create: whole and streamed, a stop sequence, a picture by data: URL', async () => {
     const got = await page.evaluate(
       async ({ messages, system, maxTokens, question, imageUrl }) => {

@@ -325,6 +325,15 @@ async function main() {
       console.log(`   under the reply: ${stats}`);
       check(/^\d+ tokens?.* · first after [\d.]+ s · \d+ prompt tokens$/.test(stats), `the reply's figures: ${JSON.stringify(stats)}`);
       check((await page.locator('#attachments img').count()) === 0, 'the attachment was not cleared after sending');
+      // Cut at its 6 tokens: Continue goes on from where it ended, in the same reply, from the
+      // engine's kept cache.
+      check(await page.locator('.turn.assistant[data-cut="true"]').isVisible(), 'a reply cut at its length is not marked');
+      await page.click('#continue');
+      const continued = await waitText(page, '.turn.assistant:not([aria-busy]) .stats', /^continued: /, 300_000);
+      const longer = await visibleText(page, '.turn.assistant .content');
+      console.log(`   ${continued}`);
+      check((await page.locator('.turn').count()) === 2 && longer.length > first.length, `after Continue the reply is ${JSON.stringify(longer)}, it was ${JSON.stringify(first)}`);
+      check(/^continued: \d+ tokens?.* · \d+ of \d+ prompt tokens run, the rest kept from before$/.test(continued), `the continued reply's figures: ${JSON.stringify(continued)}`);
       await shot(page, '6-chat');
 
       await page.fill('#max-tokens', '200');
@@ -403,9 +412,24 @@ async function main() {
       await page.waitForSelector('.turn.assistant:nth-of-type(8):not([aria-busy])', { timeout: 300_000 });
       const back = await visibleText(page, '.turn.assistant:nth-of-type(8) .stats');
       check(/ · \d+ of \d+ prompt tokens run, the rest kept from before$/.test(back), `back in the first conversation: ${JSON.stringify(back)}`);
+      // The last question taken back, changed and asked again: what came before it is kept.
+      await page.locator('.turn.user').last().getByRole('button', { name: /^Edit/ }).click();
+      check((await page.locator('.turn').count()) === 6, 'Edit left the question or its reply in the conversation');
+      check((await page.inputValue('#message')) === 'Back to the first one.', 'Edit did not put the question back in the composer');
+      await send(page, 'Back to the first one, edited.');
+      await page.waitForSelector('.turn.assistant:nth-of-type(8):not([aria-busy])', { timeout: 300_000 });
+      const edited = await visibleText(page, '.turn.assistant:nth-of-type(8) .stats');
+      check((await page.locator('.turn.user').last().innerText()).includes('edited'), 'the edited question is not shown');
+      check(/ · \d+ of \d+ prompt tokens run, the rest kept from before$/.test(edited), `the edited question's reply: ${JSON.stringify(edited)}`);
+      // Saved as Markdown: every turn, the picture inside.
+      const [saved] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+      const markdown = readFileSync(await saved.path(), 'utf8');
+      check(saved.suggestedFilename() === 'janus-what-is-in-this-picture.md', `the Markdown file's name: ${saved.suggestedFilename()}`);
+      check(markdown.startsWith('# What is in this picture?\n\n## You\n\n![picture 1](data:image/png;base64,'), `the Markdown begins ${JSON.stringify(markdown.slice(0, 120))}`);
+      check((markdown.match(/^## (You|Janus)$/gm) ?? []).length === 8 && markdown.includes('\n\nBack to the first one, edited.\n\n'), 'the Markdown lacks turns');
       await page.locator('#conversations li', { hasText: 'A second conversation.' }).getByRole('button', { name: /^Delete/ }).click();
       await waitText(page, '#history-count', /^1$/, 10_000);
-      console.log(`   two conversations kept; back in the first: ${back}`);
+      console.log(`   two conversations kept; back in the first: ${back}; its question edited: ${edited}; saved as Markdown: ${markdown.length} bytes`);
       await shot(page, '7a-conversations');
       // Not kept when the person says so: nothing is stored, and the choice stays.
       await page.uncheck('#keep');

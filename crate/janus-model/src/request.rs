@@ -13,7 +13,9 @@ use crate::generate::sampling::SamplingParams;
 use crate::generate::stop_text::StopText;
 use crate::generate::text::TextRequest;
 use crate::preprocess::image::{MAX_PIXELS, MAX_SIDE, PreparedImage, prepare_rgb};
-use crate::preprocess::prompt::{DEFAULT_SYSTEM_PROMPT, Message, render_chat, render_image_prompt};
+use crate::preprocess::prompt::{
+    DEFAULT_SYSTEM_PROMPT, Message, render_chat_continued, render_image_prompt,
+};
 use crate::tokenizer::JanusTokenizer;
 
 /// Tokens a reply may have when the caller does not say.
@@ -85,7 +87,8 @@ impl ChatRequest {
         self.system.as_deref().unwrap_or(DEFAULT_SYSTEM_PROMPT)
     }
 
-    /// The conversation as engine messages; checks roles, order and image counts.
+    /// The conversation as engine messages; checks roles, order and image counts. The last
+    /// message is the user's (the reply answers it) or the assistant's (the reply goes on from it).
     pub fn messages(&self, images_given: usize) -> Result<Vec<Message>, JanusError> {
         if self.messages.is_empty() {
             return Err(PromptError::Empty.into());
@@ -115,9 +118,14 @@ impl ChatRequest {
                 "the messages announce {images} images but {images_given} were sent"
             )));
         }
-        if self.messages.last().is_some_and(|m| m.role != "user") {
+        // A last message of the assistant's is a reply to go on from: it answers a question.
+        let n = self.messages.len();
+        if self.messages[n - 1].role == "assistant"
+            && (n < 2 || self.messages[n - 2].role != "user")
+        {
             return Err(JanusError::Request(
-                "the last message must be the user's".into(),
+                "a last message of the assistant's (a reply to go on from) must follow the user's"
+                    .into(),
             ));
         }
         Ok(self
@@ -154,7 +162,7 @@ impl ChatRequest {
             top_p: self.top_p,
             seed: seed(self.seed, fresh_seed)?,
         };
-        let text = render_chat(self.system(), &messages, &tok.default_roles());
+        let text = render_chat_continued(self.system(), &messages, &tok.default_roles());
         let ids = tok.encode(&text)?;
         let (prompt_ids, wanted) = tok.expand_images(&ids, config.image_tokens());
         if wanted != images.len() {
@@ -285,7 +293,13 @@ mod tests {
         let last = chat(
             r#"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}"#,
         );
-        assert!(refused(last.messages(0)).contains("last message"));
+        assert_eq!(last.messages(0).unwrap().len(), 2);
+        let alone = chat(r#"{"messages":[{"role":"assistant","content":"b"}]}"#);
+        assert!(refused(alone.messages(0)).contains("must follow the user's"));
+        let twice = chat(
+            r#"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"assistant","content":"c"}]}"#,
+        );
+        assert!(refused(twice.messages(0)).contains("must follow the user's"));
         let role = chat(r#"{"messages":[{"role":"system","content":"a"}]}"#);
         assert!(refused(role.messages(0)).contains("messages[0].role"));
         let carried = chat(
@@ -335,6 +349,32 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_reply_to_go_on_from_is_the_closed_one_without_its_end() {
+        let (config, tok) = (
+            crate::fuzzing::tiny_config(),
+            crate::fuzzing::tiny_tokenizer(),
+        );
+        let ids = |messages: &str| {
+            chat(&format!(r#"{{"messages":{messages}}}"#))
+                .text_request(tok, config, Vec::new(), || 0)
+                .unwrap()
+                .prompt_ids
+        };
+        let open = ids(
+            r#"[{"role":"user","content":"Name three colours."},{"role":"assistant","content":"Red, green"}]"#,
+        );
+        let closed = ids(
+            r#"[{"role":"user","content":"Name three colours."},{"role":"assistant","content":"Red, green"},{"role":"user","content":"x"}]"#,
+        );
+        // The closed reply ends with the stop token, then the next question follows.
+        let eos = tok.special().eos;
+        let end = closed.iter().position(|&id| id == eos).unwrap();
+        assert_eq!(open, closed[..end]);
+        let asked = ids(r#"[{"role":"user","content":"Name three colours."}]"#);
+        assert!(open.len() > asked.len() && open.starts_with(&asked));
     }
 
     #[test]

@@ -1,9 +1,11 @@
-// The kept conversations' titles (web/app/kept-conversations.ts): what the list shows of each.
+// The kept conversations' titles (web/app/kept-conversations.ts): what the list shows of each;
+// a conversation saved as Markdown (web/app/export.ts).
 // The store itself runs in Chromium (web/test/page-e2e.mjs, step "chat": several conversations,
 // two tabs, version 1's conversation moved into the list).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { conversationMarkdown, exportName } from '../../app/export.js';
 import { titleOf, type KeptTurn } from '../../app/kept-conversations.js';
 
 const user = (content: string, images: Blob[] = []): KeptTurn => ({ role: 'user', content, images });
@@ -23,4 +25,38 @@ test('a question with only pictures, or none at all, still has a title', () => {
   assert.equal(titleOf([user('  ', [new Blob(['png'])]), reply('A cat.')]), 'A picture');
   assert.equal(titleOf([reply('Hello.')]), 'A conversation');
   assert.equal(titleOf([]), 'A conversation');
+});
+
+test('a conversation as Markdown: who said what, its pictures inside, the marks and figures', async () => {
+  const png = new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], { type: 'image/png' });
+  const text = await conversationMarkdown('What is *this*?', [
+    user('What is *this*?', [png]),
+    { role: 'assistant', content: 'A **cat**.', images: [], stats: '3 tokens · first after 0.1 s' },
+    user('More.'),
+    { role: 'assistant', content: 'It', images: [], stopped: true },
+  ]);
+  assert.equal(
+    text,
+    [
+      '# What is \\*this\\*?',
+      '## You',
+      '![picture 1](data:image/png;base64,iVBORw==)',
+      'What is *this*?',
+      '## Janus',
+      'A **cat**.',
+      '*3 tokens · first after 0.1 s*',
+      '## You',
+      'More.',
+      '## Janus',
+      'It',
+      '*stopped*',
+    ].join('\n\n') + '\n',
+  );
+});
+
+test("the file's name comes from the title", () => {
+  assert.equal(exportName('What is in this picture?'), 'janus-what-is-in-this-picture.md');
+  assert.equal(exportName('Café, crème & co'), 'janus-cafe-creme-co.md');
+  assert.equal(exportName('🙂'), 'janus-conversation.md');
+  assert.equal(exportName('a'.repeat(30) + ' ' + 'b'.repeat(30)), `janus-${'a'.repeat(30)}-${'b'.repeat(9)}.md`);
 });

@@ -2,7 +2,8 @@
 //!
 //! `SYSTEM\n\n` (if any), then per message `ROLE: content.strip()` followed by `\n\n` after a
 //! user turn and `<｜end▁of▁sentence｜>` after an assistant turn; the final empty assistant
-//! message renders as `ROLE:`; the whole string is stripped.
+//! message renders as `ROLE:`; the whole string is stripped. A reply to go on from is left open
+//! (`render_chat_continued`).
 
 use crate::tokenizer::{BEGIN_OF_IMAGE, EOS, IMAGE, RoleNames};
 
@@ -84,6 +85,28 @@ pub fn render_chat(system: &str, messages: &[Message], roles: &RoleNames) -> Str
     out.trim().to_string()
 }
 
+/// Render a conversation whose last message is the beginning of the assistant's reply, left open
+/// so that generation goes on from it (a reply cut at its token limit, or words the caller puts
+/// in the assistant's mouth): the turns before it as [`render_chat`] renders them, then the reply
+/// so far, without the separator that would close it. Leading whitespace goes, as the closed
+/// form strips it; the end stays as written (the next token depends on it). A conversation that
+/// does not end with the assistant's message renders as [`render_chat`] does.
+pub fn render_chat_continued(system: &str, messages: &[Message], roles: &RoleNames) -> String {
+    let Some((last, before)) = messages.split_last() else {
+        return render_chat(system, messages, roles);
+    };
+    if last.role != Role::Assistant {
+        return render_chat(system, messages, roles);
+    }
+    let mut out = render_chat(system, before, roles);
+    let reply = last.content.trim_start();
+    if !reply.is_empty() {
+        out.push(' ');
+        out.push_str(reply);
+    }
+    out
+}
+
 /// The text-to-image prompt: an empty system prompt, the user's description, an empty assistant
 /// turn, then `<begin_of_image>` (janus-spec.md §4.1, §7.1).
 pub fn render_image_prompt(prompt: &str, roles: &RoleNames) -> String {
@@ -119,6 +142,34 @@ mod tests {
             &RoleNames::plain(),
         );
         assert_eq!(out, "SYS\n\nUser: <image_placeholder>\nwhat?\n\nAssistant:");
+    }
+
+    #[test]
+    fn a_continued_reply_is_the_closed_one_left_open() {
+        let roles = RoleNames::tagged();
+        let msgs = [
+            Message::user("A"),
+            Message::assistant("B"),
+            Message::user("C"),
+            Message::assistant("  D, then"),
+        ];
+        let closed = render_chat("SYS", &msgs, &roles);
+        let open = render_chat_continued("SYS", &msgs, &roles);
+        assert_eq!(closed.strip_suffix(EOS), Some(open.as_str()));
+        assert!(open.ends_with("<|User|>: C\n\n<|Assistant|>: D, then"));
+        // The end stays as written; an empty beginning is the usual open turn.
+        let spaced = [Message::user("C"), Message::assistant("```json\n")];
+        assert!(render_chat_continued("", &spaced, &roles).ends_with("<|Assistant|>: ```json\n"));
+        let empty = [Message::user("C"), Message::assistant(" ")];
+        let asked = [Message::user("C")];
+        assert_eq!(
+            render_chat_continued("", &empty, &roles),
+            render_chat("", &asked, &roles)
+        );
+        assert_eq!(
+            render_chat_continued("", &asked, &roles),
+            render_chat("", &asked, &roles)
+        );
     }
 
     #[test]
