@@ -143,11 +143,7 @@ export class ChatView {
   private show(id: string, turns: KeptTurn[]): void {
     this.id = id;
     void this.claim.take(id);
-    try {
-      sessionStorage.setItem(SHOWN_KEY, id);
-    } catch {
-      // No sessionStorage (a sandboxed frame): a reload shows the latest conversation.
-    }
+    rememberShown(id);
     this.turns = [];
     $('messages').replaceChildren();
     this.say([]);
@@ -207,7 +203,12 @@ export class ChatView {
     } catch {
       // No localStorage (a sandboxed frame): the choice lasts for this page only.
     }
-    if (keep) return this.persist();
+    if (keep) {
+      // Kept from now on: this tab's, as a conversation shown at the start is.
+      await this.claim.take(this.id);
+      rememberShown(this.id);
+      return this.persist();
+    }
     await this.kept.forget();
     this.changed();
     this.keepStatus('Not kept: conversations end with the page, and nothing of them is stored.');
@@ -541,6 +542,14 @@ function continuable(turn: Turn): boolean {
 
 function messages(n: number): string {
   return `${n} ${n === 1 ? 'message' : 'messages'}`;
+}
+
+function rememberShown(id: string): void {
+  try {
+    sessionStorage.setItem(SHOWN_KEY, id);
+  } catch {
+    // No sessionStorage (a sandboxed frame): a reload shows the latest conversation.
+  }
 }
 
 function readShown(): string | null {

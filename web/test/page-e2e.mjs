@@ -441,6 +441,9 @@ async function main() {
       await waitText(page, '#keep-status', /^Kept on this device \(0 messages\)/, 10_000);
       await send(page, 'Kept again?');
       await waitText(page, '#keep-status', /^Kept on this device \(2 messages\)/, 300_000);
+      // Kept again, it is this tab's: no other tab opens it.
+      const claims = await page.evaluate(async () => (await navigator.locks.query()).held.filter((lock) => lock.name.startsWith('janus-conversation:')).length);
+      check(claims === 1, `this tab holds ${claims} conversations after keeping again`);
       await shot(page, '7a-chat-kept');
       await page.click('#clear');
       check((await page.locator('.turn').count()) === 0, 'clear left messages');
