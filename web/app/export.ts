@@ -2,6 +2,7 @@
 // pictures embedded as data: URLs (the file stands alone, with nothing to fetch), a reply's
 // figures in italics. Nothing leaves the browser: the page offers the file as a download.
 
+import { dataUrl } from '../src/blob.js';
 import type { KeptTurn } from './kept-conversations.js';
 
 /** Markdown for `turns`, headed by `title`. */
@@ -34,12 +35,4 @@ export function exportName(title: string): string {
 /** A title or a line of figures that cannot break the Markdown around it. */
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').replace(/[*_`#]/g, (c) => `\\${c}`).trim();
-}
-
-async function dataUrl(blob: Blob): Promise<string> {
-  const bytes = new Uint8Array(await blob.arrayBuffer());
-  let binary = '';
-  // In slices: String.fromCharCode takes a bounded number of arguments.
-  for (let at = 0; at < bytes.length; at += 0x8000) binary += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
-  return `data:${blob.type === '' ? 'application/octet-stream' : blob.type};base64,${btoa(binary)}`;
 }

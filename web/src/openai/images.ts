@@ -2,6 +2,7 @@
 // base64 PNG (`b64_json`, the default) or a `blob:` URL of one (`url`), encoded by the browser
 // (OffscreenCanvas), in a page or a worker.
 
+import { base64 } from '../blob.js';
 import type { GenerateImageOptions, GeneratedImages, RgbaImage } from '../client.js';
 import { JanusError } from '../errors.js';
 import { badRequest } from './params.js';
@@ -52,12 +53,4 @@ export async function encodePng(image: RgbaImage): Promise<Blob> {
   if (context === null) throw new JanusError('bad-request', 'OffscreenCanvas gave no 2D context to encode PNG with');
   context.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
   return canvas.convertToBlob({ type: 'image/png' });
-}
-
-/** A Blob's bytes in base64, in slices (String.fromCharCode takes a bounded argument list). */
-async function base64(blob: Blob): Promise<string> {
-  const bytes = new Uint8Array(await blob.arrayBuffer());
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
 }
