@@ -123,7 +123,7 @@ export class ChatView {
    */
   private async restore(): Promise<void> {
     if (!readKeep()) {
-      void this.showHistory([]);
+      void this.showHistory();
       return this.keepStatus('Not kept: this conversation ends with the page.');
     }
     const own = readShown();
@@ -182,11 +182,11 @@ export class ChatView {
     this.changed();
   }
 
-  /** The list of kept conversations, as the store has it now (or `list`). */
-  private async showHistory(list?: Awaited<ReturnType<KeptConversations['list']>>): Promise<void> {
+  /** The list of kept conversations, as the store has it now (none while nothing is kept). */
+  private async showHistory(): Promise<void> {
     const keeping = $<HTMLInputElement>('keep').checked;
     $('history').hidden = !keeping;
-    const shown = list ?? (keeping ? await this.kept.list() : []);
+    const shown = keeping ? await this.kept.list() : [];
     const elsewhere = await ConversationClaim.elsewhere(this.claim.id);
     renderHistory(shown, this.id, elsewhere, { open: (id) => void this.open(id), remove: (id) => void this.remove(id) });
   }
