@@ -4,8 +4,13 @@
 // Keeping is best effort: where the store fails (a private window, a full disk) the conversation
 // goes on in memory and `save` says it was not kept; the page tells the person.
 //
-// Version 1 of the database held one conversation (store 'conversation', key 'current'); opening
-// version 2 moves it into the list, so nobody loses it to the upgrade.
+// The list reads a small summary of each (store 'summaries': title, size, date), written in the
+// same transaction as the conversation, never the turns and pictures themselves: the list is
+// shown again after every reply, whatever the kept conversations weigh.
+//
+// Versions of the database: 1 held one conversation (store 'conversation', key 'current'); 2 the
+// list, whose records the list read whole. Opening version 3 moves 1's conversation into the list
+// and writes 2's summaries, so nobody loses anything to an upgrade.
 
 import { deleteDB, openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 
@@ -40,8 +45,10 @@ interface KeptRecord {
 }
 
 const DB_NAME = 'janus-conversation';
-const DB_VERSION = 2;
+const DB_VERSION = 3;
 const STORE = 'conversations';
+/** One `ConversationSummary` per conversation, by id; index `savedAt` orders the list. */
+const SUMMARIES = 'summaries';
 /** Version 1's store and key: one conversation. */
 const OLD_STORE = 'conversation';
 const OLD_KEY = 'current';
@@ -49,7 +56,8 @@ const OLD_KEY = 'current';
 const TITLE_CHARS = 60;
 
 interface Schema extends DBSchema {
-  conversations: { key: string; value: KeptRecord; indexes: { savedAt: number } };
+  conversations: { key: string; value: KeptRecord };
+  summaries: { key: string; value: ConversationSummary; indexes: { savedAt: number } };
   conversation: { key: string; value: { version: 1; savedAt: number; turns: KeptTurn[] } };
 }
 
@@ -61,11 +69,8 @@ export class KeptConversations {
   /** The kept conversations, the most recent first (none where the store fails). */
   async list(): Promise<ConversationSummary[]> {
     try {
-      const records: unknown[] = await (await this.open()).getAll(STORE);
-      return records
-        .filter(isKeptRecord)
-        .map(({ id, title, savedAt, turns }) => ({ id, title, savedAt, messages: turns.length }))
-        .sort((a, b) => b.savedAt - a.savedAt);
+      const summaries: unknown[] = await (await this.open()).getAllFromIndex(SUMMARIES, 'savedAt');
+      return summaries.filter(isSummary).reverse();
     } catch {
       return [];
     }
@@ -83,16 +88,19 @@ export class KeptConversations {
 
   /** Replaces conversation `id` (none kept when it has no turns); false where it could not be kept. */
   save(id: string, turns: KeptTurn[]): Promise<boolean> {
+    if (turns.length === 0) return this.remove(id);
     return this.write(async (db) => {
-      if (turns.length === 0) await db.delete(STORE, id);
-      else await db.put(STORE, { version: 2, id, title: titleOf(turns), savedAt: Date.now(), turns });
+      const record: KeptRecord = { version: 2, id, title: titleOf(turns), savedAt: Date.now(), turns };
+      const tx = db.transaction([STORE, SUMMARIES], 'readwrite');
+      await Promise.all([tx.objectStore(STORE).put(record), tx.objectStore(SUMMARIES).put(summaryOf(record)), tx.done]);
     });
   }
 
   /** Forgets conversation `id`. */
   remove(id: string): Promise<boolean> {
     return this.write(async (db) => {
-      await db.delete(STORE, id);
+      const tx = db.transaction([STORE, SUMMARIES], 'readwrite');
+      await Promise.all([tx.objectStore(STORE).delete(id), tx.objectStore(SUMMARIES).delete(id), tx.done]);
     });
   }
 
@@ -127,9 +135,12 @@ export class KeptConversations {
     };
     this.db ??= openDB<Schema>(DB_NAME, DB_VERSION, {
       async upgrade(db, oldVersion, _newVersion, transaction) {
-        const store = db.createObjectStore(STORE, { keyPath: 'id' });
-        store.createIndex('savedAt', 'savedAt');
+        if (oldVersion < 2) db.createObjectStore(STORE, { keyPath: 'id' });
+        // Version 2 ordered the records themselves; the summaries do that now.
+        else transaction.objectStore(STORE).deleteIndex('savedAt');
+        db.createObjectStore(SUMMARIES, { keyPath: 'id' }).createIndex('savedAt', 'savedAt');
         if (oldVersion === 1) await migrateOne(db, transaction);
+        if (oldVersion === 2) await summarizeAll(transaction);
       },
       blocking(_current, _next, event) {
         // Another tab deletes the database ("do not keep") or upgrades it: let it, and reopen
@@ -145,15 +156,31 @@ export class KeptConversations {
   }
 }
 
+type Upgrade = IDBPTransaction<Schema, StoreNames<Schema>[], 'versionchange'>;
+
 /** Version 1's one conversation becomes the first of the list; its store goes. */
-async function migrateOne(db: IDBPDatabase<Schema>, transaction: IDBPTransaction<Schema, StoreNames<Schema>[], 'versionchange'>): Promise<void> {
+async function migrateOne(db: IDBPDatabase<Schema>, transaction: Upgrade): Promise<void> {
   const old: unknown = await transaction.objectStore(OLD_STORE).get(OLD_KEY);
   if (isRecord(old) && Array.isArray(old.turns)) {
     const turns = old.turns.filter(isKeptTurn);
     const savedAt = typeof old.savedAt === 'number' ? old.savedAt : Date.now();
-    if (turns.length > 0) await transaction.objectStore(STORE).put({ version: 2, id: newConversationId(), title: titleOf(turns), savedAt, turns });
+    if (turns.length > 0) {
+      const record: KeptRecord = { version: 2, id: newConversationId(), title: titleOf(turns), savedAt, turns };
+      await Promise.all([transaction.objectStore(STORE).put(record), transaction.objectStore(SUMMARIES).put(summaryOf(record))]);
+    }
   }
   db.deleteObjectStore(OLD_STORE);
+}
+
+/** Version 2's conversations, each summarized once (the last time they are all read whole). */
+async function summarizeAll(transaction: Upgrade): Promise<void> {
+  const records: unknown[] = await transaction.objectStore(STORE).getAll();
+  const summaries = transaction.objectStore(SUMMARIES);
+  await Promise.all(records.filter(isKeptRecord).map((record) => summaries.put(summaryOf(record))));
+}
+
+function summaryOf({ id, title, savedAt, turns }: KeptRecord): ConversationSummary {
+  return { id, title, savedAt, messages: turns.length };
 }
 
 /** A new conversation's id. */
@@ -176,6 +203,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function isKeptRecord(value: unknown): value is KeptRecord {
   return isRecord(value) && typeof value.id === 'string' && typeof value.title === 'string' && typeof value.savedAt === 'number' && Array.isArray(value.turns);
+}
+
+function isSummary(value: unknown): value is ConversationSummary {
+  return isRecord(value) && typeof value.id === 'string' && typeof value.title === 'string' && typeof value.savedAt === 'number' && typeof value.messages === 'number';
 }
 
 function isKeptTurn(value: unknown): value is KeptTurn {

@@ -471,6 +471,33 @@ async function main() {
       check((await page.locator('.turn').allInnerTexts()).join('|').includes('Yes.'), 'the conversation of version 1 is not shown');
       await page.click('#clear');
       await waitText(page, '#history-count', /^0$/, 10_000);
+
+      // Version 2's conversations are listed after the upgrade, newest first, from the summaries
+      // it writes (version 2 had none: its list read every conversation whole).
+      await page.evaluate(async () => {
+        const request = (r) => new Promise((resolve, reject) => Object.assign(r, { onsuccess: () => resolve(r.result), onerror: () => reject(r.error) }));
+        await request(indexedDB.deleteDatabase('janus-conversation'));
+        const opening = indexedDB.open('janus-conversation', 2);
+        opening.onupgradeneeded = () => opening.result.createObjectStore('conversations', { keyPath: 'id' }).createIndex('savedAt', 'savedAt');
+        const db = await request(opening);
+        const store = db.transaction('conversations', 'readwrite').objectStore('conversations');
+        const record = (id, content, savedAt) => ({ version: 2, id, title: content, savedAt, turns: [{ role: 'user', content, images: [] }, { role: 'assistant', content: `Yes (${id}).`, images: [] }] });
+        await request(store.put(record('older', 'Kept by version 2, first?', Date.now() - 60_000)));
+        await request(store.put(record('newer', 'Kept by version 2, second?', Date.now())));
+        db.close();
+      });
+      await reloadAndLoad(page);
+      await page.click('#history summary');
+      await waitText(page, '#history-count', /^2$/, 10_000);
+      const listed = await page.locator('#conversations li .open').allInnerTexts();
+      check(listed.join('|') === 'Kept by version 2, second?|Kept by version 2, first?', `version 2's conversations are listed as ${JSON.stringify(listed)}`);
+      await page.locator('#conversations li', { hasText: 'first?' }).locator('.open').click();
+      await waitText(page, '#keep-status', /kept on this device \(2 messages\)/, 10_000);
+      check((await page.locator('.turn').allInnerTexts()).join('|').includes('Yes (older).'), 'the older conversation of version 2 is not shown');
+      await page.click('#clear');
+      await waitText(page, '#history-count', /^1$/, 10_000);
+      await page.locator('#conversations li .delete').click();
+      await waitText(page, '#history-count', /^0$/, 10_000);
     });
 
     await step('chat: bad files refused with the reason (text named photo.png, a 20000×20000 PNG, a PNG cut short); the chat goes on', async () => {
