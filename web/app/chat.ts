@@ -14,7 +14,9 @@ import { byId } from './dom.js';
 import { conversationMarkdown, exportName } from './export.js';
 import { ConversationClaim } from './conversation-claim.js';
 import { renderHistory } from './history.js';
-import { KeptConversations, newConversationId, titleOf, type KeptTurn } from './kept-conversations.js';
+import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
+import { KeptConversations, titleOf, type KeptTurn } from './kept-conversations.js';
+import { newKeptId } from './kept-db.js';
 import { describeProblem, inspectPicture } from './picture.js';
 
 interface Turn extends KeptTurn {
@@ -47,7 +49,7 @@ export class ChatView {
   private readonly kept = new KeptConversations();
   private readonly claim = new ConversationClaim();
   /** The conversation shown: its key among the kept ones. */
-  private id = newConversationId();
+  private id = newKeptId();
   /** Other tabs' word that the list changed (none where BroadcastChannel is missing). */
   private readonly changes: BroadcastChannel | null = typeof BroadcastChannel === 'function' ? new BroadcastChannel(CHANGES) : null;
   /** The kept conversation shown again; sending waits for it. */
@@ -134,7 +136,7 @@ export class ChatView {
       if (latest !== undefined && (await this.claim.take(latest.id))) id = latest.id;
     }
     const turns = id === null ? [] : await this.kept.load(id);
-    this.show(id ?? newConversationId(), turns);
+    this.show(id ?? newKeptId(), turns);
     this.keepStatus(turns.length > 0 ? `Your last conversation, kept on this device (${messages(turns.length)}); Clear deletes it.` : 'Kept on this device; Clear deletes it.');
     await this.showHistory();
   }
@@ -170,7 +172,7 @@ export class ChatView {
   /** A new, empty conversation; the one shown stays in the list. */
   private async startNew(): Promise<void> {
     if (this.stop !== null) return;
-    this.show(newConversationId(), []);
+    this.show(newKeptId(), []);
     this.keepStatus(readKeep() ? 'A new conversation; the others are kept in the list.' : 'A new conversation.');
     await this.showHistory();
   }
@@ -198,11 +200,7 @@ export class ChatView {
   }
 
   private async setKeep(keep: boolean): Promise<void> {
-    try {
-      localStorage.setItem(KEEP_KEY, String(keep));
-    } catch {
-      // No localStorage (a sandboxed frame): the choice lasts for this page only.
-    }
+    writeKeepChoice(KEEP_KEY, keep);
     if (keep) {
       // Kept from now on: this tab's, as a conversation shown at the start is.
       await this.claim.take(this.id);
@@ -561,11 +559,7 @@ function readShown(): string | null {
 }
 
 function readKeep(): boolean {
-  try {
-    return localStorage.getItem(KEEP_KEY) !== 'false';
-  } catch {
-    return true;
-  }
+  return readKeepChoice(KEEP_KEY);
 }
 
 /**

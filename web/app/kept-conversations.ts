@@ -12,7 +12,8 @@
 // list, whose records the list read whole. Opening version 3 moves 1's conversation into the list
 // and writes 2's summaries, so nobody loses anything to an upgrade.
 
-import { deleteDB, openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
+import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
+import { KeptDatabase, newKeptId } from './kept-db.js';
 
 /** One turn as kept. */
 export interface KeptTurn {
@@ -62,34 +63,35 @@ interface Schema extends DBSchema {
 }
 
 export class KeptConversations {
-  private db: Promise<IDBPDatabase<Schema>> | null = null;
-  /** Writes in the order they were asked for: a delete after a save is never undone by it. */
-  private writes: Promise<unknown> = Promise.resolve();
+  private readonly db = new KeptDatabase<Schema>(DB_NAME, DB_VERSION, async (db, oldVersion, _newVersion, transaction) => {
+    if (oldVersion < 2) db.createObjectStore(STORE, { keyPath: 'id' });
+    // Version 2 ordered the records themselves; the summaries do that now.
+    else transaction.objectStore(STORE).deleteIndex('savedAt');
+    db.createObjectStore(SUMMARIES, { keyPath: 'id' }).createIndex('savedAt', 'savedAt');
+    if (oldVersion === 1) await migrateOne(db, transaction);
+    if (oldVersion === 2) await summarizeAll(transaction);
+  });
 
   /** The kept conversations, the most recent first (none where the store fails). */
-  async list(): Promise<ConversationSummary[]> {
-    try {
-      const summaries: unknown[] = await (await this.open()).getAllFromIndex(SUMMARIES, 'savedAt');
+  list(): Promise<ConversationSummary[]> {
+    return this.db.read(async (db) => {
+      const summaries: unknown[] = await db.getAllFromIndex(SUMMARIES, 'savedAt');
       return summaries.filter(isSummary).reverse();
-    } catch {
-      return [];
-    }
+    }, []);
   }
 
   /** A conversation's turns (none where it is not kept, the store fails, or it is malformed). */
-  async load(id: string): Promise<KeptTurn[]> {
-    try {
-      const record: unknown = await (await this.open()).get(STORE, id);
+  load(id: string): Promise<KeptTurn[]> {
+    return this.db.read(async (db) => {
+      const record: unknown = await db.get(STORE, id);
       return isKeptRecord(record) ? record.turns.filter(isKeptTurn) : [];
-    } catch {
-      return [];
-    }
+    }, []);
   }
 
   /** Replaces conversation `id` (none kept when it has no turns); false where it could not be kept. */
   save(id: string, turns: KeptTurn[]): Promise<boolean> {
     if (turns.length === 0) return this.remove(id);
-    return this.write(async (db) => {
+    return this.db.write(async (db) => {
       const record: KeptRecord = { version: 2, id, title: titleOf(turns), savedAt: Date.now(), turns };
       const tx = db.transaction([STORE, SUMMARIES], 'readwrite');
       await Promise.all([tx.objectStore(STORE).put(record), tx.objectStore(SUMMARIES).put(summaryOf(record)), tx.done]);
@@ -98,61 +100,15 @@ export class KeptConversations {
 
   /** Forgets conversation `id`. */
   remove(id: string): Promise<boolean> {
-    return this.write(async (db) => {
+    return this.db.write(async (db) => {
       const tx = db.transaction([STORE, SUMMARIES], 'readwrite');
       await Promise.all([tx.objectStore(STORE).delete(id), tx.objectStore(SUMMARIES).delete(id), tx.done]);
     });
   }
 
-  /** Deletes the whole database: what "do not keep" asks for. */
-  async forget(): Promise<boolean> {
-    const done = this.writes.then(async () => {
-      const open = this.db;
-      this.db = null;
-      (await open?.catch(() => null))?.close();
-      await deleteDB(DB_NAME);
-    });
-    this.writes = done.catch(() => undefined);
-    return done.then(
-      () => true,
-      () => false,
-    );
-  }
-
-  private write(run: (db: IDBPDatabase<Schema>) => Promise<void>): Promise<boolean> {
-    const done = this.writes.then(async () => run(await this.open()));
-    this.writes = done.catch(() => undefined);
-    return done.then(
-      () => true,
-      () => false,
-    );
-  }
-
-  private open(): Promise<IDBPDatabase<Schema>> {
-    if (typeof indexedDB === 'undefined') return Promise.reject(new Error('no IndexedDB'));
-    const forget = (): void => {
-      this.db = null;
-    };
-    this.db ??= openDB<Schema>(DB_NAME, DB_VERSION, {
-      async upgrade(db, oldVersion, _newVersion, transaction) {
-        if (oldVersion < 2) db.createObjectStore(STORE, { keyPath: 'id' });
-        // Version 2 ordered the records themselves; the summaries do that now.
-        else transaction.objectStore(STORE).deleteIndex('savedAt');
-        db.createObjectStore(SUMMARIES, { keyPath: 'id' }).createIndex('savedAt', 'savedAt');
-        if (oldVersion === 1) await migrateOne(db, transaction);
-        if (oldVersion === 2) await summarizeAll(transaction);
-      },
-      blocking(_current, _next, event) {
-        // Another tab deletes the database ("do not keep") or upgrades it: let it, and reopen
-        // on next use.
-        (event.target as IDBDatabase).close();
-        forget();
-      },
-      terminated: forget,
-    });
-    // A failed open is tried again next time (the store may work later).
-    this.db.catch(() => (this.db = null));
-    return this.db;
+  /** Deletes every kept conversation: what "do not keep" asks for. */
+  forget(): Promise<boolean> {
+    return this.db.forget();
   }
 }
 
@@ -165,7 +121,7 @@ async function migrateOne(db: IDBPDatabase<Schema>, transaction: Upgrade): Promi
     const turns = old.turns.filter(isKeptTurn);
     const savedAt = typeof old.savedAt === 'number' ? old.savedAt : Date.now();
     if (turns.length > 0) {
-      const record: KeptRecord = { version: 2, id: newConversationId(), title: titleOf(turns), savedAt, turns };
+      const record: KeptRecord = { version: 2, id: newKeptId(), title: titleOf(turns), savedAt, turns };
       await Promise.all([transaction.objectStore(STORE).put(record), transaction.objectStore(SUMMARIES).put(summaryOf(record))]);
     }
   }
@@ -181,11 +137,6 @@ async function summarizeAll(transaction: Upgrade): Promise<void> {
 
 function summaryOf({ id, title, savedAt, turns }: KeptRecord): ConversationSummary {
   return { id, title, savedAt, messages: turns.length };
-}
-
-/** A new conversation's id. */
-export function newConversationId(): string {
-  return typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
 /** The first question's words (or what it showed), on one line and not too long. */

@@ -3,7 +3,8 @@
 // (OffscreenCanvas), in a page or a worker.
 
 import { base64 } from '../blob.js';
-import type { GenerateImageOptions, GeneratedImages, RgbaImage } from '../client.js';
+import { encodePng } from '../canvas.js';
+import type { GenerateImageOptions, GeneratedImages } from '../client.js';
 import { JanusError } from '../errors.js';
 import { badRequest } from './params.js';
 import type { ImageGenerateParams, ImagesResponse, RequestOptions } from './types.js';
@@ -43,14 +44,4 @@ export async function generate(client: ImageClient, params: ImageGenerateParams,
   const pngs = await Promise.all(out.images.map(encodePng));
   const data = await Promise.all(pngs.map(async (png) => (format === 'url' ? { url: URL.createObjectURL(png) } : { b64_json: await base64(png) })));
   return { created, data, seed: out.seed };
-}
-
-/** RGBA pixels as a PNG file, encoded by the browser. */
-export async function encodePng(image: RgbaImage): Promise<Blob> {
-  if (typeof OffscreenCanvas === 'undefined') throw new JanusError('bad-request', 'this browser has no OffscreenCanvas to encode PNG with');
-  const canvas = new OffscreenCanvas(image.width, image.height);
-  const context = canvas.getContext('2d');
-  if (context === null) throw new JanusError('bad-request', 'OffscreenCanvas gave no 2D context to encode PNG with');
-  context.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
-  return canvas.convertToBlob({ type: 'image/png' });
 }
