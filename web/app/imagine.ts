@@ -1,18 +1,33 @@
 // Text to image: prompt, how many, guidance, temperature and seed; a progress bar per image token;
-// a gallery of results with PNG download and "reuse this seed"; cancel.
+// a gallery of results with PNG download, "reuse settings" and delete; cancel. The gallery is
+// kept on this device (kept-images.ts) unless the person says not to; other tabs are told when
+// it changes.
 
 import type { ImagePreview, JanusClient } from '../src/index.js';
-import { drawRgba, saveCanvasAsPng } from '../src/canvas.js';
+import { drawRgba, encodePng, saveBlob } from '../src/canvas.js';
 import { byId } from './dom.js';
+import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
+import { newKeptId } from './kept-db.js';
+import { galleryOrder, KeptImages, type KeptImage } from './kept-images.js';
 
 export interface ImagineHooks {
   onError(error: unknown): void;
 }
 
 const $ = byId;
+/** localStorage: 'false' when the person chose not to keep images on this device. */
+const KEEP_KEY = 'janus-keep-images';
 
 export class ImagineView {
   private stop: AbortController | null = null;
+  private readonly kept = new KeptImages();
+  /** The gallery's images, in its order. */
+  private images: KeptImage[] = [];
+  /** Images shown here that the store would not keep (they stay while the page does). */
+  private readonly unkept = new Set<string>();
+  /** An object URL per image shown, revoked when it leaves the gallery. */
+  private readonly urls = new Map<string, string>();
+  private readonly changes = typeof BroadcastChannel === 'function' ? new BroadcastChannel('janus-images') : null;
 
   constructor(
     private readonly client: JanusClient,
@@ -26,7 +41,16 @@ export class ImagineView {
     $('imagine-random').addEventListener('click', () => {
       $<HTMLInputElement>('imagine-seed').value = '';
     });
+    const keep = $<HTMLInputElement>('keep-images');
+    keep.checked = readKeepChoice(KEEP_KEY);
+    keep.addEventListener('change', () => void this.setKeep(keep.checked));
+    // Another tab created or deleted images, or stopped keeping them (what this tab shows stays).
+    this.changes?.addEventListener('message', () => {
+      keep.checked = readKeepChoice(KEEP_KEY);
+      void this.reload();
+    });
     this.update();
+    void this.reload();
   }
 
   private async generate(): Promise<void> {
@@ -75,12 +99,11 @@ export class ImagineView {
         text.textContent = `Stopped after ${result.codes[0]?.length ?? 0} of the image tokens.`;
         return;
       }
-      text.textContent = `${result.images.length} image${result.images.length === 1 ? '' : 's'} in ${((performance.now() - started) / 1000).toFixed(0)} s (seed ${result.seed}).`;
-      // Newest batch first, and within it image 1 first.
-      for (let i = result.images.length - 1; i >= 0; i -= 1) {
-        const image = result.images[i];
-        if (image !== undefined) this.show(image, prompt, result.seed, i);
-      }
+      const createdAt = Date.now();
+      const pngs = await Promise.all(result.images.map(encodePng));
+      const batch = pngs.map((png, index): KeptImage => ({ id: newKeptId(), png, prompt, seed: result.seed, index, count: pngs.length, cfgWeight: options.cfgWeight, temperature: options.temperature, createdAt }));
+      text.textContent = `${batch.length} image${batch.length === 1 ? '' : 's'} in ${((performance.now() - started) / 1000).toFixed(0)} s (seed ${result.seed}).`;
+      await this.keep(batch);
     } catch (error) {
       text.textContent = '';
       this.hooks.onError(error);
@@ -91,31 +114,99 @@ export class ImagineView {
     }
   }
 
-  private show(image: { width: number; height: number; data: Uint8ClampedArray }, prompt: string, seed: number, index: number): void {
+  /** Shows a new batch first in the gallery, and keeps it where the person keeps images. */
+  private async keep(batch: KeptImage[]): Promise<void> {
+    this.show([...batch, ...this.images]);
+    if (!$<HTMLInputElement>('keep-images').checked) return;
+    if (await this.kept.add(batch)) {
+      this.status(`Kept on this device (${images(this.images.length)}); Delete removes one.`);
+      this.changes?.postMessage('changed');
+    } else {
+      for (const image of batch) this.unkept.add(image.id);
+      this.status('This browser would not store the images (a private window, or no room): they go with the page.');
+    }
+  }
+
+  /** The gallery as kept (with what this page could not keep), where images are kept. */
+  private async reload(): Promise<void> {
+    if (!$<HTMLInputElement>('keep-images').checked) return;
+    const stored = await this.kept.list();
+    const known = new Set(stored.map((image) => image.id));
+    const only = this.images.filter((image) => this.unkept.has(image.id) && !known.has(image.id));
+    this.show([...stored, ...only].sort(galleryOrder));
+    if (stored.length > 0) this.status(`Kept on this device (${images(stored.length)}); Delete removes one.`);
+  }
+
+  private async remove(id: string): Promise<void> {
+    this.show(this.images.filter((image) => image.id !== id));
+    this.unkept.delete(id);
+    if ($<HTMLInputElement>('keep-images').checked && (await this.kept.remove(id))) this.changes?.postMessage('changed');
+  }
+
+  private async setKeep(keep: boolean): Promise<void> {
+    writeKeepChoice(KEEP_KEY, keep);
+    if (keep) {
+      // Kept from now on, with what the gallery shows.
+      const ok = await this.kept.add(this.images);
+      if (ok) this.unkept.clear();
+      this.status(ok ? 'Images are kept on this device from now on.' : 'This browser would not store the images (a private window, or no room): they go with the page.');
+    } else {
+      await this.kept.forget();
+      this.status('Not kept: images go with the page, and none is stored.');
+    }
+    this.changes?.postMessage('changed');
+  }
+
+  private status(text: string): void {
+    $('keep-images-status').textContent = text;
+  }
+
+  /** Makes the gallery show `images`, in that order (figures of images still shown are reused). */
+  private show(images: KeptImage[]): void {
+    const gallery = $('gallery');
+    const figures = new Map([...gallery.querySelectorAll<HTMLElement>('figure[data-id]')].map((f) => [f.dataset.id ?? '', f]));
+    gallery.replaceChildren(...images.map((image) => figures.get(image.id) ?? this.figure(image)));
+    const shown = new Set(images.map((image) => image.id));
+    for (const [id, url] of this.urls) {
+      if (!shown.has(id)) {
+        URL.revokeObjectURL(url);
+        this.urls.delete(id);
+      }
+    }
+    this.images = images;
+  }
+
+  private figure(image: KeptImage): HTMLElement {
     const figure = document.createElement('figure');
     figure.className = 'result';
-    const canvas = document.createElement('canvas');
-    canvas.width = image.width;
-    canvas.height = image.height;
-    canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', `Generated image ${index + 1} for “${prompt}”`);
-    drawRgba(canvas, image);
+    figure.dataset.id = image.id;
+    const url = URL.createObjectURL(image.png);
+    this.urls.set(image.id, url);
+    const picture = document.createElement('img');
+    picture.src = url;
+    picture.decoding = 'async';
+    picture.loading = 'lazy';
+    picture.alt = `Generated image ${image.index + 1} for “${image.prompt}”`;
     const caption = document.createElement('figcaption');
-    caption.textContent = `${prompt} · seed ${seed}${index > 0 ? ` · #${index + 1}` : ''}`;
-    const download = document.createElement('button');
-    download.type = 'button';
-    download.textContent = 'Download PNG';
-    download.addEventListener('click', () => saveCanvasAsPng(canvas, `janus-${seed}-${index + 1}.png`));
-    const reuse = document.createElement('button');
-    reuse.type = 'button';
-    reuse.className = 'secondary';
-    reuse.textContent = 'Reuse this seed';
-    reuse.addEventListener('click', () => {
-      $<HTMLInputElement>('imagine-seed').value = String(seed);
-      $('prompt').focus();
-    });
-    figure.append(canvas, caption, download, reuse);
-    $('gallery').prepend(figure);
+    const which = image.count > 1 ? ` · #${image.index + 1} of ${image.count}` : '';
+    caption.textContent = `${image.prompt} · seed ${image.seed}${which} · guidance ${image.cfgWeight} · temperature ${image.temperature}`;
+    const download = button('Download PNG', () => saveBlob(image.png, `janus-${image.seed}-${image.index + 1}.png`));
+    const reuse = button('Reuse settings', () => this.reuse(image), 'secondary');
+    reuse.title = 'Prompt, how many, guidance, temperature and seed: Create draws this batch again';
+    const remove = button('Delete', () => void this.remove(image.id), 'delete secondary');
+    remove.setAttribute('aria-label', `Delete image ${image.index + 1} for “${image.prompt}”`);
+    figure.append(picture, caption, download, reuse, remove);
+    return figure;
+  }
+
+  /** Fills the form with what drew `image`: Create draws its batch again. */
+  private reuse(image: KeptImage): void {
+    $<HTMLTextAreaElement>('prompt').value = image.prompt;
+    $<HTMLInputElement>('imagine-count').value = String(image.count);
+    $<HTMLInputElement>('cfg').value = String(image.cfgWeight);
+    $<HTMLInputElement>('imagine-temperature').value = String(image.temperature);
+    $<HTMLInputElement>('imagine-seed').value = String(image.seed);
+    $('prompt').focus();
   }
 
   private update(): void {
@@ -124,6 +215,19 @@ export class ImagineView {
     $('imagine-stop').hidden = !busy;
     $('imagine-status').hidden = !busy && $('imagine-progress').textContent === '';
   }
+}
+
+function images(n: number): string {
+  return `${n} ${n === 1 ? 'image' : 'images'}`;
+}
+
+function button(text: string, onClick: () => void, className?: string): HTMLButtonElement {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.textContent = text;
+  if (className !== undefined) element.className = className;
+  element.addEventListener('click', onClick);
+  return element;
 }
 
 /**

@@ -542,7 +542,7 @@ async function main() {
       await page.click('#clear');
     });
 
-    await step('images: two from one prompt with progress, download one as PNG, reuse its seed, stop one', async () => {
+    await step('images: two from one prompt with progress, download one as PNG, reuse its settings, kept after a reload, delete one, draw it again from its settings, stop one', async () => {
       check(await page.locator('#imagine').isVisible(), 'the image section is not shown once a model is ready');
       await page.fill('#prompt', 'A red cat on a blue house at night.');
       await page.fill('#imagine-count', '2');
@@ -578,17 +578,52 @@ async function main() {
       const bytes = readFileSync(file);
       check(/^janus-7-\d\.png$/.test(download.suggestedFilename()), `download name ${download.suggestedFilename()}`);
       check(bytes.subarray(1, 4).toString() === 'PNG' && bytes.length > 1000, `the download is not a PNG (${bytes.length} bytes)`);
-      await page.fill('#imagine-seed', '');
-      await page.locator('#gallery figure').first().getByText('Reuse this seed').click();
-      check((await page.inputValue('#imagine-seed')) === '7', 'reuse this seed did not fill the seed');
+      // Reuse settings fills in what drew the batch: Create would draw it again.
+      for (const [id, value] of [['#prompt', ''], ['#imagine-seed', ''], ['#imagine-count', '1']]) await page.fill(id, value);
+      await page.locator('#gallery figure').first().getByText('Reuse settings').click();
+      const reused = await Promise.all(['#prompt', '#imagine-seed', '#imagine-count'].map((id) => page.inputValue(id)));
+      check(reused.join('|') === 'A red cat on a blue house at night.|7|2', `reuse settings filled in ${JSON.stringify(reused)}`);
 
+      // Kept: a reload shows them again, in their order; one deleted stays deleted.
+      await waitText(page, '#keep-images-status', /^Kept on this device \(2 images\)/, 10_000);
+      await reloadAndLoad(page);
+      await page.waitForFunction(() => document.querySelectorAll('#gallery figure img').length === 2, null, { timeout: 10_000 });
+      const captions = await page.locator('#gallery figcaption').allInnerTexts();
+      check(captions.join('|') === 'A red cat on a blue house at night. · seed 7 · #1 of 2 · guidance 5 · temperature 1|A red cat on a blue house at night. · seed 7 · #2 of 2 · guidance 5 · temperature 1', `kept images' captions after a reload: ${JSON.stringify(captions)}`);
+      const drawn = await page.evaluate(() => Promise.all([...document.querySelectorAll('#gallery img')].map((img) => img.decode().then(() => `${img.naturalWidth}x${img.naturalHeight}`))));
+      check(drawn.length === 2 && drawn.every((size) => size === drawn[0] && size !== '0x0'), `kept images decode as ${JSON.stringify(drawn)}`);
+      await page.locator('#gallery figure').nth(1).getByText('Delete').click();
+      await page.waitForFunction(() => document.querySelectorAll('#gallery figure').length === 1, null, { timeout: 10_000 });
+      await reloadAndLoad(page);
+      await page.waitForFunction(() => document.querySelectorAll('#gallery figure').length === 1, null, { timeout: 10_000 });
+      check((await page.locator('#gallery figcaption').innerText()).includes('#1 of 2'), 'the image left after a delete is not the first one');
+      // Its settings reused, Create draws the same batch again: the same PNG, byte for byte.
+      await page.locator('#gallery figure').first().getByText('Reuse settings').click();
+      await page.click('#imagine-go');
+      await page.waitForFunction(() => document.querySelectorAll('#gallery figure').length === 3, null, { timeout: 900_000 });
+      const same = await page.evaluate(async () => {
+        const bytes = async (img) => new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+        const [again, , kept] = await Promise.all([...document.querySelectorAll('#gallery img')].map(bytes));
+        return again.length > 0 && again.length === kept.length && again.every((b, i) => b === kept[i]);
+      });
+      check(same, 'the batch drawn again from its settings is not the kept one');
+      // Not kept: what is shown stays, nothing is stored.
+      await page.uncheck('#keep-images');
+      await waitText(page, '#keep-images-status', /^Not kept/, 10_000);
+      check((await page.locator('#gallery figure').count()) === 3, 'the gallery emptied when keeping stopped');
+      await reloadAndLoad(page);
+      check((await page.locator('#gallery figure').count()) === 0, 'an image came back after a reload with keeping off');
+      await page.check('#keep-images');
+      await waitText(page, '#keep-images-status', /^Images are kept on this device/, 10_000);
+
+      await page.fill('#prompt', 'A red cat on a blue house at night.');
       await page.fill('#imagine-count', '1');
       await page.click('#imagine-go');
       await waitText(page, '#imagine-progress', /Drawing: token (1\d|[2-9]\d)\d* of 576/);
       await page.click('#imagine-stop');
       const stopped = await waitText(page, '#imagine-progress', /Stopped after/);
       console.log(`   ${stopped}`);
-      check((await page.locator('#gallery figure').count()) === 2, 'a stopped generation added an image');
+      check((await page.locator('#gallery figure').count()) === 0, 'a stopped generation added an image');
       check((await page.locator('#imagine-preview canvas').count()) === 0, 'the preview stays after the generation ended');
     });
 
