@@ -6,17 +6,20 @@
 // Conversations are kept on this device unless the person says not to (kept-conversations.ts):
 // after a reload the tab's conversation is shown again and goes on where it stopped; a new tab
 // opens the latest one no other tab shows; earlier ones are listed (history.ts) to go back to.
+// `/imagine` (or Draw) makes a picture in the conversation, to ask Janus about (chat-draw.ts).
 
 import { humanError, toJanusError, type ChatMessage, type ChatResult, type JanusClient, type JanusError } from '../src/index.js';
-import { saveBlob } from '../src/canvas.js';
+import { encodePng, saveBlob } from '../src/canvas.js';
 import { renderMarkdown } from '../src/markdown.js';
-import { byId } from './dom.js';
+import { drawPrompt, modelHistory } from './chat-draw.js';
+import { button, byId } from './dom.js';
 import { conversationMarkdown, exportName } from './export.js';
 import { ConversationClaim } from './conversation-claim.js';
 import { renderHistory } from './history.js';
 import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { KeptConversations, titleOf, type KeptTurn } from './kept-conversations.js';
 import { newKeptId } from './kept-db.js';
+import { showPreview } from './imagine.js';
 import { describeProblem, inspectPicture } from './picture.js';
 
 interface Turn extends KeptTurn {
@@ -70,6 +73,7 @@ export class ChatView {
       event.preventDefault();
       void this.send();
     });
+    $('draw').addEventListener('click', () => void this.send(true));
     $('message').addEventListener('keydown', (event) => {
       // Enter sends, Shift+Enter is a new line.
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
@@ -322,11 +326,20 @@ export class ChatView {
     return settings;
   }
 
-  private async send(): Promise<void> {
+  /** Sends the message; `/imagine …` or `draw` asks for a picture of it instead. */
+  private async send(draw = false): Promise<void> {
     await Promise.all([this.attaching, this.restored]);
     if (this.stop !== null) return;
     const input = $<HTMLTextAreaElement>('message');
     const text = input.value.trim();
+    const prompt = draw ? (drawPrompt(text) ?? text) : drawPrompt(text);
+    if (prompt !== null) {
+      if (prompt === '') return input.focus();
+      // Pictures attached stay for the next question: a drawing is made from words alone.
+      this.push({ role: 'user', content: prompt, images: [], draw: true });
+      input.value = '';
+      return this.drawReply(prompt);
+    }
     if (text === '' && this.pending.length === 0) return;
     this.push({ role: 'user', content: text, images: this.pending });
     this.pending = [];
@@ -344,7 +357,10 @@ export class ChatView {
       last.element.remove();
       this.turns.pop();
     }
-    if (this.turns.length > 0) await this.reply();
+    const asked = this.turns.at(-1);
+    // A drawing is drawn again (with another seed unless one is set).
+    if (asked?.draw === true) await this.drawReply(asked.content);
+    else if (asked !== undefined) await this.reply();
   }
 
   /** The last reply, cut at its length or stopped, goes on from where it ended. */
@@ -372,7 +388,7 @@ export class ChatView {
    * cache holds all of it.
    */
   private async reply(into?: Turn): Promise<void> {
-    const history: ChatMessage[] = this.turns.map((t) => ({ role: t.role, content: t.content, images: t.images }));
+    const history: ChatMessage[] = modelHistory(this.turns);
     const turn = into ?? this.push({ role: 'assistant', content: '', images: [] });
     const body = turn.element.querySelector<HTMLElement>('.content');
     if (body === null) return;
@@ -432,48 +448,90 @@ export class ChatView {
     }
   }
 
+  /**
+   * Janus's turn is a picture of `prompt`: drawn with the image settings' defaults (guidance 5,
+   * temperature 1) and the chat's seed when one is set, its rows shown as they are decoded.
+   */
+  private async drawReply(prompt: string): Promise<void> {
+    const turn = this.push({ role: 'assistant', content: '', images: [], draw: true });
+    const body = turn.element.querySelector<HTMLElement>('.content');
+    if (body === null) return;
+    const preview = document.createElement('div');
+    preview.className = 'preview';
+    body.before(preview);
+    turn.element.setAttribute('aria-busy', 'true');
+    this.stop = new AbortController();
+    this.update();
+    const started = performance.now();
+    try {
+      await this.persist();
+      const { seed } = this.settings();
+      const result = await this.client.generateImage(prompt, {
+        ...(seed === undefined ? {} : { seed }),
+        signal: this.stop.signal,
+        onStep: (step, total) => (body.textContent = `Drawing: token ${step} of ${total}`),
+        onPreview: (partial) => showPreview(preview, partial),
+      });
+      const image = result.images[0];
+      if (result.cancelled || image === undefined) {
+        turn.stopped = true;
+      } else {
+        turn.images = [await encodePng(image)];
+        turn.seed = result.seed;
+        turn.stats = `seed ${result.seed} · ${result.codes[0]?.length ?? 0} image tokens in ${((performance.now() - started) / 1000).toFixed(1)} s`;
+      }
+    } catch (error) {
+      if (toJanusError(error).code === 'aborted') {
+        turn.stopped = true;
+      } else {
+        this.hooks.onError(error);
+        turn.failed = true;
+      }
+    } finally {
+      preview.remove();
+      body.textContent = '';
+      showPictures(turn, prompt);
+      decorate(turn);
+      turn.element.removeAttribute('aria-busy');
+      this.stop = null;
+      this.update();
+      void this.persist();
+    }
+  }
+
   /** Shows a message (a kept one with its marks and figures) at the end of the conversation. */
   private push(message: KeptTurn): Turn {
-    const { role, content, images } = message;
+    const { role, content } = message;
     const element = document.createElement('li');
     element.className = `turn ${role}`;
+    if (message.draw === true) element.dataset.draw = 'true';
     const who = document.createElement('p');
     who.className = 'who';
     who.textContent = role === 'user' ? 'You' : 'Janus';
-    element.append(who);
-    if (images.length > 0) {
-      const pictures = document.createElement('div');
-      pictures.className = 'pictures';
-      images.forEach((blob, i) => pictures.append(thumbnail(blob, `picture ${i + 1} of this message`)));
-      element.append(pictures);
-    }
     const body = document.createElement('div');
     body.className = 'content';
     if (role === 'user') body.textContent = content;
     else body.innerHTML = renderMarkdown(content);
-    element.append(body);
+    element.append(who, body);
     const turn: Turn = { ...message, element };
-    if (role === 'assistant') {
-      const copy = document.createElement('button');
-      copy.type = 'button';
-      copy.className = 'copy';
-      copy.textContent = 'Copy';
-      copy.setAttribute('aria-label', 'Copy this reply');
-      copy.addEventListener('click', () => {
+    // A drawing follows its request.
+    showPictures(turn, this.turns.at(-1)?.content);
+    if (role === 'assistant' && message.draw === true) {
+      const save = (): void => {
+        const png = turn.images[0];
+        if (png !== undefined) saveBlob(png, `janus-${turn.seed ?? 'picture'}.png`);
+      };
+      element.append(button('Download PNG', save, { className: 'copy', label: 'Download this picture as PNG' }));
+    } else if (role === 'assistant') {
+      const copy = button('Copy', () => {
         void navigator.clipboard?.writeText(turn.content).then(
           () => (copy.textContent = 'Copied'),
           () => (copy.textContent = 'Copy failed'),
         );
-      });
+      }, { className: 'copy', label: 'Copy this reply' });
       element.append(copy);
     } else {
-      const edit = document.createElement('button');
-      edit.type = 'button';
-      edit.className = 'edit';
-      edit.textContent = 'Edit';
-      edit.setAttribute('aria-label', 'Edit this message and ask again from it');
-      edit.addEventListener('click', () => this.edit(turn));
-      element.append(edit);
+      element.append(button('Edit', () => this.edit(turn), { className: 'edit', label: 'Edit this message and ask again from it' }));
     }
     $('messages').append(element);
     this.turns.push(turn);
@@ -492,7 +550,7 @@ export class ChatView {
     for (const later of this.turns.slice(at)) later.element.remove();
     this.turns = this.turns.slice(0, at);
     const input = $<HTMLTextAreaElement>('message');
-    input.value = turn.content;
+    input.value = turn.draw === true ? `/imagine ${turn.content}` : turn.content;
     this.pending = [...turn.images];
     this.renderPending();
     this.say([]);
@@ -505,6 +563,7 @@ export class ChatView {
     const busy = this.stop !== null;
     for (const edit of document.querySelectorAll<HTMLButtonElement>('#messages .edit')) edit.disabled = busy;
     $<HTMLButtonElement>('send').disabled = busy;
+    $<HTMLButtonElement>('draw').disabled = busy;
     $('stop').hidden = !busy;
     $<HTMLButtonElement>('regenerate').disabled = busy || this.turns.length === 0;
     const last = this.turns.at(-1);
@@ -531,6 +590,17 @@ function decorate(turn: Turn): void {
     stats.textContent = turn.stats;
     turn.element.append(stats);
   }
+}
+
+/** Shows a turn's pictures (a question's, or Janus's drawing of `prompt`) before its text. */
+function showPictures(turn: Turn, prompt = ''): void {
+  turn.element.querySelector('.pictures')?.remove();
+  if (turn.images.length === 0) return;
+  const pictures = document.createElement('div');
+  pictures.className = 'pictures';
+  const drawing = turn.draw === true && turn.role === 'assistant';
+  turn.images.forEach((blob, i) => pictures.append(thumbnail(blob, drawing ? `Janus's picture of “${prompt}”` : `picture ${i + 1} of this message`)));
+  turn.element.querySelector('.content')?.before(pictures);
 }
 
 /** A reply that ended before it was done: stopped, or cut at its length. */

@@ -1,7 +1,18 @@
-// The page's one DOM lookup: an element index.html must have, typed.
+// The page's DOM helpers: the one lookup (an element index.html must have, typed), and a button.
 
 export function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
   if (element === null) throw new Error(`index.html has no #${id}`);
   return element as T;
+}
+
+/** A `type=button` button saying `text` (named `label` for assistive technology, when given). */
+export function button(text: string, onClick: () => void, options: { className?: string; label?: string } = {}): HTMLButtonElement {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.textContent = text;
+  if (options.className !== undefined) element.className = options.className;
+  if (options.label !== undefined) element.setAttribute('aria-label', options.label);
+  element.addEventListener('click', onClick);
+  return element;
 }

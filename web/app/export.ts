@@ -12,7 +12,7 @@ export async function conversationMarkdown(title: string, turns: readonly KeptTu
     const lines = [`## ${turn.role === 'user' ? 'You' : 'Janus'}`];
     for (const [i, image] of turn.images.entries()) lines.push(`![picture ${i + 1}](${await dataUrl(image)})`);
     if (turn.content !== '') lines.push(turn.content);
-    const marks = [turn.stopped === true ? 'stopped' : '', turn.failed === true ? 'failed' : '', turn.stats ?? ''].filter((m) => m !== '');
+    const marks = [turn.draw === true && turn.role === 'user' ? 'asked for a picture' : '', turn.stopped === true ? 'stopped' : '', turn.failed === true ? 'failed' : '', turn.stats ?? ''].filter((m) => m !== '');
     if (marks.length > 0) lines.push(`*${oneLine(marks.join(' · '))}*`);
     parts.push(lines.join('\n\n'));
   }

@@ -5,7 +5,7 @@
 
 import type { ImagePreview, JanusClient } from '../src/index.js';
 import { drawRgba, encodePng, saveBlob } from '../src/canvas.js';
-import { byId } from './dom.js';
+import { button, byId } from './dom.js';
 import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { newKeptId } from './kept-db.js';
 import { galleryOrder, KeptImages, type KeptImage } from './kept-images.js';
@@ -191,10 +191,9 @@ export class ImagineView {
     const which = image.count > 1 ? ` · #${image.index + 1} of ${image.count}` : '';
     caption.textContent = `${image.prompt} · seed ${image.seed}${which} · guidance ${image.cfgWeight} · temperature ${image.temperature}`;
     const download = button('Download PNG', () => saveBlob(image.png, `janus-${image.seed}-${image.index + 1}.png`));
-    const reuse = button('Reuse settings', () => this.reuse(image), 'secondary');
+    const reuse = button('Reuse settings', () => this.reuse(image), { className: 'secondary' });
     reuse.title = 'Prompt, how many, guidance, temperature and seed: Create draws this batch again';
-    const remove = button('Delete', () => void this.remove(image.id), 'delete secondary');
-    remove.setAttribute('aria-label', `Delete image ${image.index + 1} for “${image.prompt}”`);
+    const remove = button('Delete', () => void this.remove(image.id), { className: 'delete secondary', label: `Delete image ${image.index + 1} for “${image.prompt}”` });
     figure.append(picture, caption, download, reuse, remove);
     return figure;
   }
@@ -221,20 +220,11 @@ function images(n: number): string {
   return `${n} ${n === 1 ? 'image' : 'images'}`;
 }
 
-function button(text: string, onClick: () => void, className?: string): HTMLButtonElement {
-  const element = document.createElement('button');
-  element.type = 'button';
-  element.textContent = text;
-  if (className !== undefined) element.className = className;
-  element.addEventListener('click', onClick);
-  return element;
-}
-
 /**
  * Draw a progressive preview: one square canvas per image (the final size), the rows decoded so
  * far at the top, the rest left as the placeholder pattern behind the canvas.
  */
-function showPreview(area: HTMLElement, preview: ImagePreview): void {
+export function showPreview(area: HTMLElement, preview: ImagePreview): void {
   preview.images.forEach((image, i) => {
     let canvas = area.children[i] as HTMLCanvasElement | undefined;
     if (canvas === undefined) {

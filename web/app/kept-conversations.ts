@@ -26,6 +26,10 @@ export interface KeptTurn {
   /** The reply ended at its length (it can be continued). */
   cut?: boolean;
   failed?: boolean;
+  /** A drawing: the person's request (`/imagine`, its content the prompt) or Janus's picture. */
+  draw?: boolean;
+  /** A drawing's seed: with the same settings it draws the same picture. */
+  seed?: number;
 }
 
 /** What the list of conversations shows of one. */

@@ -542,6 +542,57 @@ async function main() {
       await page.click('#clear');
     });
 
+    await step('chat: /imagine draws a picture in the conversation; the next question carries it to Janus; Draw and Regenerate draw; kept after a reload', async () => {
+      // Short greedy replies; no seed (a drawing's is random).
+      if (!(await page.locator('#max-tokens').isVisible())) await page.click('.settings summary');
+      await page.fill('#max-tokens', '4');
+      await page.fill('#temperature', '0');
+      await send(page, '/imagine A red cat on a blue house at night.');
+      check((await page.locator('.turn.user[data-draw="true"] .content').innerText()) === 'A red cat on a blue house at night.', 'the request shows the prompt without /imagine');
+      await waitText(page, '.turn.assistant[data-draw="true"] .content', /^Drawing: token \d+ of 576$/, 120_000);
+      await page.waitForSelector('.turn.assistant[data-draw="true"]:not([aria-busy]) img', { timeout: 900_000 });
+      const drawn = await page.evaluate(async () => {
+        const img = document.querySelector('.turn.assistant[data-draw="true"] img');
+        await img.decode();
+        return { alt: img.alt, size: `${img.naturalWidth}x${img.naturalHeight}`, stats: document.querySelector('.turn.assistant[data-draw="true"] .stats')?.textContent ?? '' };
+      });
+      console.log(`   drawn: ${JSON.stringify(drawn)}`);
+      check(drawn.alt === 'Janus\'s picture of “A red cat on a blue house at night.”' && drawn.size !== '0x0', `the drawing: ${JSON.stringify(drawn)}`);
+      const seed = /^seed (\d+) · 576 image tokens in [\d.]+ s$/.exec(drawn.stats)?.[1];
+      check(seed !== undefined, `the drawing's figures: ${drawn.stats}`);
+
+      // Asked about, the drawing goes with the question: its 576 image tokens are in the prompt.
+      await send(page, 'What colour is the cat?');
+      await page.waitForFunction(() => document.querySelectorAll('.turn.assistant:not([data-draw]) .stats').length === 1, null, { timeout: 300_000 });
+      const asked = await visibleText(page, '.turn.assistant:not([data-draw]) .stats');
+      console.log(`   the question after it: ${asked}`);
+      const promptTokens = Number(/(\d+) prompt tokens/.exec(asked)?.[1]);
+      check(promptTokens > 576, `the question after the drawing ran ${promptTokens} prompt tokens: the picture did not go with it`);
+      check((await page.locator('.turn.assistant[data-failed]').count()) === 0, 'the question about the drawing failed');
+
+      // Draw (the button) draws the message; Regenerate draws the last drawing again.
+      await page.fill('#message', 'A blue dog.');
+      await page.click('#draw');
+      await page.waitForFunction(() => document.querySelectorAll('.turn.assistant[data-draw="true"]:not([aria-busy]) img').length === 2, null, { timeout: 900_000 });
+      const firstSeed = await page.locator('.turn.assistant[data-draw="true"] .stats').nth(1).innerText();
+      await page.click('#regenerate');
+      await page.waitForFunction((before) => {
+        const drawings = document.querySelectorAll('.turn.assistant[data-draw="true"]');
+        const last = drawings[drawings.length - 1];
+        return drawings.length === 2 && !last.hasAttribute('aria-busy') && last.querySelector('img') !== null && last.querySelector('.stats')?.textContent !== before;
+      }, firstSeed, { timeout: 900_000 });
+      check((await page.locator('.turn').count()) === 6, `after Regenerate the conversation has ${await page.locator('.turn').count()} turns, not 6`);
+
+      // Kept: a reload shows the drawings, with their pictures.
+      await waitText(page, '#keep-status', /^Kept on this device \(6 messages\)/, 10_000);
+      await reloadAndLoad(page);
+      await page.waitForFunction(() => document.querySelectorAll('.turn.assistant[data-draw="true"] img').length === 2, null, { timeout: 10_000 });
+      const [download] = await Promise.all([page.waitForEvent('download'), page.locator('.turn.assistant[data-draw="true"]').first().getByText('Download PNG').click()]);
+      check(download.suggestedFilename() === `janus-${seed}.png`, `the drawing downloads as ${download.suggestedFilename()}`);
+      await shot(page, '7c-chat-drawn');
+      await page.click('#clear');
+    });
+
     await step('images: two from one prompt with progress, download one as PNG, reuse its settings, kept after a reload, delete one, draw it again from its settings, stop one', async () => {
       check(await page.locator('#imagine').isVisible(), 'the image section is not shown once a model is ready');
       await page.fill('#prompt', 'A red cat on a blue house at night.');

@@ -1,0 +1,53 @@
+// Drawing in the conversation, as the transformers.js Janus demo's `/imagine`: a message that
+// begins with /imagine (or the Draw button) asks Janus for a picture of the rest, and the
+// picture is Janus's turn. Janus reads pictures only in the person's turns (its chat template,
+// as trained), so what it drew goes to the model with the next question: that question carries
+// the picture and a line saying what it was drawn from, and Janus can be asked about its own
+// drawing. The drawing turns themselves are not text to the model.
+
+import type { ChatMessage } from '../src/index.js';
+import type { KeptTurn } from './kept-conversations.js';
+
+/** `/imagine a red fox` → 'a red fox'; null for any other message. */
+export function drawPrompt(text: string): string | null {
+  const match = /^\/(?:imagine|draw)(?:\s+|$)([\s\S]*)$/i.exec(text.trim());
+  return match === null ? null : (match[1] ?? '').trim();
+}
+
+/**
+ * The conversation as the model reads it: the turns as they are, except that each drawing (the
+ * request and Janus's picture) is folded into the next question: its pictures go first, then a
+ * line naming what they were drawn from, then the question. A drawing with no question after it
+ * yet is left out.
+ */
+export function modelHistory(turns: readonly KeptTurn[]): ChatMessage[] {
+  const history: ChatMessage[] = [];
+  let prompts: string[] = [];
+  let pictures: Blob[] = [];
+  for (const [i, turn] of turns.entries()) {
+    if (turn.draw === true) {
+      // The request's prompt, taken once its picture is there.
+      const drawn = turns[i + 1];
+      if (turn.role === 'user' && drawn?.draw === true && drawn.role === 'assistant' && drawn.images.length > 0) {
+        prompts.push(turn.content);
+        pictures = [...pictures, ...drawn.images];
+      }
+      continue;
+    }
+    if (turn.role === 'user' && pictures.length > 0) {
+      history.push({ role: 'user', content: `${drawnLine(prompts)}\n\n${turn.content}`.trim(), images: [...pictures, ...turn.images] });
+      prompts = [];
+      pictures = [];
+      continue;
+    }
+    history.push({ role: turn.role, content: turn.content, images: turn.images });
+  }
+  return history;
+}
+
+/** What the pictures before a question are: Janus's own drawings, and of what. */
+function drawnLine(prompts: readonly string[]): string {
+  const quoted = prompts.map((p) => `“${p}”`);
+  if (quoted.length === 1) return `You drew this picture of ${quoted[0]}.`;
+  return `You drew these pictures, in order: ${quoted.join(', ')}.`;
+}
