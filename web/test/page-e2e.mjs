@@ -593,7 +593,7 @@ async function main() {
       await page.click('#clear');
     });
 
-    await step('images: two from one prompt with progress, download one as PNG, reuse its settings, kept after a reload, delete one, draw it again from its settings, stop one', async () => {
+    await step('images: two from one prompt with progress, download one as PNG, reuse its settings, kept after a reload, shown in a second tab, one deleted there, draw it again from its settings, stop one', async () => {
       check(await page.locator('#imagine').isVisible(), 'the image section is not shown once a model is ready');
       await page.fill('#prompt', 'A red cat on a blue house at night.');
       await page.fill('#imagine-count', '2');
@@ -643,8 +643,16 @@ async function main() {
       check(captions.join('|') === 'A red cat on a blue house at night. · seed 7 · #1 of 2 · guidance 5 · temperature 1|A red cat on a blue house at night. · seed 7 · #2 of 2 · guidance 5 · temperature 1', `kept images' captions after a reload: ${JSON.stringify(captions)}`);
       const drawn = await page.evaluate(() => Promise.all([...document.querySelectorAll('#gallery img')].map((img) => img.decode().then(() => `${img.naturalWidth}x${img.naturalHeight}`))));
       check(drawn.length === 2 && drawn.every((size) => size === drawn[0] && size !== '0x0'), `kept images decode as ${JSON.stringify(drawn)}`);
-      await page.locator('#gallery figure').nth(1).getByText('Delete').click();
+      // A second tab shows them too; one deleted there leaves this tab's gallery (it is told).
+      const tab = await page.context().newPage();
+      await tab.goto(url);
+      await tab.waitForSelector('body[data-ready="true"]');
+      await modelButton(tab, `Load ${TINY}`).click();
+      await waitText(tab, '#status', /is ready/);
+      await tab.waitForFunction(() => document.querySelectorAll('#gallery figure img').length === 2, null, { timeout: 10_000 });
+      await tab.locator('#gallery figure').nth(1).getByText('Delete').click();
       await page.waitForFunction(() => document.querySelectorAll('#gallery figure').length === 1, null, { timeout: 10_000 });
+      await tab.close();
       await reloadAndLoad(page);
       await page.waitForFunction(() => document.querySelectorAll('#gallery figure').length === 1, null, { timeout: 10_000 });
       check((await page.locator('#gallery figcaption').innerText()).includes('#1 of 2'), 'the image left after a delete is not the first one');
