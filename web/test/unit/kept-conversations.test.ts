@@ -54,6 +54,15 @@ test('a conversation as Markdown: who said what, its pictures inside, the marks 
   );
 });
 
+test('a drawing in the conversation as Markdown: the request marked, the picture as Janus\'s turn', async () => {
+  const png = new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], { type: 'image/png' });
+  const text = await conversationMarkdown('A red fox', [
+    { role: 'user', content: 'A red fox', images: [], draw: true },
+    { role: 'assistant', content: '', images: [png], draw: true, seed: 7, stats: 'seed 7 · 576 image tokens in 20.0 s' },
+  ]);
+  assert.equal(text, ['# A red fox', '## You', 'A red fox', '*asked for a picture*', '## Janus', '![picture 1](data:image/png;base64,iVBORw==)', '*seed 7 · 576 image tokens in 20.0 s*'].join('\n\n') + '\n');
+});
+
 test("the file's name comes from the title", () => {
   assert.equal(exportName('What is in this picture?'), 'janus-what-is-in-this-picture.md');
   assert.equal(exportName('Café, crème & co'), 'janus-cafe-creme-co.md');
