@@ -109,8 +109,9 @@ export class ChatView {
     $('clear').addEventListener('click', () => this.clear());
     $('new-conversation').addEventListener('click', () => void this.startNew());
     $('export').addEventListener('click', () => void this.export());
-    // Which conversations other tabs show changes without a word: looked at again when the list
-    // is opened and when the page comes back into view.
+    // Which conversations other tabs show: looked at again when another tab says the list
+    // changed, when one lets a conversation go (ConversationClaim.watch), when the list is opened
+    // and when the page comes back into view.
     this.changes?.addEventListener('message', () => void this.showHistory());
     $('history').addEventListener('toggle', () => void this.showHistory());
     document.addEventListener('visibilitychange', () => {
@@ -194,6 +195,8 @@ export class ChatView {
     $('history').hidden = !keeping;
     const shown = keeping ? await this.kept.list() : [];
     const elsewhere = await ConversationClaim.elsewhere(this.claim.id);
+    // Shown as free again as soon as the other tab lets it go (a closed tab says nothing).
+    this.claim.watch(keeping ? elsewhere : new Set(), () => void this.showHistory());
     renderHistory(shown, this.id, elsewhere, { open: (id) => void this.open(id), remove: (id) => void this.remove(id) });
   }
 

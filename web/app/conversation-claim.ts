@@ -15,6 +15,8 @@ const OWN_WAIT_MS = 3000;
 export class ConversationClaim {
   private release: (() => void) | null = null;
   private held: string | null = null;
+  /** Other tabs' conversations watched for (`watch`), each with what stops its watch. */
+  private readonly watching = new Map<string, AbortController>();
 
   /** The conversation this tab holds, if any. */
   get id(): string | null {
@@ -50,6 +52,38 @@ export class ConversationClaim {
     this.release = release;
     this.held = id;
     return true;
+  }
+
+  /**
+   * Calls `onFree` as soon as one of `ids` (conversations other tabs show) is let go: the tab
+   * closed, crashed or showed another. A closing tab says nothing, but its locks go; a shared
+   * request for each waits behind the other tab's and, once granted, lets go at once. Watches on
+   * conversations no longer in `ids` stop.
+   */
+  watch(ids: ReadonlySet<string>, onFree: () => void): void {
+    const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
+    if (locks === undefined) return;
+    for (const [id, stop] of this.watching) {
+      if (!ids.has(id)) {
+        this.watching.delete(id);
+        stop.abort();
+      }
+    }
+    for (const id of ids) {
+      if (this.watching.has(id)) continue;
+      const stop = new AbortController();
+      this.watching.set(id, stop);
+      const done = (): void => {
+        if (this.watching.get(id) === stop) this.watching.delete(id);
+      };
+      locks
+        .request(`${PREFIX}${id}`, { mode: 'shared', signal: stop.signal }, () => {
+          done();
+          onFree();
+          return undefined;
+        })
+        .catch(done);
+    }
   }
 
   /** The conversations other tabs hold (none known without Web Locks). */

@@ -398,14 +398,18 @@ async function main() {
       const elsewhere = await visibleText(tab, '#conversations li:not([aria-current]) .facts');
       check(/2 messages · .* · open in another tab$/.test(elsewhere), `the second tab lists the first tab's conversation as ${JSON.stringify(elsewhere)}`);
       check(await tab.locator('#conversations li:not([aria-current]) .open').isDisabled(), "the second tab may open the first tab's conversation");
-      await tab.close();
-      // The list is looked at again when it is opened.
+      // This tab sees it taken (the list is looked at again when it is opened) ...
       const firstItem = page.locator('#conversations li', { hasText: 'What is in this picture?' });
-      for (let i = 0; i < 50 && (await firstItem.locator('.open').isDisabled()); i += 1) {
+      for (let i = 0; i < 50 && !(await firstItem.locator('.open').isDisabled()); i += 1) {
         await page.click('#history summary');
         await page.click('#history summary');
         await page.waitForTimeout(200);
       }
+      check(await firstItem.locator('.open').isDisabled(), "the first tab does not see its first conversation open in the second tab");
+      await tab.close();
+      // ... and free once that tab closed, which said nothing: its lock went.
+      await firstItem.locator('.open:not([disabled])').waitFor({ timeout: 10_000 });
+      check(!(await visibleText(page, '#conversations li:not([aria-current]) .facts')).includes('open in another tab'), 'the closed tab\'s conversation is still listed as open in another tab');
       await firstItem.locator('.open').click();
       await waitText(page, '#keep-status', /^“What is in this picture\?”, kept on this device \(6 messages\)/, 10_000);
       await send(page, 'Back to the first one.');
