@@ -23,8 +23,13 @@ export class ImagineView {
   private readonly kept = new KeptImages();
   /** The gallery's images, in its order. */
   private images: KeptImage[] = [];
-  /** Images shown here that the store would not keep (they stay while the page does). */
+  /**
+   * Images shown here that are not (yet) in the store: being stored, or refused by it (they stay
+   * while the page does). The gallery shown again from the store keeps them.
+   */
   private readonly unkept = new Set<string>();
+  /** Images deleted here: the gallery shown again from the store while the delete runs leaves them out. */
+  private readonly removed = new Set<string>();
   /** An object URL per image shown, revoked when it leaves the gallery. */
   private readonly urls = new Map<string, string>();
   private readonly changes = typeof BroadcastChannel === 'function' ? new BroadcastChannel('janus-images') : null;
@@ -118,11 +123,12 @@ export class ImagineView {
   private async keep(batch: KeptImage[]): Promise<void> {
     this.show([...batch, ...this.images]);
     if (!$<HTMLInputElement>('keep-images').checked) return;
+    for (const image of batch) this.unkept.add(image.id);
     if (await this.kept.add(batch)) {
+      for (const image of batch) this.unkept.delete(image.id);
       this.status(`Kept on this device (${images(this.images.length)}); Delete removes one.`);
       this.changes?.postMessage('changed');
     } else {
-      for (const image of batch) this.unkept.add(image.id);
       this.status('This browser would not store the images (a private window, or no room): they go with the page.');
     }
   }
@@ -130,7 +136,7 @@ export class ImagineView {
   /** The gallery as kept (with what this page could not keep), where images are kept. */
   private async reload(): Promise<void> {
     if (!$<HTMLInputElement>('keep-images').checked) return;
-    const stored = await this.kept.list();
+    const stored = (await this.kept.list()).filter((image) => !this.removed.has(image.id));
     const known = new Set(stored.map((image) => image.id));
     const only = this.images.filter((image) => this.unkept.has(image.id) && !known.has(image.id));
     this.show([...stored, ...only].sort(galleryOrder));
@@ -138,6 +144,7 @@ export class ImagineView {
   }
 
   private async remove(id: string): Promise<void> {
+    this.removed.add(id);
     this.show(this.images.filter((image) => image.id !== id));
     this.unkept.delete(id);
     if ($<HTMLInputElement>('keep-images').checked && (await this.kept.remove(id))) this.changes?.postMessage('changed');
