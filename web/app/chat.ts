@@ -149,7 +149,8 @@ export class ChatView {
   /** Shows conversation `id` (this tab's from now on) with `turns`, in place of the one shown. */
   private show(id: string, turns: KeptTurn[]): void {
     this.id = id;
-    void this.claim.take(id);
+    // The other tabs' lists show it taken (they wait for it to be let go: ConversationClaim.watch).
+    void this.claim.take(id).then((taken) => taken && this.changes?.postMessage('taken'));
     rememberShown(id);
     this.turns = [];
     $('messages').replaceChildren();

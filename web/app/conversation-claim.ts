@@ -86,13 +86,17 @@ export class ConversationClaim {
     }
   }
 
-  /** The conversations other tabs hold (none known without Web Locks). */
+  /**
+   * The conversations other tabs hold, or are about to (a reloaded tab waiting for its own, whose
+   * old page just let it go); none known without Web Locks. Watches (shared) are not holding.
+   */
   static async elsewhere(mine: string | null): Promise<Set<string>> {
     const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
     if (locks === undefined) return new Set();
     try {
-      const { held = [] } = await locks.query();
-      const ids = held.map((lock) => lock.name ?? '').filter((name) => name.startsWith(PREFIX)).map((name) => name.slice(PREFIX.length));
+      const { held = [], pending = [] } = await locks.query();
+      const taking = [...held, ...pending].filter((lock) => lock.mode === 'exclusive');
+      const ids = taking.map((lock) => lock.name ?? '').filter((name) => name.startsWith(PREFIX)).map((name) => name.slice(PREFIX.length));
       return new Set(ids.filter((id) => id !== mine));
     } catch {
       return new Set();
