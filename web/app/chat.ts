@@ -19,8 +19,8 @@ import { renderHistory } from './history.js';
 import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { KeptConversations, titleOf, type KeptTurn } from './kept-conversations.js';
 import { newKeptId } from './kept-db.js';
-import { showPreview } from './imagine.js';
 import { describeProblem, inspectPicture } from './picture.js';
+import { showPreview } from './preview.js';
 
 interface Turn extends KeptTurn {
   element: HTMLLIElement;

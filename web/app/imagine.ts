@@ -3,12 +3,13 @@
 // kept on this device (kept-images.ts) unless the person says not to; other tabs are told when
 // it changes.
 
-import type { ImagePreview, JanusClient } from '../src/index.js';
-import { drawRgba, encodePng, saveBlob } from '../src/canvas.js';
+import type { JanusClient } from '../src/index.js';
+import { encodePng, saveBlob } from '../src/canvas.js';
 import { button, byId } from './dom.js';
 import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { newKeptId } from './kept-db.js';
 import { galleryOrder, KeptImages, type KeptImage } from './kept-images.js';
+import { showPreview } from './preview.js';
 
 export interface ImagineHooks {
   onError(error: unknown): void;
@@ -225,22 +226,4 @@ export class ImagineView {
 
 function images(n: number): string {
   return `${n} ${n === 1 ? 'image' : 'images'}`;
-}
-
-/**
- * Draw a progressive preview: one square canvas per image (the final size), the rows decoded so
- * far at the top, the rest left as the placeholder pattern behind the canvas.
- */
-export function showPreview(area: HTMLElement, preview: ImagePreview): void {
-  preview.images.forEach((image, i) => {
-    let canvas = area.children[i] as HTMLCanvasElement | undefined;
-    if (canvas === undefined) {
-      canvas = document.createElement('canvas');
-      canvas.width = preview.width;
-      canvas.height = preview.width;
-      area.append(canvas);
-    }
-    canvas.dataset.rows = String(preview.height);
-    drawRgba(canvas, image);
-  });
 }
