@@ -30,7 +30,7 @@ export class ConversationClaim {
    */
   async take(id: string, wait = false): Promise<boolean> {
     if (this.held === id) return true;
-    const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
+    const locks = webLocks();
     let release: (() => void) | null = null;
     if (locks !== undefined) {
       release = await new Promise<(() => void) | null>((resolve) => {
@@ -61,7 +61,7 @@ export class ConversationClaim {
    * conversations no longer in `ids` stop.
    */
   watch(ids: ReadonlySet<string>, onFree: () => void): void {
-    const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
+    const locks = webLocks();
     if (locks === undefined) return;
     for (const [id, stop] of this.watching) {
       if (!ids.has(id)) {
@@ -91,7 +91,7 @@ export class ConversationClaim {
    * old page just let it go); none known without Web Locks. Watches (shared) are not holding.
    */
   static async elsewhere(mine: string | null): Promise<Set<string>> {
-    const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
+    const locks = webLocks();
     if (locks === undefined) return new Set();
     try {
       const { held = [], pending = [] } = await locks.query();
@@ -102,4 +102,9 @@ export class ConversationClaim {
       return new Set();
     }
   }
+}
+
+/** The Web Locks API, where there is one (not in an insecure context). */
+function webLocks(): LockManager | undefined {
+  return typeof navigator === 'undefined' ? undefined : navigator.locks;
 }
