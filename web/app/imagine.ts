@@ -127,10 +127,10 @@ export class ImagineView {
     for (const image of batch) this.unkept.add(image.id);
     if (await this.kept.add(batch)) {
       for (const image of batch) this.unkept.delete(image.id);
-      this.status(`Kept on this device (${images(this.images.length)}); Delete removes one.`);
+      this.status(keptSay(this.images.length));
       this.changes?.postMessage('changed');
     } else {
-      this.status('This browser would not store the images (a private window, or no room): they go with the page.');
+      this.status(NOT_STORED);
     }
   }
 
@@ -141,7 +141,7 @@ export class ImagineView {
     const known = new Set(stored.map((image) => image.id));
     const only = this.images.filter((image) => this.unkept.has(image.id) && !known.has(image.id));
     this.show([...stored, ...only].sort(galleryOrder));
-    if (stored.length > 0) this.status(`Kept on this device (${images(stored.length)}); Delete removes one.`);
+    if (stored.length > 0) this.status(keptSay(stored.length));
   }
 
   private async remove(id: string): Promise<void> {
@@ -157,7 +157,7 @@ export class ImagineView {
       // Kept from now on, with what the gallery shows.
       const ok = await this.kept.add(this.images);
       if (ok) this.unkept.clear();
-      this.status(ok ? 'Images are kept on this device from now on.' : 'This browser would not store the images (a private window, or no room): they go with the page.');
+      this.status(ok ? 'Images are kept on this device from now on.' : NOT_STORED);
     } else {
       await this.kept.forget();
       this.status('Not kept: images go with the page, and none is stored.');
@@ -224,6 +224,10 @@ export class ImagineView {
   }
 }
 
-function images(n: number): string {
-  return `${n} ${n === 1 ? 'image' : 'images'}`;
+/** What the page says where the store refused the images. */
+const NOT_STORED = 'This browser would not store the images (a private window, or no room): they go with the page.';
+
+/** What the page says with `n` images kept. */
+function keptSay(n: number): string {
+  return `Kept on this device (${n} ${n === 1 ? 'image' : 'images'}); Delete removes one.`;
 }
