@@ -2,7 +2,7 @@
 // opens it and one that deletes it. The one shown is marked; one another tab shows cannot be
 // opened or deleted here (conversation-claim.ts). What the buttons do is the chat's (chat.ts).
 
-import { byId } from './dom.js';
+import { button, byId } from './dom.js';
 import type { ConversationSummary } from './kept-conversations.js';
 
 export interface HistoryActions {
@@ -19,25 +19,15 @@ export function renderHistory(list: readonly ConversationSummary[], current: str
       const here = c.id === current;
       const away = elsewhere.has(c.id);
       if (here) item.setAttribute('aria-current', 'true');
-      const open = document.createElement('button');
-      open.type = 'button';
-      open.className = 'open';
-      open.textContent = c.title;
+      const open = button(c.title, () => actions.open(c.id), { className: 'open', label: `Open “${c.title}”` });
       open.disabled = here || away;
-      open.setAttribute('aria-label', `Open “${c.title}”`);
-      open.addEventListener('click', () => actions.open(c.id));
       const facts = document.createElement('span');
       facts.className = 'facts';
       const when = new Date(c.savedAt).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
       const where = here ? ' · shown here' : away ? ' · open in another tab' : '';
       facts.textContent = `${c.messages} ${c.messages === 1 ? 'message' : 'messages'} · ${when}${where}`;
-      const remove = document.createElement('button');
-      remove.type = 'button';
-      remove.className = 'delete secondary';
-      remove.textContent = 'Delete';
+      const remove = button('Delete', () => actions.remove(c.id), { className: 'delete secondary', label: `Delete “${c.title}”` });
       remove.disabled = away;
-      remove.setAttribute('aria-label', `Delete “${c.title}”`);
-      remove.addEventListener('click', () => actions.remove(c.id));
       item.append(open, facts, remove);
       return item;
     }),

@@ -10,7 +10,7 @@ import { formatBytes, formatDuration } from './format.js';
 import { humanError } from '../src/messages.js';
 import { setupOffline } from './offline.js';
 import { setupTheme } from './theme.js';
-import { byId } from './dom.js';
+import { button, byId } from './dom.js';
 
 const $ = byId;
 
@@ -95,13 +95,10 @@ function renderModels(): void {
       const facts = document.createElement('p');
       facts.className = 'facts';
       facts.textContent = factsText;
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.textContent = action;
-      button.disabled = disabled;
-      if (unavailable) button.setAttribute('aria-describedby', 'capability');
-      button.addEventListener('click', () => void load(choice));
-      item.append(title, description, facts, button);
+      const start = button(action, () => void load(choice));
+      start.disabled = disabled;
+      if (unavailable) start.setAttribute('aria-describedby', 'capability');
+      item.append(title, description, facts, start);
       return item;
     }),
   );
@@ -122,12 +119,8 @@ async function renderStorage(): Promise<void> {
       const choice = choiceOf(model, state.choices, location.href);
       const label = document.createElement('span');
       label.textContent = storedLine(model, choice);
-      const remove = document.createElement('button');
-      remove.type = 'button';
-      remove.textContent = 'Delete';
-      remove.setAttribute('aria-label', `Delete ${choice?.name ?? model.name} from this computer`);
+      const remove = button('Delete', () => void removeModel(model), { label: `Delete ${choice?.name ?? model.name} from this computer` });
       remove.disabled = state.loading !== null;
-      remove.addEventListener('click', () => void removeModel(model));
       item.append(label, remove);
       return item;
     }),
@@ -174,9 +167,9 @@ function showError(error: unknown, offer: Offer | null = null): void {
   $('error-action').textContent = action;
   $('error-detail').textContent = error instanceof Error ? `${code}: ${error.message}` : String(error);
   offered = offer;
-  const button = $<HTMLButtonElement>('error-offer');
-  button.hidden = offer === null;
-  button.textContent = offer?.label ?? '';
+  const offerButton = $<HTMLButtonElement>('error-offer');
+  offerButton.hidden = offer === null;
+  offerButton.textContent = offer?.label ?? '';
 }
 
 function clearError(): void {
