@@ -301,14 +301,14 @@ export class ChatView {
       ...this.pending.map((blob, i) => {
         const item = document.createElement('li');
         item.append(thumbnail(blob, `attached picture ${i + 1}`));
-        const remove = document.createElement('button');
-        remove.type = 'button';
-        remove.textContent = '×';
-        remove.setAttribute('aria-label', `Remove attached picture ${i + 1}`);
-        remove.addEventListener('click', () => {
-          this.pending.splice(i, 1);
-          this.renderPending();
-        });
+        const remove = button(
+          '×',
+          () => {
+            this.pending.splice(i, 1);
+            this.renderPending();
+          },
+          { label: `Remove attached picture ${i + 1}` },
+        );
         item.append(remove);
         return item;
       }),
@@ -402,17 +402,11 @@ export class ChatView {
       delete turn.stopped;
       delete turn.cut;
     }
-    turn.element.setAttribute('aria-busy', 'true');
-    this.stop = new AbortController();
-    this.update();
     let frame = 0;
     const asked = performance.now();
     let first: number | null = null;
-    try {
-      // Kept before the reply starts (the question, without a reply it replaces): a crash during
-      // the reply leaves the conversation as it was asked.
-      await this.persist();
-      const stream = this.client.chat(history, { ...this.settings(), signal: this.stop.signal });
+    const work = async (signal: AbortSignal): Promise<void> => {
+      const stream = this.client.chat(history, { ...this.settings(), signal });
       for await (const piece of stream) {
         first ??= performance.now();
         turn.content += piece;
@@ -429,27 +423,12 @@ export class ChatView {
       if (result.stop === 'max_tokens') turn.cut = true;
       const stats = replyStats(result, asked, first ?? performance.now(), performance.now());
       turn.stats = into === undefined ? stats : `continued: ${stats}`;
-    } catch (error) {
-      const janus = toJanusError(error);
-      if (janus.code === 'bad-image') {
-        this.refuse(turn, janus);
-      } else if (janus.code === 'aborted') {
-        // Stopped (or cleared) before the engine took the request: nothing to say.
-        turn.stopped = true;
-      } else {
-        this.hooks.onError(error);
-        turn.failed = true;
-      }
-    } finally {
+    };
+    await this.answer(turn, work, () => {
       cancelAnimationFrame(frame);
       body.innerHTML = renderMarkdown(turn.content);
       delete turn.before;
-      decorate(turn);
-      turn.element.removeAttribute('aria-busy');
-      this.stop = null;
-      this.update();
-      void this.persist();
-    }
+    });
   }
 
   /**
@@ -463,16 +442,12 @@ export class ChatView {
     const preview = document.createElement('div');
     preview.className = 'preview';
     body.before(preview);
-    turn.element.setAttribute('aria-busy', 'true');
-    this.stop = new AbortController();
-    this.update();
     const started = performance.now();
-    try {
-      await this.persist();
+    const work = async (signal: AbortSignal): Promise<void> => {
       const { seed } = this.settings();
       const result = await this.client.generateImage(prompt, {
         ...(seed === undefined ? {} : { seed }),
-        signal: this.stop.signal,
+        signal,
         onStep: (step, total) => (body.textContent = `Drawing: token ${step} of ${total}`),
         onPreview: (partial) => showPreview(preview, partial),
       });
@@ -484,17 +459,41 @@ export class ChatView {
         turn.seed = result.seed;
         turn.stats = `seed ${result.seed} · ${result.codes[0]?.length ?? 0} image tokens in ${((performance.now() - started) / 1000).toFixed(1)} s`;
       }
+    };
+    await this.answer(turn, work, () => {
+      preview.remove();
+      body.textContent = '';
+      showPictures(turn, prompt);
+    });
+  }
+
+  /**
+   * The frame of every answer, words or a picture: `turn` is busy and Stop ends it while `work`
+   * fills it in, then `shown` puts what it holds on screen. The conversation is kept before the
+   * work starts (a crash during it leaves the conversation as it was asked, without a reply that
+   * replaces one) and again after.
+   */
+  private async answer(turn: Turn, work: (signal: AbortSignal) => Promise<void>, shown: () => void): Promise<void> {
+    turn.element.setAttribute('aria-busy', 'true');
+    this.stop = new AbortController();
+    const { signal } = this.stop;
+    this.update();
+    try {
+      await this.persist();
+      await work(signal);
     } catch (error) {
-      if (toJanusError(error).code === 'aborted') {
+      const janus = toJanusError(error);
+      if (janus.code === 'bad-image') {
+        this.refuse(turn, janus);
+      } else if (janus.code === 'aborted') {
+        // Stopped (or cleared) before the engine took the request: nothing to say.
         turn.stopped = true;
       } else {
         this.hooks.onError(error);
         turn.failed = true;
       }
     } finally {
-      preview.remove();
-      body.textContent = '';
-      showPictures(turn, prompt);
+      shown();
       decorate(turn);
       turn.element.removeAttribute('aria-busy');
       this.stop = null;
