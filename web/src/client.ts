@@ -91,8 +91,8 @@ export interface ChatOptions extends SamplingOptions {
    * Start from the engine's cache of a recent chat where this prompt begins as that one did
    * (default true): a follow-up question or a regenerated reply runs only what is new. The
    * engine keeps the caches of up to 4 conversations (within `conversationCacheBytes`);
-   * loading a model or generating an image clears them. false runs the whole prompt and keeps
-   * nothing of it.
+   * loading a model clears them, and generating an image drops those that do not fit beside
+   * its own caches within that budget. false runs the whole prompt and keeps nothing of it.
    */
   reuse?: boolean;
   /**

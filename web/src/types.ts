@@ -23,7 +23,9 @@ export interface EngineOptions {
    * GPU memory the engine may spend keeping the caches of up to 4 recent conversations, so
    * that each one's next turn runs only what is new (two chat elements on a page, a title asked
    * for between turns). Default 512 MiB; the last conversation used is kept whatever its size;
-   * 0 keeps that one only.
+   * 0 keeps that one only. An image job's own caches count against it while it runs: the
+   * conversations that do not fit beside them are dropped first (one image of Janus-1.3B in f16
+   * takes about 230 MiB).
    */
   conversationCacheBytes?: number;
 }

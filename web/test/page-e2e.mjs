@@ -551,6 +551,9 @@ async function main() {
       if (!(await page.locator('#max-tokens').isVisible())) await page.click('.settings summary');
       await page.fill('#max-tokens', '4');
       await page.fill('#temperature', '0');
+      // A question first: its cache outlives the drawing (the job's own caches fit beside it).
+      await send(page, 'Hello, Janus.');
+      await page.waitForFunction(() => document.querySelectorAll('.turn.assistant:not([data-draw]) .stats').length === 1, null, { timeout: 300_000 });
       await send(page, '/imagine A red cat on a blue house at night.');
       check((await page.locator('.turn.user[data-draw="true"] .content').innerText()) === 'A red cat on a blue house at night.', 'the request shows the prompt without /imagine');
       await waitText(page, '.turn.assistant[data-draw="true"] .content', /^Drawing: token \d+ of 576$/, 120_000);
@@ -565,13 +568,15 @@ async function main() {
       const seed = /^seed (\d+) · 576 image tokens in [\d.]+ s$/.exec(drawn.stats)?.[1];
       check(seed !== undefined, `the drawing's figures: ${drawn.stats}`);
 
-      // Asked about, the drawing goes with the question: its 576 image tokens are in the prompt.
+      // Asked about, the drawing goes with the question: its 576 image tokens are in the prompt,
+      // and what came before the drawing is not run again.
       await send(page, 'What colour is the cat?');
-      await page.waitForFunction(() => document.querySelectorAll('.turn.assistant:not([data-draw]) .stats').length === 1, null, { timeout: 300_000 });
-      const asked = await visibleText(page, '.turn.assistant:not([data-draw]) .stats');
+      await page.waitForFunction(() => document.querySelectorAll('.turn.assistant:not([data-draw]) .stats').length === 2, null, { timeout: 300_000 });
+      const asked = await page.locator('.turn.assistant:not([data-draw]) .stats').nth(1).innerText();
       console.log(`   the question after it: ${asked}`);
-      const promptTokens = Number(/(\d+) prompt tokens/.exec(asked)?.[1]);
-      check(promptTokens > 576, `the question after the drawing ran ${promptTokens} prompt tokens: the picture did not go with it`);
+      const [, ran, promptTokens] = (/(\d+) of (\d+) prompt tokens run, the rest kept from before/.exec(asked) ?? []).map(Number);
+      check(promptTokens > 576, `the question after the drawing: ${asked}: the picture did not go with it`);
+      check(ran >= 576 && promptTokens - ran > 10, `the question after the drawing: ${asked}: the conversation before the drawing was run again`);
       check((await page.locator('.turn.assistant[data-failed]').count()) === 0, 'the question about the drawing failed');
 
       // Draw (the button) draws the message; Regenerate draws the last drawing again.
@@ -585,10 +590,10 @@ async function main() {
         const last = drawings[drawings.length - 1];
         return drawings.length === 2 && !last.hasAttribute('aria-busy') && last.querySelector('img') !== null && last.querySelector('.stats')?.textContent !== before;
       }, firstSeed, { timeout: 900_000 });
-      check((await page.locator('.turn').count()) === 6, `after Regenerate the conversation has ${await page.locator('.turn').count()} turns, not 6`);
+      check((await page.locator('.turn').count()) === 8, `after Regenerate the conversation has ${await page.locator('.turn').count()} turns, not 8`);
 
       // Kept: a reload shows the drawings, with their pictures.
-      await waitText(page, '#keep-status', /^Kept on this device \(6 messages\)/, 10_000);
+      await waitText(page, '#keep-status', /^Kept on this device \(8 messages\)/, 10_000);
       await reloadAndLoad(page);
       await page.waitForFunction(() => document.querySelectorAll('.turn.assistant[data-draw="true"] img').length === 2, null, { timeout: 10_000 });
       const [download] = await Promise.all([page.waitForEvent('download'), page.locator('.turn.assistant[data-draw="true"]').first().getByText('Download PNG').click()]);

@@ -5,6 +5,7 @@
 use std::ops::ControlFlow;
 
 use janus_model::Loaded;
+use janus_model::generate::image::{ImageRequest, generate_image_codes};
 use janus_model::generate::prompt_cache::PromptCache;
 use janus_model::generate::sampling::SamplingParams;
 use janus_model::generate::text::{StopReason, TextOutput, TextRequest, generate_text_with};
@@ -113,7 +114,91 @@ pub(crate) async fn kept_cache(
     ensure(err > tol, || {
         format!("{what}: the logits of both pictures agree ({err:e}); the check proves nothing")
     })?;
-    two_conversations(m, g, &tail[1..], asking.images[0].clone(), tol, fig).await
+    two_conversations(m, g, &tail[1..], asking.images[0].clone(), tol, fig).await?;
+    through_an_image_job(m, g, &tail[1..], tol, fig).await
+}
+
+/// A conversation kept through an image job (a drawing asked for in the chat): the budget holds
+/// both the conversation and the job's caches, so `make_room` leaves the conversation; the job
+/// (stopped after a few image tokens) runs its own caches beside it, and the conversation's next
+/// turn then goes on from it, giving what it gives run afresh. With room for the job's caches
+/// only, the conversation goes.
+async fn through_an_image_job(
+    m: &Loaded,
+    g: &Value,
+    question: &[u32],
+    tol: f32,
+    fig: &mut Figures,
+) -> Check {
+    let (text, imagine) = (&g["cases"]["text"], &g["cases"]["imagine"]);
+    let chat = Prompt::text(u32s(&text["prompt_ids"])?);
+    let special = m.tokenizer.special();
+    let drawing = ImageRequest {
+        prompt_ids: u32s(&imagine["prompt_ids"])?,
+        count: 1,
+        cfg_weight: imagine["cfg_weight"].as_f64().ok_or("golden: cfg_weight")? as f32,
+        sampling: SamplingParams::greedy(),
+        pad_token: special.pad,
+        preview_every: 0,
+    };
+    let what = "kept through an image job";
+    let per_position = m
+        .model
+        .config()
+        .language
+        .kv_bytes_per_position(m.model.dtype().size() as u64);
+    // The conversation's caches: its prompt and the room for its reply.
+    let held = (chat.ids.len() + NEW_TOKENS) as u64 * per_position;
+    let own = drawing.cache_bytes(m.model.config(), m.model.dtype().size() as u64);
+    // Room for the job's caches and a little: the conversation goes.
+    let mut kept = PromptCache::with_limits(4, held / 2 + own);
+    generate(m, chat.clone(), Some(&mut kept), what).await?;
+    kept.make_room(own);
+    ensure(kept.is_empty(), || {
+        format!(
+            "{what}: {} bytes kept beside the job's {own} in a budget of {}",
+            kept.bytes(),
+            held / 2 + own
+        )
+    })?;
+    // Room for both: the conversation stays while the job runs.
+    let mut kept = PromptCache::with_limits(4, held + own);
+    let out = generate(m, chat.clone(), Some(&mut kept), what).await?;
+    kept.make_room(own);
+    ensure(kept.conversations() == 1 && kept.bytes() == held, || {
+        format!(
+            "{what}: {} conversations of {} bytes kept; the conversation's caches are {held}",
+            kept.conversations(),
+            kept.bytes()
+        )
+    })?;
+    let mut steps = 0;
+    generate_image_codes(&m.model, &drawing, |_| {
+        steps += 1;
+        if steps < 4 {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    })
+    .await
+    .map_err(|e| format!("{what}: {e}"))?;
+    let mut next = chat.clone();
+    next.ids.extend_from_slice(&out.ids);
+    if out.stop == StopReason::Eos {
+        next.ids.push(special.eos);
+    }
+    next.ids.extend_from_slice(question);
+    let kept_turn = generate(m, next.clone(), Some(&mut kept), what).await?;
+    let own_turn = chat.ids.len() + out.ids.len() - 1;
+    ensure(kept_turn.reused >= own_turn, || {
+        format!(
+            "{what}: {} reused, the conversation holds {own_turn}",
+            kept_turn.reused
+        )
+    })?;
+    let fresh = generate(m, next, None, what).await?;
+    same(&kept_turn, &fresh, tol, what, fig)
 }
 
 /// Two conversations taking turns in one kept cache (the text chat, then the picture question,

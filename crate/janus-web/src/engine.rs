@@ -44,8 +44,8 @@ struct Inner {
     model: RefCell<Option<Rc<Loaded>>>,
     /// The last chats' KV caches, for the next chat's shared prefix (`generate_text_with`):
     /// up to [`KEPT_CONVERSATIONS`] within `conversationCacheBytes`. They belong to `model`:
-    /// replacing or dropping the model clears them, and an image job clears them first (their
-    /// memory goes to the image's caches).
+    /// replacing or dropping the model clears them, and an image job first drops those that do
+    /// not fit beside its own caches within the budget (`PromptCache::make_room`).
     conversation: RefCell<PromptCache>,
     busy: Cell<bool>,
 }
@@ -284,8 +284,8 @@ impl Engine {
     /// The engine keeps the KV caches of the last chats: a prompt that begins as one of them
     /// did (the same conversation with a new question, or the same prompt regenerated) runs
     /// only the rest, and `reusedTokens` says how many it did not run again. `reuse: false`
-    /// runs the whole prompt and keeps nothing of it; loading, unloading and image jobs clear
-    /// them all.
+    /// runs the whole prompt and keeps nothing of it; loading and unloading clear them all, and
+    /// an image job those that do not fit beside its own caches in `conversationCacheBytes`.
     pub fn chat(&self, request: JsValue, image_list: JsValue, on_token: Function) -> Promise {
         let inner = self.inner.clone();
         job_promise(inner.gpu.clone(), async move {
@@ -351,10 +351,13 @@ impl Engine {
             let job = Job::start(&inner)?;
             let loaded = job.model()?;
             let req: ImageGenRequest = parse_required(request, "image request")?;
-            inner.conversation.borrow_mut().clear();
             let model = &loaded.model;
             let image_request =
                 req.image_request(&loaded.tokenizer, model.config(), random_seed)?;
+            // The conversations kept beside this job's caches stay within their budget: the
+            // next question after a drawing runs only what the drawing added.
+            let own = image_request.cache_bytes(model.config(), model.dtype().size() as u64);
+            inner.conversation.borrow_mut().make_room(own);
             let seed = image_request.sampling.seed;
             let mut steer = Steer::new(&on_step);
             let out = generate_image_codes(model, &image_request, |s| {

@@ -60,6 +60,14 @@ pub struct LlamaConfig {
     pub tie_word_embeddings: bool,
 }
 
+impl LlamaConfig {
+    /// Device bytes one position of one sequence takes in the KV caches: the keys and values of
+    /// every layer, `dtype_bytes` a value (192 KiB for Janus-1.3B in f16).
+    pub fn kv_bytes_per_position(&self, dtype_bytes: u64) -> u64 {
+        2 * (self.num_layers * self.num_kv_heads * self.head_dim) as u64 * dtype_bytes
+    }
+}
+
 /// The SigLIP ViT that encodes images for understanding.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SiglipConfig {

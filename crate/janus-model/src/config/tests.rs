@@ -22,6 +22,21 @@ fn presets_parse_with_real_sizes() {
 }
 
 #[test]
+fn a_cache_position_takes_what_the_caches_allocate() {
+    let c = Preset::Janus1_3B.config(CheckpointFormat::DeepSeek);
+    assert_eq!(c.language.kv_bytes_per_position(2), 192 << 10);
+    let p7 = Preset::JanusPro7B.config(CheckpointFormat::DeepSeek);
+    assert_eq!(p7.language.kv_bytes_per_position(2), 480 << 10);
+    // One layer's cache of 3 positions, 2 sequences: what `KvCache` holds for them.
+    let mut small = c.language.clone();
+    (small.num_layers, small.num_kv_heads, small.head_dim) = (1, 2, 4);
+    let mut cache = crate::model::kv_cache::KvCache::new(3);
+    let device = burn::tensor::Device::flex();
+    cache.reserve([2, 2, 3, 4], &device, burn::tensor::DType::F16);
+    assert_eq!(cache.bytes(), 2 * 3 * small.kv_bytes_per_position(2));
+}
+
+#[test]
 fn hf_spellings_of_transformers_4_and_5() {
     let base = |text: &str, extra: &str| {
         format!(

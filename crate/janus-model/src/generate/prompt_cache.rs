@@ -8,7 +8,8 @@
 //! Several conversations can be kept (two chat widgets on one page, an app that asks for a
 //! title between turns): the next prompt starts from the one it shares the longest prefix with.
 //! The others are dropped, least recently used first, beyond a count and a byte budget; the
-//! last one used is always kept.
+//! last one used is always kept, except to make room within the budget for an image job's own
+//! caches ([`PromptCache::make_room`]): a conversation that fits beside them outlives the job.
 //!
 //! What a cached position holds is keyed by its token id and, for an image placeholder, by the
 //! picture it shows (a hash of the prepared pixels): the same ids over another picture share
@@ -209,8 +210,30 @@ impl PromptCache {
             self.kept.remove(0);
         }
         let newest = self.kept.len() - 1;
-        for i in 0..newest {
-            if self.bytes() <= self.budget {
+        self.give_back(self.budget, newest);
+        while self.kept.len() > 1 && self.bytes() > self.budget {
+            self.kept.remove(0);
+        }
+    }
+
+    /// Room within the budget for `other` bytes of caches that are no conversation's (an image
+    /// job's), so that the conversations kept through it do not add to its peak beyond the
+    /// budget: the kept ones first give back the room their turns reserved and did not fill,
+    /// then the least recently used go, the last one used too where it does not fit beside
+    /// `other`. A budget of 0 (`new()`) keeps nothing.
+    pub fn make_room(&mut self, other: u64) {
+        let room = self.budget.saturating_sub(other);
+        self.give_back(room, self.kept.len());
+        while self.bytes() > room {
+            self.kept.remove(0);
+        }
+    }
+
+    /// Least recently used first, the first `count` conversations copy their caches down to
+    /// what they hold, until all of them together are within `room` bytes.
+    fn give_back(&mut self, room: u64, count: usize) {
+        for i in 0..count {
+            if self.bytes() <= room {
                 break;
             }
             let old = &mut self.kept[i];
@@ -219,9 +242,6 @@ impl PromptCache {
                 old.caches = old.caches.iter().map(|c| c.fork(filled, filled)).collect();
                 old.bytes = old.caches.iter().map(KvCache::bytes).sum();
             }
-        }
-        while self.kept.len() > 1 && self.bytes() > self.budget {
-            self.kept.remove(0);
         }
     }
 }
@@ -413,5 +433,47 @@ mod tests {
         kept.keep(conv(1), caches(&conv(1), 4), 3);
         let (taken, shared) = kept.take(&text(&[1, 5]), 4).unwrap();
         assert_eq!((shared, taken[0].capacity(), kept.is_empty()), (1, 4, true));
+    }
+
+    #[test]
+    fn room_for_an_image_job_keeps_what_fits_beside_it_within_the_budget() {
+        let conv = |first: u32| text(&[first, 1, 2]);
+        let one = caches(&conv(0), 3).iter().map(KvCache::bytes).sum::<u64>();
+        // Two conversations holding 3 positions, the newer in caches of 8, within a budget of
+        // four conversations' full caches.
+        let fresh = || {
+            let mut kept = PromptCache::with_limits(4, 4 * one);
+            kept.keep(conv(1), caches(&conv(1), 3), 3);
+            kept.keep(conv(2), caches(&conv(2), 8), 3);
+            kept
+        };
+        assert_eq!(fresh().bytes(), one + 8 * one / 3);
+        // An image job needing a quarter of one: both fit beside it, untouched.
+        let mut kept = fresh();
+        kept.make_room(one / 4);
+        assert_eq!((kept.conversations(), kept.bytes()), (2, one + 8 * one / 3));
+        // Needing two: the newer gives back its unfilled room, and both stay.
+        let mut kept = fresh();
+        kept.make_room(2 * one);
+        assert_eq!((kept.conversations(), kept.bytes()), (2, 2 * one));
+        assert_eq!(kept.take(&text(&[2, 1, 2, 7]), 6).unwrap().1, 3);
+        // Needing two and a half: the least recently used goes, the last one used stays.
+        let mut kept = fresh();
+        kept.make_room(2 * one + one / 2);
+        assert_eq!((kept.conversations(), kept.bytes()), (1, one));
+        assert!(kept.take(&conv(1), 4).is_none(), "the older one was kept");
+        // Needing more than the room one leaves, or more than the budget: nothing is kept,
+        // the last one used neither.
+        let mut kept = fresh();
+        kept.make_room(3 * one + one / 2);
+        assert!(kept.is_empty());
+        let mut kept = fresh();
+        kept.make_room(u64::MAX);
+        assert!(kept.is_empty());
+        // No budget (one conversation, `new()`): an image job clears it.
+        let mut kept = PromptCache::new();
+        kept.keep(conv(1), caches(&conv(1), 3), 3);
+        kept.make_room(0);
+        assert!(kept.is_empty());
     }
 }

@@ -20,7 +20,7 @@ pub mod vq;
 #[cfg(test)]
 mod tests;
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use self::gen_head::{GenHead, GenInput};
 use self::kv_cache::KvCache;
@@ -90,6 +90,11 @@ impl Janus {
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// The working dtype: of the activations and the KV caches.
+    pub fn dtype(&self) -> DType {
+        self.llm.embed.weight.dtype()
     }
 
     /// Fresh KV caches for a sequence of about `capacity` positions.

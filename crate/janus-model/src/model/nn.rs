@@ -92,6 +92,11 @@ impl RowBlocks {
         store.take_matrix(name)
     }
 
+    /// The working dtype: what products with these rows, and lookups in them, return.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
     /// `parts` (equally wide) one under another: `[sum of rows, cols]`, so their products are
     /// one product whose output columns are theirs side by side. Single blocks of one kind
     /// merge into one block (one launch for what were several) where the merged buffer stays
