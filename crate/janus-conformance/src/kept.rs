@@ -183,21 +183,7 @@ async fn through_an_image_job(
     })
     .await
     .map_err(|e| format!("{what}: {e}"))?;
-    let mut next = chat.clone();
-    next.ids.extend_from_slice(&out.ids);
-    if out.stop == StopReason::Eos {
-        next.ids.push(special.eos);
-    }
-    next.ids.extend_from_slice(question);
-    let kept_turn = generate(m, next.clone(), Some(&mut kept), what).await?;
-    let own_turn = chat.ids.len() + out.ids.len() - 1;
-    ensure(kept_turn.reused >= own_turn, || {
-        format!(
-            "{what}: {} reused, the conversation holds {own_turn}",
-            kept_turn.reused
-        )
-    })?;
-    let fresh = generate(m, next, None, what).await?;
+    let (kept_turn, fresh) = next_turn(m, &chat, &out, question, &mut kept, what).await?;
     same(&kept_turn, &fresh, tol, what, fig)
 }
 
@@ -231,26 +217,40 @@ async fn two_conversations(
         )
     })?;
     for (first, out, name) in [(a, a1, "the chat's"), (b, b1, "the picture's")] {
-        // The conversation's next turn: its prompt, its reply (and stop token), a question.
-        let mut next = first.clone();
-        next.ids.extend_from_slice(&out.ids);
-        if out.stop == StopReason::Eos {
-            next.ids.push(m.tokenizer.special().eos);
-        }
-        next.ids.extend_from_slice(question);
         let what = format!("{what}, {name} next turn");
-        let kept_turn = generate(m, next.clone(), Some(&mut kept), &what).await?;
-        let own = first.ids.len() + out.ids.len() - 1;
-        ensure(kept_turn.reused >= own, || {
-            format!(
-                "{what}: {} reused, its own conversation holds {own}",
-                kept_turn.reused
-            )
-        })?;
-        let fresh = generate(m, next, None, &what).await?;
+        let (kept_turn, fresh) = next_turn(m, &first, &out, question, &mut kept, &what).await?;
         same(&kept_turn, &fresh, tol, &what, fig)?;
     }
     Ok(())
+}
+
+/// A conversation's next turn (its prompt, its reply and stop token, `question`) run from `kept`,
+/// which must reuse at least what the conversation's caches hold, and run afresh:
+/// `(from kept, afresh)`, for [`same`].
+async fn next_turn(
+    m: &Loaded,
+    first: &Prompt,
+    out: &TextOutput,
+    question: &[u32],
+    kept: &mut PromptCache,
+    what: &str,
+) -> Check<(TextOutput, TextOutput)> {
+    let mut next = first.clone();
+    next.ids.extend_from_slice(&out.ids);
+    if out.stop == StopReason::Eos {
+        next.ids.push(m.tokenizer.special().eos);
+    }
+    next.ids.extend_from_slice(question);
+    let kept_turn = generate(m, next.clone(), Some(kept), what).await?;
+    // Every position but the reply's last token, which no step fed in unless it was EOS.
+    let own = first.ids.len() + out.ids.len() - 1;
+    ensure(kept_turn.reused >= own, || {
+        format!(
+            "{what}: {} reused, its own conversation holds {own}",
+            kept_turn.reused
+        )
+    })?;
+    Ok((kept_turn, generate(m, next, None, what).await?))
 }
 
 /// Greedy, `NEW_TOKENS` tokens, stopping at EOS.
