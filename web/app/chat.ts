@@ -6,12 +6,12 @@
 // Conversations are kept on this device unless the person says not to (kept-conversations.ts):
 // after a reload the tab's conversation is shown again and goes on where it stopped; a new tab
 // opens the latest one no other tab shows; earlier ones are listed (history.ts) to go back to.
-// `/imagine` (or Draw) makes a picture in the conversation, to ask Janus about (chat-draw.ts).
+// `/imagine` (or Draw) makes a picture in the conversation, to ask Janus about (../src/drawing.ts).
 
 import { humanError, toJanusError, type ChatMessage, type ChatResult, type JanusClient, type JanusError } from '../src/index.js';
 import { encodePng, saveBlob } from '../src/canvas.js';
 import { renderMarkdown } from '../src/markdown.js';
-import { drawPrompt, modelHistory } from './chat-draw.js';
+import { drawPrompt, modelHistory } from '../src/drawing.js';
 import { button, byId } from './dom.js';
 import { conversationMarkdown, exportName } from './export.js';
 import { ConversationClaim } from './conversation-claim.js';
@@ -20,7 +20,7 @@ import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { KeptConversations, titleOf, type KeptTurn } from './kept-conversations.js';
 import { newKeptId } from './kept-db.js';
 import { describeProblem, inspectPicture } from './picture.js';
-import { showPreview } from './preview.js';
+import { showPreview } from '../src/preview.js';
 
 interface Turn extends KeptTurn {
   element: HTMLLIElement;

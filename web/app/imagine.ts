@@ -9,7 +9,7 @@ import { button, byId } from './dom.js';
 import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { newKeptId } from './kept-db.js';
 import { galleryOrder, KeptImages, type KeptImage } from './kept-images.js';
-import { showPreview } from './preview.js';
+import { showPreview } from '../src/preview.js';
 
 export interface ImagineHooks {
   onError(error: unknown): void;

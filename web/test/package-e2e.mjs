@@ -156,6 +156,31 @@ async function main() {
         check(text.length > 0 && message.stop === 'max_tokens', `the chat reply: ${JSON.stringify(message)}`);
         check(await page.locator('janus-chat [part~="user"]', { hasText: 'Hello there' }).isVisible(), 'the question is not shown');
 
+        // /imagine draws in the conversation, and the question after it carries the picture.
+        const drawnEvent = page.evaluate(() => new Promise((resolve) => document.querySelector('janus-chat').addEventListener('message', (e) => {
+          if (e.detail.role === 'assistant' && e.detail.draw === true) resolve({ type: e.detail.images[0]?.type, bytes: e.detail.images[0]?.size, seed: e.detail.seed });
+        })));
+        await page.locator('janus-chat [part~="input"]').fill('/imagine a red square');
+        await page.locator('janus-chat [part~="input"]').press('Enter');
+        await page.waitForFunction(() => /^Drawing: token \d+ of 576$/.test(document.querySelector('janus-chat')?.shadowRoot?.querySelector('[part~="status"]')?.textContent ?? ''), null, { timeout: 120_000 });
+        const drawnDetail = await drawnEvent;
+        const drawing = await page.locator('janus-chat [part~="drawing"]').evaluate(async (img) => {
+          await img.decode();
+          return { alt: img.alt, width: img.naturalWidth };
+        });
+        console.log(`   drawn: ${JSON.stringify({ ...drawnDetail, ...drawing })}`);
+        check(drawnDetail.type === 'image/png' && drawnDetail.bytes > 0 && Number.isInteger(drawnDetail.seed), `the drawing's message event: ${JSON.stringify(drawnDetail)}`);
+        check(drawing.alt === 'Janus’s picture of “a red square”' && drawing.width > 0, `the drawing in the log: ${JSON.stringify(drawing)}`);
+        check(await page.locator('janus-chat [part~="user"]', { hasText: 'a red square' }).isVisible(), 'the drawing\'s request is not shown');
+        const [saved] = await Promise.all([page.waitForEvent('download'), page.locator('janus-chat [part~="download"]').click()]);
+        check(saved.suggestedFilename() === `janus-${drawnDetail.seed}.png`, `the drawing downloads as ${saved.suggestedFilename()}`);
+        const asked = page.evaluate(() => new Promise((resolve) => document.querySelector('janus-chat').addEventListener('message', (e) => e.detail.role === 'assistant' && resolve(e.detail))));
+        await page.locator('janus-chat [part~="input"]').fill('What is in it?');
+        await page.locator('janus-chat [part~="input"]').press('Enter');
+        const after = await asked;
+        console.log(`   the question after it: ${after.promptTokens} prompt tokens, stop ${after.stop}`);
+        check(after.promptTokens > 576, `the question after the drawing ran ${after.promptTokens} prompt tokens: the picture did not go with it`);
+
         const created = page.evaluate(() => new Promise((resolve) => document.querySelector('janus-image').addEventListener('image', (e) => resolve({ seed: e.detail.seed, count: e.detail.images.length, width: e.detail.width }))));
         await page.locator('janus-image [part~="create"]').click();
         await page.waitForSelector('janus-image [part~="preview"] canvas', { timeout: 300_000 });
@@ -172,7 +197,7 @@ async function main() {
           check((events[key] ?? 0) > 0, `no '${key}' event`);
         }
         check(events['janus-chat error'] === undefined && events['janus-image error'] === undefined, `error events: ${JSON.stringify(events)}`);
-        check(events['janus-chat message'] === 2, 'one message event for the question, one for the reply');
+        check(events['janus-chat message'] === 6, `a message event for each question and reply, the drawing's request and picture: ${events['janus-chat message']}`);
         // The elements' default: 4-bit weights.
         const quantized = await page.evaluate(() => window.__quantized);
         check(quantized > 0, `the elements should load at 4 bits by default: ${quantized} quantised tensors`);

@@ -1,18 +1,25 @@
 // <janus-chat>: a complete chat with pictures. A conversation log with streamed replies rendered
 // as sanitised Markdown, a message box (Enter sends, Shift+Enter for a new line), pictures by
-// button, drag-and-drop or paste, and Stop.
+// button, drag-and-drop or paste, and Stop. A message that begins with /imagine (or /draw) asks
+// Janus for a picture of the rest, drawn in the log with its rows as they are decoded; Janus
+// can then be asked about it (drawing.ts).
 //
 // Attributes (besides JanusElement's model / model-url / cache): `system` (the system prompt),
-// `temperature`, `top-p`, `top-k`, `max-tokens`, `seed`, `placeholder`.
+// `temperature`, `top-p`, `top-k`, `max-tokens`, `seed` (also a drawing's), `placeholder`,
+// `cfg-weight` (a drawing's guidance), `imagine="false"` (/imagine is sent as text).
 // Events (besides progress / ready / error): `message` with detail
-//   { role: 'user' | 'assistant', text, images (user), stop and seed (assistant) }.
-// Parts: log, message, user, assistant, form, input, attachments, attach, send, stop, status,
-// progress.
-// Methods: send(text, images?) as if typed; clear().
+//   { role: 'user' | 'assistant', text, images (user; assistant: the drawing as a PNG Blob),
+//     draw (a drawing: the request or the picture), stop, seed and promptTokens (assistant) }.
+// Parts: log, message, user, assistant, drawing, download (a drawing's), form, input,
+// attachments, attach, send, stop, status, progress.
+// Methods: send(text, images?) as if typed; draw(prompt); clear().
 
-import type { ChatMessage, ChatOptions } from '../client.js';
+import type { ChatOptions, GenerateImageOptions } from '../client.js';
 import type { ChatImage } from '../protocol.js';
+import { encodePng, saveBlob } from '../canvas.js';
+import { drawPrompt, modelHistory, type DrawnTurn } from '../drawing.js';
 import { renderMarkdown } from '../markdown.js';
+import { showPreview } from '../preview.js';
 import { JanusElement } from './base.js';
 import { styles } from './styles.js';
 
@@ -20,8 +27,12 @@ export interface ChatMessageEventDetail {
   role: 'user' | 'assistant';
   text: string;
   images?: ChatImage[];
+  /** A drawing: the person's request (`text` its prompt) or Janus's picture (`images[0]`). */
+  draw?: boolean;
   stop?: string;
   seed?: number;
+  /** The prompt's length in tokens (a reply's): a drawing asked about adds its image tokens. */
+  promptTokens?: number;
 }
 
 export class JanusChatElement extends JanusElement {
@@ -30,7 +41,7 @@ export class JanusChatElement extends JanusElement {
   private attachments!: HTMLElement;
   private sendButton!: HTMLButtonElement;
   private stopButton!: HTMLButtonElement;
-  private history: ChatMessage[] = [];
+  private turns: DrawnTurn[] = [];
   private pending: Blob[] = [];
   private running: AbortController | null = null;
   private busy = true;
@@ -97,37 +108,111 @@ export class JanusChatElement extends JanusElement {
     this.sendButton.disabled = busy || this.running !== null;
   }
 
-  /** Send `text` (with pictures) as the user's next message; resolves with the reply's text. */
+  /**
+   * Send `text` (with pictures) as the user's next message; resolves with the reply's text. A
+   * text beginning with /imagine (unless `imagine="false"`) draws instead ([`draw`]) and
+   * resolves with ''.
+   */
   async send(text: string, images: ChatImage[] = []): Promise<string> {
-    if (this.running !== null) throw new Error('a reply is still being written');
-    const user: ChatMessage = images.length > 0 ? { role: 'user', content: text, images } : { role: 'user', content: text };
-    this.history.push(user);
-    this.addTurn('user', text, images);
-    this.emit('message', { role: 'user', text, images } satisfies ChatMessageEventDetail);
-    const reply = this.addTurn('assistant', '', []);
-    reply.setAttribute('aria-busy', 'true');
-    this.running = new AbortController();
-    this.sendButton.disabled = true;
-    this.stopButton.hidden = false;
+    const prompt = this.drawing(text);
+    if (prompt !== null) return this.draw(prompt).then(() => '');
+    const reply = this.start({ role: 'user', content: text, images });
     let written = '';
-    try {
+    return this.run(reply, async (signal, turns) => {
       const client = await this.client();
-      const stream = client.chat(this.history, { ...this.options(), signal: this.running.signal });
+      const stream = client.chat(modelHistory(turns), { ...this.options(), signal });
       for await (const piece of stream) {
         written += piece;
         reply.innerHTML = renderMarkdown(written); // sanitised by DOMPurify
         this.log.scrollTop = this.log.scrollHeight;
       }
       const result = await stream.result;
-      this.history.push({ role: 'assistant', content: result.text });
+      turns.push({ role: 'assistant', content: result.text });
       reply.innerHTML = renderMarkdown(result.text);
       if (result.stop === 'cancelled') reply.dataset.stopped = 'true';
       this.say(result.stop === 'cancelled' ? 'Stopped.' : 'Ready.');
-      this.emit('message', { role: 'assistant', text: result.text, stop: result.stop, seed: result.seed } satisfies ChatMessageEventDetail);
+      this.emit('message', { role: 'assistant', text: result.text, stop: result.stop, seed: result.seed, promptTokens: result.promptTokens } satisfies ChatMessageEventDetail);
       return result.text;
+    });
+  }
+
+  /**
+   * Janus draws `prompt` as its next turn (one picture: the `cfg-weight` and `seed` attributes,
+   * the reference's defaults otherwise); resolves with the PNG, or null when stopped. The
+   * drawing goes to the model with the next question, so Janus can be asked about it.
+   */
+  async draw(prompt: string): Promise<Blob | null> {
+    const turn = this.start({ role: 'user', content: prompt, draw: true });
+    turn.dataset.draw = 'true';
+    const preview = document.createElement('div');
+    preview.className = 'preview';
+    turn.append(preview);
+    return this.run(turn, async (signal, turns) => {
+      const client = await this.client();
+      const result = await client.generateImage(prompt, {
+        ...this.drawOptions(),
+        signal,
+        onStep: (step, total) => this.say(`Drawing: token ${step} of ${total}`),
+        onPreview: (partial) => showPreview(preview, partial),
+      });
+      preview.remove();
+      const image = result.images[0];
+      if (result.cancelled || image === undefined) {
+        turn.dataset.stopped = 'true';
+        turns.pop();
+        this.say('Stopped.');
+        return null;
+      }
+      const png = await encodePng(image);
+      turns.push({ role: 'assistant', content: '', images: [png], draw: true });
+      const img = this.make('img', 'drawing');
+      img.src = URL.createObjectURL(png);
+      img.alt = `Janus’s picture of “${prompt}”`;
+      const download = this.button('download', 'Download PNG', { secondary: true });
+      download.addEventListener('click', () => saveBlob(png, `janus-${result.seed}.png`));
+      turn.append(img, download);
+      this.say(`Seed ${result.seed}.`);
+      this.emit('message', { role: 'assistant', text: '', images: [png], draw: true, seed: result.seed } satisfies ChatMessageEventDetail);
+      return png;
+    });
+  }
+
+  /** Forget the conversation. */
+  clear(): void {
+    this.running?.abort();
+    this.turns = [];
+    this.log.replaceChildren();
+  }
+
+  /**
+   * The person's turn shown and sent as a 'message' event, and Janus's turn begun: the element
+   * that will hold it.
+   */
+  private start(turn: DrawnTurn): HTMLLIElement {
+    if (this.running !== null) throw new Error('a reply is still being written');
+    this.turns.push(turn);
+    const images = [...(turn.images ?? [])];
+    this.addTurn('user', turn.content, images);
+    this.emit('message', { role: 'user', text: turn.content, images, ...(turn.draw === true ? { draw: true } : {}) } satisfies ChatMessageEventDetail);
+    return this.addTurn('assistant', '', []);
+  }
+
+  /**
+   * The frame of Janus's turn, words or a picture: busy, Stop on; a failure leaves the turn
+   * marked in the log, and the person's turn (the last kept) out of what is sent next time.
+   * `work` adds Janus's turn to `turns`, the conversation it answers: cleared meanwhile, the new
+   * one gets nothing of it.
+   */
+  private async run<T>(reply: HTMLLIElement, work: (signal: AbortSignal, turns: DrawnTurn[]) => Promise<T>): Promise<T> {
+    const turns = this.turns;
+    reply.setAttribute('aria-busy', 'true');
+    this.running = new AbortController();
+    this.sendButton.disabled = true;
+    this.stopButton.hidden = false;
+    try {
+      return await work(this.running.signal, turns);
     } catch (error) {
-      // The question stays in the log but not in the history sent next time.
-      this.history.pop();
+      turns.pop();
       reply.dataset.failed = 'true';
       this.fail(error);
       throw error;
@@ -139,21 +224,23 @@ export class JanusChatElement extends JanusElement {
     }
   }
 
-  /** Forget the conversation. */
-  clear(): void {
-    this.running?.abort();
-    this.history = [];
-    this.log.replaceChildren();
-  }
-
   private async sendTyped(): Promise<void> {
     const text = this.input.value.trim();
     if ((text === '' && this.pending.length === 0) || this.running !== null || this.busy) return;
+    const prompt = this.drawing(text);
+    if (prompt === '') return; // /imagine and nothing to draw: the message box stays
+    this.input.value = '';
+    // Pictures attached stay for the next question: a drawing is made from words alone.
+    if (prompt !== null) return void (await this.draw(prompt).catch(() => undefined));
     const images = this.pending;
     this.pending = [];
     this.attachments.replaceChildren();
-    this.input.value = '';
     await this.send(text, images).catch(() => undefined); // shown in the element and sent as 'error'
+  }
+
+  /** The prompt a message asks Janus to draw (unless `imagine="false"`), or null. */
+  private drawing(text: string): string | null {
+    return this.getAttribute('imagine') === 'false' ? null : drawPrompt(text);
   }
 
   private attach(files: File[]): void {
@@ -195,6 +282,15 @@ export class JanusChatElement extends JanusElement {
     set('topK', 'top-k');
     set('maxNewTokens', 'max-tokens');
     set('seed', 'seed');
+    return options;
+  }
+
+  private drawOptions(): GenerateImageOptions {
+    const options: GenerateImageOptions = {};
+    const cfg = this.numberAttribute('cfg-weight');
+    if (cfg !== undefined) options.cfgWeight = cfg;
+    const seed = this.numberAttribute('seed');
+    if (seed !== undefined) options.seed = seed;
     return options;
   }
 }

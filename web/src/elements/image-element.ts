@@ -10,6 +10,7 @@
 
 import type { GeneratedImages, GenerateImageOptions, RgbaImage } from '../client.js';
 import { drawRgba, saveCanvasAsPng } from '../canvas.js';
+import { showPreview } from '../preview.js';
 import { JanusElement } from './base.js';
 import { styles } from './styles.js';
 
@@ -82,7 +83,7 @@ export class JanusImageElement extends JanusElement {
           this.steps.value = step;
           this.say(`Drawing: token ${step} of ${total}`);
         },
-        onPreview: (preview) => preview.images.forEach((image, i) => drawRgba(this.canvasAt(this.preview, i, preview.width), image)),
+        onPreview: (preview) => showPreview(this.preview, preview),
       });
       this.say(result.cancelled ? 'Stopped.' : `Seed ${result.seed}.`);
       result.images.forEach((image, i) => this.addResult(image, prompt, result.seed, i));
@@ -98,16 +99,6 @@ export class JanusImageElement extends JanusElement {
       this.stopButton.hidden = true;
       this.createButton.disabled = this.busy;
     }
-  }
-
-  private canvasAt(area: HTMLElement, index: number, size: number): HTMLCanvasElement {
-    const existing = area.children[index];
-    if (existing instanceof HTMLCanvasElement) return existing;
-    const canvas = document.createElement('canvas');
-    canvas.width = size;
-    canvas.height = size;
-    area.append(canvas);
-    return canvas;
   }
 
   private addResult(image: RgbaImage, prompt: string, seed: number, index: number): void {

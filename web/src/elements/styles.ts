@@ -50,6 +50,8 @@ const CHAT = `
 [part~='attachments'] { display: flex; gap: 0.25rem; flex-basis: 100%; }
 [part~='attachments']:empty { display: none; }
 [part~='attachments'] img { width: 3rem; height: 3rem; object-fit: cover; border-radius: calc(var(--_radius) / 2); }
+[part~='message'] img[part~='drawing'], [part~='message'] .preview canvas { width: min(100%, var(--janus-image-size, 16rem)); max-width: none; max-height: none; height: auto; }
+[part~='message'] .preview canvas { display: block; border-radius: var(--_radius); background: var(--_surface); }
 `;
 
 const IMAGE = `

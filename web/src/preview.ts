@@ -1,8 +1,9 @@
-// The progressive preview of images being drawn (the Create section, a drawing in the
-// conversation): the rows decoded so far, as the engine sends them.
+// The progressive preview of images being drawn (the page's Create section and its drawings in
+// the conversation, <janus-image>, <janus-chat>): the rows decoded so far, as the engine sends
+// them.
 
-import type { ImagePreview } from '../src/index.js';
-import { drawRgba } from '../src/canvas.js';
+import { drawRgba } from './canvas.js';
+import type { ImagePreview } from './client.js';
 
 /**
  * Draw a progressive preview: one square canvas per image (the final size), the rows decoded so

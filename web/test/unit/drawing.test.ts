@@ -1,10 +1,11 @@
-// Drawing in the conversation (web/app/chat-draw.ts): which messages ask for a picture, and the
+// Drawing in the conversation (web/src/drawing.ts): which messages ask for a picture, and the
 // conversation as the model reads it, each drawing folded into the next question.
-// The page draws and asks about the drawing in Chromium (web/test/page-e2e.mjs, step "chat: /imagine").
+// The page draws and asks about the drawing in Chromium (web/test/page-e2e.mjs, step "chat: /imagine"),
+// and <janus-chat> does (web/test/package-e2e.mjs, step "plain HTML").
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { drawPrompt, modelHistory } from '../../app/chat-draw.js';
+import { drawPrompt, modelHistory } from '../../src/drawing.js';
 import type { KeptTurn } from '../../app/kept-conversations.js';
 
 test('/imagine (or /draw) and a description ask for a picture; anything else is a message', () => {

@@ -1,12 +1,21 @@
 // Drawing in the conversation, as the transformers.js Janus demo's `/imagine`: a message that
-// begins with /imagine (or the Draw button) asks Janus for a picture of the rest, and the
-// picture is Janus's turn. Janus reads pictures only in the person's turns (its chat template,
-// as trained), so what it drew goes to the model with the next question: that question carries
-// the picture and a line saying what it was drawn from, and Janus can be asked about its own
-// drawing. The drawing turns themselves are not text to the model.
+// begins with /imagine (or /draw) asks Janus for a picture of the rest, and the picture is
+// Janus's turn. Janus reads pictures only in the person's turns (its chat template, as trained),
+// so what it drew goes to the model with the next question: that question carries the picture
+// and a line saying what it was drawn from, and Janus can be asked about its own drawing. The
+// drawing turns themselves are not text to the model. Used by the page's chat and <janus-chat>.
 
-import type { ChatMessage } from '../src/index.js';
-import type { KeptTurn } from './kept-conversations.js';
+import type { ChatMessage } from './client.js';
+import type { ChatImage } from './protocol.js';
+
+/** A turn of a conversation that may hold drawings. */
+export interface DrawnTurn {
+  role: 'user' | 'assistant';
+  content: string;
+  images?: readonly ChatImage[];
+  /** A drawing: the person's request (its content the prompt) or Janus's picture of it. */
+  draw?: boolean;
+}
 
 /** `/imagine a red fox` → 'a red fox'; null for any other message. */
 export function drawPrompt(text: string): string | null {
@@ -20,27 +29,28 @@ export function drawPrompt(text: string): string | null {
  * line naming what they were drawn from, then the question. A drawing with no question after it
  * yet is left out.
  */
-export function modelHistory(turns: readonly KeptTurn[]): ChatMessage[] {
+export function modelHistory(turns: readonly DrawnTurn[]): ChatMessage[] {
   const history: ChatMessage[] = [];
   let prompts: string[] = [];
-  let pictures: Blob[] = [];
+  let pictures: ChatImage[] = [];
   for (const [i, turn] of turns.entries()) {
     if (turn.draw === true) {
       // The request's prompt, taken once its picture is there.
       const drawn = turns[i + 1];
-      if (turn.role === 'user' && drawn?.draw === true && drawn.role === 'assistant' && drawn.images.length > 0) {
+      const drawing = drawn?.draw === true && drawn.role === 'assistant' ? (drawn.images ?? []) : [];
+      if (turn.role === 'user' && drawing.length > 0) {
         prompts.push(turn.content);
-        pictures = [...pictures, ...drawn.images];
+        pictures = [...pictures, ...drawing];
       }
       continue;
     }
     if (turn.role === 'user' && pictures.length > 0) {
-      history.push({ role: 'user', content: `${drawnLine(prompts)}\n\n${turn.content}`.trim(), images: [...pictures, ...turn.images] });
+      history.push({ role: 'user', content: `${drawnLine(prompts)}\n\n${turn.content}`.trim(), images: [...pictures, ...(turn.images ?? [])] });
       prompts = [];
       pictures = [];
       continue;
     }
-    history.push({ role: turn.role, content: turn.content, images: turn.images });
+    history.push({ role: turn.role, content: turn.content, images: [...(turn.images ?? [])] });
   }
   return history;
 }
