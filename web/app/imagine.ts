@@ -6,6 +6,7 @@
 import type { JanusClient } from '../src/index.js';
 import { encodePng, saveBlob } from '../src/canvas.js';
 import { button, byId } from './dom.js';
+import { formatBytes } from './format.js';
 import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { newKeptId } from './kept-db.js';
 import { galleryOrder, KeptImages, type KeptImage } from './kept-images.js';
@@ -127,7 +128,7 @@ export class ImagineView {
     for (const image of batch) this.unkept.add(image.id);
     if (await this.kept.add(batch)) {
       for (const image of batch) this.unkept.delete(image.id);
-      this.status(keptSay(this.images.length));
+      this.status(keptSay(this.images.filter((image) => !this.unkept.has(image.id))));
       this.changes?.postMessage('changed');
     } else {
       this.status(NOT_STORED);
@@ -141,7 +142,7 @@ export class ImagineView {
     const known = new Set(stored.map((image) => image.id));
     const only = this.images.filter((image) => this.unkept.has(image.id) && !known.has(image.id));
     this.show([...stored, ...only].sort(galleryOrder));
-    if (stored.length > 0) this.status(keptSay(stored.length));
+    if (stored.length > 0) this.status(keptSay(stored));
   }
 
   private async remove(id: string): Promise<void> {
@@ -227,7 +228,9 @@ export class ImagineView {
 /** What the page says where the store refused the images. */
 const NOT_STORED = 'This browser would not store the images (a private window, or no room): they go with the page.';
 
-/** What the page says with `n` images kept. */
-function keptSay(n: number): string {
-  return `Kept on this device (${n} ${n === 1 ? 'image' : 'images'}); Delete removes one.`;
+/** What the page says with `images` kept: how many, and the room their PNGs take. */
+function keptSay(images: readonly KeptImage[]): string {
+  const n = images.length;
+  const bytes = images.reduce((sum, image) => sum + image.png.size, 0);
+  return `Kept on this device (${n} ${n === 1 ? 'image' : 'images'}, ${formatBytes(bytes)}); Delete removes one.`;
 }

@@ -645,7 +645,13 @@ async function main() {
       check(reused.join('|') === 'A red cat on a blue house at night.|7|2', `reuse settings filled in ${JSON.stringify(reused)}`);
 
       // Kept: a reload shows them again, in their order; one deleted stays deleted.
-      await waitText(page, '#keep-images-status', /^Kept on this device \(2 images\)/, 10_000);
+      const keptLine = await waitText(page, '#keep-images-status', /^Kept on this device \(2 images, [\d.]+ (?:B|KiB|MiB)\)/, 10_000);
+      const pngBytes = await page.evaluate(() => Promise.all([...document.querySelectorAll('#gallery img')].map((img) => fetch(img.src).then((r) => r.blob()).then((b) => b.size))));
+      console.log(`   ${keptLine} (the PNGs: ${pngBytes.join(' + ')} bytes)`);
+      const [size, unit] = /, ([\d.]+) (B|KiB|MiB)\)/.exec(keptLine).slice(1);
+      const said = Number(size) * { B: 1, KiB: 1024, MiB: 1024 ** 2 }[unit];
+      const total = pngBytes[0] + pngBytes[1];
+      check(Math.abs(said - total) <= total * 0.01, `the kept images' size: ${keptLine}, their PNGs ${pngBytes.join(' + ')} bytes`);
       await reloadAndLoad(page);
       await page.waitForFunction(() => document.querySelectorAll('#gallery figure img').length === 2, null, { timeout: 10_000 });
       const captions = await page.locator('#gallery figcaption').allInnerTexts();
