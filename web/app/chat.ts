@@ -252,6 +252,17 @@ export class ChatView {
     $('keep-status').textContent = text;
   }
 
+  /**
+   * A picture from elsewhere on the page (the gallery's "Ask about it") attached to the next
+   * message, with the message box in view and focused for the question.
+   */
+  async ask(picture: File): Promise<void> {
+    await this.attach([picture]);
+    const input = $<HTMLTextAreaElement>('message');
+    input.scrollIntoView({ block: 'center' });
+    input.focus();
+  }
+
   /** Attaches the files that are usable pictures; says why about each one that is not. */
   private attach(files: File[]): Promise<void> {
     this.attaching = this.attaching.then(() => this.admit(files));

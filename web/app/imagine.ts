@@ -14,6 +14,8 @@ import { showPreview } from '../src/preview.js';
 
 export interface ImagineHooks {
   onError(error: unknown): void;
+  /** "Ask about it": the picture goes to the conversation, attached to the next question. */
+  onAsk(picture: File): void;
 }
 
 const $ = byId;
@@ -199,11 +201,17 @@ export class ImagineView {
     const caption = document.createElement('figcaption');
     const which = image.count > 1 ? ` · #${image.index + 1} of ${image.count}` : '';
     caption.textContent = `${image.prompt} · seed ${image.seed}${which} · guidance ${image.cfgWeight} · temperature ${image.temperature}`;
-    const download = button('Download PNG', () => saveBlob(image.png, `janus-${image.seed}-${image.index + 1}.png`));
+    const name = `janus-${image.seed}-${image.index + 1}.png`;
+    const download = button('Download PNG', () => saveBlob(image.png, name));
     const reuse = button('Reuse settings', () => this.reuse(image), { className: 'secondary' });
     reuse.title = 'Prompt, how many, guidance, temperature and seed: Create draws this batch again';
     const remove = button('Delete', () => void this.remove(image.id), { className: 'delete secondary', label: `Delete image ${image.index + 1} for “${image.prompt}”` });
-    figure.append(picture, caption, download, reuse, remove);
+    const ask = button('Ask about it', () => this.hooks.onAsk(new File([image.png], name, { type: 'image/png' })), {
+      className: 'secondary',
+      label: `Ask about it: image ${image.index + 1} for “${image.prompt}”`,
+    });
+    ask.title = 'Attach it to your next message in the conversation: Janus reads what it drew';
+    figure.append(picture, caption, download, ask, reuse, remove);
     return figure;
   }
 

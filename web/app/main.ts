@@ -271,7 +271,7 @@ async function load(choice: Choice, { store = true }: { store?: boolean } = {}):
     const report = await state.client.load(choice.source, { cache: store, signal: controller.signal, onProgress: showProgress });
     state.loaded = choice;
     state.chat ??= new ChatView(state.client, { onError: showError });
-    state.imagine ??= new ImagineView(state.client, { onError: showError });
+    state.imagine ??= new ImagineView(state.client, { onError: showError, onAsk: (picture) => void state.chat?.ask(picture) });
     $('chat').hidden = false;
     $('imagine').hidden = false;
     const fetched = report.download.fetchedBytes;

@@ -644,6 +644,20 @@ async function main() {
       const reused = await Promise.all(['#prompt', '#imagine-seed', '#imagine-count'].map((id) => page.inputValue(id)));
       check(reused.join('|') === 'A red cat on a blue house at night.|7|2', `reuse settings filled in ${JSON.stringify(reused)}`);
 
+      // Ask about it: the picture goes to the conversation, attached to the next question.
+      await page.locator('#gallery figure').first().getByText('Ask about it').click();
+      await page.waitForFunction(() => document.querySelectorAll('#attachments li img').length === 1, null, { timeout: 10_000 });
+      check(await page.evaluate(() => document.activeElement?.id === 'message'), 'the message box is not focused for the question');
+      if (!(await page.locator('#max-tokens').isVisible())) await page.click('.settings summary');
+      await page.fill('#max-tokens', '4');
+      await send(page, 'What did you draw?');
+      await page.waitForFunction(() => document.querySelectorAll('.turn.assistant:not([aria-busy]) .stats').length === 1, null, { timeout: 300_000 });
+      const about = await visibleText(page, '.turn.assistant .stats');
+      console.log(`   asked about it: ${about}`);
+      check((await page.locator('.turn.user img').count()) === 1, 'the question does not show the picture it asks about');
+      check(Number(/(\d+) prompt tokens/.exec(about)?.[1]) > 576, `asked about it: ${about}: the picture did not go with the question`);
+      await page.click('#clear');
+
       // Kept: a reload shows them again, in their order; one deleted stays deleted.
       const keptLine = await waitText(page, '#keep-images-status', /^Kept on this device \(2 images, [\d.]+ (?:B|KiB|MiB)\)/, 10_000);
       const pngBytes = await page.evaluate(() => Promise.all([...document.querySelectorAll('#gallery img')].map((img) => fetch(img.src).then((r) => r.blob()).then((b) => b.size))));
