@@ -403,6 +403,8 @@ async function main() {
       await firstItem.locator('.open[disabled]').waitFor({ timeout: 10_000 });
       // ... still after the second tab reloads (its old page lets it go, the new one takes it back) ...
       await reloadAndLoad(tab);
+      // The conversation comes back once the old page's lock is let go (up to 3 s): waited for.
+      await tab.waitForFunction(() => document.querySelectorAll('.turn').length === 6, null, { timeout: 10_000 }).catch(() => undefined);
       check((await tab.locator('.turn').count()) === 6, 'the second tab does not show the first conversation again after a reload');
       await firstItem.locator('.open[disabled]').waitFor({ timeout: 10_000 });
       check((await visibleText(page, '#conversations li:not([aria-current]) .facts')).endsWith('open in another tab'), 'the first tab lists the reloaded tab\'s conversation as free');
