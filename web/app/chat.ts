@@ -18,7 +18,7 @@ import { ConversationClaim } from './conversation-claim.js';
 import { renderHistory } from './history.js';
 import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { KeptConversations, titleOf, type KeptTurn } from './kept-conversations.js';
-import { newKeptId } from './kept-db.js';
+import { newKeptId, newerPage } from './kept-db.js';
 import { describeProblem, inspectPicture } from './picture.js';
 import { showPreview } from '../src/preview.js';
 
@@ -244,7 +244,8 @@ export class ChatView {
     // A reply still being written is kept once it ends.
     const turns = this.settled();
     const ok = await this.kept.save(this.id, turns);
-    this.keepStatus(ok ? `Kept on this device (${messages(turns.length)}); Clear deletes it.` : 'This browser would not store the conversation (a private window, or no room): it ends with the page.');
+    const refused = this.kept.outdated ? newerPage('the conversations') : 'This browser would not store the conversation (a private window, or no room): it ends with the page.';
+    this.keepStatus(ok ? `Kept on this device (${messages(turns.length)}); Clear deletes it.` : refused);
     this.changed();
   }
 

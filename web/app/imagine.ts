@@ -8,7 +8,7 @@ import { encodePng, saveBlob } from '../src/canvas.js';
 import { button, byId } from './dom.js';
 import { formatBytes } from './format.js';
 import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
-import { newKeptId } from './kept-db.js';
+import { newKeptId, newerPage } from './kept-db.js';
 import { galleryOrder, KeptImages, type KeptImage } from './kept-images.js';
 import { showPreview } from '../src/preview.js';
 
@@ -133,7 +133,7 @@ export class ImagineView {
       this.status(keptSay(this.images.filter((image) => !this.unkept.has(image.id))));
       this.changes?.postMessage('changed');
     } else {
-      this.status(NOT_STORED);
+      this.status(this.notStored());
     }
   }
 
@@ -160,12 +160,17 @@ export class ImagineView {
       // Kept from now on, with what the gallery shows.
       const ok = await this.kept.add(this.images);
       if (ok) this.unkept.clear();
-      this.status(ok ? 'Images are kept on this device from now on.' : NOT_STORED);
+      this.status(ok ? 'Images are kept on this device from now on.' : this.notStored());
     } else {
       await this.kept.forget();
       this.status('Not kept: images go with the page, and none is stored.');
     }
     this.changes?.postMessage('changed');
+  }
+
+  /** Why the images were not stored: a newer page keeps them now, or the browser would not. */
+  private notStored(): string {
+    return this.kept.outdated ? newerPage('the images') : NOT_STORED;
   }
 
   private status(text: string): void {

@@ -76,6 +76,11 @@ export class KeptConversations {
     if (oldVersion === 2) await summarizeAll(transaction);
   });
 
+  /** A newer page (another tab) keeps them now: nothing is kept here until a reload. */
+  get outdated(): boolean {
+    return this.db.outdated;
+  }
+
   /** The kept conversations, the most recent first (none where the store fails). */
   list(): Promise<ConversationSummary[]> {
     return this.db.read(async (db) => {

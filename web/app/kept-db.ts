@@ -7,6 +7,8 @@ import { deleteDB, openDB, type DBSchema, type IDBPDatabase, type OpenDBCallback
 
 export class KeptDatabase<Schema extends DBSchema> {
   private db: Promise<IDBPDatabase<Schema>> | null = null;
+  /** The last open failed because the database is at a newer version (a newer page's, in another tab). */
+  private superseded = false;
   /** Writes in the order they were asked for: a delete after a save is never undone by it. */
   private writes: Promise<unknown> = Promise.resolve();
 
@@ -15,6 +17,14 @@ export class KeptDatabase<Schema extends DBSchema> {
     private readonly version: number,
     private readonly upgrade: NonNullable<OpenDBCallbacks<Schema>['upgrade']>,
   ) {}
+
+  /**
+   * A newer version of the page, in another tab, upgraded the database past this page's
+   * version: this page can neither read nor write it until it is reloaded.
+   */
+  get outdated(): boolean {
+    return this.superseded;
+  }
 
   /** What `run` reads, or `fallback` where the store fails. */
   async read<T>(run: (db: IDBPDatabase<Schema>) => Promise<T>, fallback: T): Promise<T> {
@@ -65,9 +75,20 @@ export class KeptDatabase<Schema extends DBSchema> {
       terminated: forget,
     });
     // A failed open is tried again next time (the store may work later).
-    this.db.catch(() => (this.db = null));
+    this.db.then(
+      () => (this.superseded = false),
+      (error: unknown) => {
+        this.db = null;
+        this.superseded = error instanceof DOMException && error.name === 'VersionError';
+      },
+    );
     return this.db;
   }
+}
+
+/** What a page says where a newer page upgraded the database that keeps `what` (see `outdated`). */
+export function newerPage(what: string): string {
+  return `A newer version of this page, open in another tab, now keeps ${what}: reload this tab to go on keeping them here.`;
 }
 
 /** A new id for a kept thing (a conversation, an image). */

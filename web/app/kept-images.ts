@@ -35,6 +35,11 @@ export class KeptImages {
     db.createObjectStore(STORE, { keyPath: 'id' });
   });
 
+  /** A newer page (another tab) keeps them now: nothing is kept here until a reload. */
+  get outdated(): boolean {
+    return this.db.outdated;
+  }
+
   /** The kept images, the newest batch first and within it image 1 first (none where the store fails). */
   list(): Promise<KeptImage[]> {
     return this.db.read(async (db) => {

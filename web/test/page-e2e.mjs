@@ -548,7 +548,7 @@ async function main() {
       await page.click('#clear');
     });
 
-    await step('chat: /imagine draws a picture in the conversation; the next question carries it to Janus; Draw and Regenerate draw; kept after a reload', async () => {
+    await step('chat: /imagine draws a picture in the conversation; the next question carries it to Janus; Draw and Regenerate draw; kept after a reload; a newer page\'s database: this tab says to reload', async () => {
       // Short greedy replies; no seed (a drawing's is random).
       if (!(await page.locator('#max-tokens').isVisible())) await page.click('.settings summary');
       await page.fill('#max-tokens', '4');
@@ -601,6 +601,23 @@ async function main() {
       const [download] = await Promise.all([page.waitForEvent('download'), page.locator('.turn.assistant[data-draw="true"]').first().getByText('Download PNG').click()]);
       check(download.suggestedFilename() === `janus-${seed}.png`, `the drawing downloads as ${download.suggestedFilename()}`);
       await shot(page, '7c-chat-drawn');
+
+      // Another tab runs a newer page, whose database is a version ahead of this page's: this
+      // tab lets it upgrade, and then says why it keeps nothing, and what to do.
+      await page.evaluate(() => new Promise((resolve, reject) => {
+        const opening = indexedDB.open('janus-conversation', 1000);
+        opening.onsuccess = () => resolve(opening.result.close());
+        opening.onerror = () => reject(opening.error);
+      }));
+      await send(page, 'Still kept?');
+      const outdated = await waitText(page, '#keep-status', /^A newer version of this page/, 10_000);
+      console.log(`   after a newer page's upgrade: ${outdated}`);
+      check(outdated.includes('reload this tab'), `after a newer page's upgrade: ${outdated}`);
+      await page.waitForSelector('.turn.assistant:last-child:not([aria-busy])', { timeout: 300_000 });
+      await page.evaluate(() => new Promise((resolve) => {
+        const deleting = indexedDB.deleteDatabase('janus-conversation');
+        deleting.onsuccess = deleting.onerror = resolve;
+      }));
       await page.click('#clear');
     });
 
