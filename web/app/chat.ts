@@ -45,6 +45,11 @@ export class ChatView {
   private turns: Turn[] = [];
   private pending: Blob[] = [];
   private stop: AbortController | null = null;
+  /**
+   * A question taken back to be changed (Edit): it and the turns after it stay until the changed
+   * question is sent; `draft` and `attached` are what the message box held, put back after.
+   */
+  private editing: { turn: Turn; draft: string; attached: Blob[] } | null = null;
   /** The files being looked at: a send waits for them, so that a picture just dropped goes along. */
   private attaching: Promise<void> = Promise.resolve();
   /** Why pictures were refused, under the attachments (made here: index.html has no place for it). */
@@ -80,6 +85,7 @@ export class ChatView {
         event.preventDefault();
         void this.send();
       }
+      if (event.key === 'Escape' && this.editing !== null) this.cancelEdit();
     });
     $<HTMLInputElement>('attach').addEventListener('change', (event) => {
       const input = event.target as HTMLInputElement;
@@ -104,6 +110,7 @@ export class ChatView {
       }
     });
     $('stop').addEventListener('click', () => this.stop?.abort());
+    $('cancel-edit').addEventListener('click', () => this.cancelEdit());
     $('regenerate').addEventListener('click', () => void this.regenerate());
     $('continue').addEventListener('click', () => void this.continueReply());
     $('clear').addEventListener('click', () => this.clear());
@@ -148,6 +155,7 @@ export class ChatView {
 
   /** Shows conversation `id` (this tab's from now on) with `turns`, in place of the one shown. */
   private show(id: string, turns: KeptTurn[]): void {
+    this.cancelEdit();
     this.id = id;
     // The other tabs' lists show it taken (they wait for it to be let go: ConversationClaim.watch).
     void this.claim.take(id).then((taken) => taken && this.changes?.postMessage('taken'));
@@ -351,23 +359,76 @@ export class ChatView {
     const prompt = draw ? (drawPrompt(text) ?? text) : drawPrompt(text);
     if (prompt !== null) {
       if (prompt === '') return input.focus();
+      const draft = this.applyEdit();
       // Pictures attached stay for the next question: a drawing is made from words alone.
       this.push({ role: 'user', content: prompt, images: [], draw: true });
-      input.value = '';
+      input.value = draft?.draft ?? '';
+      if (draft !== null) this.attachAgain(draft.attached);
       return this.drawReply(prompt);
     }
     if (text === '' && this.pending.length === 0) return;
+    const draft = this.applyEdit();
     this.push({ role: 'user', content: text, images: this.pending });
     this.pending = [];
-    this.renderPending();
     this.say([]);
-    input.value = '';
+    input.value = draft?.draft ?? '';
+    this.attachAgain(draft?.attached ?? []);
     await this.reply();
+  }
+
+  /**
+   * Takes a question back into the message box to change it. It and the turns after it are
+   * marked as about to be replaced, and stay (kept as they are) until the changed question is
+   * sent; Cancel edit (or Esc) leaves them and puts back what the message box held.
+   */
+  private edit(turn: Turn): void {
+    if (this.stop !== null || !this.turns.includes(turn)) return;
+    this.cancelEdit();
+    const input = $<HTMLTextAreaElement>('message');
+    this.editing = { turn, draft: input.value, attached: this.pending };
+    for (const later of this.turns.slice(this.turns.indexOf(turn))) later.element.dataset.replacing = 'true';
+    input.value = turn.draw === true ? `/imagine ${turn.content}` : turn.content;
+    this.attachAgain([...turn.images]);
+    this.say([]);
+    $('editing').hidden = false;
+    this.update();
+    input.focus();
+  }
+
+  /** Leaves the question being edited and what followed it, and puts the message box back. */
+  private cancelEdit(): void {
+    const editing = this.editing;
+    if (editing === null) return;
+    this.editing = null;
+    $('editing').hidden = true;
+    for (const turn of this.turns) delete turn.element.dataset.replacing;
+    $<HTMLTextAreaElement>('message').value = editing.draft;
+    this.attachAgain(editing.attached);
+    this.update();
+  }
+
+  /** The changed question is being sent: the one it replaces and what followed it go. */
+  private applyEdit(): { draft: string; attached: Blob[] } | null {
+    const editing = this.editing;
+    if (editing === null) return null;
+    this.editing = null;
+    $('editing').hidden = true;
+    const at = this.turns.indexOf(editing.turn);
+    for (const later of this.turns.slice(at)) later.element.remove();
+    this.turns = this.turns.slice(0, at);
+    return editing;
+  }
+
+  /** The message box's pictures are `pictures`. */
+  private attachAgain(pictures: Blob[]): void {
+    this.pending = pictures;
+    this.renderPending();
   }
 
   private async regenerate(): Promise<void> {
     await this.restored;
     if (this.stop !== null) return;
+    this.cancelEdit();
     const last = this.turns.at(-1);
     if (last?.role === 'assistant') {
       last.element.remove();
@@ -382,12 +443,14 @@ export class ChatView {
   /** The last reply, cut at its length or stopped, goes on from where it ended. */
   private async continueReply(): Promise<void> {
     await this.restored;
+    this.cancelEdit();
     const last = this.turns.at(-1);
     if (this.stop === null && last !== undefined && continuable(last)) await this.reply(last);
   }
 
   private clear(): void {
     this.stop?.abort();
+    this.cancelEdit();
     this.turns = [];
     $('messages').replaceChildren();
     this.say([]);
@@ -559,27 +622,13 @@ export class ChatView {
    * the kept copy), and its text and pictures go back to the composer; Send asks again from
    * there (the engine's kept cache holds what comes before, so only the question runs).
    */
-  private edit(turn: Turn): void {
-    const at = this.turns.indexOf(turn);
-    if (this.stop !== null || at < 0) return;
-    for (const later of this.turns.slice(at)) later.element.remove();
-    this.turns = this.turns.slice(0, at);
-    const input = $<HTMLTextAreaElement>('message');
-    input.value = turn.draw === true ? `/imagine ${turn.content}` : turn.content;
-    this.pending = [...turn.images];
-    this.renderPending();
-    this.say([]);
-    this.update();
-    input.focus();
-    void this.persist();
-  }
-
   private update(): void {
     const busy = this.stop !== null;
     for (const edit of document.querySelectorAll<HTMLButtonElement>('#messages .edit')) edit.disabled = busy;
     $<HTMLButtonElement>('send').disabled = busy;
     $<HTMLButtonElement>('draw').disabled = busy;
     $('stop').hidden = !busy;
+    $('cancel-edit').hidden = this.editing === null;
     $<HTMLButtonElement>('regenerate').disabled = busy || this.turns.length === 0;
     const last = this.turns.at(-1);
     $<HTMLButtonElement>('continue').disabled = busy || last === undefined || !continuable(last);

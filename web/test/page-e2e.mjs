@@ -419,13 +419,25 @@ async function main() {
       const back = await visibleText(page, '.turn.assistant:nth-of-type(8) .stats');
       check(/ · \d+ of \d+ prompt tokens run, the rest kept from before$/.test(back), `back in the first conversation: ${JSON.stringify(back)}`);
       // The last question taken back, changed and asked again: what came before it is kept.
-      await page.locator('.turn.user').last().getByRole('button', { name: /^Edit/ }).click();
-      check((await page.locator('.turn').count()) === 6, 'Edit left the question or its reply in the conversation');
+      // Nothing goes until the changed question is sent; Cancel edit leaves all as it was, and a
+      // draft in the message box comes back either way.
+      await page.fill('#message', 'A draft.');
+      const editButton = () => page.locator('.turn.user').last().getByRole('button', { name: /^Edit/ });
+      await editButton().click();
+      check((await page.locator('.turn').count()) === 8 && (await page.locator('.turn[data-replacing="true"]').count()) === 2, 'Edit should mark the question and its reply, and leave them until the edit is sent');
       check((await page.inputValue('#message')) === 'Back to the first one.', 'Edit did not put the question back in the composer');
+      check(await page.locator('#editing').isVisible(), 'nothing says a question is being edited');
+      await page.click('#cancel-edit');
+      check((await page.inputValue('#message')) === 'A draft.' && (await page.locator('.turn[data-replacing]').count()) === 0 && (await page.locator('.turn').count()) === 8, 'Cancel edit did not put everything back');
+      check(await page.locator('#editing').isHidden(), 'the editing note stays after Cancel edit');
+      await editButton().click();
       await send(page, 'Back to the first one, edited.');
       await page.waitForSelector('.turn.assistant:nth-of-type(8):not([aria-busy])', { timeout: 300_000 });
       const edited = await visibleText(page, '.turn.assistant:nth-of-type(8) .stats');
+      check((await page.locator('.turn').count()) === 8, `after the edit the conversation has ${await page.locator('.turn').count()} turns, not 8`);
       check((await page.locator('.turn.user').last().innerText()).includes('edited'), 'the edited question is not shown');
+      check((await page.inputValue('#message')) === 'A draft.', 'the draft did not come back after the edit was sent');
+      await page.fill('#message', '');
       check(/ · \d+ of \d+ prompt tokens run, the rest kept from before$/.test(edited), `the edited question's reply: ${JSON.stringify(edited)}`);
       // Saved as Markdown: every turn, the picture inside.
       const [saved] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
