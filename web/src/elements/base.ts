@@ -113,6 +113,19 @@ export abstract class JanusElement extends HTMLElement {
     return Number.isFinite(value) ? value : undefined;
   }
 
+  /**
+   * The number attributes present, under the option names they stand for:
+   * `{ cfgWeight: 'cfg-weight' }` with `cfg-weight="5"` gives `{ cfgWeight: 5 }`.
+   */
+  protected numberOptions<K extends string>(names: Record<K, string>): Partial<Record<K, number>> {
+    const options: Partial<Record<K, number>> = {};
+    for (const [key, attribute] of Object.entries(names) as [K, string][]) {
+      const value = this.numberAttribute(attribute);
+      if (value !== undefined) options[key] = value;
+    }
+    return options;
+  }
+
   /** An element of the shadow tree with `part` names. */
   protected make<K extends keyof HTMLElementTagNameMap>(tag: K, part: string): HTMLElementTagNameMap[K] {
     const element = document.createElement(tag);

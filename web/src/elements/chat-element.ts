@@ -270,27 +270,12 @@ export class JanusChatElement extends JanusElement {
   }
 
   private options(): ChatOptions {
-    const options: ChatOptions = {};
     const system = this.getAttribute('system');
-    if (system !== null) options.system = system;
-    const set = <K extends 'temperature' | 'topP' | 'topK' | 'maxNewTokens' | 'seed'>(key: K, attribute: string): void => {
-      const value = this.numberAttribute(attribute);
-      if (value !== undefined) options[key] = value;
-    };
-    set('temperature', 'temperature');
-    set('topP', 'top-p');
-    set('topK', 'top-k');
-    set('maxNewTokens', 'max-tokens');
-    set('seed', 'seed');
-    return options;
+    const numbers = this.numberOptions({ temperature: 'temperature', topP: 'top-p', topK: 'top-k', maxNewTokens: 'max-tokens', seed: 'seed' });
+    return system === null ? numbers : { ...numbers, system };
   }
 
   private drawOptions(): GenerateImageOptions {
-    const options: GenerateImageOptions = {};
-    const cfg = this.numberAttribute('cfg-weight');
-    if (cfg !== undefined) options.cfgWeight = cfg;
-    const seed = this.numberAttribute('seed');
-    if (seed !== undefined) options.seed = seed;
-    return options;
+    return this.numberOptions({ cfgWeight: 'cfg-weight', seed: 'seed' });
   }
 }

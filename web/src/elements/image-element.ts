@@ -118,15 +118,6 @@ export class JanusImageElement extends JanusElement {
   }
 
   private options(): GenerateImageOptions {
-    const options: GenerateImageOptions = {};
-    const count = this.numberAttribute('count');
-    if (count !== undefined) options.count = count;
-    const cfg = this.numberAttribute('cfg-weight');
-    if (cfg !== undefined) options.cfgWeight = cfg;
-    const temperature = this.numberAttribute('temperature');
-    if (temperature !== undefined) options.temperature = temperature;
-    const seed = this.numberAttribute('seed');
-    if (seed !== undefined) options.seed = seed;
-    return options;
+    return this.numberOptions({ count: 'count', cfgWeight: 'cfg-weight', temperature: 'temperature', seed: 'seed' });
   }
 }
