@@ -364,7 +364,6 @@ export class ChatView {
     if (text === '' && this.pending.length === 0) return;
     const draft = this.applyEdit();
     this.push({ role: 'user', content: text, images: this.pending });
-    this.pending = [];
     this.say([]);
     input.value = draft?.draft ?? '';
     this.attachAgain(draft?.attached ?? []);
