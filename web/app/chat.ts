@@ -9,9 +9,9 @@
 // `/imagine` (or Draw) makes a picture in the conversation, to ask Janus about (../src/drawing.ts).
 
 import { humanError, toJanusError, type ChatMessage, type JanusClient, type JanusError } from '../src/index.js';
-import { encodePng, saveBlob } from '../src/canvas.js';
+import { saveBlob } from '../src/canvas.js';
 import { renderMarkdown } from '../src/markdown.js';
-import { drawPrompt, modelHistory } from '../src/drawing.js';
+import { drawOne, drawPrompt, modelHistory } from '../src/drawing.js';
 import { button, byId } from './dom.js';
 import { conversationMarkdown, exportName } from './export.js';
 import { ConversationClaim } from './conversation-claim.js';
@@ -20,7 +20,6 @@ import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { KeptConversations, titleOf, type KeptTurn } from './kept-conversations.js';
 import { newKeptId, newerPage } from './kept-db.js';
 import { describeProblem, inspectPicture } from './picture.js';
-import { showPreview } from '../src/preview.js';
 import { continuable, decorate, replyStats, showPictures, thumbnail, type Turn } from './chat-turn.js';
 
 /** localStorage: 'false' when the person chose not to keep conversations on this device. */
@@ -514,23 +513,18 @@ export class ChatView {
     const started = performance.now();
     const work = async (signal: AbortSignal): Promise<void> => {
       const { seed } = this.settings();
-      const result = await this.client.generateImage(prompt, {
-        ...(seed === undefined ? {} : { seed }),
-        signal,
-        onStep: (step, total) => (body.textContent = `Drawing: token ${step} of ${total}`),
-        onPreview: (partial) => showPreview(preview, partial),
-      });
-      const image = result.images[0];
-      if (result.cancelled || image === undefined) {
+      const say = (text: string): void => void (body.textContent = text);
+      const drawn = await drawOne(this.client, prompt, { ...(seed === undefined ? {} : { seed }), signal }, say, preview);
+      if (drawn === null) {
         turn.stopped = true;
       } else {
-        turn.images = [await encodePng(image)];
-        turn.seed = result.seed;
-        turn.stats = `seed ${result.seed} · ${result.codes[0]?.length ?? 0} image tokens in ${((performance.now() - started) / 1000).toFixed(1)} s`;
+        turn.images = [drawn.png];
+        turn.seed = drawn.seed;
+        turn.stats = `seed ${drawn.seed} · ${drawn.tokens} image tokens in ${((performance.now() - started) / 1000).toFixed(1)} s`;
       }
     };
     await this.answer(turn, work, () => {
-      preview.remove();
+      preview.remove(); // never started (the conversation could not be kept first)
       body.textContent = '';
       showPictures(turn, prompt);
     });

@@ -5,7 +5,9 @@
 // and a line saying what it was drawn from, and Janus can be asked about its own drawing. The
 // drawing turns themselves are not text to the model. Used by the page's chat and <janus-chat>.
 
-import type { ChatMessage } from './client.js';
+import { encodePng } from './canvas.js';
+import type { ChatMessage, GenerateImageOptions, JanusClient } from './client.js';
+import { showPreview } from './preview.js';
 import type { ChatImage } from './protocol.js';
 
 /** A turn of a conversation that may hold drawings. */
@@ -21,6 +23,40 @@ export interface DrawnTurn {
 export function drawPrompt(text: string): string | null {
   const match = /^\/(?:imagine|draw)(?:\s+|$)([\s\S]*)$/i.exec(text.trim());
   return match === null ? null : (match[1] ?? '').trim();
+}
+
+/** A picture Janus drew for a conversation. */
+export interface Drawing {
+  png: Blob;
+  seed: number;
+  /** Image tokens drawn (576 for Janus). */
+  tokens: number;
+}
+
+/**
+ * Draws one picture of `prompt` for a conversation: "Drawing: token n of N" to `say` after every
+ * token, the rows into `preview` as they are decoded (it is removed at the end, whatever the
+ * end). Resolves with the picture as a PNG, or null when stopped.
+ */
+export async function drawOne(
+  client: JanusClient,
+  prompt: string,
+  options: Pick<GenerateImageOptions, 'cfgWeight' | 'seed' | 'signal'>,
+  say: (text: string) => void,
+  preview: HTMLElement,
+): Promise<Drawing | null> {
+  try {
+    const result = await client.generateImage(prompt, {
+      ...options,
+      onStep: (step, total) => say(`Drawing: token ${step} of ${total}`),
+      onPreview: (partial) => showPreview(preview, partial),
+    });
+    const image = result.images[0];
+    if (result.cancelled || image === undefined) return null;
+    return { png: await encodePng(image), seed: result.seed, tokens: result.codes[0]?.length ?? 0 };
+  } finally {
+    preview.remove();
+  }
 }
 
 /**

@@ -16,10 +16,9 @@
 
 import type { ChatOptions, GenerateImageOptions } from '../client.js';
 import type { ChatImage } from '../protocol.js';
-import { encodePng, saveBlob } from '../canvas.js';
-import { drawPrompt, modelHistory, type DrawnTurn } from '../drawing.js';
+import { saveBlob } from '../canvas.js';
+import { drawOne, drawPrompt, modelHistory, type DrawnTurn } from '../drawing.js';
 import { renderMarkdown } from '../markdown.js';
-import { showPreview } from '../preview.js';
 import { JanusElement } from './base.js';
 import { styles } from './styles.js';
 
@@ -148,31 +147,23 @@ export class JanusChatElement extends JanusElement {
     preview.className = 'preview';
     turn.append(preview);
     return this.run(turn, async (signal, turns) => {
-      const client = await this.client();
-      const result = await client.generateImage(prompt, {
-        ...this.drawOptions(),
-        signal,
-        onStep: (step, total) => this.say(`Drawing: token ${step} of ${total}`),
-        onPreview: (partial) => showPreview(preview, partial),
-      });
-      preview.remove();
-      const image = result.images[0];
-      if (result.cancelled || image === undefined) {
+      const drawn = await drawOne(await this.client(), prompt, { ...this.drawOptions(), signal }, (text) => this.say(text), preview);
+      if (drawn === null) {
         turn.dataset.stopped = 'true';
         turns.pop();
         this.say('Stopped.');
         return null;
       }
-      const png = await encodePng(image);
+      const { png, seed } = drawn;
       turns.push({ role: 'assistant', content: '', images: [png], draw: true });
       const img = this.make('img', 'drawing');
       img.src = URL.createObjectURL(png);
       img.alt = `Janus’s picture of “${prompt}”`;
       const download = this.button('download', 'Download PNG', { secondary: true });
-      download.addEventListener('click', () => saveBlob(png, `janus-${result.seed}.png`));
+      download.addEventListener('click', () => saveBlob(png, `janus-${seed}.png`));
       turn.append(img, download);
-      this.say(`Seed ${result.seed}.`);
-      this.emit('message', { role: 'assistant', text: '', images: [png], draw: true, seed: result.seed } satisfies ChatMessageEventDetail);
+      this.say(`Seed ${seed}.`);
+      this.emit('message', { role: 'assistant', text: '', images: [png], draw: true, seed } satisfies ChatMessageEventDetail);
       return png;
     });
   }
