@@ -142,14 +142,9 @@ async fn through_an_image_job(
         preview_every: 0,
     };
     let what = "kept through an image job";
-    let per_position = m
-        .model
-        .config()
-        .language
-        .kv_bytes_per_position(m.model.dtype().size() as u64);
     // The conversation's caches: its prompt and the room for its reply.
-    let held = (chat.ids.len() + NEW_TOKENS) as u64 * per_position;
-    let own = drawing.cache_bytes(m.model.config(), m.model.dtype().size() as u64);
+    let held = (chat.ids.len() + NEW_TOKENS) as u64 * m.model.kv_bytes_per_position();
+    let own = drawing.cache_bytes(&m.model);
     // Room for the job's caches and a little: the conversation goes.
     let mut kept = PromptCache::with_limits(4, held / 2 + own);
     generate(m, chat.clone(), Some(&mut kept), what).await?;

@@ -356,7 +356,7 @@ impl Engine {
                 req.image_request(&loaded.tokenizer, model.config(), random_seed)?;
             // The conversations kept beside this job's caches stay within their budget: the
             // next question after a drawing runs only what the drawing added.
-            let own = image_request.cache_bytes(model.config(), model.dtype().size() as u64);
+            let own = image_request.cache_bytes(model);
             inner.conversation.borrow_mut().make_room(own);
             let seed = image_request.sampling.seed;
             let mut steer = Steer::new(&on_step);

@@ -63,12 +63,12 @@ impl ImageRequest {
         check_prompt(&config.language, &self.prompt_ids, tokens)
     }
 
-    /// Device bytes of the KV caches the batch fills: a conditional and an unconditional row
-    /// per image, each the prompt and the image's tokens long, `dtype_bytes` a value (227 MiB
-    /// for one image of Janus-1.3B in f16 from a 30-token prompt).
-    pub fn cache_bytes(&self, config: &crate::JanusConfig, dtype_bytes: u64) -> u64 {
-        let positions = self.prompt_ids.len() + config.gen_vision.tokens_per_image();
-        (2 * self.count * positions) as u64 * config.language.kv_bytes_per_position(dtype_bytes)
+    /// Device bytes of the KV caches the batch fills in `model`: a conditional and an
+    /// unconditional row per image, each the prompt and the image's tokens long (227 MiB for
+    /// one image of Janus-1.3B in f16 from a 30-token prompt).
+    pub fn cache_bytes(&self, model: &Janus) -> u64 {
+        let positions = self.prompt_ids.len() + model.config().gen_vision.tokens_per_image();
+        (2 * self.count * positions) as u64 * model.kv_bytes_per_position()
     }
 }
 

@@ -97,6 +97,12 @@ impl Janus {
         self.llm.embed.weight.dtype()
     }
 
+    /// Device bytes one position of one sequence takes in this model's KV caches (in its
+    /// working dtype).
+    pub fn kv_bytes_per_position(&self) -> u64 {
+        (self.config.language).kv_bytes_per_position(self.dtype().size() as u64)
+    }
+
     /// Fresh KV caches for a sequence of about `capacity` positions.
     pub fn new_cache(&self, capacity: usize) -> Vec<KvCache> {
         self.llm.new_cache(capacity)
