@@ -246,6 +246,14 @@ async function main() {
         check((await page.locator('janus-chat [part~="user"]').count()) === 0, 'a message was sent without WebGPU');
         const models = seen.urls.filter((u) => /\/models\/|\.safetensors(\?|$)/.test(u));
         check(models.length === 0, `model files were requested: ${models.join(', ')}`);
+        // draw() called all the same: the turn fails, and no empty preview box is left in the log.
+        const drawn = await page.evaluate(() => document.querySelector('janus-chat').draw('a red square').then(() => 'drawn', (e) => e.code ?? String(e)));
+        const log = await page.evaluate(() => {
+          const root = document.querySelector('janus-chat').shadowRoot;
+          return { failed: root.querySelectorAll('[data-failed]').length, previews: root.querySelectorAll('[part~="log"] .preview').length };
+        });
+        console.log(`   draw() without WebGPU: ${drawn}; ${JSON.stringify(log)}`);
+        check(drawn === 'no-webgpu' && log.failed === 1 && log.previews === 0, `draw() without WebGPU: ${drawn}, ${JSON.stringify(log)}`);
         await page.screenshot({ path: path.join(artifacts, 'package-no-webgpu.png'), fullPage: true });
         await checkClean(page, seen, url);
         figures.noWebGpu = { codes: [...new Set(codes)], events };

@@ -143,11 +143,13 @@ export class JanusChatElement extends JanusElement {
   async draw(prompt: string): Promise<Blob | null> {
     const turn = this.start({ role: 'user', content: prompt, draw: true });
     turn.dataset.draw = 'true';
-    const preview = document.createElement('div');
-    preview.className = 'preview';
-    turn.append(preview);
     return this.run(turn, async (signal, turns) => {
-      const drawn = await drawOne(await this.client(), prompt, { ...this.drawOptions(), signal }, (text) => this.say(text), preview);
+      const client = await this.client();
+      // The rows as they are decoded, once there is a model to draw them (drawOne removes it).
+      const preview = document.createElement('div');
+      preview.className = 'preview';
+      turn.append(preview);
+      const drawn = await drawOne(client, prompt, { ...this.drawOptions(), signal }, (text) => this.say(text), preview);
       if (drawn === null) {
         turn.dataset.stopped = 'true';
         turns.pop();
