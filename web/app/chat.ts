@@ -21,6 +21,7 @@ import { KeptConversations, titleOf, type KeptTurn } from './kept-conversations.
 import { newKeptId, newerPage } from './kept-db.js';
 import { describeProblem, inspectPicture } from './picture.js';
 import { continuable, decorate, replyStats, showPictures, thumbnail, type Turn } from './chat-turn.js';
+import { QuestionEdit, type Draft } from './chat-edit.js';
 
 /** localStorage: 'false' when the person chose not to keep conversations on this device. */
 const KEEP_KEY = 'janus-keep-conversation';
@@ -39,11 +40,8 @@ export class ChatView {
   private turns: Turn[] = [];
   private pending: Blob[] = [];
   private stop: AbortController | null = null;
-  /**
-   * A question taken back to be changed (Edit): it and the turns after it stay until the changed
-   * question is sent; `draft` and `attached` are what the message box held, put back after.
-   */
-  private editing: { turn: Turn; draft: string; attached: Blob[] } | null = null;
+  /** A question taken back to be changed (Edit). */
+  private readonly editing: QuestionEdit;
   /** The files being looked at: a send waits for them, so that a picture just dropped goes along. */
   private attaching: Promise<void> = Promise.resolve();
   /** Why pictures were refused, under the attachments (made here: index.html has no place for it). */
@@ -79,7 +77,6 @@ export class ChatView {
         event.preventDefault();
         void this.send();
       }
-      if (event.key === 'Escape' && this.editing !== null) this.cancelEdit();
     });
     $<HTMLInputElement>('attach').addEventListener('change', (event) => {
       const input = event.target as HTMLInputElement;
@@ -104,7 +101,6 @@ export class ChatView {
       }
     });
     $('stop').addEventListener('click', () => this.stop?.abort());
-    $('cancel-edit').addEventListener('click', () => this.cancelEdit());
     $('regenerate').addEventListener('click', () => void this.regenerate());
     $('continue').addEventListener('click', () => void this.continueReply());
     $('clear').addEventListener('click', () => this.clear());
@@ -117,6 +113,15 @@ export class ChatView {
     $('history').addEventListener('toggle', () => void this.showHistory());
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') void this.showHistory();
+    });
+    this.editing = new QuestionEdit({
+      turns: () => this.turns,
+      read: () => ({ text: $<HTMLTextAreaElement>('message').value, pictures: this.pending }),
+      write: (draft) => {
+        $<HTMLTextAreaElement>('message').value = draft.text;
+        this.attachAgain(draft.pictures);
+      },
+      changed: () => this.update(),
     });
     const keep = $<HTMLInputElement>('keep');
     keep.checked = readKeep();
@@ -149,7 +154,7 @@ export class ChatView {
 
   /** Shows conversation `id` (this tab's from now on) with `turns`, in place of the one shown. */
   private show(id: string, turns: KeptTurn[]): void {
-    this.cancelEdit();
+    this.editing.cancel();
     this.id = id;
     // The other tabs' lists show it taken (they wait for it to be let go: ConversationClaim.watch).
     void this.claim.take(id).then((taken) => taken && this.changes?.postMessage('taken'));
@@ -356,60 +361,36 @@ export class ChatView {
       const draft = this.applyEdit();
       // Pictures attached stay for the next question: a drawing is made from words alone.
       this.push({ role: 'user', content: prompt, images: [], draw: true });
-      input.value = draft?.draft ?? '';
-      if (draft !== null) this.attachAgain(draft.attached);
+      input.value = draft?.text ?? '';
+      if (draft !== null) this.attachAgain(draft.pictures);
       return this.drawReply(prompt);
     }
     if (text === '' && this.pending.length === 0) return;
     const draft = this.applyEdit();
     this.push({ role: 'user', content: text, images: this.pending });
     this.say([]);
-    input.value = draft?.draft ?? '';
-    this.attachAgain(draft?.attached ?? []);
+    input.value = draft?.text ?? '';
+    this.attachAgain(draft?.pictures ?? []);
     await this.reply();
   }
 
   /**
-   * Takes a question back into the message box to change it. It and the turns after it are
-   * marked as about to be replaced, and stay (kept as they are) until the changed question is
-   * sent; Cancel edit (or Esc) leaves them and puts back what the message box held.
+   * Takes a question back into the message box to change it (chat-edit.ts): Send asks again from
+   * there (the engine's kept cache holds what comes before, so only the question runs).
    */
   private edit(turn: Turn): void {
-    if (this.stop !== null || !this.turns.includes(turn)) return;
-    this.cancelEdit();
-    const input = $<HTMLTextAreaElement>('message');
-    this.editing = { turn, draft: input.value, attached: this.pending };
-    for (const later of this.turns.slice(this.turns.indexOf(turn))) later.element.dataset.replacing = 'true';
-    input.value = turn.draw === true ? `/imagine ${turn.content}` : turn.content;
-    this.attachAgain([...turn.images]);
+    if (this.stop !== null) return;
+    this.editing.begin(turn, { text: turn.draw === true ? `/imagine ${turn.content}` : turn.content, pictures: [...turn.images] });
     this.say([]);
-    $('editing').hidden = false;
-    this.update();
-    input.focus();
+    $('message').focus();
   }
 
-  /** Leaves the question being edited and what followed it, and puts the message box back. */
-  private cancelEdit(): void {
-    const editing = this.editing;
-    if (editing === null) return;
-    this.editing = null;
-    $('editing').hidden = true;
-    for (const turn of this.turns) delete turn.element.dataset.replacing;
-    $<HTMLTextAreaElement>('message').value = editing.draft;
-    this.attachAgain(editing.attached);
-    this.update();
-  }
-
-  /** The changed question is being sent: the one it replaces and what followed it go. */
-  private applyEdit(): { draft: string; attached: Blob[] } | null {
-    const editing = this.editing;
-    if (editing === null) return null;
-    this.editing = null;
-    $('editing').hidden = true;
-    const at = this.turns.indexOf(editing.turn);
-    for (const later of this.turns.slice(at)) later.element.remove();
-    this.turns = this.turns.slice(0, at);
-    return editing;
+  /** The edit being sent: the turns it replaces go; returns what the message box held before it. */
+  private applyEdit(): Draft | null {
+    const applied = this.editing.apply();
+    if (applied === null) return null;
+    this.turns = this.turns.slice(0, applied.at);
+    return applied.draft;
   }
 
   /** The message box's pictures are `pictures`. */
@@ -421,7 +402,7 @@ export class ChatView {
   private async regenerate(): Promise<void> {
     await this.restored;
     if (this.stop !== null) return;
-    this.cancelEdit();
+    this.editing.cancel();
     const last = this.turns.at(-1);
     if (last?.role === 'assistant') {
       last.element.remove();
@@ -436,14 +417,14 @@ export class ChatView {
   /** The last reply, cut at its length or stopped, goes on from where it ended. */
   private async continueReply(): Promise<void> {
     await this.restored;
-    this.cancelEdit();
+    this.editing.cancel();
     const last = this.turns.at(-1);
     if (this.stop === null && last !== undefined && continuable(last)) await this.reply(last);
   }
 
   private clear(): void {
     this.stop?.abort();
-    this.cancelEdit();
+    this.editing.cancel();
     this.turns = [];
     $('messages').replaceChildren();
     this.say([]);
@@ -605,18 +586,13 @@ export class ChatView {
     return turn;
   }
 
-  /**
-   * Takes a question back to change it: it and everything after it leave the conversation (and
-   * the kept copy), and its text and pictures go back to the composer; Send asks again from
-   * there (the engine's kept cache holds what comes before, so only the question runs).
-   */
+  /** The buttons as the conversation and the work now allow. */
   private update(): void {
     const busy = this.stop !== null;
     for (const edit of document.querySelectorAll<HTMLButtonElement>('#messages .edit')) edit.disabled = busy;
     $<HTMLButtonElement>('send').disabled = busy;
     $<HTMLButtonElement>('draw').disabled = busy;
     $('stop').hidden = !busy;
-    $('cancel-edit').hidden = this.editing === null;
     $<HTMLButtonElement>('regenerate').disabled = busy || this.turns.length === 0;
     const last = this.turns.at(-1);
     $<HTMLButtonElement>('continue').disabled = busy || last === undefined || !continuable(last);
