@@ -12,7 +12,7 @@ import { humanError, toJanusError, type ChatMessage, type JanusClient, type Janu
 import { saveBlob } from '../src/canvas.js';
 import { renderMarkdown } from '../src/markdown.js';
 import { drawOne, drawPrompt, modelHistory } from '../src/drawing.js';
-import { button, byId } from './dom.js';
+import { button, byId, sayWithReload } from './dom.js';
 import { conversationMarkdown, exportName } from './export.js';
 import { ConversationClaim } from './conversation-claim.js';
 import { renderHistory } from './history.js';
@@ -251,8 +251,9 @@ export class ChatView {
     // A reply still being written is kept once it ends.
     const turns = this.settled();
     const ok = await this.kept.save(this.id, turns);
-    const refused = this.kept.outdated ? newerPage('the conversations') : 'This browser would not store the conversation (a private window, or no room): it ends with the page.';
-    this.keepStatus(ok ? `Kept on this device (${messages(turns.length)}); Clear deletes it.` : refused);
+    const outdated = !ok && this.kept.outdated;
+    const refused = outdated ? newerPage('the conversations') : 'This browser would not store the conversation (a private window, or no room): it ends with the page.';
+    sayWithReload($('keep-status'), ok ? `Kept on this device (${messages(turns.length)}); Clear deletes it.` : refused, outdated);
     this.changed();
   }
 

@@ -6,6 +6,15 @@ export function byId<T extends HTMLElement>(id: string): T {
   return element as T;
 }
 
+/**
+ * `element` says `text`, with a Reload button after it where `reload` (a tab older than the
+ * database that keeps things: reloading runs the newer page, which can open it).
+ */
+export function sayWithReload(element: HTMLElement, text: string, reload: boolean): void {
+  if (!reload) return void (element.textContent = text);
+  element.replaceChildren(`${text} `, button('Reload', () => location.reload(), { className: 'secondary', label: 'Reload this tab' }));
+}
+
 /** A `type=button` button saying `text` (named `label` for assistive technology, when given). */
 export function button(text: string, onClick: () => void, options: { className?: string; label?: string } = {}): HTMLButtonElement {
   const element = document.createElement('button');

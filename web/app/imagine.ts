@@ -5,7 +5,7 @@
 
 import type { JanusClient } from '../src/index.js';
 import { encodePng, saveBlob } from '../src/canvas.js';
-import { button, byId } from './dom.js';
+import { button, byId, sayWithReload } from './dom.js';
 import { formatBytes } from './format.js';
 import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { newKeptId, newerPage } from './kept-db.js';
@@ -133,7 +133,7 @@ export class ImagineView {
       this.status(keptSay(this.images.filter((image) => !this.unkept.has(image.id))));
       this.changes?.postMessage('changed');
     } else {
-      this.status(this.notStored());
+      this.notStored();
     }
   }
 
@@ -160,7 +160,8 @@ export class ImagineView {
       // Kept from now on, with what the gallery shows.
       const ok = await this.kept.add(this.images);
       if (ok) this.unkept.clear();
-      this.status(ok ? 'Images are kept on this device from now on.' : this.notStored());
+      if (ok) this.status('Images are kept on this device from now on.');
+      else this.notStored();
     } else {
       await this.kept.forget();
       this.status('Not kept: images go with the page, and none is stored.');
@@ -168,9 +169,10 @@ export class ImagineView {
     this.changes?.postMessage('changed');
   }
 
-  /** Why the images were not stored: a newer page keeps them now, or the browser would not. */
-  private notStored(): string {
-    return this.kept.outdated ? newerPage('the images') : NOT_STORED;
+  /** Says why the images were not stored: a newer page keeps them now, or the browser would not. */
+  private notStored(): void {
+    const outdated = this.kept.outdated;
+    sayWithReload($('keep-images-status'), outdated ? newerPage('the images') : NOT_STORED, outdated);
   }
 
   private status(text: string): void {

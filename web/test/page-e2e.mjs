@@ -560,7 +560,7 @@ async function main() {
       await page.click('#clear');
     });
 
-    await step('chat: /imagine draws a picture in the conversation; the next question carries it to Janus; Draw and Regenerate draw; kept after a reload; a newer page\'s database: this tab says to reload', async () => {
+    await step('chat: /imagine draws a picture in the conversation; the next question carries it to Janus; Draw and Regenerate draw; kept after a reload; a newer page\'s database: this tab says to reload, and its Reload button does', async () => {
       // Short greedy replies; no seed (a drawing's is random).
       if (!(await page.locator('#max-tokens').isVisible())) await page.click('.settings summary');
       await page.fill('#max-tokens', '4');
@@ -630,7 +630,12 @@ async function main() {
         const deleting = indexedDB.deleteDatabase('janus-conversation');
         deleting.onsuccess = deleting.onerror = resolve;
       }));
-      await page.click('#clear');
+      await Promise.all([page.waitForEvent('load'), page.locator('#keep-status').getByRole('button', { name: 'Reload this tab' }).click()]);
+      await page.waitForSelector('body[data-ready="true"]');
+      await modelButton(page, `Load ${TINY}`).click();
+      await waitText(page, '#status', /is ready/);
+      const fresh = await waitText(page, '#keep-status', /^Kept on this device/, 10_000);
+      check((await page.locator('.turn').count()) === 0, `after Reload: ${await page.locator('.turn').count()} turns shown, ${fresh}`);
     });
 
     await step('images: two from one prompt with progress, download one as PNG, reuse its settings, kept after a reload, shown in a second tab, one deleted there, draw it again from its settings, stop one', async () => {
