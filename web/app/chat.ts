@@ -32,6 +32,8 @@ const CHANGES = 'janus-conversations';
 
 export interface ChatHooks {
   onError(error: unknown): void;
+  /** How a drawing is drawn (the Create section's guidance and temperature). */
+  drawing(): { cfgWeight: number; temperature: number };
 }
 
 const $ = byId;
@@ -482,8 +484,8 @@ export class ChatView {
   }
 
   /**
-   * Janus's turn is a picture of `prompt`: drawn with the image settings' defaults (guidance 5,
-   * temperature 1) and the chat's seed when one is set, its rows shown as they are decoded.
+   * Janus's turn is a picture of `prompt`: drawn with the Create section's guidance and
+   * temperature and the chat's seed when one is set, its rows shown as they are decoded.
    */
   private async drawReply(prompt: string): Promise<void> {
     const turn = this.push({ role: 'assistant', content: '', images: [], draw: true });
@@ -494,15 +496,18 @@ export class ChatView {
     body.before(preview);
     const started = performance.now();
     const work = async (signal: AbortSignal): Promise<void> => {
+      // The chat's seed; the guidance and temperature of the Create section.
       const { seed } = this.settings();
+      const sampling = this.hooks.drawing();
       const say = (text: string): void => void (body.textContent = text);
-      const drawn = await drawOne(this.client, prompt, { ...(seed === undefined ? {} : { seed }), signal }, say, preview);
+      const drawn = await drawOne(this.client, prompt, { ...sampling, ...(seed === undefined ? {} : { seed }), signal }, say, preview);
       if (drawn === null) {
         turn.stopped = true;
       } else {
         turn.images = [drawn.png];
         turn.seed = drawn.seed;
-        turn.stats = `seed ${drawn.seed} · ${drawn.tokens} image tokens in ${((performance.now() - started) / 1000).toFixed(1)} s`;
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        turn.stats = `seed ${drawn.seed} · guidance ${sampling.cfgWeight} · temperature ${sampling.temperature} · ${drawn.tokens} image tokens in ${seconds} s`;
       }
     };
     await this.answer(turn, work, () => {

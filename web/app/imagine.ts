@@ -69,16 +69,10 @@ export class ImagineView {
       $('prompt').focus();
       return;
     }
-    const value = (id: string, fallback: number): number => {
-      const input = $<HTMLInputElement>(id);
-      const n = Number(input.value);
-      return input.value !== '' && Number.isFinite(n) ? n : fallback;
-    };
     const seedText = $<HTMLInputElement>('imagine-seed').value.trim();
     const options = {
-      count: Math.max(1, Math.min(4, Math.round(value('imagine-count', 1)))),
-      cfgWeight: value('cfg', 5),
-      temperature: value('imagine-temperature', 1),
+      count: Math.max(1, Math.min(4, Math.round(numberIn('imagine-count', 1)))),
+      ...imageSampling(),
       ...(seedText === '' ? {} : { seed: Number(seedText) }),
     };
     this.stop = new AbortController();
@@ -238,6 +232,21 @@ export class ImagineView {
     $('imagine-stop').hidden = !busy;
     $('imagine-status').hidden = !busy && $('imagine-progress').textContent === '';
   }
+}
+
+/**
+ * How a picture is drawn, as set in the Create section: the guidance and the temperature. A
+ * drawing in the conversation (/imagine) is drawn so too.
+ */
+export function imageSampling(): { cfgWeight: number; temperature: number } {
+  return { cfgWeight: numberIn('cfg', 5), temperature: numberIn('imagine-temperature', 1) };
+}
+
+/** The number in input `id`, or `fallback` where it holds none. */
+function numberIn(id: string, fallback: number): number {
+  const input = $<HTMLInputElement>(id);
+  const n = Number(input.value);
+  return input.value !== '' && Number.isFinite(n) ? n : fallback;
 }
 
 /** What the page says where the store refused the images. */

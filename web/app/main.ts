@@ -5,7 +5,7 @@ import { JanusClient, JanusError, toJanusError, type CachedModel, type DownloadP
 import { checkCapability, type Capability } from './capability.js';
 import { ChatView } from './chat.js';
 import { choiceOf, describeChoice, localChoice, registryChoices, storedChoices, storedFor, storedLine, type Choice, type LocalModel, type PageQuant } from './choices.js';
-import { ImagineView } from './imagine.js';
+import { ImagineView, imageSampling } from './imagine.js';
 import { formatBytes, formatDuration } from './format.js';
 import { humanError } from '../src/messages.js';
 import { setupOffline } from './offline.js';
@@ -270,7 +270,7 @@ async function load(choice: Choice, { store = true }: { store?: boolean } = {}):
     }
     const report = await state.client.load(choice.source, { cache: store, signal: controller.signal, onProgress: showProgress });
     state.loaded = choice;
-    state.chat ??= new ChatView(state.client, { onError: showError });
+    state.chat ??= new ChatView(state.client, { onError: showError, drawing: imageSampling });
     state.imagine ??= new ImagineView(state.client, { onError: showError, onAsk: (picture) => void state.chat?.ask(picture) });
     $('chat').hidden = false;
     $('imagine').hidden = false;

@@ -41,7 +41,7 @@ export interface Drawing {
 export async function drawOne(
   client: JanusClient,
   prompt: string,
-  options: Pick<GenerateImageOptions, 'cfgWeight' | 'seed' | 'signal'>,
+  options: Pick<GenerateImageOptions, 'cfgWeight' | 'temperature' | 'seed' | 'signal'>,
   say: (text: string) => void,
   preview: HTMLElement,
 ): Promise<Drawing | null> {

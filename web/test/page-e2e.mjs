@@ -579,7 +579,7 @@ async function main() {
       });
       console.log(`   drawn: ${JSON.stringify(drawn)}`);
       check(drawn.alt === 'Janus\'s picture of “A red cat on a blue house at night.”' && drawn.size !== '0x0', `the drawing: ${JSON.stringify(drawn)}`);
-      const seed = /^seed (\d+) · 576 image tokens in [\d.]+ s$/.exec(drawn.stats)?.[1];
+      const seed = /^seed (\d+) · guidance 5 · temperature 1 · 576 image tokens in [\d.]+ s$/.exec(drawn.stats)?.[1];
       check(seed !== undefined, `the drawing's figures: ${drawn.stats}`);
 
       // Asked about, the drawing goes with the question: its 576 image tokens are in the prompt,
@@ -593,11 +593,18 @@ async function main() {
       check(ran >= 576 && promptTokens - ran > 10, `the question after the drawing: ${asked}: the conversation before the drawing was run again`);
       check((await page.locator('.turn.assistant[data-failed]').count()) === 0, 'the question about the drawing failed');
 
-      // Draw (the button) draws the message; Regenerate draws the last drawing again.
+      // Draw (the button) draws the message, with the Create section's guidance and temperature;
+      // Regenerate draws the last drawing again.
+      await page.fill('#cfg', '3');
+      await page.fill('#imagine-temperature', '0.5');
       await page.fill('#message', 'A blue dog.');
       await page.click('#draw');
       await page.waitForFunction(() => document.querySelectorAll('.turn.assistant[data-draw="true"]:not([aria-busy]) img').length === 2, null, { timeout: 900_000 });
       const firstSeed = await page.locator('.turn.assistant[data-draw="true"] .stats').nth(1).innerText();
+      console.log(`   drawn with the Create section's settings: ${firstSeed}`);
+      check(/ · guidance 3 · temperature 0\.5 · /.test(firstSeed), `the drawing's settings: ${firstSeed}`);
+      await page.fill('#cfg', '5');
+      await page.fill('#imagine-temperature', '1');
       await page.click('#regenerate');
       await page.waitForFunction((before) => {
         const drawings = document.querySelectorAll('.turn.assistant[data-draw="true"]');
@@ -626,6 +633,7 @@ async function main() {
       console.log(`   after a newer page's upgrade: ${outdated}`);
       check(outdated.includes('reload this tab'), `after a newer page's upgrade: ${outdated}`);
       await page.waitForSelector('.turn.assistant:last-child:not([aria-busy])', { timeout: 300_000 });
+      // Its Reload button runs the page again (here with the newer database gone: a fresh one).
       await page.evaluate(() => new Promise((resolve) => {
         const deleting = indexedDB.deleteDatabase('janus-conversation');
         deleting.onsuccess = deleting.onerror = resolve;
