@@ -1,8 +1,9 @@
 // The conversation: messages with pictures, a streamed Markdown reply, stop, continue, regenerate,
-// copy, edit a question and ask again, clear, save as Markdown (export.ts); pictures attached by
-// button, drag-and-drop or paste; sampling settings. A file that is not a usable picture is
-// refused with a sentence saying why: at once when its header tells (picture.ts), else when the
-// engine fails to decode it; the conversation goes on without it.
+// copy, edit a question and ask again (chat-edit.ts), clear, save as Markdown (export.ts);
+// pictures attached by button, drag-and-drop or paste (chat-attachments.ts); sampling settings.
+// A file that is not a usable picture is refused with a sentence saying why: at once when its
+// header tells (picture.ts), else when the engine fails to decode it; the conversation goes on
+// without it.
 // Conversations are kept on this device unless the person says not to (kept-conversations.ts):
 // after a reload the tab's conversation is shown again and goes on where it stopped; a new tab
 // opens the latest one no other tab shows; earlier ones are listed (history.ts) to go back to.
@@ -19,8 +20,8 @@ import { renderHistory } from './history.js';
 import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { KeptConversations, titleOf, type KeptTurn } from './kept-conversations.js';
 import { newKeptId, newerPage } from './kept-db.js';
-import { describeProblem, inspectPicture } from './picture.js';
-import { continuable, decorate, replyStats, showPictures, thumbnail, type Turn } from './chat-turn.js';
+import { AttachedPictures } from './chat-attachments.js';
+import { continuable, decorate, replyStats, showPictures, type Turn } from './chat-turn.js';
 import { QuestionEdit, type Draft } from './chat-edit.js';
 
 /** localStorage: 'false' when the person chose not to keep conversations on this device. */
@@ -40,14 +41,11 @@ const $ = byId;
 
 export class ChatView {
   private turns: Turn[] = [];
-  private pending: Blob[] = [];
   private stop: AbortController | null = null;
   /** A question taken back to be changed (Edit). */
   private readonly editing: QuestionEdit;
-  /** The files being looked at: a send waits for them, so that a picture just dropped goes along. */
-  private attaching: Promise<void> = Promise.resolve();
-  /** Why pictures were refused, under the attachments (made here: index.html has no place for it). */
-  private readonly problems: HTMLElement;
+  /** The pictures attached to the next message. */
+  private readonly attached = new AttachedPictures();
   private readonly kept = new KeptConversations();
   private readonly claim = new ConversationClaim();
   /** The conversation shown: its key among the kept ones. */
@@ -61,14 +59,7 @@ export class ChatView {
     private readonly client: JanusClient,
     private readonly hooks: ChatHooks,
   ) {
-    const form = $<HTMLFormElement>('composer');
-    this.problems = document.createElement('div');
-    this.problems.id = 'attach-problem';
-    this.problems.className = 'problem';
-    this.problems.setAttribute('role', 'alert');
-    this.problems.hidden = true;
-    $('attachments').after(this.problems);
-    form.addEventListener('submit', (event) => {
+    $<HTMLFormElement>('composer').addEventListener('submit', (event) => {
       event.preventDefault();
       void this.send();
     });
@@ -78,28 +69,6 @@ export class ChatView {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         void this.send();
-      }
-    });
-    $<HTMLInputElement>('attach').addEventListener('change', (event) => {
-      const input = event.target as HTMLInputElement;
-      void this.attach([...(input.files ?? [])]);
-      input.value = '';
-    });
-    form.addEventListener('dragover', (event) => {
-      event.preventDefault();
-      form.classList.add('dropping');
-    });
-    form.addEventListener('dragleave', () => form.classList.remove('dropping'));
-    form.addEventListener('drop', (event) => {
-      event.preventDefault();
-      form.classList.remove('dropping');
-      void this.attach([...(event.dataTransfer?.files ?? [])]);
-    });
-    $('message').addEventListener('paste', (event) => {
-      const files = [...(event.clipboardData?.files ?? [])];
-      if (files.length > 0) {
-        event.preventDefault();
-        void this.attach(files);
       }
     });
     $('stop').addEventListener('click', () => this.stop?.abort());
@@ -118,10 +87,10 @@ export class ChatView {
     });
     this.editing = new QuestionEdit({
       turns: () => this.turns,
-      read: () => ({ text: $<HTMLTextAreaElement>('message').value, pictures: this.pending }),
+      read: () => ({ text: $<HTMLTextAreaElement>('message').value, pictures: this.attached.pictures }),
       write: (draft) => {
         $<HTMLTextAreaElement>('message').value = draft.text;
-        this.attachAgain(draft.pictures);
+        this.attached.set(draft.pictures);
       },
       changed: () => this.update(),
     });
@@ -163,7 +132,7 @@ export class ChatView {
     rememberShown(id);
     this.turns = [];
     $('messages').replaceChildren();
-    this.say([]);
+    this.attached.say([]);
     for (const kept of turns) {
       const turn = this.push(kept);
       if (kept.role === 'assistant') decorate(turn);
@@ -268,34 +237,10 @@ export class ChatView {
    * message, with the message box in view and focused for the question.
    */
   async ask(picture: File): Promise<void> {
-    await this.attach([picture]);
+    await this.attached.add([picture]);
     const input = $<HTMLTextAreaElement>('message');
     input.scrollIntoView({ block: 'center' });
     input.focus();
-  }
-
-  /** Attaches the files that are usable pictures; says why about each one that is not. */
-  private attach(files: File[]): Promise<void> {
-    this.attaching = this.attaching.then(() => this.admit(files));
-    return this.attaching;
-  }
-
-  private async admit(files: File[]): Promise<void> {
-    const refused: string[] = [];
-    // Every file is looked at, whatever its type says: a name ending .png proves nothing.
-    for (const file of files) {
-      const check = await inspectPicture(file).catch(() => ({ ok: false, problem: 'not-a-picture' }) as const);
-      if (check.ok) this.pending.push(file);
-      else refused.push(describeProblem(file.name || 'The file', check));
-    }
-    this.say(refused);
-    this.renderPending();
-  }
-
-  /** Shows (or with nothing to say, hides) why pictures were refused. */
-  private say(problems: string[]): void {
-    this.problems.replaceChildren(...problems.map((text) => Object.assign(document.createElement('p'), { textContent: text })));
-    this.problems.hidden = problems.length === 0;
   }
 
   /**
@@ -314,27 +259,7 @@ export class ChatView {
     }
     const { title, action } = humanError(error.code);
     const why = error.message.replace(/\.$/, '');
-    this.say([`${title} The engine says: ${why}.`, `Your message with it was left out of the conversation. ${action}`]);
-  }
-
-  private renderPending(): void {
-    const list = $<HTMLUListElement>('attachments');
-    list.replaceChildren(
-      ...this.pending.map((blob, i) => {
-        const item = document.createElement('li');
-        item.append(thumbnail(blob, `attached picture ${i + 1}`));
-        const remove = button(
-          '×',
-          () => {
-            this.pending.splice(i, 1);
-            this.renderPending();
-          },
-          { label: `Remove attached picture ${i + 1}` },
-        );
-        item.append(remove);
-        return item;
-      }),
-    );
+    this.attached.say([`${title} The engine says: ${why}.`, `Your message with it was left out of the conversation. ${action}`]);
   }
 
   private settings(): { temperature: number; topP: number; maxNewTokens: number; seed?: number } {
@@ -354,7 +279,7 @@ export class ChatView {
 
   /** Sends the message; `/imagine …` or `draw` asks for a picture of it instead. */
   private async send(draw = false): Promise<void> {
-    await Promise.all([this.attaching, this.restored]);
+    await Promise.all([this.attached.settled(), this.restored]);
     if (this.stop !== null) return;
     const input = $<HTMLTextAreaElement>('message');
     const text = input.value.trim();
@@ -365,15 +290,15 @@ export class ChatView {
       // Pictures attached stay for the next question: a drawing is made from words alone.
       this.push({ role: 'user', content: prompt, images: [], draw: true });
       input.value = draft?.text ?? '';
-      if (draft !== null) this.attachAgain(draft.pictures);
+      if (draft !== null) this.attached.set(draft.pictures);
       return this.drawReply(prompt);
     }
-    if (text === '' && this.pending.length === 0) return;
+    if (text === '' && this.attached.pictures.length === 0) return;
     const draft = this.applyEdit();
-    this.push({ role: 'user', content: text, images: this.pending });
-    this.say([]);
+    this.push({ role: 'user', content: text, images: this.attached.pictures });
+    this.attached.say([]);
     input.value = draft?.text ?? '';
-    this.attachAgain(draft?.pictures ?? []);
+    this.attached.set(draft?.pictures ?? []);
     await this.reply();
   }
 
@@ -384,7 +309,7 @@ export class ChatView {
   private edit(turn: Turn): void {
     if (this.stop !== null) return;
     this.editing.begin(turn, { text: turn.draw === true ? `/imagine ${turn.content}` : turn.content, pictures: [...turn.images] });
-    this.say([]);
+    this.attached.say([]);
     $('message').focus();
   }
 
@@ -394,12 +319,6 @@ export class ChatView {
     if (applied === null) return null;
     this.turns = this.turns.slice(0, applied.at);
     return applied.draft;
-  }
-
-  /** The message box's pictures are `pictures`. */
-  private attachAgain(pictures: Blob[]): void {
-    this.pending = pictures;
-    this.renderPending();
   }
 
   private async regenerate(): Promise<void> {
@@ -430,7 +349,7 @@ export class ChatView {
     this.editing.cancel();
     this.turns = [];
     $('messages').replaceChildren();
-    this.say([]);
+    this.attached.say([]);
     this.update();
     void this.kept.remove(this.id).then((ok) => {
       if (ok && $<HTMLInputElement>('keep').checked) this.keepStatus('Cleared: nothing of this conversation is kept.');
