@@ -11,6 +11,7 @@ import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { newKeptId, newerPage } from './kept-db.js';
 import { galleryOrder, KeptImages, type KeptImage } from './kept-images.js';
 import { showPreview } from '../src/preview.js';
+import { drawingLine } from '../src/drawing.js';
 
 export interface ImagineHooks {
   onError(error: unknown): void;
@@ -91,10 +92,7 @@ export class ImagineView {
         onStep: (step, total) => {
           bar.max = total;
           bar.value = step;
-          const seconds = (performance.now() - started) / 1000;
-          const left = (seconds / step) * (total - step);
-          // The first steps include reading the prompt: no estimate until the pace settles.
-          text.textContent = `Drawing: token ${step} of ${total}${step >= 8 ? ` (${Math.round(left)} s left)` : ''}`;
+          text.textContent = drawingLine(step, total, (performance.now() - started) / 1000);
         },
         onPreview: (partial) => showPreview(preview, partial),
       });

@@ -25,6 +25,16 @@ export function drawPrompt(text: string): string | null {
   return match === null ? null : (match[1] ?? '').trim();
 }
 
+/**
+ * What a drawing says after image token `step` of `total`, `seconds` after it was asked for:
+ * "Drawing: token 96 of 576 (40 s left)". The time left is the pace so far carried to the last
+ * token, said once 8 tokens are in: the first ones also paid for reading the prompt.
+ */
+export function drawingLine(step: number, total: number, seconds: number): string {
+  const left = step >= 8 && step < total ? ` (${Math.max(1, Math.round((seconds / step) * (total - step)))} s left)` : '';
+  return `Drawing: token ${step} of ${total}${left}`;
+}
+
 /** A picture Janus drew for a conversation. */
 export interface Drawing {
   png: Blob;
@@ -34,7 +44,7 @@ export interface Drawing {
 }
 
 /**
- * Draws one picture of `prompt` for a conversation: "Drawing: token n of N" to `say` after every
+ * Draws one picture of `prompt` for a conversation: its `drawingLine` to `say` after every
  * token, the rows into `preview` as they are decoded (it is removed at the end, whatever the
  * end). Resolves with the picture as a PNG, or null when stopped.
  */
@@ -45,10 +55,11 @@ export async function drawOne(
   say: (text: string) => void,
   preview: HTMLElement,
 ): Promise<Drawing | null> {
+  const started = performance.now();
   try {
     const result = await client.generateImage(prompt, {
       ...options,
-      onStep: (step, total) => say(`Drawing: token ${step} of ${total}`),
+      onStep: (step, total) => say(drawingLine(step, total, (performance.now() - started) / 1000)),
       onPreview: (partial) => showPreview(preview, partial),
     });
     const image = result.images[0];

@@ -162,7 +162,7 @@ async function main() {
         })));
         await page.locator('janus-chat [part~="input"]').fill('/imagine a red square');
         await page.locator('janus-chat [part~="input"]').press('Enter');
-        await page.waitForFunction(() => /^Drawing: token \d+ of 576$/.test(document.querySelector('janus-chat')?.shadowRoot?.querySelector('[part~="status"]')?.textContent ?? ''), null, { timeout: 120_000 });
+        await page.waitForFunction(() => /^Drawing: token \d+ of 576 \(\d+ s left\)$/.test(document.querySelector('janus-chat')?.shadowRoot?.querySelector('[part~="status"]')?.textContent ?? ''), null, { timeout: 120_000 });
         const drawnDetail = await drawnEvent;
         const drawing = await page.locator('janus-chat [part~="drawing"]').evaluate(async (img) => {
           await img.decode();

@@ -570,7 +570,7 @@ async function main() {
       await page.waitForFunction(() => document.querySelectorAll('.turn.assistant:not([data-draw]) .stats').length === 1, null, { timeout: 300_000 });
       await send(page, '/imagine A red cat on a blue house at night.');
       check((await page.locator('.turn.user[data-draw="true"] .content').innerText()) === 'A red cat on a blue house at night.', 'the request shows the prompt without /imagine');
-      await waitText(page, '.turn.assistant[data-draw="true"] .content', /^Drawing: token \d+ of 576$/, 120_000);
+      await waitText(page, '.turn.assistant[data-draw="true"] .content', /^Drawing: token \d+ of 576 \(\d+ s left\)$/, 120_000);
       await page.waitForSelector('.turn.assistant[data-draw="true"]:not([aria-busy]) img', { timeout: 900_000 });
       const drawn = await page.evaluate(async () => {
         const img = document.querySelector('.turn.assistant[data-draw="true"] img');

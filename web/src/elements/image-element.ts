@@ -11,6 +11,7 @@
 import type { GeneratedImages, GenerateImageOptions, RgbaImage } from '../client.js';
 import { drawRgba, saveCanvasAsPng } from '../canvas.js';
 import { showPreview } from '../preview.js';
+import { drawingLine } from '../drawing.js';
 import { JanusElement } from './base.js';
 import { styles } from './styles.js';
 
@@ -73,6 +74,7 @@ export class JanusImageElement extends JanusElement {
     this.steps.removeAttribute('value');
     this.preview.replaceChildren();
     this.say('Reading the prompt…');
+    const started = performance.now();
     try {
       const client = await this.client();
       const result = await client.generateImage(prompt, {
@@ -81,7 +83,7 @@ export class JanusImageElement extends JanusElement {
         onStep: (step, total) => {
           this.steps.max = total;
           this.steps.value = step;
-          this.say(`Drawing: token ${step} of ${total}`);
+          this.say(drawingLine(step, total, (performance.now() - started) / 1000));
         },
         onPreview: (preview) => showPreview(this.preview, preview),
       });

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { drawPrompt, modelHistory } from '../../src/drawing.js';
+import { drawingLine, drawPrompt, modelHistory } from '../../src/drawing.js';
 import type { KeptTurn } from '../../app/kept-conversations.js';
 
 test('/imagine (or /draw) and a description ask for a picture; anything else is a message', () => {
@@ -16,6 +16,17 @@ test('/imagine (or /draw) and a description ask for a picture; anything else is 
   assert.equal(drawPrompt('/imagined a cat'), null);
   assert.equal(drawPrompt('Please /imagine a cat'), null);
   assert.equal(drawPrompt('What is in this picture?'), null);
+});
+
+test('a drawing says its token, and the time left once the pace settles', () => {
+  // The first tokens also paid for the prompt: nothing said of the time left before 8.
+  assert.equal(drawingLine(1, 576, 3), 'Drawing: token 1 of 576');
+  assert.equal(drawingLine(7, 576, 3.5), 'Drawing: token 7 of 576');
+  // 96 tokens in 16 s: 480 more at that pace.
+  assert.equal(drawingLine(96, 576, 16), 'Drawing: token 96 of 576 (80 s left)');
+  // Never "0 s left" before the end, and nothing left to say at it.
+  assert.equal(drawingLine(575, 576, 10), 'Drawing: token 575 of 576 (1 s left)');
+  assert.equal(drawingLine(576, 576, 10), 'Drawing: token 576 of 576');
 });
 
 const png = (name: string): Blob => new Blob([name], { type: 'image/png' });
