@@ -193,7 +193,17 @@ async fn text_cases(
         ids,
         images: vec![image.clone()],
     };
-    run_text(m, case, prompt, "understand", logits_tol, &mut fig, None).await?;
+    run_text(
+        m,
+        case,
+        prompt.clone(),
+        "understand",
+        logits_tol,
+        &mut fig,
+        None,
+    )
+    .await?;
+    crate::chunks::in_chunks(m, case, &prompt, logits_tol, &mut fig).await?;
 
     crate::kept::kept_cache(m, g, roles, image, logits_tol, &mut fig).await?;
     Ok(fig)

@@ -6,6 +6,9 @@
 //! - first-step logits within a relative-error tolerance (1e-4 on the CPU, 1e-3 on GPUs);
 //! - greedy text ids identical — a two-turn chat with a system prompt, a raw prompt, and a
 //!   question about a non-square image;
+//! - the understanding prompt run a few query rows at a time, and two pictures encoded one at a
+//!   time, give what one pass gives (how long prompts and many pictures stay within a device's
+//!   binding limit);
 //! - a prompt started from the last chat's kept cache (regenerated, a follow-up turn, the same
 //!   picture asked about again, another picture under the same ids) gives what it gives run
 //!   afresh;
@@ -16,6 +19,7 @@
 //! is an `Err` naming the case and the numbers; success returns the measured figures.
 
 mod cases;
+mod chunks;
 mod kept;
 #[cfg(feature = "wgpu-kernels")]
 pub mod kernels;

@@ -487,3 +487,58 @@ fn decode_logits(m: &Loaded) -> Vec<f32> {
 fn read(t: Tensor<2>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
 }
+
+/// A prompt whose attention scores, run in one pass, would not fit WebGPU's default storage
+/// binding limit (128 MiB), which this device has: 16 heads over 1,600 positions are 164 MB of
+/// f32 scores, a wgpu validation error in one pass. The prefill runs in chunks of query rows
+/// whose scores stay within `PREFILL_SCORE_BYTES` (three chunks here), and its first logits are
+/// the CPU's for the same random weights. A tiny model otherwise (tiny-a's config with 16 heads
+/// of 16 and room for 4,096 positions; one layer).
+#[test]
+fn a_prompt_past_the_binding_limit_runs_in_chunks() {
+    use janus_model::bench::random_model;
+    use janus_model::config::JanusConfig;
+    use janus_model::generate::text::generate_text;
+    use janus_model::model::llama::{PREFILL_SCORE_BYTES, prefill_rows};
+    use std::ops::ControlFlow;
+
+    let Some(device) = wgpu() else { return };
+    let text = std::fs::read_to_string(model_dir("tiny-a-hf").join("config.json")).unwrap();
+    let mut config = JanusConfig::from_json(&text).unwrap();
+    let l = &mut config.language;
+    (l.num_heads, l.num_kv_heads, l.head_dim) = (16, 16, 16);
+    (l.num_layers, l.max_position_embeddings) = (1, 4096);
+    let positions = 1600;
+    let whole = (l.num_heads * positions * positions * 4) as u64;
+    assert!(
+        whole > 128 << 20,
+        "{whole} bytes of scores fit the default binding limit"
+    );
+    assert_eq!(prefill_rows(1, 16, positions, PREFILL_SCORE_BYTES), 655);
+
+    let first_logits = |device: &Device| {
+        let store = TensorStore::new(device, WorkingDtype::F32);
+        let (model, _) = pollster::block_on(random_model(&config, store, 7, &|| 0.0)).unwrap();
+        let req = janus_model::generate::text::TextRequest {
+            prompt_ids: (0..positions as u32).map(|i| 5 + (i * 37) % 290).collect(),
+            images: vec![],
+            max_new_tokens: 1,
+            sampling: janus_model::generate::sampling::SamplingParams::greedy(),
+            stop_token: None,
+            image_token: 300,
+        };
+        pollster::block_on(generate_text(&model, &req, |_| ControlFlow::Continue(())))
+            .unwrap()
+            .first_logits
+    };
+    let gpu = first_logits(&device);
+    let cpu = first_logits(&common::device());
+    let (diff, scale) = max_diff(&gpu, &cpu);
+    println!(
+        "{positions} positions, 16 heads, on WebGPU's default limits: logits max |diff| {diff:.2e} (up to {scale:.2})"
+    );
+    assert!(
+        diff <= 1e-3 * scale.max(1.0),
+        "logits differ from the CPU's by {diff}"
+    );
+}

@@ -10,7 +10,7 @@ pub mod stop_text;
 pub mod text;
 
 /// Read a float tensor back to the host as f32.
-pub(crate) async fn read_f32<const D: usize>(
+pub async fn read_f32<const D: usize>(
     t: burn::tensor::Tensor<D>,
 ) -> Result<Vec<f32>, crate::error::JanusError> {
     let data = t.cast(burn::tensor::DType::F32).into_data_async().await?;

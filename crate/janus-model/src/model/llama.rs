@@ -237,6 +237,21 @@ pub struct DecoderLayer {
     mlp: Mlp,
 }
 
+/// The most bytes a prefill's attention scores (`[B, heads, rows, S]`, f32) take at once: a
+/// longer prompt runs through the layers a chunk of query rows at a time ([`prefill_rows`]).
+/// Half of WebGPU's smallest storage binding limit (128 MiB), so that any device binds them and
+/// the softmax's copies beside them stay small. Janus-1.3B (16 heads) runs a 1,024-position
+/// prompt whole, and one of 4,096 positions in chunks of 256 rows, where whole its scores would
+/// take 1 GiB.
+pub const PREFILL_SCORE_BYTES: u64 = 64 << 20;
+
+/// Query rows a prefill chunk may hold: as many as keep `[batch, heads, rows, positions]` f32
+/// scores within `limit` bytes, and at least one.
+pub fn prefill_rows(batch: usize, heads: usize, positions: usize, limit: u64) -> usize {
+    let per_row = (batch * heads * positions * 4).max(1) as u64;
+    ((limit / per_row) as usize).max(1)
+}
+
 /// The decoder stack with its embedding table and final norm (the heads live elsewhere).
 #[derive(Clone, Debug)]
 pub struct Llama {
@@ -247,6 +262,9 @@ pub struct Llama {
     config: LlamaConfig,
     /// Use the fused WGSL kernels (norms, rotation, decode attention).
     kernels: bool,
+    /// The most bytes a prefill chunk's attention scores take: [`PREFILL_SCORE_BYTES`], or the
+    /// device's largest tensor where that is smaller.
+    score_bytes: u64,
 }
 
 impl Llama {
@@ -277,6 +295,7 @@ impl Llama {
             rope: Rope::new(c.head_dim, c.rope_theta),
             config: c.clone(),
             kernels: crate::quant::device::kernel_available(store.device()),
+            score_bytes: PREFILL_SCORE_BYTES.min(store.max_tensor_bytes()),
         })
     }
 
@@ -299,6 +318,12 @@ impl Llama {
         (0..self.layers.len())
             .map(|_| KvCache::new(capacity_hint))
             .collect()
+    }
+
+    /// The most bytes a prefill chunk's attention scores take ([`PREFILL_SCORE_BYTES`], or the
+    /// device's largest tensor where smaller).
+    pub fn score_bytes(&self) -> u64 {
+        self.score_bytes
     }
 
     /// The fused kernels run here (wgpu with the kernels built, not switched off).
@@ -377,8 +402,37 @@ impl Llama {
     }
 
     /// Run `x: [B, T, H]` (embeddings at positions `cache.len() ..`) through every layer and the
-    /// final RMSNorm; returns `[B, T, H]` and extends the caches.
+    /// final RMSNorm; returns `[B, T, H]` and extends the caches. A long `x` runs in chunks of
+    /// query rows whose attention scores stay within the model's bound ([`prefill_rows`]).
     pub fn forward(&self, x: Tensor<3>, caches: &mut [KvCache]) -> Tensor<3> {
+        let [b, t, _] = x.dims();
+        let start = caches.first().map_or(0, KvCache::len);
+        let rows = prefill_rows(b, self.config.num_heads, start + t, self.score_bytes);
+        self.forward_in_chunks(x, caches, rows)
+    }
+
+    /// [`Self::forward`], `rows` query rows at a time: each chunk attends to the caches the ones
+    /// before it filled, which is the same arithmetic as one pass (tests compare them).
+    pub fn forward_in_chunks(
+        &self,
+        x: Tensor<3>,
+        caches: &mut [KvCache],
+        rows: usize,
+    ) -> Tensor<3> {
+        let t = x.dims()[1];
+        let rows = rows.max(1);
+        if t <= rows {
+            return self.forward_rows(x, caches);
+        }
+        let parts = (0..t)
+            .step_by(rows)
+            .map(|at| self.forward_rows(x.clone().narrow(1, at, rows.min(t - at)), caches))
+            .collect();
+        Tensor::cat(parts, 1)
+    }
+
+    /// One pass of `x: [B, T, H]` through every layer: `[B, heads, T, S]` attention scores.
+    fn forward_rows(&self, x: Tensor<3>, caches: &mut [KvCache]) -> Tensor<3> {
         let [_, t, _] = x.dims();
         let start = caches.first().map_or(0, KvCache::len);
         let device = x.device();

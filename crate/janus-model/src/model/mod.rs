@@ -121,9 +121,30 @@ impl Janus {
         self.llm.embed.forward(ids)
     }
 
-    /// Understanding features: `pixels: [N, 3, S, S]` -> `[N, 576, H]`.
+    /// Understanding features: `pixels: [N, 3, S, S]` -> `[N, 576, H]`. Many pictures run a few
+    /// at a time, so that SigLIP's attention scores (`[n, heads, 576, 576]` f32, 20 MiB a
+    /// picture) stay within the bound a prefill's do ([`llama::PREFILL_SCORE_BYTES`]).
     pub fn encode_images(&self, pixels: Tensor<4>) -> Tensor<3> {
-        self.aligner.forward(self.vision.forward(pixels))
+        let v = &self.config.vision;
+        let patches = v.num_patches();
+        // A picture is one "row" of `heads × patches` scores over `patches` positions.
+        let per_pass = llama::prefill_rows(v.heads, patches, patches, self.llm.score_bytes());
+        self.encode_images_by(pixels, per_pass)
+    }
+
+    /// [`Self::encode_images`], `per_pass` pictures at a time (tests compare it with one pass).
+    pub fn encode_images_by(&self, pixels: Tensor<4>, per_pass: usize) -> Tensor<3> {
+        let n = pixels.dims()[0];
+        let per_pass = per_pass.max(1);
+        let encode = |p: Tensor<4>| self.aligner.forward(self.vision.forward(p));
+        if n <= per_pass {
+            return encode(pixels);
+        }
+        let parts = (0..n)
+            .step_by(per_pass)
+            .map(|at| encode(pixels.clone().narrow(0, at, per_pass.min(n - at))))
+            .collect();
+        Tensor::cat(parts, 0)
     }
 
     /// Run the decoder over input embeddings, extending `cache`; returns normed hidden `[B, T, H]`.

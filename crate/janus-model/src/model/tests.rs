@@ -333,3 +333,26 @@ fn kv_cache_growth_keeps_contents() {
     assert_eq!(values(k), values(expect.clone()));
     assert_eq!(values(v), values(expect));
 }
+
+#[test]
+fn prefill_chunks_keep_attention_scores_within_the_bound() {
+    use super::llama::{PREFILL_SCORE_BYTES as BOUND, prefill_rows};
+    // Janus-1.3B (16 heads): a prompt of 1,024 positions runs whole; one of 4,096 in chunks of
+    // 256 rows, where whole its scores would take 1 GiB.
+    assert_eq!(prefill_rows(1, 16, 1024, BOUND), 1024);
+    assert_eq!(prefill_rows(1, 16, 4096, BOUND), 256);
+    // An image job's conditional and unconditional rows, a 30-token prompt and its 576 codes:
+    // whole.
+    assert!(prefill_rows(2, 16, 606, BOUND) >= 606);
+    // SigLIP (16 heads over 576 patches, a picture a "row"): three pictures a pass.
+    assert_eq!(prefill_rows(16, 576, 576, BOUND), 3);
+    // Every chunk within the bound, up to the full context; one row past any bound.
+    for positions in [1, 2, 577, 4095, 16384] {
+        let rows = prefill_rows(1, 16, positions, BOUND);
+        assert!(
+            rows >= 1 && (rows * 16 * positions * 4) as u64 <= BOUND,
+            "{positions}: {rows}"
+        );
+    }
+    assert_eq!(prefill_rows(1, 16, 4096, 1), 1);
+}
