@@ -295,6 +295,11 @@ pub async fn decode_images(model: &Janus, codes: &[Vec<u32>]) -> Result<Vec<RgbI
 
 /// VQ-decode the first `rows` rows of each image's codes (the caller has checked them): images
 /// of width `S` and height `rows * S / grid`. With every row, the finished images.
+///
+/// One image at a time: the decoder's activations are f32 at the image's full size (the last
+/// level's `[n, 128, 384, 384]` is 75.5 MB an image), so a batch of four decoded at once would
+/// need tensors past what many devices bind (WebGPU guarantees 128 MiB) and four times the
+/// memory; one image's are within both, whatever the batch.
 async fn decode_rows(
     model: &Janus,
     codes: &[Vec<u32>],
@@ -302,20 +307,20 @@ async fn decode_rows(
 ) -> Result<Vec<RgbImage>, JanusError> {
     let q = &model.config().gen_vision;
     let take = rows * q.grid;
-    let flat: Vec<i64> = codes
-        .iter()
-        .flat_map(|c| &c[..take])
-        .map(|&c| c as i64)
-        .collect();
-    let ids =
-        Tensor::<2, Int>::from_data(TensorData::new(flat, [codes.len(), take]), model.device());
     let width = q.image_size();
     let height = rows * width / q.grid;
-    let pixels = read_f32(model.decode_codes(ids)).await?;
-    Ok(to_rgb8(&pixels, codes.len(), height, width)
-        .into_iter()
-        .filter_map(|buf| RgbImage::from_raw(width as u32, height as u32, buf))
-        .collect())
+    let mut images = Vec::with_capacity(codes.len());
+    for c in codes {
+        let flat: Vec<i64> = c[..take].iter().map(|&c| c as i64).collect();
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [1, take]), model.device());
+        let pixels = read_f32(model.decode_codes(ids)).await?;
+        images.extend(
+            to_rgb8(&pixels, 1, height, width)
+                .into_iter()
+                .filter_map(|buf| RgbImage::from_raw(width as u32, height as u32, buf)),
+        );
+    }
+    Ok(images)
 }
 
 #[cfg(test)]
