@@ -151,10 +151,26 @@ async function main() {
         await page.locator('janus-chat [part~="input"]').fill('Hello there');
         await page.locator('janus-chat [part~="input"]').press('Enter');
         const message = await reply;
-        const text = (await page.locator('janus-chat [part~="assistant"]').innerText()).trim();
+        const text = (await page.locator('janus-chat [part~="assistant"]').innerText()).replace(/Copy$/, '').trim();
         console.log(`   reply: stop ${message.stop}, ${JSON.stringify(text.slice(0, 30))}`);
         check(text.length > 0 && message.stop === 'max_tokens', `the chat reply: ${JSON.stringify(message)}`);
         check(await page.locator('janus-chat [part~="user"]', { hasText: 'Hello there' }).isVisible(), 'the question is not shown');
+        // Copy puts the reply's text on the clipboard.
+        await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
+        await page.locator('janus-chat [part~="copy"]').click();
+        await page.waitForFunction(() => document.querySelector('janus-chat').shadowRoot.querySelector('[part~="copy"]').textContent === 'Copied', null, { timeout: 5_000 });
+        const copied = await page.evaluate(() => navigator.clipboard.readText());
+        check(copied === message.text, `Copy put ${JSON.stringify(copied)} on the clipboard, not the reply ${JSON.stringify(message.text)}`);
+        // Regenerate writes the reply again in its place (greedy here: the same words), and sends
+        // only Janus's new turn.
+        const again = page.evaluate(() => new Promise((resolve) => document.querySelector('janus-chat').addEventListener('message', (e) => resolve(e.detail))));
+        await page.locator('janus-chat [part~="regenerate"]').click();
+        const regenerated = await again;
+        const log = await page.evaluate(() => [...document.querySelector('janus-chat').shadowRoot.querySelectorAll('[part~="message"]')].map((m) => m.getAttribute('part')));
+        console.log(`   regenerated: ${JSON.stringify({ role: regenerated.role, promptTokens: regenerated.promptTokens, stop: regenerated.stop })}; log ${JSON.stringify(log)}`);
+        check(regenerated.role === 'assistant' && regenerated.text === message.text && regenerated.promptTokens === message.promptTokens, `the regenerated reply: ${JSON.stringify(regenerated)}, before ${JSON.stringify(message)}`);
+        check(log.length === 2 && log[1] === 'message assistant', `after Regenerate the log is ${JSON.stringify(log)}`);
+        check(await page.locator('janus-chat [part~="regenerate"]').isVisible(), 'Regenerate is not offered after the regenerated reply');
 
         // /imagine draws in the conversation, and the question after it carries the picture.
         const drawnEvent = page.evaluate(() => new Promise((resolve) => document.querySelector('janus-chat').addEventListener('message', (e) => {
@@ -197,7 +213,7 @@ async function main() {
           check((events[key] ?? 0) > 0, `no '${key}' event`);
         }
         check(events['janus-chat error'] === undefined && events['janus-image error'] === undefined, `error events: ${JSON.stringify(events)}`);
-        check(events['janus-chat message'] === 6, `a message event for each question and reply, the drawing's request and picture: ${events['janus-chat message']}`);
+        check(events['janus-chat message'] === 7, `a message event for each question and reply, the regenerated reply, the drawing's request and picture: ${events['janus-chat message']}`);
         // The elements' default: 4-bit weights.
         const quantized = await page.evaluate(() => window.__quantized);
         check(quantized > 0, `the elements should load at 4 bits by default: ${quantized} quantised tensors`);

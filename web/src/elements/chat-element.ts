@@ -10,9 +10,10 @@
 // Events (besides progress / ready / error): `message` with detail
 //   { role: 'user' | 'assistant', text, images (user; assistant: the drawing as a PNG Blob),
 //     draw (a drawing: the request or the picture), stop, seed and promptTokens (assistant) }.
-// Parts: log, message, user, assistant, drawing, download (a drawing's), form, input,
-// attachments, attach, send, stop, status, progress.
-// Methods: send(text, images?) as if typed; draw(prompt); clear().
+//   Regenerate sends only Janus's new turn.
+// Parts: log, message, user, assistant, drawing, download (a drawing's), copy (a reply's), form,
+// input, attachments, attach, send, regenerate, stop, status, progress.
+// Methods: send(text, images?) as if typed; draw(prompt); regenerate(); clear().
 
 import type { ChatOptions, GenerateImageOptions } from '../client.js';
 import type { ChatImage } from '../protocol.js';
@@ -40,7 +41,10 @@ export class JanusChatElement extends JanusElement {
   private attachments!: HTMLElement;
   private sendButton!: HTMLButtonElement;
   private stopButton!: HTMLButtonElement;
+  private regenerateButton!: HTMLButtonElement;
   private turns: DrawnTurn[] = [];
+  /** Janus's last turn while it ends the log (what Regenerate replaces), with its element. */
+  private last: { turn: DrawnTurn; element: HTMLLIElement } | null = null;
   private pending: Blob[] = [];
   private running: AbortController | null = null;
   private busy = true;
@@ -70,7 +74,8 @@ export class JanusChatElement extends JanusElement {
     attach.append(file);
     this.sendButton = this.button('send', 'Send', { submit: true });
     this.stopButton = this.button('stop', 'Stop', { secondary: true, hidden: true });
-    form.append(this.input, this.attachments, attach, this.sendButton, this.stopButton);
+    this.regenerateButton = this.button('regenerate', 'Regenerate', { secondary: true, hidden: true });
+    form.append(this.input, this.attachments, attach, this.sendButton, this.regenerateButton, this.stopButton);
     this.root.append(this.log, form);
 
     form.addEventListener('submit', (event) => {
@@ -100,11 +105,21 @@ export class JanusChatElement extends JanusElement {
       }
     });
     this.stopButton.addEventListener('click', () => this.running?.abort());
+    this.regenerateButton.addEventListener('click', () => void this.regenerate().catch(() => undefined));
   }
 
   protected setBusy(busy: boolean): void {
     this.busy = busy;
-    this.sendButton.disabled = busy || this.running !== null;
+    this.update();
+  }
+
+  /** The buttons as the model and the work now allow. */
+  private update(): void {
+    const working = this.running !== null;
+    this.sendButton.disabled = this.busy || working;
+    this.stopButton.hidden = !working;
+    this.regenerateButton.hidden = working || this.last === null;
+    this.regenerateButton.disabled = this.busy;
   }
 
   /**
@@ -115,7 +130,29 @@ export class JanusChatElement extends JanusElement {
   async send(text: string, images: ChatImage[] = []): Promise<string> {
     const prompt = this.drawing(text);
     if (prompt !== null) return this.draw(prompt).then(() => '');
-    const reply = this.start({ role: 'user', content: text, images });
+    this.ask({ role: 'user', content: text, images });
+    return this.reply();
+  }
+
+  /**
+   * Janus's last turn again, in its place: a reply written anew (the same words where sampling
+   * is greedy) or the picture drawn anew (another one unless `seed` is set). Resolves as
+   * `send` or `draw` would.
+   */
+  async regenerate(): Promise<string | Blob | null> {
+    const last = this.last;
+    const asked = this.turns.at(-2);
+    if (last === null || asked === undefined) throw new Error('there is no reply to regenerate');
+    if (this.running !== null) throw new Error('a reply is still being written');
+    this.turns.pop();
+    last.element.remove();
+    this.last = null;
+    return asked.draw === true ? this.drawAnswer(asked.content) : this.reply();
+  }
+
+  /** Janus's reply to the conversation so far, streamed into the log; resolves with its text. */
+  private reply(): Promise<string> {
+    const reply = this.addTurn('assistant', '', []);
     let written = '';
     return this.run(reply, async (signal, turns) => {
       const client = await this.client();
@@ -126,9 +163,19 @@ export class JanusChatElement extends JanusElement {
         this.log.scrollTop = this.log.scrollHeight;
       }
       const result = await stream.result;
-      turns.push({ role: 'assistant', content: result.text });
+      const turn: DrawnTurn = { role: 'assistant', content: result.text };
+      turns.push(turn);
       reply.innerHTML = renderMarkdown(result.text);
       if (result.stop === 'cancelled') reply.dataset.stopped = 'true';
+      const copy = this.button('copy', 'Copy', { secondary: true });
+      copy.addEventListener('click', () => {
+        void navigator.clipboard?.writeText(result.text).then(
+          () => (copy.textContent = 'Copied'),
+          () => (copy.textContent = 'Copy failed'),
+        );
+      });
+      reply.append(copy);
+      if (turns === this.turns) this.last = { turn, element: reply };
       this.say(result.stop === 'cancelled' ? 'Stopped.' : 'Ready.');
       this.emit('message', { role: 'assistant', text: result.text, stop: result.stop, seed: result.seed, promptTokens: result.promptTokens } satisfies ChatMessageEventDetail);
       return result.text;
@@ -141,7 +188,13 @@ export class JanusChatElement extends JanusElement {
    * drawing goes to the model with the next question, so Janus can be asked about it.
    */
   async draw(prompt: string): Promise<Blob | null> {
-    const turn = this.start({ role: 'user', content: prompt, draw: true });
+    this.ask({ role: 'user', content: prompt, draw: true });
+    return this.drawAnswer(prompt);
+  }
+
+  /** Janus's picture of `prompt` in the log; resolves with its PNG, or null when stopped. */
+  private drawAnswer(prompt: string): Promise<Blob | null> {
+    const turn = this.addTurn('assistant', '', []);
     turn.dataset.draw = 'true';
     return this.run(turn, async (signal, turns) => {
       const client = await this.client();
@@ -157,7 +210,9 @@ export class JanusChatElement extends JanusElement {
         return null;
       }
       const { png, seed } = drawn;
-      turns.push({ role: 'assistant', content: '', images: [png], draw: true });
+      const answer: DrawnTurn = { role: 'assistant', content: '', images: [png], draw: true };
+      turns.push(answer);
+      if (turns === this.turns) this.last = { turn: answer, element: turn };
       const img = this.make('img', 'drawing');
       img.src = URL.createObjectURL(png);
       img.alt = `Janus’s picture of “${prompt}”`;
@@ -174,20 +229,19 @@ export class JanusChatElement extends JanusElement {
   clear(): void {
     this.running?.abort();
     this.turns = [];
+    this.last = null;
     this.log.replaceChildren();
+    this.update();
   }
 
-  /**
-   * The person's turn shown and sent as a 'message' event, and Janus's turn begun: the element
-   * that will hold it.
-   */
-  private start(turn: DrawnTurn): HTMLLIElement {
+  /** The person's turn: kept, shown and sent as a 'message' event. */
+  private ask(turn: DrawnTurn): void {
     if (this.running !== null) throw new Error('a reply is still being written');
     this.turns.push(turn);
+    this.last = null;
     const images = [...(turn.images ?? [])];
     this.addTurn('user', turn.content, images);
     this.emit('message', { role: 'user', text: turn.content, images, ...(turn.draw === true ? { draw: true } : {}) } satisfies ChatMessageEventDetail);
-    return this.addTurn('assistant', '', []);
   }
 
   /**
@@ -200,8 +254,7 @@ export class JanusChatElement extends JanusElement {
     const turns = this.turns;
     reply.setAttribute('aria-busy', 'true');
     this.running = new AbortController();
-    this.sendButton.disabled = true;
-    this.stopButton.hidden = false;
+    this.update();
     try {
       return await work(this.running.signal, turns);
     } catch (error) {
@@ -212,8 +265,7 @@ export class JanusChatElement extends JanusElement {
     } finally {
       reply.removeAttribute('aria-busy');
       this.running = null;
-      this.stopButton.hidden = true;
-      this.sendButton.disabled = this.busy;
+      this.update();
     }
   }
 

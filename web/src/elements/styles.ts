@@ -52,6 +52,7 @@ const CHAT = `
 [part~='attachments'] img { width: 3rem; height: 3rem; object-fit: cover; border-radius: calc(var(--_radius) / 2); }
 [part~='message'] img[part~='drawing'], [part~='message'] .preview canvas { width: min(100%, var(--janus-image-size, 16rem)); max-width: none; max-height: none; height: auto; }
 [part~='message'] .preview canvas { display: block; border-radius: var(--_radius); background: var(--_surface); }
+[part~='message'] [part~='copy'], [part~='message'] [part~='download'] { min-height: 2rem; padding: 0.15rem 0.6rem; font-size: 0.85em; margin-top: 0.25rem; display: block; }
 `;
 
 const IMAGE = `
