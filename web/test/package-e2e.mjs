@@ -195,6 +195,12 @@ async function main() {
         await page.locator('janus-chat [part~="input"]').press('Enter');
         const after = await asked;
         console.log(`   the question after it: ${after.promptTokens} prompt tokens, stop ${after.stop}`);
+        // The log shows its end: the last reply and its Copy button, not cut off under the fold.
+        const below = await page.evaluate(() => {
+          const log = document.querySelector('janus-chat').shadowRoot.querySelector('[part~="log"]');
+          return log.scrollHeight - log.scrollTop - log.clientHeight;
+        });
+        check(below <= 1, `the log stops ${below} px short of its end after the reply`);
         check(after.promptTokens > 576, `the question after the drawing ran ${after.promptTokens} prompt tokens: the picture did not go with it`);
 
         const created = page.evaluate(() => new Promise((resolve) => document.querySelector('janus-image').addEventListener('image', (e) => resolve({ seed: e.detail.seed, count: e.detail.images.length, width: e.detail.width }))));

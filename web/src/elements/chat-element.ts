@@ -160,7 +160,7 @@ export class JanusChatElement extends JanusElement {
       for await (const piece of stream) {
         written += piece;
         reply.innerHTML = renderMarkdown(written); // sanitised by DOMPurify
-        this.log.scrollTop = this.log.scrollHeight;
+        this.scrollToEnd();
       }
       const result = await stream.result;
       const turn: DrawnTurn = { role: 'assistant', content: result.text };
@@ -175,6 +175,7 @@ export class JanusChatElement extends JanusElement {
         );
       });
       reply.append(copy);
+      this.scrollToEnd();
       if (turns === this.turns) this.last = { turn, element: reply };
       this.say(result.stop === 'cancelled' ? 'Stopped.' : 'Ready.');
       this.emit('message', { role: 'assistant', text: result.text, stop: result.stop, seed: result.seed, promptTokens: result.promptTokens } satisfies ChatMessageEventDetail);
@@ -218,7 +219,10 @@ export class JanusChatElement extends JanusElement {
       img.alt = `Janus’s picture of “${prompt}”`;
       const download = this.button('download', 'Download PNG', { secondary: true });
       download.addEventListener('click', () => saveBlob(png, `janus-${seed}.png`));
+      // Its height is known once it has loaded.
+      img.addEventListener('load', () => this.scrollToEnd(), { once: true });
       turn.append(img, download);
+      this.scrollToEnd();
       this.say(`Seed ${seed}.`);
       this.emit('message', { role: 'assistant', text: '', images: [png], draw: true, seed } satisfies ChatMessageEventDetail);
       return png;
@@ -310,8 +314,13 @@ export class JanusChatElement extends JanusElement {
     }
     if (text !== '') item.append(document.createTextNode(text));
     this.log.append(item);
-    this.log.scrollTop = this.log.scrollHeight;
+    this.scrollToEnd();
     return item;
+  }
+
+  /** The log shows its end: the turn being written and the buttons under it. */
+  private scrollToEnd(): void {
+    this.log.scrollTop = this.log.scrollHeight;
   }
 
   private options(): ChatOptions {
