@@ -13,7 +13,7 @@ import { humanError, toJanusError, type ChatMessage, type JanusClient, type Janu
 import { saveBlob } from '../src/canvas.js';
 import { renderMarkdown } from '../src/markdown.js';
 import { drawOne, drawPrompt, modelHistory } from '../src/drawing.js';
-import { button, byId, sayWithReload } from './dom.js';
+import { button, byId, numberIn, sayWithReload } from './dom.js';
 import { conversationMarkdown, exportName } from './export.js';
 import { ConversationClaim } from './conversation-claim.js';
 import { renderHistory } from './history.js';
@@ -263,14 +263,10 @@ export class ChatView {
   }
 
   private settings(): { temperature: number; topP: number; maxNewTokens: number; seed?: number } {
-    const number = (id: string, fallback: number): number => {
-      const value = Number($<HTMLInputElement>(id).value);
-      return Number.isFinite(value) && $<HTMLInputElement>(id).value !== '' ? value : fallback;
-    };
     const settings: { temperature: number; topP: number; maxNewTokens: number; seed?: number } = {
-      temperature: number('temperature', 0.7),
-      topP: number('top-p', 0.95),
-      maxNewTokens: Math.round(number('max-tokens', 512)),
+      temperature: numberIn('temperature', 0.7),
+      topP: numberIn('top-p', 0.95),
+      maxNewTokens: Math.round(numberIn('max-tokens', 512)),
     };
     const seed = $<HTMLInputElement>('seed').value.trim();
     if (seed !== '') settings.seed = Number(seed);

@@ -6,6 +6,13 @@ export function byId<T extends HTMLElement>(id: string): T {
   return element as T;
 }
 
+/** The number in input `id`, or `fallback` where it holds none (or not a number). */
+export function numberIn(id: string, fallback: number): number {
+  const input = byId<HTMLInputElement>(id);
+  const n = Number(input.value);
+  return input.value !== '' && Number.isFinite(n) ? n : fallback;
+}
+
 /**
  * `element` says `text`, with a Reload button after it where `reload` (a tab older than the
  * database that keeps things: reloading runs the newer page, which can open it).

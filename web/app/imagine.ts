@@ -5,7 +5,7 @@
 
 import type { JanusClient } from '../src/index.js';
 import { encodePng, saveBlob } from '../src/canvas.js';
-import { button, byId, sayWithReload } from './dom.js';
+import { button, byId, numberIn, sayWithReload } from './dom.js';
 import { formatBytes } from './format.js';
 import { readKeepChoice, writeKeepChoice } from './keep-choice.js';
 import { newKeptId, newerPage } from './kept-db.js';
@@ -238,13 +238,6 @@ export class ImagineView {
  */
 export function imageSampling(): { cfgWeight: number; temperature: number } {
   return { cfgWeight: numberIn('cfg', 5), temperature: numberIn('imagine-temperature', 1) };
-}
-
-/** The number in input `id`, or `fallback` where it holds none. */
-function numberIn(id: string, fallback: number): number {
-  const input = $<HTMLInputElement>(id);
-  const n = Number(input.value);
-  return input.value !== '' && Number.isFinite(n) ? n : fallback;
 }
 
 /** What the page says where the store refused the images. */
