@@ -13,6 +13,7 @@ import { humanError, toJanusError, type ChatMessage, type JanusClient, type Janu
 import { saveBlob } from '../src/canvas.js';
 import { renderMarkdown } from '../src/markdown.js';
 import { drawOne, drawPrompt, modelHistory } from '../src/drawing.js';
+import { readingLine } from '../src/reading.js';
 import { button, byId, numberIn, sayWithReload } from './dom.js';
 import { conversationMarkdown, exportName } from './export.js';
 import { ConversationClaim } from './conversation-claim.js';
@@ -372,10 +373,21 @@ export class ChatView {
     let frame = 0;
     const asked = performance.now();
     let first: number | null = null;
+    // A long prompt's passes, said under the reply until its first piece.
+    let reading: HTMLElement | null = null;
+    const onPrompt = (read: number, total: number): void => {
+      if (reading === null) {
+        reading = document.createElement('p');
+        reading.className = 'reading';
+        body.after(reading);
+      }
+      reading.textContent = readingLine(read, total, (performance.now() - asked) / 1000);
+    };
     const work = async (signal: AbortSignal): Promise<void> => {
-      const stream = this.client.chat(history, { ...this.settings(), signal });
+      const stream = this.client.chat(history, { ...this.settings(), signal, onPrompt });
       for await (const piece of stream) {
         first ??= performance.now();
+        reading?.remove();
         turn.content += piece;
         if (frame === 0) {
           frame = requestAnimationFrame(() => {
@@ -392,6 +404,7 @@ export class ChatView {
       turn.stats = into === undefined ? stats : `continued: ${stats}`;
     };
     await this.answer(turn, work, () => {
+      reading?.remove();
       cancelAnimationFrame(frame);
       body.innerHTML = renderMarkdown(turn.content);
       delete turn.before;

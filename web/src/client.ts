@@ -96,7 +96,17 @@ export interface ChatOptions extends SamplingOptions {
    */
   reuse?: boolean;
   /**
-   * Aborting stops the reply between tokens: `result` then resolves with stop 'cancelled'.
+   * Called while a long prompt is read, after each pass the GPU has run: `read` of the `total`
+   * positions this turn runs (what the engine's kept cache did not already hold). A prompt runs
+   * in passes where its attention scores would outgrow what the device binds in one: for
+   * Janus-1.3B past about 1,000 positions (a conversation with pictures asked again after a
+   * reload), before which nothing else is heard. Not called for a prompt read in one pass.
+   */
+  onPrompt?: (read: number, total: number) => void;
+  /**
+   * Aborting stops the reply between tokens, or between a long prompt's passes: `result` then
+   * resolves with stop 'cancelled' (and no text when stopped before the first token; what was read
+   * of the prompt stays in the engine's cache, so asking again goes on from there).
    * If the request had not started yet (another call was running), it rejects with 'aborted'.
    */
   signal?: AbortSignal;
@@ -292,7 +302,9 @@ export class JanusClient extends EventTarget {
     const onToken = (piece: string): void => {
       if (piece !== '') stream.push(piece);
     };
-    this.call('chat', fields, { onToken }, options.signal).then(
+    const handlers: CallHandlers = { onToken };
+    if (options.onPrompt !== undefined) handlers.onPrompt = options.onPrompt;
+    this.call('chat', fields, handlers, options.signal).then(
       (result) => stream.finish(result),
       (error: unknown) => stream.fail(toJanusError(error)),
     );

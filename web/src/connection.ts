@@ -1,7 +1,7 @@
 // One engine worker's lifetime, seen from the page: spawn it, send requests, route responses to
 // the pending calls, and notice when it dies.
 //
-// A call is a Promise for its request's 'result'; its 'progress' / 'token' / 'step' messages go to
+// A call is a Promise for its request's 'result'; its 'progress' / 'token' / 'prompt' / 'step' messages go to
 // the handlers given with it. An AbortSignal sends 'cancel' (see protocol.ts for what the worker
 // does with it); a load is rejected with 'aborted' at once, while the worker stops it.
 // When the worker dies ('fatal', an uncaught error, an undecodable message) the connection
@@ -15,6 +15,7 @@ import type { EnginePreview, LoadProgress } from './types.js';
 export interface CallHandlers {
   onProgress?: (progress: LoadProgress | DownloadProgress) => void;
   onToken?: (piece: string, tokenId: number) => void;
+  onPrompt?: (read: number, total: number) => void;
   onStep?: (step: number, total: number, preview?: EnginePreview) => void;
 }
 
@@ -141,6 +142,9 @@ export class WorkerConnection {
         return;
       case 'token':
         guard(() => call.handlers.onToken?.(message.piece, message.tokenId));
+        return;
+      case 'prompt':
+        guard(() => call.handlers.onPrompt?.(message.read, message.total));
         return;
       case 'step':
         guard(() => call.handlers.onStep?.(message.step, message.total, message.preview));

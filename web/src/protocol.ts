@@ -137,6 +137,8 @@ export interface Results {
 export type Response =
   | { type: 'progress'; id: number; progress: LoadProgress | DownloadProgress }
   | { type: 'token'; id: number; piece: string; tokenId: number }
+  /** After each pass of a chat prompt that runs in several: `read` of its `total` new positions. */
+  | { type: 'prompt'; id: number; read: number; total: number }
   /** After each image token; `preview` on preview steps (its pixels' buffers transferred). */
   | { type: 'step'; id: number; step: number; total: number; preview?: EnginePreview }
   | { type: 'result'; id: number; value: Results[keyof Results] }

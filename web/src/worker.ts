@@ -3,7 +3,8 @@
 // Requests (protocol.ts) run one at a time in arrival order: the Engine allows a single call in
 // flight. 'cancel' and the test hooks act at once. Cancelling works because every generated token
 // or image step awaits a GPU readback, which lets this worker's message handler run; the handler
-// flips a flag that the engine's next onToken/onStep callback returns as `false`.
+// flips a flag that the engine's next onToken/onStep callback returns as `false` (or its
+// onPrompt, between the passes of a long chat prompt).
 //
 // Three things end the instance: a WebAssembly trap (a Rust panic, or debugTrap()), an allocation
 // that failed (wasm memory exhausted: also a trap), and the loss of the GPU device. The worker
@@ -271,10 +272,18 @@ async function execute(request: Work): Promise<Outcome> {
     case 'chat': {
       const current = loaded();
       const images = await toEngineImages(request.images);
-      const raw = (await current.chat(request.request, images, (piece: string, tokenId: number) => {
-        post({ type: 'token', id, piece, tokenId });
-        return !cancelled.has(id);
-      })) as ChatResult;
+      const raw = (await current.chat(
+        request.request,
+        images,
+        (piece: string, tokenId: number) => {
+          post({ type: 'token', id, piece, tokenId });
+          return !cancelled.has(id);
+        },
+        (read: number, total: number) => {
+          post({ type: 'prompt', id, read, total });
+          return !cancelled.has(id); // false stops before the first token; what was read is kept
+        },
+      )) as ChatResult;
       return { value: chatResult(raw) };
     }
     case 'generateImage': {

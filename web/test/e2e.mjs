@@ -474,6 +474,57 @@ async function run(page, server, baseUrl, browserVersion) {
     );
   });
 
+  await step(page, 'a long prompt on a device with a small binding limit: read pass by pass (onPrompt), stopped between passes, then goes on from what it read', async () => {
+    // maxBindingBytes 160 KiB (the tiny model's largest unsplittable tensor is 144 KiB): a pass's
+    // attention scores (4 heads, f32) fit 10,240 rows × positions, so a prompt of ~450 tokens
+    // runs in about twenty passes, as Janus-1.3B's does past 1,024 positions on any device. The
+    // stop, asked at the first pass, reaches the worker a pass or two later.
+    const got = await page.evaluate(
+      async ({ model, messages, options }) => {
+        const small = await Janus.JanusClient.create({ maxBindingBytes: 160 * 1024 });
+        try {
+          await small.load(model);
+          const run = async (extra, stopAtPass) => {
+            const passes = [];
+            const controller = new AbortController();
+            const onPrompt = (read, total) => {
+              passes.push([read, total]);
+              if (passes.length === stopAtPass) controller.abort();
+            };
+            const got = await t.collect(small.chat(messages, { ...options, ...extra, onPrompt, signal: controller.signal }));
+            return { ...got, passes };
+          };
+          const whole = await run({ reuse: false });
+          const stopped = await run({}, 1);
+          const resumed = await run({});
+          return { whole, stopped, resumed };
+        } finally {
+          small.dispose();
+        }
+      },
+      { model: MODEL, messages: [{ role: 'user', content: Array(12).fill(text.turns[0]).join(' ') }], options: { ...TEXT_OPTIONS, maxNewTokens: 8 } },
+    );
+    const { whole, stopped, resumed } = got;
+    for (const [run, what] of [[whole, 'whole'], [stopped, 'stopped'], [resumed, 'resumed']]) checkChat(run, `long prompt (${what})`);
+    const total = whole.result.promptTokens;
+    const passes = whole.passes;
+    console.log(`   ${total}-token prompt: passes ${JSON.stringify(passes.map(([read]) => read))}; stopped after ${JSON.stringify(stopped.passes.at(-1))}`);
+    check(passes.length >= 3, `long prompt: ${passes.length} passes heard, expected several: ${JSON.stringify(passes)}`);
+    check(
+      passes.every(([read, of], i) => of === total && read < total && (i === 0 || read > passes[i - 1][0])),
+      `long prompt: passes should rise below ${total}: ${JSON.stringify(passes)}`,
+    );
+    // Stopped between passes: no token, nothing streamed.
+    check(stopped.result.stop === 'cancelled' && stopped.result.ids.length === 0 && stopped.result.text === '', `stopped while read: ${JSON.stringify(stopped.result)}`);
+    check(stopped.passes.length < passes.length, `stopped while read: ${stopped.passes.length} passes heard, as many as the whole prompt's`);
+    // What it read is kept: asked again, the prompt goes on from the last pass heard.
+    const [read] = stopped.passes.at(-1);
+    check(resumed.result.reusedTokens === read, `resumed: ${resumed.result.reusedTokens} prompt tokens reused, the stopped run had read ${read}`);
+    check(resumed.passes.every(([, of]) => of === total - read), `resumed: passes of ${JSON.stringify(resumed.passes)}, expected of ${total - read}`);
+    checkIds(resumed.result.ids, whole.result.ids, 'resumed long prompt against the whole');
+    figures.longPrompt = { promptTokens: total, passes: passes.length, stoppedAt: read };
+  });
+
   await step(page, 'generateImage: 2 images, CFG, greedy', async () => {
     const got = await page.evaluate(
       async ({ prompt, cfgWeight }) => {

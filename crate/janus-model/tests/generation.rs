@@ -8,8 +8,11 @@ use std::ops::ControlFlow;
 use common::*;
 use janus_model::Loaded;
 use janus_model::generate::image::{ImageRequest, decode_images, generate_image_codes};
+use janus_model::generate::prompt_cache::PromptCache;
 use janus_model::generate::sampling::SamplingParams;
-use janus_model::generate::text::{StopReason, TextRequest, generate_text};
+use janus_model::generate::text::{
+    StopReason, TextRequest, TextWatch, generate_text, generate_text_with,
+};
 
 fn text_req(m: &Loaded, sampling: SamplingParams, max_new: usize) -> TextRequest {
     let g = golden("tiny-b");
@@ -74,6 +77,69 @@ fn cancelling_text_stops_between_tokens_and_the_engine_stays_usable() {
         full.ids,
         u32s(&golden("tiny-b")["cases"]["text"]["output_ids"])
     );
+}
+
+/// Hears a prompt's passes, stopping at the `stop_at`-th.
+struct Passes<'a> {
+    seen: &'a mut Vec<(usize, usize)>,
+    stop_at: usize,
+}
+
+impl TextWatch for Passes<'_> {
+    fn token(&mut self, _: u32) -> ControlFlow<StopReason> {
+        ControlFlow::Continue(())
+    }
+
+    fn prompt(&mut self, read: usize, of: usize) -> ControlFlow<()> {
+        self.seen.push((read, of));
+        if self.seen.len() == self.stop_at {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+#[test]
+fn a_long_prompt_is_read_pass_by_pass_and_a_stop_keeps_what_was_read() {
+    let mut m = load_fixture("tiny-b-hf");
+    let req = text_req(&m, SamplingParams::greedy(), 24);
+    let t = req.prompt_ids.len();
+    assert_eq!(t, 175);
+    // 40 query rows a pass: 40 rows × 175 positions × 3 heads × 4 bytes of scores.
+    m.model.llm.set_score_bytes(40 * 175 * 3 * 4);
+    let mut kept = PromptCache::with_limits(4, u64::MAX);
+    let mut seen = vec![];
+    let stopped = Passes {
+        seen: &mut seen,
+        stop_at: 2,
+    };
+    let out =
+        pollster::block_on(generate_text_with(&m.model, &req, Some(&mut kept), stopped)).unwrap();
+    // Heard after each pass the device ran; stopped after the second, before any token.
+    assert_eq!(seen, [(40, t), (80, t)]);
+    assert_eq!(out.stop, StopReason::Cancelled);
+    assert!(out.ids.is_empty() && out.first_logits.is_empty());
+    assert_eq!(kept.len(), 80, "the positions read are kept");
+    // Asked again, the prompt goes on from there and gives the reference's reply.
+    let mut seen = vec![];
+    let resumed = Passes {
+        seen: &mut seen,
+        stop_at: 0,
+    };
+    let out =
+        pollster::block_on(generate_text_with(&m.model, &req, Some(&mut kept), resumed)).unwrap();
+    assert_eq!(out.reused, 80);
+    assert_eq!(seen, [(40, t - 80), (80, t - 80)]);
+    assert_eq!(
+        out.ids,
+        u32s(&golden("tiny-b")["cases"]["text"]["output_ids"])
+    );
+    // The same logits as the prompt read in one pass.
+    m.model.llm.set_score_bytes(u64::MAX);
+    let whole = run(&m, &req);
+    let err = rel_err(&out.first_logits, &whole.first_logits);
+    assert!(err < 1e-5, "first logits rel err {err:e}");
 }
 
 #[test]

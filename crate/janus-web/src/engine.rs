@@ -11,7 +11,7 @@ use std::rc::Rc;
 use image::RgbImage;
 use janus_model::generate::image::{decode_images, generate_image_codes};
 use janus_model::generate::prompt_cache::PromptCache;
-use janus_model::generate::text::{StopReason, generate_text_with};
+use janus_model::generate::text::{StopReason, TextWatch, generate_text_with};
 use janus_model::quant::QuantFormat;
 use janus_model::weights::TensorStore;
 use janus_model::weights::pack_writer::PackOutput;
@@ -159,6 +159,26 @@ impl<'a> Steer<'a> {
     }
 }
 
+/// A chat's [`TextWatch`]: its tokens to `on_token`, its prompt's passes to the page's
+/// `onPrompt` where one was given.
+struct ChatWatch<'a, 'f, T> {
+    on_token: T,
+    reading: Option<&'a mut Steer<'f>>,
+}
+
+impl<T: FnMut(u32) -> ControlFlow<StopReason>> TextWatch for ChatWatch<'_, '_, T> {
+    fn token(&mut self, id: u32) -> ControlFlow<StopReason> {
+        (self.on_token)(id)
+    }
+
+    fn prompt(&mut self, read: usize, of: usize) -> ControlFlow<()> {
+        match self.reading.as_mut() {
+            Some(steer) => steer.call(&[(read as u32).into(), (of as u32).into()]),
+            None => ControlFlow::Continue(()),
+        }
+    }
+}
+
 #[wasm_bindgen]
 impl Engine {
     /// `Engine.create({dtype?: "auto"|"f32"|"f16", quant?: "none"|"q8"|"q4", maxBindingBytes?})`
@@ -279,6 +299,10 @@ impl Engine {
     /// Chat. `request`: `{messages: [{role, content, images?}], system?, maxNewTokens?,
     /// temperature?, topP?, topK?, seed?, reuse?}`; `images`: the pictures of every message in order;
     /// `onToken(piece, id)` per generated token — return `false` to stop.
+    /// `onPrompt(read, total)`, when given, after each pass of a prompt long enough to run in
+    /// several (past the bound on its attention scores), once the GPU has run it: `read` of the
+    /// `total` positions this turn runs — return `false` to stop there, before the first
+    /// token (stop `cancelled`; what was read is kept, as below).
     /// Resolves `{text, ids, promptTokens, reusedTokens, stop, seed}`.
     ///
     /// The engine keeps the KV caches of the last chats: a prompt that begins as one of them
@@ -286,7 +310,13 @@ impl Engine {
     /// only the rest, and `reusedTokens` says how many it did not run again. `reuse: false`
     /// runs the whole prompt and keeps nothing of it; loading and unloading clear them all, and
     /// an image job those that do not fit beside its own caches in `conversationCacheBytes`.
-    pub fn chat(&self, request: JsValue, image_list: JsValue, on_token: Function) -> Promise {
+    pub fn chat(
+        &self,
+        request: JsValue,
+        image_list: JsValue,
+        on_token: Function,
+        on_prompt: Option<Function>,
+    ) -> Promise {
         let inner = self.inner.clone();
         job_promise(inner.gpu.clone(), async move {
             let job = Job::start(&inner)?;
@@ -300,6 +330,7 @@ impl Engine {
             let seed = text_request.sampling.seed;
             let mut stream = tok.stream();
             let mut steer = Steer::new(&on_token);
+            let mut reading = on_prompt.as_ref().map(Steer::new);
             // Out of the cell for the job (a failure leaves it empty, with its limits);
             // `reuse: false` starts afresh and keeps nothing of this chat.
             let mut kept = {
@@ -311,19 +342,24 @@ impl Engine {
             // Text that may begin a stop sequence is held back until the next piece; a reply
             // that ends without one gets it in `text` (the client streams what `text` adds).
             let mut stops = req.stop_text()?;
-            let out = generate_text_with(model, &text_request, reuse.then_some(&mut kept), |id| {
-                let piece = stream.push(id).ok().flatten().unwrap_or_default();
-                let pushed = stops.push(&piece);
-                let flow = pushed.flow();
-                let steered = steer.call(&[pushed.shown.into(), id.into()]);
-                // A stop sequence ends the reply whatever the callback said.
-                flow?;
-                steered.map_break(|()| StopReason::Cancelled)
-            })
-            .await?;
+            let watch = ChatWatch {
+                on_token: |id| {
+                    let piece = stream.push(id).ok().flatten().unwrap_or_default();
+                    let pushed = stops.push(&piece);
+                    let flow = pushed.flow();
+                    let steered = steer.call(&[pushed.shown.into(), id.into()]);
+                    // A stop sequence ends the reply whatever the callback said.
+                    flow?;
+                    steered.map_break(|()| StopReason::Cancelled)
+                },
+                reading: reading.as_mut(),
+            };
+            let out =
+                generate_text_with(model, &text_request, reuse.then_some(&mut kept), watch).await?;
             *inner.conversation.borrow_mut() = kept;
             inner.gpu.check_alive()?;
             steer.finish()?;
+            reading.map_or(Ok(()), Steer::finish)?;
             // Cut at a stop sequence: the text streamed (the ids include the sequence's).
             let text = stops
                 .reply(|| tok.decode(&out.ids))

@@ -20,6 +20,7 @@ import type { ChatImage } from '../protocol.js';
 import { saveBlob } from '../canvas.js';
 import { drawOne, drawPrompt, modelHistory, type DrawnTurn } from '../drawing.js';
 import { renderMarkdown } from '../markdown.js';
+import { readingLine } from '../reading.js';
 import { JanusElement } from './base.js';
 import { styles } from './styles.js';
 
@@ -156,8 +157,17 @@ export class JanusChatElement extends JanusElement {
     let written = '';
     return this.run(reply, async (signal, turns) => {
       const client = await this.client();
-      const stream = client.chat(modelHistory(turns), { ...this.options(), signal });
+      const asked = performance.now();
+      // A long prompt's passes (a long conversation): said on the status line until the first piece.
+      let reading = false;
+      const onPrompt = (read: number, total: number): void => {
+        reading = true;
+        this.say(readingLine(read, total, (performance.now() - asked) / 1000));
+      };
+      const stream = client.chat(modelHistory(turns), { ...this.options(), signal, onPrompt });
       for await (const piece of stream) {
+        if (reading) this.say('Writing…');
+        reading = false;
         written += piece;
         reply.innerHTML = renderMarkdown(written); // sanitised by DOMPurify
         this.scrollToEnd();

@@ -4,6 +4,7 @@
 
 pub mod image;
 pub mod on_device;
+mod prefill;
 pub mod prompt_cache;
 pub mod sampling;
 pub mod stop_text;

@@ -7,11 +7,13 @@ use std::ops::ControlFlow;
 use burn::tensor::{Tensor, TensorData, s};
 
 use super::on_device::{self, DeviceLoop, Head};
+use super::prefill::prefill;
 use super::prompt_cache::{Key, PromptCache, prompt_keys, starts_picture};
 use super::sampling::{Sampler, SamplingParams};
 use super::{check_prompt, read_f32};
 use crate::error::{JanusError, PromptError};
 use crate::model::Janus;
+use crate::model::kv_cache::KvCache;
 use crate::preprocess::image::PreparedImage;
 
 /// What to generate.
@@ -70,7 +72,8 @@ impl StopReason {
 pub struct TextOutput {
     pub ids: Vec<u32>,
     pub stop: StopReason,
-    /// Logits of the first generated position (for reference checks).
+    /// Logits of the first generated position (for reference checks); empty when stopped while
+    /// the prompt was read.
     pub first_logits: Vec<f32>,
     /// Leading prompt tokens taken from a kept cache instead of being run again.
     pub reused: usize,
@@ -153,6 +156,29 @@ fn check_image_count(
     Ok(())
 }
 
+/// What a text generation tells its caller as it runs, and where the caller may stop it. A
+/// closure over each new id is one ([`TextWatch::token`]; it hears nothing of the prompt).
+pub trait TextWatch {
+    /// Every new id (before the stop token); `Break` ends the loop, saying why
+    /// ([`StopReason::Cancelled`], [`StopReason::Stop`]): that is the output's `stop`.
+    fn token(&mut self, id: u32) -> ControlFlow<StopReason>;
+
+    /// After each pass of a prompt long enough to run in several (`read` of the `of` positions
+    /// this turn runs are in the caches; see `prefill`): `Break` stops before the first token,
+    /// with [`StopReason::Cancelled`], no ids and no logits. The kept cache then holds what was
+    /// read, so the same prompt asked again goes on from there.
+    fn prompt(&mut self, read: usize, of: usize) -> ControlFlow<()> {
+        let _ = (read, of);
+        ControlFlow::Continue(())
+    }
+}
+
+impl<F: FnMut(u32) -> ControlFlow<StopReason>> TextWatch for F {
+    fn token(&mut self, id: u32) -> ControlFlow<StopReason> {
+        self(id)
+    }
+}
+
 /// Generate text. `on_token` sees every new id (before the stop token) and may end the loop,
 /// saying why ([`StopReason::Cancelled`], [`StopReason::Stop`]): that is the output's `stop`.
 pub async fn generate_text(
@@ -167,12 +193,13 @@ pub async fn generate_text(
 /// shares the longest prefix with it: that prefix is not run again, [`TextOutput::reused`]
 /// counts it) and leaving in it this prompt and every token the loop fed in, for the next. A
 /// request refused before it runs leaves it as it was; a failure while it runs leaves out the
-/// conversation it started from.
+/// conversation it started from. `watch` hears of each new id and of a long prompt's passes
+/// ([`TextWatch`]).
 pub async fn generate_text_with(
     model: &Janus,
     req: &TextRequest,
     mut kept: Option<&mut PromptCache>,
-    mut on_token: impl FnMut(u32) -> ControlFlow<StopReason>,
+    mut watch: impl TextWatch,
 ) -> Result<TextOutput, JanusError> {
     req.validate(model.config())?;
     check_image_count(model, &req.prompt_ids, req.images.len(), req.image_token)?;
@@ -196,7 +223,21 @@ pub async fn generate_text_with(
         &req.images[skipped_images..],
         req.image_token,
     )?;
-    let hidden = model.forward_embeds(x, &mut cache);
+    let mut on_pass = |read, of| watch.prompt(read, of);
+    let Some(hidden) = prefill(model, x, &mut cache, &mut on_pass).await? else {
+        // Stopped while the prompt was read: what the caches hold of it is kept.
+        if let Some(kept) = kept {
+            let filled = cache.first().map_or(0, KvCache::len);
+            keys.truncate(filled);
+            kept.keep(keys, cache, filled);
+        }
+        return Ok(TextOutput {
+            ids: Vec::new(),
+            stop: StopReason::Cancelled,
+            first_logits: Vec::new(),
+            reused,
+        });
+    };
     let logits = model.text_logits(hidden);
     // The prompt's logits are read once (callers compare them with references).
     let first_logits = read_f32(logits.clone()).await?;
@@ -230,7 +271,7 @@ pub async fn generate_text_with(
                 steps.step(prompt_len + step, step + 1)?;
             }
             let next = id.await?[0];
-            let end = accept(&mut out, next, req.stop_token, &mut on_token).is_break() || !more;
+            let end = accept(&mut out, next, req.stop_token, &mut watch).is_break() || !more;
             if !early && !end {
                 steps.step(prompt_len + step, step + 1)?;
             }
@@ -251,9 +292,7 @@ pub async fn generate_text_with(
         let mut host = out.first_logits.clone();
         for step in 0..budget {
             let next = sampler.sample(&host) as u32;
-            if accept(&mut out, next, req.stop_token, &mut on_token).is_break()
-                || step + 1 == budget
-            {
+            if accept(&mut out, next, req.stop_token, &mut watch).is_break() || step + 1 == budget {
                 break;
             }
             let x = model.embed_tokens(model.ids_tensor(&[vec![next]]));
@@ -282,13 +321,13 @@ fn accept(
     out: &mut TextOutput,
     next: u32,
     stop_token: Option<u32>,
-    on_token: &mut impl FnMut(u32) -> ControlFlow<StopReason>,
+    watch: &mut impl TextWatch,
 ) -> ControlFlow<()> {
     let flow = if Some(next) == stop_token {
         ControlFlow::Break(StopReason::Eos)
     } else {
         out.ids.push(next);
-        on_token(next)
+        watch.token(next)
     };
     flow.map_break(|reason| out.stop = reason)
 }

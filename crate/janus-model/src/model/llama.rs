@@ -326,6 +326,19 @@ impl Llama {
         self.score_bytes
     }
 
+    /// Bound each prefill pass's attention scores to `bytes` (at least 1), as a device with a
+    /// smaller binding limit does: prompts then run in more, shorter passes (tests use it to
+    /// make a short prompt run in several).
+    pub fn set_score_bytes(&mut self, bytes: u64) {
+        self.score_bytes = bytes.max(1);
+    }
+
+    /// Query rows of one prefill pass of `batch` sequences whose last position is
+    /// `positions - 1` ([`prefill_rows`] for this model's heads and bound).
+    pub fn rows_per_pass(&self, batch: usize, positions: usize) -> usize {
+        prefill_rows(batch, self.config.num_heads, positions, self.score_bytes)
+    }
+
     /// The fused kernels run here (wgpu with the kernels built, not switched off).
     pub fn kernels(&self) -> bool {
         self.kernels
@@ -407,7 +420,7 @@ impl Llama {
     pub fn forward(&self, x: Tensor<3>, caches: &mut [KvCache]) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let start = caches.first().map_or(0, KvCache::len);
-        let rows = prefill_rows(b, self.config.num_heads, start + t, self.score_bytes);
+        let rows = self.rows_per_pass(b, start + t);
         self.forward_in_chunks(x, caches, rows)
     }
 
