@@ -6,12 +6,13 @@
 //! encoded again. `--no-reuse` runs every turn's whole prompt (for comparison).
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::ops::ControlFlow;
 
 use janus_model::Loaded;
 use janus_model::generate::prompt_cache::PromptCache;
 use janus_model::generate::sampling::SamplingParams;
 use janus_model::generate::stop_text::StopText;
-use janus_model::generate::text::{TextRequest, generate_text_with};
+use janus_model::generate::text::{TextRequest, Watch, generate_text_with};
 use janus_model::preprocess::image::{PreparedImage, preprocess};
 use janus_model::preprocess::prompt::{DEFAULT_SYSTEM_PROMPT, Message, render_chat};
 use serde_json::json;
@@ -125,13 +126,29 @@ fn reply(
         }
     };
     let reuse = (!args.no_reuse).then_some(kept);
-    let out = pollster::block_on(generate_text_with(&loaded.model, &req, reuse, |id| {
-        let piece = stream.push(id).ok().flatten().unwrap_or_default();
-        let pushed = stops.push(&piece);
-        show(&pushed.shown);
-        pushed.flow()
-    }))
-    .map_err(|e| e.to_string())?;
+    // A long prompt's passes (seconds each on a CPU adapter at full size), said on stderr.
+    let reading = std::cell::Cell::new(false);
+    let watch = Watch {
+        token: |id| {
+            if reading.replace(false) {
+                eprintln!();
+            }
+            let piece = stream.push(id).ok().flatten().unwrap_or_default();
+            let pushed = stops.push(&piece);
+            show(&pushed.shown);
+            pushed.flow()
+        },
+        prompt: |read, of| {
+            reading.set(true);
+            eprint!("\rreading the prompt: {read} of {of} positions");
+            ControlFlow::Continue(())
+        },
+    };
+    let out = pollster::block_on(generate_text_with(&loaded.model, &req, reuse, watch))
+        .map_err(|e| e.to_string())?;
+    if reading.get() {
+        eprintln!(); // read, and no token followed
+    }
     // What was held back and is not a stop sequence (nothing after one) is shown now.
     show(&stops.finish());
     let text = stops

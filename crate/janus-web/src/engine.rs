@@ -11,7 +11,7 @@ use std::rc::Rc;
 use image::RgbImage;
 use janus_model::generate::image::{decode_images, generate_image_codes};
 use janus_model::generate::prompt_cache::PromptCache;
-use janus_model::generate::text::{StopReason, TextWatch, generate_text_with};
+use janus_model::generate::text::{StopReason, Watch, generate_text_with};
 use janus_model::quant::QuantFormat;
 use janus_model::weights::TensorStore;
 use janus_model::weights::pack_writer::PackOutput;
@@ -156,26 +156,6 @@ impl<'a> Steer<'a> {
     /// The callback's error, if it threw.
     fn finish(self) -> Result<(), WebError> {
         self.error.map_or(Ok(()), Err)
-    }
-}
-
-/// A chat's [`TextWatch`]: its tokens to `on_token`, its prompt's passes to the page's
-/// `onPrompt` where one was given.
-struct ChatWatch<'a, 'f, T> {
-    on_token: T,
-    reading: Option<&'a mut Steer<'f>>,
-}
-
-impl<T: FnMut(u32) -> ControlFlow<StopReason>> TextWatch for ChatWatch<'_, '_, T> {
-    fn token(&mut self, id: u32) -> ControlFlow<StopReason> {
-        (self.on_token)(id)
-    }
-
-    fn prompt(&mut self, read: usize, of: usize) -> ControlFlow<()> {
-        match self.reading.as_mut() {
-            Some(steer) => steer.call(&[(read as u32).into(), (of as u32).into()]),
-            None => ControlFlow::Continue(()),
-        }
     }
 }
 
@@ -342,8 +322,8 @@ impl Engine {
             // Text that may begin a stop sequence is held back until the next piece; a reply
             // that ends without one gets it in `text` (the client streams what `text` adds).
             let mut stops = req.stop_text()?;
-            let watch = ChatWatch {
-                on_token: |id| {
+            let watch = Watch {
+                token: |id| {
                     let piece = stream.push(id).ok().flatten().unwrap_or_default();
                     let pushed = stops.push(&piece);
                     let flow = pushed.flow();
@@ -352,7 +332,11 @@ impl Engine {
                     flow?;
                     steered.map_break(|()| StopReason::Cancelled)
                 },
-                reading: reading.as_mut(),
+                // The page's `onPrompt`, where one was given.
+                prompt: |read: usize, of: usize| match reading.as_mut() {
+                    Some(steer) => steer.call(&[(read as u32).into(), (of as u32).into()]),
+                    None => ControlFlow::Continue(()),
+                },
             };
             let out =
                 generate_text_with(model, &text_request, reuse.then_some(&mut kept), watch).await?;

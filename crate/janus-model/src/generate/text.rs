@@ -179,6 +179,26 @@ impl<F: FnMut(u32) -> ControlFlow<StopReason>> TextWatch for F {
     }
 }
 
+/// A [`TextWatch`] of two closures: `token` for each new id, `prompt` for a long prompt's passes.
+pub struct Watch<T, P> {
+    pub token: T,
+    pub prompt: P,
+}
+
+impl<T, P> TextWatch for Watch<T, P>
+where
+    T: FnMut(u32) -> ControlFlow<StopReason>,
+    P: FnMut(usize, usize) -> ControlFlow<()>,
+{
+    fn token(&mut self, id: u32) -> ControlFlow<StopReason> {
+        (self.token)(id)
+    }
+
+    fn prompt(&mut self, read: usize, of: usize) -> ControlFlow<()> {
+        (self.prompt)(read, of)
+    }
+}
+
 /// Generate text. `on_token` sees every new id (before the stop token) and may end the loop,
 /// saying why ([`StopReason::Cancelled`], [`StopReason::Stop`]): that is the output's `stop`.
 pub async fn generate_text(
