@@ -15,7 +15,7 @@
 import { PieceStream, type ChatStream } from './chat-stream.js';
 import { WorkerConnection, type CallHandlers, type Called, type RequestFields } from './connection.js';
 import { JanusError, toJanusError } from './errors.js';
-import type { ChatImage, LoadResult, Results, WireLoadOptions } from './protocol.js';
+import { NO_GPU_IN_WORKER, type ChatImage, type LoadResult, type Results, type WireLoadOptions } from './protocol.js';
 import { chatFields, pageUrl, toGeneratedImages, toPreview, withoutUndefined } from './requests.js';
 import type { RetryPolicy } from './store/http.js';
 import { modelAvailability, type ModelAvailability } from './store/availability.js';
@@ -406,7 +406,7 @@ export class JanusClient extends EventTarget {
       return init.deviceInfo;
     } catch (error) {
       // No usable engine (e.g. 'no-webgpu'): later calls fail until a successful restart().
-      const failure = toJanusError(error);
+      const failure = inPageTerms(toJanusError(error));
       connection.close(failure);
       if (this.connection === connection) this.failure = failure;
       throw failure;
@@ -442,4 +442,20 @@ export class JanusClient extends EventTarget {
     if (this.connection === null) return Promise.reject(new JanusError('worker-crashed', 'the engine is not running'));
     return this.connection.call(type, fields, handlers, signal);
   }
+}
+
+/**
+ * The worker's 'no-webgpu' for a worker without `navigator.gpu`, on a page that has it: a browser
+ * that gives WebGPU to pages and not to Web Workers, where the engine runs (Firefox wants
+ * dom.webgpu.workers.enabled besides dom.webgpu.enabled). Said so, since updating the browser or
+ * the driver would not help. Any other error is as it was.
+ */
+function inPageTerms(error: JanusError): JanusError {
+  const pageHasGpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu != null;
+  if (error.code !== 'no-webgpu' || error.message !== NO_GPU_IN_WORKER || !pageHasGpu) return error;
+  return new JanusError(
+    'no-webgpu',
+    'this browser gives WebGPU to the page but not to Web Workers, where Janus runs; in Firefox, set dom.webgpu.workers.enabled to true in about:config, or use Chrome, Edge or Safari 26',
+    { cause: error },
+  );
 }

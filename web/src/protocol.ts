@@ -26,6 +26,13 @@ import type {
 /** An image of a chat message, as the worker receives it (structured-cloned, not transferred). */
 export type ChatImage = Blob | ImageBitmap | ImageData;
 
+/**
+ * The message of the worker's 'no-webgpu' when the worker itself has no `navigator.gpu`. The
+ * client, on the page, then tells a browser that gives WebGPU to pages and not to workers (where
+ * the engine runs) from one that has none: updating the browser is no advice for the first.
+ */
+export const NO_GPU_IN_WORKER = 'the engine worker has no WebGPU: navigator.gpu is absent in Web Workers here';
+
 export type Request =
   /** Instantiate the wasm (from `wasmUrl`, default: next to the worker script) and create the Engine. */
   | { type: 'init'; id: number; options: EngineOptions; wasmUrl?: string }

@@ -15,7 +15,7 @@
 import init, { Engine, debugGpuRefusal, debugLoseDevice, debugTrap, deviceLost, failedAllocation, lastPanic, wasmMemoryBytes } from '../pkg/janus_web.js';
 import { JanusError, isWasmTrap, toWireError, type WireError } from './errors.js';
 import { toEngineImages } from './images.js';
-import type { Request, Response, Results } from './protocol.js';
+import { NO_GPU_IN_WORKER, type Request, type Response, type Results } from './protocol.js';
 import { chatResult, imageResult, loadResult } from './results.js';
 import type { ChatResult, DeviceInfo, EngineImageResult, EnginePreview } from './types.js';
 import { decodeRequest } from './wire-request.js';
@@ -230,6 +230,8 @@ async function execute(request: Work): Promise<Outcome> {
   switch (request.type) {
     case 'init': {
       if (engine !== null) throw new JanusError('bad-request', 'the engine is already initialised');
+      // Before the wasm is compiled: nothing here can run without it.
+      if ((self as { navigator?: { gpu?: unknown } }).navigator?.gpu == null) throw new JanusError('no-webgpu', NO_GPU_IN_WORKER);
       try {
         const wasmUrl = request.wasmUrl ?? new URL('./janus_web_bg.wasm', import.meta.url);
         memory = (await init({ module_or_path: wasmUrl })).memory;

@@ -196,6 +196,13 @@ async function run(page, server, baseUrl, browserVersion) {
   check(info.dtype === 'f32', `deviceInfo.dtype: SwiftShader has no shader-f16, expected 'f32', got ${info.dtype}`);
   check(info.shaderF16 === false, `deviceInfo.shaderF16: expected false on SwiftShader, got ${info.shaderF16}`);
 
+  await step(page, 'a worker without WebGPU on a page that has it (Firefox without dom.webgpu.workers.enabled): create() says so', async () => {
+    const got = await page.evaluate(() => t.rejection(Janus.JanusClient.create({ workerUrl: '/pages/worker-without-webgpu.js' })));
+    console.log(`   ${got.code}: ${got.message}`);
+    checkError(got, ['no-webgpu'], 'create() with a worker without WebGPU');
+    check(/gives WebGPU to the page but not to Web Workers/.test(got.message), `create() with a worker without WebGPU: ${got.message}`);
+  });
+
   await step(page, 'load a missing model: typed error', async () => {
     const got = await page.evaluate(() => t.rejection(client.load('/models/no-such-model/')));
     console.log(`   ${got.code}: ${got.message}`);

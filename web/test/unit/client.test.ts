@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_PREVIEW_EVERY, JanusClient, JanusError, type ImagePreview } from '../../src/index.js';
-import type { Request, Response } from '../../src/protocol.js';
+import { NO_GPU_IN_WORKER, type Request, type Response } from '../../src/protocol.js';
 
 type Script = (request: Request, worker: FakeWorker) => void;
 
@@ -173,4 +173,40 @@ test('a fatal message fails the running call, marks the client crashed, and rest
   client.dispose();
   assert.deepEqual(crashes, ['device-lost']);
   await assert.rejects(client.generateImage('x'), (e: unknown) => e instanceof JanusError && e.code === 'disposed');
+});
+
+test("a long prompt's passes reach onPrompt before the reply's pieces", async () => {
+  const normal = engine();
+  FakeWorker.script = (request, worker) => {
+    if (request.type !== 'chat') return normal(request, worker);
+    for (const read of [100, 200]) worker.send({ type: 'prompt', id: request.id, read, total: 250 });
+    worker.send({ type: 'token', id: request.id, piece: 'Hi', tokenId: 5 });
+    worker.send({ type: 'result', id: request.id, value: { text: 'Hi', ids: [5], promptTokens: 250, reusedTokens: 0, stop: 'eos', seed: 1 } });
+  };
+  const client = await JanusClient.create({ workerUrl: 'http://test/worker.js' });
+  const heard: string[] = [];
+  const stream = client.chat([{ role: 'user', content: 'hello' }], { onPrompt: (read, total) => heard.push(`${read}/${total}`) });
+  for await (const piece of stream) heard.push(piece);
+  assert.deepEqual(heard, ['100/250', '200/250', 'Hi']);
+  assert.equal((await stream.result).text, 'Hi');
+  // The callback itself is not sent to the worker.
+  assert.ok(!('onPrompt' in (lastRequest('chat') as Extract<Request, { type: 'chat' }>).request));
+  client.dispose();
+});
+
+test('a worker without WebGPU on a page that has it says so; a browser without any keeps the engine\'s words', async () => {
+  FakeWorker.script = (request, worker) => worker.send({ type: 'error', id: request.id, error: { code: 'no-webgpu', message: NO_GPU_IN_WORKER } });
+  // Node has no navigator.gpu: as a browser without WebGPU.
+  await assert.rejects(JanusClient.create({ workerUrl: 'http://test/worker.js' }), (e: unknown) => e instanceof JanusError && e.code === 'no-webgpu' && e.message === NO_GPU_IN_WORKER);
+  const before = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: {} }, configurable: true });
+  try {
+    await assert.rejects(
+      JanusClient.create({ workerUrl: 'http://test/worker.js' }),
+      (e: unknown) => e instanceof JanusError && e.code === 'no-webgpu' && /gives WebGPU to the page but not to Web Workers.*dom\.webgpu\.workers\.enabled/.test(e.message),
+    );
+  } finally {
+    if (before === undefined) delete (globalThis as { navigator?: unknown }).navigator;
+    else Object.defineProperty(globalThis, 'navigator', before);
+  }
 });
