@@ -263,7 +263,7 @@ async function load(choice: Choice, { store = true }: { store?: boolean } = {}):
   $('cancel').focus();
   try {
     if (state.client === null) {
-      state.client = await JanusClient.create({ quant: QUANT === 'q4' ? 'q4' : undefined });
+      state.client = await JanusClient.create({ quant: QUANT === 'q4' ? 'q4' : undefined, maxBindingBytes: debugBindingBytes() });
       state.client.addEventListener('crash', (event) => showError((event as CustomEvent<JanusError>).detail));
       // Test hook (?debug): the page's state, to trap the engine from a test.
       if (new URLSearchParams(location.search).has('debug')) (window as { janusPage?: unknown }).janusPage = state;
@@ -325,6 +325,16 @@ async function main(): Promise<void> {
   renderCapability(state.capability);
   await renderStorage();
   document.body.dataset.ready = 'true';
+}
+
+/**
+ * Test hook (?debug&maxBindingBytes=N): an engine that binds at most N bytes in one buffer, as a
+ * modest device does, so that a test's prompt runs in passes the page says it reads.
+ */
+function debugBindingBytes(): number | undefined {
+  const params = new URLSearchParams(location.search);
+  const bytes = Number(params.get('maxBindingBytes'));
+  return params.has('debug') && bytes > 0 ? bytes : undefined;
 }
 
 void main().catch(showError);

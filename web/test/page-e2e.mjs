@@ -782,8 +782,10 @@ async function main() {
       await shot(page, '10-offline');
     });
 
-    await step('the engine crashes: the page says so, restarts it and loads the model again', async () => {
-      await page.goto(`${url}?debug`);
+    await step('the engine crashes: the page says so, restarts it and loads the model again; a long prompt says it is read, and Stop ends it before the first token', async () => {
+      // An engine binding at most 160 KiB, as a modest device: the long message below runs in
+      // passes (the tiny model's largest unsplittable tensor is 144 KiB).
+      await page.goto(`${url}?debug&maxBindingBytes=163840`);
       await page.waitForSelector('body[data-ready="true"]');
       await modelButton(page, `Load ${TINY}`).click();
       await waitText(page, '#status', /is ready/);
@@ -799,6 +801,26 @@ async function main() {
       await send(page, 'Still there?');
       await page.waitForFunction((n) => document.querySelectorAll('.turn.assistant').length === n + 1 && document.querySelector('.turn.assistant:last-child:not([aria-busy])') !== null, replies, { timeout: 300_000 });
       check((await page.locator('.turn.assistant[data-failed]').count()) === 0, 'the chat after the restart failed');
+      // The conversation so far: its last prompt and the reply's 3 tokens, kept by the engine.
+      const before = Number(/(\d+) prompt tokens/.exec(await visibleText(page, '.turn.assistant:last-child .stats'))?.[1]) + 3;
+
+      // About 460 tokens: passes of about 15 rows each, seconds of reading on SwiftShader.
+      await send(page, 'Tell me more. '.repeat(50).trim());
+      const reading = await waitText(page, '.turn.assistant:last-child .reading', /^Reading the conversation: [\d,]+ of [\d,]+ tokens/, 120_000);
+      console.log(`   ${reading}`);
+      await shot(page, '11-reading');
+      await page.click('#stop');
+      await page.waitForSelector('.turn.assistant:last-child[data-stopped="true"]:not([aria-busy])', { timeout: 60_000 });
+      const stopped = page.locator('.turn.assistant:last-child');
+      check((await stopped.locator('.content').textContent()) === '', 'a reply stopped while the prompt was read has text');
+      check((await stopped.locator('.reading').count()) === 0, 'the reading line stays after the stop');
+      // Asked again, the prompt goes on from what was read.
+      await page.click('#regenerate');
+      await page.waitForSelector('.turn.assistant:last-child:not([aria-busy]) .stats', { timeout: 300_000 });
+      const again = await visibleText(page, '.turn.assistant:last-child .stats');
+      console.log(`   regenerated: ${again}`);
+      const [, ran, of] = /· (\d+) of (\d+) prompt tokens run, the rest kept from before$/.exec(again) ?? [];
+      check(ran !== undefined && Number(of) - Number(ran) > before, `the regenerated reply did not go on from what was read (${before} positions kept before the message): ${JSON.stringify(again)}`);
     });
 
     await step('accessibility: names, text alternatives, contrast, the keyboard with a visible focus', async () => {
