@@ -491,31 +491,39 @@ async function run(page, server, baseUrl, browserVersion) {
         const small = await Janus.JanusClient.create({ maxBindingBytes: 160 * 1024 });
         try {
           await small.load(model);
-          const run = async (extra, stopAtPass) => {
+          const run = async (extra, stopAtPass, on = small) => {
             const passes = [];
             const controller = new AbortController();
             const onPrompt = (read, total) => {
               passes.push([read, total]);
               if (passes.length === stopAtPass) controller.abort();
             };
-            const got = await t.collect(small.chat(messages, { ...options, ...extra, onPrompt, signal: controller.signal }));
-            return { ...got, passes };
+            const started = performance.now();
+            const got = await t.collect(on.chat(messages, { ...options, ...extra, onPrompt, signal: controller.signal }));
+            return { ...got, passes, ms: performance.now() - started };
           };
+          // Once each to compile their shapes, then timed: in passes, and whole (the default limits).
+          await run({ reuse: false });
+          await run({ reuse: false }, undefined, client);
           const whole = await run({ reuse: false });
+          const onePass = await run({ reuse: false }, undefined, client);
           const stopped = await run({}, 1);
           const resumed = await run({});
-          return { whole, stopped, resumed };
+          return { whole, onePass, stopped, resumed };
         } finally {
           small.dispose();
         }
       },
       { model: MODEL, messages: [{ role: 'user', content: Array(12).fill(text.turns[0]).join(' ') }], options: { ...TEXT_OPTIONS, maxNewTokens: 8 } },
     );
-    const { whole, stopped, resumed } = got;
+    const { whole, onePass, stopped, resumed } = got;
     for (const [run, what] of [[whole, 'whole'], [stopped, 'stopped'], [resumed, 'resumed']]) checkChat(run, `long prompt (${what})`);
     const total = whole.result.promptTokens;
     const passes = whole.passes;
     console.log(`   ${total}-token prompt: passes ${JSON.stringify(passes.map(([read]) => read))}; stopped after ${JSON.stringify(stopped.passes.at(-1))}`);
+    console.log(`   with 8 new tokens: ${(whole.ms / 1000).toFixed(2)} s in ${passes.length + 1} passes, ${(onePass.ms / 1000).toFixed(2)} s in one (default limits)`);
+    check(onePass.passes.length === 0 && onePass.result.promptTokens === total, `the default limits read the prompt in passes: ${JSON.stringify(onePass.passes)}`);
+    checkIds(onePass.result.ids, whole.result.ids, 'the long prompt in one pass against in passes');
     check(passes.length >= 3, `long prompt: ${passes.length} passes heard, expected several: ${JSON.stringify(passes)}`);
     check(
       passes.every(([read, of], i) => of === total && read < total && (i === 0 || read > passes[i - 1][0])),
@@ -529,7 +537,7 @@ async function run(page, server, baseUrl, browserVersion) {
     check(resumed.result.reusedTokens === read, `resumed: ${resumed.result.reusedTokens} prompt tokens reused, the stopped run had read ${read}`);
     check(resumed.passes.every(([, of]) => of === total - read), `resumed: passes of ${JSON.stringify(resumed.passes)}, expected of ${total - read}`);
     checkIds(resumed.result.ids, whole.result.ids, 'resumed long prompt against the whole');
-    figures.longPrompt = { promptTokens: total, passes: passes.length, stoppedAt: read };
+    figures.longPrompt = { promptTokens: total, passes: passes.length + 1, stoppedAt: read, inPassesMs: Math.round(whole.ms), onePassMs: Math.round(onePass.ms) };
   });
 
   await step(page, 'generateImage: 2 images, CFG, greedy', async () => {
