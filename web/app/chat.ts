@@ -55,6 +55,8 @@ export class ChatView {
   private readonly changes: BroadcastChannel | null = typeof BroadcastChannel === 'function' ? new BroadcastChannel(CHANGES) : null;
   /** The kept conversation shown again; sending waits for it. */
   private readonly restored: Promise<void>;
+  /** The conversation being read into the engine's cache (`warm`), or the last such read. */
+  warming: Promise<void> | null = null;
 
   constructor(
     private readonly client: JanusClient,
@@ -139,6 +141,22 @@ export class ChatView {
       if (kept.role === 'assistant') decorate(turn);
     }
     this.update();
+    this.warm();
+  }
+
+  /**
+   * Reads the conversation shown into the engine's cache while nothing else runs (it gives way
+   * to any other call), so that the next question runs only itself: after the page or the
+   * engine started again, and for a conversation opened from the list. `warming` is the read in
+   * flight (a test awaits it).
+   */
+  warm(): void {
+    const history = modelHistory(this.turns);
+    if (history.length === 0 || this.stop !== null) return;
+    this.warming = this.client.prefill(history).then(
+      () => undefined,
+      () => undefined, // stopped before it began, or failed: the next question reads it all
+    );
   }
 
   /** Goes back to a kept conversation from the list, unless another tab shows it. */

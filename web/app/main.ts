@@ -225,6 +225,7 @@ async function recover(): Promise<void> {
     await client.restart();
     if (state.loaded !== null) {
       await client.load(state.loaded.source);
+      state.chat?.warm(); // the fresh engine's cache is empty
       clearError(); // fixed: the status says what happened
       setStatus(`The engine was restarted and ${state.loaded.name} is loaded again.`);
     } else {
@@ -270,7 +271,10 @@ async function load(choice: Choice, { store = true }: { store?: boolean } = {}):
     }
     const report = await state.client.load(choice.source, { cache: store, signal: controller.signal, onProgress: showProgress });
     state.loaded = choice;
-    state.chat ??= new ChatView(state.client, { onError: showError, drawing: imageSampling });
+    // A new view shows the kept conversation and reads it into the engine; a load clears the
+    // engine's cache, so an existing view reads its conversation again.
+    if (state.chat === null) state.chat = new ChatView(state.client, { onError: showError, drawing: imageSampling });
+    else state.chat.warm();
     state.imagine ??= new ImagineView(state.client, { onError: showError, onAsk: (picture) => void state.chat?.ask(picture) });
     $('chat').hidden = false;
     $('imagine').hidden = false;

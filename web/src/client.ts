@@ -112,6 +112,16 @@ export interface ChatOptions extends SamplingOptions {
   signal?: AbortSignal;
 }
 
+/** What `prefill` did. */
+export interface PrefillResult {
+  /** The conversation's tokens, as the next chat's prompt begins. */
+  promptTokens: number;
+  /** Of them, those the engine already kept (not read again). */
+  reusedTokens: number;
+  /** Stopped before the end (another call, or the signal): what was read is kept all the same. */
+  stopped: boolean;
+}
+
 /** Image tokens between progressive previews when `onPreview` is given (576 tokens: five previews). */
 export const DEFAULT_PREVIEW_EVERY = 96;
 
@@ -181,6 +191,8 @@ export class JanusClient extends EventTarget {
   private info: DeviceInfo | null = null;
   private failure: JanusError | null = null;
   private disposed = false;
+  /** Calls that give way (`prefill`): the next call aborts them. */
+  private readonly yielding = new Set<AbortController>();
 
   private constructor(private readonly options: CreateOptions) {
     super();
@@ -309,6 +321,34 @@ export class JanusClient extends EventTarget {
       (error: unknown) => stream.fail(toJanusError(error)),
     );
     return stream;
+  }
+
+  /**
+   * Reads a conversation into the engine's kept cache ahead of the next question, so that asking
+   * it runs only the question: after a reload, or with a conversation opened from a list (the
+   * cache lives in GPU memory and starts empty), a long conversation is otherwise read when the
+   * question is sent, seconds to minutes on a modest GPU. Pass the conversation as the next
+   * `chat` will, with the same `system`; a last message of the assistant's is read as the text a
+   * reply would go on from, which is what the next turn shares with it.
+   *
+   * It gives way: any other call made meanwhile stops it (between a long prompt's passes; what
+   * was read stays kept, and that call starts from it), as `signal` does. Resolves with the
+   * prompt's size, how much of it was already kept, and whether it was stopped before the end;
+   * rejects with 'aborted' if stopped before it began.
+   */
+  async prefill(messages: readonly ChatMessage[], options: Pick<ChatOptions, 'system' | 'onPrompt' | 'signal'> = {}): Promise<PrefillResult> {
+    const yielded = new AbortController();
+    const signal = options.signal === undefined ? yielded.signal : AbortSignal.any([options.signal, yielded.signal]);
+    const { system, onPrompt } = options;
+    const stream = this.chat(messages, { ...withoutUndefined({ system, onPrompt }), maxNewTokens: 0, signal });
+    // Registered once its own call is made: the calls after it abort it.
+    this.yielding.add(yielded);
+    try {
+      const { promptTokens, reusedTokens, stop } = await stream.result;
+      return { promptTokens, reusedTokens, stopped: stop === 'cancelled' };
+    } finally {
+      this.yielding.delete(yielded);
+    }
   }
 
   /** Text to image: `count` images for `prompt`, with classifier-free guidance. */
@@ -440,6 +480,7 @@ export class JanusClient extends EventTarget {
       );
     }
     if (this.connection === null) return Promise.reject(new JanusError('worker-crashed', 'the engine is not running'));
+    for (const yielding of this.yielding) yielding.abort();
     return this.connection.call(type, fields, handlers, signal);
   }
 }

@@ -9,6 +9,7 @@ export type {
   GeneratedImages,
   ImagePreview,
   LoadOptions,
+  PrefillResult,
   RgbaImage,
 } from './client.js';
 export type { ChatStream } from './chat-stream.js';

@@ -540,6 +540,29 @@ async function run(page, server, baseUrl, browserVersion) {
     figures.longPrompt = { promptTokens: total, passes: passes.length + 1, stoppedAt: read, inPassesMs: Math.round(whole.ms), onePassMs: Math.round(onePass.ms) };
   });
 
+  await step(page, 'prefill: a conversation read ahead writes nothing; the next question runs only itself, with the reply it gets afresh', async () => {
+    const history = [...TEXT_MESSAGES, { role: 'assistant', content: 'I am well, thank you.' }];
+    const next = [...history, { role: 'user', content: 'And then?' }];
+    const options = { ...TEXT_OPTIONS, maxNewTokens: 6 };
+    const got = await page.evaluate(
+      async ({ history, next, options }) => {
+        const read = await client.prefill(history, { system: options.system });
+        const kept = await t.collect(client.chat(next, options));
+        const fresh = await t.collect(client.chat(next, { ...options, reuse: false }));
+        return { read, kept, fresh };
+      },
+      { history, next, options },
+    );
+    const { read, kept, fresh } = got;
+    console.log(`   read ${JSON.stringify(read)}; the next question: ${kept.result.reusedTokens} of ${kept.result.promptTokens} kept`);
+    checkChat(kept, 'after prefill');
+    checkChat(fresh, 'afresh');
+    check(!read.stopped && read.promptTokens > 0, `prefill: ${JSON.stringify(read)}`);
+    // Its every position is the next prompt's beginning: the assistant's words, then the turn.
+    check(kept.result.reusedTokens === read.promptTokens, `after prefill: ${kept.result.reusedTokens} reused, the prefill read ${read.promptTokens}`);
+    checkIds(kept.result.ids, fresh.result.ids, 'after prefill against afresh');
+  });
+
   await step(page, 'generateImage: 2 images, CFG, greedy', async () => {
     const got = await page.evaluate(
       async ({ prompt, cfgWeight }) => {

@@ -210,3 +210,48 @@ test('a worker without WebGPU on a page that has it says so; a browser without a
     else Object.defineProperty(globalThis, 'navigator', before);
   }
 });
+
+test('prefill reads a conversation and writes nothing; the next call stops it, and a signal does', async () => {
+  const normal = engine();
+  FakeWorker.script = (request, worker) => {
+    if (request.type === 'cancel') {
+      // The prefill stops at its next pass.
+      worker.send({ type: 'result', id: request.id, value: { text: '', ids: [], promptTokens: 900, reusedTokens: 100, stop: 'cancelled', seed: 1 } });
+      return;
+    }
+    if (request.type !== 'chat') return normal(request, worker);
+    if (request.request.maxNewTokens === 0) {
+      worker.send({ type: 'prompt', id: request.id, read: 256, total: 800 });
+      return; // reading until cancelled
+    }
+    worker.send({ type: 'result', id: request.id, value: { text: 'Hi', ids: [5], promptTokens: 910, reusedTokens: 356, stop: 'eos', seed: 1 } });
+  };
+  const client = await JanusClient.create({ workerUrl: 'http://test/worker.js' });
+  const history = [
+    { role: 'user' as const, content: 'hello' },
+    { role: 'assistant' as const, content: 'hi' },
+  ];
+  const heard: number[] = [];
+  const reading = client.prefill(history, { onPrompt: (read) => heard.push(read) });
+  const asked = lastRequest('chat') as Extract<Request, { type: 'chat' }>;
+  assert.equal(asked.request.maxNewTokens, 0);
+  assert.deepEqual(asked.request.messages, history);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.deepEqual(heard, [256]);
+  // Another call: the prefill is cancelled first, then the call is sent.
+  const reply = client.chat([...history, { role: 'user', content: 'more' }]);
+  const posted = FakeWorker.instances.at(-1)!.posted.slice(-2);
+  assert.deepEqual(posted.map((r) => r.type), ['cancel', 'chat']);
+  assert.equal(posted[0]!.id, asked.id);
+  assert.deepEqual(await reading, { promptTokens: 900, reusedTokens: 100, stopped: true });
+  assert.equal((await reply.result).text, 'Hi');
+  // A signal stops it too; a call made after a prefill ended aborts nothing.
+  const controller = new AbortController();
+  const stopped = client.prefill(history, { signal: controller.signal });
+  controller.abort();
+  assert.equal((await stopped).stopped, true);
+  const before = FakeWorker.instances.at(-1)!.posted.length;
+  await client.chat(history).result;
+  assert.deepEqual(FakeWorker.instances.at(-1)!.posted.slice(before).map((r) => r.type), ['chat']);
+  client.dispose();
+});
