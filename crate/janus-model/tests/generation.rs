@@ -11,7 +11,7 @@ use janus_model::generate::image::{ImageRequest, decode_images, generate_image_c
 use janus_model::generate::prompt_cache::PromptCache;
 use janus_model::generate::sampling::SamplingParams;
 use janus_model::generate::text::{
-    StopReason, TextRequest, TextWatch, generate_text, generate_text_with,
+    StopReason, TextOutput, TextRequest, TextWatch, generate_text, generate_text_with,
 };
 
 fn text_req(m: &Loaded, sampling: SamplingParams, max_new: usize) -> TextRequest {
@@ -80,12 +80,12 @@ fn cancelling_text_stops_between_tokens_and_the_engine_stays_usable() {
 }
 
 /// Hears a prompt's passes, stopping at the `stop_at`-th.
-struct Passes<'a> {
-    seen: &'a mut Vec<(usize, usize)>,
+struct Passes {
+    seen: Vec<(usize, usize)>,
     stop_at: usize,
 }
 
-impl TextWatch for Passes<'_> {
+impl TextWatch for &mut Passes {
     fn token(&mut self, _: u32) -> ControlFlow<StopReason> {
         ControlFlow::Continue(())
     }
@@ -100,6 +100,22 @@ impl TextWatch for Passes<'_> {
     }
 }
 
+/// `req` from what `kept` holds, stopped at pass `stop_at` (0: never): its output and the passes
+/// heard.
+fn in_passes(
+    m: &Loaded,
+    req: &TextRequest,
+    kept: &mut PromptCache,
+    stop_at: usize,
+) -> (TextOutput, Vec<(usize, usize)>) {
+    let mut passes = Passes {
+        seen: vec![],
+        stop_at,
+    };
+    let out = pollster::block_on(generate_text_with(&m.model, req, Some(kept), &mut passes));
+    (out.unwrap(), passes.seen)
+}
+
 #[test]
 fn a_long_prompt_is_read_pass_by_pass_and_a_stop_keeps_what_was_read() {
     let mut m = load_fixture("tiny-b-hf");
@@ -109,26 +125,14 @@ fn a_long_prompt_is_read_pass_by_pass_and_a_stop_keeps_what_was_read() {
     // 40 query rows a pass: 40 rows × 175 positions × 3 heads × 4 bytes of scores.
     m.model.llm.set_score_bytes(40 * 175 * 3 * 4);
     let mut kept = PromptCache::with_limits(4, u64::MAX);
-    let mut seen = vec![];
-    let stopped = Passes {
-        seen: &mut seen,
-        stop_at: 2,
-    };
-    let out =
-        pollster::block_on(generate_text_with(&m.model, &req, Some(&mut kept), stopped)).unwrap();
+    let (out, seen) = in_passes(&m, &req, &mut kept, 2);
     // Heard after each pass the device ran; stopped after the second, before any token.
     assert_eq!(seen, [(40, t), (80, t)]);
     assert_eq!(out.stop, StopReason::Cancelled);
     assert!(out.ids.is_empty() && out.first_logits.is_empty());
     assert_eq!(kept.len(), 80, "the positions read are kept");
     // Asked again, the prompt goes on from there and gives the reference's reply.
-    let mut seen = vec![];
-    let resumed = Passes {
-        seen: &mut seen,
-        stop_at: 0,
-    };
-    let out =
-        pollster::block_on(generate_text_with(&m.model, &req, Some(&mut kept), resumed)).unwrap();
+    let (out, seen) = in_passes(&m, &req, &mut kept, 0);
     assert_eq!(out.reused, 80);
     assert_eq!(seen, [(40, t - 80), (80, t - 80)]);
     assert_eq!(
