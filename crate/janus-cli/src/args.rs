@@ -220,6 +220,10 @@ pub struct ChatArgs {
     /// streaming.
     #[arg(long)]
     pub json: bool,
+    /// With --json: each reply token's log-probability under the model (temperature 1, before
+    /// top-k or top-p) and the N most likely tokens at its step (0 to 20), as "logprobs".
+    #[arg(long, value_name = "N", requires = "json")]
+    pub logprobs: Option<usize>,
     /// A conversation: after --prompt's reply (if given), every line read from stdin is the
     /// next message, until the end of input. Each turn runs only what the last one did not
     /// (the pictures of the first message are encoded once).

@@ -9,6 +9,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::ops::ControlFlow;
 
 use janus_model::Loaded;
+use janus_model::generate::logprobs::TokenLogprob;
 use janus_model::generate::prompt_cache::PromptCache;
 use janus_model::generate::sampling::SamplingParams;
 use janus_model::generate::stop_text::StopText;
@@ -114,6 +115,7 @@ fn reply(
         },
         stop_token: (!args.ignore_eos).then_some(tok.special().eos),
         image_token: tok.special().image,
+        logprobs: args.logprobs,
     };
     let mut stops = StopText::new(args.stops.clone()).map_err(|e| e.to_string())?;
     let mut stream = tok.stream();
@@ -164,10 +166,37 @@ fn reply(
                 "text": text,
                 "stop": stop,
                 "reused": out.reused,
+                "logprobs": args.logprobs.map(|_| logprobs_json(tok, &out.logprobs)),
             })
         );
     } else {
         println!();
     }
     Ok(text)
+}
+
+/// Each token as `{id, token, bytes, logprob, top_logprobs: [{id, token, bytes, logprob}]}`
+/// (`bytes`: what a byte-level token stands for, which may be part of a character).
+fn logprobs_json(
+    tok: &janus_model::tokenizer::JanusTokenizer,
+    entries: &[TokenLogprob],
+) -> serde_json::Value {
+    let one = |id: u32, logprob: f32| {
+        let bytes = tok.token_bytes(id);
+        json!({
+            "id": id,
+            "token": String::from_utf8_lossy(&bytes),
+            "bytes": bytes,
+            "logprob": logprob,
+        })
+    };
+    entries
+        .iter()
+        .map(|e| {
+            let mut entry = one(e.id, e.logprob);
+            let top: Vec<_> = e.top.iter().map(|&(id, lp)| one(id, lp)).collect();
+            entry["top_logprobs"] = top.into();
+            entry
+        })
+        .collect()
 }

@@ -102,6 +102,55 @@ fn chat_raw_prompt_json_matches_reference() {
     assert_eq!(v["text"], case["text"]);
 }
 
+/// `--logprobs 3` with `--json`: one entry per output id, greedy's own token first among its
+/// alternatives, the bytes spelling the text (special tokens aside); the ids the same as
+/// without. Without `--json` it
+/// is refused by the parser.
+#[test]
+fn chat_logprobs_in_json() {
+    let g = golden("tiny-a");
+    let case = &g["cases"]["raw"];
+    let m = model("tiny-a-deepseek");
+    let args = [
+        "chat",
+        "--model",
+        &m,
+        "--raw-prompt",
+        case["prompt"].as_str().unwrap(),
+        "--max-new-tokens",
+        "16",
+        "--json",
+        "--logprobs",
+        "3",
+    ];
+    let v = ok_json(&args);
+    assert_eq!(v["output_ids"], case["output_ids"]);
+    let entries = v["logprobs"].as_array().unwrap();
+    let ids = v["output_ids"].as_array().unwrap();
+    assert_eq!(entries.len(), ids.len());
+    let mut bytes = Vec::new();
+    for (entry, id) in entries.iter().zip(ids) {
+        assert_eq!(&entry["id"], id);
+        let top = entry["top_logprobs"].as_array().unwrap();
+        assert_eq!(top.len(), 3);
+        assert_eq!(top[0]["id"], entry["id"]);
+        assert_eq!(top[0]["logprob"], entry["logprob"]);
+        assert!(entry["logprob"].as_f64().unwrap() <= 0.0);
+        // A special token keeps its name here; the text leaves it out.
+        let token = entry["token"].as_str().unwrap();
+        if !(token.len() > 2 && token.starts_with('<') && token.ends_with('>')) {
+            let own = entry["bytes"].as_array().unwrap();
+            bytes.extend(own.iter().map(|b| b.as_u64().unwrap() as u8));
+        }
+    }
+    // The reply holds part of a character, which the text shows as U+FFFD, as the bytes do.
+    assert_eq!(String::from_utf8_lossy(&bytes), v["text"].as_str().unwrap());
+    let without_json: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+    let refused = janus(&without_json);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--json"));
+}
+
 /// `janus chat --interactive`: every stdin line is the next message. Each turn after the first
 /// starts from the cache the last one kept (the picture of the first message is not encoded
 /// again) and replies what the whole prompt run afresh (`--no-reuse`) does.

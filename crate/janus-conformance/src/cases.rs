@@ -172,8 +172,9 @@ async fn text_cases(
     ensure(ids == u32s(&case["prompt_ids"])?, || {
         "raw: prompt ids differ".into()
     })?;
-    let prompt = Prompt::text(ids);
+    let prompt = Prompt::text(ids.clone());
     run_text(m, case, prompt, "raw", logits_tol, &mut fig, None).await?;
+    crate::logprobs::logprobs(m, case, &ids, logits_tol).await?;
 
     // Understanding a non-square image.
     let case = &g["cases"]["understand"];
@@ -261,6 +262,7 @@ pub(crate) async fn run_text(
         sampling: SamplingParams::greedy(),
         stop_token: Some(m.tokenizer.special().eos),
         image_token: m.tokenizer.special().image,
+        logprobs: None,
     };
     let out = generate_text_with(&m.model, &req, kept, |_| ControlFlow::Continue(()))
         .await

@@ -262,6 +262,7 @@ async fn generate(
         sampling: SamplingParams::greedy(),
         stop_token: Some(m.tokenizer.special().eos),
         image_token: m.tokenizer.special().image,
+        logprobs: None,
     };
     generate_text_with(&m.model, &req, kept, |_| ControlFlow::Continue(()))
         .await

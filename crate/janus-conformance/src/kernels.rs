@@ -812,3 +812,32 @@ pub async fn take_ids_reads_the_previous_column(device: &Device) -> Result<(), S
     }
     Ok(())
 }
+
+/// `keep_rows.wgsl` copies a step's logits, f32 and (where the device has `shader-f16`) f16,
+/// into its own f32 buffer exactly as `cast(F32)` reads them, at an awkward size (not a
+/// multiple of the workgroup), and a second copy overwrites the first in place.
+pub async fn keep_rows_matches_cast(device: &Device) -> Result<(), String> {
+    use janus_model::kernels::keep_rows::KeptRows;
+    let (rows, columns) = (3usize, 1001usize);
+    let kept = KeptRows::new(device, rows, columns);
+    let reader = kept.reader();
+    let mut dtypes = vec![DType::F32];
+    if device.supports_dtype(DType::F16) {
+        dtypes.push(DType::F16);
+    }
+    for (i, dtype) in dtypes.into_iter().enumerate() {
+        let values = random(rows * columns, 40 + i as u64);
+        let logits =
+            Tensor::<2>::from_data(TensorData::new(values, [rows, columns]), device).cast(dtype);
+        kept.keep(logits.clone());
+        let got = reader.start().await?;
+        let want = read(logits.cast(DType::F32)).await?;
+        if got != want {
+            let (diff, _) = max_diff(&got, &want);
+            return Err(format!(
+                "keep_rows in {dtype:?}: max |diff| {diff:e}, expected 0"
+            ));
+        }
+    }
+    Ok(())
+}

@@ -12,6 +12,8 @@
 //! - a prompt started from the last chat's kept cache (regenerated, a follow-up turn, the same
 //!   picture asked about again, another picture under the same ids) gives what it gives run
 //!   afresh;
+//! - log-probabilities, asked for, change no id, and match the reference's logits and a prefill
+//!   of the same tokens (`logprobs`);
 //! - all greedy classifier-free-guided image codes identical for a batch of two;
 //! - decoded images within PSNR 40 dB of the reference PNGs.
 //!
@@ -23,6 +25,7 @@ mod chunks;
 mod kept;
 #[cfg(feature = "wgpu-kernels")]
 pub mod kernels;
+mod logprobs;
 #[cfg(feature = "wgpu-kernels")]
 pub mod vq;
 

@@ -37,7 +37,7 @@ pub struct ChatMessage {
 }
 
 /// `{messages: [{role, content, images?}], system?, maxNewTokens?, temperature?, topP?, topK?,
-/// seed?, stop?, reuse?}`
+/// seed?, stop?, reuse?, logprobs?, topLogprobs?}`
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatRequest {
@@ -54,6 +54,10 @@ pub struct ChatRequest {
     /// Start from the engine's kept cache of a recent chat where the prompts share a prefix
     /// (default); `false` runs the whole prompt and keeps nothing of it.
     pub reuse: Option<bool>,
+    /// Each new token's log-probability (`generate::logprobs`).
+    pub logprobs: Option<bool>,
+    /// With `logprobs`: the most likely tokens at each step, up to 20.
+    pub top_logprobs: Option<usize>,
 }
 
 /// `{prompt, count?, cfgWeight?, temperature?, topP?, topK?, seed?, previewEvery?}`
@@ -139,6 +143,18 @@ impl ChatRequest {
             .collect())
     }
 
+    /// `Some(alternatives)` where log-probabilities are asked for; `topLogprobs` alone is a
+    /// mistake (as OpenAI's API says), not a silent no.
+    pub fn logprobs_wanted(&self) -> Result<Option<usize>, JanusError> {
+        match (self.logprobs, self.top_logprobs) {
+            (Some(true), top) => Ok(Some(top.unwrap_or(0))),
+            (_, None | Some(0)) => Ok(None),
+            (_, Some(_)) => Err(JanusError::Request(
+                "topLogprobs needs logprobs: true".into(),
+            )),
+        }
+    }
+
     /// The reply's stop sequences, checked (none: the text passes through as it comes).
     pub fn stop_text(&self) -> Result<StopText, JanusError> {
         StopText::new(self.stop.clone().unwrap_or_default())
@@ -156,6 +172,7 @@ impl ChatRequest {
     ) -> Result<TextRequest, JanusError> {
         let messages = self.messages(images.len())?;
         self.stop_text()?;
+        let logprobs = self.logprobs_wanted()?;
         let sampling = SamplingParams {
             temperature: self.temperature.unwrap_or(0.0),
             top_k: self.top_k,
@@ -178,6 +195,7 @@ impl ChatRequest {
             sampling,
             stop_token: Some(tok.special().eos),
             image_token: tok.special().image,
+            logprobs,
         };
         request.validate(config)?;
         Ok(request)
@@ -349,6 +367,38 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn log_probabilities_are_asked_for_with_logprobs_true() {
+        let (config, tok) = (
+            crate::fuzzing::tiny_config(),
+            crate::fuzzing::tiny_tokenizer(),
+        );
+        let wanted = |fields: &str| {
+            chat(&format!(
+                r#"{{"messages":[{{"role":"user","content":"a"}}]{fields}}}"#
+            ))
+            .text_request(tok, config, Vec::new(), || 0)
+            .map(|r| r.logprobs)
+        };
+        assert_eq!(wanted("").unwrap(), None);
+        assert_eq!(wanted(r#","logprobs":false"#).unwrap(), None);
+        assert_eq!(wanted(r#","logprobs":true"#).unwrap(), Some(0));
+        assert_eq!(
+            wanted(r#","logprobs":true,"topLogprobs":5"#).unwrap(),
+            Some(5)
+        );
+        assert_eq!(
+            wanted(r#","logprobs":false,"topLogprobs":0"#).unwrap(),
+            None
+        );
+        match wanted(r#","topLogprobs":5"#) {
+            Err(JanusError::Request(m)) => assert!(m.contains("needs logprobs: true"), "{m}"),
+            other => panic!("expected a bad-request error, got {other:?}"),
+        }
+        let many = wanted(r#","logprobs":true,"topLogprobs":21"#).unwrap_err();
+        assert!(many.to_string().contains("at most 20"), "{many}");
     }
 
     #[test]

@@ -178,6 +178,31 @@ impl JanusTokenizer {
             .map_err(|e| TokenizerError::Decode(e.to_string()))
     }
 
+    /// The bytes token `id` stands for: a byte-level BPE token's (it may carry part of a UTF-8
+    /// character, so its text alone can be no string), an added token's text, nothing for an id
+    /// past the text vocabulary (image-only rows of the embedding). Log-probabilities name their
+    /// tokens by these (OpenAI's `bytes`).
+    pub fn token_bytes(&self, id: u32) -> Vec<u8> {
+        if id >= self.text_vocab {
+            return Vec::new();
+        }
+        if let Some(text) = self.inner.get_added_vocabulary().simple_id_to_token(id) {
+            return text.into_bytes();
+        }
+        let Some(token) = self.inner.id_to_token(id) else {
+            return Vec::new();
+        };
+        let mut bytes = Vec::with_capacity(token.len());
+        for c in token.chars() {
+            match byte_of_char(c) {
+                Some(b) => bytes.push(b),
+                // Not of the byte-level alphabet: the character itself.
+                None => bytes.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+            }
+        }
+        bytes
+    }
+
     /// Incremental decoder for streaming: feed ids one by one, get text pieces as they complete.
     pub fn stream(&self) -> TextStream<'_> {
         TextStream {
@@ -213,4 +238,16 @@ impl TextStream<'_> {
             .step(id)
             .map_err(|e| TokenizerError::Decode(e.to_string()))
     }
+}
+
+/// The byte a byte-level BPE character stands for (GPT-2's alphabet: printable Latin-1 bytes are
+/// their own character; the other 68 bytes, in order, are U+0100 onwards).
+fn byte_of_char(c: char) -> Option<u8> {
+    let printable = |b: u8| matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
+    let code = c as u32;
+    if code < 256 {
+        return printable(code as u8).then_some(code as u8);
+    }
+    let n = code.checked_sub(256)? as usize;
+    (0..=255u8).filter(|&b| !printable(b)).nth(n)
 }

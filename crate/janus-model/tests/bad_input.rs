@@ -147,6 +147,7 @@ fn f16_and_f32_sources_load_like_bf16() {
             sampling: SamplingParams::greedy(),
             stop_token: None,
             image_token: loaded.tokenizer.special().image,
+            logprobs: None,
         };
         let out = pollster::block_on(generate_text(&loaded.model, &req, |_| {
             ControlFlow::Continue(())
@@ -419,6 +420,7 @@ fn prompt_and_image_errors() {
         sampling: SamplingParams::greedy(),
         stop_token: None,
         image_token: tok.special().image,
+        logprobs: None,
     };
     let err = pollster::block_on(generate_text(&m.model, &req, |_| ControlFlow::Continue(())))
         .unwrap_err();

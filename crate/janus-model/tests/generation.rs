@@ -23,6 +23,7 @@ fn text_req(m: &Loaded, sampling: SamplingParams, max_new: usize) -> TextRequest
         sampling,
         stop_token: Some(m.tokenizer.special().eos),
         image_token: m.tokenizer.special().image,
+        logprobs: None,
     }
 }
 
@@ -161,6 +162,7 @@ fn eos_can_be_ignored() {
         sampling: SamplingParams::greedy(),
         stop_token: None,
         image_token: m.tokenizer.special().image,
+        logprobs: None,
     };
     let out = run(&m, &req);
     assert_eq!(out.stop, StopReason::MaxTokens);
@@ -200,6 +202,7 @@ fn text_req_for(m: &Loaded, config: &str) -> TextRequest {
         sampling: SamplingParams::greedy(),
         stop_token: Some(m.tokenizer.special().eos),
         image_token: m.tokenizer.special().image,
+        logprobs: None,
     }
 }
 
@@ -319,6 +322,7 @@ fn several_images_in_one_prompt() {
             sampling: SamplingParams::greedy(),
             stop_token: None,
             image_token: tok.special().image,
+            logprobs: None,
         };
         pollster::block_on(generate_text(&m.model, &req, |_| ControlFlow::Continue(()))).unwrap()
     };
@@ -327,4 +331,109 @@ fn several_images_in_one_prompt() {
     assert_eq!(ab.ids.len(), 4);
     // Each placeholder run takes its own image, in order.
     assert_ne!(ab.first_logits, ba.first_logits);
+}
+
+/// Log-probabilities asked for a sampled reply: the same ids as without (the draw is not
+/// touched), one entry per id, each heard just before its id, and each the log-softmax of the
+/// logits a prefill of the prompt and every earlier token gives (the reference's first logits
+/// for token 0, from the golden). More than 20 alternatives is refused before anything runs.
+#[test]
+fn log_probabilities_describe_the_draw_without_changing_it() {
+    use janus_model::generate::logprobs::{TokenLogprob, token_logprob};
+    let m = load_fixture("tiny-b-hf");
+    let plain = text_req(&m, sampled(3), 12);
+    let asked = TextRequest {
+        logprobs: Some(4),
+        ..plain.clone()
+    };
+    struct Heard(Vec<TokenLogprob>, Vec<u32>, bool);
+    impl TextWatch for &mut Heard {
+        fn token(&mut self, id: u32) -> ControlFlow<StopReason> {
+            // Each id comes right after its own entry.
+            self.2 &= self.0.last().map(|e| e.id) == Some(id) && self.0.len() == self.1.len() + 1;
+            self.1.push(id);
+            ControlFlow::Continue(())
+        }
+        fn logprob(&mut self, entry: &janus_model::generate::logprobs::TokenLogprob) {
+            self.0.push(entry.clone());
+        }
+    }
+    let mut heard = Heard(Vec::new(), Vec::new(), true);
+    let out = pollster::block_on(generate_text_with(&m.model, &asked, None, &mut heard)).unwrap();
+    let without = run(&m, &plain);
+    assert_eq!(
+        out.ids, without.ids,
+        "asking for log-probabilities changed the draw"
+    );
+    assert!(without.logprobs.is_empty());
+    assert_eq!(out.logprobs.len(), out.ids.len());
+    assert_eq!(heard.0, out.logprobs);
+    assert!(heard.2, "an entry was not heard just before its id");
+    let golden_first = f32s(&golden("tiny-b")["cases"]["text"]["first_logits"]);
+    let mut not_the_top = 0;
+    for (i, entry) in out.logprobs.iter().enumerate() {
+        let logits = if i == 0 {
+            golden_first.clone()
+        } else {
+            let prefix = TextRequest {
+                prompt_ids: [plain.prompt_ids.as_slice(), &out.ids[..i]].concat(),
+                max_new_tokens: 1,
+                ..plain.clone()
+            };
+            run(&m, &prefix).first_logits
+        };
+        let want = token_logprob(&logits, out.ids[i], 4);
+        assert_eq!(entry.top.len(), 4);
+        assert_eq!(entry.id, out.ids[i]);
+        assert!(
+            (entry.logprob - want.logprob).abs() < 1e-4,
+            "token {i}: {entry:?} against {want:?}"
+        );
+        for (got, want) in entry.top.iter().zip(&want.top) {
+            assert!(
+                (got.1 - want.1).abs() < 1e-4,
+                "token {i}: {entry:?} against {want:?}"
+            );
+        }
+        not_the_top += usize::from(entry.top[0].0 != entry.id);
+    }
+    // A draw at temperature 1 from the top 40 does not always take the most likely token.
+    assert!(
+        not_the_top > 0,
+        "every sampled token was the most likely one"
+    );
+    let too_many = TextRequest {
+        logprobs: Some(21),
+        ..plain
+    };
+    let refused = pollster::block_on(generate_text(&m.model, &too_many, |_| {
+        ControlFlow::Continue(())
+    }));
+    assert!(refused.unwrap_err().to_string().contains("at most 20"));
+}
+
+/// The bytes each token of a reply stands for add up to the reply's text, a character split
+/// over two tokens included (byte-level BPE).
+#[test]
+fn token_bytes_spell_the_text() {
+    let m = load_fixture("tiny-b-hf");
+    let tok = &m.tokenizer;
+    let text = "héllo wörld, 日本 ✓ 42";
+    let encoded = tok.encode(text).unwrap();
+    // Without the BOS the tokenizer puts first.
+    assert_eq!(encoded[0], tok.special().bos);
+    let ids = &encoded[1..];
+    let bytes: Vec<u8> = ids.iter().flat_map(|&id| tok.token_bytes(id)).collect();
+    let shown = tok.decode(ids).unwrap();
+    assert_eq!(String::from_utf8(bytes).unwrap(), shown);
+    assert!(shown.contains("日本"), "{shown:?}");
+    // Some token carries part of a character: its bytes alone are no string.
+    assert!(
+        ids.iter()
+            .any(|&id| std::str::from_utf8(&tok.token_bytes(id)).is_err())
+    );
+    // A special token is its text; an id past the text vocabulary is nothing.
+    let eos = tok.special().eos;
+    assert_eq!(tok.token_bytes(eos), janus_model::tokenizer::EOS.as_bytes());
+    assert!(tok.token_bytes(u32::MAX).is_empty());
 }

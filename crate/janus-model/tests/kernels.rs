@@ -192,6 +192,13 @@ fn take_ids_reads_the_previous_column() {
 }
 
 #[test]
+fn keep_rows_copies_a_step_s_logits() {
+    let Some(device) = wgpu() else { return };
+    pollster::block_on(janus_conformance::kernels::keep_rows_matches_cast(&device))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
 fn a_packed_model_computes_what_the_host_round_trip_does() {
     let Some(device) = wgpu() else { return };
     for format in [QuantFormat::Q8, QuantFormat::Q4] {
@@ -526,6 +533,7 @@ fn a_prompt_past_the_binding_limit_runs_in_chunks() {
             sampling: janus_model::generate::sampling::SamplingParams::greedy(),
             stop_token: None,
             image_token: 300,
+            logprobs: None,
         };
         pollster::block_on(generate_text(&model, &req, |_| ControlFlow::Continue(())))
             .unwrap()

@@ -79,6 +79,7 @@ pub async fn text(
         stop_token: None,
         // No image placeholders in the prompt: an id the prompt never uses.
         image_token: (vocab - 1) as u32,
+        logprobs: None,
     };
     let mut kept = PromptCache::new();
     let start = clock();

@@ -56,7 +56,15 @@ pub struct DeviceLoop<'m> {
     how: Choice,
     head: Head,
     replay: Replay,
+    /// Each step's logits, kept for the host ([`Self::keep_logits`]).
+    keep: Option<Keep>,
 }
+
+/// Where a step's logits are kept for the host.
+#[cfg(feature = "wgpu-kernels")]
+type Keep = crate::kernels::keep_rows::KeptRows;
+#[cfg(not(feature = "wgpu-kernels"))]
+type Keep = std::convert::Infallible;
 
 /// How tokens are chosen: the sampler's settings and the guidance weight.
 #[derive(Clone, Copy, Debug)]
@@ -96,6 +104,24 @@ impl<'m> DeviceLoop<'m> {
             },
             head,
             replay: initial_replay(),
+            keep: None,
+        }
+    }
+
+    /// Keep every later step's logits (`[rows, vocab]`, as f32) where the host can read them
+    /// ([`Self::logits_reader`]): one more launch per step and a read of `rows * vocab * 4`
+    /// bytes, for a chat that asked for log-probabilities. Before the first [`Self::step`].
+    pub fn keep_logits(&mut self, vocab: usize) {
+        #[cfg(feature = "wgpu-kernels")]
+        {
+            let rows = self.last.dims()[0];
+            let kept = crate::kernels::keep_rows::KeptRows::new(self.model.device(), rows, vocab);
+            self.keep = Some(kept);
+        }
+        #[cfg(not(feature = "wgpu-kernels"))]
+        {
+            let _ = vocab;
+            unreachable!("device loops need the wgpu kernels (see `available`)")
         }
     }
 
@@ -117,8 +143,14 @@ impl<'m> DeviceLoop<'m> {
             how,
             head,
             replay,
+            keep,
         } = self;
-        let run = || one_step(model, caches, cursor, history, last, how, *head);
+        let run = || {
+            let logits = one_step(model, caches, cursor, history, last, how, *head);
+            if let Some(keep) = keep.as_ref() {
+                keep_logits(logits, keep);
+            }
+        };
         match replay {
             #[cfg(feature = "wgpu-kernels")]
             Replay::Recorded(graph) => graph.replay().map_err(JanusError::Device)?,
@@ -148,6 +180,21 @@ impl<'m> DeviceLoop<'m> {
             reader: crate::kernels::memory::I32Reader::new(&self.last),
             #[cfg(not(feature = "wgpu-kernels"))]
             last: self.last.clone(),
+        }
+    }
+
+    /// A reader of the logits the last step kept ([`Self::keep_logits`]; none where they are
+    /// not kept), started as [`IdsReader::start`] is.
+    pub fn logits_reader(&self) -> Option<LogitsReader> {
+        #[cfg(feature = "wgpu-kernels")]
+        {
+            self.keep.as_ref().map(|keep| LogitsReader {
+                reader: keep.reader(),
+            })
+        }
+        #[cfg(not(feature = "wgpu-kernels"))]
+        {
+            self.keep.map(|never| match never {})
         }
     }
 
@@ -210,6 +257,23 @@ impl IdsReader {
     }
 }
 
+/// Reads the logits a loop keeps ([`DeviceLoop::logits_reader`]).
+pub struct LogitsReader {
+    #[cfg(feature = "wgpu-kernels")]
+    reader: crate::kernels::memory::Reader<f32>,
+}
+
+impl LogitsReader {
+    /// The last step's logits, `[rows, vocab]` row-major, read as [`IdsReader::start`] reads.
+    pub fn start(&self) -> impl Future<Output = Result<Vec<f32>, JanusError>> + '_ {
+        #[cfg(feature = "wgpu-kernels")]
+        let read = self.reader.start();
+        #[cfg(not(feature = "wgpu-kernels"))]
+        let read = async { unreachable!("device loops need the wgpu kernels (see `available`)") };
+        async move { read.await.map_err(JanusError::Device) }
+    }
+}
+
 impl Drop for DeviceLoop<'_> {
     fn drop(&mut self) {
         // The recording goes before the caches and tensors it replays against.
@@ -227,7 +291,7 @@ fn initial_replay() -> Replay {
 
 /// One decode step: ids from the history's column `state[1] - 1`, the decoder at `state[0]`,
 /// the head, the choice into column `state[1]` and `last`. The same launches on the same
-/// buffers at every state, and idempotent at one state.
+/// buffers at every state, and idempotent at one state. Returns the step's logits.
 fn one_step(
     model: &Janus,
     caches: &[KvCache],
@@ -236,7 +300,7 @@ fn one_step(
     last: &Tensor<2, Int>,
     how: &Choice,
     head: Head,
-) {
+) -> Tensor<2> {
     let ids = take_ids(history, &cursor.state);
     let x = match head {
         Head::Text => model.embed_tokens(ids),
@@ -247,7 +311,18 @@ fn one_step(
         Head::Text => model.text_logits(hidden),
         Head::Image => model.image_logits(hidden),
     };
-    choose(logits, how, history, last, cursor);
+    choose(logits.clone(), how, history, last, cursor);
+    logits
+}
+
+fn keep_logits(logits: Tensor<2>, keep: &Keep) {
+    #[cfg(feature = "wgpu-kernels")]
+    keep.keep(logits);
+    #[cfg(not(feature = "wgpu-kernels"))]
+    {
+        let _ = logits;
+        match *keep {}
+    }
 }
 
 fn take_ids(history: &Tensor<2, Int>, state: &Tensor<1, Int>) -> Tensor<2, Int> {

@@ -6,6 +6,7 @@ use std::ops::ControlFlow;
 
 use burn::tensor::{Tensor, TensorData, s};
 
+use super::logprobs::{MAX_TOP_LOGPROBS, TokenLogprob, token_logprob};
 use super::on_device::{self, DeviceLoop, Head};
 use super::prefill::prefill;
 use super::prompt_cache::{Key, PromptCache, prompt_keys, starts_picture};
@@ -29,6 +30,11 @@ pub struct TextRequest {
     pub stop_token: Option<u32>,
     /// Placeholder id whose positions receive image features.
     pub image_token: u32,
+    /// `Some(n)`: every new token's log-probability and the `n` most likely tokens at its step
+    /// (at most [`MAX_TOP_LOGPROBS`]; [`TextOutput::logprobs`]). On the GPU each step then also
+    /// reads its logits back (400 KB for Janus' 102,400 tokens); the tokens chosen are the
+    /// same.
+    pub logprobs: Option<usize>,
 }
 
 impl TextRequest {
@@ -36,6 +42,12 @@ impl TextRequest {
     /// that is not empty, fits the context with one new token and stays inside the vocabulary.
     pub fn validate(&self, config: &crate::JanusConfig) -> Result<(), JanusError> {
         self.sampling.validate()?;
+        if let Some(n) = self.logprobs.filter(|&n| n > MAX_TOP_LOGPROBS) {
+            return Err(PromptError::Setting(format!(
+                "at most {MAX_TOP_LOGPROBS} top log-probabilities a token, not {n}"
+            ))
+            .into());
+        }
         check_prompt(&config.language, &self.prompt_ids, 1)
     }
 }
@@ -77,6 +89,8 @@ pub struct TextOutput {
     pub first_logits: Vec<f32>,
     /// Leading prompt tokens taken from a kept cache instead of being run again.
     pub reused: usize,
+    /// One per id of `ids` where the request asked ([`TextRequest::logprobs`]), else empty.
+    pub logprobs: Vec<TokenLogprob>,
 }
 
 /// Build the prompt's input embeddings `[1, T, H]`: token embeddings with every run of
@@ -162,6 +176,12 @@ pub trait TextWatch {
     /// Every new id (before the stop token); `Break` ends the loop, saying why
     /// ([`StopReason::Cancelled`], [`StopReason::Stop`]): that is the output's `stop`.
     fn token(&mut self, id: u32) -> ControlFlow<StopReason>;
+
+    /// The log-probabilities of the id [`Self::token`] hears next, just before it (only where
+    /// the request asked for them: [`TextRequest::logprobs`]).
+    fn logprob(&mut self, entry: &TokenLogprob) {
+        let _ = entry;
+    }
 
     /// After each pass of a prompt long enough to run in several (`read` of the `of` positions
     /// this turn runs are in the caches; see `prefill`): `Break` stops before the first token,
@@ -256,6 +276,7 @@ pub async fn generate_text_with(
             stop: StopReason::Cancelled,
             first_logits: Vec::new(),
             reused,
+            logprobs: Vec::new(),
         });
     };
     let logits = model.text_logits(hidden);
@@ -270,14 +291,20 @@ pub async fn generate_text_with(
         },
         first_logits,
         reused,
+        logprobs: Vec::new(),
     };
+    let vocab = out.first_logits.len();
     // Every id fed back in, in order (the stop token too where a step already fed it).
     let mut fed = Vec::new();
     if on_device::available(model.device()) {
         // The GPU chooses; a step reads back the chosen id and nothing else.
         let mut steps = DeviceLoop::new(model, cache, (1, budget), &req.sampling, None, Head::Text);
+        if req.logprobs.is_some() {
+            steps.keep_logits(vocab);
+        }
         steps.choose_first(logits);
         let last = steps.last_reader();
+        let kept = steps.logits_reader();
         for step in 0..budget {
             // Token `step` is chosen on the device. Its readback is queued first, then the step
             // that feeds it in and chooses the next (it reads the id from the device), so the
@@ -287,11 +314,19 @@ pub async fn generate_text_with(
             let more = step + 1 < budget;
             let early = more && on_device::overlap();
             let id = last.start();
+            // Token 0 came from the prompt's logits, read above; each later one from its
+            // step's, read with its id (only where asked for).
+            let logits = kept.as_ref().filter(|_| step > 0).map(|k| k.start());
             if early {
                 steps.step(prompt_len + step, step + 1)?;
             }
             let next = id.await?[0];
-            let end = accept(&mut out, next, req.stop_token, &mut watch).is_break() || !more;
+            let entry = match (req.logprobs, logits) {
+                (Some(top), Some(read)) => Some(token_logprob(&read.await?, next, top)),
+                (Some(top), None) => Some(token_logprob(&out.first_logits, next, top)),
+                (None, _) => None,
+            };
+            let end = accept(&mut out, next, entry, req.stop_token, &mut watch).is_break() || !more;
             if !early && !end {
                 steps.step(prompt_len + step, step + 1)?;
             }
@@ -302,7 +337,7 @@ pub async fn generate_text_with(
                 break;
             }
         }
-        drop(last);
+        drop((last, kept));
         cache = steps.into_caches();
         for layer in &mut cache {
             layer.set_filled(prompt_len + fed.len());
@@ -312,7 +347,10 @@ pub async fn generate_text_with(
         let mut host = out.first_logits.clone();
         for step in 0..budget {
             let next = sampler.sample(&host) as u32;
-            if accept(&mut out, next, req.stop_token, &mut watch).is_break() || step + 1 == budget {
+            let entry = req.logprobs.map(|top| token_logprob(&host, next, top));
+            if accept(&mut out, next, entry, req.stop_token, &mut watch).is_break()
+                || step + 1 == budget
+            {
                 break;
             }
             let x = model.embed_tokens(model.ids_tensor(&[vec![next]]));
@@ -335,11 +373,13 @@ fn image_runs(ids: &[u32], image_token: u32) -> usize {
         .count()
 }
 
-/// Take a generated id into `out`; `Break` when the loop must end (the stop token, which is
-/// not kept, or the callback's reason), which is then `out.stop`.
+/// Take a generated id (and its log-probabilities, where asked for) into `out`; `Break` when
+/// the loop must end (the stop token, which is not kept, or the callback's reason), which is
+/// then `out.stop`.
 fn accept(
     out: &mut TextOutput,
     next: u32,
+    entry: Option<TokenLogprob>,
     stop_token: Option<u32>,
     watch: &mut impl TextWatch,
 ) -> ControlFlow<()> {
@@ -347,6 +387,10 @@ fn accept(
         ControlFlow::Break(StopReason::Eos)
     } else {
         out.ids.push(next);
+        if let Some(entry) = entry {
+            watch.logprob(&entry);
+            out.logprobs.push(entry);
+        }
         watch.token(next)
     };
     flow.map_break(|reason| out.stop = reason)

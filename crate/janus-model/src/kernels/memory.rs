@@ -79,35 +79,48 @@ fn write_at<E: NoUninit + Send + Sync>(t: CubeTensor, offset: usize, values: Vec
     t.client.write(&handle, bytes);
 }
 
-/// Reads an i32 tensor back, each read started when asked for ([`Self::start`]): the copy to the
-/// host is queued and submitted before `start` returns (cubecl's reads are eager), so launches
-/// queued after it do not delay it. A text decode reads each step's id this way and queues the
-/// next step before awaiting it, so the GPU runs that step while the host waits for the id.
-pub struct I32Reader {
+/// Reads a tensor's buffer back as `T` values, each read started when asked for
+/// ([`Self::start`]): the copy to the host is queued and submitted before `start` returns
+/// (cubecl's reads are eager), so launches queued after it do not delay it. A text decode reads
+/// each step's id this way ([`I32Reader`]) and queues the next step before awaiting it, so the
+/// GPU runs that step while the host waits for the id.
+pub struct Reader<T> {
     tensor: CubeTensor,
     values: usize,
+    kind: std::marker::PhantomData<T>,
 }
+
+/// A reader of ids and decode state.
+pub type I32Reader = Reader<i32>;
 
 impl I32Reader {
     /// A reader of `tensor`'s buffer (the same buffer, as later launches write it).
     pub fn new<const D: usize>(tensor: &Tensor<D, Int>) -> Self {
+        Self::of(int_handle(tensor))
+    }
+}
+
+impl<T: bytemuck::Pod> Reader<T> {
+    /// A reader of `tensor`'s buffer, whose elements are `T`s.
+    pub fn of(tensor: CubeTensor) -> Self {
         Self {
-            values: tensor.shape().num_elements(),
-            tensor: int_handle(tensor),
+            values: tensor.meta.shape().num_elements(),
+            tensor,
+            kind: std::marker::PhantomData,
         }
     }
 
     /// Queue a read of the values as every launch issued so far leaves them.
-    pub fn start(&self) -> impl Future<Output = Result<Vec<i32>, String>> + '_ {
+    pub fn start(&self) -> impl Future<Output = Result<Vec<T>, String>> + '_ {
         let read = (self.tensor.client).read_async(vec![self.tensor.handle.clone()]);
         let values = self.values;
         async move {
             let bytes = read.await.map_err(|e| format!("{e:?}"))?;
             let bytes = bytes.first().ok_or("a read returned no buffer")?;
             Ok(bytes
-                .chunks_exact(4)
+                .chunks_exact(size_of::<T>())
                 .take(values)
-                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .map(bytemuck::pod_read_unaligned)
                 .collect())
         }
     }

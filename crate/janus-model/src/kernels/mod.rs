@@ -9,6 +9,7 @@ pub mod copy;
 pub mod dequant;
 pub mod graph;
 pub mod group_norm;
+pub mod keep_rows;
 mod launch;
 pub mod memory;
 pub mod qembed;

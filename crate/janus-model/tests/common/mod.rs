@@ -82,6 +82,7 @@ pub fn text_request(m: &Loaded, g: &Value, max_new_tokens: usize) -> TextRequest
         sampling: SamplingParams::greedy(),
         stop_token: None,
         image_token: m.tokenizer.special().image,
+        logprobs: None,
     }
 }
 
