@@ -22,7 +22,7 @@ import { modelAvailability, type ModelAvailability } from './store/availability.
 import { IdbChunkStore } from './store/idb-store.js';
 import { cachedModels, deleteModel, type CachedModel, type DownloadProgress } from './store/model-cache.js';
 import { resolveModel, type ModelSource } from './store/registry.js';
-import type { DeviceInfo, EngineOptions, ImageOptions, LoadProgress, SamplingOptions } from './types.js';
+import type { DeviceInfo, EngineOptions, ImageOptions, LoadProgress, SamplingOptions, TokenLogprob } from './types.js';
 
 export interface CreateOptions extends EngineOptions {
   /** The worker script (default: worker.js next to this module). */
@@ -103,6 +103,17 @@ export interface ChatOptions extends SamplingOptions {
    * reload), before which nothing else is heard. Not called for a prompt read in one pass.
    */
   onPrompt?: (read: number, total: number) => void;
+  /**
+   * Each reply token's log-probability under the model (temperature 1, before top-k or top-p
+   * shaped the draw: the tokens chosen are the same as without), in `result.logprobs` and, as
+   * each token comes, to `onLogprobs`. On the GPU each token then also reads its step's logits
+   * back (400 KB for Janus), a little slower.
+   */
+  logprobs?: boolean;
+  /** With `logprobs`: the most likely tokens at each step to list as well, 0 to 20 (default 0). */
+  topLogprobs?: number;
+  /** With `logprobs`: each token's entry as it comes, just before its piece is streamed. */
+  onLogprobs?: (entry: TokenLogprob) => void;
   /**
    * Aborting stops the reply between tokens, or between a long prompt's passes: `result` then
    * resolves with stop 'cancelled' (and no text when stopped before the first token; what was read
@@ -311,7 +322,9 @@ export class JanusClient extends EventTarget {
       return stream;
     }
     // An empty piece is a token that ends inside a UTF-8 sequence: its text comes with the next one.
-    const onToken = (piece: string): void => {
+    const { onLogprobs } = options;
+    const onToken = (piece: string, _id: number, logprobs?: TokenLogprob): void => {
+      if (logprobs !== undefined) onLogprobs?.(logprobs);
       if (piece !== '') stream.push(piece);
     };
     const handlers: CallHandlers = { onToken };

@@ -10,11 +10,11 @@
 import { JanusError, toJanusError } from './errors.js';
 import type { Request, RequestType, Response, Results } from './protocol.js';
 import type { DownloadProgress } from './store/model-cache.js';
-import type { EnginePreview, LoadProgress } from './types.js';
+import type { EnginePreview, LoadProgress, TokenLogprob } from './types.js';
 
 export interface CallHandlers {
   onProgress?: (progress: LoadProgress | DownloadProgress) => void;
-  onToken?: (piece: string, tokenId: number) => void;
+  onToken?: (piece: string, tokenId: number, logprobs?: TokenLogprob) => void;
   onPrompt?: (read: number, total: number) => void;
   onStep?: (step: number, total: number, preview?: EnginePreview) => void;
 }
@@ -141,7 +141,7 @@ export class WorkerConnection {
         guard(() => call.handlers.onProgress?.(message.progress));
         return;
       case 'token':
-        guard(() => call.handlers.onToken?.(message.piece, message.tokenId));
+        guard(() => call.handlers.onToken?.(message.piece, message.tokenId, message.logprobs));
         return;
       case 'prompt':
         guard(() => call.handlers.onPrompt?.(message.read, message.total));

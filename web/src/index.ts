@@ -20,12 +20,15 @@ export type {
   ChatCompletionParams,
   ChatCompletionParamsNonStreaming,
   ChatCompletionParamsStreaming,
+  ChatCompletionTokenLogprob,
+  ChoiceLogprobs,
   CompletionUsage,
   FinishReason,
   ImageGenerateParams,
   ImagesResponse,
   JanusOpenAI,
   OpenAIMessage,
+  TopLogprobEntry,
 } from './openai/index.js';
 export { CLIENT_CODES, ENGINE_CODES, JanusError, isJanusErrorCode, toJanusError } from './errors.js';
 export type { ClientErrorCode, EngineErrorCode, JanusErrorCode } from './errors.js';
@@ -39,6 +42,8 @@ export type { ModelAvailability, ModelState } from './store/availability.js';
 export type { RetryPolicy } from './store/http.js';
 export type {
   ChatResult,
+  TokenLogprob,
+  TopLogprob,
   DeviceInfo,
   Dtype,
   Quant,

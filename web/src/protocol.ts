@@ -21,6 +21,7 @@ import type {
   EnginePreview,
   LoadProgress,
   LoadReport,
+  TokenLogprob,
 } from './types.js';
 
 /** An image of a chat message, as the worker receives it (structured-cloned, not transferred). */
@@ -143,7 +144,8 @@ export interface Results {
 
 export type Response =
   | { type: 'progress'; id: number; progress: LoadProgress | DownloadProgress }
-  | { type: 'token'; id: number; piece: string; tokenId: number }
+  /** `logprobs`: the token's, where the chat asked for them. */
+  | { type: 'token'; id: number; piece: string; tokenId: number; logprobs?: TokenLogprob }
   /** After each pass of a chat prompt that runs in several: `read` of its `total` new positions. */
   | { type: 'prompt'; id: number; read: number; total: number }
   /** After each image token; `preview` on preview steps (its pixels' buffers transferred). */

@@ -41,6 +41,7 @@ export function chatResult(raw: ChatResult): ChatResult {
     reusedTokens: raw.reusedTokens,
     stop: raw.stop,
     seed: raw.seed,
+    ...(raw.logprobs === undefined ? {} : { logprobs: raw.logprobs }),
   };
 }
 

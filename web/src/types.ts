@@ -123,6 +123,30 @@ export interface EngineChatRequest extends SamplingOptions {
   stop?: string[];
   /** See `ChatOptions.reuse`. */
   reuse?: boolean;
+  /** See `ChatOptions.logprobs`. */
+  logprobs?: boolean;
+  /** See `ChatOptions.topLogprobs`. */
+  topLogprobs?: number;
+}
+
+/** One of the most likely tokens at a step (`TokenLogprob.topLogprobs`). */
+export interface TopLogprob {
+  id: number;
+  /** The token's text (U+FFFD where it holds only part of a character: see `bytes`). */
+  token: string;
+  /** The UTF-8 bytes it stands for: a token may carry part of a character, which `token` cannot show. */
+  bytes: number[];
+  /** Natural log of its probability under the model at that step (at most 0; -Infinity where it has none). */
+  logprob: number;
+}
+
+/**
+ * A reply token's log-probability (`ChatOptions.logprobs`): the model's own next-token
+ * distribution at its step, `log_softmax` of the logits at temperature 1, before temperature,
+ * top-k or top-p shaped the draw. `topLogprobs`: the most likely tokens there, most likely first.
+ */
+export interface TokenLogprob extends TopLogprob {
+  topLogprobs: TopLogprob[];
 }
 
 /**
@@ -145,6 +169,11 @@ export interface ChatResult {
   stop: StopReason;
   /** The sampling seed used (given, or drawn at random): pass it again to reproduce the reply. */
   seed: number;
+  /**
+   * With `logprobs: true`: one entry per id of `ids` (a stop sequence's tokens included, as in
+   * `ids`; the end-of-sentence token is in neither).
+   */
+  logprobs?: TokenLogprob[];
 }
 
 /** Options of text-to-image generation. */

@@ -168,7 +168,18 @@ const engineOptions = shape({}, { maxBindingBytes: number, dtype: string, quant:
 /** EngineChatRequest (types.ts): SamplingOptions plus the messages. */
 const chatRequest = shape(
   { messages: arrayOf(shape({ role: string, content: string }, { images: count })) },
-  { system: string, maxNewTokens: number, temperature: number, topP: number, topK: number, seed: number, stop: arrayOf(string), reuse: boolean },
+  {
+    system: string,
+    maxNewTokens: number,
+    temperature: number,
+    topP: number,
+    topK: number,
+    seed: number,
+    stop: arrayOf(string),
+    reuse: boolean,
+    logprobs: boolean,
+    topLogprobs: number,
+  },
 );
 
 /** EngineImageRequest (types.ts). */

@@ -17,7 +17,7 @@ import { JanusError, isWasmTrap, toWireError, type WireError } from './errors.js
 import { toEngineImages } from './images.js';
 import { NO_GPU_IN_WORKER, type Request, type Response, type Results } from './protocol.js';
 import { chatResult, imageResult, loadResult } from './results.js';
-import type { ChatResult, DeviceInfo, EngineImageResult, EnginePreview } from './types.js';
+import type { ChatResult, DeviceInfo, EngineImageResult, EnginePreview, TokenLogprob } from './types.js';
 import { decodeRequest } from './wire-request.js';
 import { loadModel } from './worker-load.js';
 
@@ -277,8 +277,8 @@ async function execute(request: Work): Promise<Outcome> {
       const raw = (await current.chat(
         request.request,
         images,
-        (piece: string, tokenId: number) => {
-          post({ type: 'token', id, piece, tokenId });
+        (piece: string, tokenId: number, logprobs?: TokenLogprob) => {
+          post(logprobs === undefined ? { type: 'token', id, piece, tokenId } : { type: 'token', id, piece, tokenId, logprobs });
           return !cancelled.has(id);
         },
         (read: number, total: number) => {

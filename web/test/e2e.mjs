@@ -422,6 +422,77 @@ async function run(page, server, baseUrl, browserVersion) {
     console.log(`   ${got.chunks.length} chunks; ${usage.extra.time_to_first_token_s.toFixed(2)} s to the first token, ${usage.extra.decode_tokens_per_s.toFixed(1)} tokens/s`);
   });
 
+  await step(page, 'log-probabilities: one entry per token, the draw unchanged, the reference\'s first logits, and through the OpenAI-style call', async () => {
+    const got = await page.evaluate(
+      async ({ messages, system, maxTokens }) => {
+        const options = { system, maxNewTokens: maxTokens, temperature: 0, reuse: false };
+        const heard = [];
+        const timed = async (run) => {
+          const start = performance.now();
+          const result = await run();
+          return { result, ms: performance.now() - start };
+        };
+        const plain = await timed(() => client.chat(messages, options).result);
+        const greedy = await timed(() => client.chat(messages, { ...options, logprobs: true, topLogprobs: 3, onLogprobs: (e) => heard.push(e.id) }).result);
+        const drawnOptions = { system, maxNewTokens: 12, temperature: 1, topK: 40, seed: 7, reuse: false };
+        const drawn = await client.chat(messages, { ...drawnOptions, logprobs: true, topLogprobs: 5 }).result;
+        const plainDrawn = await client.chat(messages, drawnOptions).result;
+        const openai = Janus.openAI(client, { model: 'tiny-a' });
+        const completion = await openai.chat.completions.create({
+          messages: [{ role: 'system', content: system }, ...messages],
+          max_tokens: maxTokens,
+          temperature: 0,
+          logprobs: true,
+          top_logprobs: 2,
+          reuse: false,
+        });
+        const refused = await t.rejection(client.chat(messages, { ...options, logprobs: true, topLogprobs: 21 }).result);
+        return { plain, greedy, heard, drawn, plainDrawn: plainDrawn.ids, completion, refused };
+      },
+      { messages: TEXT_MESSAGES, system: text.system, maxTokens: text.max_new_tokens },
+    );
+    const { result, ms } = got.greedy;
+    checkIds(result.ids, text.output_ids, 'logprobs');
+    const entries = result.logprobs ?? [];
+    check(entries.length === result.ids.length && JSON.stringify(got.heard) === JSON.stringify(result.ids), `logprobs: ${entries.length} entries, heard ${got.heard.length}, for ${result.ids.length} ids`);
+    entries.forEach((e, i) => {
+      const top = e.topLogprobs;
+      const sorted = top.every((x, j) => j === 0 || top[j - 1].logprob >= x.logprob);
+      // Greedy chose each step's most likely token.
+      check(e.id === result.ids[i] && top.length === 3 && top[0].id === e.id && top[0].logprob === e.logprob && e.logprob <= 0 && sorted, `logprobs entry ${i}: ${JSON.stringify(e)}`);
+    });
+    const spelled = Buffer.from(entries.flatMap((e) => e.bytes)).toString('utf8');
+    check(spelled === result.text, `logprobs: the tokens' bytes spell ${JSON.stringify(spelled)}, the text is ${JSON.stringify(result.text)}`);
+    // Token 0 against log_softmax of the reference's logits.
+    const first = text.first_logits;
+    const max = Math.max(...first);
+    const norm = max + Math.log(first.reduce((sum, x) => sum + Math.exp(x - max), 0));
+    const want = first[result.ids[0]] - norm;
+    const scale = Math.max(1, ...first.map(Math.abs));
+    check(Math.abs(entries[0].logprob - want) <= 2e-3 * scale, `logprobs: token 0 ${entries[0].logprob}, the reference's ${want}`);
+    // A draw is the same with and without them.
+    const drawn = got.drawn;
+    check(JSON.stringify(drawn.ids) === JSON.stringify(got.plainDrawn), `logprobs changed the draw: ${drawn.ids} against ${got.plainDrawn}`);
+    check(drawn.logprobs.length === drawn.ids.length && drawn.logprobs.every((e, i) => e.id === drawn.ids[i] && e.topLogprobs.length === 5 && e.logprob <= e.topLogprobs[0].logprob), 'logprobs of a draw');
+    const notTop = drawn.logprobs.filter((e) => e.topLogprobs[0].id !== e.id).length;
+    const choice = got.completion.choices[0];
+    const content = choice.logprobs?.content ?? [];
+    check(
+      content.length === got.completion.usage.completion_tokens &&
+        Buffer.from(content.flatMap((c) => c.bytes)).toString('utf8') === choice.message.content &&
+        content.every((c) => c.top_logprobs.length === 2),
+      `OpenAI-style logprobs: ${JSON.stringify(choice.logprobs).slice(0, 300)}`,
+    );
+    // Refused as every other sampling setting out of range is.
+    check(got.refused.code === 'bad-prompt' && /at most 20/.test(got.refused.message), `topLogprobs 21: ${JSON.stringify(got.refused)}`);
+    const perToken = (run) => run.ms / run.result.ids.length;
+    figures.logprobs = { msPerTokenWith: Math.round(perToken(got.greedy)), msPerTokenWithout: Math.round(perToken(got.plain)), tokens: result.ids.length };
+    console.log(
+      `   ${entries.length} entries; token 0 ${entries[0].logprob.toFixed(4)} (reference ${want.toFixed(4)}); a draw of 12 took ${notTop} tokens that were not the most likely; ` +
+        `${perToken(got.greedy).toFixed(0)} ms a token with them, ${perToken(got.plain).toFixed(0)} without (${ms.toFixed(0)} ms in all)`,
+    );
+  });
+
   // The Blob goes through the engine's own decoder (the reference's); ImageData and ImageBitmap
   // through the worker's RGBA path: the same pixels, so the same prompt and first tokens.
   for (const [kind, maxNewTokens] of [['Blob', understand.max_new_tokens], ['ImageData', 3], ['ImageBitmap', 3]]) {

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use image::RgbImage;
 use janus_model::generate::image::{decode_images, generate_image_codes};
 use janus_model::generate::prompt_cache::PromptCache;
-use janus_model::generate::text::{StopReason, Watch, generate_text_with};
+use janus_model::generate::text::generate_text_with;
 use janus_model::quant::QuantFormat;
 use janus_model::weights::TensorStore;
 use janus_model::weights::pack_writer::PackOutput;
@@ -20,6 +20,7 @@ use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use crate::chat_watch::ChatWatch;
 use crate::device::{Gpu, open};
 use crate::error::{WebError, codes};
 use crate::loader::{LoadStats, NoPack, PackSink, load_with_pack};
@@ -115,7 +116,7 @@ where
     })
 }
 
-fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+pub(crate) fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     // Setting a property on a plain object cannot fail.
     let _ = Reflect::set(obj, &key.into(), &value.into());
 }
@@ -128,17 +129,17 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, WebError> {
 
 /// A JS callback that steers a job: `false` (strictly) stops it, a throw stops it and becomes the
 /// job's error.
-struct Steer<'a> {
+pub(crate) struct Steer<'a> {
     f: &'a Function,
     error: Option<WebError>,
 }
 
 impl<'a> Steer<'a> {
-    fn new(f: &'a Function) -> Self {
+    pub(crate) fn new(f: &'a Function) -> Self {
         Self { f, error: None }
     }
 
-    fn call(&mut self, args: &[JsValue]) -> ControlFlow<()> {
+    pub(crate) fn call(&mut self, args: &[JsValue]) -> ControlFlow<()> {
         let array: Array = args.iter().collect();
         match self.f.apply(&JsValue::NULL, &array) {
             Ok(r) if r == JsValue::FALSE => ControlFlow::Break(()),
@@ -154,7 +155,7 @@ impl<'a> Steer<'a> {
     }
 
     /// The callback's error, if it threw.
-    fn finish(self) -> Result<(), WebError> {
+    pub(crate) fn finish(self) -> Result<(), WebError> {
         self.error.map_or(Ok(()), Err)
     }
 }
@@ -277,13 +278,18 @@ impl Engine {
     }
 
     /// Chat. `request`: `{messages: [{role, content, images?}], system?, maxNewTokens?,
-    /// temperature?, topP?, topK?, seed?, reuse?}`; `images`: the pictures of every message in order;
-    /// `onToken(piece, id)` per generated token — return `false` to stop.
+    /// temperature?, topP?, topK?, seed?, stop?, reuse?, logprobs?, topLogprobs?}`; `images`:
+    /// the pictures of every message in order; `onToken(piece, id, logprobs?)` per generated
+    /// token — return `false` to stop. With `logprobs: true`, `logprobs` is the token's
+    /// `{id, token, bytes, logprob, topLogprobs: [{id, token, bytes, logprob}]}`: the natural
+    /// log of its probability under the model (temperature 1, before top-k or top-p), and the
+    /// `topLogprobs` (up to 20) most likely tokens at its step.
     /// `onPrompt(read, total)`, when given, after each pass of a prompt long enough to run in
     /// several (past the bound on its attention scores), once the GPU has run it: `read` of the
     /// `total` positions this turn runs — return `false` to stop there, before the first
     /// token (stop `cancelled`; what was read is kept, as below).
-    /// Resolves `{text, ids, promptTokens, reusedTokens, stop, seed}`.
+    /// Resolves `{text, ids, promptTokens, reusedTokens, stop, seed}`, and `logprobs` (one entry
+    /// per id) where asked.
     ///
     /// The engine keeps the KV caches of the last chats: a prompt that begins as one of them
     /// did (the same conversation with a new question, or the same prompt regenerated) runs
@@ -308,9 +314,6 @@ impl Engine {
             let text_request = req.text_request(tok, model.config(), prepared, random_seed)?;
             let prompt_tokens = text_request.prompt_ids.len();
             let seed = text_request.sampling.seed;
-            let mut stream = tok.stream();
-            let mut steer = Steer::new(&on_token);
-            let mut reading = on_prompt.as_ref().map(Steer::new);
             // Out of the cell for the job (a failure leaves it empty, with its limits);
             // `reuse: false` starts afresh and keeps nothing of this chat.
             let mut kept = {
@@ -321,27 +324,24 @@ impl Engine {
             let reuse = req.reuse.unwrap_or(true);
             // Text that may begin a stop sequence is held back until the next piece; a reply
             // that ends without one gets it in `text` (the client streams what `text` adds).
-            let mut stops = req.stop_text()?;
-            let watch = Watch {
-                token: |id| {
-                    let piece = stream.push(id).ok().flatten().unwrap_or_default();
-                    let pushed = stops.push(&piece);
-                    let flow = pushed.flow();
-                    let steered = steer.call(&[pushed.shown.into(), id.into()]);
-                    // A stop sequence ends the reply whatever the callback said.
-                    flow?;
-                    steered.map_break(|()| StopReason::Cancelled)
-                },
-                // The page's `onPrompt`, where one was given.
-                prompt: |read: usize, of: usize| match reading.as_mut() {
-                    Some(steer) => steer.call(&[(read as u32).into(), (of as u32).into()]),
-                    None => ControlFlow::Continue(()),
-                },
-            };
+            let mut watch = ChatWatch::new(
+                tok,
+                req.stop_text()?,
+                Steer::new(&on_token),
+                on_prompt.as_ref().map(Steer::new),
+            );
             let out =
-                generate_text_with(model, &text_request, reuse.then_some(&mut kept), watch).await?;
+                generate_text_with(model, &text_request, reuse.then_some(&mut kept), &mut watch)
+                    .await?;
             *inner.conversation.borrow_mut() = kept;
             inner.gpu.check_alive()?;
+            let ChatWatch {
+                stops,
+                steer,
+                reading,
+                entries,
+                ..
+            } = watch;
             steer.finish()?;
             reading.map_or(Ok(()), Steer::finish)?;
             // Cut at a stop sequence: the text streamed (the ids include the sequence's).
@@ -355,6 +355,9 @@ impl Engine {
             set(&result, "reusedTokens", out.reused as u32);
             set(&result, "stop", out.stop.as_str());
             set(&result, "seed", seed as f64);
+            if text_request.logprobs.is_some() {
+                set(&result, "logprobs", entries);
+            }
             Ok(result.into())
         })
     }

@@ -15,6 +15,7 @@
 
 pub mod alloc;
 pub mod bench;
+mod chat_watch;
 pub mod device;
 pub mod engine;
 pub mod error;

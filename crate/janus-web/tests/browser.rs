@@ -310,6 +310,9 @@ async fn wgsl_kernels_match_their_references_on_webgpu() {
     k::take_ids_reads_the_previous_column(device)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    k::keep_rows_matches_cast(device)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     report.extend(
         janus_conformance::vq::conv2d_matches_reference(device)
             .await
@@ -379,6 +382,7 @@ async fn a_packed_q4_model_on_webgpu_matches_the_host_round_trip() {
             sampling: SamplingParams::greedy(),
             stop_token: None,
             image_token: special.image,
+            logprobs: None,
         };
         let out = generate_text(&m.model, &req, |_| ControlFlow::Continue(()))
             .await

@@ -3,9 +3,19 @@
 
 import type { ChatMessage, ChatOptions } from '../client.js';
 import type { ChatStream } from '../chat-stream.js';
-import type { ChatResult, StopReason } from '../types.js';
+import type { ChatResult, StopReason, TokenLogprob, TopLogprob } from '../types.js';
 import { toChat } from './params.js';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionParams, CompletionUsage, FinishReason, RequestOptions } from './types.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionParams,
+  ChatCompletionTokenLogprob,
+  ChoiceLogprobs,
+  CompletionUsage,
+  FinishReason,
+  RequestOptions,
+  TopLogprobEntry,
+} from './types.js';
 
 /** What the adapter needs of a JanusClient. */
 export interface ChatClient {
@@ -51,7 +61,14 @@ export async function create(client: ChatClient, model: string, params: ChatComp
   return {
     ...head,
     object: 'chat.completion',
-    choices: [{ index: 0, message: { role: 'assistant', content: result.text, refusal: null }, finish_reason: finishReason(result.stop), logprobs: null }],
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: result.text, refusal: null },
+        finish_reason: finishReason(result.stop),
+        logprobs: result.logprobs === undefined ? null : choiceLogprobs(result.logprobs),
+      },
+    ],
     usage: usage(result, timing),
   };
 }
@@ -74,11 +91,16 @@ async function* chunks(
   if (signal?.aborted === true) stop.abort(signal.reason);
   signal?.addEventListener('abort', forward, { once: true });
   const timing = { started: performance.now(), first: NaN };
-  const stream = client.chat(messages, { ...options, signal: stop.signal });
+  // With `logprobs`, each chunk carries the entries of the tokens that came since the last one
+  // (a token whose text is held back, or has none, goes with the next chunk).
+  const pending: TokenLogprob[] = [];
+  const asked = options.logprobs === true;
+  const onLogprobs = (entry: TokenLogprob): void => void pending.push(entry);
+  const stream = client.chat(messages, { ...options, ...(asked ? { onLogprobs } : {}), signal: stop.signal });
   const chunk = (delta: { role?: 'assistant'; content?: string }, finish: FinishReason | null): ChatCompletionChunk => ({
     ...head,
     object: 'chat.completion.chunk',
-    choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+    choices: [{ index: 0, delta, finish_reason: finish, logprobs: asked && delta.role === undefined ? choiceLogprobs(pending.splice(0)) : null }],
   });
   let ended = false;
   try {
@@ -115,6 +137,13 @@ function usage(result: ChatResult, timing: { started: number; first: number }): 
       decode_tokens_per_s: completion > 1 && end > first ? ((completion - 1) * 1000) / (end - first) : 0,
     },
   };
+}
+
+/** The engine's entries as OpenAI writes them. */
+export function choiceLogprobs(entries: readonly TokenLogprob[]): ChoiceLogprobs {
+  const one = (t: TopLogprob): TopLogprobEntry => ({ token: t.token, logprob: Number.isFinite(t.logprob) ? t.logprob : -9999, bytes: t.bytes });
+  const content = entries.map((e): ChatCompletionTokenLogprob => ({ ...one(e), top_logprobs: e.topLogprobs.map(one) }));
+  return { content, refusal: null };
 }
 
 function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {

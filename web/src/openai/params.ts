@@ -51,7 +51,23 @@ export async function toChat(params: ChatCompletionParams, signal?: AbortSignal)
   if (seed !== undefined) options.seed = seed;
   if (params.stop !== undefined && params.stop !== null) options.stop = params.stop;
   if (params.reuse !== undefined) options.reuse = params.reuse;
+  Object.assign(options, logprobOptions(params));
   return { messages, options };
+}
+
+/** `logprobs` and `top_logprobs` (0 to 20, only with `logprobs: true`, as OpenAI says). */
+function logprobOptions(params: ChatCompletionParams): Pick<ChatOptions, 'logprobs' | 'topLogprobs'> {
+  const { logprobs } = params;
+  if (logprobs !== undefined && logprobs !== null && typeof logprobs !== 'boolean') throw badRequest('logprobs must be a boolean');
+  const top = optionalNumber(params.top_logprobs, 'top_logprobs');
+  if (top !== undefined && !(Number.isInteger(top) && top >= 0 && top <= 20)) {
+    throw badRequest('top_logprobs must be a whole number from 0 to 20');
+  }
+  if (logprobs !== true) {
+    if (top !== undefined && top > 0) throw badRequest('top_logprobs needs logprobs: true');
+    return {};
+  }
+  return top === undefined || top === 0 ? { logprobs: true } : { logprobs: true, topLogprobs: top };
 }
 
 /** Every setting Janus has no use for must ask for nothing. */
@@ -62,8 +78,6 @@ function refuseUnsupported(params: ChatCompletionParams): void {
     if (v !== undefined && v !== null && !ok(v)) throw badRequest(`${key}: ${what}`);
   };
   off('n', (v) => v === 1, 'janus-web writes one reply per request (n: 1)');
-  off('logprobs', (v) => v === false, 'janus-web does not return log probabilities');
-  off('top_logprobs', (v) => v === 0, 'janus-web does not return log probabilities');
   off('frequency_penalty', (v) => v === 0, 'janus-web has no frequency penalty');
   off('presence_penalty', (v) => v === 0, 'janus-web has no presence penalty');
   off('logit_bias', (v) => typeof v === 'object' && Object.keys(v as object).length === 0, 'janus-web has no logit bias');

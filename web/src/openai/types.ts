@@ -30,11 +30,18 @@ export interface ChatCompletionParams {
   /** Only 1. */
   n?: number | null;
   /**
-   * What Janus does not do is accepted only when it asks for nothing: logprobs false, penalties
-   * 0, an empty logit_bias, response_format `{type: 'text'}`, no tools. Anything else is a
-   * 'bad-request' naming the parameter, never silently ignored.
+   * Each reply token's log-probability under the model (temperature 1, before top-k or top-p
+   * shaped the draw), in `choices[0].logprobs.content` (and in each streamed chunk, for the
+   * tokens that came with it).
    */
   logprobs?: boolean | null;
+  /** With `logprobs: true`: the most likely tokens at each step to list as well, 0 to 20. */
+  top_logprobs?: number | null;
+  /**
+   * What Janus does not do is accepted only when it asks for nothing: penalties 0, an empty
+   * logit_bias, response_format `{type: 'text'}`, no tools. Anything else is a 'bad-request'
+   * naming the parameter, never silently ignored.
+   */
   frequency_penalty?: number | null;
   presence_penalty?: number | null;
   logit_bias?: Record<string, number> | null;
@@ -74,6 +81,26 @@ export interface CompletionUsage {
   };
 }
 
+/** One of the most likely tokens at a step, as OpenAI writes it. */
+export interface TopLogprobEntry {
+  token: string;
+  /** Natural log of its probability; -9999 where it has none (OpenAI's convention). */
+  logprob: number;
+  /** The UTF-8 bytes the token stands for (a token may carry part of a character). */
+  bytes: number[];
+}
+
+/** A reply token's log-probability and the most likely tokens at its step. */
+export interface ChatCompletionTokenLogprob extends TopLogprobEntry {
+  top_logprobs: TopLogprobEntry[];
+}
+
+/** `choices[0].logprobs` where `logprobs: true` was asked (else null). */
+export interface ChoiceLogprobs {
+  content: ChatCompletionTokenLogprob[];
+  refusal: null;
+}
+
 export interface ChatCompletion {
   id: string;
   object: 'chat.completion';
@@ -84,7 +111,7 @@ export interface ChatCompletion {
       index: 0;
       message: { role: 'assistant'; content: string; refusal: null };
       finish_reason: FinishReason;
-      logprobs: null;
+      logprobs: ChoiceLogprobs | null;
     },
   ];
   usage: CompletionUsage;
@@ -100,7 +127,7 @@ export interface ChatCompletionChunk {
     index: 0;
     delta: { role?: 'assistant'; content?: string };
     finish_reason: FinishReason | null;
-    logprobs: null;
+    logprobs: ChoiceLogprobs | null;
   }[];
   usage?: CompletionUsage;
 }

@@ -194,6 +194,42 @@ test("a long prompt's passes reach onPrompt before the reply's pieces", async ()
   client.dispose();
 });
 
+test('log-probabilities are asked for on the wire and reach onLogprobs token by token', async () => {
+  const normal = engine();
+  const entry = (id: number, token: string) => ({ id, token, bytes: [...new TextEncoder().encode(token)], logprob: -0.5, topLogprobs: [] });
+  FakeWorker.script = (request, worker) => {
+    if (request.type !== 'chat') return normal(request, worker);
+    worker.send({ type: 'token', id: request.id, piece: 'Hi', tokenId: 5, logprobs: entry(5, 'Hi') });
+    worker.send({ type: 'token', id: request.id, piece: '', tokenId: 6, logprobs: entry(6, '') });
+    worker.send({ type: 'token', id: request.id, piece: '!', tokenId: 7, logprobs: entry(7, '!') });
+    const logprobs = [entry(5, 'Hi'), entry(6, ''), entry(7, '!')];
+    worker.send({ type: 'result', id: request.id, value: { text: 'Hi!', ids: [5, 6, 7], promptTokens: 9, reusedTokens: 0, stop: 'eos', seed: 1, logprobs } });
+  };
+  const client = await JanusClient.create({ workerUrl: 'http://test/worker.js' });
+  const heard: number[] = [];
+  const stream = client.chat([{ role: 'user', content: 'hello' }], { logprobs: true, topLogprobs: 3, onLogprobs: (e) => heard.push(e.id) });
+  const pieces: string[] = [];
+  for await (const piece of stream) pieces.push(piece);
+  // Every token's entry, the one without text too.
+  assert.deepEqual(heard, [5, 6, 7]);
+  assert.deepEqual(pieces, ['Hi', '!']);
+  const result = await stream.result;
+  assert.deepEqual(result.logprobs?.map((e) => e.id), [5, 6, 7]);
+  const sent = (lastRequest('chat') as Extract<Request, { type: 'chat' }>).request;
+  assert.equal(sent.logprobs, true);
+  assert.equal(sent.topLogprobs, 3);
+  // The callback itself is not sent to the worker.
+  assert.ok(!('onLogprobs' in sent));
+  // Without them, the result has none.
+  FakeWorker.script = (request, worker) => {
+    if (request.type !== 'chat') return normal(request, worker);
+    worker.send({ type: 'result', id: request.id, value: { text: 'Hi', ids: [5], promptTokens: 9, reusedTokens: 0, stop: 'eos', seed: 1 } });
+  };
+  const plain = await client.chat([{ role: 'user', content: 'hello' }]).result;
+  assert.ok(!('logprobs' in plain));
+  client.dispose();
+});
+
 test('a worker without WebGPU on a page that has it says so; a browser without any keeps the engine\'s words', async () => {
   FakeWorker.script = (request, worker) => worker.send({ type: 'error', id: request.id, error: { code: 'no-webgpu', message: NO_GPU_IN_WORKER } });
   // Node has no navigator.gpu: as a browser without WebGPU.

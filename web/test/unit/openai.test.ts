@@ -10,7 +10,14 @@ import { test } from 'node:test';
 import { PieceStream } from '../../src/chat-stream.js';
 import type { ChatMessage, ChatOptions, GenerateImageOptions, GeneratedImages } from '../../src/client.js';
 import { JanusError, openAI, type ChatCompletionChunk } from '../../src/index.js';
-import type { ChatResult, StopReason } from '../../src/types.js';
+import type { ChatResult, StopReason, TokenLogprob } from '../../src/types.js';
+
+/** The entry FakeClient gives its i-th piece: the second has no probability at all. */
+function entryOf(piece: string, i: number, top: number): TokenLogprob {
+  const bytes = [...new TextEncoder().encode(piece)];
+  const alternatives = Array.from({ length: top }, (_, j) => ({ id: 100 + j, token: `t${j}`, bytes: [116, 48 + j], logprob: -0.25 * (j + 1) }));
+  return { id: i, token: piece, bytes, logprob: i === 1 ? -Infinity : -0.5 * (i + 1), topLogprobs: alternatives };
+}
 
 /** A client whose chat replies with `pieces` (one per tick) and records what it was asked. */
 class FakeClient {
@@ -25,13 +32,27 @@ class FakeClient {
     this.calls.push({ messages, options });
     const stream = new PieceStream();
     const pieces = [...this.pieces];
-    const result = (stop: StopReason, text: string): ChatResult => ({ text, ids: text.split('').map((_, i) => i), promptTokens: 40, reusedTokens: 12, stop, seed: 99 });
+    const entries: TokenLogprob[] = [];
+    const result = (stop: StopReason, text: string): ChatResult => ({
+      text,
+      ids: text.split('').map((_, i) => i),
+      promptTokens: 40,
+      reusedTokens: 12,
+      stop,
+      seed: 99,
+      ...(options.logprobs === true ? { logprobs: entries } : {}),
+    });
     let sent = '';
     const tick = (): void => {
       if (options.signal?.aborted === true) return stream.finish(result('cancelled', sent));
       const piece = pieces.shift();
       if (piece === undefined) return stream.finish(result(this.stop, sent));
       sent += piece;
+      if (options.logprobs === true) {
+        const entry = entryOf(piece, entries.length, options.topLogprobs ?? 0);
+        entries.push(entry);
+        options.onLogprobs?.(entry);
+      }
       stream.push(piece);
       setTimeout(tick, 1);
     };
@@ -118,6 +139,43 @@ test('a streamed completion: the role, each piece, the finish reason, then the u
   assert.equal(all.length, 5);
 });
 
+test('log-probabilities: asked for by logprobs and top_logprobs, written as OpenAI writes them, whole and streamed', async () => {
+  const client = new FakeClient(['Hé', '', 'llo']);
+  const openai = openAI(client);
+  const user = [{ role: 'user' as const, content: 'x' }];
+  const whole = await openai.chat.completions.create({ messages: user, logprobs: true, top_logprobs: 2 });
+  assert.deepEqual(client.calls[0]?.options, { logprobs: true, topLogprobs: 2 });
+  const content = whole.choices[0].logprobs?.content ?? [];
+  assert.deepEqual(
+    content.map((e) => [e.token, e.logprob, e.bytes, e.top_logprobs.map((t) => [t.token, t.logprob, t.bytes])]),
+    [
+      ['Hé', -0.5, [72, 195, 169], [['t0', -0.25, [116, 48]], ['t1', -0.5, [116, 49]]]],
+      // No probability at all is -9999, as OpenAI writes it (JSON has no -Infinity).
+      ['', -9999, [], [['t0', -0.25, [116, 48]], ['t1', -0.5, [116, 49]]]],
+      ['llo', -1.5, [108, 108, 111], [['t0', -0.25, [116, 48]], ['t1', -0.5, [116, 49]]]],
+    ],
+  );
+  assert.equal(whole.choices[0].logprobs?.refusal, null);
+  // logprobs alone: no alternatives; false or absent: none at all.
+  const bare = await openai.chat.completions.create({ messages: user, logprobs: true, top_logprobs: 0 });
+  assert.deepEqual(client.calls[1]?.options, { logprobs: true });
+  assert.deepEqual(bare.choices[0].logprobs?.content.map((e) => e.top_logprobs.length), [0, 0, 0]);
+  const none = await openai.chat.completions.create({ messages: user, logprobs: false });
+  assert.deepEqual(client.calls[2]?.options, {});
+  assert.equal(none.choices[0].logprobs, null);
+  // Streamed: each chunk carries the entries of the tokens since the last one (the empty
+  // piece's goes with the next); the role chunk none.
+  const stream = await openai.chat.completions.create({ messages: user, logprobs: true, stream: true });
+  const chunks: ChatCompletionChunk[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  assert.deepEqual(
+    chunks.map((c) => [c.choices[0]?.delta.content ?? null, c.choices[0]?.logprobs?.content.map((e) => e.token) ?? null]),
+    [['', null], ['Hé', ['Hé']], ['llo', ['', 'llo']], [null, []]],
+  );
+  const plain = await openai.chat.completions.create({ messages: user, stream: true });
+  for await (const chunk of plain) assert.equal(chunk.choices[0]?.logprobs, null);
+});
+
 test('leaving a stream early, or the caller\'s signal, stops the reply', async () => {
   const client = new FakeClient(['1', '2', '3', '4', '5', '6']);
   const openai = openAI(client);
@@ -162,7 +220,11 @@ test('whatever Janus cannot honour is refused by name, before anything runs', as
   const user = [{ role: 'user' as const, content: 'x' }];
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ messages: user, n: 2 }, /^n: janus-web writes one reply/],
-    [{ messages: user, logprobs: true }, /^logprobs:/],
+    [{ messages: user, logprobs: 'yes' }, /^logprobs must be a boolean/],
+    [{ messages: user, top_logprobs: 2 }, /^top_logprobs needs logprobs: true/],
+    [{ messages: user, logprobs: false, top_logprobs: 1 }, /^top_logprobs needs logprobs: true/],
+    [{ messages: user, logprobs: true, top_logprobs: 21 }, /^top_logprobs must be a whole number from 0 to 20/],
+    [{ messages: user, logprobs: true, top_logprobs: 1.5 }, /^top_logprobs must be a whole number from 0 to 20/],
     [{ messages: user, presence_penalty: 0.5 }, /^presence_penalty:/],
     [{ messages: user, logit_bias: { 5: 1 } }, /^logit_bias:/],
     [{ messages: user, response_format: { type: 'json_object' } }, /^response_format:/],
