@@ -269,7 +269,9 @@ impl LogitsReader {
         #[cfg(feature = "wgpu-kernels")]
         let read = self.reader.start();
         #[cfg(not(feature = "wgpu-kernels"))]
-        let read = async { unreachable!("device loops need the wgpu kernels (see `available`)") };
+        let read = std::future::ready(Err::<Vec<f32>, _>(
+            "device loops need the wgpu kernels (see `available`)".to_string(),
+        ));
         async move { read.await.map_err(JanusError::Device) }
     }
 }
