@@ -27,6 +27,8 @@ import { QuestionEdit, type Draft } from './chat-edit.js';
 
 /** localStorage: 'false' when the person chose not to keep conversations on this device. */
 const KEEP_KEY = 'janus-keep-conversation';
+/** localStorage: 'false' when the person chose not to read conversations ahead (`warm`). */
+const READ_AHEAD_KEY = 'janus-read-ahead';
 /** sessionStorage: the conversation this tab shows, so that a reload shows it again. */
 const SHOWN_KEY = 'janus-conversation-shown';
 /** Tabs tell each other the list changed. */
@@ -57,6 +59,8 @@ export class ChatView {
   private readonly restored: Promise<void>;
   /** The conversation being read into the engine's cache (`warm`), or the last such read. */
   warming: Promise<void> | null = null;
+  /** Stops that read (the person turned reading ahead off). */
+  private warmStop: AbortController | null = null;
 
   constructor(
     private readonly client: JanusClient,
@@ -100,6 +104,13 @@ export class ChatView {
     const keep = $<HTMLInputElement>('keep');
     keep.checked = readKeep();
     keep.addEventListener('change', () => void this.setKeep(keep.checked));
+    const ahead = $<HTMLInputElement>('read-ahead');
+    ahead.checked = readKeepChoice(READ_AHEAD_KEY);
+    ahead.addEventListener('change', () => {
+      writeKeepChoice(READ_AHEAD_KEY, ahead.checked);
+      if (ahead.checked) this.warm();
+      else this.warmStop?.abort();
+    });
     this.update();
     this.restored = this.restore();
   }
@@ -148,12 +159,17 @@ export class ChatView {
    * Reads the conversation shown into the engine's cache while nothing else runs (it gives way
    * to any other call), so that the next question runs only itself: after the page or the
    * engine started again, and for a conversation opened from the list. `warming` is the read in
-   * flight (a test awaits it).
+   * flight (a test awaits it). Not where the person turned it off (the settings' "Read a
+   * conversation into the GPU"): on a shared or battery-powered machine that is GPU work they did
+   * not ask for; the next question then reads the conversation.
    */
   warm(): void {
     const history = modelHistory(this.turns);
-    if (history.length === 0 || this.stop !== null) return;
-    this.warming = this.client.prefill(history).then(
+    if (history.length === 0 || this.stop !== null || !$<HTMLInputElement>('read-ahead').checked) return;
+    this.warmStop?.abort();
+    const stop = new AbortController();
+    this.warmStop = stop;
+    this.warming = this.client.prefill(history, { signal: stop.signal }).then(
       () => undefined,
       () => undefined, // stopped before it began, or failed: the next question reads it all
     );

@@ -376,6 +376,19 @@ async function main() {
       const ranAfterReload = / · (\d+) of \d+ prompt tokens run, the rest kept from before$/.exec(resumed)?.[1];
       check(ranAfterReload !== undefined && Number(ranAfterReload) < 40, `the first reply after the reload ran the conversation again: ${JSON.stringify(resumed)}`);
       console.log(`   ${note} | then: ${resumed}`);
+      // Read ahead only where the person lets it: turned off (and still off after a reload), the
+      // conversation waits for the next question, which then runs all of it (Regenerate here,
+      // which keeps the number of messages).
+      await page.uncheck('#read-ahead');
+      await reloadAndLoad(page);
+      await greedyReplies(page, 4);
+      check(!(await page.isChecked('#read-ahead')), 'the choice not to read ahead was forgotten by the reload');
+      await page.click('#regenerate');
+      await page.waitForSelector('.turn.assistant:nth-of-type(6):not([aria-busy]) .stats', { timeout: 300_000 });
+      const unread = await visibleText(page, '.turn.assistant:nth-of-type(6) .stats');
+      check(/ · \d+ prompt tokens$/.test(unread), `with reading ahead off, the first reply after a reload: ${JSON.stringify(unread)}`);
+      console.log(`   reading ahead off, the first reply after a reload: ${unread}`);
+      await page.check('#read-ahead');
 
       // Kept conversations: a new one, the first still listed; another tab opens the latest one
       // no tab shows and cannot open the one shown here; back to the first from the list, whose
