@@ -112,6 +112,10 @@ pub struct BenchArgs {
     /// Skip the VQ decode of a whole image (slow on CPU adapters).
     #[arg(long)]
     pub no_vq: bool,
+    /// Ask the measured chat turn for log-probabilities with N alternatives a token (0 to 20),
+    /// to time what they cost.
+    #[arg(long, value_name = "N")]
+    pub logprobs: Option<usize>,
     /// Size of each buffer of the copy-bandwidth kernel, MiB.
     #[arg(long, default_value_t = 256)]
     pub copy_mib: usize,

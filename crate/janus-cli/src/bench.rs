@@ -59,6 +59,7 @@ pub fn run(args: &BenchArgs, backend: Backend) -> Result<(), String> {
         decode_tokens: args.decode_tokens.max(1),
         image_steps: args.image_steps,
         vq_decode: !args.no_vq,
+        logprobs: args.logprobs,
     };
     let mut report = pollster::block_on(janus_model::bench::run(&model, &plan, &clock))
         .map_err(|e| e.to_string())?;

@@ -17,7 +17,14 @@ pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Inspect { model, json } => inspect_cmd(&model, json),
         Command::Chat(args) => {
-            let loaded = open(&args.model, cli.backend)?;
+            let mut loaded = open(&args.model, cli.backend)?;
+            // JANUS_SCORE_BYTES: the most bytes of attention scores one prefill pass may take
+            // (a device's binding limit sets it in the browser): small, a short prompt runs in
+            // passes, as a long one does (measurements, tests of the passes' progress line).
+            let bound = std::env::var("JANUS_SCORE_BYTES").ok();
+            if let Some(bytes) = bound.and_then(|v| v.parse().ok()) {
+                loaded.model.llm.set_score_bytes(bytes);
+            }
             crate::chat::chat(&loaded, &args)
         }
         Command::Imagine(args) => {

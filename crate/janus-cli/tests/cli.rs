@@ -151,6 +151,46 @@ fn chat_logprobs_in_json() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--json"));
 }
 
+/// A prompt read in passes (`JANUS_SCORE_BYTES` small: one row a pass) says how far it has
+/// read on stderr, pass by pass, and replies what one pass does.
+#[test]
+fn chat_says_how_far_a_prompt_read_in_passes_has_read() {
+    let g = golden("tiny-a");
+    let case = &g["cases"]["raw"];
+    let positions = case["prompt_ids"].as_array().unwrap().len();
+    let out = Command::new(env!("CARGO_BIN_EXE_janus"))
+        .env("JANUS_SCORE_BYTES", "1")
+        .args([
+            "chat",
+            "--model",
+            &model("tiny-a-deepseek"),
+            "--raw-prompt",
+            case["prompt"].as_str().unwrap(),
+            "--max-new-tokens",
+            "16",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["output_ids"], case["output_ids"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Each pass rewrites the line; the last pass is the reply's first token, so not said.
+    let said: Vec<&str> = stderr
+        .split(['\r', '\n'])
+        .filter(|l| l.starts_with("reading the prompt: "))
+        .collect();
+    let expected: Vec<String> = (1..positions)
+        .map(|n| format!("reading the prompt: {n} of {positions} positions"))
+        .collect();
+    assert_eq!(said, expected, "{stderr}");
+}
+
 /// `janus chat --interactive`: every stdin line is the next message. Each turn after the first
 /// starts from the cache the last one kept (the picture of the first message is not encoded
 /// again) and replies what the whole prompt run afresh (`--no-reuse`) does.
@@ -583,6 +623,34 @@ fn bench_reports_every_figure() {
     assert!(report["decode_bytes"].as_u64().unwrap() > 0);
     // The CPU device has no copy kernel or memory pools to report.
     assert!(report["copy_gbps"].is_null() && report["gpu_bytes_loaded"].is_null());
+    assert!(report["logprobs"].is_null());
+    // What log-probabilities cost: the measured decode asks for them, and the row says so.
+    let out = janus(&[
+        "bench",
+        "--preset",
+        &config,
+        "--prompt-tokens",
+        "4",
+        "--decode-tokens",
+        "3",
+        "--image-steps",
+        "0",
+        "--no-vq",
+        "--logprobs",
+        "5",
+        "--json",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[2].contains(" (logprobs, top 5) |"), "{stdout}");
+    let report: Value = serde_json::from_str(lines[3]).unwrap();
+    assert_eq!(report["logprobs"], 5);
+    assert!(report["decode_s"].as_f64().unwrap() > 0.0);
 }
 
 #[test]

@@ -28,6 +28,8 @@ struct BenchOptions {
     decode_tokens: usize,
     image_steps: usize,
     vq_decode: bool,
+    /// Ask the measured chat turn for log-probabilities with this many alternatives a token.
+    logprobs: Option<usize>,
     copy_mib: usize,
     /// Time each decode kernel alone at the preset's shapes instead (no model is built).
     kernels: bool,
@@ -51,6 +53,7 @@ impl Default for BenchOptions {
             decode_tokens: 3,
             image_steps: 32,
             vq_decode: false,
+            logprobs: None,
             copy_mib: 256,
             kernels: false,
             context: 128,
@@ -95,7 +98,7 @@ struct ConvsReport {
 }
 
 /// `benchmark({preset?, quant?, dtype?, promptTokens?, decodeTokens?, imageSteps?, vqDecode?,
-/// copyMib?})` -> `Promise<{report, markdownHeader, markdownRow, wasmMemoryBefore,
+/// logprobs?, copyMib?})` -> `Promise<{report, markdownHeader, markdownRow, wasmMemoryBefore,
 /// wasmMemoryPeak}>`; with `kernels: true` (and `context?`), each decode kernel alone:
 /// `Promise<{adapter, figures, copyGbps, markdown}>`; with `vqConvs: true`, each convolution of
 /// a VQ decode alone: `Promise<{adapter, figures, markdown}>`.
@@ -211,6 +214,7 @@ async fn run(options: JsValue) -> Result<JsValue, WebError> {
         decode_tokens: o.decode_tokens.max(1),
         image_steps: o.image_steps,
         vq_decode: o.vq_decode,
+        logprobs: o.logprobs,
     };
     let mut report = janus_model::bench::run(&model, &plan, &now_s)
         .await

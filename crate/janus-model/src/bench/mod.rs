@@ -39,6 +39,9 @@ pub struct BenchPlan {
     pub image_steps: usize,
     /// VQ-decode a whole image.
     pub vq_decode: bool,
+    /// Ask the measured text turn for log-probabilities with this many alternatives a token
+    /// (what they cost: each step's logits read back and ranked on the host).
+    pub logprobs: Option<usize>,
 }
 
 /// New prompt tokens of the measured follow-up turn (a short question).
@@ -61,13 +64,14 @@ fn prompt(len: usize, vocab: usize) -> Vec<u32> {
 }
 
 /// Prefill `prompt_tokens`, then greedy decode `decode_tokens` more, with the library's text
-/// loop (its per-step readback included). Prefill time is the time to the first token. Then a
-/// chat's next turn: that prompt, its reply and [`FOLLOW_UP_TOKENS`] more, started from the
-/// cache the first turn kept, timed to its first token.
+/// loop (its per-step readback included; `logprobs`: log-probabilities asked for too). Prefill
+/// time is the time to the first token. Then a chat's next turn: that prompt, its reply and
+/// [`FOLLOW_UP_TOKENS`] more, started from the cache the first turn kept, timed to its first
+/// token.
 pub async fn text(
     model: &Janus,
-    prompt_tokens: usize,
-    decode_tokens: usize,
+    (prompt_tokens, decode_tokens): (usize, usize),
+    logprobs: Option<usize>,
     clock: &dyn Fn() -> f64,
 ) -> Result<TextTimes, JanusError> {
     let vocab = model.config().language.vocab_size;
@@ -79,7 +83,7 @@ pub async fn text(
         stop_token: None,
         // No image placeholders in the prompt: an id the prompt never uses.
         image_token: (vocab - 1) as u32,
-        logprobs: None,
+        logprobs,
     };
     let mut kept = PromptCache::new();
     let start = clock();
@@ -196,7 +200,7 @@ pub async fn run(
     let vocab = model.config().language.vocab_size;
     let recorded_before = recorded_steps().0;
     // The measured shapes, once: pipelines are compiled per shape.
-    text(model, plan.prompt_tokens, 2, clock).await?;
+    text(model, (plan.prompt_tokens, 2), plan.logprobs, clock).await?;
     if plan.image_steps > 0 {
         generate_image_codes(model, &image_request(vocab), |_| ControlFlow::Break(())).await?;
     }
@@ -208,7 +212,13 @@ pub async fn run(
     } else {
         None
     };
-    let text_times = text(model, plan.prompt_tokens, plan.decode_tokens, clock).await?;
+    let text_times = text(
+        model,
+        (plan.prompt_tokens, plan.decode_tokens),
+        plan.logprobs,
+        clock,
+    )
+    .await?;
     let image = if plan.image_steps > 0 {
         Some(image_steps(model, plan.image_steps, clock).await?)
     } else {
@@ -224,6 +234,7 @@ pub async fn run(
         prefill_s: text_times.prefill_s,
         decode_tokens: plan.decode_tokens,
         decode_s: text_times.decode_s,
+        logprobs: plan.logprobs,
         follow_up_s: text_times.follow_up_s,
         image_steps: plan.image_steps,
         image_step_s: image.map(|i| i.0),

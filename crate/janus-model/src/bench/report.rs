@@ -22,6 +22,9 @@ pub struct BenchReport {
     pub prefill_s: f64,
     pub decode_tokens: usize,
     pub decode_s: f64,
+    /// The measured decode asked for log-probabilities with this many alternatives a token
+    /// (`TextRequest::logprobs`: each step's logits read back too).
+    pub logprobs: Option<usize>,
     /// A chat's next turn after the measured one ([`super::FOLLOW_UP_TOKENS`] new tokens), to
     /// its first token, started from the cache the measured turn kept.
     pub follow_up_s: f64,
@@ -81,7 +84,7 @@ impl BenchReport {
         let opt =
             |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
         format!(
-            "| {} | {} | {} | {:.1} | {} / {} | {:.1} | {:.2} | {:.3} | {:.2} ({:.2}) | {} | {} | {} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {:.1} | {} / {} | {:.1} | {:.2}{} | {:.3} | {:.2} ({:.2}) | {} | {} | {} | {:.1} | {} | {} |",
             self.adapter,
             self.model,
             self.weights,
@@ -90,6 +93,8 @@ impl BenchReport {
             gb(self.gpu_bytes_after),
             self.prefill_tokens_per_s(),
             self.decode_tokens_per_s(),
+            self.logprobs
+                .map_or(String::new(), |n| format!(" (logprobs, top {n})")),
             1.0 / self.decode_tokens_per_s(),
             self.follow_up_s,
             self.follow_up_afresh_s(),
