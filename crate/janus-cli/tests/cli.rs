@@ -83,20 +83,33 @@ fn inspect_reports_format_counts_and_skips() {
     assert!(String::from_utf8_lossy(&text.stdout).contains("hugging-face"));
 }
 
+/// `janus chat` of tiny-a's raw golden prompt for 16 new tokens, `--json`, then `extra`.
+fn raw_chat(extra: &[&str]) -> Vec<String> {
+    let g = golden("tiny-a");
+    let prompt = g["cases"]["raw"]["prompt"].as_str().unwrap().to_string();
+    let m = model("tiny-a-deepseek");
+    let base = [
+        "chat",
+        "--model",
+        &m,
+        "--raw-prompt",
+        &prompt,
+        "--max-new-tokens",
+        "16",
+        "--json",
+    ];
+    base.iter().chain(extra).map(|a| a.to_string()).collect()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 #[test]
 fn chat_raw_prompt_json_matches_reference() {
     let g = golden("tiny-a");
     let case = &g["cases"]["raw"];
-    let v = ok_json(&[
-        "chat",
-        "--model",
-        &model("tiny-a-deepseek"),
-        "--raw-prompt",
-        case["prompt"].as_str().unwrap(),
-        "--max-new-tokens",
-        "16",
-        "--json",
-    ]);
+    let v = ok_json(&strs(&raw_chat(&[])));
     assert_eq!(v["prompt_ids"], case["prompt_ids"]);
     assert_eq!(v["output_ids"], case["output_ids"]);
     assert_eq!(v["text"], case["text"]);
@@ -110,19 +123,8 @@ fn chat_raw_prompt_json_matches_reference() {
 fn chat_logprobs_in_json() {
     let g = golden("tiny-a");
     let case = &g["cases"]["raw"];
-    let m = model("tiny-a-deepseek");
-    let args = [
-        "chat",
-        "--model",
-        &m,
-        "--raw-prompt",
-        case["prompt"].as_str().unwrap(),
-        "--max-new-tokens",
-        "16",
-        "--json",
-        "--logprobs",
-        "3",
-    ];
+    let owned = raw_chat(&["--logprobs", "3"]);
+    let args = strs(&owned);
     let v = ok_json(&args);
     assert_eq!(v["output_ids"], case["output_ids"]);
     let entries = v["logprobs"].as_array().unwrap();
@@ -160,16 +162,7 @@ fn chat_says_how_far_a_prompt_read_in_passes_has_read() {
     let positions = case["prompt_ids"].as_array().unwrap().len();
     let out = Command::new(env!("CARGO_BIN_EXE_janus"))
         .env("JANUS_SCORE_BYTES", "1")
-        .args([
-            "chat",
-            "--model",
-            &model("tiny-a-deepseek"),
-            "--raw-prompt",
-            case["prompt"].as_str().unwrap(),
-            "--max-new-tokens",
-            "16",
-            "--json",
-        ])
+        .args(raw_chat(&[]))
         .output()
         .unwrap();
     assert!(
@@ -577,25 +570,20 @@ fn random_model_writes_a_loadable_checkpoint() {
     ]);
 }
 
-/// `bench` builds a model of a config with random weights and reports every figure: the
-/// BENCHMARKS.md row and, with --json, the report (here a tiny config on the CPU, q4 round trip).
-#[test]
-fn bench_reports_every_figure() {
+/// `janus bench` of tiny-a's config with 4 prompt and 3 decode tokens and `extra`: its
+/// BENCHMARKS.md row and its JSON report.
+fn bench(extra: &[&str]) -> (String, Value) {
     let config = format!("{}/config.json", model("tiny-a-hf"));
-    let out = janus(&[
+    let base = [
         "bench",
         "--preset",
         &config,
-        "--quant",
-        "q4",
         "--prompt-tokens",
         "4",
         "--decode-tokens",
         "3",
-        "--image-steps",
-        "32",
-        "--json",
-    ]);
+    ];
+    let out = janus(&[&base[..], extra, &["--json"]].concat());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -605,7 +593,17 @@ fn bench_reports_every_figure() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("| adapter |"), "{stdout}");
     assert!(lines[2].starts_with("| CPU (burn flex) |"), "{stdout}");
-    let report: Value = serde_json::from_str(lines[3]).unwrap();
+    (
+        lines[2].to_string(),
+        serde_json::from_str(lines[3]).unwrap(),
+    )
+}
+
+/// `bench` builds a model of a config with random weights and reports every figure: the
+/// BENCHMARKS.md row and, with --json, the report (here a tiny config on the CPU, q4 round trip).
+#[test]
+fn bench_reports_every_figure() {
+    let (_, report) = bench(&["--quant", "q4", "--image-steps", "32"]);
     assert_eq!(report["weights"], "f32 + q4");
     for key in [
         "load_s",
@@ -625,30 +623,8 @@ fn bench_reports_every_figure() {
     assert!(report["copy_gbps"].is_null() && report["gpu_bytes_loaded"].is_null());
     assert!(report["logprobs"].is_null());
     // What log-probabilities cost: the measured decode asks for them, and the row says so.
-    let out = janus(&[
-        "bench",
-        "--preset",
-        &config,
-        "--prompt-tokens",
-        "4",
-        "--decode-tokens",
-        "3",
-        "--image-steps",
-        "0",
-        "--no-vq",
-        "--logprobs",
-        "5",
-        "--json",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[2].contains(" (logprobs, top 5) |"), "{stdout}");
-    let report: Value = serde_json::from_str(lines[3]).unwrap();
+    let (row, report) = bench(&["--image-steps", "0", "--no-vq", "--logprobs", "5"]);
+    assert!(row.contains(" (logprobs, top 5) |"), "{row}");
     assert_eq!(report["logprobs"], 5);
     assert!(report["decode_s"].as_f64().unwrap() > 0.0);
 }

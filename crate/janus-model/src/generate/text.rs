@@ -297,7 +297,8 @@ pub async fn generate_text_with(
     // Every id fed back in, in order (the stop token too where a step already fed it).
     let mut fed = Vec::new();
     if on_device::available(model.device()) {
-        // The GPU chooses; a step reads back the chosen id and nothing else.
+        // The GPU chooses; a step reads back the chosen id and nothing else (and its logits,
+        // kept for that read, only where log-probabilities are asked for).
         let mut steps = DeviceLoop::new(model, cache, (1, budget), &req.sampling, None, Head::Text);
         if req.logprobs.is_some() {
             steps.keep_logits(vocab);
