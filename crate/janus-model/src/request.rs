@@ -342,18 +342,22 @@ mod tests {
         assert!(refused(huge.messages(1)).contains("announce"));
     }
 
-    #[test]
-    fn stop_sequences_are_checked_with_the_request() {
+    /// One question, "a", with `fields` (`,"name":value` pairs) after the messages, checked
+    /// against the tiny model's config and tokenizer.
+    fn one_question(fields: &str) -> Result<TextRequest, JanusError> {
         let (config, tok) = (
             crate::fuzzing::tiny_config(),
             crate::fuzzing::tiny_tokenizer(),
         );
-        let request = |stop: &str| {
-            chat(&format!(
-                r#"{{"messages":[{{"role":"user","content":"a"}}],"stop":{stop}}}"#
-            ))
-            .text_request(tok, config, Vec::new(), || 0)
-        };
+        chat(&format!(
+            r#"{{"messages":[{{"role":"user","content":"a"}}]{fields}}}"#
+        ))
+        .text_request(tok, config, Vec::new(), || 0)
+    }
+
+    #[test]
+    fn stop_sequences_are_checked_with_the_request() {
+        let request = |stop: &str| one_question(&format!(r#","stop":{stop}"#));
         assert!(request(r#"["\n\nUser:", "x"]"#).is_ok());
         assert!(request("[]").is_ok());
         match request(r#"["ok", ""]"#) {
@@ -371,17 +375,7 @@ mod tests {
 
     #[test]
     fn log_probabilities_are_asked_for_with_logprobs_true() {
-        let (config, tok) = (
-            crate::fuzzing::tiny_config(),
-            crate::fuzzing::tiny_tokenizer(),
-        );
-        let wanted = |fields: &str| {
-            chat(&format!(
-                r#"{{"messages":[{{"role":"user","content":"a"}}]{fields}}}"#
-            ))
-            .text_request(tok, config, Vec::new(), || 0)
-            .map(|r| r.logprobs)
-        };
+        let wanted = |fields: &str| one_question(fields).map(|r| r.logprobs);
         assert_eq!(wanted("").unwrap(), None);
         assert_eq!(wanted(r#","logprobs":false"#).unwrap(), None);
         assert_eq!(wanted(r#","logprobs":true"#).unwrap(), Some(0));
