@@ -24,10 +24,15 @@
 // per choice with a bisection of one token per load, 45 with four tokens per load, 18.8 with
 // 7 thresholds per sweep (BENCHMARKS.md).
 //
+// A JSON reply (crate/janus-model/src/generate/json) restricts the choice to the tokens its
+// grammar allows next (MASKED, `allowed`): the others are treated as past the vocabulary's end
+// (never chosen, not counted by top-k, no mass for top-p), so the draw is softmax(g / T) over
+// the allowed tokens, as on the host.
+//
 // Every loop that holds a barrier has a constant trip count, so control flow at barriers is
 // uniform whatever the parameters say (parameters live in a storage buffer, which WGSL does not
 // treat as uniform). Template values (kernels/sample.rs): elem, enable_f16, wg, mode, top_k,
-// top_p.
+// top_p, masked.
 {{ enable_f16 }}
 
 @group(0) @binding(0) var<storage, read_write> logits: array<{{ elem }}>;
@@ -42,9 +47,12 @@
 // chosen, which keys the draw. On the device so that one launch serves every step of a
 // captured graph (kernels/graph.rs).
 @group(0) @binding(4) var<storage, read_write> state: array<i32>;
+// [ceil(K / 32)] (MASKED only; one unread word otherwise): token k may be chosen where bit
+// k % 32 of word k / 32 is set. Shared by every sequence; the host rewrites it between steps.
+@group(0) @binding(5) var<storage, read_write> allowed: array<u32>;
 // K, paired (0 | 1), history columns, seed low, seed high, greedy (0 | 1), top_k (0: all),
 // then f32 bits: w, 1 / T, top_p.
-@group(0) @binding(5) var<storage, read> params: array<u32>;
+@group(0) @binding(6) var<storage, read> params: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 // What the step does, template constants so that a loop's choice runs only the passes it
@@ -53,6 +61,7 @@ const WG: u32 = {{ wg }}u;
 const MODE: u32 = {{ mode }}u;
 const TOP_K: bool = {{ top_k }}u == 1u;
 const TOP_P: bool = {{ top_p }}u == 1u;
+const MASKED: bool = {{ masked }}u == 1u;
 // Sweeps per search, each narrowing the interval 8 times: 48 halvings in all, and the f32
 // interval between min and max shrinks below one ulp well before.
 const SWEEPS: u32 = 16u;
@@ -196,7 +205,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let last = k_count - 1u;
     for (var q = lid; q < n4; q += WG) {
         let k = 4u * q;
-        let inside = vec4<u32>(k, k + 1u, k + 2u, k + 3u) < vec4<u32>(k_count);
+        var inside = vec4<u32>(k, k + 1u, k + 2u, k + 3u) < vec4<u32>(k_count);
+        if (MASKED) {
+            // k is a multiple of 4: its four bits share one word.
+            let bits = vec4<u32>((allowed[k / 32u] >> (k % 32u)) & 15u);
+            inside = inside & ((bits & vec4<u32>(1u, 2u, 4u, 8u)) != vec4<u32>(0u));
+        }
         // Past the end: the last token read again and never used.
         let g = vec4<f32>(
             guided(base, k_count, k, paired, w),
@@ -285,7 +299,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var q = lid; q < n4; q += WG) {
         let s = scores[row4 + q];
         let ks = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
-        let kept = (s >= vec4<f32>(floor_p)) & (ks < vec4<u32>(k_count));
+        // Past the end (and outside the mask) the score is NEG: never kept, even where nothing
+        // filters (floor_p = NEG).
+        let kept = (s >= vec4<f32>(floor_p)) & (s > vec4<f32>(NEG)) & (ks < vec4<u32>(k_count));
         for (var c = 0u; c < 4u; c++) {
             let k = ks[c];
             if (kept[c]) {

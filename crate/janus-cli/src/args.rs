@@ -116,6 +116,11 @@ pub struct BenchArgs {
     /// to time what they cost.
     #[arg(long, value_name = "N")]
     pub logprobs: Option<usize>,
+    /// Make the measured chat turn a JSON reply, its grammar over this tokenizer.json's
+    /// vocabulary (the model's, or one of its size from scripts/synthetic-tokenizer.py), and
+    /// time the grammar's masks on the host.
+    #[arg(long, value_name = "FILE")]
+    pub json_tokenizer: Option<std::path::PathBuf>,
     /// Size of each buffer of the copy-bandwidth kernel, MiB.
     #[arg(long, default_value_t = 256)]
     pub copy_mib: usize,
@@ -228,6 +233,11 @@ pub struct ChatArgs {
     /// top-k or top-p) and the N most likely tokens at its step (0 to 20), as "logprobs".
     #[arg(long, value_name = "N", requires = "json")]
     pub logprobs: Option<usize>,
+    /// Every reply is one JSON object (OpenAI's "json_object" response format): each token is
+    /// chosen among those that keep the text the beginning of one, and the reply ends once it
+    /// is complete.
+    #[arg(long)]
+    pub json_object: bool,
     /// A conversation: after --prompt's reply (if given), every line read from stdin is the
     /// next message, until the end of input. Each turn runs only what the last one did not
     /// (the pictures of the first message are encoded once).

@@ -1,11 +1,15 @@
 //! `janus bench`: a full-size model with random weights on this machine's adapter, measured by
 //! `janus_model::bench`; prints the BENCHMARKS.md row (and JSON with --json).
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use janus_model::bench::json::{MaskTimes, mask_times, words_table};
 use janus_model::bench::{BenchPlan, BenchReport, decode_bytes_per_token, random_model};
 use janus_model::config::Preset;
+use janus_model::generate::json::TokenTable;
 use janus_model::quant::QuantFormat;
+use janus_model::tokenizer::JanusTokenizer;
 use janus_model::{JanusConfig, TensorStore, WorkingDtype};
 
 use crate::args::{Backend, BenchArgs};
@@ -53,6 +57,10 @@ pub fn run(args: &BenchArgs, backend: Backend) -> Result<(), String> {
     let (model, load_s) =
         pollster::block_on(random_model(&config, store, 1, &clock)).map_err(|e| e.to_string())?;
     let gpu_loaded = memory(&opened);
+    let json = match &args.json_tokenizer {
+        Some(path) => Some(json_table(path, &config, &clock)?),
+        None => None,
+    };
     eprintln!("loaded in {load_s:.1} s; running");
     let plan = BenchPlan {
         prompt_tokens: args.prompt_tokens,
@@ -60,6 +68,7 @@ pub fn run(args: &BenchArgs, backend: Backend) -> Result<(), String> {
         image_steps: args.image_steps,
         vq_decode: !args.no_vq,
         logprobs: args.logprobs,
+        json,
     };
     let mut report = pollster::block_on(janus_model::bench::run(&model, &plan, &clock))
         .map_err(|e| e.to_string())?;
@@ -90,6 +99,41 @@ pub fn run(args: &BenchArgs, backend: Backend) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// `--json-tokenizer`: the tokenizer's table for JSON replies, and what its masks cost (printed).
+fn json_table(
+    path: &std::path::Path,
+    config: &JanusConfig,
+    clock: &dyn Fn() -> f64,
+) -> Result<Arc<TokenTable>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let tok = JanusTokenizer::from_bytes(&bytes, config.language.vocab_size)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let start = clock();
+    let table = tok.json_table();
+    eprintln!(
+        "JSON replies: {} tokens sorted in {:.1} ms",
+        table.len(),
+        (clock() - start) * 1e3
+    );
+    let say = |what: &str, t: MaskTimes| {
+        eprintln!(
+            "JSON masks over {what}, each state afresh: {} states, mean {:.2} ms, max {:.2} ms, \
+             {:.0} tokens allowed on average",
+            t.states,
+            t.mean_s * 1e3,
+            t.max_s * 1e3,
+            t.mean_allowed
+        )
+    };
+    say("this tokenizer", mask_times(&table, clock));
+    let words = words_table(table.len(), table.width());
+    say(
+        &format!("{} words of letters", words.len()),
+        mask_times(&words, clock),
+    );
+    Ok(table)
 }
 
 /// `--kernels`: each decode kernel alone (wgpu with the kernels built in only).

@@ -9,6 +9,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::ops::ControlFlow;
 
 use janus_model::Loaded;
+use janus_model::generate::json::JsonMode;
 use janus_model::generate::logprobs::TokenLogprob;
 use janus_model::generate::prompt_cache::PromptCache;
 use janus_model::generate::sampling::SamplingParams;
@@ -116,6 +117,7 @@ fn reply(
         stop_token: (!args.ignore_eos).then_some(tok.special().eos),
         image_token: tok.special().image,
         logprobs: args.logprobs,
+        json: args.json_object.then(|| JsonMode::new(tok.json_table())),
     };
     let mut stops = StopText::new(args.stops.clone()).map_err(|e| e.to_string())?;
     let mut stream = tok.stream();

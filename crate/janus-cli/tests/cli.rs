@@ -153,6 +153,31 @@ fn chat_logprobs_in_json() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--json"));
 }
 
+/// `--json-object`: the reply begins a JSON object where the model left to itself writes none,
+/// and is one where it ended by itself.
+#[test]
+fn chat_json_object() {
+    for seed in ["1", "2", "3"] {
+        let owned = raw_chat(&["--json-object", "--temperature", "0.8", "--seed", seed]);
+        let v = ok_json(&strs(&owned));
+        let text = v["text"].as_str().unwrap();
+        let mut state = Some(janus_model::generate::json::JsonState::new());
+        for b in text.bytes() {
+            state = state.and_then(|s| s.feed(b));
+        }
+        assert!(state.is_some(), "seed {seed}: {text:?}");
+        match v["stop"].as_str().unwrap() {
+            "eos" => assert!(
+                serde_json::from_str::<serde_json::Value>(text)
+                    .unwrap()
+                    .is_object()
+            ),
+            "max_tokens" => assert!(!state.unwrap().is_complete(), "{text:?}"),
+            other => panic!("seed {seed}: stop {other}"),
+        }
+    }
+}
+
 /// A prompt read in passes (`JANUS_SCORE_BYTES` small: one row a pass) says how far it has
 /// read on stderr, pass by pass, and replies what one pass does.
 #[test]
@@ -627,6 +652,20 @@ fn bench_reports_every_figure() {
     assert!(row.contains(" (logprobs, top 5) |"), "{row}");
     assert_eq!(report["logprobs"], 5);
     assert!(report["decode_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["json"], false);
+    // What a JSON reply costs: its grammar over a tokenizer's vocabulary (the decode may end
+    // early, where the object closes).
+    let tokenizer = format!("{}/tokenizer.json", model("tiny-a-hf"));
+    let (row, report) = bench(&[
+        "--image-steps",
+        "0",
+        "--no-vq",
+        "--json-tokenizer",
+        &tokenizer,
+    ]);
+    assert!(row.contains(" (JSON reply) |"), "{row}");
+    assert_eq!(report["json"], true);
+    assert!(report["decode_tokens"].as_u64().unwrap() <= 3);
 }
 
 #[test]

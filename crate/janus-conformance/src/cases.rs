@@ -175,6 +175,8 @@ async fn text_cases(
     let prompt = Prompt::text(ids.clone());
     run_text(m, case, prompt, "raw", logits_tol, &mut fig, None).await?;
     crate::logprobs::logprobs(m, case, &ids, logits_tol).await?;
+    let golden = u32s(&case["output_ids"])?;
+    crate::json::json_replies(m, &ids, &golden, logits_tol).await?;
 
     // Understanding a non-square image.
     let case = &g["cases"]["understand"];
@@ -263,6 +265,7 @@ pub(crate) async fn run_text(
         stop_token: Some(m.tokenizer.special().eos),
         image_token: m.tokenizer.special().image,
         logprobs: None,
+        json: None,
     };
     let out = generate_text_with(&m.model, &req, kept, |_| ControlFlow::Continue(()))
         .await

@@ -263,6 +263,7 @@ async fn generate(
         stop_token: Some(m.tokenizer.special().eos),
         image_token: m.tokenizer.special().image,
         logprobs: None,
+        json: None,
     };
     generate_text_with(&m.model, &req, kept, |_| ControlFlow::Continue(()))
         .await

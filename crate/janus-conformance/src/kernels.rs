@@ -351,7 +351,7 @@ async fn read_ids(t: Tensor<2, Int>) -> Result<Vec<i64>, String> {
 /// sequences); both rows of a guided pair get one id; a seed repeats and another differs.
 pub async fn sampler_matches_host(device: &Device) -> Result<Vec<String>, String> {
     use janus_model::generate::sampling::argmax;
-    use janus_model::kernels::sample::{SampleStep, sample};
+    use janus_model::kernels::sample::{SampleStep, sample, sample_allowed};
     let mut report = Vec::new();
     let step = |cfg_weight, temperature, top_k, top_p, seed| SampleStep {
         cfg_weight,
@@ -450,6 +450,75 @@ pub async fn sampler_matches_host(device: &Device) -> Result<Vec<String>, String
         }
         report.push(format!(
             "{name} over {k} tokens: {n} draws, all from the kept set {kept:?}, each drawn"
+        ));
+    }
+    // A JSON reply's mask: only 0, 3, 7 and 998 may be chosen (1002, the most likely, may not).
+    // Greedy takes the most likely of them; a draw takes them in proportion to their own
+    // probabilities; top-k and top-p count and weigh them alone (were the others counted,
+    // top-k 2 would keep 1002 and 0 and so never draw 3).
+    let allowed_ids = [0u32, 3, 7, 998];
+    let mut mask = vec![0u32; k.div_ceil(32)];
+    for &id in &allowed_ids {
+        mask[id as usize / 32] |= 1 << (id % 32);
+    }
+    let greedy = read_ids(sample_allowed(
+        rows.clone(),
+        &step(None, 0.0, 0, 1.0, 1),
+        3,
+        &mask,
+    ))
+    .await?;
+    if greedy.iter().any(|&i| i != 0) {
+        return Err(format!(
+            "greedy under a mask chose {:?}, not 0",
+            &greedy[..4]
+        ));
+    }
+    let p = |i: usize| (row[i] as f64).exp();
+    let mass: f64 = allowed_ids.iter().map(|&i| p(i as usize)).sum();
+    // (case, top-k, top-p, each id that may be drawn with its expected share)
+    type MaskedCase = (&'static str, u32, f32, Vec<(i64, f64)>);
+    let masked: [MaskedCase; 3] = [
+        (
+            "a draw",
+            0,
+            1.0,
+            allowed_ids
+                .iter()
+                .map(|&i| (i as i64, p(i as usize) / mass))
+                .collect(),
+        ),
+        ("top-k 2", 2, 1.0, vec![(0, 0.22 / 0.40), (3, 0.18 / 0.40)]),
+        (
+            "top-p 0.6",
+            0,
+            0.6,
+            vec![(0, 0.22 / 0.40), (3, 0.18 / 0.40)],
+        ),
+    ];
+    for (name, top_k, top_p, want) in masked {
+        let ids = read_ids(sample_allowed(
+            rows.clone(),
+            &step(None, 1.0, top_k, top_p, 9),
+            3,
+            &mask,
+        ))
+        .await?;
+        if let Some(out) = ids.iter().find(|i| !want.iter().any(|w| w.0 == **i)) {
+            return Err(format!("{name} under a mask: drew {out}, outside {want:?}"));
+        }
+        for &(id, share) in &want {
+            let freq = ids.iter().filter(|&&i| i == id).count() as f64 / n as f64;
+            // 1,000 draws: a standard error of at most 0.016; 0.07 is over 4 of them.
+            if (freq - share).abs() > 0.07 {
+                return Err(format!(
+                    "{name} under a mask: {id} drawn {freq:.3} of the time, expected {share:.3}"
+                ));
+            }
+        }
+        report.push(format!(
+            "{name} under a mask of {} of {k} tokens: {n} draws, all allowed, in proportion",
+            allowed_ids.len()
         ));
     }
     // Seeds: the same seed and step repeat; another seed gives other draws.

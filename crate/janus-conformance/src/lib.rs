@@ -14,6 +14,8 @@
 //!   afresh;
 //! - log-probabilities, asked for, change no id, and match the reference's logits and a prefill
 //!   of the same tokens (`logprobs`);
+//! - a JSON reply's tokens are each the most likely the grammar allows, and its text the
+//!   beginning of a JSON object (`json`);
 //! - all greedy classifier-free-guided image codes identical for a batch of two;
 //! - decoded images within PSNR 40 dB of the reference PNGs.
 //!
@@ -22,6 +24,7 @@
 
 mod cases;
 mod chunks;
+mod json;
 mod kept;
 #[cfg(feature = "wgpu-kernels")]
 pub mod kernels;

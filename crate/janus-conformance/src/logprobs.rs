@@ -31,6 +31,7 @@ pub(crate) async fn logprobs(m: &Loaded, case: &Value, prompt: &[u32], tol: f32)
         stop_token: Some(m.tokenizer.special().eos),
         image_token: m.tokenizer.special().image,
         logprobs,
+        json: None,
     };
     let run = |req: TextRequest| async move {
         generate_text(&m.model, &req, |_| ControlFlow::Continue(()))

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::JanusConfig;
 use crate::error::{ImageError, JanusError, PromptError};
 use crate::generate::image::ImageRequest;
+use crate::generate::json::JsonMode;
 use crate::generate::sampling::SamplingParams;
 use crate::generate::stop_text::StopText;
 use crate::generate::text::TextRequest;
@@ -37,7 +38,7 @@ pub struct ChatMessage {
 }
 
 /// `{messages: [{role, content, images?}], system?, maxNewTokens?, temperature?, topP?, topK?,
-/// seed?, stop?, reuse?, logprobs?, topLogprobs?}`
+/// seed?, stop?, reuse?, logprobs?, topLogprobs?, json?}`
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatRequest {
@@ -58,6 +59,9 @@ pub struct ChatRequest {
     pub logprobs: Option<bool>,
     /// With `logprobs`: the most likely tokens at each step, up to 20.
     pub top_logprobs: Option<usize>,
+    /// The reply is one JSON object (`generate::json`; OpenAI's `response_format: {type:
+    /// "json_object"}`).
+    pub json: Option<bool>,
 }
 
 /// `{prompt, count?, cfgWeight?, temperature?, topP?, topK?, seed?, previewEvery?}`
@@ -155,6 +159,25 @@ impl ChatRequest {
         }
     }
 
+    /// A JSON reply's grammar, from where the reply starts: after the text of a last message of
+    /// the assistant's (a reply to go on from, which must then begin an object itself).
+    fn json_mode(&self, tok: &JanusTokenizer) -> Result<JsonMode, JanusError> {
+        let mode = JsonMode::new(tok.json_table());
+        match self.messages.last() {
+            // The template drops a continued reply's leading whitespace.
+            Some(m) if m.role == "assistant" => mode
+                .after(m.content.trim_start().as_bytes())
+                .ok_or_else(|| {
+                    JanusError::Request(
+                        "json: the reply to go on from (the last message, the assistant's) is \
+                         not the beginning of a JSON object"
+                            .into(),
+                    )
+                }),
+            _ => Ok(mode),
+        }
+    }
+
     /// The reply's stop sequences, checked (none: the text passes through as it comes).
     pub fn stop_text(&self) -> Result<StopText, JanusError> {
         StopText::new(self.stop.clone().unwrap_or_default())
@@ -196,6 +219,10 @@ impl ChatRequest {
             stop_token: Some(tok.special().eos),
             image_token: tok.special().image,
             logprobs,
+            json: match self.json {
+                Some(true) => Some(self.json_mode(tok)?),
+                _ => None,
+            },
         };
         request.validate(config)?;
         Ok(request)
@@ -393,6 +420,38 @@ mod tests {
         }
         let many = wanted(r#","logprobs":true,"topLogprobs":21"#).unwrap_err();
         assert!(many.to_string().contains("at most 20"), "{many}");
+    }
+
+    /// `json: true` asks for a JSON reply from its beginning, or, continuing a reply of the
+    /// assistant's, from the state its text leaves (which must begin an object).
+    #[test]
+    fn a_json_reply_starts_where_its_text_does() {
+        use crate::generate::json::JsonState;
+        let start = |messages: &str| {
+            let (config, tok) = (
+                crate::fuzzing::tiny_config(),
+                crate::fuzzing::tiny_tokenizer(),
+            );
+            chat(&format!(r#"{{"messages":{messages},"json":true}}"#))
+                .text_request(tok, config, Vec::new(), || 0)
+                .map(|r| r.json.map(|j| j.start))
+        };
+        let question = r#"[{"role":"user","content":"a"}]"#;
+        assert_eq!(start(question).unwrap(), Some(JsonState::new()));
+        assert!(one_question("").unwrap().json.is_none());
+        assert!(one_question(r#","json":false"#).unwrap().json.is_none());
+        let going_on =
+            r#"[{"role":"user","content":"a"},{"role":"assistant","content":"  {\"name\": \"J"}]"#;
+        let want = JsonState::new().feed_all(br#"{"name": "J"#);
+        assert_eq!(start(going_on).unwrap(), want);
+        let not_json =
+            r#"[{"role":"user","content":"a"},{"role":"assistant","content":"Sure: {"}]"#;
+        match start(not_json) {
+            Err(JanusError::Request(m)) => {
+                assert!(m.contains("not the beginning of a JSON object"), "{m}")
+            }
+            other => panic!("expected a bad-request error, got {other:?}"),
+        }
     }
 
     #[test]

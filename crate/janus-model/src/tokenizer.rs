@@ -2,9 +2,12 @@
 //! tokens resolved **by string**: ids differ between checkpoints (e.g. `<image_placeholder>` is
 //! 100581 in Janus-Pro-1B and 100594 in Pro-7B) and are never hard-coded.
 
+use std::sync::{Arc, OnceLock};
+
 use tokenizers::{AddedToken, Tokenizer};
 
 use crate::error::TokenizerError;
+use crate::generate::json::TokenTable;
 
 pub const BOS: &str = "<｜begin▁of▁sentence｜>";
 pub const EOS: &str = "<｜end▁of▁sentence｜>";
@@ -62,6 +65,10 @@ pub struct JanusTokenizer {
     text_vocab: u32,
     /// `<image_placeholder>` was missing from the file and added at load (as DeepSeek's processor does).
     placeholder_added: bool,
+    /// The model's vocabulary size (the logits' width).
+    embedding_rows: usize,
+    /// The plain tokens sorted for JSON replies, built the first time one is asked for.
+    json: OnceLock<Arc<TokenTable>>,
 }
 
 impl JanusTokenizer {
@@ -113,6 +120,8 @@ impl JanusTokenizer {
             special,
             text_vocab,
             placeholder_added,
+            embedding_rows,
+            json: OnceLock::new(),
         })
     }
 
@@ -201,6 +210,27 @@ impl JanusTokenizer {
             }
         }
         bytes
+    }
+
+    /// Every plain token with its bytes ([`Self::token_bytes`]): the text vocabulary less the
+    /// added tokens (the template's markers, the image tokens, the end of a sentence), which a
+    /// reply's own text never contains. What a JSON reply chooses from
+    /// (`generate::json::TokenTable`).
+    pub fn plain_tokens(&self) -> Vec<(u32, Vec<u8>)> {
+        let added = self.inner.get_added_vocabulary();
+        (0..self.text_vocab)
+            .filter(|&id| added.simple_id_to_token(id).is_none())
+            .map(|id| (id, self.token_bytes(id)))
+            .filter(|(_, bytes)| !bytes.is_empty())
+            .collect()
+    }
+
+    /// [`Self::plain_tokens`] sorted for JSON replies over the model's logits
+    /// (`generate::json`), built once (a sort of the vocabulary) and shared by every reply.
+    pub fn json_table(&self) -> Arc<TokenTable> {
+        self.json
+            .get_or_init(|| Arc::new(TokenTable::new(self.plain_tokens(), self.embedding_rows)))
+            .clone()
     }
 
     /// Incremental decoder for streaming: feed ids one by one, get text pieces as they complete.

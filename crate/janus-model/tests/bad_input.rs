@@ -148,6 +148,7 @@ fn f16_and_f32_sources_load_like_bf16() {
             stop_token: None,
             image_token: loaded.tokenizer.special().image,
             logprobs: None,
+            json: None,
         };
         let out = pollster::block_on(generate_text(&loaded.model, &req, |_| {
             ControlFlow::Continue(())
@@ -421,6 +422,7 @@ fn prompt_and_image_errors() {
         stop_token: None,
         image_token: tok.special().image,
         logprobs: None,
+        json: None,
     };
     let err = pollster::block_on(generate_text(&m.model, &req, |_| ControlFlow::Continue(())))
         .unwrap_err();

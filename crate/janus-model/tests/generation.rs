@@ -24,6 +24,7 @@ fn text_req(m: &Loaded, sampling: SamplingParams, max_new: usize) -> TextRequest
         stop_token: Some(m.tokenizer.special().eos),
         image_token: m.tokenizer.special().image,
         logprobs: None,
+        json: None,
     }
 }
 
@@ -163,6 +164,7 @@ fn eos_can_be_ignored() {
         stop_token: None,
         image_token: m.tokenizer.special().image,
         logprobs: None,
+        json: None,
     };
     let out = run(&m, &req);
     assert_eq!(out.stop, StopReason::MaxTokens);
@@ -203,6 +205,7 @@ fn text_req_for(m: &Loaded, config: &str) -> TextRequest {
         stop_token: Some(m.tokenizer.special().eos),
         image_token: m.tokenizer.special().image,
         logprobs: None,
+        json: None,
     }
 }
 
@@ -323,6 +326,7 @@ fn several_images_in_one_prompt() {
             stop_token: None,
             image_token: tok.special().image,
             logprobs: None,
+            json: None,
         };
         pollster::block_on(generate_text(&m.model, &req, |_| ControlFlow::Continue(()))).unwrap()
     };
@@ -436,4 +440,70 @@ fn token_bytes_spell_the_text() {
     let eos = tok.special().eos;
     assert_eq!(tok.token_bytes(eos), janus_model::tokenizer::EOS.as_bytes());
     assert!(tok.token_bytes(u32::MAX).is_empty());
+}
+
+/// JSON replies: drawn with many seeds from the random-weight model, every reply's text is the
+/// beginning of a JSON object, every reply that ended by itself is one (serde_json reads it as an
+/// object), and some did; the same seed gives the same reply; without a stop token the reply
+/// ends as the object closes; a table for another vocabulary is refused.
+#[test]
+fn json_replies_are_json_objects() {
+    use janus_model::generate::json::{JsonMode, JsonState, TokenTable};
+    let m = load_fixture("tiny-b-hf");
+    let tok = &m.tokenizer;
+    let text_of =
+        |ids: &[u32]| -> Vec<u8> { ids.iter().flat_map(|&id| tok.token_bytes(id)).collect() };
+    let plain = text_req(&m, sampled(0), 160);
+    let unconstrained = text_of(&run(&m, &plain).ids);
+    assert!(JsonState::new().feed_all(&unconstrained).is_none());
+    let json = |seed, stop_token| TextRequest {
+        sampling: SamplingParams {
+            temperature: 0.8,
+            top_k: None,
+            top_p: None,
+            seed,
+        },
+        stop_token,
+        json: Some(JsonMode::new(tok.json_table())),
+        ..plain.clone()
+    };
+    let eos = Some(tok.special().eos);
+    let mut complete = Vec::new();
+    for seed in 0..12 {
+        let out = run(&m, &json(seed, eos));
+        let text = text_of(&out.ids);
+        let shown = String::from_utf8_lossy(&text).into_owned();
+        let state = JsonState::new().feed_all(&text);
+        assert!(state.is_some(), "seed {seed}: {shown:?}");
+        match out.stop {
+            StopReason::Eos => {
+                let value: serde_json::Value = serde_json::from_slice(&text).unwrap();
+                assert!(value.is_object(), "seed {seed}: {shown:?}");
+                complete.push((seed, out.ids.len(), shown));
+            }
+            StopReason::MaxTokens => assert!(!state.unwrap().is_complete()),
+            other => panic!("seed {seed}: stopped with {other:?}"),
+        }
+    }
+    eprintln!("complete JSON replies (seed, tokens, text): {complete:?}");
+    assert!(!complete.is_empty(), "no reply ended within 160 tokens");
+    // The same seed, the same reply; without a stop token it ends as the object closes.
+    let (seed, len, text) = complete[0].clone();
+    let again = run(&m, &json(seed, eos));
+    assert_eq!(String::from_utf8_lossy(&text_of(&again.ids)), text);
+    let unstopped = run(&m, &json(seed, None));
+    assert_eq!(unstopped.ids.len(), len);
+    assert_eq!(unstopped.stop, StopReason::Eos);
+    // A table over another vocabulary is refused before anything runs.
+    let other = TextRequest {
+        json: Some(JsonMode::new(std::sync::Arc::new(TokenTable::new(
+            tok.plain_tokens(),
+            17,
+        )))),
+        ..plain.clone()
+    };
+    let refused = pollster::block_on(generate_text(&m.model, &other, |_| {
+        ControlFlow::Continue(())
+    }));
+    assert!(refused.unwrap_err().to_string().contains("covers 17 ids"));
 }

@@ -534,6 +534,7 @@ fn a_prompt_past_the_binding_limit_runs_in_chunks() {
             stop_token: None,
             image_token: 300,
             logprobs: None,
+            json: None,
         };
         pollster::block_on(generate_text(&model, &req, |_| ControlFlow::Continue(())))
             .unwrap()

@@ -166,6 +166,7 @@ fn f16_working_dtype_stays_close_to_reference() {
         stop_token: None,
         image_token: m.tokenizer.special().image,
         logprobs: None,
+        json: None,
     };
     let out =
         pollster::block_on(generate_text(&m.model, &req, |_| ControlFlow::Continue(()))).unwrap();

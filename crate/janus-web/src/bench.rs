@@ -215,6 +215,7 @@ async fn run(options: JsValue) -> Result<JsValue, WebError> {
         image_steps: o.image_steps,
         vq_decode: o.vq_decode,
         logprobs: o.logprobs,
+        json: None,
     };
     let mut report = janus_model::bench::run(&model, &plan, &now_s)
         .await

@@ -278,7 +278,8 @@ impl Engine {
     }
 
     /// Chat. `request`: `{messages: [{role, content, images?}], system?, maxNewTokens?,
-    /// temperature?, topP?, topK?, seed?, stop?, reuse?, logprobs?, topLogprobs?}`; `images`:
+    /// temperature?, topP?, topK?, seed?, stop?, reuse?, logprobs?, topLogprobs?, json?}`
+    /// (`json: true`: the reply is one JSON object, `janus_model::generate::json`); `images`:
     /// the pictures of every message in order; `onToken(piece, id, logprobs?)` per generated
     /// token — return `false` to stop. With `logprobs: true`, `logprobs` is the token's
     /// `{id, token, bytes, logprob, topLogprobs: [{id, token, bytes, logprob}]}`: the natural

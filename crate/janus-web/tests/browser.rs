@@ -383,6 +383,7 @@ async fn a_packed_q4_model_on_webgpu_matches_the_host_round_trip() {
             stop_token: None,
             image_token: special.image,
             logprobs: None,
+            json: None,
         };
         let out = generate_text(&m.model, &req, |_| ControlFlow::Continue(()))
             .await

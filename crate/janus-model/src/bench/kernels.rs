@@ -499,6 +499,7 @@ pub async fn kernels(
         out: &chosen,
         history: &history,
         state: &step_state,
+        allowed: None,
     };
     let image_vocab = janus.gen_head.codebook_size;
     // (rows, K, settings, what they are, launches per text token): a text step's choice greedy

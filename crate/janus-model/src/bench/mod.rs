@@ -7,6 +7,7 @@
 
 #[cfg(feature = "wgpu-kernels")]
 pub mod conv;
+pub mod json;
 #[cfg(feature = "wgpu-kernels")]
 pub mod kernels;
 mod random;
@@ -16,12 +17,14 @@ pub use random::random_model;
 pub use report::{BenchReport, decode_bytes_per_token};
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::Janus;
 use crate::error::JanusError;
 use crate::generate::image::{ImageRequest, generate_image_codes};
+use crate::generate::json::{JsonMode, TokenTable};
 use crate::generate::on_device::IMAGE_READBACK_EVERY;
 use crate::generate::prompt_cache::PromptCache;
 use crate::generate::sampling::SamplingParams;
@@ -42,6 +45,17 @@ pub struct BenchPlan {
     /// Ask the measured text turn for log-probabilities with this many alternatives a token
     /// (what they cost: each step's logits read back and ranked on the host).
     pub logprobs: Option<usize>,
+    /// Ask the measured text turn for a JSON reply over this table (what the grammar costs:
+    /// a mask worked out and written before each step, which then waits for the id before
+    /// the next is queued). Its decode may end early, where the object closes.
+    pub json: Option<Arc<TokenTable>>,
+}
+
+/// What the measured text turn asks for besides its tokens.
+#[derive(Clone, Debug, Default)]
+pub struct TextAsks {
+    pub logprobs: Option<usize>,
+    pub json: Option<Arc<TokenTable>>,
 }
 
 /// New prompt tokens of the measured follow-up turn (a short question).
@@ -52,6 +66,8 @@ pub const FOLLOW_UP_TOKENS: usize = 16;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TextTimes {
     pub prefill_s: f64,
+    /// Steps measured after the first token (fewer than asked where a JSON reply closed).
+    pub decoded: usize,
     pub decode_s: f64,
     pub follow_up_s: f64,
 }
@@ -64,14 +80,14 @@ fn prompt(len: usize, vocab: usize) -> Vec<u32> {
 }
 
 /// Prefill `prompt_tokens`, then greedy decode `decode_tokens` more, with the library's text
-/// loop (its per-step readback included; `logprobs`: log-probabilities asked for too). Prefill
+/// loop (its per-step readback included; `asks`: log-probabilities or a JSON reply too). Prefill
 /// time is the time to the first token. Then a chat's next turn: that prompt, its reply and
 /// [`FOLLOW_UP_TOKENS`] more, started from the cache the first turn kept, timed to its first
 /// token.
 pub async fn text(
     model: &Janus,
     (prompt_tokens, decode_tokens): (usize, usize),
-    logprobs: Option<usize>,
+    asks: &TextAsks,
     clock: &dyn Fn() -> f64,
 ) -> Result<TextTimes, JanusError> {
     let vocab = model.config().language.vocab_size;
@@ -83,7 +99,8 @@ pub async fn text(
         stop_token: None,
         // No image placeholders in the prompt: an id the prompt never uses.
         image_token: (vocab - 1) as u32,
-        logprobs,
+        logprobs: asks.logprobs,
+        json: asks.json.clone().map(JsonMode::new),
     };
     let mut kept = PromptCache::new();
     let start = clock();
@@ -110,6 +127,7 @@ pub async fn text(
     .await?;
     Ok(TextTimes {
         prefill_s: first - start,
+        decoded: stamps.len().saturating_sub(1),
         decode_s: last - first,
         follow_up_s: answered - asked,
     })
@@ -199,8 +217,12 @@ pub async fn run(
 ) -> Result<BenchReport, JanusError> {
     let vocab = model.config().language.vocab_size;
     let recorded_before = recorded_steps().0;
+    let asks = TextAsks {
+        logprobs: plan.logprobs,
+        json: plan.json.clone(),
+    };
     // The measured shapes, once: pipelines are compiled per shape.
-    text(model, (plan.prompt_tokens, 2), plan.logprobs, clock).await?;
+    text(model, (plan.prompt_tokens, 2), &asks, clock).await?;
     if plan.image_steps > 0 {
         generate_image_codes(model, &image_request(vocab), |_| ControlFlow::Break(())).await?;
     }
@@ -215,7 +237,7 @@ pub async fn run(
     let text_times = text(
         model,
         (plan.prompt_tokens, plan.decode_tokens),
-        plan.logprobs,
+        &asks,
         clock,
     )
     .await?;
@@ -232,9 +254,10 @@ pub async fn run(
     Ok(BenchReport {
         prompt_tokens: plan.prompt_tokens,
         prefill_s: text_times.prefill_s,
-        decode_tokens: plan.decode_tokens,
+        decode_tokens: text_times.decoded,
         decode_s: text_times.decode_s,
         logprobs: plan.logprobs,
+        json: plan.json.is_some(),
         follow_up_s: text_times.follow_up_s,
         image_steps: plan.image_steps,
         image_step_s: image.map(|i| i.0),

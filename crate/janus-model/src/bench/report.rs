@@ -25,6 +25,8 @@ pub struct BenchReport {
     /// The measured decode asked for log-probabilities with this many alternatives a token
     /// (`TextRequest::logprobs`: each step's logits read back too).
     pub logprobs: Option<usize>,
+    /// The measured decode was a JSON reply (`TextRequest::json`).
+    pub json: bool,
     /// A chat's next turn after the measured one ([`super::FOLLOW_UP_TOKENS`] new tokens), to
     /// its first token, started from the cache the measured turn kept.
     pub follow_up_s: f64,
@@ -84,7 +86,7 @@ impl BenchReport {
         let opt =
             |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
         format!(
-            "| {} | {} | {} | {:.1} | {} / {} | {:.1} | {:.2}{} | {:.3} | {:.2} ({:.2}) | {} | {} | {} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {:.1} | {} / {} | {:.1} | {:.2}{}{} | {:.3} | {:.2} ({:.2}) | {} | {} | {} | {:.1} | {} | {} |",
             self.adapter,
             self.model,
             self.weights,
@@ -95,6 +97,7 @@ impl BenchReport {
             self.decode_tokens_per_s(),
             self.logprobs
                 .map_or(String::new(), |n| format!(" (logprobs, top {n})")),
+            if self.json { " (JSON reply)" } else { "" },
             1.0 / self.decode_tokens_per_s(),
             self.follow_up_s,
             self.follow_up_afresh_s(),

@@ -3,6 +3,7 @@
 //! tensor is asynchronous on WebGPU; natively they run under any executor (`pollster`).
 
 pub mod image;
+pub mod json;
 pub mod logprobs;
 pub mod on_device;
 mod prefill;

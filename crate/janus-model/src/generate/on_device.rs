@@ -58,6 +58,8 @@ pub struct DeviceLoop<'m> {
     replay: Replay,
     /// Each step's logits, kept for the host ([`Self::keep_logits`]).
     keep: Option<Keep>,
+    /// `[ceil(K / 32)]` i32: the ids the next choice may take, as bits ([`Self::restrict`]).
+    allowed: Option<Tensor<1, Int>>,
 }
 
 /// Where a step's logits are kept for the host.
@@ -105,6 +107,19 @@ impl<'m> DeviceLoop<'m> {
             head,
             replay: initial_replay(),
             keep: None,
+            allowed: None,
+        }
+    }
+
+    /// Let the next choice take only the ids `mask` holds (bit `k % 32` of word `k / 32`; a JSON
+    /// reply's grammar, `super::json`): one small write before the step, read by the chooser
+    /// in place, so a recorded step keeps replaying. The first call comes before the first
+    /// choice, and every later step is then restricted by the last mask written.
+    pub fn restrict(&mut self, mask: &[u32]) {
+        let words: Vec<i32> = mask.iter().map(|&w| w as i32).collect();
+        match &self.allowed {
+            Some(allowed) => write_i32(allowed, &words),
+            None => self.allowed = Some(i32_tensor(self.model.device(), [words.len()], &words)),
         }
     }
 
@@ -128,7 +143,13 @@ impl<'m> DeviceLoop<'m> {
     /// Choose token 0 from the prompt's last logits `[rows, K]`.
     pub fn choose_first(&self, logits: Tensor<2>) {
         self.cursor.set(0, 0);
-        choose(logits, &self.how, &self.history, &self.last, &self.cursor);
+        let target = Target {
+            history: &self.history,
+            last: &self.last,
+            cursor: &self.cursor,
+            allowed: self.allowed.as_ref(),
+        };
+        choose(logits, &self.how, target);
     }
 
     /// Choose token `token` (>= 1): the step that feeds token `token - 1` in at position `pos`.
@@ -144,9 +165,16 @@ impl<'m> DeviceLoop<'m> {
             head,
             replay,
             keep,
+            allowed,
         } = self;
         let run = || {
-            let logits = one_step(model, caches, cursor, history, last, how, *head);
+            let target = Target {
+                history,
+                last,
+                cursor,
+                allowed: allowed.as_ref(),
+            };
+            let logits = one_step(model, caches, target, how, *head);
             if let Some(keep) = keep.as_ref() {
                 keep_logits(logits, keep);
             }
@@ -291,29 +319,37 @@ fn initial_replay() -> Replay {
     Replay::Off
 }
 
+/// Where a choice goes and what it reads besides the logits.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "wgpu-kernels"), allow(dead_code))]
+struct Target<'a> {
+    history: &'a Tensor<2, Int>,
+    last: &'a Tensor<2, Int>,
+    cursor: &'a Cursor,
+    allowed: Option<&'a Tensor<1, Int>>,
+}
+
 /// One decode step: ids from the history's column `state[1] - 1`, the decoder at `state[0]`,
 /// the head, the choice into column `state[1]` and `last`. The same launches on the same
 /// buffers at every state, and idempotent at one state. Returns the step's logits.
 fn one_step(
     model: &Janus,
     caches: &[KvCache],
-    cursor: &Cursor,
-    history: &Tensor<2, Int>,
-    last: &Tensor<2, Int>,
+    target: Target<'_>,
     how: &Choice,
     head: Head,
 ) -> Tensor<2> {
-    let ids = take_ids(history, &cursor.state);
+    let ids = take_ids(target.history, &target.cursor.state);
     let x = match head {
         Head::Text => model.embed_tokens(ids),
         Head::Image => model.image_code_embeds(ids),
     };
-    let hidden = model.llm.decode(x, caches, cursor);
+    let hidden = model.llm.decode(x, caches, target.cursor);
     let logits = match head {
         Head::Text => model.text_logits(hidden),
         Head::Image => model.image_logits(hidden),
     };
-    choose(logits.clone(), how, history, last, cursor);
+    choose(logits.clone(), how, target);
     logits
 }
 
@@ -339,13 +375,7 @@ fn take_ids(history: &Tensor<2, Int>, state: &Tensor<1, Int>) -> Tensor<2, Int> 
     }
 }
 
-fn choose(
-    logits: Tensor<2>,
-    how: &Choice,
-    history: &Tensor<2, Int>,
-    last: &Tensor<2, Int>,
-    cursor: &Cursor,
-) {
+fn choose(logits: Tensor<2>, how: &Choice, target: Target<'_>) {
     #[cfg(feature = "wgpu-kernels")]
     {
         use crate::kernels::sample::{SampleStep, SampleTarget, sample_into};
@@ -359,28 +389,47 @@ fn choose(
                 seed: how.seed,
             },
             SampleTarget {
-                out: last,
-                history,
-                state: &cursor.state,
+                out: target.last,
+                history: target.history,
+                state: &target.cursor.state,
+                allowed: target.allowed,
             },
         );
     }
     #[cfg(not(feature = "wgpu-kernels"))]
     {
-        let _ = (logits, how, history, last, cursor);
+        let _ = (logits, how, target);
         unreachable!("device loops need the wgpu kernels (see `available`)")
     }
 }
 
 fn zeros_i32<const D: usize>(device: &Device, shape: [usize; D]) -> Tensor<D, Int> {
+    let n = shape.iter().product();
+    i32_tensor(device, shape, &vec![0; n])
+}
+
+fn i32_tensor<const D: usize>(
+    device: &Device,
+    shape: [usize; D],
+    values: &[i32],
+) -> Tensor<D, Int> {
     #[cfg(feature = "wgpu-kernels")]
     {
-        let n = shape.iter().product();
-        crate::kernels::memory::i32_tensor(device, shape, &vec![0; n])
+        crate::kernels::memory::i32_tensor(device, shape, values)
     }
     #[cfg(not(feature = "wgpu-kernels"))]
     {
-        let _ = (device, shape);
+        let _ = (device, shape, values);
+        unreachable!("device loops need the wgpu kernels (see `available`)")
+    }
+}
+
+fn write_i32(tensor: &Tensor<1, Int>, values: &[i32]) {
+    #[cfg(feature = "wgpu-kernels")]
+    crate::kernels::memory::write_i32(tensor, values);
+    #[cfg(not(feature = "wgpu-kernels"))]
+    {
+        let _ = (tensor, values);
         unreachable!("device loops need the wgpu kernels (see `available`)")
     }
 }

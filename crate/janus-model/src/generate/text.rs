@@ -3,9 +3,11 @@
 //! through `lm_head` until EOS, the token budget, the context end, or cancellation.
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use burn::tensor::{Tensor, TensorData, s};
 
+use super::json::{JsonMode, JsonReply};
 use super::logprobs::{MAX_TOP_LOGPROBS, TokenLogprob, token_logprob};
 use super::on_device::{self, DeviceLoop, Head};
 use super::prefill::prefill;
@@ -35,6 +37,12 @@ pub struct TextRequest {
     /// reads its logits back (400 KB for Janus' 102,400 tokens); the tokens chosen are the
     /// same.
     pub logprobs: Option<usize>,
+    /// `Some`: the reply is one JSON object (`super::json`): every token is chosen among those
+    /// that keep the text the beginning of one, the stop token only once it is complete. The
+    /// mode holds the model's vocabulary sorted for that (built once per model) and where the
+    /// reply starts (after the text of a continued reply). On the GPU each step then waits for
+    /// the id before the next is queued (the next step's mask depends on it).
+    pub json: Option<JsonMode>,
 }
 
 impl TextRequest {
@@ -45,6 +53,16 @@ impl TextRequest {
         if let Some(n) = self.logprobs.filter(|&n| n > MAX_TOP_LOGPROBS) {
             return Err(PromptError::Setting(format!(
                 "at most {MAX_TOP_LOGPROBS} top log-probabilities a token, not {n}"
+            ))
+            .into());
+        }
+        if let Some(json) = &self.json
+            && json.table.width() != config.language.vocab_size
+        {
+            return Err(PromptError::Setting(format!(
+                "a JSON reply's token table covers {} ids, the model has {}",
+                json.table.width(),
+                config.language.vocab_size
             ))
             .into());
         }
@@ -296,12 +314,29 @@ pub async fn generate_text_with(
     let vocab = out.first_logits.len();
     // Every id fed back in, in order (the stop token too where a step already fed it).
     let mut fed = Vec::new();
+    let mut json = req
+        .json
+        .as_ref()
+        .map(|mode| JsonReply::new(mode, req.stop_token));
     if on_device::available(model.device()) {
         // The GPU chooses; a step reads back the chosen id and nothing else (and its logits,
         // kept for that read, only where log-probabilities are asked for).
         let mut steps = DeviceLoop::new(model, cache, (1, budget), &req.sampling, None, Head::Text);
         if req.logprobs.is_some() {
             steps.keep_logits(vocab);
+        }
+        // The mask last written to the device: a state met again gives the same one, not
+        // written again.
+        let mut written = None;
+        let mut restrict = |steps: &mut DeviceLoop, json: &mut JsonReply| {
+            let mask = json.mask();
+            if !written.as_ref().is_some_and(|w| Arc::ptr_eq(w, &mask)) {
+                steps.restrict(&mask);
+                written = Some(mask);
+            }
+        };
+        if let Some(json) = &mut json {
+            restrict(&mut steps, json);
         }
         steps.choose_first(logits);
         let last = steps.last_reader();
@@ -313,7 +348,8 @@ pub async fn generate_text_with(
             // When this id ends the text, that step has fed it in: the cache then holds it
             // (the stop token closes the reply in the next turn's prompt too).
             let more = step + 1 < budget;
-            let early = more && on_device::overlap();
+            // A JSON reply's next mask depends on this id: the next step waits for it.
+            let early = more && on_device::overlap() && json.is_none();
             let id = last.start();
             // Token 0 came from the prompt's logits, read above; each later one from its
             // step's, read with its id (only where asked for).
@@ -327,7 +363,17 @@ pub async fn generate_text_with(
                 (Some(top), None) => Some(token_logprob(&out.first_logits, next, top)),
                 (None, _) => None,
             };
-            let end = accept(&mut out, next, entry, req.stop_token, &mut watch).is_break() || !more;
+            let mut end =
+                accept(&mut out, next, entry, req.stop_token, &mut watch).is_break() || !more;
+            if let Some(json) = json.as_mut().filter(|_| !end) {
+                json.advance(next).map_err(JanusError::Device)?;
+                end = json.is_over();
+                if end {
+                    out.stop = StopReason::Eos;
+                } else {
+                    restrict(&mut steps, json);
+                }
+            }
             if !early && !end {
                 steps.step(prompt_len + step, step + 1)?;
             }
@@ -347,12 +393,26 @@ pub async fn generate_text_with(
         let mut sampler = Sampler::new(req.sampling.clone());
         let mut host = out.first_logits.clone();
         for step in 0..budget {
-            let next = sampler.sample(&host) as u32;
+            let next = match &mut json {
+                Some(json) => {
+                    let mut allowed = host.clone();
+                    json.restrict(&mut allowed);
+                    sampler.sample(&allowed) as u32
+                }
+                None => sampler.sample(&host) as u32,
+            };
             let entry = req.logprobs.map(|top| token_logprob(&host, next, top));
             if accept(&mut out, next, entry, req.stop_token, &mut watch).is_break()
                 || step + 1 == budget
             {
                 break;
+            }
+            if let Some(json) = &mut json {
+                json.advance(next).map_err(JanusError::Device)?;
+                if json.is_over() {
+                    out.stop = StopReason::Eos;
+                    break;
+                }
             }
             let x = model.embed_tokens(model.ids_tensor(&[vec![next]]));
             let logits = model.text_logits(model.forward_embeds(x, &mut cache));

@@ -39,17 +39,45 @@ pub struct SampleTarget<'a> {
     /// The decode state (`model::cursor`): `state[1]` is the index of the token being chosen,
     /// which keys the draw.
     pub state: &'a Tensor<1, Int>,
+    /// `[ceil(K / 32)]` (i32 bits): where given, only the ids whose bit is set may be chosen
+    /// (a JSON reply's grammar); the others count as past the vocabulary's end, for top-k and
+    /// top-p too. Read in place at every launch, so the host can rewrite it between replays.
+    pub allowed: Option<&'a Tensor<1, Int>>,
 }
 
 /// `logits: [rows, K]` (f32 or f16 on wgpu) -> the chosen ids of draw `step` `[rows, 1]` (i32;
 /// both rows of a guided pair carry their pair's id). For one-off choices (tests): a
 /// generation loop chooses in place with [`sample_into`].
 pub fn sample(logits: Tensor<2>, how: &SampleStep, step: u32) -> Tensor<2, Int> {
+    sample_once(logits, how, step, None)
+}
+
+/// [`sample`] restricted to the ids `allowed` holds (bit `k % 32` of word `k / 32`), as a JSON
+/// reply's steps are (tests).
+pub fn sample_allowed(
+    logits: Tensor<2>,
+    how: &SampleStep,
+    step: u32,
+    allowed: &[u32],
+) -> Tensor<2, Int> {
+    sample_once(logits, how, step, Some(allowed))
+}
+
+fn sample_once(
+    logits: Tensor<2>,
+    how: &SampleStep,
+    step: u32,
+    allowed: Option<&[u32]>,
+) -> Tensor<2, Int> {
     let rows = logits.dims()[0];
     let device = logits.device();
     let out = i32_tensor::<2>(&device, [rows, 1], &vec![0; rows]);
     let history = i32_tensor::<2>(&device, [rows, 1], &vec![0; rows]);
     let state = i32_tensor::<1>(&device, [4], &[0, step as i32, 0, 0]);
+    let mask = allowed.map(|words| {
+        let words: Vec<i32> = words.iter().map(|&w| w as i32).collect();
+        i32_tensor::<1>(&device, [words.len()], &words)
+    });
     sample_into(
         logits,
         how,
@@ -57,6 +85,7 @@ pub fn sample(logits: Tensor<2>, how: &SampleStep, step: u32) -> Tensor<2, Int> 
             out: &out,
             history: &history,
             state: &state,
+            allowed: mask.as_ref(),
         },
     );
     out
@@ -77,6 +106,11 @@ pub fn sample_into(logits: Tensor<2>, how: &SampleStep, target: SampleTarget<'_>
     let out = int_handle(target.out);
     let history = int_handle(target.history);
     let state = int_handle(target.state);
+    // Unrestricted: a word the shader never reads stands in (a pipeline's bindings are fixed).
+    let allowed = match target.allowed {
+        Some(allowed) => int_handle(allowed).handle.clone(),
+        None => client.empty(4),
+    };
     // Four f32 scores per vector, the last vector padded.
     let scores = client.empty(sequences * k.div_ceil(4) * 16);
     let greedy = how.temperature <= 0.0;
@@ -108,6 +142,7 @@ pub fn sample_into(logits: Tensor<2>, how: &SampleStep, target: SampleTarget<'_>
         .with("mode", mode)
         .with("top_k", top_k as u32)
         .with("top_p", top_p as u32)
+        .with("masked", target.allowed.is_some() as u32)
         .launch(
             &client,
             CubeCount::Static(sequences as u32, 1, 1),
@@ -117,6 +152,7 @@ pub fn sample_into(logits: Tensor<2>, how: &SampleStep, target: SampleTarget<'_>
                 .with_buffer_io(scores.binding(), BufferIOAttr::ReadWrite)
                 .with_buffer_io(history.handle.clone().binding(), BufferIOAttr::ReadWrite)
                 .with_buffer_io(state.handle.clone().binding(), BufferIOAttr::ReadOnly)
+                .with_buffer_io(allowed.binding(), BufferIOAttr::ReadOnly)
                 .with_info(params),
         );
 }

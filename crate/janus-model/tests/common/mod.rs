@@ -83,6 +83,7 @@ pub fn text_request(m: &Loaded, g: &Value, max_new_tokens: usize) -> TextRequest
         stop_token: None,
         image_token: m.tokenizer.special().image,
         logprobs: None,
+        json: None,
     }
 }
 
