@@ -112,6 +112,14 @@ export interface ChatOptions extends SamplingOptions {
   logprobs?: boolean;
   /** With `logprobs`: the most likely tokens at each step to list as well, 0 to 20 (default 0). */
   topLogprobs?: number;
+  /**
+   * The reply is one JSON object (OpenAI's `response_format: {type: 'json_object'}`): each token
+   * is chosen only among those that keep the text the beginning of one, and the reply ends once
+   * the object is complete, so `JSON.parse(result.text)` succeeds whenever `stop` is 'eos'. A
+   * reply cut short (`maxNewTokens`, a stop sequence, an abort) is the beginning of one. Ask for
+   * JSON in the message too: the model writes better JSON when it knows it should.
+   */
+  json?: boolean;
   /** With `logprobs`: each token's entry as it comes, just before its piece is streamed. */
   onLogprobs?: (entry: TokenLogprob) => void;
   /**

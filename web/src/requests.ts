@@ -32,11 +32,11 @@ export function chatFields(messages: readonly ChatMessage[], options: ChatOption
     images.push(...own);
     return own.length === 0 ? { role: message.role, content: message.content } : { role: message.role, content: message.content, images: own.length };
   });
-  const { system, maxNewTokens, temperature, topP, topK, seed, reuse, logprobs, topLogprobs } = options;
+  const { system, maxNewTokens, temperature, topP, topK, seed, reuse, logprobs, topLogprobs, json } = options;
   const stop = stopList(options.stop);
   const request = {
     messages: wireMessages,
-    ...withoutUndefined({ system, maxNewTokens, temperature, topP, topK, seed, stop, reuse, logprobs, topLogprobs }),
+    ...withoutUndefined({ system, maxNewTokens, temperature, topP, topK, seed, stop, reuse, logprobs, topLogprobs, json }),
   };
   return { request, images };
 }

@@ -127,6 +127,8 @@ export interface EngineChatRequest extends SamplingOptions {
   logprobs?: boolean;
   /** See `ChatOptions.topLogprobs`. */
   topLogprobs?: number;
+  /** See `ChatOptions.json`. */
+  json?: boolean;
 }
 
 /** One of the most likely tokens at a step (`TokenLogprob.topLogprobs`). */

@@ -179,6 +179,7 @@ const chatRequest = shape(
     reuse: boolean,
     logprobs: boolean,
     topLogprobs: number,
+    json: boolean,
   },
 );
 

@@ -493,6 +493,63 @@ async function run(page, server, baseUrl, browserVersion) {
     );
   });
 
+  await step(page, 'JSON replies: each begins a JSON object and is one where it ended by itself, through the OpenAI-style call too', async () => {
+    const got = await page.evaluate(
+      async ({ messages, system }) => {
+        // Milliseconds between the first piece and the last, per piece after the first: the
+        // decode steps alone (a JSON reply may end sooner, which per reply would hide).
+        const timed = async (stream) => {
+          const stamps = [];
+          for await (const _ of stream) stamps.push(performance.now());
+          const result = await stream.result;
+          return { result, msPerStep: (stamps[stamps.length - 1] - stamps[0]) / Math.max(1, stamps.length - 1), steps: stamps.length - 1 };
+        };
+        const base = { system, maxNewTokens: 12, temperature: 0, reuse: false };
+        const plain = await timed(client.chat(messages, base));
+        const greedy = await timed(client.chat(messages, { ...base, json: true }));
+        const drawn = [];
+        for (const seed of [1, 2, 3, 4, 5, 6]) {
+          drawn.push(await client.chat(messages, { system, maxNewTokens: 40, temperature: 0.8, seed, json: true, reuse: false }).result);
+        }
+        const openai = Janus.openAI(client, { model: 'tiny-a' });
+        const completion = await openai.chat.completions.create({
+          messages: [{ role: 'system', content: system }, ...messages],
+          max_tokens: 40,
+          temperature: 0.8,
+          seed: 1,
+          response_format: { type: 'json_object' },
+          reuse: false,
+        });
+        const schema = await t.rejection(openai.chat.completions.create({ messages, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }));
+        return { plain, greedy, drawn, completion, schema };
+      },
+      { messages: TEXT_MESSAGES, system: text.system },
+    );
+    // At most 4 bytes of whitespace before the brace (grammar.rs MAX_LEADING_SPACE).
+    const opensObject = (s) => /^\s{0,4}\{/.test(s);
+    check(!opensObject(got.plain.result.text), `the plain reply already begins an object: ${JSON.stringify(got.plain.result.text)}`);
+    const replies = [got.greedy.result, ...got.drawn];
+    let complete = 0;
+    for (const r of replies) {
+      check(opensObject(r.text), `a JSON reply that begins no object: ${JSON.stringify(r.text)} (${r.stop})`);
+      if (r.stop === 'eos') {
+        const value = JSON.parse(r.text);
+        check(typeof value === 'object' && value !== null && !Array.isArray(value), `a JSON reply that ended as no object: ${JSON.stringify(r.text)}`);
+        complete += 1;
+      } else {
+        check(r.stop === 'max_tokens', `a JSON reply stopped with ${r.stop}`);
+      }
+    }
+    const choice = got.completion.choices[0];
+    check(choice.message.content === got.drawn[0].text && choice.finish_reason === (got.drawn[0].stop === 'eos' ? 'stop' : 'length'), `response_format json_object: ${JSON.stringify(choice)} against ${JSON.stringify(got.drawn[0].text)}`);
+    check(got.schema.code === 'bad-request' && /json_schema|JSON schema/.test(got.schema.message), `json_schema: ${JSON.stringify(got.schema)}`);
+    figures.json = { msPerStepWith: Math.round(got.greedy.msPerStep), msPerStepWithout: Math.round(got.plain.msPerStep), complete, replies: replies.length };
+    console.log(
+      `   ${complete} of ${replies.length} replies ended as a whole object (${replies.filter((r) => r.stop === 'eos').map((r) => JSON.stringify(r.text)).join(', ')}); ` +
+        `decode ${got.greedy.msPerStep.toFixed(0)} ms a step as JSON (${got.greedy.steps} steps), ${got.plain.msPerStep.toFixed(0)} without (${got.plain.steps})`,
+    );
+  });
+
   // The Blob goes through the engine's own decoder (the reference's); ImageData and ImageBitmap
   // through the worker's RGBA path: the same pixels, so the same prompt and first tokens.
   for (const [kind, maxNewTokens] of [['Blob', understand.max_new_tokens], ['ImageData', 3], ['ImageBitmap', 3]]) {

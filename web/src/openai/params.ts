@@ -52,6 +52,7 @@ export async function toChat(params: ChatCompletionParams, signal?: AbortSignal)
   if (params.stop !== undefined && params.stop !== null) options.stop = params.stop;
   if (params.reuse !== undefined) options.reuse = params.reuse;
   Object.assign(options, logprobOptions(params));
+  if (params.response_format?.type === 'json_object') options.json = true;
   return { messages, options };
 }
 
@@ -81,7 +82,11 @@ function refuseUnsupported(params: ChatCompletionParams): void {
   off('frequency_penalty', (v) => v === 0, 'janus-web has no frequency penalty');
   off('presence_penalty', (v) => v === 0, 'janus-web has no presence penalty');
   off('logit_bias', (v) => typeof v === 'object' && Object.keys(v as object).length === 0, 'janus-web has no logit bias');
-  off('response_format', (v) => (v as { type?: unknown }).type === 'text', "janus-web writes text only (type: 'text')");
+  off(
+    'response_format',
+    (v) => ['text', 'json_object'].includes((v as { type?: unknown }).type as string),
+    "janus-web writes text or one JSON object (type: 'text' or 'json_object'; a JSON schema is not followed)",
+  );
   off('tools', (v) => Array.isArray(v) && v.length === 0, 'Janus has no tool calling');
   off('tool_choice', (v) => v === 'none' || v === 'auto', 'Janus has no tool calling');
   off('stream', (v) => typeof v === 'boolean', 'must be a boolean');

@@ -38,14 +38,20 @@ export interface ChatCompletionParams {
   /** With `logprobs: true`: the most likely tokens at each step to list as well, 0 to 20. */
   top_logprobs?: number | null;
   /**
+   * `{type: 'json_object'}`: the reply is one JSON object (`ChatOptions.json`): every token is
+   * chosen among those that keep it the beginning of one, and it ends once complete
+   * (finish_reason 'stop'; 'length' leaves the beginning of one). `{type: 'json_schema'}` is
+   * refused: Janus does not follow a schema.
+   */
+  response_format?: { type: 'text' } | { type: 'json_object' } | null;
+  /**
    * What Janus does not do is accepted only when it asks for nothing: penalties 0, an empty
-   * logit_bias, response_format `{type: 'text'}`, no tools. Anything else is a 'bad-request'
-   * naming the parameter, never silently ignored.
+   * logit_bias, no tools. Anything else is a 'bad-request' naming the parameter, never silently
+   * ignored.
    */
   frequency_penalty?: number | null;
   presence_penalty?: number | null;
   logit_bias?: Record<string, number> | null;
-  response_format?: { type: 'text' } | null;
   tools?: readonly unknown[] | null;
   /** Ignored: they change nothing a local model does. */
   user?: string;

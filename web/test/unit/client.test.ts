@@ -220,6 +220,9 @@ test('log-probabilities are asked for on the wire and reach onLogprobs token by 
   assert.equal(sent.topLogprobs, 3);
   // The callback itself is not sent to the worker.
   assert.ok(!('onLogprobs' in sent));
+  assert.ok(!('json' in sent));
+  await client.chat([{ role: 'user', content: 'hello' }], { json: true }).result;
+  assert.equal((lastRequest('chat') as Extract<Request, { type: 'chat' }>).request.json, true);
   // Without them, the result has none.
   FakeWorker.script = (request, worker) => {
     if (request.type !== 'chat') return normal(request, worker);

@@ -176,6 +176,17 @@ test('log-probabilities: asked for by logprobs and top_logprobs, written as Open
   for await (const chunk of plain) assert.equal(chunk.choices[0]?.logprobs, null);
 });
 
+test("response_format json_object asks for one JSON object; text asks for nothing", async () => {
+  const client = new FakeClient(['{"a"', ': 1}']);
+  const openai = openAI(client);
+  const user = [{ role: 'user' as const, content: 'x' }];
+  const reply = await openai.chat.completions.create({ messages: user, response_format: { type: 'json_object' } });
+  assert.deepEqual(client.calls[0]?.options, { json: true });
+  assert.deepEqual(JSON.parse(reply.choices[0].message.content), { a: 1 });
+  await openai.chat.completions.create({ messages: user, response_format: { type: 'text' } });
+  assert.deepEqual(client.calls[1]?.options, {});
+});
+
 test('leaving a stream early, or the caller\'s signal, stops the reply', async () => {
   const client = new FakeClient(['1', '2', '3', '4', '5', '6']);
   const openai = openAI(client);
@@ -227,7 +238,8 @@ test('whatever Janus cannot honour is refused by name, before anything runs', as
     [{ messages: user, logprobs: true, top_logprobs: 1.5 }, /^top_logprobs must be a whole number from 0 to 20/],
     [{ messages: user, presence_penalty: 0.5 }, /^presence_penalty:/],
     [{ messages: user, logit_bias: { 5: 1 } }, /^logit_bias:/],
-    [{ messages: user, response_format: { type: 'json_object' } }, /^response_format:/],
+    [{ messages: user, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }, /^response_format: .*a JSON schema is not followed/],
+    [{ messages: user, response_format: { type: 'yaml' } }, /^response_format:/],
     [{ messages: user, tools: [{ type: 'function' }] }, /^tools: Janus has no tool calling/],
     [{ messages: user, functions: [] }, /^functions is not a chat completion parameter/],
     [{ messages: user, temperature: '1' }, /^temperature must be a number/],

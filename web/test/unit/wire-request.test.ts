@@ -109,7 +109,7 @@ test('requests built by hand: optional fields absent or undefined, null-prototyp
     { type: 'init', id: 1, options: {}, wasmUrl: undefined },
     { type: 'init', id: 2, options: { dtype: 'auto', quant: undefined } },
     { type: 'chat', id: 3, request: { messages: [{ role: 'user', content: 'x', images: 1 }] }, images: [pixels] },
-    { type: 'chat', id: 4, request: { messages: [{ role: 'user', content: 'x', images: 0 }], seed: undefined }, images: [] },
+    { type: 'chat', id: 4, request: { messages: [{ role: 'user', content: 'x', images: 0 }], seed: undefined, json: true }, images: [] },
     { type: 'chat', id: 5, request: { messages: [] }, images: [] }, // empty: the engine's to refuse
     { type: 'generateImage', id: 6, request: { prompt: '', count: NaN } }, // ranges: the engine's
     { type: 'load', id: 7, source: { baseUrl: 'https://h.example/m/', name: 'm', entry: null, treeUrl: null }, options: { cache: true, retry: undefined } },
@@ -224,6 +224,7 @@ const MALFORMED: [string, unknown, number | null, RegExp][] = [
   ['chat temperature a string', { ...CHAT, request: { ...CHAT.request, temperature: '0.5' } }, 8, /^chat: request\.temperature must be a number$/],
   ['chat system null', { ...CHAT, request: { ...CHAT.request, system: null } }, 8, /request\.system must be a string/],
   ['chat reuse a string', { ...CHAT, request: { ...CHAT.request, reuse: 'no' } }, 8, /request\.reuse must be a boolean/],
+  ['chat json a string', { ...CHAT, request: { ...CHAT.request, json: 'yes' } }, 8, /request\.json must be a boolean/],
   ['chat stop a string', { ...CHAT, request: { ...CHAT.request, stop: 'END' } }, 8, /^chat: request\.stop must be an array$/],
   ['chat stop holding a number', { ...CHAT, request: { ...CHAT.request, stop: ['END', 3] } }, 8, /^chat: request\.stop\[1\] must be a string$/],
   ['chat sampling option misspelt', { ...CHAT, request: { ...CHAT.request, top_k: 4 } }, 8, /request\.top_k is not a known field/],
